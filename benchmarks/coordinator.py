@@ -1,0 +1,168 @@
+"""Coordinator cost per task execution, and state size, as workflows grow.
+
+Drives the production coordinator directly (no Temporal, no simulator bookkeeping):
+every dispatched action succeeds at once. Scenarios: a chain of n tasks, a fan-out of
+n tasks into a `join: all`, and a one-task loop of n iterations that publishes a
+counter on every iteration (the monitoring-loop shape).
+
+    python benchmarks/coordinator.py            # n = 100, 1,000, 10,000 (loop also 100,000)
+    python benchmarks/coordinator.py --quick    # n = 100 and 1,000 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.coordinator import (  # noqa: E402
+    ActionSucceeded,
+    Coordinator,
+    DispatchAction,
+    ExecutionStarted,
+    FinishRun,
+    RunInfo,
+    RunStarted,
+    StartReady,
+)
+from engine.coordinator.snapshot import dump_state  # noqa: E402
+from engine.language.loader import load_workflow  # noqa: E402
+from engine.language.spec import WorkflowSpec  # noqa: E402
+
+
+def chain(n: int) -> str:
+    lines = ["version: 1", f"max_iterations: {n + 1}", "tasks:"]
+    for i in range(n):
+        lines.append(f"  t{i}:")
+        lines.append("    action: bench.step")
+        if i + 1 < n:
+            lines.append(f"    next: [{{when: $succeeded(), do: t{i + 1}}}]")
+    return "\n".join(lines) + "\n"
+
+
+def fan_out(n: int) -> str:
+    branches = ", ".join(f"b{i}" for i in range(n))
+    lines = [
+        "version: 1",
+        "tasks:",
+        "  split:",
+        "    action: bench.step",
+        f"    next: [{{when: $succeeded(), do: [{branches}]}}]",
+    ]
+    for i in range(n):
+        lines.append(f"  b{i}:")
+        lines.append("    action: bench.step")
+        lines.append("    next: [{when: $succeeded(), do: gather}]")
+    lines += ["  gather:", "    join: all", "    action: bench.step"]
+    return "\n".join(lines) + "\n"
+
+
+def loop(n: int) -> str:
+    return f"""version: 1
+vars:
+  checks: 0
+start: [check]
+tasks:
+  check:
+    action: bench.step
+    max_iterations: {n}
+    next:
+      - when: $succeeded() and $ctx.checks < {n - 1}
+        publish: {{checks: <% $ctx.checks + 1 %>}}
+        do: check
+output:
+  checks: <% $ctx.checks %>
+"""
+
+
+def drive(spec: WorkflowSpec, samples: int = 10) -> dict[str, float | int | str]:
+    """Run to the end; time per task execution and the largest sampled state."""
+    coordinator = Coordinator(spec)
+    run = RunInfo("bench", "bench", "1", 0)
+    pending: deque[DispatchAction] = deque()
+    executions = 0
+    events = 0
+    largest_state = 0
+    finish: FinishRun | None = None
+    sample_every = 1
+    measuring = 0.0
+
+    def apply(commands: list) -> None:  # type: ignore[type-arg]
+        nonlocal executions, finish
+        for command in commands:
+            if isinstance(command, DispatchAction):
+                pending.append(command)
+            elif isinstance(command, ExecutionStarted):
+                executions += 1
+            elif isinstance(command, FinishRun):
+                finish = command
+
+    gc.collect()
+    started = time.perf_counter()
+    apply(coordinator.handle(RunStarted(0, run, {})))
+    while finish is None:
+        if coordinator.has_ready:
+            apply(coordinator.handle(StartReady(events)))
+        elif pending:
+            command = pending.popleft()
+            apply(coordinator.handle(ActionSucceeded(events, command.execution.id, command.attempt)))
+        else:
+            break
+        events += 1
+        if events == 1 or events % sample_every == 0:
+            pause = time.perf_counter()
+            largest_state = max(largest_state, len(dump_state(coordinator.state)))
+            measuring += time.perf_counter() - pause
+            if events == 1:
+                sample_every = max(1, executions // samples) if executions > 1 else 50
+    elapsed = time.perf_counter() - started - measuring
+    assert finish is not None and str(finish.status) == "succeeded", finish
+    return {
+        "executions": executions,
+        "seconds": round(elapsed, 4),
+        "us_per_execution": round(elapsed / executions * 1e6, 1),
+        "largest_state_bytes": largest_state,
+    }
+
+
+SCENARIOS: dict[str, Callable[[int], str]] = {"chain": chain, "fan_out_join": fan_out, "loop": loop}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args()
+    sizes = [100, 1000] if args.quick else [100, 1000, 10_000]
+    rows = []
+    for name, build in SCENARIOS.items():
+        scenario_sizes = sizes + ([100_000] if name == "loop" and not args.quick else [])
+        for n in scenario_sizes:
+            spec = load_workflow(build(n), f"{name}-{n}.yaml")
+            result = drive(spec)
+            rows.append({"scenario": name, "n": n, **result})
+            if not args.json:
+                print(
+                    f"{name:13} n={n:>7}  {result['us_per_execution']:>7} µs/execution  "
+                    f"state ≤ {result['largest_state_bytes']:>7} B  ({result['seconds']} s)",
+                    flush=True,
+                )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print()
+    for name in SCENARIOS:
+        per = {row["n"]: row["us_per_execution"] for row in rows if row["scenario"] == name}
+        largest = max(per)
+        print(f"{name:13} cost at n={largest} / cost at n=100: {per[largest] / per[100]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

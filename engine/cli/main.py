@@ -1,0 +1,46 @@
+"""The `segue` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segue", description="Run YAML workflows with Orquesta-style transitions on Temporal."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check workflow files; every error at once")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    simulate = commands.add_parser(
+        "simulate", help="run a workflow through the coordinator locally, with mocked actions"
+    )
+    simulate.add_argument("file", metavar="FILE")
+    simulate.add_argument("--input", metavar="JSON|@FILE", help="the run input")
+    simulate.add_argument("--mocks", metavar="FILE", help="YAML or JSON list of mocked results")
+    simulate.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "validate":
+        from engine.cli.validate import run_validate
+
+        return run_validate(args.files, as_json=args.json)
+    if args.command == "simulate":
+        from engine.cli.simulate import run_simulate
+
+        return run_simulate(
+            args.file, input_argument=args.input, mocks_file=args.mocks, as_json=args.json
+        )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

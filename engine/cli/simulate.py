@@ -1,0 +1,106 @@
+"""`segue simulate FILE [--input JSON|@file] [--mocks FILE] [--json]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from engine.language.loader import check_workflow_file
+from engine.simulator.mocks import MockError, parse_mocks
+from engine.simulator.waves import Simulation, simulate
+
+EXIT_SUCCEEDED = 0
+EXIT_RUN_NOT_SUCCEEDED = 1
+EXIT_BAD_INPUT = 2
+
+
+class UsageProblem(Exception):
+    """A file or argument the user gave cannot be used."""
+
+
+def read_document(argument: str, what: str) -> Any:
+    """Inline JSON, or `@path` to a JSON or YAML file."""
+    if argument.startswith("@"):
+        path = Path(argument[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageProblem(f"cannot read {what} file {path}: {error}") from None
+        return _parse(text, f"{what} file {path}")
+    return _parse(argument, what)
+
+
+def _parse(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UsageProblem(f"{where} is neither JSON nor YAML: {error}") from None
+
+
+def run_simulate(
+    file: str,
+    *,
+    input_argument: str | None,
+    mocks_file: str | None,
+    as_json: bool,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Simulate one workflow; the exit status reflects the run's status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    loaded = check_workflow_file(file)
+    if loaded.spec is None:
+        for diagnostic in loaded.diagnostics:
+            print(diagnostic.format(), file=err)
+        return EXIT_BAD_INPUT
+    try:
+        run_input = read_document(input_argument, "input") if input_argument else {}
+        if run_input is None:
+            run_input = {}
+        if not isinstance(run_input, dict):
+            raise UsageProblem("the input must be a JSON object")
+        mocks = parse_mocks(read_document(f"@{mocks_file}", "mocks") if mocks_file else [])
+    except (UsageProblem, MockError) as problem:
+        print(f"segue simulate: {problem}", file=err)
+        return EXIT_BAD_INPUT
+    result = simulate(loaded.spec, run_input, mocks)
+    if as_json:
+        json.dump(result.to_json(), out, ensure_ascii=False)
+        out.write("\n")
+    else:
+        print_table(result, out)
+    return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
+
+
+def print_table(result: Simulation, out: TextIO) -> None:
+    """A readable table of task executions, then the outcome."""
+    rows = [("#", "task", "iteration", "route", "attempts", "status")]
+    for number, entry in enumerate(result.sequence, start=1):
+        rows.append(
+            (
+                str(number), entry.task, str(entry.iteration), str(entry.route),
+                str(entry.attempts), entry.status,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        out.write("\n")
+    out.write(f"\nstatus: {result.status}\n")
+    out.write(f"output: {json.dumps(result.output, ensure_ascii=False)}\n")
+    if result.errors:
+        out.write("errors:\n")
+        for entry in result.errors:
+            handled = " (handled)" if entry.handled else ""
+            out.write(f"  - [{entry.type}]{handled} {entry.message}\n")
+    if result.errors_dropped:
+        out.write(f"  … and {result.errors_dropped} more errors\n")

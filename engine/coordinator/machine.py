@@ -1,0 +1,888 @@
+"""The coordinator: a pure state machine, `handle(event) -> commands`.
+
+It holds no clock, does no I/O and draws no randomness of its own: time comes with each
+event and `$random`/`$uuid` are seeded from the run id and the evaluation site, so the
+same events always give the same commands (Temporal replays rely on it). Per event it
+touches only the execution concerned and the graph facts precomputed in the program,
+so its cost does not grow with the run's history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.coordinator.commands import (
+    AttemptFailed,
+    CancelDispatches,
+    CancelTimer,
+    Command,
+    DispatchAction,
+    ErrorEntry,
+    ExecutionFinished,
+    ExecutionRef,
+    ExecutionStarted,
+    ExecutionStatus,
+    FinishRun,
+    RunStatus,
+    StartChildRun,
+    StartTimer,
+    TimerKind,
+)
+from engine.coordinator.context import Context
+from engine.coordinator.events import (
+    ActionFailed,
+    ActionSucceeded,
+    CancelRequested,
+    ErrorInfo,
+    Event,
+    PauseRequested,
+    ResumeRequested,
+    RunStarted,
+    StartReady,
+    TimerFired,
+)
+from engine.coordinator.program import WorkflowProgram, program_for
+from engine.coordinator.state import (
+    CoordinatorState,
+    Execution,
+    ItemsProgress,
+    JoinBarrier,
+    Ready,
+    RetryPolicy,
+    Timer,
+)
+from engine.expressions import UNDEFINED, ExpressionError, Limits, Scope, Template
+from engine.expressions.runtime import DEFAULT_LIMITS
+from engine.language.spec import RETRY_COMMAND_COUNT, RetrySpec, TransitionSpec, WorkflowSpec
+
+# With-items never has more item executions out at once than this, whatever the
+# `concurrency` (Temporal allows 2,000 pending activities per workflow).
+ENGINE_ITEM_LIMIT = 500
+
+# Error types that an action's own failure keeps; anything else is `action_failed`.
+_KEPT_ERROR_TYPES = frozenset({"timeout", "child_failed", "canceled", "expression"})
+
+
+class Coordinator:
+    """Drives one run of a workflow version."""
+
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        state: CoordinatorState | None = None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        action_retry_defaults: dict[str, RetrySpec] | None = None,
+        item_limit: int = ENGINE_ITEM_LIMIT,
+    ) -> None:
+        self.program: WorkflowProgram = program_for(spec)
+        self.spec = spec
+        self.graph = self.program.graph
+        self.state = state if state is not None else CoordinatorState()
+        self.limits = limits
+        self.action_retry_defaults = action_retry_defaults or {}
+        self.item_limit = item_limit
+        self._out: list[Command] = []
+        self._run_binding: dict[str, Any] = {}
+        if self.state.run is not None:
+            self._bind_run()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @property
+    def has_ready(self) -> bool:
+        return bool(self.state.ready) and not self.state.paused
+
+    def handle(self, event: Event) -> list[Command]:
+        """Apply one event; the commands it causes, in order."""
+        self._out = []
+        state = self.state
+        if event.at_ms > state.now_ms:
+            state.now_ms = event.at_ms
+        if state.finished:
+            return []
+        if isinstance(event, RunStarted):
+            self._on_run_started(event)
+        elif not state.started:
+            return []
+        elif isinstance(event, StartReady):
+            self._start_ready()
+        elif isinstance(event, ActionSucceeded):
+            self._on_result(
+                event.execution, event.attempt, event.item, ExecutionStatus.SUCCEEDED,
+                event.result, None,
+            )
+        elif isinstance(event, ActionFailed):
+            self._on_result(
+                event.execution, event.attempt, event.item, ExecutionStatus.FAILED,
+                event.result, event.error,
+            )
+        elif isinstance(event, TimerFired):
+            self._on_timer(event.timer)
+        elif isinstance(event, CancelRequested):
+            self._abort(ErrorEntry(type="canceled", message=event.reason), canceled=True)
+        elif isinstance(event, PauseRequested):
+            state.paused = True
+        elif isinstance(event, ResumeRequested):
+            state.paused = False
+            self._pump_slots()
+        self._maybe_finish()
+        return self._out
+
+    # ----------------------------------------------------------------- run start
+
+    def _bind_run(self) -> None:
+        run = self.state.run
+        assert run is not None
+        from engine.expressions.runtime import _millis_to_iso
+
+        self._run_binding = {
+            "id": run.id,
+            "workflow": run.workflow,
+            "version": run.version,
+            "started_at": _millis_to_iso(run.started_at_ms),
+        }
+
+    def _on_run_started(self, event: RunStarted) -> None:
+        state = self.state
+        if state.started:
+            return
+        state.started = True
+        state.run = event.run
+        self._bind_run()
+        values, problems = self.program.prepare_input(event.input)
+        if problems:
+            for problem in problems:
+                state.add_error(
+                    ErrorEntry(type="input", message=f"input {problem.path}: {problem.reason}")
+                )
+            state.failing = True
+            return
+        context = Context(values)
+        scope = Scope(
+            ctx=values, run=self._run_binding, now_ms=state.now_ms,
+            seed=f"{event.run.id}:vars", limits=self.limits,
+        )
+        for name, template in self.spec.vars:
+            try:
+                values[name] = template.render(scope)
+            except ExpressionError as error:
+                self._record_expression_error(error.located(field=f"vars.{name}"))
+                return
+        state.initial = context
+        if self.spec.timeout:
+            state.run_timer = self._start_timer(TimerKind.RUN_TIMEOUT, float(self.spec.timeout))
+        for entry in self.graph.entries:
+            state.ready.append(Ready(entry, 0, context))
+
+    # ----------------------------------------------------------------- starting tasks
+
+    def _start_ready(self) -> None:
+        state = self.state
+        if state.paused or not state.ready:
+            return
+        ready = sorted(state.ready, key=lambda r: (r.task, r.route))
+        state.ready = []
+        for arrival in ready:
+            if (state.failing and not arrival.forced) or state.canceled:
+                self._path_ends(arrival.context)
+                continue
+            repeatable = arrival.task in self.graph.repeatable
+            iteration = state.iterations.get(arrival.task, 0) + 1 if repeatable else 1
+            cap = self.spec.cap_for(arrival.task)
+            if iteration > cap:
+                state.add_error(
+                    ErrorEntry(
+                        type="iteration_cap",
+                        message=f"task {arrival.task!r} would start a {_ordinal(iteration)} time, "
+                        f"over its cap of {cap} (max_iterations)",
+                        task=arrival.task, iteration=iteration, route=arrival.route,
+                    )
+                )
+                self._fail()
+                self._path_ends(arrival.context)
+                continue
+            if repeatable:
+                state.iterations[arrival.task] = iteration
+            ref = ExecutionRef(state.next_execution, arrival.task, iteration, arrival.route)
+            state.next_execution += 1
+            execution = Execution(ref, arrival.context, forced=arrival.forced)
+            state.executions[ref.id] = execution
+            self._out.append(ExecutionStarted(ref))
+            self._guarded(execution, self._begin)
+
+    def _guarded(self, execution: Execution, step: Any) -> None:
+        """Run a step of an execution; an expression error fails the execution and the run."""
+        try:
+            step(execution)
+        except ExpressionError as error:
+            self._expression_failure(execution, error)
+
+    def _begin(self, execution: Execution) -> None:
+        task = self.spec.tasks[execution.task]
+        if task.delay is not None:
+            seconds = self._number(task.delay, execution, "delay")
+            if seconds > 0:
+                execution.timer = self._start_timer(TimerKind.DELAY, seconds, execution.ref.id)
+                return
+        self._run(execution)
+
+    def _run(self, execution: Execution) -> None:
+        task = self.spec.tasks[execution.task]
+        if task.is_pass_through:
+            self._complete(execution, ExecutionStatus.SUCCEEDED, None, None)
+            return
+        execution.policy = self._retry_policy(execution)
+        if task.timeout is not None:
+            execution.timeout = self._number(task.timeout, execution, "timeout") or None
+        if task.with_items is None:
+            self._request_dispatch(execution)
+            return
+        items = task.with_items.items.render(self._scope(execution, "with.items"))
+        if not isinstance(items, list):
+            raise ExpressionError(
+                f"with.items must evaluate to a list, got {type(items).__name__}",
+                expression=_source(task.with_items.items), field="with.items",
+            )
+        concurrency = len(items)
+        if task.with_items.concurrency is not None:
+            concurrency = int(self._number(task.with_items.concurrency, execution, "concurrency"))
+        concurrency = max(1, min(concurrency, self.item_limit))
+        execution.items = ItemsProgress(list(items), concurrency, results=[None] * len(items))
+        if not items:
+            self._complete(execution, ExecutionStatus.SUCCEEDED, [], None)
+            return
+        self._pump_items(execution)
+
+    def _retry_policy(self, execution: Execution) -> RetryPolicy | None:
+        layers = self.program.retry[execution.task]
+        task = self.spec.tasks[execution.task]
+        if self.action_retry_defaults and task.action is not None:
+            action = task.action.render(self._scope(execution, "action"))
+            layers = layers.under(self.action_retry_defaults.get(str(action)))
+        if layers.count is None:
+            return None
+        policy = RetryPolicy(count=int(self._number(layers.count, execution, "retry.count")))
+        if layers.delay is not None:
+            policy.delay = self._number(layers.delay, execution, "retry.delay")
+        if layers.backoff is not None:
+            policy.backoff = self._number(layers.backoff, execution, "retry.backoff")
+        if layers.max_delay is not None:
+            policy.max_delay = self._number(layers.max_delay, execution, "retry.max_delay")
+        return policy
+
+    # ----------------------------------------------------------------- dispatching
+
+    def _slot_free(self) -> bool:
+        limit = self.spec.concurrency
+        return not self.state.paused and (limit is None or self.state.in_flight < limit)
+
+    def _request_dispatch(self, execution: Execution) -> None:
+        """Dispatch the execution's current attempt now, or when a concurrency slot frees."""
+        execution.dispatched = True
+        if self._slot_free():
+            self._dispatch(execution, None)
+        else:
+            self.state.waiting_for_slot.append((execution.ref.id, None))
+
+    def _pump_items(self, execution: Execution) -> None:
+        """Dispatch as many items as the task's and the run's concurrency allow."""
+        items = execution.items
+        assert items is not None
+        while len(items.in_flight) < items.concurrency:
+            if items.retry_queue:
+                index = items.retry_queue[0]
+            elif items.first_error is None and items.next_index < len(items.items):
+                index = items.next_index
+            else:
+                return
+            if not self._slot_free():
+                if (execution.ref.id, -1) not in self.state.waiting_for_slot:
+                    self.state.waiting_for_slot.append((execution.ref.id, -1))
+                return
+            if items.retry_queue:
+                items.retry_queue.pop(0)
+                attempt = items.attempts.pop(index)
+            else:
+                items.next_index += 1
+                attempt = 1
+            items.in_flight[index] = attempt
+            self._dispatch(execution, index)
+
+    def _pump_slots(self) -> None:
+        """Hand freed concurrency slots to the executions waiting for one, oldest first."""
+        state = self.state
+        while state.waiting_for_slot and self._slot_free():
+            execution_id, item = state.waiting_for_slot.pop(0)
+            execution = state.executions.get(execution_id)
+            if execution is None:
+                continue
+            if item == -1:
+                self._guarded(execution, self._pump_items)
+            else:
+                self._guarded(execution, lambda e: self._dispatch(e, None))
+
+    def _dispatch(self, execution: Execution, item: int | None) -> None:
+        task = self.spec.tasks[execution.task]
+        attempt = execution.attempt if item is None else self._item_attempt(execution, item)
+        scope = self._scope(execution, "input", item=item, attempt=attempt)
+        rendered = task.input.render(scope) if task.input is not None else {}
+        self.state.in_flight += 1
+        if item is None:
+            execution.sent = True
+        if task.workflow is not None:
+            name = task.workflow.render(scope)
+            self._out.append(
+                StartChildRun(
+                    execution.ref, attempt, _text(name, task.workflow, "workflow"), rendered,
+                    item, execution.timeout,
+                )
+            )
+            return
+        assert task.action is not None
+        action = task.action.render(scope)
+        self._out.append(
+            DispatchAction(
+                execution.ref, attempt, _text(action, task.action, "action"), rendered, item,
+                execution.timeout,
+            )
+        )
+
+    @staticmethod
+    def _item_attempt(execution: Execution, item: int) -> int:
+        assert execution.items is not None
+        return execution.items.in_flight.get(item, 1)
+
+    # ----------------------------------------------------------------- results
+
+    def _on_result(
+        self,
+        execution_id: int,
+        attempt: int,
+        item: int | None,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+    ) -> None:
+        state = self.state
+        execution = state.executions.get(execution_id)
+        if execution is None:
+            return  # a result for an execution that was canceled or already failed
+        if item is None:
+            if execution.items is not None or not execution.dispatched:
+                return
+            if attempt != execution.attempt or not execution.sent:
+                return
+            execution.dispatched = execution.sent = False
+        else:
+            items = execution.items
+            if items is None or items.in_flight.get(item) != attempt:
+                return
+            del items.in_flight[item]
+        state.in_flight = max(0, state.in_flight - 1)
+        if item is None:
+            self._guarded(
+                execution, lambda e: self._attempt_done(e, status, result, error, attempt)
+            )
+        else:
+            self._guarded(
+                execution, lambda e: self._item_done(e, item, attempt, status, result, error)
+            )
+        self._pump_slots()
+
+    def _should_retry(
+        self,
+        execution: Execution,
+        attempt: int,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+        item: int | None,
+    ) -> float | None:
+        """Seconds until the next attempt, or None when this attempt is final."""
+        policy = execution.policy
+        if policy is None or attempt - 1 >= policy.count:
+            return None
+        condition = self.program.retry[execution.task].when
+        if condition is None:
+            wanted = status is ExecutionStatus.FAILED
+        else:
+            scope = self._scope(
+                execution, "retry.when", status=status, result=result, error=error,
+                item=item, attempt=attempt,
+            )
+            wanted = condition.holds(scope)
+        if not wanted:
+            return None
+        return policy.delay_before(attempt)
+
+    def _attempt_done(
+        self,
+        execution: Execution,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+        attempt: int,
+    ) -> None:
+        delay = self._should_retry(execution, attempt, status, result, error, None)
+        if delay is None:
+            self._complete(execution, status, result, error)
+            return
+        self._announce_retry(execution, attempt, error, delay, None)
+        execution.attempt = attempt + 1
+        if delay > 0:
+            execution.timer = self._start_timer(TimerKind.RETRY, delay, execution.ref.id)
+        else:
+            self._request_dispatch(execution)
+
+    def _item_done(
+        self,
+        execution: Execution,
+        index: int,
+        attempt: int,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+    ) -> None:
+        items = execution.items
+        assert items is not None
+        delay = self._should_retry(execution, attempt, status, result, error, index)
+        if delay is not None:
+            self._announce_retry(execution, attempt, error, delay, index)
+            items.attempts[index] = attempt + 1
+            if delay > 0:
+                items.waiting_retry += 1
+                self._start_timer(TimerKind.RETRY, delay, execution.ref.id, index)
+            else:
+                items.retry_queue.append(index)
+        elif status is ExecutionStatus.SUCCEEDED:
+            items.results[index] = result
+            items.done += 1
+        else:
+            items.done += 1
+            items.failed_items += 1
+            if items.first_error is None:
+                assert error is not None
+                items.first_error = ErrorInfo(
+                    error.type, f"item {index}: {error.message}", error.details
+                )
+        self._pump_items(execution)
+        if items.finished:
+            if items.first_error is None:
+                self._complete(execution, ExecutionStatus.SUCCEEDED, items.results, None)
+            else:
+                first = items.first_error
+                message = first.message
+                if items.failed_items > 1:
+                    message += f" (and {items.failed_items - 1} more items failed)"
+                self._complete(
+                    execution, ExecutionStatus.FAILED, items.results,
+                    ErrorInfo(first.type, message, first.details),
+                )
+
+    def _announce_retry(
+        self,
+        execution: Execution,
+        attempt: int,
+        error: ErrorInfo | None,
+        delay: float,
+        item: int | None,
+    ) -> None:
+        self._out.append(
+            AttemptFailed(
+                execution.ref, attempt,
+                error or ErrorInfo("retry", "the retry condition asked for another attempt"),
+                delay, item,
+            )
+        )
+
+    # ----------------------------------------------------------------- completion
+
+    def _complete(
+        self,
+        execution: Execution,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+    ) -> None:
+        """An execution reached a terminal status: take its satisfied transitions."""
+        state = self.state
+        ref = execution.ref
+        task = self.spec.tasks[ref.task]
+        scope = self._scope(execution, "next", status=status, result=result, error=error)
+        taken: list[TransitionSpec] = []
+        for transition in task.next:
+            try:
+                holds = transition.when is None or transition.when.holds(scope)
+            except ExpressionError as failure:
+                self._finish_execution(execution, status, result, error)
+                self._record_expression_error(
+                    failure.located(field=f"next[{transition.index}].when"),
+                    execution.ref, transition.index,
+                )
+                self._path_ends(execution.context)
+                return
+            if holds:
+                taken.append(transition)
+
+        retrying = [t for t in taken if "retry" in t.commands]
+        if retrying and execution.command_retries < RETRY_COMMAND_COUNT:
+            context = execution.context
+            for transition in retrying:
+                published = self._publish(transition, context, scope, execution)
+                if published is None:
+                    return
+                context = published
+            execution.context = context
+            execution.command_retries += 1
+            self._announce_retry(execution, execution.attempt, error, 0.0, None)
+            execution.attempt += 1
+            self._request_dispatch(execution)
+            return
+
+        self._finish_execution(execution, status, result, error)
+        handled = any(t.targets or "noop" in t.commands for t in taken)
+        if status is ExecutionStatus.FAILED:
+            assert error is not None
+            state.add_error(
+                ErrorEntry(
+                    type=error.type if error.type in _KEPT_ERROR_TYPES else "action_failed",
+                    message=f"task {ref.task!r} failed: {error.message}",
+                    task=ref.task, iteration=ref.iteration, route=ref.route, handled=handled,
+                )
+            )
+            if not handled:
+                self._fail()
+        for transition in taken:
+            context = self._publish(transition, execution.context, scope, execution)
+            if context is None:
+                return
+            forced = "fail" in transition.commands
+            if forced:
+                state.add_error(
+                    ErrorEntry(
+                        type="fail_command",
+                        message=f"task {ref.task!r} took a transition to `fail`",
+                        task=ref.task, iteration=ref.iteration, route=ref.route,
+                        transition=transition.index,
+                    )
+                )
+                self._fail()
+            if not transition.targets:
+                self._path_ends(context)
+            for target in transition.targets:
+                self._arrive(target, ref.route, context, ref.task, forced)
+        if not taken:
+            self._path_ends(execution.context)
+
+    def _finish_execution(
+        self,
+        execution: Execution,
+        status: ExecutionStatus,
+        result: Any,
+        error: ErrorInfo | None,
+    ) -> None:
+        """Drop a finished execution from the live set and announce its status."""
+        state = self.state
+        state.executions.pop(execution.ref.id, None)
+        if execution.timer is not None:
+            self._cancel_timer(execution.timer)
+            execution.timer = None
+        if self.program.tracks_task_status:
+            state.latest_status[execution.task] = str(status)
+        self._out.append(
+            ExecutionFinished(execution.ref, status, execution.attempt, result, error)
+        )
+
+    def _publish(
+        self, transition: TransitionSpec, context: Context, scope: Scope, execution: Execution
+    ) -> Context | None:
+        """The context after a transition's publish; None if rendering failed the run."""
+        if not transition.publish:
+            return context
+        values = dict(context.values)
+        scope.ctx = values
+        try:
+            for name, template in transition.publish:
+                values[name] = template.render(scope)
+        except ExpressionError as error:
+            self._record_expression_error(
+                error.located(field=f"next[{transition.index}].publish"),
+                execution.ref, transition.index,
+            )
+            self._path_ends(context)
+            return None
+        finally:
+            scope.ctx = context.values
+        self.state.stamp += 1
+        stamps = dict(context.stamps)
+        for name, _ in transition.publish:
+            stamps[name] = self.state.stamp
+        return Context(values, stamps)
+
+    def _arrive(self, target: str, route: int, context: Context, source: str, forced: bool) -> None:
+        """A taken transition reaches a task: a barrier arrival or a ready execution."""
+        state = self.state
+        if (state.failing and not forced) or state.canceled:
+            self._path_ends(context)
+            return
+        threshold = self.graph.join_threshold.get(target)
+        if threshold is None:
+            if target in self.graph.splits:
+                route = state.next_route
+                state.next_route += 1
+            state.ready.append(Ready(target, route, context, forced))
+            return
+        by_route = state.barriers.setdefault(target, {})
+        barrier = by_route.get(route)
+        if barrier is not None and barrier.fired and source in barrier.arrived:
+            barrier = None  # that source went round a cycle: a new round of this barrier
+        if barrier is None:
+            barrier = JoinBarrier(target, route, {source: None}, context)
+            by_route[route] = barrier
+        elif source in barrier.arrived:
+            barrier.context = barrier.context.merged(context)
+        else:
+            barrier.arrived[source] = None
+            barrier.context = barrier.context.merged(context)
+            if barrier.fired:
+                self._path_ends(context)  # a late arrival after the barrier fired
+        if not barrier.fired and len(barrier.arrived) >= threshold:
+            barrier.fired = True
+            state.ready.append(Ready(target, route, barrier.context, forced))
+        if barrier.fired and len(barrier.arrived) >= len(self.graph.inbound_sources[target]):
+            del by_route[route]
+            if not by_route:
+                del state.barriers[target]
+
+    def _path_ends(self, context: Context) -> None:
+        state = self.state
+        state.output_context = (
+            context if state.output_context is None else state.output_context.merged(context)
+        )
+
+    # ----------------------------------------------------------------- failure, cancel, timers
+
+    def _fail(self) -> None:
+        """Fail fast: nothing new starts; what is running finishes."""
+        state = self.state
+        state.failing = True
+        if state.ready:
+            keep = [arrival for arrival in state.ready if arrival.forced]
+            for arrival in state.ready:
+                if not arrival.forced:
+                    self._path_ends(arrival.context)
+            state.ready = keep
+
+    def _expression_failure(self, execution: Execution, error: ExpressionError) -> None:
+        located = error.located(task=execution.task)
+        if execution.ref.id in self.state.executions:
+            out = int(execution.sent) + (len(execution.items.in_flight) if execution.items else 0)
+            if out:
+                self.state.in_flight = max(0, self.state.in_flight - out)
+                self._out.append(CancelDispatches((execution.ref.id,)))
+            self._finish_execution(
+                execution, ExecutionStatus.FAILED, None,
+                ErrorInfo("expression", located.describe()),
+            )
+        self._record_expression_error(located, execution.ref)
+        self._path_ends(execution.context)
+
+    def _record_expression_error(
+        self,
+        error: ExpressionError,
+        ref: ExecutionRef | None = None,
+        transition: int | None = None,
+    ) -> None:
+        self.state.add_error(
+            ErrorEntry(
+                type="expression",
+                message=error.located(task=ref.task if ref else None).describe(),
+                task=ref.task if ref else None,
+                iteration=ref.iteration if ref else None,
+                route=ref.route if ref else None,
+                transition=transition,
+                expression=error.expression,
+            )
+        )
+        self._fail()
+
+    def _abort(self, entry: ErrorEntry, *, canceled: bool) -> None:
+        """Cancel or time out the run: stop everything in flight and finish."""
+        state = self.state
+        live = list(state.executions.values())
+        out = [e.ref.id for e in live if e.sent or (e.items and e.items.in_flight)]
+        if out:
+            self._out.append(CancelDispatches(tuple(out)))
+        for execution in live:
+            self._finish_execution(
+                execution, ExecutionStatus.CANCELED, None, ErrorInfo(entry.type, entry.message)
+            )
+            self._path_ends(execution.context)
+        state.in_flight = 0
+        state.waiting_for_slot.clear()
+        state.add_error(entry)
+        if canceled:
+            state.canceled = True
+            for arrival in state.ready:
+                self._path_ends(arrival.context)
+            state.ready = []
+        else:
+            self._fail()
+
+    def _start_timer(
+        self, kind: TimerKind, seconds: float, execution: int | None = None, item: int | None = None
+    ) -> int:
+        state = self.state
+        timer = state.next_timer
+        state.next_timer += 1
+        state.timers[timer] = Timer(kind, execution, item)
+        self._out.append(StartTimer(timer, seconds, kind, execution))
+        return timer
+
+    def _cancel_timer(self, timer: int) -> None:
+        if self.state.timers.pop(timer, None) is not None:
+            self._out.append(CancelTimer(timer))
+
+    def _on_timer(self, timer_id: int) -> None:
+        state = self.state
+        timer = state.timers.pop(timer_id, None)
+        if timer is None:
+            return
+        if timer.kind is TimerKind.RUN_TIMEOUT:
+            state.run_timer = None
+            seconds = self.spec.timeout
+            self._abort(
+                ErrorEntry(type="timeout", message=f"the run did not finish within {seconds} s"),
+                canceled=False,
+            )
+            return
+        execution = state.executions.get(timer.execution or 0)
+        if execution is None:
+            return
+        if timer.item is not None:
+            assert execution.items is not None
+            execution.items.waiting_retry -= 1
+            execution.items.retry_queue.append(timer.item)
+            self._guarded(execution, self._pump_items)
+            return
+        if execution.timer != timer_id:
+            return
+        execution.timer = None
+        if timer.kind is TimerKind.DELAY:
+            self._guarded(execution, self._run)
+        else:
+            self._guarded(execution, self._request_dispatch)
+
+    # ----------------------------------------------------------------- the end
+
+    def _maybe_finish(self) -> None:
+        state = self.state
+        if state.finished or state.executions or state.ready:
+            return
+        if not state.failing and not state.canceled:
+            for by_route in state.barriers.values():
+                for barrier in by_route.values():
+                    if not barrier.fired:
+                        needed = self.graph.join_threshold[barrier.task]
+                        state.add_error(
+                            ErrorEntry(
+                                type="unreachable_join",
+                                message=f"join task {barrier.task!r} got "
+                                f"{len(barrier.arrived)} of the {needed} arrivals it needs "
+                                f"(from {', '.join(barrier.arrived)}) and no more can come",
+                                task=barrier.task, route=barrier.route,
+                            )
+                        )
+                        state.failing = True
+        output: Any = None
+        context = state.output_context or state.initial
+        if self.spec.output is not None and context is not None:
+            scope = Scope(
+                ctx=context.values, run=self._run_binding, now_ms=state.now_ms,
+                seed=f"{state.run.id if state.run else ''}:output",
+                task_status=state.latest_status.get, limits=self.limits,
+            )
+            try:
+                output = self.spec.output.render(scope)
+            except ExpressionError as error:
+                self._record_expression_error(error.located(field="output"))
+        if state.run_timer is not None:
+            self._cancel_timer(state.run_timer)
+            state.run_timer = None
+        if state.canceled:
+            status = RunStatus.CANCELED
+        elif state.failing:
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.SUCCEEDED
+        state.status = status
+        state.finished = True
+        self._out.append(FinishRun(status, output, tuple(state.errors), state.errors_dropped))
+
+    # ----------------------------------------------------------------- helpers
+
+    def _scope(
+        self,
+        execution: Execution,
+        site: str,
+        *,
+        status: ExecutionStatus | None = None,
+        result: Any = UNDEFINED,
+        error: ErrorInfo | None = None,
+        item: int | None = None,
+        attempt: int | None = None,
+    ) -> Scope:
+        ref = execution.ref
+        attempt = attempt or execution.attempt
+        run_id = self._run_binding.get("id", "")
+        scope = Scope(
+            ctx=execution.context.values,
+            run=self._run_binding,
+            now_ms=self.state.now_ms,
+            seed=f"{run_id}:{ref.id}:{attempt}:{item}:{site}",
+            task={
+                "name": ref.task, "iteration": ref.iteration, "route": ref.route,
+                "attempt": attempt,
+            },
+            status=str(status) if status is not None else None,
+            result=result,
+            error=error.to_json() if error is not None else UNDEFINED,
+            task_status=self.state.latest_status.get,
+            limits=self.limits,
+        )
+        if item is not None and execution.items is not None:
+            scope.item = execution.items.items[item]
+            scope.index = item
+        return scope
+
+    def _number(self, template: Template, execution: Execution, field: str) -> float:
+        value = template.render(self._scope(execution, field))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ExpressionError(
+                f"{field} must be a number >= 0, got {value!r}"[:200],
+                expression=_source(template), field=field, task=execution.task,
+            )
+        return float(value)
+
+
+def _source(template: Template) -> str:
+    return next((e.source for e in template.expressions()), "")
+
+
+def _text(value: Any, template: Template, field: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ExpressionError(
+            f"{field} must evaluate to a non-empty string, got {value!r}"[:200],
+            expression=_source(template), field=field,
+        )
+    return value
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

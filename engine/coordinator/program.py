@@ -1,0 +1,133 @@
+"""What the coordinator precomputes once per workflow version: the graph facts, the
+run-input validator and every task's merged retry layers."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from engine.expressions import CompiledExpression, Condition, Template
+from engine.graph import WorkflowGraph, build_graph
+from engine.language.spec import RetrySpec, WorkflowSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLayers:
+    """The retry fields of the layers above the action default, merged (task over workflow)."""
+
+    count: Template | None = None
+    delay: Template | None = None
+    backoff: Template | None = None
+    max_delay: Template | None = None
+    when: Condition | None = None
+
+    def under(self, lower: RetrySpec | None) -> RetryLayers:
+        """These layers over a lower one: each field from the highest layer that sets it."""
+        if lower is None:
+            return self
+        return RetryLayers(
+            count=self.count or lower.count,
+            delay=self.delay or lower.delay,
+            backoff=self.backoff or lower.backoff,
+            max_delay=self.max_delay or lower.max_delay,
+            when=self.when or lower.when,
+        )
+
+
+def _layers(*specs: RetrySpec | None) -> RetryLayers:
+    """Merge retry specs given from highest to lowest precedence."""
+    merged = RetryLayers()
+    for spec in specs:
+        merged = merged.under(spec)
+    return merged
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    path: str
+    reason: str
+
+
+class WorkflowProgram:
+    """A workflow version ready to run: spec plus everything derived from it."""
+
+    def __init__(self, spec: WorkflowSpec) -> None:
+        self.spec = spec
+        self.graph: WorkflowGraph = build_graph(spec)
+        self.retry: dict[str, RetryLayers] = {
+            name: _layers(task.retry, spec.retry) for name, task in spec.tasks.items()
+        }
+        self._defaults = {
+            name: schema["default"]
+            for name, schema in spec.input_schema.items()
+            if isinstance(schema, dict) and "default" in schema
+        }
+        schema = {
+            "type": "object",
+            "properties": spec.input_schema,
+            "required": [name for name in spec.input_schema if name not in self._defaults],
+            "additionalProperties": False,
+        }
+        self._validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        # Latest statuses are kept only for workflows that can ask for them.
+        self.tracks_task_status = any(
+            "task_status" in expression.source for expression in spec_expressions(spec)
+        )
+
+    def prepare_input(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[InputProblem]]:
+        """The run input with defaults applied, and every violation of the input schema."""
+        if not isinstance(given, Mapping):
+            return {}, [InputProblem("", "the run input must be a JSON object")]
+        values = dict(given)
+        for name, default in self._defaults.items():
+            values.setdefault(name, copy.deepcopy(default))
+        problems = [
+            InputProblem(
+                "/" + "/".join(str(part) for part in error.absolute_path),
+                error.message if len(error.message) <= 300 else error.message[:300] + "…",
+            )
+            for error in sorted(self._validator.iter_errors(values), key=lambda e: list(e.path))
+        ]
+        return values, problems
+
+
+def spec_expressions(spec: WorkflowSpec) -> Iterator[CompiledExpression]:
+    """Every compiled expression of a workflow."""
+    templates: list[Template | None] = [template for _, template in spec.vars]
+    templates.append(spec.output)
+    conditions: list[Condition | None] = []
+    for retry in (spec.retry, *(task.retry for task in spec.tasks.values())):
+        if retry is not None:
+            templates += [retry.count, retry.delay, retry.backoff, retry.max_delay]
+            conditions.append(retry.when)
+    for task in spec.tasks.values():
+        templates += [task.action, task.workflow, task.input, task.timeout, task.delay]
+        if task.with_items is not None:
+            templates += [task.with_items.items, task.with_items.concurrency]
+        for transition in task.next:
+            conditions.append(transition.when)
+            templates += [template for _, template in transition.publish]
+    for template in templates:
+        if template is not None:
+            yield from template.expressions()
+    for condition in conditions:
+        if condition is not None:
+            yield from condition.expressions()
+
+
+_PROGRAMS: dict[int, WorkflowProgram] = {}
+
+
+def program_for(spec: WorkflowSpec) -> WorkflowProgram:
+    """The program of a spec, built once per spec object (specs are immutable)."""
+    found = _PROGRAMS.get(id(spec))
+    if found is None or found.spec is not spec:
+        found = WorkflowProgram(spec)
+        if len(_PROGRAMS) > 256:
+            _PROGRAMS.clear()
+        _PROGRAMS[id(spec)] = found
+    return found

@@ -1,0 +1,336 @@
+"""Compiled JSONata with Segue's bindings, deterministic clock and randomness, and guardrails.
+
+jsonata-python's own limits are attached to the expression object and misbehave when it
+is reused (FACTS.md), so every evaluation gets a fresh frame with its own time and depth
+budget. Results come back as plain JSON values; JSONata `undefined` is `UNDEFINED`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from jsonata import Jsonata  # type: ignore[attr-defined]
+from jsonata.functions import Functions
+from jsonata.jexception import JException
+from jsonata.utils import Utils
+
+from engine.expressions.errors import ExpressionError
+
+
+class _Undefined:
+    """JSONata's `undefined`: distinct from JSON null (None)."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED: Final = _Undefined()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Guardrails for one evaluation."""
+
+    timeout_ms: int = 1000
+    max_depth: int = 500
+    max_result_bytes: int = 256 * 1024
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+@dataclass(slots=True)
+class Scope:
+    """Everything an expression may see. Built by the coordinator for each evaluation site."""
+
+    ctx: Mapping[str, Any]
+    run: Mapping[str, Any]
+    now_ms: int
+    seed: str  # run id plus the evaluation's position: makes $random/$uuid replay-stable
+    task: Mapping[str, Any] | None = None
+    status: str | None = None  # status of the task whose transitions are evaluated
+    result: Any = UNDEFINED
+    error: Any = UNDEFINED
+    item: Any = UNDEFINED
+    index: Any = UNDEFINED
+    task_status: Callable[[str], str | None] | None = None
+    limits: Limits = DEFAULT_LIMITS
+    _rng: random.Random | None = field(default=None, repr=False)
+
+    def rng(self) -> random.Random:
+        if self._rng is None:
+            digest = hashlib.sha256(self.seed.encode()).digest()
+            self._rng = random.Random(int.from_bytes(digest[:8], "big"))
+        return self._rng
+
+
+TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "canceled"})
+
+
+def _to_jsonata(value: Any) -> Any:
+    """A bound variable of JSON null must be JSONata null, not undefined."""
+    if value is None:
+        return Utils.NULL_VALUE
+    return value
+
+
+def to_plain(value: Any) -> Any:
+    """Convert a JSONata result to plain JSON values (None = null, UNDEFINED = undefined).
+
+    Only a top-level None means undefined: JSONata itself drops undefined members when it
+    builds arrays and objects, so a None inside a container is a null from the data.
+    """
+    if value is None:
+        return UNDEFINED
+    return _plain_member(value)
+
+
+def _plain_member(value: Any) -> Any:
+    if value is None or value is Utils.NULL_VALUE:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain_member(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_member(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, (str, int, bool, float)):
+        return value
+    if callable(value) or isinstance(value, Jsonata.JFunctionCallable):
+        raise TypeError("an expression evaluated to a function, which is not data")
+    raise TypeError(f"an expression evaluated to an unsupported value of type {type(value).__name__}")
+
+
+def _millis_to_iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+class _Refused(Exception):
+    """A function Segue withholds was called."""
+
+
+def _unavailable(name: str) -> Callable[..., Any]:
+    def refuse(*_args: Any) -> Any:
+        raise _Refused(f"${name}() is not available in Segue expressions")
+
+    return refuse
+
+
+_EVAL_REFUSED: Final = Jsonata.JLambda(_unavailable("eval"))
+
+
+def _bindings(scope: Scope, names: frozenset[str]) -> dict[str, Any]:
+    """The variables and functions of LANGUAGE.md §2 that an expression mentions.
+
+    Only names the expression's source contains are bound: a function can only be
+    reached through its `$name`, and binding a dozen closures per evaluation would
+    cost more than most expressions take to run.
+    """
+    bindings: dict[str, Any] = {}
+    for name in names:
+        make = _BINDERS.get(name)
+        if make is not None:
+            value = make(scope)
+            if value is not UNDEFINED:
+                bindings[name] = value
+    return bindings
+
+
+def _now(scope: Scope) -> Any:
+    def now(picture: str | None = None, timezone: str | None = None) -> str | None:
+        if picture is None and timezone is None:
+            return _millis_to_iso(scope.now_ms)
+        result: str | None = Functions.datetime_from_millis(scope.now_ms, picture, timezone)
+        return result
+
+    return Jsonata.JLambda(now)
+
+
+def _shuffle(scope: Scope) -> Any:
+    def shuffle(values: Any) -> Any:
+        if values is None:
+            return None
+        items = list(values) if isinstance(values, list) else [values]
+        scope.rng().shuffle(items)
+        return items
+
+    return Jsonata.JLambda(shuffle)
+
+
+def _task_status(scope: Scope) -> Any:
+    def task_status(name: str) -> Any:
+        found = scope.task_status(name) if scope.task_status else None
+        return Utils.NULL_VALUE if found is None else found
+
+    return Jsonata.JLambda(task_status)
+
+
+def _uuid(scope: Scope) -> Any:
+    return Jsonata.JLambda(lambda: str(uuid.UUID(int=scope.rng().getrandbits(128), version=4)))
+
+
+_BINDERS: Final[dict[str, Callable[[Scope], Any]]] = {
+    "ctx": lambda scope: scope.ctx,
+    "run": lambda scope: scope.run,
+    "task": lambda scope: UNDEFINED if scope.task is None else scope.task,
+    "result": lambda scope: UNDEFINED if scope.result is UNDEFINED else _to_jsonata(scope.result),
+    "error": lambda scope: UNDEFINED if scope.error is UNDEFINED else _to_jsonata(scope.error),
+    "item": lambda scope: UNDEFINED if scope.item is UNDEFINED else _to_jsonata(scope.item),
+    "index": lambda scope: scope.index,
+    "now": _now,
+    "nowIso": lambda scope: Jsonata.JLambda(lambda: _millis_to_iso(scope.now_ms)),
+    "millis": lambda scope: Jsonata.JLambda(lambda: scope.now_ms),
+    "random": lambda scope: Jsonata.JLambda(lambda: scope.rng().random()),
+    "uuid": _uuid,
+    "shuffle": _shuffle,
+    "eval": lambda scope: _EVAL_REFUSED,
+    "succeeded": lambda scope: Jsonata.JLambda(lambda: scope.status == "succeeded"),
+    "failed": lambda scope: Jsonata.JLambda(lambda: scope.status == "failed"),
+    "completed": lambda scope: Jsonata.JLambda(lambda: scope.status in TERMINAL_STATUSES),
+    "task_status": _task_status,
+}
+
+_NAME: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# Only these constructs can make an evaluation run long or deep (loops need a function;
+# ranges build lists); everything else is bounded by the size of the data it reads.
+_RISKY: Final = re.compile(r"function|\u03bb|\.\.")
+
+
+class _Guard:
+    """Time and depth limits for one evaluation (jsonata-python's Timebox reads the clock
+    twice per node; this reads it every 64 entries)."""
+
+    __slots__ = ("calls", "deadline", "depth", "max_depth", "timeout_ms")
+
+    def __init__(self, limits: Limits) -> None:
+        self.timeout_ms = limits.timeout_ms
+        self.deadline = time.monotonic() + limits.timeout_ms / 1000
+        self.max_depth = limits.max_depth
+        self.depth = 0
+        self.calls = 0
+
+    def enter(self, _expr: Any, _input: Any, env: Any) -> None:
+        if env.is_parallel_call:
+            return
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise JException("D1011", -1)
+        self.calls += 1
+        if not self.calls & 63 and time.monotonic() > self.deadline:
+            raise JException("D1012", -1, self.timeout_ms)
+
+    def leave(self, _expr: Any, _input: Any, env: Any, _result: Any) -> None:
+        if not env.is_parallel_call:
+            self.depth -= 1
+
+
+def _check_size(value: Any, expression: str, limit: int) -> None:
+    if isinstance(value, (dict, list)) or (isinstance(value, str) and len(value) > limit // 4):
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+        if size > limit:
+            raise ExpressionError(
+                f"result is {size} bytes, over the limit of {limit} bytes",
+                expression=expression,
+            )
+
+
+class CompiledExpression:
+    """One JSONata expression, parsed once per workflow version."""
+
+    __slots__ = ("_compiled", "_guarded", "_names", "_native", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._names = frozenset(_NAME.findall(source))
+        self._guarded = bool(_RISKY.search(source))
+        try:
+            compiled = Jsonata(source)
+        except JException as error:
+            raise ExpressionError(
+                _message(error), expression=source, offset=_offset(error)
+            ) from None
+        except Exception as error:  # the parser lets a few plain exceptions escape
+            raise ExpressionError(
+                f"syntax error: {error}", expression=source
+            ) from None
+        compiled.set_validate_input(False)
+        compiled.set_output_convert_nulls(False)
+        self._compiled = compiled
+        from engine.expressions.native import translate
+
+        self._native = translate(compiled.ast)
+
+    @property
+    def is_native(self) -> bool:
+        """Whether the expression normally runs on the direct Python evaluator."""
+        return self._native is not None
+
+    def evaluate(self, scope: Scope) -> Any:
+        """Evaluate against a scope; the plain JSON result, or UNDEFINED."""
+        if self._native is not None:
+            from engine.expressions.native import NotNative
+
+            try:
+                value = self._native(scope)
+            except NotNative:
+                pass
+            else:
+                _check_size(value, self.source, scope.limits.max_result_bytes)
+                return value
+        return self.evaluate_with_jsonata(scope)
+
+    def evaluate_with_jsonata(self, scope: Scope) -> Any:
+        """Evaluate with jsonata-python itself (the reference for the direct evaluator)."""
+        bindings = _bindings(scope, self._names)
+        if self._guarded:
+            guard = _Guard(scope.limits)
+            bindings["__evaluate_entry"] = guard.enter
+            bindings["__evaluate_exit"] = guard.leave
+        try:
+            raw = self._compiled.evaluate(None, bindings)
+            value = to_plain(raw)
+        except JException as error:
+            raise ExpressionError(_message(error), expression=self.source) from None
+        except RecursionError:
+            raise ExpressionError("expression nests too deeply", expression=self.source) from None
+        except _Refused as error:
+            raise ExpressionError(str(error), expression=self.source) from None
+        except ExpressionError:
+            raise
+        except Exception as error:  # jsonata-python lets ValueError, TypeError, … escape
+            raise ExpressionError(
+                f"{type(error).__name__}: {error}", expression=self.source
+            ) from None
+        _check_size(value, self.source, scope.limits.max_result_bytes)
+        return value
+
+
+def _message(error: JException) -> str:
+    text = str(error) or getattr(error, "error", "") or type(error).__name__
+    return text
+
+
+def _offset(error: JException) -> int | None:
+    location = getattr(error, "location", None)
+    return location if isinstance(location, int) and location >= 0 else None

@@ -1,0 +1,1 @@
+"""The workflow language: spec model, JSON Schema, loader with positions, validator."""

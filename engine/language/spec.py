@@ -1,0 +1,106 @@
+"""The frozen, compiled form of a workflow file: what the graph and coordinator run.
+
+Built once per workflow version by `engine.language.loader.load_workflow`; every
+expression in it is already compiled. Nothing here changes while runs execute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from engine.diagnostics import Position
+from engine.expressions import Condition, Template
+
+ENGINE_COMMANDS: Final = frozenset({"continue", "fail", "noop", "retry"})
+RESERVED_NAMES: Final = ENGINE_COMMANDS
+DEFAULT_MAX_ITERATIONS: Final = 1000
+# Retries that `do: retry` grants, and its delay (LANGUAGE.md §4).
+RETRY_COMMAND_COUNT: Final = 3
+
+JoinSpec = int | Literal["all"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionSpec:
+    """One entry of a task's `next`."""
+
+    index: int
+    when: Condition | None  # None: taken on any completion
+    publish: tuple[tuple[str, Template], ...]
+    do: tuple[str, ...]  # task names and engine commands, in order; () means continue
+    position: Position | None = None
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The task names among `do` (engine commands removed)."""
+        return tuple(name for name in self.do if name not in ENGINE_COMMANDS)
+
+    @property
+    def commands(self) -> frozenset[str]:
+        return frozenset(name for name in self.do if name in ENGINE_COMMANDS)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """A retry layer; None fields are not set at this layer and inherit (LANGUAGE.md §8)."""
+
+    count: Template | None = None
+    delay: Template | None = None
+    backoff: Template | None = None
+    max_delay: Template | None = None
+    when: Condition | None = None
+    position: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WithItemsSpec:
+    items: Template
+    concurrency: Template | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    name: str
+    action: Template | None = None
+    workflow: Template | None = None
+    input: Template | None = None
+    next: tuple[TransitionSpec, ...] = ()
+    join: JoinSpec | None = None
+    with_items: WithItemsSpec | None = None
+    retry: RetrySpec | None = None
+    timeout: Template | None = None
+    delay: Template | None = None
+    max_iterations: int | None = None
+    position: Position | None = None
+
+    @property
+    def is_pass_through(self) -> bool:
+        return self.action is None and self.workflow is None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSpec:
+    """A whole workflow version, compiled."""
+
+    tasks: dict[str, TaskSpec]  # in file order
+    version: int = 1
+    name: str | None = None
+    description: str | None = None
+    input_schema: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vars: tuple[tuple[str, Template], ...] = ()
+    max_iterations: int | None = None
+    timeout: float | None = None
+    concurrency: int | None = None
+    retry: RetrySpec | None = None
+    start: tuple[str, ...] | None = None
+    output: Template | None = None
+    source: str = "<workflow>"
+    content_hash: str = ""
+
+    def cap_for(self, task: str) -> int:
+        """The iteration cap of a task (LANGUAGE.md §6)."""
+        own = self.tasks[task].max_iterations
+        if own is not None:
+            return own
+        return self.max_iterations if self.max_iterations is not None else DEFAULT_MAX_ITERATIONS

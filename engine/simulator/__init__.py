@@ -1,0 +1,1 @@
+"""`segue simulate`: the production coordinator driven in deterministic waves, with mocks."""

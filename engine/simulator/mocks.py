@@ -1,0 +1,117 @@
+"""The mocks file of `segue simulate` (ARCHITECTURE.md, "CLI"): which result each action
+execution, attempt or item gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.coordinator import ErrorInfo
+
+_KEYS = frozenset({"task", "status", "result", "error", "iteration", "item", "times"})
+_STATUSES = frozenset({"succeeded", "failed", "running"})
+
+
+class MockError(ValueError):
+    """The mocks file is not a list of valid entries."""
+
+
+@dataclass(slots=True)
+class MockEntry:
+    task: str
+    status: str = "succeeded"
+    result: Any = None
+    error: ErrorInfo | None = None
+    iteration: int | None = None
+    item: int | None = None
+    times: int | None = None  # uses left; None = unlimited
+
+    def matches(self, task: str, iteration: int, item: int | None) -> bool:
+        return (
+            self.task == task
+            and (self.iteration is None or self.iteration == iteration)
+            and (self.item is None or self.item == item)
+            and (self.times is None or self.times > 0)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # succeeded, failed or running
+    result: Any = None
+    error: ErrorInfo | None = None
+
+
+def _error(raw: Any, where: str) -> ErrorInfo | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return ErrorInfo("failed", raw)
+    if isinstance(raw, dict) and isinstance(raw.get("message", ""), str):
+        return ErrorInfo(
+            str(raw.get("type", "failed")), str(raw.get("message", "mocked failure")),
+            raw.get("details"),
+        )
+    raise MockError(f"{where}: error must be a string or {{type, message, details}}")
+
+
+def _count(raw: Any, name: str, where: str, minimum: int) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
+        raise MockError(f"{where}: {name} must be an integer >= {minimum}, got {raw!r}")
+    return raw
+
+
+def parse_mocks(data: Any) -> list[MockEntry]:
+    """Validate the loaded mocks document (a list of entries)."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise MockError("the mocks file must hold a list of entries")
+    entries: list[MockEntry] = []
+    for index, raw in enumerate(data):
+        where = f"mock entry {index + 1}"
+        if not isinstance(raw, dict):
+            raise MockError(f"{where}: must be a mapping")
+        unknown = set(raw) - _KEYS
+        if unknown:
+            raise MockError(f"{where}: unknown keys {sorted(unknown)}")
+        task = raw.get("task")
+        if not isinstance(task, str) or not task:
+            raise MockError(f"{where}: task must be a task name")
+        status = raw.get("status", "succeeded")
+        if status not in _STATUSES:
+            raise MockError(f"{where}: status must be one of {sorted(_STATUSES)}")
+        entries.append(
+            MockEntry(
+                task=task,
+                status=status,
+                result=raw.get("result"),
+                error=_error(raw.get("error"), where),
+                iteration=_count(raw.get("iteration"), "iteration", where, 1),
+                item=_count(raw.get("item"), "item", where, 0),
+                times=_count(raw.get("times"), "times", where, 1),
+            )
+        )
+    return entries
+
+
+class MockBook:
+    """Answers each dispatched attempt from the entries, first match in file order."""
+
+    def __init__(self, entries: list[MockEntry]) -> None:
+        self.entries = entries
+
+    def outcome(self, task: str, iteration: int, item: int | None, action: str, input: Any) -> Outcome:
+        for entry in self.entries:
+            if entry.matches(task, iteration, item):
+                if entry.times is not None:
+                    entry.times -= 1
+                error = entry.error
+                if entry.status == "failed" and error is None:
+                    error = ErrorInfo("failed", "mocked failure")
+                return Outcome(entry.status, entry.result, error)
+        if action == "core.echo":
+            return Outcome("succeeded", input)
+        return Outcome("succeeded", None)
