@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.coordinator import (  # noqa: E402
+from engine.coordinator import (
     ActionSucceeded,
     Coordinator,
     DispatchAction,
@@ -32,9 +32,9 @@ from engine.coordinator import (  # noqa: E402
     RunStarted,
     StartReady,
 )
-from engine.coordinator.snapshot import dump_state  # noqa: E402
-from engine.language.loader import load_workflow  # noqa: E402
-from engine.language.spec import WorkflowSpec  # noqa: E402
+from engine.coordinator.snapshot import dump_state
+from engine.language.loader import load_workflow
+from engine.language.spec import WorkflowSpec
 
 
 def chain(n: int) -> str:
@@ -112,7 +112,9 @@ def drive(spec: WorkflowSpec, samples: int = 10) -> dict[str, float | int | str]
             apply(coordinator.handle(StartReady(events)))
         elif pending:
             command = pending.popleft()
-            apply(coordinator.handle(ActionSucceeded(events, command.execution.id, command.attempt)))
+            apply(
+                coordinator.handle(ActionSucceeded(events, command.execution.id, command.attempt))
+            )
         else:
             break
         events += 1

@@ -87,8 +87,12 @@ def print_table(result: Simulation, out: TextIO) -> None:
     for number, entry in enumerate(result.sequence, start=1):
         rows.append(
             (
-                str(number), entry.task, str(entry.iteration), str(entry.route),
-                str(entry.attempts), entry.status,
+                str(number),
+                entry.task,
+                str(entry.iteration),
+                str(entry.route),
+                str(entry.attempts),
+                entry.status,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -99,8 +103,8 @@ def print_table(result: Simulation, out: TextIO) -> None:
     out.write(f"output: {json.dumps(result.output, ensure_ascii=False)}\n")
     if result.errors:
         out.write("errors:\n")
-        for entry in result.errors:
-            handled = " (handled)" if entry.handled else ""
-            out.write(f"  - [{entry.type}]{handled} {entry.message}\n")
+        for error in result.errors:
+            handled = " (handled)" if error.handled else ""
+            out.write(f"  - [{error.type}]{handled} {error.message}\n")
     if result.errors_dropped:
         out.write(f"  … and {result.errors_dropped} more errors\n")

@@ -113,13 +113,21 @@ class Coordinator:
             self._start_ready()
         elif isinstance(event, ActionSucceeded):
             self._on_result(
-                event.execution, event.attempt, event.item, ExecutionStatus.SUCCEEDED,
-                event.result, None,
+                event.execution,
+                event.attempt,
+                event.item,
+                ExecutionStatus.SUCCEEDED,
+                event.result,
+                None,
             )
         elif isinstance(event, ActionFailed):
             self._on_result(
-                event.execution, event.attempt, event.item, ExecutionStatus.FAILED,
-                event.result, event.error,
+                event.execution,
+                event.attempt,
+                event.item,
+                ExecutionStatus.FAILED,
+                event.result,
+                event.error,
             )
         elif isinstance(event, TimerFired):
             self._on_timer(event.timer)
@@ -164,8 +172,11 @@ class Coordinator:
             return
         context = Context(values)
         scope = Scope(
-            ctx=values, run=self._run_binding, now_ms=state.now_ms,
-            seed=f"{event.run.id}:vars", limits=self.limits,
+            ctx=values,
+            run=self._run_binding,
+            now_ms=state.now_ms,
+            seed=f"{event.run.id}:vars",
+            limits=self.limits,
         )
         for name, template in self.spec.vars:
             try:
@@ -200,7 +211,9 @@ class Coordinator:
                         type="iteration_cap",
                         message=f"task {arrival.task!r} would start a {_ordinal(iteration)} time, "
                         f"over its cap of {cap} (max_iterations)",
-                        task=arrival.task, iteration=iteration, route=arrival.route,
+                        task=arrival.task,
+                        iteration=iteration,
+                        route=arrival.route,
                     )
                 )
                 self._fail()
@@ -213,6 +226,8 @@ class Coordinator:
             execution = Execution(ref, arrival.context, forced=arrival.forced)
             state.executions[ref.id] = execution
             self._out.append(ExecutionStarted(ref))
+            if self.program.tracks_task_status:
+                state.latest_status[ref.task] = "running"
             self._guarded(execution, self._begin)
 
     def _guarded(self, execution: Execution, step: Any) -> None:
@@ -246,7 +261,8 @@ class Coordinator:
         if not isinstance(items, list):
             raise ExpressionError(
                 f"with.items must evaluate to a list, got {type(items).__name__}",
-                expression=_source(task.with_items.items), field="with.items",
+                expression=_source(task.with_items.items),
+                field="with.items",
             )
         concurrency = len(items)
         if task.with_items.concurrency is not None:
@@ -338,8 +354,12 @@ class Coordinator:
             name = task.workflow.render(scope)
             self._out.append(
                 StartChildRun(
-                    execution.ref, attempt, _text(name, task.workflow, "workflow"), rendered,
-                    item, execution.timeout,
+                    execution.ref,
+                    attempt,
+                    _text(name, task.workflow, "workflow"),
+                    rendered,
+                    item,
+                    execution.timeout,
                 )
             )
             return
@@ -347,7 +367,11 @@ class Coordinator:
         action = task.action.render(scope)
         self._out.append(
             DispatchAction(
-                execution.ref, attempt, _text(action, task.action, "action"), rendered, item,
+                execution.ref,
+                attempt,
+                _text(action, task.action, "action"),
+                rendered,
+                item,
                 execution.timeout,
             )
         )
@@ -412,8 +436,13 @@ class Coordinator:
             wanted = status is ExecutionStatus.FAILED
         else:
             scope = self._scope(
-                execution, "retry.when", status=status, result=result, error=error,
-                item=item, attempt=attempt,
+                execution,
+                "retry.when",
+                status=status,
+                result=result,
+                error=error,
+                item=item,
+                attempt=attempt,
             )
             wanted = condition.holds(scope)
         if not wanted:
@@ -480,7 +509,9 @@ class Coordinator:
                 if items.failed_items > 1:
                     message += f" (and {items.failed_items - 1} more items failed)"
                 self._complete(
-                    execution, ExecutionStatus.FAILED, items.results,
+                    execution,
+                    ExecutionStatus.FAILED,
+                    items.results,
                     ErrorInfo(first.type, message, first.details),
                 )
 
@@ -494,9 +525,11 @@ class Coordinator:
     ) -> None:
         self._out.append(
             AttemptFailed(
-                execution.ref, attempt,
+                execution.ref,
+                attempt,
                 error or ErrorInfo("retry", "the retry condition asked for another attempt"),
-                delay, item,
+                delay,
+                item,
             )
         )
 
@@ -513,6 +546,8 @@ class Coordinator:
         state = self.state
         ref = execution.ref
         task = self.spec.tasks[ref.task]
+        if self.program.tracks_task_status:
+            state.latest_status[ref.task] = str(status)
         scope = self._scope(execution, "next", status=status, result=result, error=error)
         taken: list[TransitionSpec] = []
         for transition in task.next:
@@ -522,7 +557,8 @@ class Coordinator:
                 self._finish_execution(execution, status, result, error)
                 self._record_expression_error(
                     failure.located(field=f"next[{transition.index}].when"),
-                    execution.ref, transition.index,
+                    execution.ref,
+                    transition.index,
                 )
                 self._path_ends(execution.context)
                 return
@@ -541,7 +577,10 @@ class Coordinator:
             execution.command_retries += 1
             self._announce_retry(execution, execution.attempt, error, 0.0, None)
             execution.attempt += 1
-            self._request_dispatch(execution)
+            if task.is_pass_through or task.with_items is not None:
+                self._run(execution)  # nothing to re-dispatch alone: run the task again
+            else:
+                self._request_dispatch(execution)
             return
 
         self._finish_execution(execution, status, result, error)
@@ -552,22 +591,28 @@ class Coordinator:
                 ErrorEntry(
                     type=error.type if error.type in _KEPT_ERROR_TYPES else "action_failed",
                     message=f"task {ref.task!r} failed: {error.message}",
-                    task=ref.task, iteration=ref.iteration, route=ref.route, handled=handled,
+                    task=ref.task,
+                    iteration=ref.iteration,
+                    route=ref.route,
+                    handled=handled,
                 )
             )
             if not handled:
                 self._fail()
         for transition in taken:
-            context = self._publish(transition, execution.context, scope, execution)
-            if context is None:
+            published = self._publish(transition, execution.context, scope, execution)
+            if published is None:
                 return
+            context = published
             forced = "fail" in transition.commands
             if forced:
                 state.add_error(
                     ErrorEntry(
                         type="fail_command",
                         message=f"task {ref.task!r} took a transition to `fail`",
-                        task=ref.task, iteration=ref.iteration, route=ref.route,
+                        task=ref.task,
+                        iteration=ref.iteration,
+                        route=ref.route,
                         transition=transition.index,
                     )
                 )
@@ -594,9 +639,7 @@ class Coordinator:
             execution.timer = None
         if self.program.tracks_task_status:
             state.latest_status[execution.task] = str(status)
-        self._out.append(
-            ExecutionFinished(execution.ref, status, execution.attempt, result, error)
-        )
+        self._out.append(ExecutionFinished(execution.ref, status, execution.attempt, result, error))
 
     def _publish(
         self, transition: TransitionSpec, context: Context, scope: Scope, execution: Execution
@@ -612,7 +655,8 @@ class Coordinator:
         except ExpressionError as error:
             self._record_expression_error(
                 error.located(field=f"next[{transition.index}].publish"),
-                execution.ref, transition.index,
+                execution.ref,
+                transition.index,
             )
             self._path_ends(context)
             return None
@@ -686,7 +730,9 @@ class Coordinator:
                 self.state.in_flight = max(0, self.state.in_flight - out)
                 self._out.append(CancelDispatches((execution.ref.id,)))
             self._finish_execution(
-                execution, ExecutionStatus.FAILED, None,
+                execution,
+                ExecutionStatus.FAILED,
+                None,
                 ErrorInfo("expression", located.describe()),
             )
         self._record_expression_error(located, execution.ref)
@@ -795,7 +841,8 @@ class Coordinator:
                                 message=f"join task {barrier.task!r} got "
                                 f"{len(barrier.arrived)} of the {needed} arrivals it needs "
                                 f"(from {', '.join(barrier.arrived)}) and no more can come",
-                                task=barrier.task, route=barrier.route,
+                                task=barrier.task,
+                                route=barrier.route,
                             )
                         )
                         state.failing = True
@@ -803,9 +850,12 @@ class Coordinator:
         context = state.output_context or state.initial
         if self.spec.output is not None and context is not None:
             scope = Scope(
-                ctx=context.values, run=self._run_binding, now_ms=state.now_ms,
+                ctx=context.values,
+                run=self._run_binding,
+                now_ms=state.now_ms,
                 seed=f"{state.run.id if state.run else ''}:output",
-                task_status=state.latest_status.get, limits=self.limits,
+                task_status=state.latest_status.get,
+                limits=self.limits,
             )
             try:
                 output = self.spec.output.render(scope)
@@ -846,7 +896,9 @@ class Coordinator:
             now_ms=self.state.now_ms,
             seed=f"{run_id}:{ref.id}:{attempt}:{item}:{site}",
             task={
-                "name": ref.task, "iteration": ref.iteration, "route": ref.route,
+                "name": ref.task,
+                "iteration": ref.iteration,
+                "route": ref.route,
                 "attempt": attempt,
             },
             status=str(status) if status is not None else None,
@@ -865,7 +917,9 @@ class Coordinator:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ExpressionError(
                 f"{field} must be a number >= 0, got {value!r}"[:200],
-                expression=_source(template), field=field, task=execution.task,
+                expression=_source(template),
+                field=field,
+                task=execution.task,
             )
         return float(value)
 
@@ -878,7 +932,8 @@ def _text(value: Any, template: Template, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ExpressionError(
             f"{field} must evaluate to a non-empty string, got {value!r}"[:200],
-            expression=_source(template), field=field,
+            expression=_source(template),
+            field=field,
         )
     return value
 

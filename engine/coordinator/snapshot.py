@@ -58,17 +58,26 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
                 None
                 if execution.policy is None
                 else [
-                    execution.policy.count, execution.policy.delay,
-                    execution.policy.backoff, execution.policy.max_delay,
+                    execution.policy.count,
+                    execution.policy.delay,
+                    execution.policy.backoff,
+                    execution.policy.max_delay,
                 ],
                 execution.timeout,
                 None
                 if items is None
                 else [
-                    items.items, items.concurrency, items.next_index,
-                    list(items.in_flight.items()), items.retry_queue,
-                    list(items.attempts.items()), items.waiting_retry, items.results,
-                    items.done, msgspec.to_builtins(items.first_error), items.failed_items,
+                    items.items,
+                    items.concurrency,
+                    items.next_index,
+                    list(items.in_flight.items()),
+                    items.retry_queue,
+                    list(items.attempts.items()),
+                    items.waiting_retry,
+                    items.results,
+                    items.done,
+                    msgspec.to_builtins(items.first_error),
+                    items.failed_items,
                 ],
                 execution.timer,
                 execution.dispatched,
@@ -108,7 +117,10 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
     """Rebuild a state written by `state_to_builtins`."""
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"unknown coordinator state format {data.get('format')!r}")
-    table = [Context(values, {k: int(v) for k, v in stamps.items()}) for values, stamps in data["contexts"]]
+    table = [
+        Context(values, {k: int(v) for k, v in stamps.items()})
+        for values, stamps in data["contexts"]
+    ]
 
     def context(index: int | None) -> Context | None:
         return None if index is None else table[index]
@@ -135,22 +147,42 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
         if row[6] is not None:
             raw = row[6]
             items = ItemsProgress(
-                items=raw[0], concurrency=raw[1], next_index=raw[2],
-                in_flight={int(k): v for k, v in raw[3]}, retry_queue=list(raw[4]),
-                attempts={int(k): v for k, v in raw[5]}, waiting_retry=raw[6],
-                results=raw[7], done=raw[8],
+                items=raw[0],
+                concurrency=raw[1],
+                next_index=raw[2],
+                in_flight={int(k): v for k, v in raw[3]},
+                retry_queue=list(raw[4]),
+                attempts={int(k): v for k, v in raw[5]},
+                waiting_retry=raw[6],
+                results=raw[7],
+                done=raw[8],
                 first_error=None if raw[9] is None else msgspec.convert(raw[9], ErrorInfo),
                 failed_items=raw[10],
             )
         state.executions[ref.id] = Execution(
-            ref, required(row[1]), attempt=row[2], command_retries=row[3], policy=policy,
-            timeout=row[5], items=items, timer=row[7], dispatched=row[8], sent=row[9],
+            ref,
+            required(row[1]),
+            attempt=row[2],
+            command_retries=row[3],
+            policy=policy,
+            timeout=row[5],
+            items=items,
+            timer=row[7],
+            dispatched=row[8],
+            sent=row[9],
             forced=row[10],
         )
-    state.ready = [Ready(task, route, required(ctx), forced) for task, route, ctx, forced in data["ready"]]
+    state.ready = [
+        Ready(task, route, required(ctx), forced) for task, route, ctx, forced in data["ready"]
+    ]
     for task, route, arrived, ctx, fired in data["barriers"]:
-        state.barriers.setdefault(task, {})[route] = JoinBarrier(task, route, dict.fromkeys(arrived), required(ctx), fired)
-    state.timers = {t_id: Timer(TimerKind(kind), execution, item) for t_id, kind, execution, item in data["timers"]}
+        state.barriers.setdefault(task, {})[route] = JoinBarrier(
+            task, route, dict.fromkeys(arrived), required(ctx), fired
+        )
+    state.timers = {
+        t_id: Timer(TimerKind(kind), execution, item)
+        for t_id, kind, execution, item in data["timers"]
+    }
     state.run_timer = data["run_timer"]
     state.in_flight = data["in_flight"]
     state.waiting_for_slot = [(int(a), b) for a, b in data["waiting_for_slot"]]

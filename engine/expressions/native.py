@@ -1,7 +1,7 @@
 """A direct Python evaluator for the small JSONata subset that most conditions and
 publishes use (`$succeeded() and $ctx.checks < 5`, `$ctx.checks + 1`, `$result.status`).
 
-jsonata-python walks its AST with several frame look-ups per node, about 30–60 µs for
+jsonata-python walks its AST with several frame look-ups per node, about 30 to 60 µs for
 such expressions; translating them once into closures makes them about 20x cheaper.
 Exactness comes first: a node outside the subset is refused when the workflow loads
 (the expression stays on jsonata-python), and at run time any value the subset does
@@ -33,8 +33,21 @@ _NOT_NATIVE: Final = NotNative()
 # focus or tuple bindings, changes path semantics).
 _PLAIN_ATTRIBUTES: Final = frozenset(
     {
-        "_outer_instance", "id", "type", "value", "position", "steps", "lhs", "rhs",
-        "procedure", "arguments", "expression", "condition", "then", "_else",
+        "_outer_instance",
+        "id",
+        "type",
+        "value",
+        "position",
+        "steps",
+        "lhs",
+        "rhs",
+        "procedure",
+        "arguments",
+        "expression",
+        "expressions",
+        "condition",
+        "then",
+        "_else",
     }
 )
 
@@ -121,6 +134,8 @@ def translate(node: Any) -> Native | None:
         return _negate(node)
     if kind == "condition":
         return _condition(node)
+    if kind == "block" and len(node.expressions or []) == 1:
+        return translate(node.expressions[0])  # parentheses around one expression
     return None
 
 

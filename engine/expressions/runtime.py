@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from jsonata import Jsonata  # type: ignore[attr-defined]
+from jsonata import Jsonata
 from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.utils import Utils
@@ -117,12 +117,16 @@ def _plain_member(value: Any) -> Any:
         return value
     if callable(value) or isinstance(value, Jsonata.JFunctionCallable):
         raise TypeError("an expression evaluated to a function, which is not data")
-    raise TypeError(f"an expression evaluated to an unsupported value of type {type(value).__name__}")
+    raise TypeError(
+        f"an expression evaluated to an unsupported value of type {type(value).__name__}"
+    )
 
 
 def _millis_to_iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -153,7 +157,7 @@ def _bindings(scope: Scope, names: frozenset[str]) -> dict[str, Any]:
         if make is not None:
             value = make(scope)
             if value is not UNDEFINED:
-                bindings[name] = value
+                bindings[name] = value  # None binds JSONata undefined
     return bindings
 
 
@@ -195,7 +199,8 @@ _BINDERS: Final[dict[str, Callable[[Scope], Any]]] = {
     "run": lambda scope: scope.run,
     "task": lambda scope: UNDEFINED if scope.task is None else scope.task,
     "result": lambda scope: UNDEFINED if scope.result is UNDEFINED else _to_jsonata(scope.result),
-    "error": lambda scope: UNDEFINED if scope.error is UNDEFINED else _to_jsonata(scope.error),
+    # Always bound: unbound, `$error` would name JSONata's built-in error() function.
+    "error": lambda scope: None if scope.error is UNDEFINED else _to_jsonata(scope.error),
     "item": lambda scope: UNDEFINED if scope.item is UNDEFINED else _to_jsonata(scope.item),
     "index": lambda scope: scope.index,
     "now": _now,
@@ -271,9 +276,7 @@ class CompiledExpression:
                 _message(error), expression=source, offset=_offset(error)
             ) from None
         except Exception as error:  # the parser lets a few plain exceptions escape
-            raise ExpressionError(
-                f"syntax error: {error}", expression=source
-            ) from None
+            raise ExpressionError(f"syntax error: {error}", expression=source) from None
         compiled.set_validate_input(False)
         compiled.set_output_convert_nulls(False)
         self._compiled = compiled

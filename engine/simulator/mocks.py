@@ -49,7 +49,8 @@ def _error(raw: Any, where: str) -> ErrorInfo | None:
         return ErrorInfo("failed", raw)
     if isinstance(raw, dict) and isinstance(raw.get("message", ""), str):
         return ErrorInfo(
-            str(raw.get("type", "failed")), str(raw.get("message", "mocked failure")),
+            str(raw.get("type", "failed")),
+            str(raw.get("message", "mocked failure")),
             raw.get("details"),
         )
     raise MockError(f"{where}: error must be a string or {{type, message, details}}")
@@ -103,7 +104,9 @@ class MockBook:
     def __init__(self, entries: list[MockEntry]) -> None:
         self.entries = entries
 
-    def outcome(self, task: str, iteration: int, item: int | None, action: str, input: Any) -> Outcome:
+    def outcome(
+        self, task: str, iteration: int, item: int | None, action: str, input: Any
+    ) -> Outcome:
         for entry in self.entries:
             if entry.matches(task, iteration, item):
                 if entry.times is not None:

@@ -172,7 +172,9 @@ class _Simulator:
             command = dispatch.command
             ref = command.execution
             action = command.action if isinstance(command, DispatchAction) else command.workflow
-            outcome = self.mocks.outcome(ref.task, ref.iteration, command.item, action, command.input)
+            outcome = self.mocks.outcome(
+                ref.task, ref.iteration, command.item, action, command.input
+            )
             if outcome.status == "running":
                 self.stuck.setdefault(execution_id, []).append(dispatch)
                 continue
@@ -184,7 +186,11 @@ class _Simulator:
             else:
                 assert outcome.error is not None
                 event = ActionFailed(
-                    self.now_ms, ref.id, command.attempt, outcome.error, outcome.result,
+                    self.now_ms,
+                    ref.id,
+                    command.attempt,
+                    outcome.error,
+                    outcome.result,
                     command.item,
                 )
             self.feed(event)
@@ -231,10 +237,18 @@ def simulate(
     if finish is None:
         state = simulator.coordinator.state
         return Simulation(
-            "running", None, list(state.errors), [entry for _, entry in sequence],
-            state.errors_dropped, waves,
+            "running",
+            None,
+            list(state.errors),
+            [entry for _, entry in sequence],
+            state.errors_dropped,
+            waves,
         )
     return Simulation(
-        str(finish.status), finish.output, list(finish.errors), [e for _, e in sequence],
-        finish.errors_dropped, waves,
+        str(finish.status),
+        finish.output,
+        list(finish.errors),
+        [e for _, e in sequence],
+        finish.errors_dropped,
+        waves,
     )

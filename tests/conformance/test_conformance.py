@@ -20,9 +20,7 @@ from engine.cli.main import main
 from tests.support.expectations import mismatches
 
 REPO = Path(__file__).resolve().parents[2]
-CONFORMANCE = Path(
-    os.environ.get("SEGUE_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance")
-)
+CONFORMANCE = Path(os.environ.get("SEGUE_CONFORMANCE_DIR", REPO.parent / "shared" / "conformance"))
 
 
 def _cases() -> list[Any]:
@@ -45,7 +43,15 @@ def simulate_json(workflow: Path, run_input: Any, mocks: Any, tmp_path: Path) ->
     printed = io.StringIO()
     with redirect_stdout(printed):
         code = main(
-            ["simulate", str(workflow), "--input", f"@{input_file}", "--mocks", str(mocks_file), "--json"]
+            [
+                "simulate",
+                str(workflow),
+                "--input",
+                f"@{input_file}",
+                "--mocks",
+                str(mocks_file),
+                "--json",
+            ]
         )
     outcome: dict[str, Any] = json.loads(printed.getvalue())
     assert code == (0 if outcome["status"] == "succeeded" else 1)
@@ -53,7 +59,9 @@ def simulate_json(workflow: Path, run_input: Any, mocks: Any, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("workflow", "case"), _cases())
-def test_conformance_case(workflow: Path | None, case: dict[str, Any] | None, tmp_path: Path) -> None:
+def test_conformance_case(
+    workflow: Path | None, case: dict[str, Any] | None, tmp_path: Path
+) -> None:
     assert workflow is not None and case is not None, f"no conformance cases at {CONFORMANCE}"
     outcome = simulate_json(workflow, case.get("input") or {}, case.get("mocks") or [], tmp_path)
     assert mismatches(outcome, case["expect"]) == []

@@ -25,7 +25,9 @@ def _cases() -> list[Any]:
     for path in sorted(HERE.glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         for case in document["cases"]:
-            params.append(pytest.param(path, document["workflow"], case, id=f"{path.stem}::{case['name']}"))
+            params.append(
+                pytest.param(path, document["workflow"], case, id=f"{path.stem}::{case['name']}")
+            )
     return params
 
 
@@ -33,7 +35,9 @@ def _cases() -> list[Any]:
 def test_semantic_case(path: Path, workflow: str, case: dict[str, Any], tmp_path: Path) -> None:
     workflow_file = tmp_path / f"{path.stem}.yaml"
     workflow_file.write_text(workflow)
-    outcome = simulate_json(workflow_file, case.get("input") or {}, case.get("mocks") or [], tmp_path)
+    outcome = simulate_json(
+        workflow_file, case.get("input") or {}, case.get("mocks") or [], tmp_path
+    )
     assert mismatches(outcome, case["expect"]) == []
 
     spec = load_workflow(workflow, str(workflow_file))

@@ -7,14 +7,22 @@ from collections import Counter
 from typing import Any
 
 
-def _subset(expected: Any, actual: Any) -> bool:
+def matches(expected: Any, actual: Any) -> bool:
+    """`expected` is a subset of `actual`: mappings by the keys given, lists item by item,
+    and a string starting with `~` matches any string that contains the rest."""
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
-            key in actual and _subset(value, actual[key]) for key, value in expected.items()
+            key in actual and matches(value, actual[key]) for key, value in expected.items()
+        )
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(
+            matches(e, a) for e, a in zip(expected, actual, strict=True)
         )
     if isinstance(expected, str) and isinstance(actual, str) and expected.startswith("~"):
         return expected[1:] in actual
-    return bool(expected == actual)
+    if isinstance(expected, float) or isinstance(actual, float):
+        return bool(expected == actual)
+    return bool(expected == actual and type(expected) is type(actual))
 
 
 def mismatches(outcome: dict[str, Any], expect: dict[str, Any]) -> list[str]:
@@ -31,7 +39,7 @@ def mismatches(outcome: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     if "exact_error_types" in expect and sorted(types) != sorted(expect["exact_error_types"]):
         problems.append(f"error types: got {types}, expected {expect['exact_error_types']}")
     for wanted_entry in expect.get("errors", []):
-        if not any(_subset(wanted_entry, entry) for entry in outcome["errors"]):
+        if not any(matches(wanted_entry, entry) for entry in outcome["errors"]):
             problems.append(f"no error entry matches {wanted_entry!r} in {outcome['errors']!r}")
     tasks = [entry["task"] for entry in outcome["sequence"]]
     if "tasks" in expect and dict(Counter(tasks)) != expect["tasks"]:
