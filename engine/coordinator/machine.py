@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# With-items never has more item executions out at once than this, whatever the
+from engine.coordinator.base import expression_source
 from engine.coordinator.commands import (
-    AttemptFailed,
     CancelDispatches,
-    CancelTimer,
     Command,
-    DispatchAction,
     ErrorEntry,
     ExecutionFinished,
     ExecutionRef,
@@ -24,11 +23,10 @@ from engine.coordinator.commands import (
     ExecutionStatus,
     FinishRun,
     RunStatus,
-    StartChildRun,
-    StartTimer,
     TimerKind,
 )
 from engine.coordinator.context import Context
+from engine.coordinator.dispatching import Dispatching
 from engine.coordinator.events import (
     ActionFailed,
     ActionSucceeded,
@@ -41,51 +39,21 @@ from engine.coordinator.events import (
     StartReady,
     TimerFired,
 )
-from engine.coordinator.program import WorkflowProgram, program_for
 from engine.coordinator.state import (
-    CoordinatorState,
     Execution,
     ItemsProgress,
     JoinBarrier,
     Ready,
-    RetryPolicy,
-    Timer,
 )
-from engine.expressions import UNDEFINED, ExpressionError, Limits, Scope, Template
-from engine.expressions.runtime import DEFAULT_LIMITS
-from engine.language.spec import RETRY_COMMAND_COUNT, RetrySpec, TransitionSpec, WorkflowSpec
-
-# With-items never has more item executions out at once than this, whatever the
-# `concurrency` (Temporal allows 2,000 pending activities per workflow).
-ENGINE_ITEM_LIMIT = 500
+from engine.expressions import ExpressionError, Scope
+from engine.language.spec import RETRY_COMMAND_COUNT, TransitionSpec
 
 # Error types that an action's own failure keeps; anything else is `action_failed`.
 _KEPT_ERROR_TYPES = frozenset({"timeout", "child_failed", "canceled", "expression"})
 
 
-class Coordinator:
+class Coordinator(Dispatching):
     """Drives one run of a workflow version."""
-
-    def __init__(
-        self,
-        spec: WorkflowSpec,
-        state: CoordinatorState | None = None,
-        *,
-        limits: Limits = DEFAULT_LIMITS,
-        action_retry_defaults: dict[str, RetrySpec] | None = None,
-        item_limit: int = ENGINE_ITEM_LIMIT,
-    ) -> None:
-        self.program: WorkflowProgram = program_for(spec)
-        self.spec = spec
-        self.graph = self.program.graph
-        self.state = state if state is not None else CoordinatorState()
-        self.limits = limits
-        self.action_retry_defaults = action_retry_defaults or {}
-        self.item_limit = item_limit
-        self._out: list[Command] = []
-        self._run_binding: dict[str, Any] = {}
-        if self.state.run is not None:
-            self._bind_run()
 
     # ----------------------------------------------------------------- public API
 
@@ -142,18 +110,6 @@ class Coordinator:
         return self._out
 
     # ----------------------------------------------------------------- run start
-
-    def _bind_run(self) -> None:
-        run = self.state.run
-        assert run is not None
-        from engine.expressions.runtime import _millis_to_iso
-
-        self._run_binding = {
-            "id": run.id,
-            "workflow": run.workflow,
-            "version": run.version,
-            "started_at": _millis_to_iso(run.started_at_ms),
-        }
 
     def _on_run_started(self, event: RunStarted) -> None:
         state = self.state
@@ -261,7 +217,7 @@ class Coordinator:
         if not isinstance(items, list):
             raise ExpressionError(
                 f"with.items must evaluate to a list, got {type(items).__name__}",
-                expression=_source(task.with_items.items),
+                expression=expression_source(task.with_items.items),
                 field="with.items",
             )
         concurrency = len(items)
@@ -273,265 +229,6 @@ class Coordinator:
             self._complete(execution, ExecutionStatus.SUCCEEDED, [], None)
             return
         self._pump_items(execution)
-
-    def _retry_policy(self, execution: Execution) -> RetryPolicy | None:
-        layers = self.program.retry[execution.task]
-        task = self.spec.tasks[execution.task]
-        if self.action_retry_defaults and task.action is not None:
-            action = task.action.render(self._scope(execution, "action"))
-            layers = layers.under(self.action_retry_defaults.get(str(action)))
-        if layers.count is None:
-            return None
-        policy = RetryPolicy(count=int(self._number(layers.count, execution, "retry.count")))
-        if layers.delay is not None:
-            policy.delay = self._number(layers.delay, execution, "retry.delay")
-        if layers.backoff is not None:
-            policy.backoff = self._number(layers.backoff, execution, "retry.backoff")
-        if layers.max_delay is not None:
-            policy.max_delay = self._number(layers.max_delay, execution, "retry.max_delay")
-        return policy
-
-    # ----------------------------------------------------------------- dispatching
-
-    def _slot_free(self) -> bool:
-        limit = self.spec.concurrency
-        return not self.state.paused and (limit is None or self.state.in_flight < limit)
-
-    def _request_dispatch(self, execution: Execution) -> None:
-        """Dispatch the execution's current attempt now, or when a concurrency slot frees."""
-        execution.dispatched = True
-        if self._slot_free():
-            self._dispatch(execution, None)
-        else:
-            self.state.waiting_for_slot.append((execution.ref.id, None))
-
-    def _pump_items(self, execution: Execution) -> None:
-        """Dispatch as many items as the task's and the run's concurrency allow."""
-        items = execution.items
-        assert items is not None
-        while len(items.in_flight) < items.concurrency:
-            if items.retry_queue:
-                index = items.retry_queue[0]
-            elif items.first_error is None and items.next_index < len(items.items):
-                index = items.next_index
-            else:
-                return
-            if not self._slot_free():
-                if (execution.ref.id, -1) not in self.state.waiting_for_slot:
-                    self.state.waiting_for_slot.append((execution.ref.id, -1))
-                return
-            if items.retry_queue:
-                items.retry_queue.pop(0)
-                attempt = items.attempts.pop(index)
-            else:
-                items.next_index += 1
-                attempt = 1
-            items.in_flight[index] = attempt
-            self._dispatch(execution, index)
-
-    def _pump_slots(self) -> None:
-        """Hand freed concurrency slots to the executions waiting for one, oldest first."""
-        state = self.state
-        while state.waiting_for_slot and self._slot_free():
-            execution_id, item = state.waiting_for_slot.pop(0)
-            execution = state.executions.get(execution_id)
-            if execution is None:
-                continue
-            if item == -1:
-                self._guarded(execution, self._pump_items)
-            else:
-                self._guarded(execution, lambda e: self._dispatch(e, None))
-
-    def _dispatch(self, execution: Execution, item: int | None) -> None:
-        task = self.spec.tasks[execution.task]
-        attempt = execution.attempt if item is None else self._item_attempt(execution, item)
-        scope = self._scope(execution, "input", item=item, attempt=attempt)
-        rendered = task.input.render(scope) if task.input is not None else {}
-        self.state.in_flight += 1
-        if item is None:
-            execution.sent = True
-        if task.workflow is not None:
-            name = task.workflow.render(scope)
-            self._out.append(
-                StartChildRun(
-                    execution.ref,
-                    attempt,
-                    _text(name, task.workflow, "workflow"),
-                    rendered,
-                    item,
-                    execution.timeout,
-                )
-            )
-            return
-        assert task.action is not None
-        action = task.action.render(scope)
-        self._out.append(
-            DispatchAction(
-                execution.ref,
-                attempt,
-                _text(action, task.action, "action"),
-                rendered,
-                item,
-                execution.timeout,
-            )
-        )
-
-    @staticmethod
-    def _item_attempt(execution: Execution, item: int) -> int:
-        assert execution.items is not None
-        return execution.items.in_flight.get(item, 1)
-
-    # ----------------------------------------------------------------- results
-
-    def _on_result(
-        self,
-        execution_id: int,
-        attempt: int,
-        item: int | None,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-    ) -> None:
-        state = self.state
-        execution = state.executions.get(execution_id)
-        if execution is None:
-            return  # a result for an execution that was canceled or already failed
-        if item is None:
-            if execution.items is not None or not execution.dispatched:
-                return
-            if attempt != execution.attempt or not execution.sent:
-                return
-            execution.dispatched = execution.sent = False
-        else:
-            items = execution.items
-            if items is None or items.in_flight.get(item) != attempt:
-                return
-            del items.in_flight[item]
-        state.in_flight = max(0, state.in_flight - 1)
-        if item is None:
-            self._guarded(
-                execution, lambda e: self._attempt_done(e, status, result, error, attempt)
-            )
-        else:
-            self._guarded(
-                execution, lambda e: self._item_done(e, item, attempt, status, result, error)
-            )
-        self._pump_slots()
-
-    def _should_retry(
-        self,
-        execution: Execution,
-        attempt: int,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-        item: int | None,
-    ) -> float | None:
-        """Seconds until the next attempt, or None when this attempt is final."""
-        policy = execution.policy
-        if policy is None or attempt - 1 >= policy.count:
-            return None
-        condition = self.program.retry[execution.task].when
-        if condition is None:
-            wanted = status is ExecutionStatus.FAILED
-        else:
-            scope = self._scope(
-                execution,
-                "retry.when",
-                status=status,
-                result=result,
-                error=error,
-                item=item,
-                attempt=attempt,
-            )
-            wanted = condition.holds(scope)
-        if not wanted:
-            return None
-        return policy.delay_before(attempt)
-
-    def _attempt_done(
-        self,
-        execution: Execution,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-        attempt: int,
-    ) -> None:
-        delay = self._should_retry(execution, attempt, status, result, error, None)
-        if delay is None:
-            self._complete(execution, status, result, error)
-            return
-        self._announce_retry(execution, attempt, error, delay, None)
-        execution.attempt = attempt + 1
-        if delay > 0:
-            execution.timer = self._start_timer(TimerKind.RETRY, delay, execution.ref.id)
-        else:
-            self._request_dispatch(execution)
-
-    def _item_done(
-        self,
-        execution: Execution,
-        index: int,
-        attempt: int,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-    ) -> None:
-        items = execution.items
-        assert items is not None
-        delay = self._should_retry(execution, attempt, status, result, error, index)
-        if delay is not None:
-            self._announce_retry(execution, attempt, error, delay, index)
-            items.attempts[index] = attempt + 1
-            if delay > 0:
-                items.waiting_retry += 1
-                self._start_timer(TimerKind.RETRY, delay, execution.ref.id, index)
-            else:
-                items.retry_queue.append(index)
-        elif status is ExecutionStatus.SUCCEEDED:
-            items.results[index] = result
-            items.done += 1
-        else:
-            items.done += 1
-            items.failed_items += 1
-            if items.first_error is None:
-                assert error is not None
-                items.first_error = ErrorInfo(
-                    error.type, f"item {index}: {error.message}", error.details
-                )
-        self._pump_items(execution)
-        if items.finished:
-            if items.first_error is None:
-                self._complete(execution, ExecutionStatus.SUCCEEDED, items.results, None)
-            else:
-                first = items.first_error
-                message = first.message
-                if items.failed_items > 1:
-                    message += f" (and {items.failed_items - 1} more items failed)"
-                self._complete(
-                    execution,
-                    ExecutionStatus.FAILED,
-                    items.results,
-                    ErrorInfo(first.type, message, first.details),
-                )
-
-    def _announce_retry(
-        self,
-        execution: Execution,
-        attempt: int,
-        error: ErrorInfo | None,
-        delay: float,
-        item: int | None,
-    ) -> None:
-        self._out.append(
-            AttemptFailed(
-                execution.ref,
-                attempt,
-                error or ErrorInfo("retry", "the retry condition asked for another attempt"),
-                delay,
-                item,
-            )
-        )
 
     # ----------------------------------------------------------------- completion
 
@@ -780,20 +477,6 @@ class Coordinator:
         else:
             self._fail()
 
-    def _start_timer(
-        self, kind: TimerKind, seconds: float, execution: int | None = None, item: int | None = None
-    ) -> int:
-        state = self.state
-        timer = state.next_timer
-        state.next_timer += 1
-        state.timers[timer] = Timer(kind, execution, item)
-        self._out.append(StartTimer(timer, seconds, kind, execution))
-        return timer
-
-    def _cancel_timer(self, timer: int) -> None:
-        if self.state.timers.pop(timer, None) is not None:
-            self._out.append(CancelTimer(timer))
-
     def _on_timer(self, timer_id: int) -> None:
         state = self.state
         timer = state.timers.pop(timer_id, None)
@@ -873,69 +556,6 @@ class Coordinator:
         state.status = status
         state.finished = True
         self._out.append(FinishRun(status, output, tuple(state.errors), state.errors_dropped))
-
-    # ----------------------------------------------------------------- helpers
-
-    def _scope(
-        self,
-        execution: Execution,
-        site: str,
-        *,
-        status: ExecutionStatus | None = None,
-        result: Any = UNDEFINED,
-        error: ErrorInfo | None = None,
-        item: int | None = None,
-        attempt: int | None = None,
-    ) -> Scope:
-        ref = execution.ref
-        attempt = attempt or execution.attempt
-        run_id = self._run_binding.get("id", "")
-        scope = Scope(
-            ctx=execution.context.values,
-            run=self._run_binding,
-            now_ms=self.state.now_ms,
-            seed=f"{run_id}:{ref.id}:{attempt}:{item}:{site}",
-            task={
-                "name": ref.task,
-                "iteration": ref.iteration,
-                "route": ref.route,
-                "attempt": attempt,
-            },
-            status=str(status) if status is not None else None,
-            result=result,
-            error=error.to_json() if error is not None else UNDEFINED,
-            task_status=self.state.latest_status.get,
-            limits=self.limits,
-        )
-        if item is not None and execution.items is not None:
-            scope.item = execution.items.items[item]
-            scope.index = item
-        return scope
-
-    def _number(self, template: Template, execution: Execution, field: str) -> float:
-        value = template.render(self._scope(execution, field))
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ExpressionError(
-                f"{field} must be a number >= 0, got {value!r}"[:200],
-                expression=_source(template),
-                field=field,
-                task=execution.task,
-            )
-        return float(value)
-
-
-def _source(template: Template) -> str:
-    return next((e.source for e in template.expressions()), "")
-
-
-def _text(value: Any, template: Template, field: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ExpressionError(
-            f"{field} must evaluate to a non-empty string, got {value!r}"[:200],
-            expression=_source(template),
-            field=field,
-        )
-    return value
 
 
 def _ordinal(n: int) -> str:

@@ -122,7 +122,7 @@ def _plain_member(value: Any) -> Any:
     )
 
 
-def _millis_to_iso(ms: int) -> str:
+def millis_to_iso(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, tz=UTC)
         .isoformat(timespec="milliseconds")
@@ -164,7 +164,7 @@ def _bindings(scope: Scope, names: frozenset[str]) -> dict[str, Any]:
 def _now(scope: Scope) -> Any:
     def now(picture: str | None = None, timezone: str | None = None) -> str | None:
         if picture is None and timezone is None:
-            return _millis_to_iso(scope.now_ms)
+            return millis_to_iso(scope.now_ms)
         result: str | None = Functions.datetime_from_millis(scope.now_ms, picture, timezone)
         return result
 
@@ -204,7 +204,7 @@ _BINDERS: Final[dict[str, Callable[[Scope], Any]]] = {
     "item": lambda scope: UNDEFINED if scope.item is UNDEFINED else _to_jsonata(scope.item),
     "index": lambda scope: scope.index,
     "now": _now,
-    "nowIso": lambda scope: Jsonata.JLambda(lambda: _millis_to_iso(scope.now_ms)),
+    "nowIso": lambda scope: Jsonata.JLambda(lambda: millis_to_iso(scope.now_ms)),
     "millis": lambda scope: Jsonata.JLambda(lambda: scope.now_ms),
     "random": lambda scope: Jsonata.JLambda(lambda: scope.rng().random()),
     "uuid": _uuid,
