@@ -24,6 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--input", metavar="JSON|@FILE", help="the run input")
     simulate.add_argument("--mocks", metavar="FILE", help="YAML or JSON list of mocked results")
     simulate.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    simulate.add_argument(
+        "--temporal",
+        action="store_true",
+        help="run on a real Temporal server (started for the command, or SEGUE_TEMPORAL_ADDRESS)",
+    )
+
+    worker = commands.add_parser("worker", help="run a Temporal worker for Segue workflows")
+    from engine.temporal.worker import add_worker_arguments
+
+    add_worker_arguments(worker)
     return parser
 
 
@@ -37,8 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.cli.simulate import run_simulate
 
         return run_simulate(
-            args.file, input_argument=args.input, mocks_file=args.mocks, as_json=args.json
+            args.file,
+            input_argument=args.input,
+            mocks_file=args.mocks,
+            as_json=args.json,
+            on_temporal=args.temporal,
         )
+    if args.command == "worker":
+        from engine.temporal.worker import worker_main
+
+        return worker_main(args)
     return 2
 
 

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import yaml
 
 from engine.language.loader import check_workflow_file
+from engine.language.spec import WorkflowSpec
 from engine.simulator.mocks import MockError, parse_mocks
 from engine.simulator.waves import Simulation, simulate
 
@@ -51,6 +52,7 @@ def run_simulate(
     input_argument: str | None,
     mocks_file: str | None,
     as_json: bool,
+    on_temporal: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -68,10 +70,17 @@ def run_simulate(
             run_input = {}
         if not isinstance(run_input, dict):
             raise UsageProblem("the input must be a JSON object")
-        mocks = parse_mocks(read_document(f"@{mocks_file}", "mocks") if mocks_file else [])
+        raw_mocks = read_document(f"@{mocks_file}", "mocks") if mocks_file else []
+        mocks = parse_mocks(raw_mocks)
     except (UsageProblem, MockError) as problem:
         print(f"segue simulate: {problem}", file=err)
         return EXIT_BAD_INPUT
+    if on_temporal:
+        outcome = _on_temporal(file, loaded.spec, run_input, raw_mocks or [])
+        json.dump(outcome, out, ensure_ascii=False)
+        out.write("\n")
+        out.flush()
+        return EXIT_SUCCEEDED if outcome["status"] == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
     result = simulate(loaded.spec, run_input, mocks)
     if as_json:
         json.dump(result.to_json(), out, ensure_ascii=False)
@@ -79,6 +88,22 @@ def run_simulate(
     else:
         print_table(result, out)
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
+
+
+def _on_temporal(
+    file: str, spec: WorkflowSpec, run_input: dict[str, Any], mocks: Any
+) -> dict[str, Any]:
+    import asyncio
+
+    from engine.temporal.simulation import simulate_on_temporal, simulation_worker
+
+    text = Path(file).read_text(encoding="utf-8")
+
+    async def run() -> dict[str, Any]:
+        async with simulation_worker() as (client, task_queue):
+            return await simulate_on_temporal(client, task_queue, spec, text, run_input, mocks)
+
+    return asyncio.run(run())
 
 
 def print_table(result: Simulation, out: TextIO) -> None:

@@ -1,0 +1,161 @@
+"""The activities a Segue worker runs: one action attempt, a trace batch, a workflow lookup.
+
+Action failures leave as non-retryable `ApplicationError`s (the coordinator owns the
+retry policy); only infrastructure failures — a worker that died, whose heartbeats
+stopped — are retried by Temporal, and they reach the workflow as the same attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from engine.actions.api import ActionContext, ActionError
+from engine.actions.catalog import ActionCatalog
+from engine.actions.invoke import invoke
+from engine.temporal.types import (
+    LOOKUP_WORKFLOW,
+    RECORD_TRACE,
+    RUN_ACTION,
+    ActionRequest,
+    TraceBatch,
+)
+
+HEARTBEAT_EVERY = 5.0  # seconds; the workflow's heartbeat timeout is several times this
+
+# Writes a trace batch somewhere (the PostgreSQL store in a deployment).
+TraceSink = Callable[[TraceBatch], Awaitable[None]]
+# Finds a registered workflow by name: {name, version, yaml}.
+WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
+def _failure(error: ActionError) -> ApplicationError:
+    return ApplicationError(error.message, error.details, type=error.type, non_retryable=True)
+
+
+class SegueActivities:
+    """The worker's activities, bound to its action catalog, trace sink and workflow lookup."""
+
+    def __init__(
+        self,
+        catalog: ActionCatalog,
+        *,
+        trace_sink: TraceSink | None = None,
+        workflow_lookup: WorkflowLookup | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.trace_sink = trace_sink
+        self.workflow_lookup = workflow_lookup
+
+    @activity.defn(name=RUN_ACTION)
+    async def run_action(self, request: ActionRequest) -> Any:
+        """Run one attempt of an action (or serve the simulated outcome)."""
+        if request.mock is not None:
+            return _mocked(request.mock)
+        info = activity.info()
+        context = ActionContext(
+            run_id=request.run_id,
+            workflow=request.workflow,
+            task=request.task,
+            iteration=request.iteration,
+            route=request.route,
+            attempt=request.attempt,
+            item=request.item,
+            heartbeat=_heartbeat,
+            progress=_progress,
+            is_cancelled=activity.is_cancelled,
+        )
+        beating = asyncio.create_task(_keep_alive(info.heartbeat_timeout is not None))
+        try:
+            work = invoke(self.catalog, request.action, request.input, context)
+            if request.timeout_seconds:
+                try:
+                    return await asyncio.wait_for(work, request.timeout_seconds)
+                except TimeoutError:
+                    raise ApplicationError(
+                        f"{request.action} did not finish within {request.timeout_seconds:g} s",
+                        type="timeout",
+                        non_retryable=True,
+                    ) from None
+            return await work
+        except ActionError as error:
+            raise _failure(error) from None
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    @activity.defn(name=RECORD_TRACE)
+    async def record_trace(self, batch: TraceBatch) -> None:
+        """Write a batch of trace events (idempotent: retried batches insert nothing twice)."""
+        if self.trace_sink is not None:
+            await self.trace_sink(batch)
+
+    @activity.defn(name=LOOKUP_WORKFLOW)
+    async def lookup_workflow(self, name: str) -> dict[str, Any]:
+        """The latest registered version of a workflow, for a child run."""
+        found = await self.workflow_lookup(name) if self.workflow_lookup else None
+        if found is None:
+            raise ApplicationError(
+                f"no workflow named {name!r} is registered",
+                type="unknown_workflow",
+                non_retryable=True,
+            )
+        return found
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.run_action, self.record_trace, self.lookup_workflow]
+
+
+def _mocked(outcome: dict[str, Any]) -> Any:
+    if outcome["status"] == "succeeded":
+        return outcome["result"]
+    error = outcome.get("error") or {}
+    raise ApplicationError(
+        error.get("message", "mocked failure"),
+        error.get("details"),
+        type=error.get("type", "failed"),
+        non_retryable=True,
+    )
+
+
+def _heartbeat(details: Any = None, /) -> None:
+    activity.heartbeat(details)
+
+
+def _progress(message: str, data: Any = None, /) -> None:
+    activity.heartbeat({"progress": message, "data": data})
+
+
+async def _keep_alive(enabled: bool) -> None:
+    """Heartbeat on the action's behalf, so a dead worker is noticed within seconds."""
+    if not enabled:
+        return
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def directory_lookup(directory: Path) -> WorkflowLookup:
+    """Find workflows as `<name>.yaml` files in a directory (no database needed)."""
+
+    async def lookup(name: str) -> dict[str, Any] | None:
+        path = directory / f"{name}.yaml"
+        if not path.is_file():
+            return None
+        text = path.read_text(encoding="utf-8")
+        import hashlib
+
+        return {
+            "name": name,
+            "version": hashlib.sha256(text.encode()).hexdigest()[:12],
+            "yaml": text,
+        }
+
+    return lookup

@@ -1,0 +1,852 @@
+"""The one Temporal workflow type: it feeds coordinator events and carries out commands.
+
+Action tasks become activities; pass-through tasks, `core.noop`, `core.echo`,
+`core.sleep`, delays and waits cost no activity (timers and signals); `workflow:` tasks
+become child workflows. Trace events are written by a local activity that runs beside
+the coordinator (a "pump"), in order, each exactly once. Long runs continue as new
+when the server suggests it, once nothing is in flight, carrying the compact state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+    TimeoutError,
+)
+
+with workflow.unsafe.imports_passed_through():
+    import msgspec
+
+    from engine.coordinator import (
+        ActionFailed,
+        ActionSucceeded,
+        CancelDispatches,
+        CancelRequested,
+        CancelTimer,
+        Command,
+        Coordinator,
+        DispatchAction,
+        ErrorInfo,
+        Event,
+        ExecutionFinished,
+        ExecutionStarted,
+        FinishRun,
+        PauseRequested,
+        ResumeRequested,
+        RunInfo,
+        RunStarted,
+        StartChildRun,
+        StartReady,
+        StartTimer,
+        TimerFired,
+        TimerKind,
+    )
+    from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
+    from engine.language.loader import load_workflow
+    from engine.language.spec import WorkflowSpec
+    from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.tracing import API_STATUS, TraceLog
+    from engine.temporal.types import (
+        INTERPRETER_WORKFLOW,
+        LOOKUP_WORKFLOW,
+        QUERY_PROGRESS,
+        RECORD_TRACE,
+        RUN_ACTION,
+        SIGNAL_DELIVER,
+        SIGNAL_PAUSE,
+        SIGNAL_RESUME,
+        ActionRequest,
+        InterpreterInput,
+        InterpreterResult,
+        SignalPayload,
+        TraceBatch,
+        WaitChange,
+    )
+
+# Actions the workflow itself carries out, without an activity.
+NATIVE_ACTIONS = frozenset(
+    {"core.noop", "core.echo", "core.sleep", "core.wait_event", "core.approval"}
+)
+# Waits are matched by task and execution, so with-items items wait through an activity.
+_ITEM_NATIVES = frozenset({"core.noop", "core.echo", "core.sleep"})
+TRACE_BATCH = 500
+DEFAULT_ACTION_TIMEOUT = 3600.0  # seconds, when a task sets none
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)  # the activity wrapper heartbeats every few seconds
+# Temporal retries an activity only for infrastructure failures (a worker died and its
+# heartbeat stopped); action failures are non-retryable there: the coordinator retries.
+INFRASTRUCTURE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
+TRACE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,
+)
+
+_SPECS: dict[str, WorkflowSpec] = {}
+
+
+def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
+    """The spec of a workflow version, compiled once per worker process."""
+    key = f"{params.workflow}\x00{params.version}\x00{len(params.yaml)}\x00{hash(params.yaml)}"
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = load_workflow(params.yaml, f"{params.workflow}.yaml", name=params.workflow)
+        if len(_SPECS) > 512:
+            _SPECS.clear()
+        _SPECS[key] = spec
+    return spec
+
+
+class _Wait:
+    """A native task waiting for a signal (core.wait_event / core.approval)."""
+
+    def __init__(
+        self, command: DispatchAction, event: str, key: str | None, approval: bool
+    ) -> None:
+        self.command = command
+        self.event = event
+        self.key = key
+        self.approval = approval
+        self.timer: asyncio.Task[None] | None = None
+        self.due_ms: int | None = None
+
+
+@workflow.defn(name=INTERPRETER_WORKFLOW)
+class Interpreter:
+    """Interprets any registered workflow version."""
+
+    def __init__(self) -> None:
+        self._inbox: list[Event] = []
+        self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
+        self._timers: dict[int, asyncio.Task[None]] = {}
+        self._timer_due: dict[int, int] = {}
+        self._waits: dict[int, _Wait] = {}
+        self._wait_changes: list[WaitChange] = []
+        self._trace = TraceLog()
+        self._pump_idle = True
+        self._params: InterpreterInput | None = None
+        self._coordinator: Coordinator | None = None
+        self._finish: FinishRun | None = None
+        self._paused = False
+        self._recent: list[dict[str, Any]] = []
+        self._live: dict[int, dict[str, Any]] = {}
+        self._sequence: list[list[Any]] | None = None
+        self._mocks: MockBook | None = None
+        self._virtual_ms = 0
+
+    # ----------------------------------------------------------------- handlers
+
+    @workflow.signal(name=SIGNAL_DELIVER)
+    def deliver(self, signal: SignalPayload) -> None:
+        """Resume a waiting task with a payload."""
+        for execution, wait in sorted(self._waits.items()):
+            if signal.execution is not None and signal.execution != execution:
+                continue
+            if signal.task is not None and signal.task != wait.command.execution.task:
+                continue
+            if signal.event is not None and signal.event != wait.event:
+                continue
+            if signal.correlation_key is not None and signal.correlation_key != wait.key:
+                continue
+            self._resolve_wait(execution, signal.payload)
+            return
+
+    @workflow.signal(name=SIGNAL_PAUSE)
+    def pause(self) -> None:
+        if not self._paused:
+            self._paused = True
+            self._inbox.append(PauseRequested(self._now_ms()))
+
+    @workflow.signal(name=SIGNAL_RESUME)
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._inbox.append(ResumeRequested(self._now_ms()))
+
+    @workflow.query(name=QUERY_PROGRESS)
+    def progress(self) -> dict[str, Any]:
+        """Live progress: executions in flight and the latest finished ones."""
+        status = "PAUSED" if self._paused else "RUNNING"
+        if self._finish is not None:
+            status = API_STATUS[self._finish.status]
+        return {
+            "status": status,
+            "paused": self._paused,
+            "started": self._trace.started,
+            "finished": self._trace.finished,
+            "running": sorted(self._live.values(), key=lambda e: e["execution"]),
+            "recent": list(self._recent),
+            "waiting": [
+                {"task": w.command.execution.task, "execution": e, "event": w.event, "key": w.key}
+                for e, w in sorted(self._waits.items())
+            ],
+        }
+
+    # ----------------------------------------------------------------- the run
+
+    @workflow.run
+    async def run(self, params: InterpreterInput) -> InterpreterResult:
+        self._params = params
+        spec = compiled_spec(params)
+        started_at = params.started_at_ms or self._wall_ms()
+        if params.mocks is not None:
+            self._virtual_ms = started_at
+            carried = params.carried.get("mocks")
+            self._mocks = MockBook(parse_mocks(carried if carried is not None else params.mocks))
+            self._sequence = list(params.carried.get("sequence", []))
+        carried_trace = params.carried.get("trace", [1, 0, 0])
+        self._trace = TraceLog(
+            params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
+        )
+        if params.snapshot is None:
+            self._coordinator = Coordinator(spec)
+            run = RunInfo(params.run_id, params.workflow, params.version, started_at)
+            self._trace.run_started(self._now_ms(), params.input)
+            self._feed(RunStarted(self._now_ms(), run, params.input))
+        else:
+            self._coordinator = Coordinator(spec, state_from_builtins(params.snapshot))
+            self._paused = self._coordinator.state.paused
+            self._restore_carried(params)
+        pump = asyncio.create_task(self._pump_trace()) if params.trace else None
+        try:
+            outcome = await self._drive()
+        except asyncio.CancelledError:
+            # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
+            self._feed(CancelRequested(self._now_ms(), "canceled by request"))
+            await self._drain_trace(pump)
+            raise
+        await self._drain_trace(pump)
+        if outcome == "continue":
+            # Nothing is in flight: the state travels in the new run's input.
+            workflow.continue_as_new(self._continuation(params))
+        result = self._result()
+        if result.status == "failed":
+            # Temporal records the run as failed; the details carry the whole outcome.
+            first = result.errors[0]["message"] if result.errors else "the run failed"
+            raise ApplicationError(
+                f"run failed: {first}", result, type="RunFailed", non_retryable=True
+            )
+        return result
+
+    async def _drive(self) -> str:
+        """Run until the coordinator finishes ("finished"), the run should continue as new
+        ("continue") or, in a simulation, nothing more can happen ("stalled")."""
+        coordinator = self._coordinator
+        assert coordinator is not None
+        draining = False
+        while self._finish is None:
+            while coordinator.has_ready and not draining:
+                self._feed(StartReady(self._now_ms()))
+            if self._finish is not None:
+                break
+            if not draining and workflow.info().is_continue_as_new_suggested():
+                draining = True  # start nothing new; continue as new once the rest is done
+            if draining and not self._tasks and not self._inbox:
+                return "continue"
+            if self._mocks is not None and not self._inbox and not self._tasks:
+                self._settle_simulation()
+                if not self._inbox:
+                    return "stalled"
+            await workflow.wait_condition(
+                lambda: bool(self._inbox) or (draining and not self._tasks)
+            )
+            events, self._inbox = self._inbox, []
+            for event in events:
+                self._feed(event)
+        return "finished"
+
+    def _feed(self, event: Event) -> None:
+        coordinator = self._coordinator
+        assert coordinator is not None
+        for command in coordinator.handle(event):
+            self._carry_out(command)
+
+    # ----------------------------------------------------------------- commands
+
+    def _carry_out(self, command: Command) -> None:
+        now = self._now_ms()
+        self._trace.record(command, now)
+        if self._params is not None and not self._params.trace:
+            self._trace.pending.clear()  # counted for progress, written nowhere
+        if isinstance(command, ExecutionStarted):
+            ref = command.execution
+            self._live[ref.id] = {
+                "execution": ref.id,
+                "task": ref.task,
+                "iteration": ref.iteration,
+                "route": ref.route,
+                "attempt": 1,
+                "status": "running",
+                "started_ms": now,
+            }
+            if self._sequence is not None:
+                self._sequence.append([ref.task, ref.iteration, ref.route, "running", ref.id])
+        elif isinstance(command, ExecutionFinished):
+            self._on_finished(command, now)
+        elif isinstance(command, DispatchAction):
+            live = self._live.get(command.execution.id)
+            if live is not None:
+                live["attempt"] = command.attempt
+            self._dispatch(command)
+        elif isinstance(command, StartChildRun):
+            self._spawn((command.execution.id, command.item), self._child(command))
+        elif isinstance(command, CancelDispatches):
+            for key, task in list(self._tasks.items()):
+                if key[0] in command.executions:
+                    task.cancel()
+                    del self._tasks[key]
+            for execution in command.executions:
+                self._drop_wait(execution)
+        elif isinstance(command, StartTimer):
+            self._start_timer(command)
+        elif isinstance(command, CancelTimer):
+            timer = self._timers.pop(command.timer, None)
+            self._timer_due.pop(command.timer, None)
+            if timer is not None:
+                timer.cancel()
+        elif isinstance(command, FinishRun):
+            self._finish = command
+
+    def _on_finished(self, command: ExecutionFinished, now: int) -> None:
+        ref = command.execution
+        live = self._live.pop(ref.id, None) or {}
+        self._drop_wait(ref.id)
+        summary = {
+            **live,
+            "status": str(command.status),
+            "attempt": command.attempts,
+            "finished_ms": now,
+        }
+        self._recent.append(summary)
+        del self._recent[:-50]
+        if self._sequence is not None:
+            for entry in reversed(self._sequence):
+                if entry[4] == ref.id:
+                    entry[3] = str(command.status)
+                    break
+
+    def _spawn(self, key: tuple[int, int | None], work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(key) is done:
+                del self._tasks[key]
+
+        task.add_done_callback(forget)
+
+    def _dispatch(self, command: DispatchAction) -> None:
+        if self._mocks is not None:
+            self._dispatch_mocked(command)
+        elif command.action in NATIVE_ACTIONS and (
+            command.item is None or command.action in _ITEM_NATIVES
+        ):
+            self._native(command)
+        else:
+            self._spawn((command.execution.id, command.item), self._activity(command, None))
+
+    def _native(self, command: DispatchAction) -> None:
+        ref, now = command.execution, self._now_ms()
+        if command.action == "core.noop":
+            self._inbox.append(ActionSucceeded(now, ref.id, command.attempt, None, command.item))
+        elif command.action == "core.echo":
+            self._inbox.append(
+                ActionSucceeded(now, ref.id, command.attempt, command.input, command.item)
+            )
+        elif command.action == "core.sleep":
+            seconds = _seconds(command.input, "seconds", 0.0)
+            self._spawn((ref.id, command.item), self._sleep(command, seconds))
+        else:
+            self._wait(command)
+
+    async def _sleep(self, command: DispatchAction, seconds: float) -> None:
+        await workflow.sleep(seconds)
+        self._inbox.append(
+            ActionSucceeded(
+                self._now_ms(), command.execution.id, command.attempt, None, command.item
+            )
+        )
+
+    # ----------------------------------------------------------------- waits (signals)
+
+    def _wait(
+        self, command: DispatchAction, *, remaining_ms: int | None = None, announce: bool = True
+    ) -> None:
+        data = command.input if isinstance(command.input, dict) else {}
+        approval = command.action == "core.approval"
+        event = str(
+            data.get("event")
+            or (f"approval:{command.execution.task}" if approval else command.execution.task)
+        )
+        key = data.get("key", data.get("correlation_key"))
+        wait = _Wait(command, event, None if key is None else str(key), approval)
+        self._waits[command.execution.id] = wait
+        if announce:
+            self._note_wait(
+                WaitChange(command.execution.id, command.execution.task, event, wait.key)
+            )
+        timeout = _seconds(data, "timeout", 0.0)
+        if remaining_ms is not None:
+            timeout = remaining_ms / 1000
+        if timeout > 0:
+            wait.due_ms = self._now_ms() + int(timeout * 1000)
+            wait.timer = asyncio.create_task(self._wait_timeout(command.execution.id, timeout))
+
+    async def _wait_timeout(self, execution: int, seconds: float) -> None:
+        await workflow.sleep(seconds)
+        wait = self._waits.get(execution)
+        if wait is None:
+            return
+        self._drop_wait(execution)
+        command = wait.command
+        self._inbox.append(
+            ActionFailed(
+                self._now_ms(),
+                execution,
+                command.attempt,
+                ErrorInfo("timeout", f"no {wait.event!r} event within {seconds:g} s"),
+            )
+        )
+
+    def _resolve_wait(self, execution: int, payload: Any) -> None:
+        wait = self._waits.get(execution)
+        if wait is None:
+            return
+        self._drop_wait(execution)
+        command, now = wait.command, self._now_ms()
+        if wait.approval and isinstance(payload, dict) and payload.get("approved") is False:
+            self._inbox.append(
+                ActionFailed(
+                    now,
+                    execution,
+                    command.attempt,
+                    ErrorInfo(
+                        "rejected", str(payload.get("comment") or "approval rejected"), payload
+                    ),
+                )
+            )
+            return
+        self._inbox.append(ActionSucceeded(now, execution, command.attempt, payload))
+
+    def _drop_wait(self, execution: int) -> None:
+        wait = self._waits.pop(execution, None)
+        if wait is None:
+            return
+        if wait.timer is not None:
+            wait.timer.cancel()
+        self._note_wait(
+            WaitChange(execution, wait.command.execution.task, wait.event, wait.key, resolved=True)
+        )
+
+    def _note_wait(self, change: WaitChange) -> None:
+        if self._params is not None and self._params.trace:
+            self._wait_changes.append(change)
+
+    # ----------------------------------------------------------------- activities
+
+    async def _activity(self, command: DispatchAction, mock: dict[str, Any] | None) -> None:
+        params = self._params
+        assert params is not None
+        ref = command.execution
+        request = ActionRequest(
+            run_id=params.run_id,
+            workflow=params.workflow,
+            task=ref.task,
+            iteration=ref.iteration,
+            route=ref.route,
+            attempt=command.attempt,
+            execution=ref.id,
+            action=command.action,
+            input=command.input,
+            item=command.item,
+            timeout_seconds=command.timeout_seconds,
+            mock=mock,
+        )
+        timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
+        try:
+            result = await workflow.execute_activity(
+                RUN_ACTION,
+                request,
+                start_to_close_timeout=timedelta(seconds=timeout + 30),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=INFRASTRUCTURE_RETRY,
+                summary=f"{ref.task}#{ref.iteration}",
+            )
+        except ActivityError as failure:
+            self._inbox.append(
+                ActionFailed(
+                    self._now_ms(),
+                    ref.id,
+                    command.attempt,
+                    _error_info(failure),
+                    None,
+                    command.item,
+                )
+            )
+            return
+        self._inbox.append(
+            ActionSucceeded(self._now_ms(), ref.id, command.attempt, result, command.item)
+        )
+
+    async def _child(self, command: StartChildRun) -> None:
+        params = self._params
+        assert params is not None
+        ref = command.execution
+        if self._mocks is not None:
+            self._inbox.append(
+                self._mocked_event(
+                    command.execution.task,
+                    ref.id,
+                    ref.iteration,
+                    command.attempt,
+                    command.item,
+                    command.workflow,
+                    command.input,
+                )
+            )
+            return
+        child_id = (
+            f"{params.run_id}.{ref.task}.{ref.iteration}.{command.item or 0}.{command.attempt}"
+        )
+        try:
+            found = await workflow.execute_local_activity(
+                LOOKUP_WORKFLOW,
+                command.workflow,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=TRACE_RETRY,
+            )
+            child_input = InterpreterInput(
+                run_id=child_id,
+                workflow=found["name"],
+                version=str(found["version"]),
+                yaml=found["yaml"],
+                input=command.input if isinstance(command.input, dict) else {},
+                task_queue=params.task_queue,
+                trace=params.trace,
+                parent_run_id=params.run_id,
+            )
+            result = await workflow.execute_child_workflow(
+                INTERPRETER_WORKFLOW,
+                child_input,
+                id=child_id,
+                task_queue=params.task_queue,
+                execution_timeout=timedelta(seconds=command.timeout_seconds)
+                if command.timeout_seconds
+                else None,
+            )
+        except ChildWorkflowError as failure:
+            self._inbox.append(
+                ActionFailed(
+                    self._now_ms(),
+                    ref.id,
+                    command.attempt,
+                    _child_error(failure),
+                    None,
+                    command.item,
+                )
+            )
+            return
+        except ActivityError as failure:
+            self._inbox.append(
+                ActionFailed(
+                    self._now_ms(),
+                    ref.id,
+                    command.attempt,
+                    _error_info(failure),
+                    None,
+                    command.item,
+                )
+            )
+            return
+        output = (
+            result.get("output") if isinstance(result, dict) else getattr(result, "output", None)
+        )
+        self._inbox.append(
+            ActionSucceeded(self._now_ms(), ref.id, command.attempt, output, command.item)
+        )
+
+    # ----------------------------------------------------------------- timers
+
+    def _start_timer(self, command: StartTimer) -> None:
+        if self._mocks is not None:
+            self._mock_timer(command)
+            return
+        self._timer_due[command.timer] = self._now_ms() + int(command.seconds * 1000)
+        self._timers[command.timer] = asyncio.create_task(
+            self._timer(command.timer, command.seconds)
+        )
+
+    async def _timer(self, timer: int, seconds: float) -> None:
+        await workflow.sleep(seconds)
+        self._timers.pop(timer, None)
+        self._timer_due.pop(timer, None)
+        self._inbox.append(TimerFired(self._now_ms(), timer))
+
+    # ----------------------------------------------------------------- simulations
+
+    def _dispatch_mocked(self, command: DispatchAction) -> None:
+        ref = command.execution
+        outcome = self._mock_outcome(
+            ref.task, ref.iteration, command.item, command.action, command.input
+        )
+        if outcome is None:
+            return  # mocked `running`: this attempt never completes
+        self._spawn((ref.id, command.item), self._activity(command, outcome))
+
+    def _mock_outcome(
+        self, task: str, iteration: int, item: int | None, action: str, data: Any
+    ) -> dict[str, Any] | None:
+        assert self._mocks is not None
+        outcome = self._mocks.outcome(task, iteration, item, action, data)
+        if outcome.status == "running":
+            return None
+        error = outcome.error
+        return {
+            "status": outcome.status,
+            "result": outcome.result,
+            "error": None
+            if error is None
+            else {"type": error.type, "message": error.message, "details": error.details},
+        }
+
+    def _mocked_event(
+        self,
+        task: str,
+        execution: int,
+        iteration: int,
+        attempt: int,
+        item: int | None,
+        action: str,
+        data: Any,
+    ) -> Event:
+        outcome = self._mock_outcome(task, iteration, item, action, data)
+        now = self._now_ms()
+        if outcome is None:
+            return ActionSucceeded(now, -1, attempt)  # never matches: the child stays running
+        if outcome["status"] == "succeeded":
+            return ActionSucceeded(now, execution, attempt, outcome["result"], item)
+        error = outcome["error"] or {}
+        return ActionFailed(
+            now,
+            execution,
+            attempt,
+            ErrorInfo(
+                error.get("type", "failed"),
+                error.get("message", "mocked failure"),
+                error.get("details"),
+            ),
+            outcome["result"],
+            item,
+        )
+
+    def _mock_timer(self, command: StartTimer) -> None:
+        """Simulated timers fire at once and move the virtual clock (as `segue simulate`)."""
+        due = self._virtual_ms + int(command.seconds * 1000)
+        if command.kind is TimerKind.RUN_TIMEOUT:
+            self._timer_due[command.timer] = due
+            return
+        for timer, deadline in sorted(self._timer_due.items(), key=lambda t: t[1]):
+            if deadline <= due:
+                self._virtual_ms = max(self._virtual_ms, deadline)
+                self._timer_due.pop(timer)
+                self._inbox.append(TimerFired(self._virtual_ms, timer))
+        self._virtual_ms = max(self._virtual_ms, due)
+        self._inbox.append(TimerFired(self._virtual_ms, command.timer))
+
+    def _settle_simulation(self) -> None:
+        """Nothing can happen any more: the run timeout fires, or the run stays `running`."""
+        for timer, deadline in sorted(self._timer_due.items(), key=lambda t: t[1]):
+            self._timer_due.pop(timer)
+            self._virtual_ms = max(self._virtual_ms, deadline)
+            self._inbox.append(TimerFired(self._virtual_ms, timer))
+            return
+
+    # ----------------------------------------------------------------- trace
+
+    async def _pump_trace(self) -> None:
+        params = self._params
+        assert params is not None
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._trace.pending) or bool(self._wait_changes)
+            )
+            self._pump_idle = False
+            batch = self._trace.take(TRACE_BATCH)
+            waits, self._wait_changes = self._wait_changes, []
+            projection = self._projection()
+            await workflow.execute_local_activity(
+                RECORD_TRACE,
+                TraceBatch(params.run_id, params.workflow, batch, projection, waits),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=TRACE_RETRY,
+            )
+            self._trace.confirm(len(batch))
+            self._pump_idle = not self._trace.pending and not self._wait_changes
+
+    async def _drain_trace(self, pump: asyncio.Task[None] | None) -> None:
+        if pump is None:
+            return
+        await workflow.wait_condition(
+            lambda: not self._trace.pending and not self._wait_changes and self._pump_idle
+        )
+        pump.cancel()
+
+    def _projection(self) -> dict[str, Any]:
+        projection: dict[str, Any] = {
+            "progress_completed": self._trace.finished,
+            "progress_total": self._trace.started,
+            "history_length": workflow.info().get_current_history_length(),
+        }
+        if self._finish is not None:
+            projection.update(
+                status=_api_status(self._finish),
+                output=self._finish.output,
+                errors=[e.to_json() for e in self._finish.errors],
+                completed_at_ms=self._now_ms(),
+            )
+            if self._finish.errors and _api_status(self._finish) != "COMPLETED":
+                first = self._finish.errors[0]
+                projection["failure"] = {"reason": first.message, "details": {"type": first.type}}
+        else:
+            projection["status"] = "PAUSED" if self._paused else "RUNNING"
+        return projection
+
+    # ----------------------------------------------------------------- the end
+
+    def _result(self) -> InterpreterResult:
+        params, finish = self._params, self._finish
+        assert params is not None
+        sequence = None if self._sequence is None else [entry[:4] for entry in self._sequence]
+        if finish is None:  # a simulation where nothing more can happen
+            state = self._coordinator.state if self._coordinator else None
+            errors = [e.to_json() for e in state.errors] if state else []
+            return InterpreterResult(params.run_id, "running", None, errors, 0, sequence)
+        return InterpreterResult(
+            run_id=params.run_id,
+            status=str(finish.status),
+            output=finish.output,
+            errors=[e.to_json() for e in finish.errors],
+            errors_dropped=finish.errors_dropped,
+            sequence=sequence,
+        )
+
+    def _continuation(self, params: InterpreterInput) -> InterpreterInput:
+        coordinator = self._coordinator
+        assert coordinator is not None
+        now = self._now_ms()
+        carried: dict[str, Any] = {
+            "trace": [self._trace.next_seq, self._trace.started, self._trace.finished],
+            "waits": [
+                [
+                    msgspec.to_builtins(w.command),
+                    None if w.due_ms is None else max(0, w.due_ms - now),
+                ]
+                for _, w in sorted(self._waits.items())
+            ],
+        }
+        if self._mocks is not None:
+            carried["mocks"] = [
+                {k: v for k, v in vars(entry).items() if v is not None and k != "error"}
+                | (
+                    {"error": {"type": entry.error.type, "message": entry.error.message}}
+                    if entry.error
+                    else {}
+                )
+                for entry in self._mocks.entries
+            ]
+            carried["sequence"] = self._sequence
+            carried["virtual_ms"] = self._virtual_ms
+        return InterpreterInput(
+            run_id=params.run_id,
+            workflow=params.workflow,
+            version=params.version,
+            yaml=params.yaml,
+            input=params.input,
+            task_queue=params.task_queue,
+            started_at_ms=params.started_at_ms,
+            trace=params.trace,
+            mocks=params.mocks,
+            parent_run_id=params.parent_run_id,
+            snapshot=state_to_builtins(coordinator.state),
+            trace_seq=self._trace.next_seq,
+            timers=[[timer, max(0, due - now)] for timer, due in sorted(self._timer_due.items())],
+            carried=carried,
+            continued=params.continued + 1,
+        )
+
+    def _restore_carried(self, params: InterpreterInput) -> None:
+        for raw, remaining in params.carried.get("waits", []):
+            command = msgspec.convert(raw, DispatchAction)
+            self._wait(command, remaining_ms=remaining, announce=False)
+        if self._mocks is not None:
+            self._virtual_ms = int(params.carried.get("virtual_ms", self._virtual_ms))
+        for timer, remaining in params.timers:
+            if self._mocks is not None:
+                self._timer_due[timer] = self._virtual_ms + remaining
+                continue
+            self._timer_due[timer] = self._now_ms() + remaining
+            self._timers[timer] = asyncio.create_task(self._timer(timer, remaining / 1000))
+
+    # ----------------------------------------------------------------- clock
+
+    def _wall_ms(self) -> int:
+        return int(workflow.now().timestamp() * 1000)
+
+    def _now_ms(self) -> int:
+        return self._virtual_ms if self._mocks is not None else self._wall_ms()
+
+
+def _api_status(finish: FinishRun) -> str:
+    if finish.status.value == "failed" and any(
+        e.type == "timeout" and e.task is None for e in finish.errors
+    ):
+        return "TIMED_OUT"
+    return API_STATUS[finish.status]
+
+
+def _seconds(data: Any, key: str, default: float) -> float:
+    value = data.get(key, default) if isinstance(data, dict) else default
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
+
+
+def _error_info(failure: FailureError) -> ErrorInfo:
+    """What `$error` shows for a failed activity or child."""
+    cause = failure.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        return ErrorInfo(cause.type or "ApplicationError", cause.message, details)
+    if isinstance(cause, TimeoutError):
+        return ErrorInfo(
+            "timeout", f"the action timed out ({cause.type.name if cause.type else 'timeout'})"
+        )
+    if isinstance(cause, CancelledError):
+        return ErrorInfo("canceled", "the action was canceled")
+    return ErrorInfo(type(cause).__name__ if cause else "failed", str(cause or failure))
+
+
+def _child_error(failure: ChildWorkflowError) -> ErrorInfo:
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        details = cause.details[0]
+        return ErrorInfo("child_failed", cause.message, details)
+    return ErrorInfo("child_failed", str(cause or failure))

@@ -1,0 +1,134 @@
+"""Turn coordinator notices into trace records (ARCHITECTURE.md "Trace events").
+
+Sequence numbers are assigned here, inside the workflow, in the order the coordinator
+emits its notices: a replay or a retried write produces the same numbers, so the store
+can insert each event exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.coordinator import (
+    AttemptFailed,
+    Command,
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    FinishRun,
+    RunStatus,
+)
+from engine.temporal.types import TraceRecord
+
+# Run status -> the status of the API's payload (ARCHITECTURE.md "Status payload").
+API_STATUS = {
+    RunStatus.RUNNING: "RUNNING",
+    RunStatus.SUCCEEDED: "COMPLETED",
+    RunStatus.FAILED: "FAILED",
+    RunStatus.CANCELED: "CANCELLED",
+}
+_RUN_EVENT = {
+    RunStatus.SUCCEEDED: ("WORKFLOW_COMPLETED", "info"),
+    RunStatus.FAILED: ("WORKFLOW_FAILED", "error"),
+    RunStatus.CANCELED: ("WORKFLOW_CANCELLED", "warn"),
+}
+
+
+class TraceLog:
+    """Buffered trace records with their sequence numbers and the run's progress."""
+
+    def __init__(self, next_seq: int = 1, started: int = 0, finished: int = 0) -> None:
+        self.next_seq = next_seq
+        self.pending: list[TraceRecord] = []
+        self.started = started
+        self.finished = finished
+
+    def _add(self, record_type: str, level: str, at_ms: int, **fields: Any) -> None:
+        self.pending.append(TraceRecord(self.next_seq, record_type, level, at_ms, **fields))
+        self.next_seq += 1
+
+    def run_started(self, at_ms: int, run_input: Any) -> None:
+        self._add(
+            "WORKFLOW_STARTED",
+            "info",
+            at_ms,
+            message="run started",
+            output=run_input,
+            has_output=True,
+        )
+
+    def record(self, command: Command, at_ms: int) -> None:
+        """Add the trace records a command stands for (most commands stand for none)."""
+        if isinstance(command, ExecutionStarted):
+            ref = command.execution
+            self.started += 1
+            self._add(
+                "STARTED",
+                "info",
+                at_ms,
+                node_id=ref.task,
+                message=f"{ref.task} started (iteration {ref.iteration})",
+                data=_data(ref.id, ref.iteration, ref.route, 1),
+            )
+        elif isinstance(command, AttemptFailed):
+            ref = command.execution
+            item = "" if command.item is None else f" item {command.item}"
+            self._add(
+                "PROGRESS",
+                "warn",
+                at_ms,
+                node_id=ref.task,
+                message=f"attempt {command.attempt}{item} failed: {command.error.message}; "
+                f"retrying in {command.retry_in_seconds:g} s",
+                error={"message": command.error.message, "code": command.error.type},
+                data={
+                    **_data(ref.id, ref.iteration, ref.route, command.attempt),
+                    "item": command.item,
+                },
+            )
+        elif isinstance(command, ExecutionFinished):
+            ref = command.execution
+            self.finished += 1
+            succeeded = command.status is ExecutionStatus.SUCCEEDED
+            error = None
+            if command.error is not None:
+                error = {"message": command.error.message, "code": command.error.type}
+            self._add(
+                "COMPLETED" if succeeded else "FAILED",
+                "info"
+                if succeeded
+                else ("warn" if command.status is ExecutionStatus.CANCELED else "error"),
+                at_ms,
+                node_id=ref.task,
+                message=f"{ref.task} {command.status}",
+                error=error,
+                output=command.result,
+                has_output=succeeded,
+                data={
+                    **_data(ref.id, ref.iteration, ref.route, command.attempts),
+                    "status": str(command.status),
+                },
+            )
+        elif isinstance(command, FinishRun):
+            record_type, level = _RUN_EVENT[command.status]
+            first = command.errors[0].message if command.errors else None
+            self._add(
+                record_type,
+                level,
+                at_ms,
+                message=f"run {command.status}",
+                error={"message": first, "code": command.errors[0].type} if first else None,
+                output=command.output,
+                has_output=True,
+            )
+
+    def take(self, limit: int) -> list[TraceRecord]:
+        batch = self.pending[:limit]
+        return batch
+
+    def confirm(self, count: int) -> None:
+        del self.pending[:count]
+
+
+def _data(execution: int, iteration: int, route: int, attempt: int) -> dict[str, Any]:
+    return {"execution": execution, "iteration": iteration, "route": route, "attempt": attempt}

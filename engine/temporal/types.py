@@ -1,0 +1,120 @@
+"""The payloads that cross Temporal: workflow input and result, activity inputs.
+
+Plain dataclasses of JSON values, so Temporal's default converter carries them and
+replays read them back exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INTERPRETER_WORKFLOW = "SegueInterpreter"
+RUN_ACTION = "segue.run_action"
+RECORD_TRACE = "segue.record_trace"
+LOOKUP_WORKFLOW = "segue.lookup_workflow"
+DEFAULT_TASK_QUEUE = "segue"
+
+SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
+SIGNAL_PAUSE = "pause"
+SIGNAL_RESUME = "resume"
+QUERY_PROGRESS = "progress"
+
+
+@dataclass
+class InterpreterInput:
+    """Everything one run needs; on continue-as-new it also carries the run's state."""
+
+    run_id: str
+    workflow: str
+    version: str
+    yaml: str
+    input: dict[str, Any]
+    task_queue: str = DEFAULT_TASK_QUEUE
+    started_at_ms: int | None = None
+    trace: bool = True  # write trace events and the run projection to the store
+    mocks: list[dict[str, Any]] | None = None  # `segue simulate --temporal`: served results
+    parent_run_id: str | None = None
+    # Carried over continue-as-new:
+    snapshot: dict[str, Any] | None = None
+    trace_seq: int = 0
+    timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
+    carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters, mocks
+    continued: int = 0  # how many times this run continued as new
+
+
+@dataclass
+class InterpreterResult:
+    run_id: str
+    status: str
+    output: Any
+    errors: list[dict[str, Any]]
+    errors_dropped: int = 0
+    sequence: list[list[Any]] | None = (
+        None  # only for simulations: [task, iteration, route, status]
+    )
+
+
+@dataclass
+class ActionRequest:
+    """One attempt of one action execution (or with-items item)."""
+
+    run_id: str
+    workflow: str
+    task: str
+    iteration: int
+    route: int
+    attempt: int
+    execution: int
+    action: str
+    input: Any
+    item: int | None = None
+    timeout_seconds: float | None = None
+    mock: dict[str, Any] | None = None  # the served outcome in simulations
+
+
+@dataclass
+class TraceRecord:
+    """A trace event as the workflow produces it (the store turns it into a row)."""
+
+    seq: int
+    type: str
+    level: str
+    timestamp_ms: int
+    node_id: str | None = None
+    message: str | None = None
+    error: dict[str, Any] | None = None
+    output: Any = None  # summarised by the store
+    has_output: bool = False
+    data: dict[str, Any] | None = None
+
+
+@dataclass
+class WaitChange:
+    """A task began or stopped waiting for an event (the store's waits index)."""
+
+    execution: int
+    task: str
+    event_name: str
+    correlation_key: str | None
+    resolved: bool = False
+
+
+@dataclass
+class TraceBatch:
+    run_id: str
+    workflow: str
+    events: list[TraceRecord]
+    projection: dict[str, Any] | None = None
+    waits: list[WaitChange] = field(default_factory=list)
+
+
+@dataclass
+class SignalPayload:
+    """What `deliver` carries: which waiting task, and the payload it resumes with."""
+
+    payload: Any = None
+    task: str | None = None
+    event: str | None = None
+    correlation_key: str | None = None
+    execution: int | None = None

@@ -1,0 +1,166 @@
+"""`segue worker`: a Temporal worker for the interpreter workflow and Segue's activities."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from engine.actions.catalog import ActionCatalog
+from engine.temporal.activities import SegueActivities, directory_lookup
+from engine.temporal.interpreter import Interpreter
+from engine.temporal.types import DEFAULT_TASK_QUEUE
+
+log = logging.getLogger("segue.worker")
+
+# Modules the workflow sandbox must not re-import per run: our deterministic engine core
+# and the pure libraries it uses (jsonata-python fails inside the sandbox otherwise).
+PASSTHROUGH = (
+    "engine",
+    "jsonata",
+    "yaml",
+    "jsonschema",
+    "jsonschema_specifications",
+    "referencing",
+    "rpds",
+    "attrs",
+    "msgspec",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+@dataclass
+class WorkerConfig:
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+    max_concurrent_activities: int = 200
+    allow_shell: bool = False
+    workflows_dir: Path | None = None
+    database_url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> WorkerConfig:
+        return cls(
+            address=os.environ.get("SEGUE_TEMPORAL_ADDRESS", cls.address),
+            namespace=os.environ.get("SEGUE_TEMPORAL_NAMESPACE", cls.namespace),
+            task_queue=os.environ.get("SEGUE_TASK_QUEUE", cls.task_queue),
+            database_url=os.environ.get("SEGUE_DATABASE_URL"),
+        )
+
+
+async def connect(address: str, namespace: str = "default", *, attempts: int = 50) -> Client:
+    """Connect to Temporal, retrying while a just-started server comes up."""
+    for attempt in range(attempts):
+        try:
+            return await Client.connect(address, namespace=namespace)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
+def build_worker(
+    client: Client,
+    activities: SegueActivities,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    max_concurrent_activities: int = 200,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[Interpreter],
+        activities=activities.all(),
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then finish the tasks in hand and stop."""
+    catalog = ActionCatalog.from_environment(allow_shell=config.allow_shell)
+    for problem in catalog.problems:
+        log.warning("action plugin problem: %s", problem)
+    client = await connect(config.address, config.namespace)
+    trace_sink = None
+    lookup = directory_lookup(config.workflows_dir) if config.workflows_dir else None
+    pool = None
+    if config.database_url:
+        from engine.temporal.store_sink import store_bindings
+
+        pool, trace_sink, store_lookup = await store_bindings(config.database_url)
+        lookup = lookup or store_lookup
+    activities = SegueActivities(catalog, trace_sink=trace_sink, workflow_lookup=lookup)
+    worker = build_worker(
+        client,
+        activities,
+        task_queue=config.task_queue,
+        max_concurrent_activities=config.max_concurrent_activities,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with worker:
+        log.info("worker on task queue %r at %s", config.task_queue, config.address)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("shutting down: finishing the tasks in hand")
+    if pool is not None:
+        await pool.close()
+
+
+def add_worker_arguments(parser: object) -> None:
+    """The flags of `segue worker` (on an argparse parser)."""
+    import argparse
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    defaults = WorkerConfig.from_env()
+    parser.add_argument("--address", default=defaults.address, help="Temporal frontend host:port")
+    parser.add_argument("--namespace", default=defaults.namespace)
+    parser.add_argument("--task-queue", default=defaults.task_queue)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=defaults.max_concurrent_activities,
+        help="most activities this worker runs at once",
+    )
+    parser.add_argument("--allow-shell", action="store_true", help="enable the shell.run action")
+    parser.add_argument(
+        "--workflows",
+        type=Path,
+        default=None,
+        help="directory of <name>.yaml workflows for child runs (else the store)",
+    )
+
+
+def worker_main(args: Sequence[str] | object) -> int:
+    config = WorkerConfig.from_env()
+    config.address = args.address  # type: ignore[attr-defined]
+    config.namespace = args.namespace  # type: ignore[attr-defined]
+    config.task_queue = args.task_queue  # type: ignore[attr-defined]
+    config.max_concurrent_activities = args.concurrency  # type: ignore[attr-defined]
+    config.allow_shell = args.allow_shell  # type: ignore[attr-defined]
+    config.workflows_dir = args.workflows  # type: ignore[attr-defined]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_worker(config))
+    return 0
