@@ -264,12 +264,18 @@ class Interpreter:
                 if not self._inbox:
                     return "stalled"
             await workflow.wait_condition(
-                lambda: bool(self._inbox) or (draining and not self._tasks)
+                self._has_news if not draining else self._has_news_or_drained
             )
             events, self._inbox = self._inbox, []
             for event in events:
                 self._feed(event)
         return "finished"
+
+    def _has_news(self) -> bool:
+        return bool(self._inbox)
+
+    def _has_news_or_drained(self) -> bool:
+        return bool(self._inbox) or not self._tasks
 
     def _feed(self, event: Event) -> None:
         coordinator = self._coordinator
@@ -692,7 +698,16 @@ class Interpreter:
             projection = self._projection()
             await workflow.execute_local_activity(
                 RECORD_TRACE,
-                TraceBatch(params.run_id, params.workflow, batch, projection, waits),
+                TraceBatch(
+                    params.run_id,
+                    params.workflow,
+                    batch,
+                    projection,
+                    waits,
+                    int(params.version) if params.version.isdigit() else 0,
+                    params.task_queue,
+                    params.parent_run_id,
+                ),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=TRACE_RETRY,
             )
@@ -736,7 +751,9 @@ class Interpreter:
         if finish is None:  # a simulation where nothing more can happen
             state = self._coordinator.state if self._coordinator else None
             errors = [e.to_json() for e in state.errors] if state else []
-            return InterpreterResult(params.run_id, "running", None, errors, 0, sequence)
+            return InterpreterResult(
+                params.run_id, "running", None, errors, 0, sequence, params.continued
+            )
         return InterpreterResult(
             run_id=params.run_id,
             status=str(finish.status),
@@ -744,6 +761,7 @@ class Interpreter:
             errors=[e.to_json() for e in finish.errors],
             errors_dropped=finish.errors_dropped,
             sequence=sequence,
+            continued=params.continued,
         )
 
     def _continuation(self, params: InterpreterInput) -> InterpreterInput:

@@ -50,9 +50,9 @@ class InterpreterResult:
     output: Any
     errors: list[dict[str, Any]]
     errors_dropped: int = 0
-    sequence: list[list[Any]] | None = (
-        None  # only for simulations: [task, iteration, route, status]
-    )
+    # Only for simulations: [task, iteration, route, status] per execution.
+    sequence: list[list[Any]] | None = None
+    continued: int = 0  # how many times the run continued as new
 
 
 @dataclass
@@ -107,6 +107,10 @@ class TraceBatch:
     events: list[TraceRecord]
     projection: dict[str, Any] | None = None
     waits: list[WaitChange] = field(default_factory=list)
+    # For a run row the API did not create (child runs):
+    version: int = 0
+    task_queue: str = DEFAULT_TASK_QUEUE
+    parent_run_id: str | None = None
 
 
 @dataclass

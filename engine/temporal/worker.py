@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -129,11 +129,8 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         await pool.close()
 
 
-def add_worker_arguments(parser: object) -> None:
-    """The flags of `segue worker` (on an argparse parser)."""
-    import argparse
-
-    assert isinstance(parser, argparse.ArgumentParser)
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `segue worker`."""
     defaults = WorkerConfig.from_env()
     parser.add_argument("--address", default=defaults.address, help="Temporal frontend host:port")
     parser.add_argument("--namespace", default=defaults.namespace)
@@ -153,14 +150,15 @@ def add_worker_arguments(parser: object) -> None:
     )
 
 
-def worker_main(args: Sequence[str] | object) -> int:
+def worker_main(args: argparse.Namespace) -> int:
+    """`segue worker`: run until SIGTERM/SIGINT."""
     config = WorkerConfig.from_env()
-    config.address = args.address  # type: ignore[attr-defined]
-    config.namespace = args.namespace  # type: ignore[attr-defined]
-    config.task_queue = args.task_queue  # type: ignore[attr-defined]
-    config.max_concurrent_activities = args.concurrency  # type: ignore[attr-defined]
-    config.allow_shell = args.allow_shell  # type: ignore[attr-defined]
-    config.workflows_dir = args.workflows  # type: ignore[attr-defined]
+    config.address = args.address
+    config.namespace = args.namespace
+    config.task_queue = args.task_queue
+    config.max_concurrent_activities = args.concurrency
+    config.allow_shell = args.allow_shell
+    config.workflows_dir = args.workflows
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(run_worker(config))
     return 0

@@ -1,0 +1,31 @@
+"""The action catalog: the plugin API, the built-in actions, and `invoke`.
+
+Free of Temporal: the Temporal binding adapts `ActionContext` to activity heartbeats
+and calls `invoke` inside an activity.
+"""
+
+from engine.actions.api import (
+    ACTION_NAME,
+    ActionContext,
+    ActionDefinition,
+    ActionError,
+    Handler,
+    Heartbeat,
+    Progress,
+)
+from engine.actions.catalog import ENTRY_POINT_GROUP, ActionCatalog
+from engine.actions.invoke import invoke, to_json_value
+
+__all__ = [
+    "ACTION_NAME",
+    "ENTRY_POINT_GROUP",
+    "ActionCatalog",
+    "ActionContext",
+    "ActionDefinition",
+    "ActionError",
+    "Handler",
+    "Heartbeat",
+    "Progress",
+    "invoke",
+    "to_json_value",
+]

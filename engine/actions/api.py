@@ -1,0 +1,231 @@
+"""The plugin API: what an action is, what it sees while it runs, and how it fails.
+
+An action is a handler `(input, context) -> result`, plain or `async def`, wrapped in an
+`ActionDefinition` that names it and carries its metadata. Nothing here knows about
+Temporal: the host (the Temporal binding, a test, the simulator) builds the
+`ActionContext` and supplies its heartbeat, progress and cancellation callables.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final, Protocol
+
+import jsonschema
+import jsonschema.protocols
+from jsonschema import validators
+
+# Dotted lower-case names with at least two segments: `core.echo`, `mypack.sub.op`.
+ACTION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+RETRY_FIELDS: Final = ("count", "delay", "backoff", "max_delay")
+
+# How many schema violations an `invalid_input` error lists, and how long each may be.
+_MAX_VIOLATIONS: Final = 50
+_MAX_VIOLATION_CHARS: Final = 300
+
+
+class Heartbeat(Protocol):
+    """`heartbeat(details=None)`: tell the host the action is alive (and where it is)."""
+
+    def __call__(self, details: Any = None, /) -> None: ...
+
+
+class Progress(Protocol):
+    """`progress(message, data=None)`: a human-readable step for the run's trace."""
+
+    def __call__(self, message: str, data: Any = None, /) -> None: ...
+
+
+def _no_heartbeat(details: Any = None, /) -> None:
+    return None
+
+
+def _no_progress(message: str, data: Any = None, /) -> None:
+    return None
+
+
+def _never_cancelled() -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionContext:
+    """Where an action execution runs (LANGUAGE.md `$task`) and the host's callables.
+
+    `heartbeat`, `progress` and `is_cancelled` default to no-ops so that tests and local
+    tools can build a context with only the identifying fields.
+    """
+
+    run_id: str
+    workflow: str
+    task: str
+    iteration: int = 1
+    route: int = 0
+    attempt: int = 1
+    item: int | None = None  # the with-items index, None outside with-items
+    heartbeat: Heartbeat = _no_heartbeat
+    progress: Progress = _no_progress
+    is_cancelled: Callable[[], bool] = _never_cancelled
+
+
+class ActionError(Exception):
+    """An action's failure as the workflow sees it: `$error` = {type, message, details?}.
+
+    `type` is a short stable code (`http_error`, `timeout`, `invalid_input`, ...) that
+    workflows branch on; `message` is for people; `details` is any JSON value.
+    """
+
+    def __init__(self, type: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle through `args`, which holds only the message.
+        return (type(self), (self.type, self.message, self.details))
+
+    def to_json(self) -> dict[str, Any]:
+        """The `$error` value: details only when there are some."""
+        data: dict[str, Any] = {"type": self.type, "message": self.message}
+        if self.details is not None:
+            data["details"] = self.details
+        return data
+
+
+# `handler(input, context)` returning a JSON value, or an awaitable of one.
+Handler = Callable[[Any, ActionContext], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDefinition:
+    """One action: its name, its handler and what the engine needs to know to run it.
+
+    - `native`: the Temporal binding runs it inside the workflow, without an activity;
+      `handler` is then only the fallback used where no native form exists.
+    - `retry_defaults`: the action's own retry layer (LANGUAGE.md §8), plain numbers
+      under `count`, `delay`, `backoff`, `max_delay`; workflow and task `retry` override
+      it field by field.
+    - `input_schema`: a JSON Schema the rendered input must satisfy before the handler
+      runs (draft 2020-12 unless it says otherwise with `$schema`).
+    - `heartbeat_timeout`: seconds; when set, the host fails an attempt whose handler
+      has not called `context.heartbeat` for that long.
+    """
+
+    name: str
+    handler: Handler
+    native: bool = False
+    description: str = ""
+    retry_defaults: Mapping[str, float] | None = None
+    input_schema: Mapping[str, Any] | None = None
+    heartbeat_timeout: float | None = None
+    _validator: jsonschema.protocols.Validator | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not callable(self.handler):
+            raise TypeError(f"action {self.name!r}: handler must be callable")
+        _check_arity(self.name, self.handler)
+        if self.retry_defaults is not None:
+            frozen = MappingProxyType(_checked_retry_defaults(self.name, self.retry_defaults))
+            object.__setattr__(self, "retry_defaults", frozen)
+        if self.heartbeat_timeout is not None and not (
+            _is_number(self.heartbeat_timeout) and self.heartbeat_timeout > 0
+        ):
+            raise ValueError(f"action {self.name!r}: heartbeat_timeout must be a positive number")
+        if self.input_schema is not None:
+            object.__setattr__(self, "_validator", _validator_for(self.name, self.input_schema))
+
+    @property
+    def is_async(self) -> bool:
+        """True when the handler is an `async def` (or an object with one as `__call__`)."""
+        handler = self.handler
+        return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+            getattr(handler, "__call__", None)  # noqa: B004 - callable objects, not callability
+        )
+
+    def input_violations(self, value: Any) -> list[str]:
+        """Every way `value` breaks `input_schema`, as `path: reason` lines (empty if none)."""
+        if self._validator is None:
+            return []
+        errors = sorted(self._validator.iter_errors(value), key=_path_key)
+        lines = [_violation(error) for error in errors[:_MAX_VIOLATIONS]]
+        if len(errors) > _MAX_VIOLATIONS:
+            lines.append(f"... and {len(errors) - _MAX_VIOLATIONS} more")
+        return lines
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _checked_retry_defaults(name: str, raw: Mapping[str, Any]) -> dict[str, float]:
+    unknown = sorted(set(raw) - set(RETRY_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"action {name!r}: retry_defaults has unknown keys {unknown}; "
+            f"allowed: {', '.join(RETRY_FIELDS)}"
+        )
+    checked: dict[str, float] = {}
+    for key in RETRY_FIELDS:
+        if key not in raw:
+            continue
+        value = raw[key]
+        if not _is_number(value) or value < 0:
+            raise ValueError(f"action {name!r}: retry_defaults.{key} must be a number >= 0")
+        if key == "count" and value != int(value):
+            raise ValueError(f"action {name!r}: retry_defaults.count must be a whole number")
+        if key == "backoff" and value < 1:
+            raise ValueError(f"action {name!r}: retry_defaults.backoff must be >= 1")
+        checked[key] = int(value) if key == "count" else value
+    return checked
+
+
+def _check_arity(name: str, handler: Callable[..., Any]) -> None:
+    """Refuse handlers that cannot be called as `handler(input, context)`."""
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have no signature: trust them
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"action {name!r}: handler {signature} must accept two positional arguments "
+            "(input, context)"
+        ) from None
+
+
+def _validator_for(name: str, schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
+    cls = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(dict(schema))
+    except jsonschema.SchemaError as exc:
+        raise ValueError(
+            f"action {name!r}: input_schema is not a valid JSON Schema: {exc.message}"
+        ) from None
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _path_key(error: jsonschema.ValidationError) -> list[tuple[int, int | str]]:
+    # Index and key steps never meet at one position, but keep the key total anyway.
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in error.absolute_path]
+
+
+def _violation(error: jsonschema.ValidationError) -> str:
+    path = "input"
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    message = error.message
+    if len(message) > _MAX_VIOLATION_CHARS:
+        message = message[: _MAX_VIOLATION_CHARS - 3] + "..."
+    return f"{path}: {message}"

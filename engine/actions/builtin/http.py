@@ -1,0 +1,160 @@
+"""`http.request`: one HTTP request with httpx; the response comes back as data.
+
+A non-2xx status is a result, not a failure: the workflow's `when` decides what a 503
+means. Only `expect_status` turns an unexpected status into a failed attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any, Final
+
+import httpx
+
+from engine.actions.api import ActionContext, ActionDefinition, ActionError
+from engine.actions.builtin.common import decode_limited
+
+DEFAULT_TIMEOUT: Final = 30.0
+# JSON bodies up to this size are parsed; anything larger comes back as truncated text.
+JSON_LIMIT: Final = 1024 * 1024
+USER_AGENT: Final = "segue-http-request/1"
+# No retries unless the workflow asks; when it does, back off exponentially by default.
+RETRY_DEFAULTS: Final = {"count": 0, "delay": 1, "backoff": 2, "max_delay": 30}
+
+_SCALAR: Final = {"type": ["string", "number", "boolean"]}
+INPUT_SCHEMA: Final = {
+    "type": "object",
+    "properties": {
+        "method": {"type": "string", "pattern": "^[A-Za-z]+$"},
+        "url": {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "query": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]},
+        },
+        "json": {},
+        "body": {"type": "string"},
+        "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "expect_status": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 100, "maximum": 599},
+            "minItems": 1,
+        },
+        "follow_redirects": {"type": "boolean"},
+    },
+    "required": ["url"],
+    "additionalProperties": False,
+}
+
+
+async def request(input: dict[str, Any], context: ActionContext) -> dict[str, Any]:
+    """Send the request; return {status, headers, json | text[, truncated]}."""
+    if "json" in input and "body" in input:
+        raise ActionError("invalid_input", "http.request: give `json` or `body`, not both")
+    method = str(input.get("method", "GET")).upper()
+    url: str = input["url"]
+    timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
+    where = {"method": method, "url": url}
+    try:
+        # asyncio.timeout bounds the whole exchange; httpx's own timeout is per operation.
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(
+                timeout=timeout,
+                follow_redirects=input.get("follow_redirects", True),
+                headers={"user-agent": USER_AGENT},
+            ) as client,
+            client.stream(
+                method,
+                url,
+                headers=input.get("headers"),
+                params=input.get("query"),
+                content=input.get("body"),
+                json=input.get("json"),
+            ) as response,
+        ):
+            body, over_limit = await _read_limited(response, JSON_LIMIT)
+    except (TimeoutError, httpx.TimeoutException):
+        raise ActionError(
+            "timeout", f"{method} {url} got no complete response within {timeout:g} s", where
+        ) from None
+    except httpx.HTTPError as exc:
+        raise ActionError("http_error", f"{method} {url} failed: {_reason(exc)}", where) from None
+    except httpx.InvalidURL as exc:
+        raise ActionError("invalid_input", f"http.request: invalid url {url!r}: {exc}") from None
+
+    result = _result(response, body, over_limit)
+    expected = input.get("expect_status")
+    if expected is not None and response.status_code not in expected:
+        raise ActionError(
+            "http_status",
+            f"{method} {url} answered {response.status_code}, expected one of {expected}",
+            result,
+        )
+    return result
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether there was more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+def _result(response: httpx.Response, body: bytes, over_limit: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "status": response.status_code,
+        "headers": {key.lower(): value for key, value in response.headers.items()},
+    }
+    if not over_limit and _is_json(response) and body.strip():
+        try:
+            result["json"] = json.loads(body)
+            return result
+        except ValueError:  # labelled JSON but is not: show it as text
+            pass
+    text, truncated = decode_limited(body, over_limit, response.encoding or "utf-8")
+    result["text"] = text
+    if truncated:
+        result["truncated"] = True
+    return result
+
+
+def _is_json(response: httpx.Response) -> bool:
+    media_type: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _reason(exc: Exception) -> str:
+    """httpx's message, plus the operating system's reason found down the cause chain."""
+    reason = str(exc) or type(exc).__name__
+    errno = None
+    cause = exc.__cause__ or exc.__context__
+    for _ in range(10):  # chains are short; never follow a cycle for ever
+        if cause is None:
+            break
+        if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
+            errno = cause.errno
+        cause = cause.__cause__ or cause.__context__
+    if errno is not None and os.strerror(errno) not in reason:
+        reason += f" ({os.strerror(errno)})"
+    return reason
+
+
+def http_actions() -> tuple[ActionDefinition, ...]:
+    """The `http.*` definitions."""
+    return (
+        ActionDefinition(
+            "http.request",
+            request,
+            description="Send one HTTP request; non-2xx statuses are results, not failures",
+            retry_defaults=RETRY_DEFAULTS,
+            input_schema=INPUT_SCHEMA,
+        ),
+    )

@@ -1,0 +1,315 @@
+"""Semantic checks of a built workflow: names, references, graph shape and `$ctx` reads."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from engine.diagnostics import Category, Diagnostic, Position, Severity
+from engine.expressions import Condition, Template
+from engine.expressions.template import ListTemplate, MappingTemplate
+from engine.graph import WorkflowGraph, build_graph
+from engine.language.spec import (
+    ENGINE_COMMANDS,
+    RESERVED_NAMES,
+    RetrySpec,
+    TaskSpec,
+    WorkflowSpec,
+)
+from engine.language.wording import Path, clip, listing, subject
+from engine.language.yaml_source import SourceMap
+
+TASK_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# `$ctx.name` or `` $ctx.`odd name` `` (JSONata allows spaces around the dot).
+_CTX_READ: Final = re.compile(r"\$ctx\s*\.\s*(?:([A-Za-z_][A-Za-z0-9_]*)|`([^`]+)`)")
+# A read that tests for the variable itself is how authors write defaults (LANGUAGE.md §2).
+_GUARD_AFTER: Final = re.compile(r"\s*\?")
+_GUARD_BEFORE: Final = re.compile(r"\$exists\(\s*$")
+
+
+def check_spec(spec: WorkflowSpec, source_map: SourceMap) -> list[Diagnostic]:
+    """Every semantic problem of a workflow, each at its place in the file."""
+    graph = build_graph(spec)
+    checker = _Checker(spec, graph, source_map)
+    return [
+        *checker.names(),
+        *checker.references(),
+        *checker.task_shapes(),
+        *checker.graph_shape(),
+        *_ContextReads(spec, source_map).warnings(),
+    ]
+
+
+def _suggestion(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Checker:
+    def __init__(self, spec: WorkflowSpec, graph: WorkflowGraph, source_map: SourceMap) -> None:
+        self.spec = spec
+        self.graph = graph
+        self.source_map = source_map
+
+    def error(self, path: Path, category: Category, message: str) -> Diagnostic:
+        return Diagnostic(self.source_map.position(path), category, message)
+
+    def key_error(self, path: Path, category: Category, message: str) -> Diagnostic:
+        return Diagnostic(self.source_map.key_position(path), category, message)
+
+    def names(self) -> Iterator[Diagnostic]:
+        for name in self.spec.tasks:
+            shown = clip(name)
+            if name in RESERVED_NAMES:
+                yield self.key_error(
+                    ("tasks", name),
+                    Category.NAME,
+                    f"task name {shown!r} is reserved: continue, fail, noop and retry are "
+                    "engine commands in `do`",
+                )
+            elif not TASK_NAME.fullmatch(name):
+                yield self.key_error(
+                    ("tasks", name),
+                    Category.NAME,
+                    f"invalid task name {shown!r}: a name starts with a letter or _ and holds "
+                    "only letters, digits, _ and -",
+                )
+
+    def references(self) -> Iterator[Diagnostic]:
+        candidates = [*self.spec.tasks, *sorted(ENGINE_COMMANDS)]
+        for name, task in self.spec.tasks.items():
+            for transition in task.next:
+                do_path: Path = ("tasks", name, "next", transition.index, "do")
+                for index, target in enumerate(transition.do):
+                    if target in ENGINE_COMMANDS or target in self.spec.tasks:
+                        continue
+                    yield Diagnostic(
+                        self.target_position(do_path, index, target),
+                        Category.REFERENCE,
+                        f"{subject(do_path)}: "
+                        + (
+                            f"no task named {clip(target)!r}{_suggestion(target, candidates)}"
+                            if target
+                            else "an empty name (a stray comma?)"
+                        ),
+                    )
+        for index, entry in enumerate(self.spec.start or ()):
+            if entry not in self.spec.tasks:
+                yield self.error(
+                    ("start", index),
+                    Category.REFERENCE,
+                    f"start: no task named {clip(entry)!r}{_suggestion(entry, self.spec.tasks)}",
+                )
+
+    def target_position(self, do_path: Path, index: int, target: str) -> Position:
+        """The name's own node in the list form, else its place in the comma string."""
+        item = self.source_map.values.get((*do_path, index))
+        return item or self.source_map.fragment_position(do_path, target, 1)
+
+    def task_shapes(self) -> Iterator[Diagnostic]:
+        for name, task in self.spec.tasks.items():
+            path: Path = ("tasks", name)
+            if task.with_items is not None and task.is_pass_through:
+                yield self.key_error(
+                    (*path, "with"),
+                    Category.SCHEMA,
+                    f"task {clip(name)!r}: `with` needs an `action` or a `workflow` to run "
+                    "once per item",
+                )
+            if task.action is not None and task.workflow is not None:
+                yield self.key_error(
+                    (*path, "workflow"),
+                    Category.SCHEMA,
+                    f"task {clip(name)!r} has both `action` and `workflow`; a task runs one or "
+                    "the other",
+                )
+
+    def graph_shape(self) -> Iterator[Diagnostic]:
+        graph = self.graph
+        if not graph.entries:
+            if self.spec.start is None:
+                yield self.key_error(
+                    ("tasks",),
+                    Category.GRAPH,
+                    "no task without inbound transitions; name the entry tasks with `start:`",
+                )
+            return  # undefined `start` entries are reported as references
+        for name, task in self.spec.tasks.items():
+            if task.join is not None:
+                yield from self.join(name, task)
+            if name not in graph.reachable:
+                hint = " (add it to `start:`?)" if not graph.inbound_sources[name] else ""
+                yield self.key_error(
+                    ("tasks", name),
+                    Category.GRAPH,
+                    f"task {clip(name)!r} is unreachable: no path leads to it from the entry "
+                    f"tasks ({listing(graph.entries)}){hint}",
+                )
+
+    def join(self, name: str, task: TaskSpec) -> Iterator[Diagnostic]:
+        sources = sorted(self.graph.inbound_sources[name])
+        path: Path = ("tasks", name, "join")
+        if len(sources) < 2:
+            found = f"only {clip(sources[0])!r} leads here" if sources else "no task leads here"
+            yield self.error(
+                path,
+                Category.GRAPH,
+                f"task {clip(name)!r}: join needs at least two distinct source tasks, but {found}",
+            )
+        elif isinstance(task.join, int) and task.join > len(sources):
+            yield self.error(
+                path,
+                Category.GRAPH,
+                f"task {clip(name)!r}: join: {task.join} can never fire: only {len(sources)} "
+                f"distinct tasks lead here ({listing(sources)})",
+            )
+
+
+class _ContextReads:
+    """Warns about `$ctx.name` reads that no path assigns (a may-assign dataflow)."""
+
+    def __init__(self, spec: WorkflowSpec, source_map: SourceMap) -> None:
+        self.spec = spec
+        self.source_map = source_map
+        self.seen: set[tuple[Path, str]] = set()
+
+    def warnings(self) -> Iterator[Diagnostic]:
+        spec = self.spec
+        inputs = frozenset(spec.input_schema)
+        assigned = set(inputs)
+        for key, template in spec.vars:
+            yield from self.reads(
+                _template_sites(template, ("vars", key)),
+                assigned,
+                "which is neither an input nor an earlier var",
+            )
+            assigned.add(key)
+        incoming = _incoming_names(spec, frozenset(assigned))
+        everywhere: set[str] = set(assigned)
+        for name, task in spec.tasks.items():
+            readable = incoming[name]
+            reason = (
+                f"but no path to task {clip(name)!r} assigns it; declare it in `input` or "
+                "`vars`, or publish it on the way"
+            )
+            yield from self.reads(self.task_sites(name, task), readable, reason)
+            everywhere |= readable
+            for transition in task.next:
+                published = set(readable)
+                for key, template in transition.publish:
+                    path = ("tasks", name, "next", transition.index, "publish", key)
+                    yield from self.reads(_template_sites(template, path), published, reason)
+                    published.add(key)
+                everywhere |= published
+        last_reason = "which is not an input or var and is published by no transition"
+        if spec.output is not None:
+            yield from self.reads(
+                _template_sites(spec.output, ("output",)), everywhere, last_reason
+            )
+        yield from self.reads(_retry_sites(spec.retry, ("retry",)), everywhere, last_reason)
+
+    def task_sites(self, name: str, task: TaskSpec) -> Iterator[tuple[Path, str]]:
+        path: Path = ("tasks", name)
+        for key, template in (
+            ("action", task.action),
+            ("workflow", task.workflow),
+            ("input", task.input),
+            ("timeout", task.timeout),
+            ("delay", task.delay),
+        ):
+            yield from _template_sites(template, (*path, key))
+        if task.with_items is not None:
+            # The shorthand `with: <expr>` has no `items` node of its own.
+            items_path: Path = (*path, "with", "items")
+            if items_path not in self.source_map.values:
+                items_path = (*path, "with")
+            yield from _template_sites(task.with_items.items, items_path)
+            yield from _template_sites(task.with_items.concurrency, (*path, "with", "concurrency"))
+        yield from _retry_sites(task.retry, (*path, "retry"))
+        for transition in task.next:
+            when_path: Path = (*path, "next", transition.index, "when")
+            yield from _condition_sites(transition.when, when_path)
+
+    def reads(
+        self, sites: Iterable[tuple[Path, str]], readable: set[str] | frozenset[str], reason: str
+    ) -> Iterator[Diagnostic]:
+        for path, source in sites:
+            matches = [
+                (match.group(1) or match.group(2), match) for match in _CTX_READ.finditer(source)
+            ]
+            guarded = {name for name, match in matches if _guarded(source, match)}
+            for name, match in matches:
+                if name in readable or name in guarded or (path, name) in self.seen:
+                    continue
+                self.seen.add((path, name))
+                yield Diagnostic(
+                    self.source_map.fragment_position(path, match.group(), 1),
+                    Category.CONTEXT,
+                    f"{subject(path)} reads $ctx.{clip(name)}, {reason}",
+                    Severity.WARNING,
+                )
+
+
+def _guarded(source: str, match: re.Match[str]) -> bool:
+    """`$exists($ctx.x)` and `$ctx.x ? … : …` test the variable before use."""
+    return bool(
+        _GUARD_AFTER.match(source, match.end()) or _GUARD_BEFORE.search(source, 0, match.start())
+    )
+
+
+def _incoming_names(spec: WorkflowSpec, initial: frozenset[str]) -> dict[str, set[str]]:
+    """For each task, the names some path to it may have assigned (to a fixed point)."""
+    incoming: dict[str, set[str]] = {name: set(initial) for name in spec.tasks}
+    pending = deque(spec.tasks)
+    queued = set(spec.tasks)
+    while pending:
+        name = pending.popleft()
+        queued.discard(name)
+        for transition in spec.tasks[name].next:
+            flowing = incoming[name] | {key for key, _ in transition.publish}
+            for target in transition.targets:
+                known = incoming.get(target)
+                if known is None or flowing <= known:
+                    continue
+                known |= flowing
+                if target not in queued:
+                    queued.add(target)
+                    pending.append(target)
+    return incoming
+
+
+def _template_sites(template: Template | None, path: Path) -> Iterator[tuple[Path, str]]:
+    """(document path, expression source) of every expression in a compiled value."""
+    if template is None:
+        return
+    if isinstance(template, MappingTemplate):
+        for key, value in template.items:
+            yield from _template_sites(value, (*path, key))
+    elif isinstance(template, ListTemplate):
+        for index, value in enumerate(template.items):
+            yield from _template_sites(value, (*path, index))
+    else:
+        for compiled in template.expressions():
+            yield path, compiled.source
+
+
+def _condition_sites(condition: Condition | None, path: Path) -> Iterator[tuple[Path, str]]:
+    if condition is not None:
+        for compiled in condition.expressions():
+            yield path, compiled.source
+
+
+def _retry_sites(retry: RetrySpec | None, path: Path) -> Iterator[tuple[Path, str]]:
+    if retry is None:
+        return
+    for key, template in (
+        ("count", retry.count),
+        ("delay", retry.delay),
+        ("backoff", retry.backoff),
+        ("max_delay", retry.max_delay),
+    ):
+        yield from _template_sites(template, (*path, key))
+    yield from _condition_sites(retry.when, (*path, "when"))

@@ -1,0 +1,87 @@
+"""The one way to read a workflow: YAML -> schema -> spec -> semantic checks, all reported."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
+from engine.language.build import build_spec
+from engine.language.checks import check_spec
+from engine.language.schema import validate_schema
+from engine.language.spec import WorkflowSpec
+from engine.language.yaml_source import MAX_BYTES, parse_yaml
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A checked workflow: the spec when there are no errors, and every finding, in file order."""
+
+    spec: WorkflowSpec | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+
+def check_workflow(data: bytes | str, source: str, name: str | None = None) -> LoadResult:
+    """Validate workflow text; `name` defaults to the stem of `source`."""
+    document, diagnostics = parse_yaml(data, source)
+    if document is None:
+        return _result(None, diagnostics)
+    diagnostics = validate_schema(document)
+    if diagnostics:
+        return _result(None, diagnostics)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    spec, diagnostics = build_spec(
+        document,
+        name=name if name is not None else Path(source).stem,
+        content_hash=hashlib.sha256(raw).hexdigest(),
+    )
+    diagnostics += check_spec(spec, document.source_map)
+    return _result(spec, diagnostics)
+
+
+def load_workflow(data: bytes | str, source: str, name: str | None = None) -> WorkflowSpec:
+    """The compiled workflow, or `WorkflowInvalid` carrying every finding."""
+    return _spec_or_raise(check_workflow(data, source, name))
+
+
+def check_workflow_file(path: str | os.PathLike[str]) -> LoadResult:
+    """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as file:
+            # One byte past the limit is enough to report the file as too large.
+            data = file.read(MAX_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        return LoadResult(
+            None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
+        )
+    return check_workflow(data, source)
+
+
+def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:
+    """The compiled workflow of a file, or `WorkflowInvalid`."""
+    return _spec_or_raise(check_workflow_file(path))
+
+
+def _spec_or_raise(result: LoadResult) -> WorkflowSpec:
+    if result.spec is None:
+        raise WorkflowInvalid(result.diagnostics)
+    return result.spec
+
+
+def _result(spec: WorkflowSpec | None, diagnostics: list[Diagnostic]) -> LoadResult:
+    unique = list(dict.fromkeys(diagnostics))
+    unique.sort(key=lambda d: (d.position.line, d.position.column) if d.position else (0, 0))
+    has_errors = any(d.severity is Severity.ERROR for d in unique)
+    return LoadResult(None if has_errors else spec, unique)

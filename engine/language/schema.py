@@ -1,0 +1,178 @@
+"""The shape of a workflow document: JSON Schema validation with human messages.
+
+Every violation becomes one `Diagnostic` at the offending node. The schema carries an
+`errorMessage` (as VS Code's YAML support reads it) on the nodes whose failures are best
+said as "must be <expected>"; unknown and missing keys get their own messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from engine.diagnostics import Category, Diagnostic
+from engine.language.wording import Path, clip, show, subject
+from engine.language.yaml_source import SourceMap, YamlDocument
+
+SCHEMA_FILE: Final = "workflow.schema.json"
+_MESSAGE_CHARS: Final = 160
+# Failures that concern the keys of a mapping rather than its value as a whole.
+_KEY_VALIDATORS: Final = frozenset({"additionalProperties", "required"})
+_TYPE_NAMES: Final = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@cache
+def workflow_schema() -> dict[str, Any]:
+    """The JSON Schema of the workflow format (read once per process)."""
+    text = resources.files("engine.language").joinpath(SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = workflow_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@cache
+def _meta_validator() -> Draft202012Validator:
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
+def validate_schema(document: YamlDocument) -> list[Diagnostic]:
+    """Every way the document breaks the workflow schema, and inputs that are not schemas."""
+    source_map = document.source_map
+    diagnostics = [
+        diagnostic
+        for error in _validator().iter_errors(document.data)
+        for leaf in _leaves(error)
+        for diagnostic in _describe(leaf, source_map)
+    ]
+    if not diagnostics:
+        diagnostics.extend(_check_input_schemas(document.data.get("input") or {}, source_map))
+    return diagnostics
+
+
+def _leaves(error: ValidationError) -> Iterator[ValidationError]:
+    """The errors to report for one error: an `anyOf` whose only branch of the right type
+    failed on keys or deeper values is reported by that branch's own errors."""
+    if error.validator not in ("anyOf", "oneOf") or not error.context:
+        yield error
+        return
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [
+        subs
+        for subs in branches.values()
+        if not any(sub.validator == "type" and not sub.relative_path for sub in subs)
+    ]
+    if len(fitting) == 1 and all(
+        sub.relative_path or sub.validator in _KEY_VALIDATORS for sub in fitting[0]
+    ):
+        for sub in fitting[0]:
+            yield from _leaves(sub)
+        return
+    yield error
+
+
+def _describe(error: ValidationError, source_map: SourceMap) -> Iterator[Diagnostic]:
+    path: Path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(schema.get("properties", {}))
+        for key in error.instance:
+            if key not in allowed:
+                yield Diagnostic(
+                    source_map.key_position((*path, key)),
+                    Category.SCHEMA,
+                    _unknown_key_message(path, str(key), allowed),
+                )
+        return
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        required: Any = error.validator_value
+        for key in required:
+            if key not in error.instance:
+                message = (
+                    f"missing required top-level key {key!r}"
+                    if not path
+                    else f"{subject(path)}: missing required key {key!r}"
+                )
+                yield Diagnostic(source_map.position(path), Category.SCHEMA, message)
+        return
+    expected = schema.get("errorMessage") or _expected(error)
+    yield Diagnostic(
+        source_map.position(path),
+        Category.SCHEMA,
+        f"{subject(path)} must be {expected}, got {show(error.instance)}",
+    )
+
+
+def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
+    where = "unknown top-level key" if not path else f"{subject(path)}: unknown key"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if key == "<<":
+        hint = "YAML merge keys are not supported: write the keys out"
+    elif close:
+        hint = f"did you mean {close[0]!r}?"
+    else:
+        hint = f"expected one of: {', '.join(allowed)}"
+    return f"{where} {clip(key)!r} ({hint})"
+
+
+def _expected(error: ValidationError) -> str:
+    """What the schema wanted, for failures whose schema node has no `errorMessage`."""
+    value: Any = error.validator_value
+    match error.validator:
+        case "type":
+            names = value if isinstance(value, list) else [value]
+            return " or ".join(_TYPE_NAMES.get(str(name), str(name)) for name in names)
+        case "const":
+            return json.dumps(value)
+        case "enum":
+            return "one of " + ", ".join(json.dumps(item) for item in value)
+        case "minimum":
+            return f">= {value}"
+        case "exclusiveMinimum":
+            return f"> {value}"
+        case "minLength":
+            return "a non-empty string"
+        case "minItems":
+            return f"a list of at least {value} item(s)"
+        case "minProperties":
+            return f"a mapping of at least {value} key(s)"
+        case "pattern":
+            return f"a string matching {value}"
+        case _:
+            return f"valid ({clip(error.message, _MESSAGE_CHARS)})"
+
+
+def _check_input_schemas(inputs: Mapping[str, Any], source_map: SourceMap) -> Iterator[Diagnostic]:
+    """Each declared input must hold a valid JSON Schema: run inputs are checked against it."""
+    for name, schema in inputs.items():
+        error = best_match(_meta_validator().iter_errors(schema))
+        if error is not None:
+            path: Path = ("input", name, *error.absolute_path)
+            yield Diagnostic(
+                source_map.position(path),
+                Category.SCHEMA,
+                f"input {clip(name)!r} is not a valid JSON Schema: "
+                f"{clip(error.message, _MESSAGE_CHARS)}",
+            )

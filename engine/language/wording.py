@@ -1,0 +1,53 @@
+"""How validation messages name places and show values: short, and never a whole document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from engine.expressions import path_text
+
+# A place in a document: mapping keys and list indexes from the top.
+Path = tuple[str | int, ...]
+
+SHOWN_CHARS: Final = 40
+
+
+def subject(path: Path) -> str:
+    """How a message names the node at `path`: `task 'check': next[0].when`, `timeout`."""
+    if not path:
+        return "the workflow"
+    if path[0] == "tasks" and len(path) >= 2:
+        task = f"task {clip(str(path[1]))!r}"
+        return f"{task}: {path_text(path[2:])}" if len(path) > 2 else task
+    return path_text(path)
+
+
+def clip(text: str, limit: int = SHOWN_CHARS) -> str:
+    """The text, cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def listing(names: Iterable[str], most: int = 5) -> str:
+    """`a, b, c` — or the first `most` names and how many more."""
+    shown = [clip(name) for name in names]
+    if len(shown) <= most:
+        return ", ".join(shown)
+    return f"{', '.join(shown[:most])} and {len(shown) - most} more"
+
+
+def show(value: Any) -> str:
+    """A short rendering of an offending value; never the whole of a large one."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return clip(str(value))
+    if isinstance(value, str):
+        return repr(clip(value))
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if isinstance(value, Mapping):
+        return "a mapping" if value else "an empty mapping"
+    return type(value).__name__

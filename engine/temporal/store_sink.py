@@ -1,0 +1,95 @@
+"""The worker's link to the PostgreSQL store: trace batches in, workflow versions out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from engine.store import (
+    NewRun,
+    RunNotFound,
+    RunProjection,
+    RunStatus,
+    StorePool,
+    TraceEvent,
+    add_wait,
+    append_trace,
+    create_run,
+    get_workflow_version,
+    open_pool,
+    resolve_wait,
+    summarize_output,
+)
+from engine.temporal.activities import TraceSink, WorkflowLookup
+from engine.temporal.types import TraceBatch, TraceRecord
+
+
+def _event(record: TraceRecord) -> TraceEvent:
+    return TraceEvent(
+        seq=record.seq,
+        type=record.type,
+        level=record.level,
+        timestamp_ms=record.timestamp_ms,
+        node_id=record.node_id,
+        message=record.message,
+        error=record.error,
+        output_summary=summarize_output(record.output) if record.has_output else None,
+        data=record.data,
+    )
+
+
+def trace_sink(pool: StorePool) -> TraceSink:
+    """Write a batch: events exactly once, the run projection, the waits index."""
+
+    async def write(batch: TraceBatch) -> None:
+        events = [_event(record) for record in batch.events]
+        projection = msgspec.convert(batch.projection, RunProjection) if batch.projection else None
+        try:
+            await append_trace(pool, batch.run_id, events, projection)
+        except RunNotFound:
+            # A run the API did not start (a child run, or one started by hand).
+            await create_run(
+                pool,
+                NewRun(
+                    run_id=batch.run_id,
+                    workflow_name=batch.workflow,
+                    workflow_version=batch.version,
+                    task_queue=batch.task_queue,
+                    parent_run_id=batch.parent_run_id,
+                    temporal_workflow_id=batch.run_id,
+                    status=RunStatus.RUNNING,
+                ),
+            )
+            await append_trace(pool, batch.run_id, events, projection)
+        for change in batch.waits:
+            if change.resolved:
+                await resolve_wait(pool, batch.run_id, change.execution)
+            else:
+                await add_wait(
+                    pool,
+                    batch.run_id,
+                    change.task,
+                    change.execution,
+                    change.event_name,
+                    change.correlation_key,
+                )
+
+    return write
+
+
+def workflow_lookup(pool: StorePool) -> WorkflowLookup:
+    """The latest registered version of a workflow."""
+
+    async def lookup(name: str) -> dict[str, Any] | None:
+        found = await get_workflow_version(pool, name)
+        if found is None:
+            return None
+        return {"name": found.name, "version": found.version, "yaml": found.yaml}
+
+    return lookup
+
+
+async def store_bindings(url: str) -> tuple[StorePool, TraceSink, WorkflowLookup]:
+    pool = await open_pool(url)
+    return pool, trace_sink(pool), workflow_lookup(pool)

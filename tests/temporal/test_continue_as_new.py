@@ -1,0 +1,98 @@
+"""Long loops continue as new with their compact state and complete correctly.
+
+A dev server of its own suggests continue-as-new after 150 history events (instead of
+4,096), so a loop of 120 activity iterations continues as new several times.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from engine.actions.builtin import builtin_actions
+from engine.actions.catalog import ActionCatalog
+from engine.temporal.activities import SegueActivities
+from engine.temporal.devserver import start_dev_server
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.worker import build_worker, connect
+from tests.support.temporal import BackgroundLoop
+from tests.temporal.test_runs import TEST_ACTIONS
+
+pytestmark = pytest.mark.temporal
+SUGGEST_AFTER = 150
+
+LOOP = """
+version: 1
+vars: {checks: 0}
+start: [check]
+tasks:
+  check:
+    action: test.health
+    input: {after: 1000000}
+    next:
+      - when: $ctx.checks + 1 < 120
+        publish: {checks: <% $ctx.checks + 1 %>}
+        do: pause
+      - when: $ctx.checks + 1 >= 120
+        publish: {checks: <% $ctx.checks + 1 %>}
+  pause:
+    delay: 0.01
+    next: [{do: check}]
+output: {checks: <% $ctx.checks %>, polls: <% $task_status("check") %>}
+"""
+
+
+@pytest.fixture(scope="module")
+def small_history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory: Path = tmp_path_factory.mktemp("temporal-can")
+    server = start_dev_server(
+        db_file=directory / "t.db",
+        extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER}",
+        ],
+    )
+    try:
+        yield server.address
+    finally:
+        server.stop()
+
+
+def test_long_loop_continues_as_new(
+    small_history_server: str, background_loop: BackgroundLoop
+) -> None:
+    async def scenario() -> tuple[InterpreterResult, list[int]]:
+        client: Client = await connect(small_history_server)
+        queue = f"segue-can-{uuid.uuid4().hex[:8]}"
+        activities = SegueActivities(ActionCatalog([*builtin_actions(), *TEST_ACTIONS]))
+        async with build_worker(client, activities, task_queue=queue):
+            run_id = f"loop-{uuid.uuid4().hex[:8]}"
+            params = InterpreterInput(run_id, "loop", "1", LOOP, {}, queue, trace=False)
+            handle = await client.start_workflow(
+                INTERPRETER_WORKFLOW,
+                params,
+                id=run_id,
+                task_queue=queue,
+                result_type=InterpreterResult,
+            )
+            result: InterpreterResult = await handle.result()
+            lengths = []
+            async for execution in client.list_workflows(f"WorkflowId = '{run_id}'"):
+                described = await client.get_workflow_handle(
+                    run_id, run_id=execution.run_id
+                ).describe()
+                lengths.append(described.history_length)
+            return result, lengths
+
+    result, lengths = background_loop.run(scenario(), timeout=300)
+    assert result.status == "succeeded"
+    assert result.output == {"checks": 120, "polls": "succeeded"}
+    assert result.continued >= 3
+    assert len(lengths) == result.continued + 1
+    assert max(lengths) < SUGGEST_AFTER + 60, lengths
+    _: Any = None

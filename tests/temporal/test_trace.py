@@ -1,0 +1,101 @@
+"""Trace events reach PostgreSQL from the real worker: each exactly once, in order, with
+iteration/route/attempt, and the run projection follows the run to its end."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from engine.actions.builtin import builtin_actions
+from engine.actions.catalog import ActionCatalog
+from engine.language.loader import load_workflow
+from engine.store import (
+    NewRun,
+    create_run,
+    get_run,
+    open_pool,
+    register_workflow_version,
+    trace_event_json,
+    trace_page,
+)
+from engine.temporal.activities import SegueActivities
+from engine.temporal.store_sink import trace_sink
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.worker import build_worker, connect
+from tests.support.temporal import BackgroundLoop
+from tests.temporal.test_runs import MONITOR, TEST_ACTIONS
+
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+
+
+def test_trace_of_a_monitoring_loop(
+    temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
+) -> None:
+    async def scenario() -> tuple[list[dict[str, Any]], Any]:
+        pool = await open_pool(postgres_url)
+        try:
+            client = await connect(temporal_address)
+            queue = f"segue-trace-{uuid.uuid4().hex[:8]}"
+            activities = SegueActivities(
+                ActionCatalog([*builtin_actions(), *TEST_ACTIONS]), trace_sink=trace_sink(pool)
+            )
+            async with build_worker(client, activities, task_queue=queue):
+                # As the API does: register the version, record the run, then start it.
+                spec = load_workflow(MONITOR, "monitor.yaml", name="monitor")
+                version = await register_workflow_version(
+                    pool, "monitor", MONITOR, spec.content_hash
+                )
+                run_id = f"traced-{uuid.uuid4().hex[:8]}"
+                await create_run(
+                    pool,
+                    NewRun(
+                        run_id=run_id,
+                        workflow_name="monitor",
+                        workflow_version=version.version,
+                        task_queue=queue,
+                    ),
+                )
+                params = InterpreterInput(
+                    run_id, "monitor", str(version.version), MONITOR, {}, queue
+                )
+                handle = await client.start_workflow(
+                    INTERPRETER_WORKFLOW,
+                    params,
+                    id=run_id,
+                    task_queue=queue,
+                    result_type=InterpreterResult,
+                )
+                await handle.result()
+            events = [trace_event_json(e) for e in await trace_page(pool, run_id, 0, 1000)]
+            return events, await get_run(pool, run_id)
+        finally:
+            await pool.close()
+
+    events, run = background_loop.run(scenario())
+    types = [e["type"] for e in events]
+    assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
+    ids = [e["id"] for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    started = Counter(
+        (e["nodeId"], e["data"]["iteration"]) for e in events if e["type"] == "STARTED"
+    )
+    completed = Counter(
+        (e["nodeId"], e["data"]["iteration"]) for e in events if e["type"] == "COMPLETED"
+    )
+    expected = {
+        ("check", 1): 1,
+        ("check", 2): 1,
+        ("check", 3): 1,
+        ("wait", 1): 1,
+        ("wait", 2): 1,
+        ("done", 1): 1,
+    }
+    assert started == expected and completed == expected
+    assert all(
+        {"iteration", "route", "attempt"} <= set(e["data"]) for e in events if e.get("nodeId")
+    )
+    assert run is not None and run.status == "COMPLETED" and run.output == {"checks": 3}
+    assert run.progress_completed == 6 and run.progress_total == 6
