@@ -1,7 +1,8 @@
 """Long loops continue as new with their compact state and complete correctly.
 
 A dev server of its own suggests continue-as-new after 150 history events (instead of
-4,096), so a loop of 120 activity iterations continues as new several times.
+4,096), so a loop of 120 activity iterations continues as new several times; the trace
+stays one gapless sequence across the runs.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from temporalio.client import Client
 
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
+from engine.language.loader import load_workflow
+from engine.store import NewRun, create_run, open_pool, register_workflow_version, trace_page
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import start_dev_server
+from engine.temporal.store_sink import trace_sink
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
 from engine.temporal.worker import build_worker, connect
 from tests.support.temporal import BackgroundLoop
 from tests.temporal.test_runs import TEST_ACTIONS
 
-pytestmark = pytest.mark.temporal
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 SUGGEST_AFTER = 150
 
 LOOP = """
@@ -41,7 +45,6 @@ tasks:
       - when: $ctx.checks + 1 >= 120
         publish: {checks: <% $ctx.checks + 1 %>}
   pause:
-    delay: 0.01
     next: [{do: check}]
 output: {checks: <% $ctx.checks %>, polls: <% $task_status("check") %>}
 """
@@ -64,15 +67,29 @@ def small_history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 def test_long_loop_continues_as_new(
-    small_history_server: str, background_loop: BackgroundLoop
+    small_history_server: str, postgres_url: str, background_loop: BackgroundLoop
 ) -> None:
-    async def scenario() -> tuple[InterpreterResult, list[int]]:
+    async def scenario() -> tuple[InterpreterResult, list[int], list[Any]]:
+        pool = await open_pool(postgres_url)
         client: Client = await connect(small_history_server)
         queue = f"segue-can-{uuid.uuid4().hex[:8]}"
-        activities = SegueActivities(ActionCatalog([*builtin_actions(), *TEST_ACTIONS]))
+        activities = SegueActivities(
+            ActionCatalog([*builtin_actions(), *TEST_ACTIONS]), trace_sink=trace_sink(pool)
+        )
         async with build_worker(client, activities, task_queue=queue):
             run_id = f"loop-{uuid.uuid4().hex[:8]}"
-            params = InterpreterInput(run_id, "loop", "1", LOOP, {}, queue, trace=False)
+            spec = load_workflow(LOOP, "loop.yaml", name="loop")
+            version = await register_workflow_version(pool, "loop", LOOP, spec.content_hash)
+            await create_run(
+                pool,
+                NewRun(
+                    run_id=run_id,
+                    workflow_name="loop",
+                    workflow_version=version.version,
+                    task_queue=queue,
+                ),
+            )
+            params = InterpreterInput(run_id, "loop", str(version.version), LOOP, {}, queue)
             handle = await client.start_workflow(
                 INTERPRETER_WORKFLOW,
                 params,
@@ -87,12 +104,21 @@ def test_long_loop_continues_as_new(
                     run_id, run_id=execution.run_id
                 ).describe()
                 lengths.append(described.history_length)
-            return result, lengths
+        trace: list[Any] = []
+        while True:
+            page = await trace_page(pool, run_id, trace[-1].seq if trace else 0, 1000)
+            if not page:
+                break
+            trace += page
+        await pool.close()
+        return result, lengths, trace
 
-    result, lengths = background_loop.run(scenario(), timeout=300)
+    result, lengths, trace = background_loop.run(scenario(), timeout=300)
+    assert [event.seq for event in trace] == list(range(1, len(trace) + 1))
+    assert sum(1 for e in trace if e.type == "STARTED" and e.node_id == "check") == 120
+    assert trace[-1].type == "WORKFLOW_COMPLETED"
     assert result.status == "succeeded"
     assert result.output == {"checks": 120, "polls": "succeeded"}
     assert result.continued >= 3
     assert len(lengths) == result.continued + 1
     assert max(lengths) < SUGGEST_AFTER + 60, lengths
-    _: Any = None
