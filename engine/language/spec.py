@@ -6,11 +6,14 @@ expression in it is already compiled. Nothing here changes while runs execute.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
+from typing import Literal as TypingLiteral
 
 from engine.diagnostics import Position
 from engine.expressions import Condition, Template
+from engine.expressions.template import Literal
 
 ENGINE_COMMANDS: Final = frozenset({"continue", "fail", "noop", "retry"})
 RESERVED_NAMES: Final = ENGINE_COMMANDS
@@ -18,7 +21,7 @@ DEFAULT_MAX_ITERATIONS: Final = 1000
 # Retries that `do: retry` grants, and its delay (LANGUAGE.md §4).
 RETRY_COMMAND_COUNT: Final = 3
 
-JoinSpec = int | Literal["all"]
+JoinSpec = int | TypingLiteral["all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,20 @@ class RetrySpec:
     max_delay: Template | None = None
     when: Condition | None = None
     position: Position | None = None
+
+    @classmethod
+    def from_numbers(cls, numbers: Mapping[str, float]) -> RetrySpec:
+        """A layer of plain numbers (an action's own retry defaults)."""
+
+        def layer(key: str) -> Template | None:
+            return Literal(numbers[key]) if key in numbers else None
+
+        return cls(
+            count=layer("count"),
+            delay=layer("delay"),
+            backoff=layer("backoff"),
+            max_delay=layer("max_delay"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

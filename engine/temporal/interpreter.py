@@ -10,7 +10,7 @@ when the server suggests it, once nothing is in flight, carrying the compact sta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -54,7 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.language.loader import load_workflow
-    from engine.language.spec import WorkflowSpec
+    from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
@@ -99,6 +99,17 @@ TRACE_RETRY = RetryPolicy(
 )
 
 _SPECS: dict[str, WorkflowSpec] = {}
+# The actions' own retry layers (LANGUAGE.md §8), set once by the worker from its catalog.
+# Every worker of a deployment must have the same catalog, or replays could diverge.
+_ACTION_RETRY_DEFAULTS: dict[str, RetrySpec] = {}
+
+
+def configure_action_retry_defaults(defaults: Mapping[str, Mapping[str, float]]) -> None:
+    """Install the catalog's retry defaults for every interpreter in this process."""
+    _ACTION_RETRY_DEFAULTS.clear()
+    _ACTION_RETRY_DEFAULTS.update(
+        {name: RetrySpec.from_numbers(numbers) for name, numbers in defaults.items()}
+    )
 
 
 def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
@@ -215,12 +226,16 @@ class Interpreter:
             params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
         )
         if params.snapshot is None:
-            self._coordinator = Coordinator(spec)
+            self._coordinator = Coordinator(spec, action_retry_defaults=_ACTION_RETRY_DEFAULTS)
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
             self._feed(RunStarted(self._now_ms(), run, params.input))
         else:
-            self._coordinator = Coordinator(spec, state_from_builtins(params.snapshot))
+            self._coordinator = Coordinator(
+                spec,
+                state_from_builtins(params.snapshot),
+                action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+            )
             self._paused = self._coordinator.state.paused
             self._restore_carried(params)
         pump = asyncio.create_task(self._pump_trace()) if params.trace else None

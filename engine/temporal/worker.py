@@ -17,7 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities, directory_lookup
-from engine.temporal.interpreter import Interpreter
+from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 log = logging.getLogger("segue.worker")
@@ -82,6 +82,7 @@ def build_worker(
     task_queue: str = DEFAULT_TASK_QUEUE,
     max_concurrent_activities: int = 200,
 ) -> Worker:
+    configure_action_retry_defaults(activities.catalog.retry_defaults())
     return Worker(
         client,
         task_queue=task_queue,

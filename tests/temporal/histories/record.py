@@ -1,0 +1,103 @@
+"""Record Temporal histories of example runs for the replay test.
+
+    python tests/temporal/histories/record.py
+
+Runs each case below on a fresh dev server through a real worker and writes
+`<case>.json` (the full event history) beside this file. Re-record only when the
+interpreter changes on purpose; the replay test exists to catch accidental changes that
+would break runs already in flight (Temporal replays their histories on new code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))
+
+from engine.actions.catalog import ActionCatalog  # noqa: E402
+from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
+from engine.temporal.devserver import start_dev_server  # noqa: E402
+from engine.temporal.types import (  # noqa: E402
+    INTERPRETER_WORKFLOW,
+    SIGNAL_DELIVER,
+    InterpreterInput,
+    SignalPayload,
+)
+from engine.temporal.worker import build_worker, connect  # noqa: E402
+
+HERE = Path(__file__).parent
+WORKFLOWS = HERE.parent / "workflows"
+
+
+class _Health(BaseHTTPRequestHandler):
+    """Answers 503 twice, then 200."""
+
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        status = 200 if type(self).calls > 2 else 503
+        body = json.dumps({"healthy": status == 200}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+CASES: dict[str, dict[str, Any]] = {
+    "monitoring": {"file": ROOT / "examples" / "monitoring.yaml", "input": {"interval": 1}},
+    "features": {
+        "file": HERE / "features.yaml",
+        "input": {},
+        "signal": ("approve", {"approved": True, "by": "ada"}),
+    },
+}
+
+
+async def record() -> None:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    server = start_dev_server()
+    try:
+        client = await connect(server.address)
+        queue = f"record-{uuid.uuid4().hex[:6]}"
+        activities = SegueActivities(
+            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS)
+        )
+        async with build_worker(client, activities, task_queue=queue):
+            for name, case in CASES.items():
+                text = Path(case["file"]).read_text()
+                run_input = dict(case["input"])
+                if name == "monitoring":
+                    run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
+                run_id = f"replay-{name}"
+                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
+                handle = await client.start_workflow(
+                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
+                )
+                if "signal" in case:
+                    await asyncio.sleep(1.0)
+                    task, payload = case["signal"]
+                    await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
+                print(name, await handle.result())
+                history = await handle.fetch_history()
+                (HERE / f"{name}.json").write_text(history.to_json())
+    finally:
+        server.stop()
+        http.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
