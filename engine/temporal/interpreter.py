@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TimerKind,
     )
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
+    from engine.diagnostics import WorkflowInvalid
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
@@ -160,6 +161,7 @@ class Interpreter:
         self._sequence: list[list[Any]] | None = None
         self._mocks: MockBook | None = None
         self._virtual_ms = 0
+        self._drain_paused = False  # paused only to continue as new, not by a user
 
     # ----------------------------------------------------------------- handlers
 
@@ -182,6 +184,7 @@ class Interpreter:
     def pause(self) -> None:
         if not self._paused:
             self._paused = True
+            self._drain_paused = False  # the user's pause outlives the drain's
             self._inbox.append(PauseRequested(self._now_ms()))
 
     @workflow.signal(name=SIGNAL_RESUME)
@@ -214,7 +217,17 @@ class Interpreter:
     @workflow.run
     async def run(self, params: InterpreterInput) -> InterpreterResult:
         self._params = params
-        spec = compiled_spec(params)
+        try:
+            spec = compiled_spec(params)
+        except WorkflowInvalid as invalid:
+            # Bad YAML can only come from a caller that skipped validation: fail the run
+            # (rather than retrying the workflow task forever) and say why.
+            raise ApplicationError(
+                f"the workflow {params.workflow!r} is invalid",
+                [d.to_json() for d in invalid.diagnostics],
+                type="WorkflowInvalid",
+                non_retryable=True,
+            ) from None
         started_at = params.started_at_ms or self._wall_ms()
         if params.mocks is not None:
             self._virtual_ms = started_at
@@ -238,6 +251,9 @@ class Interpreter:
             )
             self._paused = self._coordinator.state.paused
             self._restore_carried(params)
+            if params.carried.get("drain_paused"):
+                self._paused = False
+                self._feed(ResumeRequested(self._now_ms()))
         pump = asyncio.create_task(self._pump_trace()) if params.trace else None
         try:
             outcome = await self._drive()
@@ -271,7 +287,12 @@ class Interpreter:
             if self._finish is not None:
                 break
             if not draining and workflow.info().is_continue_as_new_suggested():
-                draining = True  # start nothing new; continue as new once the rest is done
+                # Start nothing new (no task, no with-items item, no retry attempt) and
+                # continue as new once what is out has come back.
+                draining = True
+                if not self._paused:
+                    self._drain_paused = True
+                    self._feed(PauseRequested(self._now_ms()))
             if draining and not self._tasks and not self._inbox:
                 return "continue"
             if self._mocks is not None and not self._inbox and not self._tasks:
@@ -785,6 +806,7 @@ class Interpreter:
         now = self._now_ms()
         carried: dict[str, Any] = {
             "trace": [self._trace.next_seq, self._trace.started, self._trace.finished],
+            "drain_paused": self._drain_paused,
             "waits": [
                 [
                     msgspec.to_builtins(w.command),

@@ -1,0 +1,193 @@
+"""Client-side Temporal operations on Segue runs, for the API (and later the CLI).
+
+A run's Temporal workflow id is its run id. Every function here translates Temporal's
+errors into the small `TemporalClientError` family below, so callers never parse RPC
+status codes themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.temporal.types import (
+    INTERPRETER_WORKFLOW,
+    QUERY_PROGRESS,
+    SIGNAL_DELIVER,
+    SIGNAL_PAUSE,
+    SIGNAL_RESUME,
+    InterpreterInput,
+    SignalPayload,
+)
+
+# Temporal's execution status -> the status vocabulary of the HTTP API.
+API_STATUS: dict[WorkflowExecutionStatus, str] = {
+    WorkflowExecutionStatus.RUNNING: "RUNNING",
+    WorkflowExecutionStatus.COMPLETED: "COMPLETED",
+    WorkflowExecutionStatus.FAILED: "FAILED",
+    WorkflowExecutionStatus.CANCELED: "CANCELLED",
+    WorkflowExecutionStatus.TERMINATED: "TERMINATED",
+    # The latest execution of a run is described; a continued one lives on in it.
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "RUNNING",
+    WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
+}
+_UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+class TemporalClientError(Exception):
+    """Base of the errors of this module; `temporal_code` is Temporal's own code, if any."""
+
+    code = "TEMPORAL_ERROR"
+
+    def __init__(self, message: str, temporal_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.temporal_code = temporal_code
+
+
+class TemporalUnavailable(TemporalClientError):
+    """The Temporal frontend cannot be reached (or did not answer in time)."""
+
+    code = "TEMPORAL_UNAVAILABLE"
+
+
+class ExecutionNotFound(TemporalClientError):
+    """Temporal has no such execution, or it has already closed (signal, cancel)."""
+
+    code = "EXECUTION_NOT_FOUND"
+
+
+class TemporalRefused(TemporalClientError):
+    """Temporal answered with an error other than the ones above."""
+
+    code = "TEMPORAL_REFUSED"
+
+
+class RunDescription(NamedTuple):
+    """What Temporal says about a run's latest execution."""
+
+    status: str  # in the API's vocabulary (`API_STATUS`)
+    history_length: int
+    temporal_run_id: str | None
+    closed_at: datetime | None
+    temporal_status: str  # Temporal's own name for it, e.g. CANCELED
+
+
+@asynccontextmanager
+async def translated_errors() -> AsyncIterator[None]:
+    """Turn Temporal's exceptions raised inside the block into `TemporalClientError`s."""
+    try:
+        yield
+    except WorkflowAlreadyStartedError as error:
+        raise TemporalRefused(str(error), "ALREADY_EXISTS") from error
+    except (WorkflowQueryRejectedError, WorkflowQueryFailedError) as error:
+        raise TemporalRefused(str(error), "QUERY_FAILED") from error
+    except RPCError as error:
+        status = RPCStatusCode(error.status)
+        if status in _UNREACHABLE:
+            raise TemporalUnavailable(error.message, status.name) from error
+        if status is RPCStatusCode.NOT_FOUND:
+            raise ExecutionNotFound(error.message, status.name) from error
+        raise TemporalRefused(error.message, status.name) from error
+    except RuntimeError as error:
+        # A lazily connected client reports a failed connection this way.
+        if "connect" not in str(error).lower():
+            raise
+        raise TemporalUnavailable(str(error), "UNAVAILABLE") from error
+
+
+async def start_run(
+    client: Client,
+    params: InterpreterInput,
+    *,
+    task_queue: str,
+    timeout: timedelta | None = None,
+) -> str:
+    """Start the interpreter for a run (workflow id = run id); the Temporal run id.
+
+    Starting twice is harmless while the first execution runs (the existing one is
+    used); a run id whose execution has closed is never started again."""
+    async with translated_errors():
+        handle = await client.start_workflow(
+            INTERPRETER_WORKFLOW,
+            params,
+            id=params.run_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            rpc_timeout=timeout,
+        )
+    return handle.result_run_id or handle.first_execution_run_id or params.run_id
+
+
+async def describe_run(
+    client: Client, run_id: str, *, timeout: timedelta | None = None
+) -> RunDescription:
+    """The status, history length and Temporal run id of the run's latest execution."""
+    async with translated_errors():
+        found = await client.get_workflow_handle(run_id).describe(rpc_timeout=timeout)
+    raw = found.status or WorkflowExecutionStatus.RUNNING
+    return RunDescription(
+        API_STATUS.get(raw, "RUNNING"),
+        found.history_length,
+        found.run_id,
+        found.close_time,
+        raw.name,
+    )
+
+
+async def cancel_run(
+    client: Client, run_id: str, *, reason: str = "", timeout: timedelta | None = None
+) -> None:
+    """Ask Temporal to cancel the run; returns once Temporal accepted the request."""
+    async with translated_errors():
+        await client.get_workflow_handle(run_id).cancel(reason=reason, rpc_timeout=timeout)
+
+
+async def signal_pause(client: Client, run_id: str, *, timeout: timedelta | None = None) -> None:
+    """Ask the run to start nothing new until resumed (in-flight work continues)."""
+    async with translated_errors():
+        await client.get_workflow_handle(run_id).signal(SIGNAL_PAUSE, rpc_timeout=timeout)
+
+
+async def signal_resume(client: Client, run_id: str, *, timeout: timedelta | None = None) -> None:
+    async with translated_errors():
+        await client.get_workflow_handle(run_id).signal(SIGNAL_RESUME, rpc_timeout=timeout)
+
+
+async def deliver(
+    client: Client, run_id: str, signal: SignalPayload, *, timeout: timedelta | None = None
+) -> None:
+    """Send a payload to a waiting task of the run (`deliver` signal)."""
+    async with translated_errors():
+        await client.get_workflow_handle(run_id).signal(SIGNAL_DELIVER, signal, rpc_timeout=timeout)
+
+
+async def query_progress(
+    client: Client, run_id: str, *, timeout: timedelta | None = None
+) -> dict[str, Any]:
+    """The interpreter's live `progress` (status, counters, running and waiting tasks).
+    Needs a worker to answer: pass a `timeout` where a slow answer is worse than none."""
+    async with translated_errors():
+        answer = await client.get_workflow_handle(run_id).query(QUERY_PROGRESS, rpc_timeout=timeout)
+    if not isinstance(answer, dict):
+        raise TemporalRefused(f"unexpected progress answer: {type(answer).__name__}")
+    return answer
+
+
+async def check_health(client: Client, *, timeout: timedelta | None = None) -> bool:
+    """Whether the Temporal frontend answers its health check."""
+    async with translated_errors():
+        return await client.service_client.check_health(timeout=timeout)
