@@ -1,0 +1,144 @@
+"""A worker killed with SIGKILL in the middle of an activity: another worker finishes the
+run, and the trace holds every event exactly once, in order."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from engine.language.loader import load_workflow
+from engine.store import NewRun, create_run, open_pool, register_workflow_version, trace_page
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.worker import connect
+from tests.support.temporal import BackgroundLoop
+
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+
+REQUESTS = threading.Event()
+
+
+class _Slow(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        REQUESTS.set()
+        time.sleep(3)
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+def _worker(address: str, queue: str, database: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SEGUE_DATABASE_URL": database}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli.main",
+            "worker",
+            "--address",
+            address,
+            "--task-queue",
+            queue,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_killed_worker_mid_activity(
+    temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
+) -> None:
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    text = f"""
+version: 1
+tasks:
+  call:
+    action: http.request
+    input: {{url: "http://127.0.0.1:{http.server_port}/slow", timeout: 10}}
+    next: [{{do: after}}]
+  after:
+    action: core.echo
+    input: done
+"""
+    queue = f"crash-{uuid.uuid4().hex[:8]}"
+    run_id = f"crash-{uuid.uuid4().hex[:8]}"
+    first = _worker(temporal_address, queue, postgres_url)
+    second = None
+    try:
+
+        async def start() -> Any:
+            pool = await open_pool(postgres_url)
+            spec = load_workflow(text, "crash.yaml", name="crash")
+            version = await register_workflow_version(pool, "crash", text, spec.content_hash)
+            await create_run(
+                pool,
+                NewRun(
+                    run_id=run_id,
+                    workflow_name="crash",
+                    workflow_version=version.version,
+                    task_queue=queue,
+                ),
+            )
+            await pool.close()
+            client = await connect(temporal_address)
+            params = InterpreterInput(run_id, "crash", str(version.version), text, {}, queue)
+            return await client.start_workflow(
+                INTERPRETER_WORKFLOW,
+                params,
+                id=run_id,
+                task_queue=queue,
+                result_type=InterpreterResult,
+            )
+
+        handle = background_loop.run(start())
+        assert REQUESTS.wait(30), "the activity never started"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        second = _worker(temporal_address, queue, postgres_url)
+        result = background_loop.run(handle.result(), timeout=120)
+        assert result.status == "succeeded"
+
+        async def read_trace() -> list[Any]:
+            pool = await open_pool(postgres_url)
+            events = await trace_page(pool, run_id, 0, 1000)
+            await pool.close()
+            return events
+
+        deadline = time.monotonic() + 30
+        events = background_loop.run(read_trace())
+        while events[-1].type != "WORKFLOW_COMPLETED" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            events = background_loop.run(read_trace())
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        kinds = Counter((e.type, e.node_id) for e in events)
+        assert kinds == Counter(
+            {
+                ("WORKFLOW_STARTED", None): 1,
+                ("STARTED", "call"): 1,
+                ("COMPLETED", "call"): 1,
+                ("STARTED", "after"): 1,
+                ("COMPLETED", "after"): 1,
+                ("WORKFLOW_COMPLETED", None): 1,
+            }
+        )
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(15)
+        http.shutdown()
