@@ -383,6 +383,18 @@ class Interpreter:
                     entry[3] = str(command.status)
                     break
 
+    def _succeeded(self, command: DispatchAction | StartChildRun, result: Any) -> None:
+        ref = command.execution
+        self._inbox.append(
+            ActionSucceeded(self._now_ms(), ref.id, command.attempt, result, command.item)
+        )
+
+    def _failed(self, command: DispatchAction | StartChildRun, error: ErrorInfo) -> None:
+        ref = command.execution
+        self._inbox.append(
+            ActionFailed(self._now_ms(), ref.id, command.attempt, error, None, command.item)
+        )
+
     def _spawn(self, key: tuple[int, int | None], work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks[key] = task
@@ -404,13 +416,11 @@ class Interpreter:
             self._spawn((command.execution.id, command.item), self._activity(command, None))
 
     def _native(self, command: DispatchAction) -> None:
-        ref, now = command.execution, self._now_ms()
+        ref = command.execution
         if command.action == "core.noop":
-            self._inbox.append(ActionSucceeded(now, ref.id, command.attempt, None, command.item))
+            self._succeeded(command, None)
         elif command.action == "core.echo":
-            self._inbox.append(
-                ActionSucceeded(now, ref.id, command.attempt, command.input, command.item)
-            )
+            self._succeeded(command, command.input)
         elif command.action == "core.sleep":
             seconds = _seconds(command.input, "seconds", 0.0)
             self._spawn((ref.id, command.item), self._sleep(command, seconds))
@@ -419,11 +429,7 @@ class Interpreter:
 
     async def _sleep(self, command: DispatchAction, seconds: float) -> None:
         await workflow.sleep(seconds)
-        self._inbox.append(
-            ActionSucceeded(
-                self._now_ms(), command.execution.id, command.attempt, None, command.item
-            )
-        )
+        self._succeeded(command, None)
 
     # ----------------------------------------------------------------- waits (signals)
 
@@ -531,20 +537,9 @@ class Interpreter:
                 summary=f"{ref.task}#{ref.iteration}",
             )
         except ActivityError as failure:
-            self._inbox.append(
-                ActionFailed(
-                    self._now_ms(),
-                    ref.id,
-                    command.attempt,
-                    _error_info(failure),
-                    None,
-                    command.item,
-                )
-            )
+            self._failed(command, _error_info(failure))
             return
-        self._inbox.append(
-            ActionSucceeded(self._now_ms(), ref.id, command.attempt, result, command.item)
-        )
+        self._succeeded(command, result)
 
     async def _child(self, command: StartChildRun) -> None:
         params = self._params
@@ -593,35 +588,15 @@ class Interpreter:
                 else None,
             )
         except ChildWorkflowError as failure:
-            self._inbox.append(
-                ActionFailed(
-                    self._now_ms(),
-                    ref.id,
-                    command.attempt,
-                    _child_error(failure),
-                    None,
-                    command.item,
-                )
-            )
+            self._failed(command, _child_error(failure))
             return
         except ActivityError as failure:
-            self._inbox.append(
-                ActionFailed(
-                    self._now_ms(),
-                    ref.id,
-                    command.attempt,
-                    _error_info(failure),
-                    None,
-                    command.item,
-                )
-            )
+            self._failed(command, _error_info(failure))
             return
         output = (
             result.get("output") if isinstance(result, dict) else getattr(result, "output", None)
         )
-        self._inbox.append(
-            ActionSucceeded(self._now_ms(), ref.id, command.attempt, output, command.item)
-        )
+        self._succeeded(command, output)
 
     # ----------------------------------------------------------------- timers
 
