@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from temporalio.client import Client, WorkflowHandle
 
 from engine.temporal.devserver import DevServer, start_dev_server
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
 
 T = TypeVar("T")
 
@@ -63,3 +66,31 @@ def background_loop() -> Iterator[BackgroundLoop]:
         yield loop
     finally:
         loop.close()
+
+
+async def start_interpreter(
+    client: Client,
+    queue: str,
+    text: str,
+    run_input: dict[str, Any] | None = None,
+    *,
+    name: str = "test",
+    version: str = "1",
+    trace: bool = False,
+    run_id: str | None = None,
+) -> WorkflowHandle[Any, InterpreterResult]:
+    """Start one run of the interpreter workflow on `queue`."""
+    run_id = run_id or f"{name}-{uuid.uuid4().hex[:10]}"
+    params = InterpreterInput(run_id, name, version, text, run_input or {}, queue, trace=trace)
+    return await client.start_workflow(
+        INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue, result_type=InterpreterResult
+    )
+
+
+async def history_lengths(client: Client, workflow_id: str) -> list[int]:
+    """The history length of every run (continue-as-new chain) of a workflow id."""
+    lengths = []
+    async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
+        lengths.append((await handle.describe()).history_length)
+    return lengths

@@ -14,9 +14,9 @@ from temporalio.client import Client
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, history_lengths, start_interpreter
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.slow]
@@ -49,23 +49,9 @@ def test_ten_thousand_iteration_loop(
         queue = f"long-{uuid.uuid4().hex[:8]}"
         activities = SegueActivities(ActionCatalog([*builtin_actions(), *TEST_ACTIONS]))
         async with build_worker(client, activities, task_queue=queue):
-            run_id = f"long-{uuid.uuid4().hex[:8]}"
-            params = InterpreterInput(run_id, "long", "1", LOOP, {}, queue, trace=False)
-            handle = await client.start_workflow(
-                INTERPRETER_WORKFLOW,
-                params,
-                id=run_id,
-                task_queue=queue,
-                result_type=InterpreterResult,
-            )
-            result: InterpreterResult = await handle.result()
-            lengths = []
-            async for execution in client.list_workflows(f"WorkflowId = '{run_id}'"):
-                described = await client.get_workflow_handle(
-                    run_id, run_id=execution.run_id
-                ).describe()
-                lengths.append(described.history_length)
-            return result, lengths
+            handle = await start_interpreter(client, queue, LOOP, name="long")
+            result = await handle.result()
+            return result, await history_lengths(client, handle.id)
 
     result, lengths = background_loop.run(scenario(), timeout=1800)
     assert result.status == "succeeded" and result.output == {"checks": ITERATIONS}

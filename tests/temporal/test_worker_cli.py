@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
 from engine.temporal.worker import connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, start_interpreter
 
 pytestmark = pytest.mark.temporal
 
@@ -50,15 +49,7 @@ def test_worker_process_runs_and_stops_on_sigterm(
 
         async def run() -> Any:
             client = await connect(temporal_address)
-            run_id = f"cli-{uuid.uuid4().hex[:8]}"
-            params = InterpreterInput(run_id, "echo", "1", ECHO, {}, queue, trace=False)
-            handle = await client.start_workflow(
-                INTERPRETER_WORKFLOW,
-                params,
-                id=run_id,
-                task_queue=queue,
-                result_type=InterpreterResult,
-            )
+            handle = await start_interpreter(client, queue, ECHO, name="echo")
             return await handle.result()
 
         result = background_loop.run(run(), timeout=60)
