@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from engine.actions.catalog import ActionCatalog
 from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
@@ -34,6 +36,15 @@ from engine.temporal.store_sink import trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect
 
 log = logging.getLogger("segue.dev")
+
+
+class _QuietServer(uvicorn.Server):
+    """Leaves signals to `segue dev`, which stops the worker and servers in order."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
 
 DEFAULT_API_PORT = 8000
 DEFAULT_TEMPORAL_PORT = 7233
@@ -85,7 +96,7 @@ class _DemoHealth(BaseHTTPRequestHandler):
     counts: dict[str, int] = {}
     lock = threading.Lock()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         with self.lock:
             seen = self.counts.get(self.path, 0) + 1
             self.counts[self.path] = seen % 3
@@ -118,10 +129,10 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     """A PostgreSQL server whose data lives under the data dir (pgserver)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver  # type: ignore[import-untyped]
+        from pgserver import get_server  # type: ignore[attr-defined]
 
     pgdata = data_dir / "postgres"
-    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    server = get_server(str(pgdata), cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:
@@ -173,8 +184,6 @@ async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
 
 async def serve(settings: DevSettings, database_url: str, temporal: DevServer, demo: str) -> None:
     """Run the API and the worker until Ctrl-C or SIGTERM."""
-    import uvicorn
-
     from api.app import create_app
     from api.config import ApiConfig
 
@@ -190,10 +199,9 @@ async def serve(settings: DevSettings, database_url: str, temporal: DevServer, d
             tokens=(),
         )
         api_port = _port_or_free(settings.api_port)
-        server = uvicorn.Server(
+        server = _QuietServer(
             uvicorn.Config(create_app(config), host="127.0.0.1", port=api_port, log_level="warning")
         )
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         urls = DevUrls(
             api=f"http://127.0.0.1:{api_port}",
             openapi=f"http://127.0.0.1:{api_port}/schema/openapi.json",
