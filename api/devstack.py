@@ -182,7 +182,24 @@ async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
         yield
 
 
-async def serve(settings: DevSettings, database_url: str, temporal: DevServer, demo: str) -> None:
+_STOPPERS: list[Any] = []
+
+
+def request_stop() -> None:
+    """Stop a stack started in another thread (`segue run` with no API running)."""
+    for stopper in _STOPPERS:
+        stopper()
+    _STOPPERS.clear()
+
+
+async def serve(
+    settings: DevSettings,
+    database_url: str,
+    temporal: DevServer,
+    demo: str,
+    *,
+    handle_signals: bool,
+) -> None:
     """Run the API and the worker until Ctrl-C or SIGTERM."""
     from api.app import create_app
     from api.config import ApiConfig
@@ -212,16 +229,18 @@ async def serve(settings: DevSettings, database_url: str, temporal: DevServer, d
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        _STOPPERS.append(lambda: loop.call_soon_threadsafe(stop.set))
+        if handle_signals:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
         async with running_worker(temporal.address, pool):
             api_task = asyncio.create_task(server.serve())
             while not server.started and not api_task.done():
                 await asyncio.sleep(0.05)
-            _announce(urls, registered, settings.data_dir)
+            _announce(urls, registered, settings.data_dir, embedded=not handle_signals)
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            print("\nsegue dev: stopping…", flush=True)
+            print("\nsegue dev: stopping…", file=sys.stderr, flush=True)
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await api_task
@@ -230,7 +249,7 @@ async def serve(settings: DevSettings, database_url: str, temporal: DevServer, d
         await pool.close()
 
 
-def _announce(urls: DevUrls, registered: list[str], data_dir: Path) -> None:
+def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
         f"  API           {urls.api}      (SEGUE_API_URL for `segue run`)",
@@ -243,11 +262,12 @@ def _announce(urls: DevUrls, registered: list[str], data_dir: Path) -> None:
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
-    print("\n".join(lines), flush=True)
+    # Embedded in `segue run`, whose standard output is the run's output alone.
+    print("\n".join(lines), file=sys.stderr if embedded else sys.stdout, flush=True)
     (data_dir / "api-url").write_text(urls.api)
 
 
-def dev_main(settings: DevSettings | None = None) -> int:
+def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True) -> int:
     """`segue dev`: start everything, serve until interrupted, stop everything."""
     settings = settings or DevSettings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -261,7 +281,7 @@ def dev_main(settings: DevSettings | None = None) -> int:
         else:
             database_url = stack.enter_context(embedded_postgres(settings.data_dir))
         demo = stack.enter_context(demo_service(_port_or_free(settings.demo_port)))
-        asyncio.run(serve(settings, database_url, temporal, demo))
+        asyncio.run(serve(settings, database_url, temporal, demo, handle_signals=handle_signals))
     with contextlib.suppress(FileNotFoundError):
         (settings.data_dir / "api-url").unlink()
     return 0

@@ -1,13 +1,19 @@
-"""The `segue` command line."""
+"""The engine's commands of `segue`: validate, simulate, worker.
+
+The full `segue` command (`api.cli`) adds the service's commands on top of these; this
+module stays importable without the API package (imports flow api -> engine).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser with the engine's subcommands, and its subparsers (to add more)."""
     parser = argparse.ArgumentParser(
         prog="segue", description="Run YAML workflows with Orquesta-style transitions on Temporal."
     )
@@ -34,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.temporal.worker import add_worker_arguments
 
     add_worker_arguments(worker)
-    return parser
+    return parser, commands
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_engine_command(args: argparse.Namespace) -> int | None:
+    """Run an engine command; None when the command is not one of the engine's."""
     if args.command == "validate":
         from engine.cli.validate import run_validate
 
@@ -57,7 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.temporal.worker import worker_main
 
         return worker_main(args)
-    return 2
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser()[0].parse_args(argv)
+    handled = run_engine_command(args)
+    return 2 if handled is None else handled
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""The `segue` command: the engine's commands (validate, simulate, worker) plus the
+service's (api, dev) and the operator commands that talk to a running API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from engine.cli.main import build_parser, run_engine_command
+
+
+def full_parser() -> argparse.ArgumentParser:
+    parser, commands = build_parser()
+    from api.client_cli import add_client_commands
+    from api.serve import add_api_arguments
+
+    add_api_arguments(commands.add_parser("api", help="serve the HTTP API (needs SEGUE_API_TOKEN)"))
+    commands.add_parser(
+        "dev",
+        help="the embedded default: Temporal dev server, PostgreSQL, API and worker on loopback",
+    )
+    add_client_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = full_parser().parse_args(argv)
+    handled = run_engine_command(args)
+    if handled is not None:
+        return handled
+    if args.command == "api":
+        from api.serve import api_main
+
+        return api_main(args)
+    if args.command == "dev":
+        from api.devstack import dev_main
+
+        return dev_main()
+    if args.command == "run":
+        from api.client_cli import run_main
+
+        return run_main(args)
+    from api.client_cli import operator_main
+
+    return operator_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
