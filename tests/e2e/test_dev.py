@@ -1,0 +1,95 @@
+"""`segue dev` and `segue run` for real: processes, sockets, Ctrl-C, a second start that
+reuses the data, and nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parents[2]
+SEGUE = [sys.executable, "-m", "api.cli"]
+
+
+def _listening(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as sock:
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def _start_dev(env: dict[str, str], data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    announced = data_dir / "api-url"
+    dev = subprocess.Popen(
+        [*SEGUE, "dev"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not announced.is_file():
+        assert dev.poll() is None, dev.stdout.read() if dev.stdout else ""
+        assert time.monotonic() < deadline, "segue dev did not start"
+        time.sleep(0.2)
+    return dev, announced.read_text().strip()
+
+
+def _stop_dev(dev: subprocess.Popen[str]) -> str:
+    dev.send_signal(signal.SIGINT)
+    output, _ = dev.communicate(timeout=60)
+    assert dev.returncode == 0, output
+    return output
+
+
+def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "SEGUE_DATA_DIR": str(data_dir), "SEGUE_DATABASE_URL": postgres_url}
+    env.pop("SEGUE_API_URL", None)
+    dev, api = _start_dev(env, data_dir)
+    try:
+        run = subprocess.run(
+            [*SEGUE, "run", "examples/monitoring.yaml", "--input", '{"interval": 1}'],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == {"checks": 3, "healthy": True}
+        assert "check" in run.stderr and "COMPLETED" in run.stderr
+        runs = subprocess.run(
+            [*SEGUE, "runs"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        assert runs.returncode == 0 and "COMPLETED" in runs.stdout
+        run_id = runs.stdout.split()[0]
+        trace = subprocess.run(
+            [*SEGUE, "trace", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        types = [json.loads(line)["type"] for line in trace.stdout.splitlines()]
+        assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
+    finally:
+        output = _stop_dev(dev)
+    assert "API" in output and "Temporal UI" in output
+    assert not _listening(api), "the API still listens after Ctrl-C"
+    assert not (data_dir / "api-url").exists()
+
+    # A second start reuses the data: the run is still there.
+    dev, api = _start_dev(env, data_dir)
+    try:
+        runs = subprocess.run(
+            [*SEGUE, "runs"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        assert run_id in runs.stdout
+    finally:
+        _stop_dev(dev)
+    assert not _listening(api)
