@@ -17,9 +17,9 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.cli import main as segue_main
 from api.config import ApiConfig, ConfigError
 from api.serve import serving_config
-from engine.cli.main import main as segue_main
 from tests.api.conftest import OTHER_TOKEN, Harness, api_catalog, unique
 from tests.api.test_workflows import CHAIN, problem
 
@@ -146,7 +146,7 @@ def test_segue_api_serves(harness: Harness) -> None:
         "SEGUE_TEMPORAL_ADDRESS": harness.temporal_address,
         "PYTHONPATH": str(ROOT),
     }
-    command = [sys.executable, "-m", "engine.cli.main", "api", "--port", str(port)]
+    command = [sys.executable, "-m", "api.cli", "api", "--port", str(port)]
     process = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -1,0 +1,65 @@
+"""The Litestar application: `create_app(config)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from api.auth import bearer_guard
+from api.config import ApiConfig
+from api.problems import EXCEPTION_HANDLERS
+from api.routes.events import EventController
+from api.routes.health import health
+from api.routes.runs import RunController
+from api.routes.workflows import WorkflowController
+from api.services import Services
+from engine.actions.catalog import ActionCatalog
+
+log = logging.getLogger("segue.api")
+
+API_VERSION = "1"
+
+
+def create_app(
+    config: ApiConfig | None = None, *, catalog: ActionCatalog | None = None
+) -> Litestar:
+    """The API over the store and Temporal. Refuses (`ConfigError`) to serve without a
+    token unless `config.auth_disabled` (dev mode on loopback) says so explicitly."""
+    config = config if config is not None else ApiConfig.from_env()
+    config.check()
+    services = Services(config, catalog)
+
+    def provide_services() -> Services:
+        return services
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await services.start()
+        if config.auth_disabled:
+            log.warning("authentication is DISABLED (dev mode): serve on loopback only")
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    return Litestar(
+        route_handlers=[WorkflowController, RunController, EventController, health],
+        dependencies={"services": Provide(provide_services, sync_to_thread=False)},
+        guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=config.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Segue",
+            version=API_VERSION,
+            description="Run YAML workflows with Orquesta-style transitions on Temporal. "
+            "Errors are RFC 7807 problem JSON with a stable `code`; see docs/api.md.",
+            path="/schema",
+        ),
+        lifespan=[lifespan],
+        debug=False,
+    )

@@ -1,0 +1,104 @@
+"""The API's configuration, from the environment (ARCHITECTURE.md "Configuration")."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from engine.temporal.types import DEFAULT_TASK_QUEUE
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/segue"
+DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work (e.g. no token and auth not explicitly disabled)."""
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """Everything the API process needs to know; `from_env` reads the `SEGUE_*` variables."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    temporal_address: str = DEFAULT_TEMPORAL_ADDRESS
+    temporal_namespace: str = "default"
+    task_queue: str = DEFAULT_TASK_QUEUE
+    tokens: tuple[str, ...] = ()
+    # Only `segue dev` (and `segue api --insecure-dev` on loopback) may turn auth off.
+    auth_disabled: bool = False
+    max_body_bytes: int = MIB
+    # Event name -> JSONata expression that derives the correlation key from the payload.
+    event_keys: Mapping[str, str] = field(default_factory=dict)
+    sse_poll_seconds: float = 0.5  # when LISTEN/NOTIFY is unavailable
+    sse_keepalive_seconds: float = 15.0
+    temporal_timeout_seconds: float = 10.0  # per call to the Temporal frontend
+    query_timeout_seconds: float = 1.0  # live progress query (needs a worker to answer)
+    store_timeout_seconds: float = 5.0  # waiting for a pooled database connection
+    pool_max_size: int = 10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
+        """Read `SEGUE_DATABASE_URL`, `SEGUE_TEMPORAL_ADDRESS`, `SEGUE_TEMPORAL_NAMESPACE`,
+        `SEGUE_TASK_QUEUE`, `SEGUE_API_TOKEN` (comma-separated), `SEGUE_EVENT_KEYS` (JSON
+        object) and `SEGUE_API_MAX_BODY_BYTES`; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "database_url": _text(env, "SEGUE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            "temporal_address": _text(env, "SEGUE_TEMPORAL_ADDRESS") or DEFAULT_TEMPORAL_ADDRESS,
+            "temporal_namespace": _text(env, "SEGUE_TEMPORAL_NAMESPACE") or "default",
+            "task_queue": _text(env, "SEGUE_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
+            "tokens": parse_tokens(env.get("SEGUE_API_TOKEN", "")),
+            "event_keys": parse_event_keys(env.get("SEGUE_EVENT_KEYS", "")),
+        }
+        max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")
+        if max_body:
+            values["max_body_bytes"] = _positive_int("SEGUE_API_MAX_BODY_BYTES", max_body)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """Refuse a configuration that would serve without authentication by accident."""
+        if not self.tokens and not self.auth_disabled:
+            raise ConfigError(
+                "no API token: set SEGUE_API_TOKEN (comma-separated tokens allowed), or run "
+                "`segue dev` / `segue api --insecure-dev` on a loopback address"
+            )
+        if self.max_body_bytes < 1:
+            raise ConfigError("the request body limit must be at least 1 byte")
+
+
+def parse_tokens(raw: str) -> tuple[str, ...]:
+    """Comma-separated bearer tokens; blanks are dropped."""
+    return tuple(token.strip() for token in raw.split(",") if token.strip())
+
+
+def parse_event_keys(raw: str) -> dict[str, str]:
+    """`SEGUE_EVENT_KEYS`: a JSON object of event name -> JSONata expression."""
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"SEGUE_EVENT_KEYS is not JSON: {error}") from error
+    if not isinstance(parsed, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in parsed.items()
+    ):
+        raise ConfigError("SEGUE_EVENT_KEYS must be a JSON object of strings")
+    return parsed
+
+
+def _text(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value

@@ -1,0 +1,92 @@
+"""A workflow version's task graph for clients: nodes, edges, entries, and Mermaid text."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from api.validation import template_text
+from api.wire import GraphEdge, GraphNode, GraphView
+from engine.graph import build_graph
+from engine.language.spec import TaskSpec, WorkflowSpec
+
+NodeKind = Literal["action", "passthrough", "join", "workflow"]
+_LABEL_LIMIT: Final = 60
+# Mermaid entity codes for the characters that would end or confuse a quoted label.
+_ESCAPES: Final = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "\n": " "}
+
+
+def graph_view(spec: WorkflowSpec, name: str, version: int) -> GraphView:
+    """The graph of a compiled workflow version."""
+    entries = list(build_graph(spec).entries)
+    nodes = [_node(task, task.name in entries) for task in spec.tasks.values()]
+    edges = [
+        GraphEdge(
+            from_=task.name,
+            to=target,
+            transition=transition.index,
+            when=transition.when.source if transition.when is not None else None,
+        )
+        for task in spec.tasks.values()
+        for transition in task.next
+        for target in transition.targets
+        if target in spec.tasks
+    ]
+    view = GraphView(
+        name=name, version=version, nodes=nodes, edges=edges, entries=entries, mermaid=""
+    )
+    view.mermaid = mermaid(view)
+    return view
+
+
+def _node(task: TaskSpec, entry: bool) -> GraphNode:
+    kind: NodeKind
+    if task.join is not None:
+        kind = "join"
+    elif task.workflow is not None:
+        kind = "workflow"
+    elif task.action is not None:
+        kind = "action"
+    else:
+        kind = "passthrough"
+    return GraphNode(
+        id=task.name,
+        kind=kind,
+        join=task.join,
+        action=template_text(task.action),
+        workflow=template_text(task.workflow),
+        entry=entry,
+    )
+
+
+def mermaid(view: GraphView) -> str:
+    """`flowchart TD` text; node ids are n0, n1… (task names may clash with keywords)."""
+    ids = {node.id: f"n{index}" for index, node in enumerate(view.nodes)}
+    lines = ["flowchart TD"]
+    for node in view.nodes:
+        lines.append(f"    {ids[node.id]}{_shape(node)}")
+    for entry in view.entries:
+        lines.append(f"    start((start)) --> {ids[entry]}")
+    for edge in view.edges:
+        label = f'|"{_escape(_clip(edge.when))}"|' if edge.when else ""
+        lines.append(f"    {ids[edge.from_]} -->{label} {ids[edge.to]}")
+    return "\n".join(lines) + "\n"
+
+
+def _shape(node: GraphNode) -> str:
+    label = _escape(node.id)
+    if node.kind == "action" and node.action:
+        return f'["{label}<br/><small>{_escape(_clip(node.action))}</small>"]'
+    if node.kind == "workflow":
+        return f'[["{label}<br/><small>workflow {_escape(_clip(node.workflow or ""))}</small>"]]'
+    if node.kind == "join":
+        return f'{{{{"{label}<br/><small>join {node.join}</small>"}}}}'
+    return f'(["{label}"])'
+
+
+def _clip(text: str | None) -> str:
+    text = text or ""
+    return text if len(text) <= _LABEL_LIMIT else text[: _LABEL_LIMIT - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    return "".join(_ESCAPES.get(character, character) for character in text)

@@ -1,0 +1,235 @@
+"""`/runs`: list, status, trace, live stream, and control (cancel, pause, resume, rerun,
+signals)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+
+from api.problems import ApiProblem, conflict, documented
+from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
+from api.runs import (
+    current_status,
+    request_cancel,
+    request_pause,
+    require_live,
+    require_run,
+    run_has_ended,
+    start_new_run,
+    status_view,
+    waiting_tasks,
+)
+from api.services import Services
+from api.streaming import trace_stream
+from api.wire import (
+    RerunRequest,
+    RunList,
+    RunStatusView,
+    SignalAccepted,
+    SignalRequest,
+    TraceEnvelope,
+)
+from engine.store import (
+    RunStatus,
+    decode_cursor,
+    encode_cursor,
+    list_runs,
+    seq_from_event_id,
+    trace_event_json,
+    trace_page,
+)
+from engine.temporal.client import ExecutionNotFound, deliver
+from engine.temporal.types import SignalPayload
+
+PageSize = Annotated[int, QueryParameter(ge=1, le=1000)]
+ServicesDep = NamedDependency[Services]
+RunId = FromPath[str]
+IdempotencyKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)
+]
+
+
+class RunController(Controller):
+    path = "/runs"
+    tags = ["runs"]
+
+    @get(
+        "/",
+        summary="Runs, newest first; filter by workflow and status; page with cursor",
+        responses=documented(400),
+    )
+    async def listing(
+        self,
+        services: ServicesDep,
+        workflow: FromQuery[str | None] = None,
+        status: FromQuery[RunStatus | None] = None,
+        limit: PageSize = 50,
+        cursor: FromQuery[str | None] = None,
+    ) -> RunList:
+        page = await list_runs(
+            services.pool, workflow=workflow, status=status, limit=limit, before=cursor
+        )
+        return RunList(runs=[status_view(run) for run in page.runs], next_cursor=page.next_cursor)
+
+    @get(
+        "/{run_id:str}",
+        summary="The status payload (reconciled with Temporal)",
+        responses=documented(404),
+    )
+    async def status(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
+        return await current_status(services, await require_run(services, run_id))
+
+    @get(
+        "/{run_id:str}/trace",
+        summary="A page of trace events after the cursor",
+        responses=documented(400, 404),
+    )
+    async def trace(
+        self,
+        services: ServicesDep,
+        run_id: RunId,
+        cursor: FromQuery[str | None] = None,
+        limit: PageSize = 200,
+    ) -> TraceEnvelope:
+        after = decode_cursor(cursor) if cursor else 0
+        await require_run(services, run_id)
+        events = await trace_page(services.pool, run_id, after, limit)
+        last = events[-1].seq if events else after
+        return TraceEnvelope(
+            run_id=run_id,
+            events=[trace_event_json(event) for event in events],
+            cursor=encode_cursor(last),
+        )
+
+    @get(
+        "/{run_id:str}/stream",
+        summary="Server-sent trace events, live; resume with Last-Event-ID or ?cursor=",
+        media_type="text/event-stream",
+        responses=documented(400, 404),
+    )
+    async def stream(
+        self,
+        services: ServicesDep,
+        run_id: RunId,
+        cursor: FromQuery[str | None] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+    ) -> ServerSentEvent:
+        if last_event_id:
+            after = seq_from_event_id(last_event_id.strip())
+        else:
+            after = decode_cursor(cursor) if cursor else 0
+        await require_run(services, run_id)
+
+        async def ended() -> bool:
+            return await run_has_ended(services, run_id)
+
+        events = trace_stream(
+            services.pool,
+            services.hub,
+            run_id,
+            after,
+            run_has_ended=ended,
+            keepalive_seconds=services.config.sse_keepalive_seconds,
+        )
+        return ServerSentEvent(
+            events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+
+    @post(
+        "/{run_id:str}/cancel",
+        status_code=202,
+        summary="Ask Temporal to cancel the run (CANCELLING until Temporal ended it)",
+        responses=documented(404, 409),
+    )
+    async def cancel(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
+        return await request_cancel(services, await require_run(services, run_id))
+
+    @post(
+        "/{run_id:str}/pause",
+        status_code=202,
+        summary="Start nothing new until resumed",
+        responses=documented(404, 409),
+    )
+    async def pause(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
+        return await request_pause(services, await require_run(services, run_id), pause=True)
+
+    @post(
+        "/{run_id:str}/resume",
+        status_code=202,
+        summary="Resume a paused run",
+        responses=documented(404, 409),
+    )
+    async def resume(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
+        return await request_pause(services, await require_run(services, run_id), pause=False)
+
+    @post(
+        "/{run_id:str}/rerun",
+        summary="A new run of the same workflow version with the same (or the given) input",
+        responses=documented(400, 404, 409, 422),
+    )
+    async def rerun(
+        self,
+        services: ServicesDep,
+        run_id: RunId,
+        data: JSONBody[RerunRequest | None] = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RunStatusView]:
+        request = data or RerunRequest()
+        if request.from_ == "failed":
+            raise conflict(
+                "RERUN_FROM_FAILED_UNSUPPORTED",
+                'rerunning from the failed tasks is not supported yet; use {"from": "start"}',
+            )
+        if request.from_ != "start":
+            raise ApiProblem(400, "INVALID_REQUEST", '`from` must be "start" (or "failed")')
+        earlier = await require_run(services, run_id)
+        version = await require_version(services, earlier.workflow_name, earlier.workflow_version)
+        given = earlier.input if request.input is None else request.input
+        record, created = await start_new_run(
+            services,
+            version,
+            given,
+            idempotency_key=idempotency_key or None,
+            rerun_of=earlier.run_id,
+        )
+        return Response(status_view(record), status_code=201 if created else 200)
+
+    @post(
+        "/{run_id:str}/signals/{task:str}",
+        status_code=202,
+        summary="Resume a waiting task (core.wait_event / core.approval) with a payload",
+        responses=documented(404, 409),
+    )
+    async def signal(
+        self,
+        services: ServicesDep,
+        run_id: RunId,
+        task: FromPath[str],
+        data: JSONBody[SignalRequest | None] = None,
+    ) -> SignalAccepted:
+        record = await require_run(services, run_id)
+        await require_live(services, record, "RUN_NOT_RUNNING")
+        waiting = await waiting_tasks(services, run_id)
+        if waiting is not None and task not in waiting:
+            raise conflict(
+                "TASK_NOT_WAITING",
+                f"task {task!r} of run {run_id!r} is not waiting for a signal",
+                waiting=sorted(waiting),
+            )
+        payload = (data or SignalRequest()).payload
+        try:
+            await deliver(
+                services.temporal,
+                run_id,
+                SignalPayload(payload=payload, task=task),
+                timeout=services.temporal_timeout,
+            )
+        except ExecutionNotFound:
+            raise conflict("RUN_NOT_RUNNING", "the run ended before the signal arrived") from None
+        return SignalAccepted(
+            run_id=run_id, task=task, accepted=True, confirmed=waiting is not None
+        )

@@ -1,0 +1,242 @@
+"""`/workflows`: register, validate, list, show, graph, and start runs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawBody
+
+from api.graph import graph_view
+from api.problems import ApiProblem, documented, not_found
+from api.runs import iso, start_new_run, status_view
+from api.services import Services
+from api.validation import (
+    WORKFLOW_NAME,
+    check_for_registration,
+    child_workflow_names,
+    diagnostic_views,
+)
+from api.wire import (
+    GraphView,
+    LatestVersionView,
+    RegisteredWorkflow,
+    RunStatusView,
+    StartRunRequest,
+    ValidationReport,
+    VersionView,
+    WorkflowList,
+    WorkflowSummary,
+    WorkflowView,
+)
+from engine.diagnostics import Diagnostic
+from engine.language.loader import LoadResult
+from engine.store import (
+    WorkflowVersion,
+    get_workflow,
+    get_workflow_version,
+    list_workflows,
+    register_workflow_version,
+)
+
+MAX_IDEMPOTENCY_KEY = 200
+ServicesDep = NamedDependency[Services]
+
+
+@dataclass
+class YamlBodyOperation(Operation):
+    """OpenAPI: these routes take the workflow YAML as the raw request body."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={
+                media: OpenAPIMediaType(schema=Schema(type="string"))  # type: ignore[arg-type]
+                for media in ("application/yaml", "text/plain")
+            },
+            description="the workflow file (YAML, UTF-8)",
+            required=True,
+        )
+
+
+def checked_name(name: str) -> str:
+    if not WORKFLOW_NAME.fullmatch(name):
+        raise ApiProblem(
+            400,
+            "NAME_INVALID",
+            f"invalid workflow name {name!r}: names match [A-Za-z_][A-Za-z0-9_-]* "
+            "and have at most 128 characters",
+        )
+    return name
+
+
+async def check_body(services: Services, body: bytes, name: str) -> LoadResult:
+    """The loader's findings, unknown actions, and unregistered child workflows."""
+    checked = await asyncio.to_thread(check_for_registration, body, name, services.catalog)
+    if checked.spec is None:
+        return checked
+    missing: list[Diagnostic] = []
+    for child, warning in child_workflow_names(checked.spec).items():
+        if await get_workflow_version(services.pool, child) is None:
+            missing.append(warning)
+    if not missing:
+        return checked
+    return LoadResult(checked.spec, [*checked.diagnostics, *missing])
+
+
+async def require_version(
+    services: Services, name: str, version: int | None = None
+) -> WorkflowVersion:
+    found = await get_workflow_version(services.pool, name, version)
+    if found is not None:
+        return found
+    if version is None or await get_workflow_version(services.pool, name) is None:
+        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {name!r}")
+    raise not_found("WORKFLOW_VERSION_NOT_FOUND", f"workflow {name!r} has no version {version}")
+
+
+class WorkflowController(Controller):
+    path = "/workflows"
+    tags = ["workflows"]
+
+    @post(
+        "/",
+        operation_class=YamlBodyOperation,
+        summary="Register a workflow version",
+        responses=documented(400, 413, 422),
+        description="201 with a new version; 200 (created=false) when this content is "
+        "already registered under the name. 422 WORKFLOW_INVALID lists every error.",
+    )
+    async def register(
+        self, services: ServicesDep, body: RawBody, name: FromQuery[str]
+    ) -> Response[RegisteredWorkflow]:
+        checked = await check_body(services, body, checked_name(name))
+        if checked.spec is None:
+            raise ApiProblem(
+                422,
+                "WORKFLOW_INVALID",
+                f"{len(checked.errors)} error(s) in {name}.yaml",
+                errors=msgspec.to_builtins(diagnostic_views(checked.errors)),
+                extra={"warnings": msgspec.to_builtins(diagnostic_views(checked.warnings))},
+            )
+        version = await register_workflow_version(
+            services.pool, name, body.decode("utf-8"), checked.spec.content_hash
+        )
+        answer = RegisteredWorkflow(
+            name=version.name,
+            version=version.version,
+            content_hash=version.content_hash,
+            created=version.created,
+            created_at=iso(version.created_at),
+            warnings=diagnostic_views(checked.warnings),
+        )
+        return Response(answer, status_code=201 if version.created else 200)
+
+    @post(
+        "/validate",
+        operation_class=YamlBodyOperation,
+        status_code=200,
+        summary="Validate a workflow without storing it",
+        responses=documented(400, 413),
+    )
+    async def validate(
+        self, services: ServicesDep, body: RawBody, name: FromQuery[str] = "workflow"
+    ) -> ValidationReport:
+        checked = await check_body(services, body, checked_name(name))
+        return ValidationReport(
+            valid=not checked.errors,
+            errors=diagnostic_views(checked.errors),
+            warnings=diagnostic_views(checked.warnings),
+        )
+
+    @get(
+        "/",
+        summary="The catalog: the latest version of every workflow",
+        responses=documented(),
+    )
+    async def catalog(self, services: ServicesDep) -> WorkflowList:
+        return WorkflowList(
+            workflows=[
+                WorkflowSummary(
+                    name=info.name,
+                    latest_version=info.version,
+                    content_hash=info.content_hash,
+                    created_at=iso(info.created_at),
+                )
+                for info in await list_workflows(services.pool)
+            ]
+        )
+
+    @get(
+        "/{name:str}",
+        summary="A workflow: its latest version (with YAML) and all versions",
+        responses=documented(404),
+    )
+    async def show(self, services: ServicesDep, name: FromPath[str]) -> WorkflowView:
+        found = await get_workflow(services.pool, name)
+        if found is None:
+            raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {name!r}")
+        latest = found.latest
+        program = await services.versions.program(latest)
+        return WorkflowView(
+            name=found.name,
+            latest=LatestVersionView(
+                version=latest.version,
+                content_hash=latest.content_hash,
+                created_at=iso(latest.created_at),
+                yaml=latest.yaml,
+                description=program.spec.description,
+            ),
+            versions=[
+                VersionView(
+                    version=info.version,
+                    content_hash=info.content_hash,
+                    created_at=iso(info.created_at),
+                )
+                for info in found.versions
+            ],
+        )
+
+    @get(
+        "/{name:str}/graph",
+        summary="The task graph (JSON, or Mermaid text with ?format=mermaid)",
+        responses=documented(400, 404),
+    )
+    async def graph(
+        self,
+        services: ServicesDep,
+        name: FromPath[str],
+        version: FromQuery[int | None] = None,
+        format: FromQuery[Literal["json", "mermaid"]] = "json",
+    ) -> Response[Any]:
+        found = await require_version(services, name, version)
+        program = await services.versions.program(found)
+        view: GraphView = graph_view(program.spec, found.name, found.version)
+        if format == "mermaid":
+            return Response(view.mermaid, media_type="text/plain; charset=utf-8")
+        return Response(view)
+
+    @post(
+        "/{name:str}/runs",
+        summary="Start a run (Idempotency-Key: the same run again)",
+        responses=documented(400, 404, 422),
+    )
+    async def start(
+        self,
+        services: ServicesDep,
+        name: FromPath[str],
+        data: JSONBody[StartRunRequest | None] = None,
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)
+        ] = None,
+    ) -> Response[RunStatusView]:
+        request = data or StartRunRequest()
+        version = await require_version(services, name, request.version)
+        record, created = await start_new_run(
+            services, version, request.input, idempotency_key=idempotency_key or None
+        )
+        return Response(status_view(record), status_code=201 if created else 200)

@@ -1,0 +1,323 @@
+"""Runs: starting them, their status payload (Temporal is the authority, the store the
+projection), and the control operations. Route handlers call these and stay thin."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from api.problems import ApiProblem, conflict, not_found, temporal_problem
+from api.services import Services
+from api.wire import Failure, Progress, RunStatusView
+from engine.store import (
+    TERMINAL_STATUSES,
+    NewRun,
+    RunRecord,
+    RunStatus,
+    WorkflowVersion,
+    create_run,
+    get_run,
+    get_workflow_version,
+    update_run_status,
+)
+from engine.temporal.client import (
+    ExecutionNotFound,
+    RunDescription,
+    TemporalClientError,
+    cancel_run,
+    describe_run,
+    query_progress,
+    signal_pause,
+    signal_resume,
+    start_run,
+)
+from engine.temporal.types import InterpreterInput
+
+TERMINAL_NAMES = frozenset(str(status) for status in TERMINAL_STATUSES)
+CANCELLING = "CANCELLING"
+_CONFIRM_SECONDS = 1.0  # how long pause/resume wait to see the run take the signal
+_CONFIRM_INTERVAL = 0.05
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+# ------------------------------------------------------------------ the status payload
+
+
+def status_view(
+    record: RunRecord,
+    *,
+    status: str | None = None,
+    history_length: int | None = None,
+    progress: tuple[int, int] | None = None,
+) -> RunStatusView:
+    """The status payload of a run row, with what Temporal said layered on top."""
+    completed, total = progress or (record.progress_completed, record.progress_total or 0)
+    failure = None
+    if record.failure:
+        failure = Failure(
+            reason=str(record.failure.get("reason") or "the run failed"),
+            temporal_code=record.failure.get("temporalCode"),
+            details=record.failure.get("details"),
+        )
+    return RunStatusView(
+        run_id=record.run_id,
+        workflow_id=record.workflow_name,
+        workflow_version=record.workflow_version,
+        status=status or str(record.status),
+        started_at=iso(record.started_at or record.created_at),
+        updated_at=iso(datetime.now(UTC)),
+        completed_at=iso(record.completed_at) if record.completed_at else None,
+        task_queue=record.task_queue,
+        history_length=record.history_length if history_length is None else history_length,
+        progress=Progress(completed_actions=completed, total_actions=max(total, completed)),
+        failure=failure,
+        output=record.output,
+        errors=record.errors if isinstance(record.errors, list) else [],
+        created_at=iso(record.created_at),
+        rerun_of=record.rerun_of,
+        parent_run_id=record.parent_run_id,
+        temporal_run_id=record.temporal_run_id,
+    )
+
+
+async def require_run(services: Services, run_id: str) -> RunRecord:
+    record = await get_run(services.pool, run_id)
+    if record is None:
+        raise not_found("RUN_NOT_FOUND", f"no run {run_id!r}")
+    return record
+
+
+async def current_status(services: Services, record: RunRecord) -> RunStatusView:
+    """The status payload, reconciled with Temporal for a run the store has not seen end."""
+    if record.status.is_terminal:
+        return status_view(record)
+    try:
+        described = await describe_run(
+            services.temporal, record.run_id, timeout=services.temporal_timeout
+        )
+    except ExecutionNotFound:
+        return status_view(record)  # queued: its execution is not started yet
+    if described.status in TERMINAL_NAMES:
+        record = await settle_from_temporal(services, record, described)
+        return status_view(record, status=described.status, history_length=described.history_length)
+    status = "PAUSED" if record.status is RunStatus.PAUSED else "RUNNING"
+    progress = None
+    live = await live_progress(services, record.run_id)
+    if live is not None:
+        status = "PAUSED" if live.get("paused") else "RUNNING"
+        progress = (int(live.get("finished", 0)), int(live.get("started", 0)))
+    return status_view(
+        record, status=status, history_length=described.history_length, progress=progress
+    )
+
+
+async def live_progress(services: Services, run_id: str) -> dict[str, Any] | None:
+    """The interpreter's `progress` answer, or None when no worker answers in time."""
+    try:
+        return await query_progress(services.temporal, run_id, timeout=services.query_timeout)
+    except TemporalClientError:
+        return None
+
+
+async def settle_from_temporal(
+    services: Services, record: RunRecord, described: RunDescription
+) -> RunRecord:
+    """Record in the store that Temporal ended the run (the workflow writes its own end
+    state when it can; a terminated or timed-out execution cannot)."""
+    failure = None
+    if described.status != "COMPLETED":
+        failure = record.failure or {
+            "reason": f"Temporal reports the run as {described.temporal_status}",
+            "temporalCode": described.temporal_status,
+        }
+    updated = await update_run_status(
+        services.pool,
+        record.run_id,
+        described.status,
+        temporal_run_id=described.temporal_run_id,
+        failure=failure,
+        completed_at=described.closed_at,
+    )
+    return updated or record
+
+
+async def run_has_ended(services: Services, run_id: str) -> bool:
+    """Whether the run has ended (asking Temporal when the store does not know yet)."""
+    record = await get_run(services.pool, run_id)
+    if record is None:
+        return True
+    try:
+        view = await current_status(services, record)
+    except TemporalClientError:
+        return False
+    return view.status in TERMINAL_NAMES
+
+
+# ------------------------------------------------------------------ starting
+
+
+async def start_new_run(
+    services: Services,
+    version: WorkflowVersion,
+    given_input: Any,
+    *,
+    idempotency_key: str | None = None,
+    rerun_of: str | None = None,
+) -> tuple[RunRecord, bool]:
+    """Validate the input, record the run, start it in Temporal; (run, created). With an
+    idempotency key already used for the workflow: that run, not a new one."""
+    program = await services.versions.program(version)
+    values, problems = program.prepare_input(given_input)
+    if problems:
+        raise ApiProblem(
+            422,
+            "INPUT_INVALID",
+            f"the run input breaks the input schema of {version.name!r} "
+            f"version {version.version} ({len(problems)} problem(s))",
+            errors=[{"path": problem.path, "reason": problem.reason} for problem in problems],
+        )
+    run_id = new_run_id()
+    record = await create_run(
+        services.pool,
+        NewRun(
+            run_id=run_id,
+            workflow_name=version.name,
+            workflow_version=version.version,
+            task_queue=services.config.task_queue,
+            input=values,
+            idempotency_key=idempotency_key,
+            rerun_of=rerun_of,
+            temporal_workflow_id=run_id,
+        ),
+    )
+    if not record.existing:
+        return await launch(services, record, version.yaml), True
+    if record.status is RunStatus.QUEUED and record.temporal_run_id is None:
+        # The first request recorded the run but may not have started it (it may have
+        # died in between): starting again is safe, Temporal keeps one execution.
+        earlier = await get_workflow_version(
+            services.pool, record.workflow_name, record.workflow_version
+        )
+        if earlier is not None:
+            record = await launch(services, record, earlier.yaml)
+    return record, False
+
+
+async def launch(services: Services, record: RunRecord, yaml_text: str) -> RunRecord:
+    """Start the run's interpreter workflow; a refusal marks the run FAILED (503)."""
+    params = InterpreterInput(
+        run_id=record.run_id,
+        workflow=record.workflow_name,
+        version=str(record.workflow_version),
+        yaml=yaml_text,
+        input=record.input if isinstance(record.input, dict) else {},
+        task_queue=record.task_queue,
+    )
+    try:
+        temporal_run_id = await start_run(
+            services.temporal,
+            params,
+            task_queue=record.task_queue,
+            timeout=services.temporal_timeout,
+        )
+    except TemporalClientError as error:
+        await update_run_status(
+            services.pool,
+            record.run_id,
+            RunStatus.FAILED,
+            failure={
+                "reason": f"Temporal did not start the run: {error.message}",
+                "temporalCode": error.temporal_code,
+            },
+        )
+        raise temporal_problem(error, runId=record.run_id) from error
+    updated = await update_run_status(
+        services.pool,
+        record.run_id,
+        RunStatus.RUNNING,
+        temporal_workflow_id=record.run_id,
+        temporal_run_id=temporal_run_id,
+    )
+    return updated or record
+
+
+# ------------------------------------------------------------------ control
+
+
+async def require_live(services: Services, record: RunRecord, code: str) -> RunDescription:
+    """Temporal's description of a run that is still running; 409 `code` otherwise."""
+    if record.status.is_terminal:
+        raise conflict(code, f"the run has ended ({record.status})", runStatus=str(record.status))
+    try:
+        described = await describe_run(
+            services.temporal, record.run_id, timeout=services.temporal_timeout
+        )
+    except ExecutionNotFound:
+        raise conflict(
+            code, "the run has no Temporal execution yet", runStatus=str(record.status)
+        ) from None
+    if described.status in TERMINAL_NAMES:
+        await settle_from_temporal(services, record, described)
+        raise conflict(code, f"the run has ended ({described.status})", runStatus=described.status)
+    return described
+
+
+async def request_cancel(services: Services, record: RunRecord) -> RunStatusView:
+    """Ask Temporal to cancel; the answer says CANCELLING until Temporal ended the run
+    (the workflow records CANCELLED itself, through its trace)."""
+    await require_live(services, record, "RUN_NOT_RUNNING")
+    try:
+        await cancel_run(
+            services.temporal, record.run_id, reason="cancel requested through the API"
+        )
+    except ExecutionNotFound:
+        raise conflict("RUN_NOT_RUNNING", "the run ended before the cancel arrived") from None
+    view = await current_status(services, await require_run(services, record.run_id))
+    if view.status not in TERMINAL_NAMES:
+        view.status = CANCELLING
+    return view
+
+
+async def request_pause(services: Services, record: RunRecord, *, pause: bool) -> RunStatusView:
+    """Signal pause (resume); wait briefly until the run reports it, then the status."""
+    code = "RUN_NOT_PAUSABLE" if pause else "RUN_NOT_RUNNING"
+    await require_live(services, record, code)
+    signal = signal_pause if pause else signal_resume
+    try:
+        await signal(services.temporal, record.run_id, timeout=services.temporal_timeout)
+    except ExecutionNotFound:
+        raise conflict(code, "the run ended before the signal arrived") from None
+    await _await_paused(services, record.run_id, pause)
+    return await current_status(services, await require_run(services, record.run_id))
+
+
+async def _await_paused(services: Services, run_id: str, paused: bool) -> None:
+    """Poll the live progress until it shows `paused` (or give up quietly), and record
+    the confirmed status in the store, whose projection only moves with trace writes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _CONFIRM_SECONDS
+    while loop.time() < deadline:
+        live = await live_progress(services, run_id)
+        if live is not None and bool(live.get("paused")) is paused:
+            status = RunStatus.PAUSED if paused else RunStatus.RUNNING
+            await update_run_status(services.pool, run_id, status)
+            return
+        await asyncio.sleep(_CONFIRM_INTERVAL)
+
+
+async def waiting_tasks(services: Services, run_id: str) -> set[str] | None:
+    """The tasks of the run waiting for a signal now, or None when nobody can tell."""
+    live = await live_progress(services, run_id)
+    if live is None:
+        return None
+    return {str(wait.get("task")) for wait in live.get("waiting", [])}
