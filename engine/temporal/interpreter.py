@@ -82,6 +82,7 @@ NATIVE_ACTIONS = frozenset(
 # Waits are matched by task and execution, so with-items items wait through an activity.
 _ITEM_NATIVES = frozenset({"core.noop", "core.echo", "core.sleep"})
 TRACE_BATCH = 500
+EARLY_SIGNALS_KEPT = 100
 DEFAULT_ACTION_TIMEOUT = 3600.0  # seconds, when a task sets none
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)  # the activity wrapper heartbeats every few seconds
 # Temporal retries an activity only for infrastructure failures (a worker died and its
@@ -162,35 +163,35 @@ class Interpreter:
         self._mocks: MockBook | None = None
         self._virtual_ms = 0
         self._drain_paused = False  # paused only to continue as new, not by a user
+        self._early_signals: list[SignalPayload] = []
+        self._projection_dirty = False  # the run's status changed without a trace event
 
     # ----------------------------------------------------------------- handlers
 
     @workflow.signal(name=SIGNAL_DELIVER)
     def deliver(self, signal: SignalPayload) -> None:
-        """Resume a waiting task with a payload."""
+        """Resume a waiting task with a payload; a payload for a task that is not waiting
+        yet is kept (the most recent few) and delivered when it starts waiting."""
         for execution, wait in sorted(self._waits.items()):
-            if signal.execution is not None and signal.execution != execution:
-                continue
-            if signal.task is not None and signal.task != wait.command.execution.task:
-                continue
-            if signal.event is not None and signal.event != wait.event:
-                continue
-            if signal.correlation_key is not None and signal.correlation_key != wait.key:
-                continue
-            self._resolve_wait(execution, signal.payload)
-            return
+            if _matches(signal, execution, wait):
+                self._resolve_wait(execution, signal.payload)
+                return
+        self._early_signals.append(signal)
+        del self._early_signals[:-EARLY_SIGNALS_KEPT]
 
     @workflow.signal(name=SIGNAL_PAUSE)
     def pause(self) -> None:
         if not self._paused:
             self._paused = True
             self._drain_paused = False  # the user's pause outlives the drain's
+            self._projection_dirty = True
             self._inbox.append(PauseRequested(self._now_ms()))
 
     @workflow.signal(name=SIGNAL_RESUME)
     def resume(self) -> None:
         if self._paused:
             self._paused = False
+            self._projection_dirty = True
             self._inbox.append(ResumeRequested(self._now_ms()))
 
     @workflow.query(name=QUERY_PROGRESS)
@@ -449,6 +450,11 @@ class Interpreter:
             self._note_wait(
                 WaitChange(command.execution.id, command.execution.task, event, wait.key)
             )
+        for index, early in enumerate(self._early_signals):
+            if _matches(early, command.execution.id, wait):
+                del self._early_signals[index]
+                self._resolve_wait(command.execution.id, early.payload)
+                return
         timeout = _seconds(data, "timeout", 0.0)
         if remaining_ms is not None:
             timeout = remaining_ms / 1000
@@ -700,10 +706,9 @@ class Interpreter:
         params = self._params
         assert params is not None
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self._trace.pending) or bool(self._wait_changes)
-            )
+            await workflow.wait_condition(self._trace_due)
             self._pump_idle = False
+            self._projection_dirty = False
             batch = self._trace.take(TRACE_BATCH)
             waits, self._wait_changes = self._wait_changes, []
             projection = self._projection()
@@ -723,14 +728,15 @@ class Interpreter:
                 retry_policy=TRACE_RETRY,
             )
             self._trace.confirm(len(batch))
-            self._pump_idle = not self._trace.pending and not self._wait_changes
+            self._pump_idle = not self._trace_due()
+
+    def _trace_due(self) -> bool:
+        return bool(self._trace.pending or self._wait_changes or self._projection_dirty)
 
     async def _drain_trace(self, pump: asyncio.Task[None] | None) -> None:
         if pump is None:
             return
-        await workflow.wait_condition(
-            lambda: not self._trace.pending and not self._wait_changes and self._pump_idle
-        )
+        await workflow.wait_condition(lambda: not self._trace_due() and self._pump_idle)
         pump.cancel()
 
     def _projection(self) -> dict[str, Any]:
@@ -840,6 +846,16 @@ class Interpreter:
 
     def _now_ms(self) -> int:
         return self._virtual_ms if self._mocks is not None else self._wall_ms()
+
+
+def _matches(signal: SignalPayload, execution: int, wait: _Wait) -> bool:
+    """Whether a delivered payload is meant for this waiting execution."""
+    return (
+        (signal.execution is None or signal.execution == execution)
+        and (signal.task is None or signal.task == wait.command.execution.task)
+        and (signal.event is None or signal.event == wait.event)
+        and (signal.correlation_key is None or signal.correlation_key == wait.key)
+    )
 
 
 def _api_status(finish: FinishRun) -> str:

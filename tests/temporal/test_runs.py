@@ -341,3 +341,28 @@ output: <% $ctx.greeting %>
 """
     result = outcome(background_loop, start_run(background_loop, worker, text))
     assert result == {"status": "succeeded", "output": "Hello Ada", "errors": []}
+
+
+def test_a_payload_that_arrives_before_the_wait_is_kept(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    text = """
+version: 1
+tasks:
+  first:
+    action: test.slow
+    input: {seconds: 1}
+    next: [{do: wait}]
+  wait:
+    action: core.wait_event
+    input: {event: go, timeout: 30}
+    next: [{publish: {got: <% $result %>}}]
+output: <% $ctx.got %>
+"""
+    handle = start_run(background_loop, worker, text)
+    background_loop.run(handle.signal(SIGNAL_DELIVER, SignalPayload(payload={"n": 1}, event="go")))
+    assert outcome(background_loop, handle) == {
+        "status": "succeeded",
+        "output": {"n": 1},
+        "errors": [],
+    }
