@@ -111,12 +111,12 @@ class GraphView(Wire):
 # ------------------------------------------------------------------ runs
 
 
-class StartRunRequest(Wire):
+class StartRunRequest(Wire, forbid_unknown_fields=True):
     input: Any = msgspec.field(default_factory=dict)  # an object; checked against the schema
     version: int | None = None
 
 
-class RerunRequest(Wire):
+class RerunRequest(Wire, forbid_unknown_fields=True):
     input: Any = None  # None: the input of the run being rerun
     from_: str = msgspec.field(default="start", name="from")
 
@@ -167,7 +167,7 @@ class TraceEnvelope(Wire):
     cursor: str | None = None
 
 
-class SignalRequest(Wire):
+class SignalRequest(Wire, forbid_unknown_fields=True):
     payload: Any = None
 
 

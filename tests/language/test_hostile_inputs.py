@@ -67,10 +67,11 @@ HOSTILE: dict[str, tuple[Callable[[], str | bytes], Category, str]] = {
 def test_hostile_input_is_refused_quickly(name: str) -> None:
     make, category, fragment = HOSTILE[name]
     data = make()
-    started = time.perf_counter()
+    # CPU time of this process: other work on a shared machine does not count against it.
+    started = time.process_time()
     result = check_workflow(data, "hostile.yaml")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"{name} took {elapsed:.2f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < 2.0, f"{name} took {elapsed:.2f} s of CPU"
     assert result.spec is None
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     assert errors, result.diagnostics
