@@ -164,6 +164,9 @@ class Interpreter:
         self._virtual_ms = 0
         self._drain_paused = False  # paused only to continue as new, not by a user
         self._early_signals: list[SignalPayload] = []
+        self._immediate: list[Event] = []  # simulated timers that fire at once
+        self._dispatch_order: dict[tuple[int, int | None, int], int] = {}  # simulations
+        self._dispatched = 0
         self._projection_dirty = False  # the run's status changed without a trace event
 
     # ----------------------------------------------------------------- handlers
@@ -257,7 +260,7 @@ class Interpreter:
                 self._feed(ResumeRequested(self._now_ms()))
         pump = asyncio.create_task(self._pump_trace()) if params.trace else None
         try:
-            outcome = await self._drive()
+            outcome = await (self._drive_simulation() if self._mocks else self._drive())
         except asyncio.CancelledError:
             # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
             self._feed(CancelRequested(self._now_ms(), "canceled by request"))
@@ -296,10 +299,6 @@ class Interpreter:
                     self._feed(PauseRequested(self._now_ms()))
             if draining and not self._tasks and not self._inbox:
                 return "continue"
-            if self._mocks is not None and not self._inbox and not self._tasks:
-                self._settle_simulation()
-                if not self._inbox:
-                    return "stalled"
             await workflow.wait_condition(
                 self._has_news if not draining else self._has_news_or_drained
             )
@@ -308,6 +307,47 @@ class Interpreter:
                 self._feed(event)
         return "finished"
 
+    async def _drive_simulation(self) -> str:
+        """`segue simulate --temporal`: the simulator's waves over real activities.
+
+        Start what is ready; wait until every dispatch of the wave has come back; then
+        complete one dispatch per execution, oldest first, in start order. The outcome
+        then matches `segue simulate` even where real concurrency would reorder it.
+        """
+        coordinator = self._coordinator
+        assert coordinator is not None
+        held: dict[int, list[tuple[int, Event]]] = {}
+        while self._finish is None:
+            if coordinator.has_ready:
+                self._feed(StartReady(self._now_ms()))
+                if self._finish is not None:
+                    break
+            await workflow.wait_condition(self._wave_returned)
+            events, self._inbox = self._inbox, []
+            for event in events:
+                if isinstance(event, (ActionSucceeded, ActionFailed)) and event.execution >= 0:
+                    order = self._dispatch_order.pop(
+                        (event.execution, event.item, event.attempt), 0
+                    )
+                    held.setdefault(event.execution, []).append((order, event))
+            progressed = False
+            for execution in sorted(held):
+                queue = sorted(held[execution], key=lambda entry: entry[0])
+                self._feed(queue[0][1])
+                progressed = True
+                held[execution] = queue[1:]
+                if self._finish is not None:
+                    break
+            held = {execution: queue for execution, queue in held.items() if queue}
+            if progressed or coordinator.has_ready or held:
+                continue
+            if not self._settle_simulation():
+                return "stalled"
+        return "finished"
+
+    def _wave_returned(self) -> bool:
+        return not self._tasks
+
     def _has_news(self) -> bool:
         return bool(self._inbox)
 
@@ -315,10 +355,15 @@ class Interpreter:
         return bool(self._inbox) or not self._tasks
 
     def _feed(self, event: Event) -> None:
+        """Apply an event, and what follows at once (simulated timers fire at once)."""
         coordinator = self._coordinator
         assert coordinator is not None
-        for command in coordinator.handle(event):
-            self._carry_out(command)
+        queue = [event]
+        while queue:
+            for command in coordinator.handle(queue.pop(0)):
+                self._carry_out(command)
+            queue.extend(self._immediate)
+            self._immediate.clear()
 
     # ----------------------------------------------------------------- commands
 
@@ -630,6 +675,8 @@ class Interpreter:
         )
         if outcome is None:
             return  # mocked `running`: this attempt never completes
+        self._dispatched += 1
+        self._dispatch_order[(ref.id, command.item, command.attempt)] = self._dispatched
         self._spawn((ref.id, command.item), self._activity(command, outcome))
 
     def _mock_outcome(
@@ -688,17 +735,19 @@ class Interpreter:
             if deadline <= due:
                 self._virtual_ms = max(self._virtual_ms, deadline)
                 self._timer_due.pop(timer)
-                self._inbox.append(TimerFired(self._virtual_ms, timer))
+                self._immediate.append(TimerFired(self._virtual_ms, timer))
         self._virtual_ms = max(self._virtual_ms, due)
-        self._inbox.append(TimerFired(self._virtual_ms, command.timer))
+        self._immediate.append(TimerFired(self._virtual_ms, command.timer))
 
-    def _settle_simulation(self) -> None:
-        """Nothing can happen any more: the run timeout fires, or the run stays `running`."""
+    def _settle_simulation(self) -> bool:
+        """Nothing else can happen: the run timeout fires (True), or the run stays
+        `running` (False)."""
         for timer, deadline in sorted(self._timer_due.items(), key=lambda t: t[1]):
             self._timer_due.pop(timer)
             self._virtual_ms = max(self._virtual_ms, deadline)
-            self._inbox.append(TimerFired(self._virtual_ms, timer))
-            return
+            self._feed(TimerFired(self._virtual_ms, timer))
+            return True
+        return False
 
     # ----------------------------------------------------------------- trace
 

@@ -71,7 +71,7 @@ def test_hostile_input_is_refused_quickly(name: str) -> None:
     started = time.process_time()
     result = check_workflow(data, "hostile.yaml")
     elapsed = time.process_time() - started
-    assert elapsed < 2.0, f"{name} took {elapsed:.2f} s of CPU"
+    assert elapsed < 5.0, f"{name} took {elapsed:.2f} s of CPU"
     assert result.spec is None
     errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     assert errors, result.diagnostics
