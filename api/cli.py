@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.cli.main import build_parser, run_engine_command
+from engine.cli.main import build_parser, exit_after_temporal, run_engine_command, uses_temporal
 
 
 def full_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,13 @@ def full_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = full_parser().parse_args(argv)
+    code = _run(args)
+    if uses_temporal(args) and argv is None:
+        exit_after_temporal(code)  # a command-line process, not a caller in tests
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     handled = run_engine_command(args)
     if handled is not None:
         return handled

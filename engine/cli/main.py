@@ -7,6 +7,7 @@ module stays importable without the API package (imports flow api -> engine).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -66,10 +67,26 @@ def run_engine_command(args: argparse.Namespace) -> int | None:
     return None
 
 
+def uses_temporal(args: argparse.Namespace) -> bool:
+    """Whether the command ran a Temporal client or worker in this process."""
+    return args.command in {"worker", "dev", "run", "api"} or bool(getattr(args, "temporal", False))
+
+
+def exit_after_temporal(code: int) -> None:
+    """End the process at once: the Temporal SDK's runtime can abort the interpreter at
+    normal exit (sdk-python issue 300; FACTS.md), so flush and leave with os._exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser()[0].parse_args(argv)
     handled = run_engine_command(args)
-    return 2 if handled is None else handled
+    code = 2 if handled is None else handled
+    if uses_temporal(args) and argv is None:
+        exit_after_temporal(code)
+    return code
 
 
 if __name__ == "__main__":
