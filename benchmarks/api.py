@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -45,10 +44,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench_support import benchmark_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKFLOW = """\
 version: 1
 tasks:
@@ -117,27 +117,7 @@ def start_services() -> Services:
     services.temporal_address = server.address
     log(f"Temporal dev server {server.address} (files in {services.directory})")
 
-    url = os.environ.get("SEGUE_DATABASE_URL", "").strip()
-    if url:
-        services.database_url = url
-        log("database: SEGUE_DATABASE_URL")
-    else:
-        import psycopg
-        from psycopg import sql
-
-        name = f"segue_bench_{secrets.token_hex(5)}"
-        with psycopg.connect(LOCAL_SERVER_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        services.database_url = LOCAL_SERVER_URL.rsplit("/", 1)[0] + "/" + name
-
-        def drop() -> None:
-            with psycopg.connect(LOCAL_SERVER_URL, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-
-        services.cleanups.append(drop)
-        log(f"database: temporary {name} on {LOCAL_SERVER_URL}")
+    services.database_url = benchmark_database(services.cleanups, log)
 
     services.task_queue = f"bench-api-{uuid.uuid4().hex[:8]}"
     env = {

@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bench_support import benchmark_database
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
     import argparse
     import json
     import os
-    import secrets
     import shutil
     import statistics
     import sys
@@ -63,7 +63,6 @@ CONCURRENCY = 256  # max concurrent activities (and local activities) of both wo
 CHAIN = 100
 FAN_OUT = 200
 STEP_TIMEOUT = timedelta(seconds=60)
-LOCAL_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # --------------------------------------------------------------------- hand-written side
@@ -480,29 +479,7 @@ def start_services(want_db: bool, log: Callable[[str], None]) -> Services:
     else:
         log(f"Temporal at {address} (SEGUE_TEMPORAL_ADDRESS)")
     if want_db:
-        url = os.environ.get("SEGUE_DATABASE_URL", "").strip()
-        if url:
-            services.database_url = url
-            log("trace database: SEGUE_DATABASE_URL")
-        else:
-            import psycopg
-            from psycopg import sql
-
-            name = f"segue_bench_{secrets.token_hex(5)}"
-            with psycopg.connect(LOCAL_SERVER_URL, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            services.database_url = LOCAL_SERVER_URL.rsplit("/", 1)[0] + "/" + name
-
-            def drop() -> None:
-                with psycopg.connect(LOCAL_SERVER_URL, autocommit=True) as conn:
-                    conn.execute(
-                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                            sql.Identifier(name)
-                        )
-                    )
-
-            services.cleanups.append(drop)
-            log(f"trace database: temporary {name} on {LOCAL_SERVER_URL}")
+        services.database_url = benchmark_database(services.cleanups, log)
     return services
 
 
