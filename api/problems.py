@@ -88,6 +88,12 @@ def documented(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
     }
 
 
+def replayed(container: Any, description: str) -> dict[int, ResponseSpec]:
+    """The OpenAPI entry for a 200 answered instead of 201 when nothing new was created
+    (an Idempotency-Key replay, or content already registered)."""
+    return {200: ResponseSpec(data_container=container, description=description)}
+
+
 class StoreUnavailable(Exception):
     """The store's pool is not open (the database was unreachable at start-up)."""
 
@@ -197,6 +203,13 @@ def _on_store_down(_: Request[Any, Any, Any], error: Exception) -> Response[dict
     return problem_response(store_unavailable())
 
 
+def _on_bad_value(_: Request[Any, Any, Any], error: psycopg.DataError) -> Response[dict[str, Any]]:
+    """A value PostgreSQL cannot hold (a NUL character in a string, say): the client's
+    input, so 400 and not 500."""
+    detail = f"a value in the request cannot be stored: {error}"
+    return problem_response(ApiProblem(400, "INVALID_REQUEST", detail))
+
+
 _STORE_ERROR_STATUS = {"RUN_NOT_FOUND": 404, "WORKFLOW_VERSION_NOT_FOUND": 404}
 
 
@@ -221,6 +234,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     StoreError: _on_store_error,
     StoreUnavailable: _on_store_down,
     psycopg.OperationalError: _on_store_down,
+    psycopg.DataError: _on_bad_value,
     TemporalClientError: _on_temporal,
     Exception: _on_unexpected,
 }

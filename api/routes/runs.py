@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
-from api.problems import ApiProblem, conflict, documented
+from api.problems import ApiProblem, conflict, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
     current_status,
@@ -169,7 +169,10 @@ class RunController(Controller):
     @post(
         "/{run_id:str}/rerun",
         summary="A new run of the same workflow version with the same (or the given) input",
-        responses=documented(400, 404, 409, 422),
+        responses={
+            **documented(400, 404, 409, 422),
+            **replayed(RunStatusView, "The run already started with this Idempotency-Key"),
+        },
     )
     async def rerun(
         self,

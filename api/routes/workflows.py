@@ -13,7 +13,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawBody
 
 from api.graph import graph_view
-from api.problems import ApiProblem, documented, not_found
+from api.problems import ApiProblem, documented, not_found, replayed
 from api.runs import iso, start_new_run, status_view
 from api.services import Services
 from api.validation import (
@@ -107,7 +107,10 @@ class WorkflowController(Controller):
         "/",
         operation_class=YamlBodyOperation,
         summary="Register a workflow version",
-        responses=documented(400, 413, 422),
+        responses={
+            **documented(400, 413, 422),
+            **replayed(RegisteredWorkflow, "This content was already registered under the name"),
+        },
         description="201 with a new version; 200 (created=false) when this content is "
         "already registered under the name. 422 WORKFLOW_INVALID lists every error.",
     )
@@ -223,7 +226,10 @@ class WorkflowController(Controller):
     @post(
         "/{name:str}/runs",
         summary="Start a run (Idempotency-Key: the same run again)",
-        responses=documented(400, 404, 422),
+        responses={
+            **documented(400, 404, 422),
+            **replayed(RunStatusView, "The run already started with this Idempotency-Key"),
+        },
     )
     async def start(
         self,

@@ -189,11 +189,20 @@ def _optional_time(timestamp_ms: int | None) -> datetime | None:
 async def trace_page(
     pool: StorePool, run_id: str, after_seq: int, limit: int = 200
 ) -> list[TraceEventRecord]:
-    """Up to `limit` events of the run with seq greater than `after_seq`, by seq."""
+    """Up to `limit` events of the run with seq greater than `after_seq`, by seq, without
+    gaps: writers may store a run's events out of order (an action's activity writes the
+    events it carries while the workflow writes others), so a reader sees an event only
+    once every earlier one is stored, and a cursor never skips one."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     async with pool.connection() as conn:
-        return await fetch_all(conn, TraceEventRecord, SELECT_PAGE, (run_id, after_seq, limit))
+        records = await fetch_all(conn, TraceEventRecord, SELECT_PAGE, (run_id, after_seq, limit))
+    contiguous = 0
+    for expected, record in enumerate(records, start=after_seq + 1):
+        if record.seq != expected:
+            break
+        contiguous += 1
+    return records[:contiguous]
 
 
 def event_id(seq: int) -> str:

@@ -54,10 +54,22 @@ class SegueActivities:
         self.workflow_lookup = workflow_lookup
 
     @activity.defn(name=RUN_ACTION)
-    async def run_action(self, request: ActionRequest) -> Any:
-        """Run one attempt of an action (or serve the simulated outcome)."""
+    async def run_action(self, request: ActionRequest) -> dict[str, Any]:
+        """Run one attempt of an action (or serve the simulated outcome), writing the trace
+        events it carries meanwhile: `{"result": …, "traced": bool}`."""
         if request.mock is not None:
-            return _mocked(request.mock)
+            return {"result": _mocked(request.mock), "traced": False}
+        writing: asyncio.Future[None] | None = None
+        if request.trace is not None and self.trace_sink is not None:
+            writing = asyncio.ensure_future(self.trace_sink(request.trace))
+        try:
+            result = await self._attempt(request)
+        finally:
+            traced = await _finished(writing)
+        return {"result": result, "traced": traced}
+
+    async def _attempt(self, request: ActionRequest) -> Any:
+        """One attempt of the action itself."""
         info = activity.info()
         context = ActionContext(
             run_id=request.run_id,
@@ -111,6 +123,17 @@ class SegueActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.run_action, self.record_trace, self.lookup_workflow]
+
+
+async def _finished(writing: asyncio.Future[None] | None) -> bool:
+    """Whether a carried trace write succeeded (a failed one is redone by the workflow)."""
+    if writing is None:
+        return False
+    try:
+        await asyncio.wait_for(writing, 30)
+    except Exception:  # the workflow writes the events again through its pump
+        return False
+    return True
 
 
 def _mocked(outcome: dict[str, Any]) -> Any:

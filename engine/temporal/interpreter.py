@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         InterpreterResult,
         SignalPayload,
         TraceBatch,
+        TraceRecord,
         WaitChange,
     )
 
@@ -576,10 +577,12 @@ class Interpreter:
             item=command.item,
             timeout_seconds=command.timeout_seconds,
             mock=mock,
+            trace=self._carried_trace(),
         )
+        carried = request.trace.events if request.trace else []
         timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
         try:
-            result = await workflow.execute_activity(
+            outcome = await workflow.execute_activity(
                 RUN_ACTION,
                 request,
                 start_to_close_timeout=timedelta(seconds=timeout + 30),
@@ -588,9 +591,23 @@ class Interpreter:
                 summary=f"{ref.task}#{ref.iteration}",
             )
         except ActivityError as failure:
+            self._trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
             self._failed(command, _error_info(failure))
             return
-        self._succeeded(command, result)
+        except asyncio.CancelledError:
+            self._trace.restore(carried)
+            raise
+        if not outcome.get("traced"):
+            self._trace.restore(carried)
+        self._succeeded(command, outcome.get("result"))
+
+    def _carried_trace(self) -> TraceBatch | None:
+        """The pending trace events, to travel with an action's activity: it writes them
+        while the action runs, so no trace write holds up the workflow task that
+        dispatched the action (readers see events only without gaps: see the store)."""
+        if self._params is None or not self._params.trace or not self._trace.pending:
+            return None
+        return self._trace_batch(self._trace.take(TRACE_BATCH), [])
 
     async def _child(self, command: StartChildRun) -> None:
         params = self._params
@@ -760,24 +777,27 @@ class Interpreter:
             self._projection_dirty = False
             batch = self._trace.take(TRACE_BATCH)
             waits, self._wait_changes = self._wait_changes, []
-            projection = self._projection()
             await workflow.execute_local_activity(
                 RECORD_TRACE,
-                TraceBatch(
-                    params.run_id,
-                    params.workflow,
-                    batch,
-                    projection,
-                    waits,
-                    int(params.version) if params.version.isdigit() else 0,
-                    params.task_queue,
-                    params.parent_run_id,
-                ),
+                self._trace_batch(batch, waits),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=TRACE_RETRY,
             )
-            self._trace.confirm(len(batch))
             self._pump_idle = not self._trace_due()
+
+    def _trace_batch(self, events: list[TraceRecord], waits: list[WaitChange]) -> TraceBatch:
+        params = self._params
+        assert params is not None
+        return TraceBatch(
+            params.run_id,
+            params.workflow,
+            events,
+            self._projection(),
+            waits,
+            int(params.version) if params.version.isdigit() else 0,
+            params.task_queue,
+            params.parent_run_id,
+        )
 
     def _trace_due(self) -> bool:
         return bool(self._trace.pending or self._wait_changes or self._projection_dirty)

@@ -122,12 +122,17 @@ class TraceLog:
                 has_output=True,
             )
 
-    def take(self, limit: int) -> list[TraceRecord]:
-        batch = self.pending[:limit]
+    def take(self, limit: int | None = None) -> list[TraceRecord]:
+        """Remove and return the oldest pending records (all of them without a limit)."""
+        count = len(self.pending) if limit is None else limit
+        batch = self.pending[:count]
+        del self.pending[:count]
         return batch
 
-    def confirm(self, count: int) -> None:
-        del self.pending[:count]
+    def restore(self, records: list[TraceRecord]) -> None:
+        """Put back records whose write was not confirmed (kept in sequence order)."""
+        if records:
+            self.pending = sorted([*records, *self.pending], key=lambda record: record.seq)
 
 
 def _data(execution: int, iteration: int, route: int, attempt: int) -> dict[str, Any]:

@@ -71,6 +71,8 @@ class ActionRequest:
     item: int | None = None
     timeout_seconds: float | None = None
     mock: dict[str, Any] | None = None  # the served outcome in simulations
+    # Trace events the activity writes while the action runs (see the interpreter).
+    trace: TraceBatch | None = None
 
 
 @dataclass
