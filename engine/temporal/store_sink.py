@@ -25,6 +25,19 @@ from engine.temporal.activities import TraceSink, WorkflowLookup
 from engine.temporal.types import TraceBatch, TraceRecord
 
 
+def storable(value: Any) -> Any:
+    """The value with every U+0000 written as the text `\\u0000`: PostgreSQL refuses
+    NUL in text and jsonb, and a trace write that can never succeed would hold the
+    run's trace back for ever."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
+
+
 def _event(record: TraceRecord) -> TraceEvent:
     return TraceEvent(
         seq=record.seq,
@@ -32,10 +45,10 @@ def _event(record: TraceRecord) -> TraceEvent:
         level=record.level,
         timestamp_ms=record.timestamp_ms,
         node_id=record.node_id,
-        message=record.message,
-        error=record.error,
-        output_summary=summarize_output(record.output) if record.has_output else None,
-        data=record.data,
+        message=storable(record.message),
+        error=storable(record.error),
+        output_summary=storable(summarize_output(record.output)) if record.has_output else None,
+        data=storable(record.data),
     )
 
 
@@ -44,7 +57,9 @@ def trace_sink(pool: StorePool) -> TraceSink:
 
     async def write(batch: TraceBatch) -> None:
         events = [_event(record) for record in batch.events]
-        projection = msgspec.convert(batch.projection, RunProjection) if batch.projection else None
+        projection = (
+            msgspec.convert(storable(batch.projection), RunProjection) if batch.projection else None
+        )
         try:
             await append_trace(pool, batch.run_id, events, projection)
         except RunNotFound:

@@ -3,6 +3,7 @@ iteration/route/attempt, and the run projection follows the run to its end."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from typing import Any
@@ -99,3 +100,55 @@ def test_trace_of_a_monitoring_loop(
     )
     assert run is not None and run.status == "COMPLETED" and run.output == {"checks": 3}
     assert run.progress_completed == 6 and run.progress_total == 6
+
+
+def test_a_nul_character_in_run_data_does_not_block_the_trace(
+    temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
+) -> None:
+    """PostgreSQL refuses U+0000 in text and jsonb: the trace stores it escaped."""
+    text = """
+version: 1
+tasks:
+  nul:
+    action: core.echo
+    input: <% "a" & $string($ctx.zero) & "b" %>
+    next: [{publish: {said: <% $result %>}}]
+vars: {zero: "\\u0000"}
+output: <% $ctx.said %>
+"""
+
+    async def scenario() -> Any:
+        pool = await open_pool(postgres_url)
+        try:
+            client = await connect(temporal_address)
+            queue = f"segue-nul-{uuid.uuid4().hex[:8]}"
+            activities = SegueActivities(ActionCatalog.builtin(), trace_sink=trace_sink(pool))
+            async with build_worker(client, activities, task_queue=queue):
+                spec = load_workflow(text, "nul.yaml", name="nul")
+                version = await register_workflow_version(pool, "nul", text, spec.content_hash)
+                run_id = f"nul-{uuid.uuid4().hex[:8]}"
+                await create_run(
+                    pool,
+                    NewRun(
+                        run_id=run_id,
+                        workflow_name="nul",
+                        workflow_version=version.version,
+                        task_queue=queue,
+                    ),
+                )
+                params = InterpreterInput(run_id, "nul", str(version.version), text, {}, queue)
+                handle = await client.start_workflow(
+                    INTERPRETER_WORKFLOW,
+                    params,
+                    id=run_id,
+                    task_queue=queue,
+                    result_type=InterpreterResult,
+                )
+                result = await asyncio.wait_for(handle.result(), 60)
+            return result, await get_run(pool, run_id)
+        finally:
+            await pool.close()
+
+    result, run = background_loop.run(scenario())
+    assert result.status == "succeeded" and result.output == "a\x00b"
+    assert run is not None and run.status == "COMPLETED" and run.output == "a\\u0000b"
