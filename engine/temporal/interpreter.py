@@ -161,6 +161,7 @@ class Interpreter:
         self._recent: list[dict[str, Any]] = []
         self._live: dict[int, dict[str, Any]] = {}
         self._sequence: list[list[Any]] | None = None
+        self._sequence_open: dict[int, list[Any]] = {}  # running executions' rows
         self._mocks: MockBook | None = None
         self._virtual_ms = 0
         self._drain_paused = False  # paused only to continue as new, not by a user
@@ -239,6 +240,7 @@ class Interpreter:
             carried = params.carried.get("mocks")
             self._mocks = MockBook(parse_mocks(carried if carried is not None else params.mocks))
             self._sequence = list(params.carried.get("sequence", []))
+            self._sequence_open = {row[4]: row for row in self._sequence if row[3] == "running"}
         carried_trace = params.carried.get("trace", [1, 0, 0])
         self._trace = TraceLog(
             params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
@@ -385,7 +387,9 @@ class Interpreter:
                 "started_ms": now,
             }
             if self._sequence is not None:
-                self._sequence.append([ref.task, ref.iteration, ref.route, "running", ref.id])
+                row = [ref.task, ref.iteration, ref.route, "running", ref.id]
+                self._sequence.append(row)
+                self._sequence_open[ref.id] = row
         elif isinstance(command, ExecutionFinished):
             self._on_finished(command, now)
         elif isinstance(command, DispatchAction):
@@ -424,11 +428,9 @@ class Interpreter:
         }
         self._recent.append(summary)
         del self._recent[:-50]
-        if self._sequence is not None:
-            for entry in reversed(self._sequence):
-                if entry[4] == ref.id:
-                    entry[3] = str(command.status)
-                    break
+        row = self._sequence_open.pop(ref.id, None)
+        if row is not None:
+            row[3] = str(command.status)
 
     def _succeeded(self, command: DispatchAction | StartChildRun, result: Any) -> None:
         ref = command.execution

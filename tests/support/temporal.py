@@ -94,3 +94,23 @@ async def history_lengths(client: Client, workflow_id: str) -> list[int]:
         handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
         lengths.append((await handle.describe()).history_length)
     return lengths
+
+
+async def record_run(
+    pool: Any, name: str, text: str, queue: str, run_id: str | None = None
+) -> InterpreterInput:
+    """As the API does before starting a run: register the version and record the run;
+    the interpreter input to start it with (trace on)."""
+    from engine.language.loader import load_workflow
+    from engine.store import NewRun, create_run, register_workflow_version
+
+    spec = load_workflow(text, f"{name}.yaml", name=name)
+    version = await register_workflow_version(pool, name, text, spec.content_hash)
+    run_id = run_id or f"{name}-{uuid.uuid4().hex[:8]}"
+    await create_run(
+        pool,
+        NewRun(
+            run_id=run_id, workflow_name=name, workflow_version=version.version, task_queue=queue
+        ),
+    )
+    return InterpreterInput(run_id, name, str(version.version), text, {}, queue)

@@ -17,14 +17,13 @@ from temporalio.client import Client
 
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
-from engine.language.loader import load_workflow
-from engine.store import NewRun, create_run, open_pool, register_workflow_version, trace_page
+from engine.store import open_pool, trace_page
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import start_dev_server
 from engine.temporal.store_sink import trace_sink
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, record_run
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -78,18 +77,7 @@ def test_long_loop_continues_as_new(
         )
         async with build_worker(client, activities, task_queue=queue):
             run_id = f"loop-{uuid.uuid4().hex[:8]}"
-            spec = load_workflow(LOOP, "loop.yaml", name="loop")
-            version = await register_workflow_version(pool, "loop", LOOP, spec.content_hash)
-            await create_run(
-                pool,
-                NewRun(
-                    run_id=run_id,
-                    workflow_name="loop",
-                    workflow_version=version.version,
-                    task_queue=queue,
-                ),
-            )
-            params = InterpreterInput(run_id, "loop", str(version.version), LOOP, {}, queue)
+            params = await record_run(pool, "loop", LOOP, queue, run_id)
             handle = await client.start_workflow(
                 INTERPRETER_WORKFLOW,
                 params,

@@ -12,21 +12,17 @@ import pytest
 
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
-from engine.language.loader import load_workflow
 from engine.store import (
-    NewRun,
-    create_run,
     get_run,
     open_pool,
-    register_workflow_version,
     trace_event_json,
     trace_page,
 )
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, record_run
 from tests.temporal.test_runs import MONITOR, TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -44,24 +40,8 @@ def test_trace_of_a_monitoring_loop(
                 ActionCatalog([*builtin_actions(), *TEST_ACTIONS]), trace_sink=trace_sink(pool)
             )
             async with build_worker(client, activities, task_queue=queue):
-                # As the API does: register the version, record the run, then start it.
-                spec = load_workflow(MONITOR, "monitor.yaml", name="monitor")
-                version = await register_workflow_version(
-                    pool, "monitor", MONITOR, spec.content_hash
-                )
                 run_id = f"traced-{uuid.uuid4().hex[:8]}"
-                await create_run(
-                    pool,
-                    NewRun(
-                        run_id=run_id,
-                        workflow_name="monitor",
-                        workflow_version=version.version,
-                        task_queue=queue,
-                    ),
-                )
-                params = InterpreterInput(
-                    run_id, "monitor", str(version.version), MONITOR, {}, queue
-                )
+                params = await record_run(pool, "monitor", MONITOR, queue, run_id)
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW,
                     params,
@@ -124,19 +104,8 @@ output: <% $ctx.said %>
             queue = f"segue-nul-{uuid.uuid4().hex[:8]}"
             activities = SegueActivities(ActionCatalog.builtin(), trace_sink=trace_sink(pool))
             async with build_worker(client, activities, task_queue=queue):
-                spec = load_workflow(text, "nul.yaml", name="nul")
-                version = await register_workflow_version(pool, "nul", text, spec.content_hash)
                 run_id = f"nul-{uuid.uuid4().hex[:8]}"
-                await create_run(
-                    pool,
-                    NewRun(
-                        run_id=run_id,
-                        workflow_name="nul",
-                        workflow_version=version.version,
-                        task_queue=queue,
-                    ),
-                )
-                params = InterpreterInput(run_id, "nul", str(version.version), text, {}, queue)
+                params = await record_run(pool, "nul", text, queue, run_id)
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW,
                     params,

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from engine.language.loader import load_workflow
-from engine.store import NewRun, create_run, open_pool, register_workflow_version, trace_page
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.store import open_pool, trace_page
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, record_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -83,20 +82,9 @@ tasks:
 
         async def start() -> Any:
             pool = await open_pool(postgres_url)
-            spec = load_workflow(text, "crash.yaml", name="crash")
-            version = await register_workflow_version(pool, "crash", text, spec.content_hash)
-            await create_run(
-                pool,
-                NewRun(
-                    run_id=run_id,
-                    workflow_name="crash",
-                    workflow_version=version.version,
-                    task_queue=queue,
-                ),
-            )
+            params = await record_run(pool, "crash", text, queue, run_id)
             await pool.close()
             client = await connect(temporal_address)
-            params = InterpreterInput(run_id, "crash", str(version.version), text, {}, queue)
             return await client.start_workflow(
                 INTERPRETER_WORKFLOW,
                 params,
