@@ -1,5 +1,5 @@
 """The operator commands that talk to a running API: `segue run`, `runs`, `trace`,
-`cancel`, `signal`.
+`cancel`, `rerun`, `signal`.
 
 The API is found at `--api`, else SEGUE_API_URL, else the one `segue dev` announced in
 its data dir; `segue run` starts the embedded stack itself when none is running.
@@ -200,7 +200,8 @@ def run_main(args: argparse.Namespace) -> int:
 
 
 def operator_main(args: argparse.Namespace) -> int:
-    """`segue runs`, `segue trace RUN`, `segue cancel RUN`, `segue signal RUN TASK`."""
+    """`segue runs`, `segue trace RUN`, `segue cancel RUN`, `segue rerun RUN`,
+    `segue signal RUN TASK`."""
     url = find_api(args.api)
     if url is None:
         print(
@@ -228,6 +229,9 @@ def operator_main(args: argparse.Namespace) -> int:
                     break
         elif args.command == "cancel":
             print(json.dumps(api.call("POST", f"/runs/{args.run}/cancel")))
+        elif args.command == "rerun":
+            body = {"from": "failed" if args.failed else "start"}
+            print(json.dumps(api.call("POST", f"/runs/{args.run}/rerun", json=body)))
         elif args.command == "signal":
             payload = read_document(args.payload, "payload") if args.payload else None
             print(
@@ -244,7 +248,7 @@ def operator_main(args: argparse.Namespace) -> int:
 
 
 def add_client_commands(commands: Any) -> None:
-    """`run`, `runs`, `trace`, `cancel`, `signal` on the `segue` parser."""
+    """`run`, `runs`, `trace`, `cancel`, `rerun`, `signal` on the `segue` parser."""
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -270,6 +274,14 @@ def add_client_commands(commands: Any) -> None:
     cancel = commands.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run")
     common(cancel)
+    rerun = commands.add_parser("rerun", help="run a finished run again (a new run)")
+    rerun.add_argument("run")
+    rerun.add_argument(
+        "--failed",
+        action="store_true",
+        help="start where the failed run stopped, not from the top",
+    )
+    common(rerun)
     signal = commands.add_parser("signal", help="resume a waiting task of a run with a payload")
     signal.add_argument("run")
     signal.add_argument("task")

@@ -18,6 +18,7 @@ from engine.store import (
     RunStatus,
     WorkflowVersion,
     create_run,
+    get_rerun_point,
     get_run,
     get_workflow_version,
     update_run_status,
@@ -85,6 +86,9 @@ def status_view(
         errors=record.errors if isinstance(record.errors, list) else [],
         created_at=iso(record.created_at),
         rerun_of=record.rerun_of,
+        rerun_from=None
+        if record.rerun_of is None
+        else ("failed" if record.rerun_from_failed else "start"),
         parent_run_id=record.parent_run_id,
         temporal_run_id=record.temporal_run_id,
     )
@@ -166,6 +170,26 @@ async def run_has_ended(services: Services, run_id: str) -> bool:
 # ------------------------------------------------------------------ starting
 
 
+async def failed_run_point(services: Services, record: RunRecord) -> Any:
+    """Where a failed run stopped, for a rerun from its failed tasks; 409 when it did not
+    fail (RUN_NOT_FAILED) or left nothing to run again (NOTHING_TO_RERUN: it failed on
+    its input, on an unreachable join, or before Segue recorded its end)."""
+    if record.status not in (RunStatus.FAILED, RunStatus.TIMED_OUT):
+        raise conflict(
+            "RUN_NOT_FAILED",
+            f"only a failed run can be rerun from its failed tasks; this one is {record.status}",
+            runStatus=str(record.status),
+        )
+    point = await get_rerun_point(services.pool, record.run_id)
+    if point is None:
+        raise conflict(
+            "NOTHING_TO_RERUN",
+            "the run failed without a task to run again (its input, an unreachable join, "
+            'or a failure outside the workflow); rerun it with {"from": "start"}',
+        )
+    return point
+
+
 async def start_new_run(
     services: Services,
     version: WorkflowVersion,
@@ -173,9 +197,11 @@ async def start_new_run(
     *,
     idempotency_key: str | None = None,
     rerun_of: str | None = None,
+    rerun_point: Any = None,
 ) -> tuple[RunRecord, bool]:
     """Validate the input, record the run, start it in Temporal; (run, created). With an
-    idempotency key already used for the workflow: that run, not a new one."""
+    idempotency key already used for the workflow: that run, not a new one. With a
+    `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
     program = await services.versions.program(version)
     values, problems = program.prepare_input(given_input)
     if problems:
@@ -197,11 +223,12 @@ async def start_new_run(
             input=values,
             idempotency_key=idempotency_key,
             rerun_of=rerun_of,
+            rerun_from_failed=rerun_point is not None,
             temporal_workflow_id=run_id,
         ),
     )
     if not record.existing:
-        return await launch(services, record, version.yaml), True
+        return await launch(services, record, version.yaml, rerun_point), True
     if record.status is RunStatus.QUEUED and record.temporal_run_id is None:
         # The first request recorded the run but may not have started it (it may have
         # died in between): starting again is safe, Temporal keeps one execution.
@@ -209,11 +236,16 @@ async def start_new_run(
             services.pool, record.workflow_name, record.workflow_version
         )
         if earlier is not None:
-            record = await launch(services, record, earlier.yaml)
+            point = None
+            if record.rerun_from_failed and record.rerun_of is not None:
+                point = await get_rerun_point(services.pool, record.rerun_of)
+            record = await launch(services, record, earlier.yaml, point)
     return record, False
 
 
-async def launch(services: Services, record: RunRecord, yaml_text: str) -> RunRecord:
+async def launch(
+    services: Services, record: RunRecord, yaml_text: str, rerun_point: Any = None
+) -> RunRecord:
     """Start the run's interpreter workflow; a refusal marks the run FAILED (503)."""
     params = InterpreterInput(
         run_id=record.run_id,
@@ -222,6 +254,7 @@ async def launch(services: Services, record: RunRecord, yaml_text: str) -> RunRe
         yaml=yaml_text,
         input=record.input if isinstance(record.input, dict) else {},
         task_queue=record.task_queue,
+        rerun=rerun_point,
     )
     try:
         temporal_run_id = await start_run(

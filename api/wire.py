@@ -150,6 +150,7 @@ class RunStatusView(Wire):
     completed_at: str | None = None
     failure: Failure | None = None
     rerun_of: str | None = None
+    rerun_from: str | None = None  # "start" or "failed" when the run is a rerun
     parent_run_id: str | None = None
     temporal_run_id: str | None = None
 

@@ -14,6 +14,7 @@ from api.problems import ApiProblem, conflict, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
     current_status,
+    failed_run_point,
     request_cancel,
     request_pause,
     require_live,
@@ -182,14 +183,19 @@ class RunController(Controller):
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunStatusView]:
         request = data or RerunRequest()
-        if request.from_ == "failed":
-            raise conflict(
-                "RERUN_FROM_FAILED_UNSUPPORTED",
-                'rerunning from the failed tasks is not supported yet; use {"from": "start"}',
+        if request.from_ not in ("start", "failed"):
+            raise ApiProblem(400, "INVALID_REQUEST", '`from` must be "start" or "failed"')
+        if request.from_ == "failed" and request.input is not None:
+            raise ApiProblem(
+                400,
+                "INVALID_REQUEST",
+                "a rerun from the failed tasks continues with the data of the failed run; "
+                '`input` can only be given with {"from": "start"}',
             )
-        if request.from_ != "start":
-            raise ApiProblem(400, "INVALID_REQUEST", '`from` must be "start" (or "failed")')
         earlier = await require_run(services, run_id)
+        point = None
+        if request.from_ == "failed":
+            point = await failed_run_point(services, earlier)
         version = await require_version(services, earlier.workflow_name, earlier.workflow_version)
         given = earlier.input if request.input is None else request.input
         record, created = await start_new_run(
@@ -198,6 +204,7 @@ class RunController(Controller):
             given,
             idempotency_key=idempotency_key or None,
             rerun_of=earlier.run_id,
+            rerun_point=point,
         )
         return Response(status_view(record), status_code=201 if created else 200)
 

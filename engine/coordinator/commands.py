@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from engine.coordinator.events import ErrorInfo
+from engine.coordinator.rerun import RerunPoint
 
 
 class ExecutionStatus(StrEnum):
@@ -132,6 +133,7 @@ class FinishRun(Command, frozen=True, tag="finish_run"):
     output: Any
     errors: tuple[ErrorEntry, ...]
     errors_dropped: int = 0
+    rerun: RerunPoint | None = None  # a failed run: where a rerun from the failed tasks starts
 
 
 AnyCommand = (

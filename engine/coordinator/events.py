@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from engine.coordinator.rerun import RerunPoint
+
 
 class RunInfo(msgspec.Struct, frozen=True):
     id: str
@@ -36,6 +38,7 @@ class Event(msgspec.Struct, frozen=True, tag=True, tag_field="event"):
 class RunStarted(Event, frozen=True, tag="run_started"):
     run: RunInfo
     input: dict[str, Any]
+    rerun: RerunPoint | None = None  # start where this failed run stopped, not from the top
 
 
 class StartReady(Event, frozen=True, tag="start_ready"):

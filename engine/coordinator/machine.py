@@ -39,6 +39,7 @@ from engine.coordinator.events import (
     StartReady,
     TimerFired,
 )
+from engine.coordinator.rerun import RerunEntry, RerunPoint, build_rerun_point
 from engine.coordinator.state import (
     Execution,
     ItemsProgress,
@@ -118,6 +119,9 @@ class Coordinator(Dispatching):
         state.started = True
         state.run = event.run
         self._bind_run()
+        if event.rerun is not None:
+            self._start_from(event.rerun)
+            return
         values, problems = self.program.prepare_input(event.input)
         if problems:
             for problem in problems:
@@ -146,6 +150,44 @@ class Coordinator(Dispatching):
         for entry in self.graph.entries:
             state.ready.append(Ready(entry, 0, context))
 
+    def _start_from(self, point: RerunPoint) -> None:
+        """Begin where a failed run stopped: its barriers and contexts, its stopped paths."""
+        state = self.state
+        unknown = point.unknown_tasks(self.spec.tasks)
+        if unknown:
+            state.add_error(
+                ErrorEntry(
+                    type="rerun",
+                    message=f"the rerun point names tasks this workflow does not have: "
+                    f"{', '.join(unknown)}",
+                )
+            )
+            state.failing = True
+            return
+        contexts = [point.context(index) for index in range(len(point.contexts))]
+        state.initial = contexts[point.initial]
+        if point.output_context is not None:
+            state.output_context = contexts[point.output_context]
+        state.stamp = point.stamp
+        state.next_route = max(state.next_route, point.next_route)
+        if self.program.tracks_task_status:
+            state.latest_status = dict(point.latest_status)
+        for kept in point.barriers:
+            state.barriers.setdefault(kept.task, {})[kept.route] = JoinBarrier(
+                kept.task,
+                kept.route,
+                dict.fromkeys(kept.arrived),
+                contexts[kept.context],
+                kept.fired,
+            )
+        if self.spec.timeout:
+            state.run_timer = self._start_timer(TimerKind.RUN_TIMEOUT, float(self.spec.timeout))
+        for task in point.tasks:
+            if task.source is None:
+                state.ready.append(Ready(task.task, task.route, contexts[task.context]))
+            else:
+                self._arrive(task.task, task.route, contexts[task.context], task.source, False)
+
     # ----------------------------------------------------------------- starting tasks
 
     def _start_ready(self) -> None:
@@ -156,6 +198,7 @@ class Coordinator(Dispatching):
         state.ready = []
         for arrival in ready:
             if (state.failing and not arrival.forced) or state.canceled:
+                self._keep_for_rerun(arrival.task, arrival.route, arrival.context)
                 self._path_ends(arrival.context)
                 continue
             repeatable = arrival.task in self.graph.repeatable
@@ -172,6 +215,7 @@ class Coordinator(Dispatching):
                         route=arrival.route,
                     )
                 )
+                self._keep_for_rerun(arrival.task, arrival.route, arrival.context)
                 self._fail()
                 self._path_ends(arrival.context)
                 continue
@@ -252,6 +296,7 @@ class Coordinator(Dispatching):
                 holds = transition.when is None or transition.when.holds(scope)
             except ExpressionError as failure:
                 self._finish_execution(execution, status, result, error)
+                self._keep_execution(execution)
                 self._record_expression_error(
                     failure.located(field=f"next[{transition.index}].when"),
                     execution.ref,
@@ -295,6 +340,7 @@ class Coordinator(Dispatching):
                 )
             )
             if not handled:
+                self._keep_execution(execution)
                 self._fail()
         for transition in taken:
             published = self._publish(transition, execution.context, scope, execution)
@@ -313,6 +359,7 @@ class Coordinator(Dispatching):
                         transition=transition.index,
                     )
                 )
+                self._keep_execution(execution)
                 self._fail()
             if not transition.targets:
                 self._path_ends(context)
@@ -350,6 +397,7 @@ class Coordinator(Dispatching):
             for name, template in transition.publish:
                 values[name] = template.render(scope)
         except ExpressionError as error:
+            self._keep_execution(execution)
             self._record_expression_error(
                 error.located(field=f"next[{transition.index}].publish"),
                 execution.ref,
@@ -369,6 +417,7 @@ class Coordinator(Dispatching):
         """A taken transition reaches a task: a barrier arrival or a ready execution."""
         state = self.state
         if (state.failing and not forced) or state.canceled:
+            self._keep_for_rerun(target, route, context, source=source)
             self._path_ends(context)
             return
         threshold = self.graph.join_threshold.get(target)
@@ -416,11 +465,34 @@ class Coordinator(Dispatching):
             keep = [arrival for arrival in state.ready if arrival.forced]
             for arrival in state.ready:
                 if not arrival.forced:
+                    self._keep_for_rerun(arrival.task, arrival.route, arrival.context)
                     self._path_ends(arrival.context)
             state.ready = keep
 
+    def _keep_for_rerun(
+        self,
+        task: str,
+        route: int,
+        context: Context,
+        *,
+        source: str | None = None,
+        execution: int | None = None,
+    ) -> None:
+        """Remember a path the failure stopped, for a rerun from the failed tasks."""
+        state = self.state
+        if state.canceled:
+            return  # a canceled run is not rerun from where it stopped
+        if execution is not None and any(kept.execution == execution for kept in state.rerun):
+            return
+        state.rerun.append(RerunEntry(task, route, context, source, execution))
+
+    def _keep_execution(self, execution: Execution) -> None:
+        ref = execution.ref
+        self._keep_for_rerun(ref.task, ref.route, execution.context, execution=ref.id)
+
     def _expression_failure(self, execution: Execution, error: ExpressionError) -> None:
         located = error.located(task=execution.task)
+        self._keep_execution(execution)
         if execution.ref.id in self.state.executions:
             out = int(execution.sent) + (len(execution.items.in_flight) if execution.items else 0)
             if out:
@@ -465,6 +537,8 @@ class Coordinator(Dispatching):
             self._finish_execution(
                 execution, ExecutionStatus.CANCELED, None, ErrorInfo(entry.type, entry.message)
             )
+            if not canceled:
+                self._keep_execution(execution)
             self._path_ends(execution.context)
         state.in_flight = 0
         state.waiting_for_slot.clear()
@@ -555,7 +629,24 @@ class Coordinator(Dispatching):
             status = RunStatus.SUCCEEDED
         state.status = status
         state.finished = True
-        self._out.append(FinishRun(status, output, tuple(state.errors), state.errors_dropped))
+        rerun = None
+        if status is RunStatus.FAILED and state.rerun and state.initial is not None:
+            rerun = build_rerun_point(
+                state.rerun,
+                state.initial,
+                state.output_context,
+                [
+                    (b.task, b.route, list(b.arrived), b.context, b.fired)
+                    for by_route in state.barriers.values()
+                    for b in by_route.values()
+                ],
+                state.stamp,
+                state.next_route,
+                state.latest_status,
+            )
+        self._out.append(
+            FinishRun(status, output, tuple(state.errors), state.errors_dropped, rerun)
+        )
 
 
 def _ordinal(n: int) -> str:

@@ -14,6 +14,7 @@ import msgspec
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context
 from engine.coordinator.events import ErrorInfo, RunInfo
+from engine.coordinator.rerun import RerunEntry
 from engine.coordinator.state import (
     CoordinatorState,
     Execution,
@@ -109,6 +110,9 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "waiting_for_slot": [list(entry) for entry in state.waiting_for_slot],
         "errors": [msgspec.to_builtins(e) for e in state.errors],
         "errors_dropped": state.errors_dropped,
+        "rerun": [
+            [e.task, e.route, contexts.ref(e.context), e.source, e.execution] for e in state.rerun
+        ],
         "contexts": contexts.table,
     }
 
@@ -188,6 +192,10 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
     state.waiting_for_slot = [(int(a), b) for a, b in data["waiting_for_slot"]]
     state.errors = [msgspec.convert(e, ErrorEntry) for e in data["errors"]]
     state.errors_dropped = data["errors_dropped"]
+    state.rerun = [  # absent from states written before reruns existed
+        RerunEntry(task, route, required(ctx), source, execution)
+        for task, route, ctx, source, execution in data.get("rerun", [])
+    ]
     return state
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context
 from engine.coordinator.events import ErrorInfo, RunInfo
+from engine.coordinator.rerun import RerunEntry
 
 # Error entries kept in full; beyond this only a count (a loop that fails and handles
 # the failure on every iteration must not grow the state).
@@ -133,6 +134,7 @@ class CoordinatorState:
     waiting_for_slot: list[tuple[int, int | None]] = field(default_factory=list)
     errors: list[ErrorEntry] = field(default_factory=list)
     errors_dropped: int = 0
+    rerun: list[RerunEntry] = field(default_factory=list)  # paths a failure stopped
 
     def add_error(self, entry: ErrorEntry) -> None:
         if len(self.errors) < MAX_ERROR_ENTRIES:

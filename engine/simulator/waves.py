@@ -34,6 +34,7 @@ from engine.coordinator import (
     TimerFired,
     TimerKind,
 )
+from engine.coordinator.rerun import RerunPoint
 from engine.coordinator.snapshot import dump_state, load_state
 from engine.language.spec import WorkflowSpec
 from engine.simulator.mocks import MockBook, MockEntry
@@ -73,6 +74,7 @@ class Simulation:
     sequence: list[SequenceEntry]
     errors_dropped: int = 0
     waves: int = 0
+    rerun: RerunPoint | None = None  # a failed run: where a rerun from the failed tasks starts
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -206,15 +208,17 @@ def simulate(
     *,
     run_id: str = "simulation",
     roundtrip_state: bool = False,
+    rerun: RerunPoint | None = None,
 ) -> Simulation:
     """Run `spec` to its end (or until nothing more can happen) with mocked actions.
 
     With `roundtrip_state`, the coordinator is rebuilt from its serialised state after
-    every event (a test of the state's completeness).
+    every event (a test of the state's completeness). With `rerun` (a failed simulation's
+    `rerun`), the run starts where that one stopped.
     """
     simulator = _Simulator(Coordinator(spec), MockBook(mocks), roundtrip=roundtrip_state)
     run = RunInfo(run_id, spec.name or "workflow", spec.content_hash or "local", VIRTUAL_EPOCH_MS)
-    simulator.feed(RunStarted(simulator.now_ms, run, run_input))
+    simulator.feed(RunStarted(simulator.now_ms, run, run_input, rerun))
     waves = 0
     while simulator.finish is None and waves < MAX_WAVES:
         waves += 1
@@ -251,4 +255,5 @@ def simulate(
         [e for _, e in sequence],
         finish.errors_dropped,
         waves,
+        finish.rerun,
     )

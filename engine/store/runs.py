@@ -16,6 +16,7 @@ from engine.store._db import (
     StorePool,
     fetch_all,
     fetch_one,
+    fetch_value,
     from_us,
     jsonb,
     to_us,
@@ -78,6 +79,7 @@ class NewRun(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None = None
     parent_run_id: str | None = None
     rerun_of: str | None = None
+    rerun_from_failed: bool = False  # starts where `rerun_of` stopped, not from the top
     temporal_workflow_id: str | None = None
     status: RunStatus = RunStatus.QUEUED
 
@@ -100,6 +102,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None
     parent_run_id: str | None
     rerun_of: str | None
+    rerun_from_failed: bool
     progress_completed: int
     progress_total: int | None
     history_length: int
@@ -120,15 +123,15 @@ class RunPage(msgspec.Struct, frozen=True):
 
 RUN_COLUMNS = """run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
     temporal_run_id, status, input, output, errors, failure, idempotency_key, parent_run_id,
-    rerun_of, progress_completed, progress_total, history_length, last_seq, created_at,
-    started_at, updated_at, completed_at"""
+    rerun_of, rerun_from_failed, progress_completed, progress_total, history_length, last_seq,
+    created_at, started_at, updated_at, completed_at"""
 
 INSERT_RUN = f"""
 INSERT INTO runs (run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
-    status, input, idempotency_key, parent_run_id, rerun_of)
+    status, input, idempotency_key, parent_run_id, rerun_of, rerun_from_failed)
 VALUES (%(run_id)s, %(workflow_name)s, %(workflow_version)s, %(task_queue)s,
     %(temporal_workflow_id)s, %(status)s, %(input)s, %(idempotency_key)s, %(parent_run_id)s,
-    %(rerun_of)s)
+    %(rerun_of)s, %(rerun_from_failed)s)
 ON CONFLICT ON CONSTRAINT runs_idempotency_key DO NOTHING
 RETURNING {RUN_COLUMNS}
 """
@@ -137,6 +140,7 @@ SELECT {RUN_COLUMNS}, true AS existing FROM runs
 WHERE workflow_name = %s AND idempotency_key = %s
 """
 SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s"
+SELECT_RERUN_POINT = "SELECT rerun_point FROM runs WHERE run_id = %s"
 LOCK_RUN = """
 SELECT status, last_seq, temporal_workflow_id, temporal_run_id FROM runs WHERE run_id = %s
 FOR NO KEY UPDATE
@@ -157,9 +161,10 @@ UPDATABLE_COLUMNS = frozenset(
         "last_seq",
         "started_at",
         "completed_at",
+        "rerun_point",
     }
 )
-JSON_COLUMNS = frozenset({"output", "errors", "failure"})
+JSON_COLUMNS = frozenset({"output", "errors", "failure", "rerun_point"})
 
 MAX_PAGE_SIZE = 1000
 
@@ -199,6 +204,14 @@ async def create_run(pool: StorePool, new_run: NewRun) -> RunRecord:
 async def get_run(pool: StorePool, run_id: str) -> RunRecord | None:
     async with pool.connection() as conn:
         return await fetch_one(conn, RunRecord, SELECT_RUN, (run_id,))
+
+
+async def get_rerun_point(pool: StorePool, run_id: str) -> Any:
+    """Where a failed run stopped (the coordinator's RerunPoint as JSON); None when the
+    run is unknown, not failed, or left nothing to rerun. Kept out of `RunRecord`: it
+    holds contexts, and listings never need it."""
+    async with pool.connection() as conn:
+        return await fetch_value(conn, SELECT_RERUN_POINT, (run_id,))
 
 
 async def list_runs(

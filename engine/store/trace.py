@@ -71,6 +71,7 @@ class RunProjection(msgspec.Struct, frozen=True, omit_defaults=True):
     started_at_ms: int | None = None
     completed_at_ms: int | None = None
     temporal_run_id: str | None = None
+    rerun_point: Any = None  # a failed run: where a rerun from the failed tasks starts
 
 
 class TraceEventRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,6 +171,7 @@ def _projection_changes(current: RunStatus, projection: RunProjection) -> dict[s
         "progress_total": projection.progress_total,
         "history_length": projection.history_length,
         "temporal_run_id": projection.temporal_run_id,
+        "rerun_point": projection.rerun_point,
     }
     started_at = _optional_time(projection.started_at_ms)
     completed_at = _optional_time(projection.completed_at_ms)

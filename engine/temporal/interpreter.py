@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TimerFired,
         TimerKind,
     )
+    from engine.coordinator.rerun import RerunPoint
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
     from engine.language.loader import load_workflow
@@ -249,7 +250,7 @@ class Interpreter:
             self._coordinator = Coordinator(spec, action_retry_defaults=_ACTION_RETRY_DEFAULTS)
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
-            self._feed(RunStarted(self._now_ms(), run, params.input))
+            self._feed(RunStarted(self._now_ms(), run, params.input, _rerun_point(params)))
         else:
             self._coordinator = Coordinator(
                 spec,
@@ -823,6 +824,8 @@ class Interpreter:
                 errors=[e.to_json() for e in self._finish.errors],
                 completed_at_ms=self._now_ms(),
             )
+            if self._finish.rerun is not None:
+                projection["rerun_point"] = msgspec.to_builtins(self._finish.rerun)
             if self._finish.errors and _api_status(self._finish) != "COMPLETED":
                 first = self._finish.errors[0]
                 projection["failure"] = {"reason": first.message, "details": {"type": first.type}}
@@ -927,6 +930,18 @@ def _matches(signal: SignalPayload, execution: int, wait: _Wait) -> bool:
         and (signal.event is None or signal.event == wait.event)
         and (signal.correlation_key is None or signal.correlation_key == wait.key)
     )
+
+
+def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
+    if params.rerun is None:
+        return None
+    try:
+        return msgspec.convert(params.rerun, RerunPoint)
+    except msgspec.ValidationError as error:
+        # Fail the run at once rather than retrying its workflow task for ever.
+        raise ApplicationError(
+            f"the rerun point is malformed: {error}", type="RerunInvalid", non_retryable=True
+        ) from None
 
 
 def _api_status(finish: FinishRun) -> str:

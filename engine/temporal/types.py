@@ -35,6 +35,7 @@ class InterpreterInput:
     trace: bool = True  # write trace events and the run projection to the store
     mocks: list[dict[str, Any]] | None = None  # `segue simulate --temporal`: served results
     parent_run_id: str | None = None
+    rerun: dict[str, Any] | None = None  # a failed run's RerunPoint: start where it stopped
     # Carried over continue-as-new:
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0

@@ -19,7 +19,7 @@ from litestar import Litestar
 
 from api.app import create_app
 from api.config import ApiConfig
-from engine.actions.api import ActionContext, ActionDefinition
+from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.store import StorePool, open_pool
@@ -40,7 +40,18 @@ async def _slow(data: Any, context: ActionContext) -> str:
     return "slept"
 
 
-TEST_ACTIONS = [ActionDefinition("test.slow", _slow)]
+# Gates `test.gate` lets through; a closed gate fails the action (a fault a test can fix).
+OPEN_GATES: set[str] = set()
+
+
+async def _gate(data: Any, context: ActionContext) -> dict[str, Any]:
+    gate = str(data["gate"])
+    if gate not in OPEN_GATES:
+        raise ActionError("gate_closed", f"gate {gate!r} is closed")
+    return {"gate": gate, "passed": True}
+
+
+TEST_ACTIONS = [ActionDefinition("test.slow", _slow), ActionDefinition("test.gate", _gate)]
 
 
 def api_catalog() -> ActionCatalog:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.temporal.worker import connect
-from tests.api.conftest import Harness, unique
+from tests.api.conftest import OPEN_GATES, Harness, unique
 from tests.api.test_workflows import problem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.temporal]
@@ -67,6 +67,50 @@ tasks:
         publish: {decision: <% $result %>}
 output:
   decision: <% $ctx.decision %>
+"""
+
+# `right` fails until its gate is opened; `left` publishes on the way to the join.
+GATED = """\
+version: 1
+input:
+  base: {type: integer}
+tasks:
+  prepare:
+    action: core.echo
+    input: {n: <% $ctx.base %>}
+    next: [{publish: {total: <% $result.n %>}, do: [left, right]}]
+  left:
+    action: core.echo
+    input: {n: 10}
+    next: [{when: <% $succeeded() %>, publish: {total: <% $ctx.total + $result.n %>}, do: meet}]
+  right:
+    action: test.gate
+    input: {gate: GATE}
+    next: [{when: <% $succeeded() %>, publish: {right: <% $result %>}, do: meet}]
+  meet:
+    join: all
+    action: core.noop
+output:
+  total: <% $ctx.total %>
+  right: <% $ctx.right %>
+"""
+
+# Fails at its end (the join can never fire): no task to run again.
+UNREACHABLE_JOIN = """\
+version: 1
+tasks:
+  start:
+    action: core.noop
+    next: [{do: [a, b]}]
+  a:
+    action: core.noop
+    next: [{do: meet}]
+  b:
+    action: core.noop
+    next: [{when: <% $failed() %>, do: meet}]
+  meet:
+    join: all
+    action: core.noop
 """
 
 STATUS_FIELDS = {
@@ -233,7 +277,7 @@ def test_idempotency_key_gives_the_same_run(harness: Harness, greeting: str) -> 
     harness.wait_for(other.json()["runId"])
 
 
-def test_rerun_from_start_and_not_from_failed(harness: Harness, greeting: str) -> None:
+def test_rerun_from_start(harness: Harness, greeting: str) -> None:
     original = harness.start(greeting, {"who": "eve", "times": 5})
     harness.wait_for(original)
     answer = harness.client.post(f"/runs/{original}/rerun")
@@ -249,12 +293,54 @@ def test_rerun_from_start_and_not_from_failed(harness: Harness, greeting: str) -
     problem(
         harness.client.post(f"/runs/{original}/rerun", json={"from": "failed"}),
         409,
-        "RERUN_FROM_FAILED_UNSUPPORTED",
+        "RUN_NOT_FAILED",
     )
     problem(
         harness.client.post(f"/runs/{original}/rerun", json={"input": {"who": 3}}),
         422,
         "INPUT_INVALID",
+    )
+
+
+def test_rerun_from_failed_runs_only_what_failed(harness: Harness) -> None:
+    name, gate = unique("gated"), unique("gate")
+    harness.register(name, GATED.replace("GATE", gate))
+    failed = harness.start(name, {"base": 5})
+    assert harness.wait_for(failed)["status"] == "FAILED"
+    problem(
+        harness.client.post(f"/runs/{failed}/rerun", json={"from": "failed", "input": {}}),
+        400,
+        "INVALID_REQUEST",
+    )
+
+    OPEN_GATES.add(gate)  # the fault is fixed
+    answer = harness.client.post(f"/runs/{failed}/rerun", json={"from": "failed"})
+    assert answer.status_code == 201, answer.text
+    rerun = answer.json()
+    assert rerun["rerunOf"] == failed and rerun["rerunFrom"] == "failed"
+    final = harness.wait_for(rerun["runId"])
+    assert final["status"] == "COMPLETED", final
+    # `prepare` and `left` are not repeated: their publishes came from the failed run.
+    assert final["output"] == {"total": 15, "right": {"gate": gate, "passed": True}}
+    started = [e["nodeId"] for e in harness.trace(rerun["runId"]) if e["type"] == "STARTED"]
+    assert sorted(started) == ["meet", "right"]
+
+    problem(
+        harness.client.post(f"/runs/{rerun['runId']}/rerun", json={"from": "failed"}),
+        409,
+        "RUN_NOT_FAILED",
+    )
+
+
+def test_a_run_failed_by_an_unreachable_join_has_nothing_to_rerun(harness: Harness) -> None:
+    name = unique("unreachable")
+    harness.register(name, UNREACHABLE_JOIN)
+    failed = harness.start(name)
+    assert harness.wait_for(failed)["status"] == "FAILED"
+    problem(
+        harness.client.post(f"/runs/{failed}/rerun", json={"from": "failed"}),
+        409,
+        "NOTHING_TO_RERUN",
     )
 
 

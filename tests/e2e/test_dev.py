@@ -77,6 +77,20 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
         )
         types = [json.loads(line)["type"] for line in trace.stdout.splitlines()]
         assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
+        refused = subprocess.run(
+            [*SEGUE, "rerun", run_id, "--failed"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert refused.returncode == 1 and "RUN_NOT_FAILED" in refused.stderr, refused.stderr
+        rerun = subprocess.run(
+            [*SEGUE, "rerun", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        assert json.loads(rerun.stdout)["rerunOf"] == run_id
     finally:
         output = _stop_dev(dev)
     assert "API" in output and "Temporal UI" in output
