@@ -24,6 +24,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import WorkflowProgram
 from engine.language.loader import load_workflow
 from engine.store import StoreError, StorePool, WorkflowVersion, open_pool
+from engine.temporal.converter import DATA_CONVERTER
 
 log = logging.getLogger("segue.api")
 
@@ -144,7 +145,10 @@ class Services:
 
     async def start(self) -> None:
         self._client = await Client.connect(
-            self.config.temporal_address, namespace=self.config.temporal_namespace, lazy=True
+            self.config.temporal_address,
+            namespace=self.config.temporal_namespace,
+            lazy=True,
+            data_converter=DATA_CONVERTER,
         )
         await self.store.start()
         self.hub.start()

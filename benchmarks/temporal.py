@@ -699,6 +699,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
 
     from temporalio.worker import Replayer
 
+    from engine.temporal.converter import DATA_CONVERTER
     from engine.temporal.interpreter import Interpreter
     from engine.temporal.worker import workflow_runner
 
@@ -708,7 +709,11 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
         history = variant.last_history
         best = float("inf")
         for _ in range(3):
-            replayer = Replayer(workflows=workflows, workflow_runner=workflow_runner())
+            replayer = Replayer(
+                workflows=workflows,
+                workflow_runner=workflow_runner(),
+                data_converter=DATA_CONVERTER,
+            )
             began = time.perf_counter()
             await replayer.replay_workflow(history)
             best = min(best, time.perf_counter() - began)
@@ -725,20 +730,23 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
         log(f"  replay {variant.scenario} / {variant.name}: {best * 1000:.0f} ms")
     profiles: dict[str, str] = {}
     for variant in variants:
-        if variant.scenario != "chain":
+        if variant.scenario not in ("chain", "fan-out"):
             continue
         profiler = cProfile.Profile()
         # The workflow code runs on the replayer's executor thread: profile that thread.
         executor = ThreadPoolExecutor(max_workers=1, initializer=profiler.enable)
         replayer = Replayer(
-            workflows=workflows, workflow_runner=workflow_runner(), workflow_task_executor=executor
+            workflows=workflows,
+            workflow_runner=workflow_runner(),
+            workflow_task_executor=executor,
+            data_converter=DATA_CONVERTER,
         )
         await replayer.replay_workflow(variant.last_history)
         executor.submit(profiler.disable).result()
         executor.shutdown()
         text = io.StringIO()
         stats = pstats.Stats(profiler, stream=text)
-        stats.sort_stats("tottime").print_stats(15)
+        stats.sort_stats("tottime").print_stats(25)
         profiles[f"{variant.scenario} / {variant.name}"] = text.getvalue()
     return {"replay": rows, "cprofile": profiles, "activity": await activity_cost(log)}
 

@@ -157,12 +157,16 @@ def _progress(message: str, data: Any = None, /) -> None:
 
 
 async def _keep_alive(enabled: bool) -> None:
-    """Heartbeat on the action's behalf, so a dead worker is noticed within seconds."""
+    """Heartbeat on the action's behalf, so a dead worker is noticed within seconds.
+
+    The first beat waits: the heartbeat timeout runs from the attempt's start anyway, and
+    most actions end well before it, so they cost the server no heartbeat call at all
+    (an immediate beat is one more round trip per activity: +20% on a 200-way fan-out)."""
     if not enabled:
         return
     while True:
-        activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY)
+        activity.heartbeat()
 
 
 def directory_lookup(directory: Path) -> WorkflowLookup:

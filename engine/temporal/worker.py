@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities, directory_lookup
+from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
@@ -67,7 +68,7 @@ async def connect(address: str, namespace: str = "default", *, attempts: int = 5
     """Connect to Temporal, retrying while a just-started server comes up."""
     for attempt in range(attempts):
         try:
-            return await Client.connect(address, namespace=namespace)
+            return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
         except RuntimeError:
             if attempt == attempts - 1:
                 raise

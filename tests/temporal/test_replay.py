@@ -13,6 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.worker import workflow_runner
 
@@ -22,7 +23,9 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
-    replayer = Replayer(workflows=[Interpreter], workflow_runner=workflow_runner())
+    replayer = Replayer(
+        workflows=[Interpreter], workflow_runner=workflow_runner(), data_converter=DATA_CONVERTER
+    )
     result = asyncio.run(replayer.replay_workflow(history, raise_on_replay_failure=True))
     assert result.replay_failure is None
 
