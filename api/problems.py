@@ -46,6 +46,7 @@ TITLES: dict[str, str] = {
     "METHOD_NOT_ALLOWED": "Method not allowed",
     "STORE_UNAVAILABLE": "The database is unavailable",
     "TEMPORAL_UNAVAILABLE": "Temporal is unavailable",
+    "START_UNCONFIRMED": "Temporal did not confirm the start in time",
     "TEMPORAL_REFUSED": "Temporal refused the request",
     "UNHEALTHY": "The service is not ready",
     "INTERNAL": "Internal server error",

@@ -243,6 +243,15 @@ async def start_new_run(
     return record, False
 
 
+async def started_anyway(services: Services, run_id: str) -> str | None:
+    """The Temporal run id of a run whose start went unanswered, if Temporal has it."""
+    try:
+        described = await describe_run(services.temporal, run_id, timeout=services.temporal_timeout)
+    except TemporalClientError:
+        return None
+    return described.temporal_run_id or run_id
+
+
 async def launch(
     services: Services, record: RunRecord, yaml_text: str, rerun_point: Any = None
 ) -> RunRecord:
@@ -264,16 +273,31 @@ async def launch(
             timeout=services.temporal_timeout,
         )
     except TemporalClientError as error:
-        await update_run_status(
-            services.pool,
-            record.run_id,
-            RunStatus.FAILED,
-            failure={
-                "reason": f"Temporal did not start the run: {error.message}",
-                "temporalCode": error.temporal_code,
-            },
-        )
-        raise temporal_problem(error, runId=record.run_id) from error
+        if not error.outcome_unknown:
+            await update_run_status(
+                services.pool,
+                record.run_id,
+                RunStatus.FAILED,
+                failure={
+                    "reason": f"Temporal did not start the run: {error.message}",
+                    "temporalCode": error.temporal_code,
+                },
+            )
+            raise temporal_problem(error, runId=record.run_id) from error
+        # No answer in time: the start may still have happened. Never record a run that
+        # Temporal may be running as FAILED; confirm, else leave it QUEUED for a retry.
+        started = await started_anyway(services, record.run_id)
+        if started is None:
+            raise ApiProblem(
+                503,
+                "START_UNCONFIRMED",
+                f"Temporal did not confirm the start in time ({error.message}); the run "
+                "may still start. Retry with the same Idempotency-Key to make sure it does, "
+                "or watch the run",
+                extra={"runId": record.run_id},
+                headers={"Retry-After": "5"},
+            ) from error
+        temporal_run_id = started
     updated = await update_run_status(
         services.pool,
         record.run_id,

@@ -44,6 +44,9 @@ API_STATUS: dict[WorkflowExecutionStatus, str] = {
     WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
 }
 _UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+# Codes after which a call may or may not have taken effect: timeouts (CANCELLED is how
+# the SDK reports its own `rpc_timeout` expiring, "Timeout expired") and broken streams.
+_OUTCOME_UNKNOWN = frozenset({"DEADLINE_EXCEEDED", "CANCELLED", "UNKNOWN", "INTERNAL"})
 
 
 class TemporalClientError(Exception):
@@ -55,6 +58,11 @@ class TemporalClientError(Exception):
         super().__init__(message)
         self.message = message
         self.temporal_code = temporal_code
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether the call may have taken effect although it failed (a timeout)."""
+        return self.temporal_code in _OUTCOME_UNKNOWN
 
 
 class TemporalUnavailable(TemporalClientError):

@@ -119,6 +119,37 @@ def test_an_unreachable_temporal_fails_the_start_with_503(harness: Harness) -> N
         assert health.status_code == 503 and health.json()["temporal"] == "unavailable"
 
 
+def test_a_start_temporal_does_not_confirm_in_time_is_not_recorded_failed(
+    harness: Harness,
+) -> None:
+    """A start whose answer times out may still have happened: the run stays QUEUED (never
+    FAILED while Temporal may be running it) and a retry with the same key makes sure."""
+    name = unique("unconfirmed")
+    harness.register(name, CHAIN)
+    impatient = ApiConfig(
+        database_url=harness.database_url,
+        temporal_address=harness.temporal_address,
+        task_queue=harness.task_queue,
+        tokens=("t",),
+        temporal_timeout_seconds=0.000_001,  # every Temporal call times out
+    )
+    with TestClient(create_app(impatient, catalog=api_catalog())) as client:
+        client.headers["Authorization"] = "Bearer t"
+        answer = client.post(
+            f"/workflows/{name}/runs", json={"input": {}}, headers={"Idempotency-Key": "k1"}
+        )
+        body = problem(answer, 503, "START_UNCONFIRMED")
+        assert answer.headers["Retry-After"] == "5"
+    run_id = body["runId"]
+    assert harness.client.get(f"/runs/{run_id}").json()["status"] != "FAILED"
+
+    again = harness.client.post(
+        f"/workflows/{name}/runs", json={"input": {}}, headers={"Idempotency-Key": "k1"}
+    )
+    assert again.status_code == 200 and again.json()["runId"] == run_id, again.text
+    assert harness.wait_for(run_id)["status"] == "COMPLETED"
+
+
 def test_no_token_refuses_to_start_unless_dev_mode_on_loopback() -> None:
     with pytest.raises(ConfigError):
         create_app(ApiConfig(tokens=()))
