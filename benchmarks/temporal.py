@@ -63,6 +63,9 @@ CONCURRENCY = 256  # max concurrent activities (and local activities) of both wo
 CHAIN = 100
 FAN_OUT = 200
 STEP_TIMEOUT = timedelta(seconds=60)
+# The same per-attempt bound on the Segue side: the hand-written activities get a 60 s
+# start-to-close timeout, the equivalent YAML task says `timeout: 60`.
+STEP_TIMEOUT_YAML = f"    timeout: {STEP_TIMEOUT.seconds}"
 
 
 # --------------------------------------------------------------------- hand-written side
@@ -85,31 +88,34 @@ class HandChain:
         return total
 
 
+def segue_options(i: int) -> dict[str, Any]:
+    """The options Segue's interpreter gives an action activity (heartbeat timeout, retry
+    policy, summary, long start-to-close), for the hand-written --profile variants."""
+    from temporalio.common import RetryPolicy
+
+    retry = RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=20,
+    )
+    return {
+        "start_to_close_timeout": timedelta(seconds=3630),
+        "heartbeat_timeout": timedelta(seconds=30),
+        "retry_policy": retry,
+        "summary": f"t{i}#1",
+    }
+
+
 @workflow.defn(name="BenchChainSegueOptions")
 class HandChainSegueOptions:
-    """`n` activities in sequence with the options Segue's interpreter gives an action
-    activity (heartbeat timeout, retry policy, summary, long start-to-close): --profile."""
+    """`n` activities in sequence with Segue's activity options: --profile."""
 
     @workflow.run
     async def run(self, n: int) -> int:
-        from temporalio.common import RetryPolicy
-
-        retry = RetryPolicy(
-            initial_interval=timedelta(seconds=1),
-            backoff_coefficient=2.0,
-            maximum_interval=timedelta(seconds=30),
-            maximum_attempts=20,
-        )
         total = 0
         for i in range(n):
-            total += await workflow.execute_activity(
-                step,
-                i,
-                start_to_close_timeout=timedelta(seconds=3630),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=retry,
-                summary=f"t{i}#1",
-            )
+            total += await workflow.execute_activity(step, i, **segue_options(i))
         return total
 
 
@@ -129,6 +135,19 @@ class HandFanOut:
         return await workflow.execute_activity(
             step, sum(results), start_to_close_timeout=STEP_TIMEOUT
         )
+
+
+@workflow.defn(name="BenchFanOutSegueOptions")
+class HandFanOutSegueOptions:
+    """The fan-out with Segue's activity options: --profile."""
+
+    @workflow.run
+    async def run(self, n: int) -> int:
+        await workflow.execute_activity(step, 0, **segue_options(0))
+        results = await asyncio.gather(
+            *(workflow.execute_activity(step, i, **segue_options(i)) for i in range(n))
+        )
+        return await workflow.execute_activity(step, sum(results), **segue_options(n))
 
 
 @workflow.defn(name="BenchSleeps")
@@ -154,6 +173,7 @@ def segue_chain(n: int, kind: str) -> str:
         if kind == "activity":
             lines.append("    action: bench.step")
             lines.append(f"    input: {{i: {i}}}")
+            lines.append(STEP_TIMEOUT_YAML)
         elif kind == "noop":
             lines.append("    action: core.noop")
         if i + 1 < n:
@@ -171,6 +191,7 @@ def segue_fan_out(n: int) -> str:
         "  split:",
         "    action: bench.step",
         "    input: {i: 0}",
+        STEP_TIMEOUT_YAML,
         f"    next: [{{when: $succeeded(), do: [{branches}]}}]",
     ]
     for i in range(n):
@@ -178,9 +199,11 @@ def segue_fan_out(n: int) -> str:
             f"  b{i}:",
             "    action: bench.step",
             f"    input: {{i: {i}}}",
+            STEP_TIMEOUT_YAML,
             "    next: [{when: $succeeded(), do: gather}]",
         ]
     lines += ["  gather:", "    join: all", "    action: bench.step", "    input: {i: 0}"]
+    lines.append(STEP_TIMEOUT_YAML)
     return "\n".join(lines) + "\n"
 
 
@@ -508,7 +531,13 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
     hand_worker = Worker(
         client,
         task_queue=hand_queue,
-        workflows=[HandChain, HandChainSegueOptions, HandFanOut, HandSleeps],
+        workflows=[
+            HandChain,
+            HandChainSegueOptions,
+            HandFanOut,
+            HandFanOutSegueOptions,
+            HandSleeps,
+        ],
         activities=[step],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=CONCURRENCY,
@@ -569,6 +598,15 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
             )
             for t in traces
         ]
+        if args.profile:
+            fan.append(
+                Variant(
+                    "fan-out",
+                    "hand, Segue's act. options",
+                    FAN_OUT + 2,
+                    bench.hand("BenchFanOutSegueOptions", FAN_OUT),
+                )
+            )
         if pool is not None:
             fan.append(
                 Variant(
@@ -618,19 +656,20 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
                     "(diagnostic)",
                 )
         if args.profile:
-            options = ("chain", "hand, Segue's act. options")
-            ratio(
-                "chain: hand with Segue's activity options / hand-written",
-                options,
-                ("chain", "hand-written"),
-                "(diagnostic)",
-            )
-            ratio(
-                "chain: Segue (trace off) / hand with Segue's options",
-                ("chain", "Segue, trace off"),
-                options,
-                "(diagnostic)",
-            )
+            for scen in ("chain", "fan-out"):
+                options = (scen, "hand, Segue's act. options")
+                ratio(
+                    f"{scen}: hand with Segue's activity options / hand-written",
+                    options,
+                    (scen, "hand-written"),
+                    "(diagnostic)",
+                )
+                ratio(
+                    f"{scen}: Segue (trace off) / hand with Segue's options",
+                    (scen, "Segue, trace off"),
+                    options,
+                    "(diagnostic)",
+                )
         for t in traces:
             for kind in ("pass", "noop"):
                 ratio(
@@ -703,7 +742,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
     from engine.temporal.interpreter import Interpreter
     from engine.temporal.worker import workflow_runner
 
-    workflows = [HandChain, HandChainSegueOptions, HandFanOut, Interpreter]
+    workflows = [HandChain, HandChainSegueOptions, HandFanOut, HandFanOutSegueOptions, Interpreter]
     rows = []
     for variant in variants:
         history = variant.last_history

@@ -71,6 +71,16 @@ class SegueActivities:
     async def _attempt(self, request: ActionRequest) -> Any:
         """One attempt of the action itself."""
         info = activity.info()
+        loop = asyncio.get_running_loop()
+        last_beat = [loop.time()]  # when the handler last said it is alive
+
+        def heartbeat(details: Any = None, /) -> None:
+            last_beat[0] = loop.time()
+            activity.heartbeat(details)
+
+        def progress(message: str, data: Any = None, /) -> None:
+            heartbeat({"progress": message, "data": data})
+
         context = ActionContext(
             run_id=request.run_id,
             workflow=request.workflow,
@@ -79,13 +89,16 @@ class SegueActivities:
             route=request.route,
             attempt=request.attempt,
             item=request.item,
-            heartbeat=_heartbeat,
-            progress=_progress,
+            heartbeat=heartbeat,
+            progress=progress,
             is_cancelled=activity.is_cancelled,
         )
         beating = asyncio.create_task(_keep_alive(info.heartbeat_timeout is not None))
+        definition = self.catalog.get(request.action)
         try:
-            work = invoke(self.catalog, request.action, request.input, context)
+            work: Awaitable[Any] = invoke(self.catalog, request.action, request.input, context)
+            if definition is not None and definition.heartbeat_timeout:
+                work = _watched(work, definition.heartbeat_timeout, last_beat, request.action)
             if request.timeout_seconds:
                 try:
                     return await asyncio.wait_for(work, request.timeout_seconds)
@@ -148,12 +161,27 @@ def _mocked(outcome: dict[str, Any]) -> Any:
     )
 
 
-def _heartbeat(details: Any = None, /) -> None:
-    activity.heartbeat(details)
-
-
-def _progress(message: str, data: Any = None, /) -> None:
-    activity.heartbeat({"progress": message, "data": data})
+async def _watched(work: Awaitable[Any], limit: float, last_beat: list[float], action: str) -> Any:
+    """Run an action that declared a `heartbeat_timeout`; fail the attempt (a `timeout`
+    the coordinator may retry) once its handler has not heartbeated for that long, so a
+    hung handler is found in seconds, not at the task's timeout."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            remaining = last_beat[0] + limit - loop.time()
+            if remaining <= 0:
+                raise ApplicationError(
+                    f"{action} sent no heartbeat for {limit:g} s (its heartbeat_timeout)",
+                    type="timeout",
+                    non_retryable=True,
+                )
+            done, _ = await asyncio.wait([task], timeout=remaining)
+            if done:
+                return task.result()
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 async def _keep_alive(enabled: bool) -> None:

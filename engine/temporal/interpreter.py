@@ -87,6 +87,11 @@ TRACE_BATCH = 500
 EARLY_SIGNALS_KEPT = 100
 DEFAULT_ACTION_TIMEOUT = 3600.0  # seconds, when a task sets none
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)  # the activity wrapper heartbeats every few seconds
+# An action attempt that may take longer than this gets a heartbeat timeout, so that a
+# lost worker is noticed in 30 s. A shorter one does without: its start-to-close timeout
+# (its `timeout` + 30 s) notices as soon, near enough, and Temporal then keeps no
+# heartbeat timer per attempt (about 8% of a 200-way fan-out: benchmarks/temporal.py).
+HEARTBEAT_ABOVE_SECONDS = 60.0
 # Temporal retries an activity only for infrastructure failures (a worker died and its
 # heartbeat stopped); action failures are non-retryable there: the coordinator retries.
 INFRASTRUCTURE_RETRY = RetryPolicy(
@@ -589,7 +594,7 @@ class Interpreter:
                 RUN_ACTION,
                 request,
                 start_to_close_timeout=timedelta(seconds=timeout + 30),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
                 retry_policy=INFRASTRUCTURE_RETRY,
                 summary=f"{ref.task}#{ref.iteration}",
             )
