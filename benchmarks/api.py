@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -83,26 +82,10 @@ class Services:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        out = (self.directory / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        from tests.support.processes import spawn_segue
+
+        process, stop = spawn_segue(args, {**os.environ, **env}, self.directory / f"{name}.log")
         self.processes.append(process)
-
-        def stop() -> None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            out.close()
-
         self.cleanups.append(stop)
 
 

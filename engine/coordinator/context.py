@@ -57,3 +57,24 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context({self.values!r}, {self.stamps!r})"
+
+
+class ContextTable:
+    """Contexts written once each, as `[values, stamps]` rows referenced by index: a
+    chain passes one context along until something is published, so many holders share
+    one; reading the rows back in order restores the sharing."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[Any]] = []
+        self._index: dict[int, int] = {}
+
+    def ref(self, context: Context) -> int:
+        found = self._index.get(id(context))
+        if found is None:
+            found = len(self.rows)
+            self._index[id(context)] = found
+            self.rows.append([context.values, context.stamps])
+        return found
+
+    def ref_or_none(self, context: Context | None) -> int | None:
+        return None if context is None else self.ref(context)

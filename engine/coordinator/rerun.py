@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from engine.coordinator.context import Context
+from engine.coordinator.context import Context, ContextTable
 
 
 @dataclass(slots=True)
@@ -78,20 +78,6 @@ class RerunPoint(msgspec.Struct, frozen=True, omit_defaults=True):
         return sorted(name for name in named if name not in known)
 
 
-class _ContextTable:
-    def __init__(self) -> None:
-        self.rows: list[list[Any]] = []
-        self._index: dict[int, int] = {}
-
-    def ref(self, context: Context) -> int:
-        found = self._index.get(id(context))
-        if found is None:
-            found = len(self.rows)
-            self._index[id(context)] = found
-            self.rows.append([context.values, context.stamps])
-        return found
-
-
 def build_rerun_point(
     entries: list[RerunEntry],
     initial: Context,
@@ -101,7 +87,7 @@ def build_rerun_point(
     next_route: int,
     latest_status: dict[str, str],
 ) -> RerunPoint:
-    table = _ContextTable()
+    table = ContextTable()
     initial_ref = table.ref(initial)
     return RerunPoint(
         tasks=[

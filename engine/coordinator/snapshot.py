@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
-from engine.coordinator.context import Context
+from engine.coordinator.context import Context, ContextTable
 from engine.coordinator.events import ErrorInfo, RunInfo
 from engine.coordinator.rerun import RerunEntry
 from engine.coordinator.state import (
@@ -28,25 +28,9 @@ from engine.coordinator.state import (
 FORMAT_VERSION = 1
 
 
-class _Contexts:
-    def __init__(self) -> None:
-        self.table: list[list[Any]] = []
-        self._index: dict[int, int] = {}
-
-    def ref(self, context: Context | None) -> int | None:
-        if context is None:
-            return None
-        found = self._index.get(id(context))
-        if found is None:
-            found = len(self.table)
-            self._index[id(context)] = found
-            self.table.append([context.values, context.stamps])
-        return found
-
-
 def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
     """The state as plain lists, dicts and scalars."""
-    contexts = _Contexts()
+    contexts = ContextTable()
     executions = []
     for execution in state.executions.values():
         items = execution.items
@@ -92,8 +76,8 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "status": str(state.status),
         "flags": [state.started, state.finished, state.failing, state.canceled, state.paused],
         "now_ms": state.now_ms,
-        "initial": contexts.ref(state.initial),
-        "output_context": contexts.ref(state.output_context),
+        "initial": contexts.ref_or_none(state.initial),
+        "output_context": contexts.ref_or_none(state.output_context),
         "counters": [state.next_execution, state.next_route, state.next_timer, state.stamp],
         "iterations": state.iterations,
         "latest_status": state.latest_status,
@@ -113,7 +97,7 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "rerun": [
             [e.task, e.route, contexts.ref(e.context), e.source, e.execution] for e in state.rerun
         ],
-        "contexts": contexts.table,
+        "contexts": contexts.rows,
     }
 
 

@@ -29,6 +29,7 @@ from engine.store import NewRun, create_run, open_pool, register_workflow_versio
 from engine.temporal.devserver import free_port, start_dev_server
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
 from engine.temporal.worker import connect
+from tests.support.processes import clean_env, start_worker, stop_process
 from tests.support.temporal import BackgroundLoop
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -113,31 +114,6 @@ def counting_server() -> Iterator[CountingServer]:
         yield server
     finally:
         server.close()
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
-    env.update(extra)
-    return env
-
-
-def start_worker(address: str, queue: str, database: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--address", address, "--task-queue", queue],
-        env=_env(SEGUE_DATABASE_URL=database),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 async def start_recorded_run(database: str, address: str, queue: str, name: str, text: str) -> Any:
@@ -277,7 +253,7 @@ class EmbeddedPostgres:
 def start_api(port: int, database: str, address: str, queue: str, log: Path) -> Any:
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "api", "--insecure-dev", "--port", str(port)],
-        env=_env(
+        env=clean_env(
             SEGUE_DATABASE_URL=database,
             SEGUE_TEMPORAL_ADDRESS=address,
             SEGUE_TASK_QUEUE=queue,

@@ -11,15 +11,11 @@ heartbeat times out, about 30 s later).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,14 +23,17 @@ from typing import Any
 import pytest
 
 from engine.store import get_run, open_pool
-from engine.temporal.devserver import start_dev_server
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import connect
-from tests.support.temporal import BackgroundLoop, history_lengths, record_run
+from tests.support.processes import start_worker, stop_process
+from tests.support.temporal import (
+    BackgroundLoop,
+    history_lengths,
+    record_run,
+)
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
-SUGGEST_AFTER = 150
 ITERATIONS = 200
 HOLD_AT = 100  # the request held until the worker running it is killed
 
@@ -107,53 +106,6 @@ class HoldingServer:
         self.release.set()
         self.http.shutdown()
         self.http.server_close()
-
-
-@pytest.fixture(scope="module")
-def small_history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory: Path = tmp_path_factory.mktemp("temporal-kill-loop")
-    server = start_dev_server(
-        db_file=directory / "t.db",
-        log_path=directory / "server.log",
-        extra_args=[
-            "--dynamic-config-value",
-            f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER}",
-        ],
-    )
-    try:
-        yield server.address
-    finally:
-        server.stop()
-
-
-def start_worker(address: str, queue: str, database: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
-    env["SEGUE_DATABASE_URL"] = database
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine.cli.main",
-            "worker",
-            "--address",
-            address,
-            "--task-queue",
-            queue,
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 async def raw_trace(database: str, run_id: str) -> list[tuple[Any, ...]]:

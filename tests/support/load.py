@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any
 import httpx
 
 from engine.temporal.devserver import DevServer, free_port, start_dev_server
+from tests.support.processes import spawn_segue
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "monitoring.yaml"
@@ -149,25 +149,7 @@ class Stack:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        out = (self.directory / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-        def stop() -> None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-            out.close()
-
+        process, stop = spawn_segue(args, env, self.directory / f"{name}.log")
         self.cleanups.append(stop)
         return process
 

@@ -59,6 +59,29 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+# The history length at which `small_history_server` suggests continue-as-new (the
+# default is 4,096), so that a test loop of a few hundred steps continues several times.
+SUGGEST_CONTINUE_AS_NEW_AFTER = 150
+
+
+@pytest.fixture(scope="session")
+def small_history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A dev server of its own that suggests continue-as-new after 150 history events."""
+    directory: Path = tmp_path_factory.mktemp("temporal-small-history")
+    server = start_dev_server(
+        db_file=directory / "temporal.db",
+        log_path=directory / "server.log",
+        extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AFTER}",
+        ],
+    )
+    try:
+        yield server.address
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def background_loop() -> Iterator[BackgroundLoop]:
     loop = BackgroundLoop()

@@ -8,8 +8,6 @@ stays one gapless sequence across the runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,15 +17,13 @@ from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.store import open_pool, trace_page
 from engine.temporal.activities import SegueActivities
-from engine.temporal.devserver import start_dev_server
 from engine.temporal.store_sink import trace_sink
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop, record_run
+from tests.support.temporal import SUGGEST_CONTINUE_AS_NEW_AFTER, BackgroundLoop, record_run
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
-SUGGEST_AFTER = 150
 
 LOOP = """
 version: 1
@@ -47,22 +43,6 @@ tasks:
     next: [{do: check}]
 output: {checks: <% $ctx.checks %>, polls: <% $task_status("check") %>}
 """
-
-
-@pytest.fixture(scope="module")
-def small_history_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    directory: Path = tmp_path_factory.mktemp("temporal-can")
-    server = start_dev_server(
-        db_file=directory / "t.db",
-        extra_args=[
-            "--dynamic-config-value",
-            f"limit.historyCount.suggestContinueAsNew={SUGGEST_AFTER}",
-        ],
-    )
-    try:
-        yield server.address
-    finally:
-        server.stop()
 
 
 def test_long_loop_continues_as_new(
@@ -109,4 +89,4 @@ def test_long_loop_continues_as_new(
     assert result.output == {"checks": 120, "polls": "succeeded"}
     assert result.continued >= 3
     assert len(lengths) == result.continued + 1
-    assert max(lengths) < SUGGEST_AFTER + 60, lengths
+    assert max(lengths) < SUGGEST_CONTINUE_AS_NEW_AFTER + 60, lengths

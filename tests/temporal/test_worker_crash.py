@@ -3,15 +3,13 @@ run, and the trace holds every event exactly once, in order."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ import pytest
 from engine.store import open_pool, trace_page
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import connect
+from tests.support.processes import start_worker
 from tests.support.temporal import BackgroundLoop, record_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -39,27 +38,8 @@ class _Slow(BaseHTTPRequestHandler):
         return
 
 
-def _worker(address: str, queue: str, database: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SEGUE_DATABASE_URL": database}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine.cli.main",
-            "worker",
-            "--address",
-            address,
-            "--task-queue",
-            queue,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def test_killed_worker_mid_activity(
-    temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
+    temporal_address: str, postgres_url: str, background_loop: BackgroundLoop, tmp_path: Path
 ) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
     threading.Thread(target=http.serve_forever, daemon=True).start()
@@ -76,7 +56,7 @@ tasks:
 """
     queue = f"crash-{uuid.uuid4().hex[:8]}"
     run_id = f"crash-{uuid.uuid4().hex[:8]}"
-    first = _worker(temporal_address, queue, postgres_url)
+    first = start_worker(temporal_address, queue, postgres_url, tmp_path / "worker-1.log")
     second = None
     try:
 
@@ -97,7 +77,7 @@ tasks:
         assert REQUESTS.wait(30), "the activity never started"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        second = _worker(temporal_address, queue, postgres_url)
+        second = start_worker(temporal_address, queue, postgres_url, tmp_path / "worker-2.log")
         result = background_loop.run(handle.result(), timeout=120)
         assert result.status == "succeeded"
 

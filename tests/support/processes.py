@@ -1,0 +1,68 @@
+"""Starting `segue` commands as separate processes (API, worker) with their output in a
+log file, and stopping them as a supervisor would: SIGTERM, then SIGKILL after a grace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn_segue(
+    args: list[str], env: dict[str, str], log: Path, *, grace: float = 20.0
+) -> tuple[subprocess.Popen[bytes], Callable[[], None]]:
+    """`python -m api.cli ARGS` from the repository root; the process and its `stop`."""
+    out = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        out.close()
+
+    return process, stop
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any SEGUE_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
+    env.update(extra)
+    return env
+
+
+def start_worker(address: str, queue: str, database: str, log: Path) -> subprocess.Popen[bytes]:
+    """A `segue worker` process on `queue`, writing the trace to `database`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--address", address, "--task-queue", queue],
+        cwd=ROOT,
+        env=clean_env(SEGUE_DATABASE_URL=database),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL after 15 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
