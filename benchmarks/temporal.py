@@ -20,6 +20,7 @@ local-activity markers and to split the time into phases.
     python benchmarks/temporal.py               # about 2.5-4 minutes on 2 cores
     python benchmarks/temporal.py --quick       # 1 repetition
     python benchmarks/temporal.py --json        # JSON rows instead of the table
+    python benchmarks/temporal.py --only fan-out  # one scenario (repeatable)
     python benchmarks/temporal.py --timers      # also: how long short timers take
     python benchmarks/temporal.py --profile     # also: replay the histories (worker CPU
                                                 # per workflow task), cProfile them, time
@@ -626,7 +627,8 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
             for kind in ("pass", "noop")
             for t in traces
         ]
-        scenarios = [chain, fan, native]
+        wanted = set(args.only or ["chain", "fan-out", "native"])
+        scenarios = [vs for vs in (chain, fan, native) if vs[0].scenario in wanted]
         for variants in scenarios:
             log(f"{variants[0].scenario}: {', '.join(v.name for v in variants)}")
             await measure(bench, variants, args.repeat, log)
@@ -634,6 +636,8 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
         results["rows"] = list(rows.values())
 
         def ratio(what: str, a: tuple[str, str], b: tuple[str, str], target: str) -> None:
+            if a not in rows or b not in rows:
+                return  # a scenario left out with --only
             value = rows[a]["median_s"] / rows[b]["median_s"]
             results["ratios"].append(
                 {"ratio": what, "value": round(value, 3), "target": target, "of": [a, b]}
@@ -682,7 +686,13 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
             results["timers"] = await timers(bench, args, log)
         if args.profile:
             results["profile"] = await profile(
-                [v for vs in scenarios[:2] for v in vs if "no-op" not in v.name], log
+                [
+                    v
+                    for vs in scenarios
+                    for v in vs
+                    if v.scenario != "native" and "no-op" not in v.name
+                ],
+                log,
             )
     if pool is not None:
         await pool.close()
@@ -898,6 +908,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 repetition (a smoke run)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--no-trace", action="store_true", help="skip the traced variants")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["chain", "fan-out", "native"],
+        help="run only this scenario (repeatable); the ratios that need others are skipped",
+    )
     parser.add_argument("--timers", action="store_true", help="also measure short timers")
     parser.add_argument(
         "--profile",
