@@ -147,23 +147,15 @@ async def wait_runs(
     client: Any, name: str, run_ids: set[str], timeout: float
 ) -> tuple[float, dict[str, dict[str, Any]]]:
     """Poll the run list until every run of `run_ids` is terminal; (when, payloads)."""
+    from tests.support.load import list_all_runs
+
     deadline = time.perf_counter() + timeout
     while True:
-        seen: dict[str, dict[str, Any]] = {}
-        cursor = None
-        while True:
-            params: dict[str, Any] = {"workflow": name, "limit": 1000}
-            if cursor:
-                params["cursor"] = cursor
-            answer = await client.get("/runs", params=params)
-            answer.raise_for_status()
-            body = answer.json()
-            for run in body["runs"]:
-                if run["runId"] in run_ids and run["status"] in TERMINAL:
-                    seen[run["runId"]] = run
-            cursor = body.get("nextCursor")
-            if not cursor:
-                break
+        seen = {
+            run_id: run
+            for run_id, run in (await list_all_runs(client, name)).items()
+            if run_id in run_ids and run["status"] in TERMINAL
+        }
         now = time.perf_counter()
         if len(seen) == len(run_ids):
             return now, seen

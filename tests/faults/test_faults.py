@@ -24,13 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.language.loader import load_workflow
-from engine.store import NewRun, create_run, open_pool, register_workflow_version, trace_page
+from engine.store import open_pool, trace_page
 from engine.temporal.devserver import free_port, start_dev_server
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
 from tests.support.processes import clean_env, start_worker, stop_process
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, start_recorded_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -114,31 +113,6 @@ def counting_server() -> Iterator[CountingServer]:
         yield server
     finally:
         server.close()
-
-
-async def start_recorded_run(database: str, address: str, queue: str, name: str, text: str) -> Any:
-    """Register the workflow, record the run in the store, start it in Temporal."""
-    run_id = f"{name}-{uuid.uuid4().hex[:8]}"
-    pool = await open_pool(database)
-    try:
-        spec = load_workflow(text, f"{name}.yaml", name=name)
-        version = await register_workflow_version(pool, name, text, spec.content_hash)
-        await create_run(
-            pool,
-            NewRun(
-                run_id=run_id,
-                workflow_name=name,
-                workflow_version=version.version,
-                task_queue=queue,
-            ),
-        )
-    finally:
-        await pool.close()
-    client = await connect(address)
-    params = InterpreterInput(run_id, name, str(version.version), text, {}, queue)
-    return await client.start_workflow(
-        INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue, result_type=InterpreterResult
-    )
 
 
 async def read_trace(database: str, run_id: str) -> list[Any]:

@@ -23,14 +23,10 @@ from typing import Any
 import pytest
 
 from engine.store import get_run, open_pool
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
+from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
 from tests.support.processes import start_worker, stop_process
-from tests.support.temporal import (
-    BackgroundLoop,
-    history_lengths,
-    record_run,
-)
+from tests.support.temporal import BackgroundLoop, history_lengths, start_recorded_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -147,23 +143,9 @@ def test_worker_killed_mid_long_loop(
     first = start_worker(address, queue, postgres_url, tmp_path / "worker-1.log")
     second = None
     try:
-
-        async def start() -> Any:
-            pool = await open_pool(postgres_url)
-            try:
-                params = await record_run(pool, "kill_loop", text, queue, run_id)
-            finally:
-                await pool.close()
-            client = await connect(address)
-            return await client.start_workflow(
-                INTERPRETER_WORKFLOW,
-                params,
-                id=run_id,
-                task_queue=queue,
-                result_type=InterpreterResult,
-            )
-
-        handle = background_loop.run(start())
+        handle = background_loop.run(
+            start_recorded_run(postgres_url, address, queue, "kill_loop", text, run_id)
+        )
         assert http.held.wait(120), f"only {http.requests} requests, the loop stalled"
 
         async def current_run_id() -> str:

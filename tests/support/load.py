@@ -227,7 +227,7 @@ async def _wait_healthy(client: httpx.AsyncClient, stack: Stack, timeout: float 
         await asyncio.sleep(0.2)
 
 
-async def _list_runs(client: httpx.AsyncClient, workflow: str) -> dict[str, dict[str, Any]]:
+async def list_all_runs(client: httpx.AsyncClient, workflow: str) -> dict[str, dict[str, Any]]:
     """Every run of the workflow, by run id (`GET /runs`, all pages)."""
     seen: dict[str, dict[str, Any]] = {}
     cursor = None
@@ -252,7 +252,7 @@ async def _wait_runs(
     deadline = time.monotonic() + timeout
     while True:
         stack.check_alive()
-        runs = await _list_runs(client, workflow)
+        runs = await list_all_runs(client, workflow)
         ended = {run_id for run_id in run_ids if runs.get(run_id, {}).get("status") in TERMINAL}
         if ended == run_ids:
             return {run_id: runs[run_id] for run_id in run_ids}
@@ -357,7 +357,7 @@ async def drive(
         refused = [item for item in items if item.error]
         if any(0 < targets.count(item.target) < HEALTHY_AFTER for item in refused):
             await asyncio.sleep(10)  # a refused start that runs anyway: let it finish
-        rows = await _list_runs(client, workflow)
+        rows = await list_all_runs(client, workflow)
 
     wrong = []
     statuses: dict[str, int] = {}

@@ -15,10 +15,8 @@ from typing import Any
 import pytest
 
 from engine.store import open_pool, trace_page
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
-from engine.temporal.worker import connect
 from tests.support.processes import start_worker
-from tests.support.temporal import BackgroundLoop, record_run
+from tests.support.temporal import BackgroundLoop, start_recorded_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -59,21 +57,9 @@ tasks:
     first = start_worker(temporal_address, queue, postgres_url, tmp_path / "worker-1.log")
     second = None
     try:
-
-        async def start() -> Any:
-            pool = await open_pool(postgres_url)
-            params = await record_run(pool, "crash", text, queue, run_id)
-            await pool.close()
-            client = await connect(temporal_address)
-            return await client.start_workflow(
-                INTERPRETER_WORKFLOW,
-                params,
-                id=run_id,
-                task_queue=queue,
-                result_type=InterpreterResult,
-            )
-
-        handle = background_loop.run(start())
+        handle = background_loop.run(
+            start_recorded_run(postgres_url, temporal_address, queue, "crash", text, run_id)
+        )
         assert REQUESTS.wait(30), "the activity never started"
         first.send_signal(signal.SIGKILL)
         first.wait(10)
