@@ -12,8 +12,8 @@ Wall-clock time from `start_workflow` to the result, for:
 Segue runs twice per scenario: trace off, and trace written to a real PostgreSQL; the
 chain and the fan-out also run with the trace local activity but a sink that writes
 nothing ("no-op sink"), to separate the local activity's cost from PostgreSQL's. Each
-variant gets one warm-up run, then `--repeat` runs, interleaved (A B C A B C ...)
-so machine noise hits every variant alike; the median is reported. After each run the
+variant gets one warm-up run, then `--repeat` runs, interleaved and rotated (A B C,
+B C A, C A B, ...) so machine noise hits every variant alike; the median is reported. After each run the
 Temporal history is fetched (outside the timing) to count events, workflow tasks and
 local-activity markers and to split the time into phases.
 
@@ -438,11 +438,14 @@ class Bench:
 async def measure(
     bench: Bench, variants: list[Variant], repeat: int, log: Callable[[str], None]
 ) -> None:
-    """One warm-up per variant, then `repeat` interleaved rounds; history after each run."""
+    """One warm-up per variant, then `repeat` interleaved rounds; history after each run.
+    Each round starts one variant later (A B C, B C A, C A B, …), so no variant always
+    runs right after the same neighbour or first in a round."""
     for variant in variants:
         await variant.run()
     for round_no in range(repeat):
-        for variant in variants:
+        shift = round_no % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
             bench.sink.calls.clear()
             seconds, handle = await variant.run()
             sink = bench.sink.stats()
