@@ -13,9 +13,9 @@ Segue runs twice per scenario: trace off, and trace written to a real PostgreSQL
 chain and the fan-out also run with the trace local activity but a sink that writes
 nothing ("no-op sink"), to separate the local activity's cost from PostgreSQL's. Each
 variant gets one warm-up run, then `--repeat` runs, interleaved and rotated (A B C,
-B C A, C A B, ...) so machine noise hits every variant alike; the median is reported. After each run the
-Temporal history is fetched (outside the timing) to count events, workflow tasks and
-local-activity markers and to split the time into phases.
+B C A, C A B, ...) so machine noise hits every variant alike; the median is reported.
+After each run the Temporal history is fetched (outside the timing) to count events,
+workflow tasks and local-activity markers and to split the time into phases.
 
     python benchmarks/temporal.py               # about 2.5-4 minutes on 2 cores
     python benchmarks/temporal.py --quick       # 1 repetition
