@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_support import chain_workflow, fan_out_workflow
+
 from engine.coordinator import (
     ActionSucceeded,
     Coordinator,
@@ -36,32 +38,15 @@ from engine.coordinator.snapshot import dump_state
 from engine.language.loader import load_workflow
 from engine.language.spec import WorkflowSpec
 
+STEP = ["    action: bench.step"]
+
 
 def chain(n: int) -> str:
-    lines = ["version: 1", f"max_iterations: {n + 1}", "tasks:"]
-    for i in range(n):
-        lines.append(f"  t{i}:")
-        lines.append("    action: bench.step")
-        if i + 1 < n:
-            lines.append(f"    next: [{{when: $succeeded(), do: t{i + 1}}}]")
-    return "\n".join(lines) + "\n"
+    return chain_workflow(n, lambda i: STEP, header=(f"max_iterations: {n + 1}",))
 
 
 def fan_out(n: int) -> str:
-    branches = ", ".join(f"b{i}" for i in range(n))
-    lines = [
-        "version: 1",
-        "tasks:",
-        "  split:",
-        "    action: bench.step",
-        f"    next: [{{when: $succeeded(), do: [{branches}]}}]",
-    ]
-    for i in range(n):
-        lines.append(f"  b{i}:")
-        lines.append("    action: bench.step")
-        lines.append("    next: [{when: $succeeded(), do: gather}]")
-    lines += ["  gather:", "    join: all", "    action: bench.step"]
-    return "\n".join(lines) + "\n"
+    return fan_out_workflow(n, lambda i: STEP)
 
 
 def loop(n: int) -> str:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bench_support import benchmark_database
+from bench_support import benchmark_database, chain_workflow, fan_out_workflow
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -166,46 +166,18 @@ class HandSleeps:
 # --------------------------------------------------------------------- Segue side (YAML)
 
 
+def _step(i: int) -> list[str]:
+    return ["    action: bench.step", f"    input: {{i: {i}}}", STEP_TIMEOUT_YAML]
+
+
 def segue_chain(n: int, kind: str) -> str:
     """A chain t0..t{n-1}: `kind` is "activity" (bench.step), "noop" or "pass"."""
-    lines = ["version: 1", "tasks:"]
-    for i in range(n):
-        lines.append(f"  t{i}:")
-        if kind == "activity":
-            lines.append("    action: bench.step")
-            lines.append(f"    input: {{i: {i}}}")
-            lines.append(STEP_TIMEOUT_YAML)
-        elif kind == "noop":
-            lines.append("    action: core.noop")
-        if i + 1 < n:
-            lines.append(f"    next: [{{when: $succeeded(), do: t{i + 1}}}]")
-        elif kind == "pass":
-            lines[-1] += " {}"  # the last pass-through task: empty
-    return "\n".join(lines) + "\n"
+    bodies = {"activity": _step, "noop": lambda i: ["    action: core.noop"], "pass": lambda i: []}
+    return chain_workflow(n, bodies[kind])
 
 
 def segue_fan_out(n: int) -> str:
-    branches = ", ".join(f"b{i}" for i in range(n))
-    lines = [
-        "version: 1",
-        "tasks:",
-        "  split:",
-        "    action: bench.step",
-        "    input: {i: 0}",
-        STEP_TIMEOUT_YAML,
-        f"    next: [{{when: $succeeded(), do: [{branches}]}}]",
-    ]
-    for i in range(n):
-        lines += [
-            f"  b{i}:",
-            "    action: bench.step",
-            f"    input: {{i: {i}}}",
-            STEP_TIMEOUT_YAML,
-            "    next: [{when: $succeeded(), do: gather}]",
-        ]
-    lines += ["  gather:", "    join: all", "    action: bench.step", "    input: {i: 0}"]
-    lines.append(STEP_TIMEOUT_YAML)
-    return "\n".join(lines) + "\n"
+    return fan_out_workflow(n, _step)
 
 
 def segue_loop(n: int, delay: float | None, kind: str) -> str:

@@ -139,20 +139,12 @@ async def record_run(
     return InterpreterInput(run_id, name, str(version.version), text, {}, queue)
 
 
-async def start_recorded_run(
-    database: str, address: str, queue: str, name: str, text: str, run_id: str | None = None
+async def start_recorded(
+    client: Client, pool: Any, queue: str, name: str, text: str, run_id: str | None = None
 ) -> WorkflowHandle[Any, InterpreterResult]:
     """Record the run in the store as the API does (`record_run`), then start its
     interpreter workflow on Temporal with the trace on."""
-    from engine.store import open_pool
-    from engine.temporal.worker import connect
-
-    pool = await open_pool(database)
-    try:
-        params = await record_run(pool, name, text, queue, run_id)
-    finally:
-        await pool.close()
-    client = await connect(address)
+    params = await record_run(pool, name, text, queue, run_id)
     return await client.start_workflow(
         INTERPRETER_WORKFLOW,
         params,
@@ -160,3 +152,17 @@ async def start_recorded_run(
         task_queue=queue,
         result_type=InterpreterResult,
     )
+
+
+async def start_recorded_run(
+    database: str, address: str, queue: str, name: str, text: str, run_id: str | None = None
+) -> WorkflowHandle[Any, InterpreterResult]:
+    """`start_recorded` with a pool and a client of its own."""
+    from engine.store import open_pool
+    from engine.temporal.worker import connect
+
+    pool = await open_pool(database)
+    try:
+        return await start_recorded(await connect(address), pool, queue, name, text, run_id)
+    finally:
+        await pool.close()

@@ -18,9 +18,9 @@ from engine.actions.catalog import ActionCatalog
 from engine.store import open_pool, trace_page
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
+from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import SUGGEST_CONTINUE_AS_NEW_AFTER, BackgroundLoop, record_run
+from tests.support.temporal import SUGGEST_CONTINUE_AS_NEW_AFTER, BackgroundLoop, start_recorded
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -57,14 +57,7 @@ def test_long_loop_continues_as_new(
         )
         async with build_worker(client, activities, task_queue=queue):
             run_id = f"loop-{uuid.uuid4().hex[:8]}"
-            params = await record_run(pool, "loop", LOOP, queue, run_id)
-            handle = await client.start_workflow(
-                INTERPRETER_WORKFLOW,
-                params,
-                id=run_id,
-                task_queue=queue,
-                result_type=InterpreterResult,
-            )
+            handle = await start_recorded(client, pool, queue, "loop", LOOP, run_id)
             result: InterpreterResult = await handle.result()
             lengths = []
             async for execution in client.list_workflows(f"WorkflowId = '{run_id}'"):

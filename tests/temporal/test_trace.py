@@ -20,9 +20,8 @@ from engine.store import (
 )
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
-from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop, record_run
+from tests.support.temporal import BackgroundLoop, start_recorded
 from tests.temporal.test_runs import MONITOR, TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -41,14 +40,7 @@ def test_trace_of_a_monitoring_loop(
             )
             async with build_worker(client, activities, task_queue=queue):
                 run_id = f"traced-{uuid.uuid4().hex[:8]}"
-                params = await record_run(pool, "monitor", MONITOR, queue, run_id)
-                handle = await client.start_workflow(
-                    INTERPRETER_WORKFLOW,
-                    params,
-                    id=run_id,
-                    task_queue=queue,
-                    result_type=InterpreterResult,
-                )
+                handle = await start_recorded(client, pool, queue, "monitor", MONITOR, run_id)
                 await handle.result()
             events = [trace_event_json(e) for e in await trace_page(pool, run_id, 0, 1000)]
             return events, await get_run(pool, run_id)
@@ -105,14 +97,7 @@ output: <% $ctx.said %>
             activities = SegueActivities(ActionCatalog.builtin(), trace_sink=trace_sink(pool))
             async with build_worker(client, activities, task_queue=queue):
                 run_id = f"nul-{uuid.uuid4().hex[:8]}"
-                params = await record_run(pool, "nul", text, queue, run_id)
-                handle = await client.start_workflow(
-                    INTERPRETER_WORKFLOW,
-                    params,
-                    id=run_id,
-                    task_queue=queue,
-                    result_type=InterpreterResult,
-                )
+                handle = await start_recorded(client, pool, queue, "nul", text, run_id)
                 result = await asyncio.wait_for(handle.result(), 60)
             return result, await get_run(pool, run_id)
         finally:
