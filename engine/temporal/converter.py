@@ -5,10 +5,11 @@ deep copy, with a sandbox-wrapped `isinstance` per value inside workflow code) a
 runs `json.dumps`; reading one back goes through `value_to_type`, field by field.
 Scheduling an action activity paid both for every `ActionRequest`: about 40% of the
 interpreter's own CPU in a 200-way fan-out (`python benchmarks/temporal.py --profile`),
-and 150-400 µs of the worker's per activity to read the request. msgspec writes the same
-JSON (keys sorted, as the default's `sort_keys=True`; the same bytes, except that text
-beyond ASCII stays UTF-8 rather than `\\u` escapes, which every JSON reader takes) and reads
-dataclasses back, both in C, 20-150x faster. Anything msgspec cannot encode, and any
+and 145 µs of the worker's per activity to read the request (26 ms for one carrying 202
+trace events: `python benchmarks/payloads.py`). msgspec writes the same JSON (keys
+sorted, as the default's `sort_keys=True`; the same bytes, except that text beyond ASCII
+stays UTF-8 rather than `\\u` escapes, which every JSON reader takes) and reads
+dataclasses back, both in C, 6-100x faster. Anything msgspec cannot encode, and any
 payload it cannot read as the dataclass asked for, goes to the default converter
 unchanged, so payloads of other clients or of earlier versions read back as ever.
 """

@@ -54,8 +54,9 @@ INPUT_SCHEMA: Final = {
 @cache
 def _ssl_context() -> ssl.SSLContext:
     """The TLS settings every request shares (httpx's defaults: certifi's CAs, or
-    SSL_CERT_FILE / SSL_CERT_DIR). Built once: loading the CA bundle took ~29 ms, which
-    every request used to pay again — most of a monitoring run's worker CPU."""
+    SSL_CERT_FILE / SSL_CERT_DIR). Built once: loading the CA bundle takes ~26 ms
+    (benchmarks/payloads.py), which every request used to pay again — most of a
+    monitoring run's worker CPU."""
     return httpx.create_ssl_context()
 
 
