@@ -20,9 +20,10 @@ RUN groupadd --system --gid 10001 segue \
 # `segue` is the console script pip puts on PATH (/usr/local/bin).
 WORKDIR /build/segue
 COPY pyproject.toml README.md ./
+COPY requirements/lock.txt ./requirements/lock.txt
 COPY engine ./engine
 COPY api ./api
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c requirements/lock.txt . \
  && rm -rf /build \
  && segue --help > /dev/null \
  && segue worker --help > /dev/null \

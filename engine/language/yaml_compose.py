@@ -136,6 +136,8 @@ def compose(text: str, source: str) -> Node | None:
     try:
         root = _Composer(events, source).document()
     except MarkedYAMLError as error:
+        if _is_parser_depth_limit(error):
+            raise rejected(_depth_position(source, text, error), _too_deep()) from None
         raise Rejected(_syntax_diagnostic(source, text, error)) from None
     except yaml.YAMLError as error:  # reader errors: the loader's character check comes first
         raise rejected(Position(source, 1, 1), f"not well-formed YAML: {error}") from None
@@ -155,6 +157,40 @@ def _explicit(tag: str | None) -> str | None:
 
 def _too_deep() -> str:
     return f"the document nests deeper than {MAX_DEPTH} levels"
+
+
+def _is_parser_depth_limit(error: MarkedYAMLError) -> bool:
+    """libyaml 0.2.6 (PyYAML 6.0.4 wheels) stops flow nesting past 1,000 levels itself.
+
+    Its scanner reads a whole flow collection ahead of the events it yields, so on a
+    deep enough one its own limit fires before our composer counts level MAX_DEPTH + 1.
+    """
+    return "maximum nesting depth" in (error.problem or "")
+
+
+def _depth_position(source: str, text: str, error: MarkedYAMLError) -> Position | None:
+    """Where the document first nests past MAX_DEPTH, whichever parser noticed first.
+
+    The text before the parser's mark nests less deeply than the parser's own limit, so
+    composing just that prefix lets our composer find its own, earlier place: the user
+    sees the same error, at the same position, with or without the parser's limit.
+    """
+    mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return Position(source, 1, 1)
+    lines = text.split("\n")
+    prefix = "\n".join([*lines[: mark.line], lines[mark.line][: mark.column]])
+    events: _Events = yaml.CSafeLoader(prefix) if yaml.__with_libyaml__ else yaml.SafeLoader(prefix)
+    try:
+        _Composer(events, source).document()
+    except Rejected as found:
+        if found.diagnostic.message == _too_deep():
+            return found.diagnostic.position
+    except (yaml.YAMLError, RecursionError):
+        pass
+    finally:
+        events.dispose()
+    return _position(source, mark)
 
 
 def _position(source: str, mark: _Mark | None) -> Position:

@@ -386,8 +386,9 @@ def test_compose_command_lines_work_with_the_entrypoint(instructions: list[Instr
 def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
     ignore = DockerIgnore.read(DOCKERIGNORE)
     sent = context_files(ROOT, ignore)
-    assert {"pyproject.toml", "README.md", "engine/cli/main.py", "api/serve.py"} <= set(sent)
-    never = {".git", ".venv", ".env", "tests", "__pycache__", ".hypothesis", ".pytest_cache"}
+    needed = {"pyproject.toml", "README.md", "requirements/lock.txt", "engine/cli/main.py"}
+    assert needed | {"api/serve.py"} <= set(sent)
+    never = {".git", ".venv", ".venv-newest", ".env", "tests", "__pycache__", ".hypothesis", ".pytest_cache"}
     assert not [name for name in sent if never & set(name.split("/"))]
     assert not [name for name in sent if name.endswith(".pyc")]
     for path in (".env", ".venv/bin/python", "engine/__pycache__/main.cpython-311.pyc"):

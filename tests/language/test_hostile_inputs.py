@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+import yaml
+from yaml.error import Mark, MarkedYAMLError
 
-from engine.diagnostics import Category, Severity
+from engine.diagnostics import Category, Position, Severity
 from engine.language.loader import check_workflow
-from engine.language.yaml_compose import MAX_DEPTH, MAX_NODES
+from engine.language.yaml_compose import MAX_DEPTH, MAX_NODES, Rejected, compose
 
 
 def _billion_laughs() -> str:
@@ -88,3 +91,83 @@ def test_os_system_is_never_called(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(os, "system", refuse)
     check_workflow("!!python/object/apply:os.system ['true']\n", "x.yaml")
+
+
+# Whichever parser stops deep nesting first (libyaml 0.2.6 stops flow nesting at 1,000
+# levels itself; PyYAML's pure-Python parser and older libyaml never do), the user gets
+# Segue's own error, at the value that first nests past MAX_DEPTH (64): the document's
+# root is level 1.
+DEEP_NESTING: dict[str, tuple[str, Position]] = {
+    # the 65th `[`
+    "flow sequences, far past every parser's limit": ("[" * 100_000, Position("deep.yaml", 1, 65)),
+    # the key `a` inside the 64th `{`
+    "flow mappings": ("{a: " * 3_000, Position("deep.yaml", 1, 254)),
+    # root, vars, then the 63rd `[`
+    "flow inside a block mapping": (
+        "version: 1\nvars:\n  x: " + "[" * 5_000,
+        Position("deep.yaml", 3, 68),
+    ),
+    # root, then the 64th `[`; well-formed, and deep by one level
+    "one level too deep": ("a: " + "[" * 64 + "]" * 64, Position("deep.yaml", 1, 67)),
+}
+PARSERS = {"libyaml": True, "pure Python": False}
+
+
+@pytest.mark.parametrize("parser", list(PARSERS))
+@pytest.mark.parametrize("name", list(DEEP_NESTING))
+def test_deep_nesting_reads_the_same_whichever_parser_stops_it(
+    name: str, parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if PARSERS[parser] and not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml here")
+    monkeypatch.setattr(yaml, "__with_libyaml__", PARSERS[parser])
+    text, position = DEEP_NESTING[name]
+    assert [
+        (d.category, d.message, d.position) for d in check_workflow(text, "deep.yaml").diagnostics
+    ] == [(Category.YAML, f"the document nests deeper than {MAX_DEPTH} levels", position)]
+
+
+class _ParserWithDepthLimit:
+    """PyYAML's parser as libyaml 0.2.6 behaves on deep flow nesting: a text of more than 1,000
+    characters fails with its nesting error at column 1,001."""
+
+    def __init__(self, text: str) -> None:
+        self.parser = yaml.SafeLoader(text)
+        self.limited = len(text) > 1_000
+
+    def check_event(self, *choices: Any) -> bool:
+        self._stop_if_limited()
+        return bool(self.parser.check_event(*choices))
+
+    def peek_event(self) -> Any:
+        self._stop_if_limited()
+        return self.parser.peek_event()
+
+    def get_event(self) -> Any:
+        self._stop_if_limited()
+        return self.parser.get_event()
+
+    def dispose(self) -> None:
+        self.parser.dispose()
+
+    def _stop_if_limited(self) -> None:
+        if self.limited:
+            mark = Mark("deep.yaml", 1_000, 0, 1_000, None, None)
+            raise MarkedYAMLError(
+                "while increasing flow level", mark, "exceeded maximum nesting depth", mark
+            )
+
+
+def test_a_parser_that_stops_first_is_reported_in_segues_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The mapping itself, whichever libyaml this machine has."""
+    monkeypatch.setattr(yaml, "__with_libyaml__", True)
+    monkeypatch.setattr(yaml, "CSafeLoader", _ParserWithDepthLimit, raising=False)
+    with pytest.raises(Rejected) as refused:
+        compose("[" * 2_000, "deep.yaml")
+    diagnostic = refused.value.diagnostic
+    assert (diagnostic.message, diagnostic.position) == (
+        f"the document nests deeper than {MAX_DEPTH} levels",
+        Position("deep.yaml", 1, MAX_DEPTH + 1),
+    )
