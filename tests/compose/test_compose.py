@@ -388,7 +388,16 @@ def test_the_build_context_leaves_out_what_the_image_does_not_need() -> None:
     sent = context_files(ROOT, ignore)
     needed = {"pyproject.toml", "README.md", "requirements/lock.txt", "engine/cli/main.py"}
     assert needed | {"api/serve.py"} <= set(sent)
-    never = {".git", ".venv", ".venv-newest", ".env", "tests", "__pycache__", ".hypothesis", ".pytest_cache"}
+    never = {
+        ".git",
+        ".venv",
+        ".venv-newest",
+        ".env",
+        "tests",
+        "__pycache__",
+        ".hypothesis",
+        ".pytest_cache",
+    }
     assert not [name for name in sent if never & set(name.split("/"))]
     assert not [name for name in sent if name.endswith(".pyc")]
     for path in (".env", ".venv/bin/python", "engine/__pycache__/main.cpython-311.pyc"):
