@@ -417,16 +417,20 @@ def installed_package_data() -> set[str]:
 @pytest.fixture(scope="module")
 def built_wheel(instructions: list[Instruction], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Carry out the Dockerfile's COPY steps into a scratch `/`, then build the wheel
-    that its `pip install --no-cache-dir .` installs, and unpack it."""
+    that its `pip install --no-cache-dir -c requirements/lock.txt .` installs, and
+    unpack it."""
     image_root = tmp_path_factory.mktemp("image-root")
     assemble_copies(instructions, ROOT, DockerIgnore.read(DOCKERIGNORE), image_root)
     install = next(
         i
         for i in instructions
-        if i.keyword == "RUN" and "pip install --no-cache-dir ." in i.arguments
+        if i.keyword == "RUN" and re.search(r"pip install --no-cache-dir (-c \S+ )?\.", i.arguments)
     )
     source = image_root / install.workdir.lstrip("/")
     assert (source / "pyproject.toml").is_file(), f"nothing to install in {install.workdir}"
+    # The image installs the versions CI tested (docs/dependencies.md), from its own copy.
+    assert "-c requirements/lock.txt" in install.arguments
+    assert (source / "requirements" / "lock.txt").is_file(), "the lock is not in the image"
     wheels = tmp_path_factory.mktemp("wheels")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), "."],
