@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from engine.coordinator.behaviour import CURRENT_BEHAVIOUR, Behaviour
 from engine.coordinator.rerun import RerunPoint
 
 
@@ -39,6 +40,8 @@ class RunStarted(Event, frozen=True, tag="run_started"):
     run: RunInfo
     input: dict[str, Any]
     rerun: RerunPoint | None = None  # start where this failed run stopped, not from the top
+    # The coordinator behaviour this run keeps for life (engine/coordinator/behaviour.py).
+    behaviour: Behaviour = CURRENT_BEHAVIOUR
 
 
 class StartReady(Event, frozen=True, tag="start_ready"):

@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 # With-items never has more item executions out at once than this, whatever the
+from engine.coordinator.barriers import UNKNOWN_EXECUTION, Arrival, arrive
 from engine.coordinator.base import expression_source
+from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import (
     CancelDispatches,
     Command,
@@ -117,6 +119,7 @@ class Coordinator(Dispatching):
         if state.started:
             return
         state.started = True
+        state.behaviour = Behaviour(event.behaviour)
         state.run = event.run
         self._bind_run()
         if event.rerun is not None:
@@ -176,7 +179,7 @@ class Coordinator(Dispatching):
             state.barriers.setdefault(kept.task, {})[kept.route] = JoinBarrier(
                 kept.task,
                 kept.route,
-                dict.fromkeys(kept.arrived),
+                dict.fromkeys(kept.arrived, UNKNOWN_EXECUTION),
                 contexts[kept.context],
                 kept.fired,
             )
@@ -186,7 +189,10 @@ class Coordinator(Dispatching):
             if task.source is None:
                 state.ready.append(Ready(task.task, task.route, contexts[task.context]))
             else:
-                self._arrive(task.task, task.route, contexts[task.context], task.source, False)
+                arrival = Arrival(
+                    task.task, task.route, contexts[task.context], task.source, UNKNOWN_EXECUTION
+                )
+                self._arrive(arrival, forced=False)
 
     # ----------------------------------------------------------------- starting tasks
 
@@ -342,31 +348,90 @@ class Coordinator(Dispatching):
             if not handled:
                 self._keep_execution(execution)
                 self._fail()
+        if state.behaviour is Behaviour.ORIGINAL:
+            self._follow_each(execution, taken, scope)
+        else:
+            self._follow(execution, taken, scope)
+        if not taken:
+            self._path_ends(execution.context)
+
+    def _follow(self, execution: Execution, taken: list[TransitionSpec], scope: Scope) -> None:
+        """Take the satisfied transitions. Each publish starts from the execution's
+        context; a join gets one arrival from this execution, at the first transition
+        that leads there, with the publishes of all that do merged in transition order."""
+        state = self.state
+        ref = execution.ref
+        base = execution.context
+        if sum(len(t.targets) or 1 for t in taken) > 1:
+            # The lineage splits here: a join downstream tells what each path published
+            # on its own from what they shared (engine/coordinator/context.py).
+            state.stamp += 1
+            base = base.forked(state.stamp)
+        published: list[tuple[TransitionSpec, Context]] = []
+        failure: tuple[TransitionSpec, ExpressionError] | None = None
+        for transition in taken:
+            try:
+                context = self._render_publish(transition, base, scope)
+            except ExpressionError as error:
+                failure = (transition, error)
+                break
+            if len(transition.targets) > 1:
+                # Its targets share its publish; they split after it.
+                state.stamp += 1
+                context = context.forked(state.stamp)
+            published.append((transition, context))
+        joined: set[str] = set()
+        for position, (transition, context) in enumerate(published):
+            forced = "fail" in transition.commands
+            if forced:
+                self._take_fail(execution, transition)
+            if not transition.targets:
+                self._path_ends(context)
+            for target in transition.targets:
+                if target in joined:
+                    continue
+                arriving = context
+                if target in self.graph.join_threshold:
+                    joined.add(target)
+                    for later, later_context in published[position + 1 :]:
+                        if target in later.targets:
+                            arriving = arriving.joined(later_context)
+                            forced = forced or "fail" in later.commands
+                self._arrive(Arrival(target, ref.route, arriving, ref.task, ref.id), forced)
+        if failure is not None:
+            self._publish_failed(execution, failure[0], failure[1], base)
+
+    def _follow_each(self, execution: Execution, taken: list[TransitionSpec], scope: Scope) -> None:
+        """Behaviour 1, kept exactly for runs that started on it: one arrival per
+        transition, in transition order."""
+        ref = execution.ref
         for transition in taken:
             published = self._publish(transition, execution.context, scope, execution)
             if published is None:
                 return
-            context = published
             forced = "fail" in transition.commands
             if forced:
-                state.add_error(
-                    ErrorEntry(
-                        type="fail_command",
-                        message=f"task {ref.task!r} took a transition to `fail`",
-                        task=ref.task,
-                        iteration=ref.iteration,
-                        route=ref.route,
-                        transition=transition.index,
-                    )
-                )
-                self._keep_execution(execution)
-                self._fail()
+                self._take_fail(execution, transition)
             if not transition.targets:
-                self._path_ends(context)
+                self._path_ends(published)
             for target in transition.targets:
-                self._arrive(target, ref.route, context, ref.task, forced)
-        if not taken:
-            self._path_ends(execution.context)
+                self._arrive(Arrival(target, ref.route, published, ref.task, ref.id), forced)
+
+    def _take_fail(self, execution: Execution, transition: TransitionSpec) -> None:
+        """A taken transition lists `fail`: the run fails (its other targets still run)."""
+        ref = execution.ref
+        self.state.add_error(
+            ErrorEntry(
+                type="fail_command",
+                message=f"task {ref.task!r} took a transition to `fail`",
+                task=ref.task,
+                iteration=ref.iteration,
+                route=ref.route,
+                transition=transition.index,
+            )
+        )
+        self._keep_execution(execution)
+        self._fail()
 
     def _finish_execution(
         self,
@@ -389,6 +454,16 @@ class Coordinator(Dispatching):
         self, transition: TransitionSpec, context: Context, scope: Scope, execution: Execution
     ) -> Context | None:
         """The context after a transition's publish; None if rendering failed the run."""
+        try:
+            return self._render_publish(transition, context, scope)
+        except ExpressionError as error:
+            self._publish_failed(execution, transition, error, context)
+            return None
+
+    def _render_publish(
+        self, transition: TransitionSpec, context: Context, scope: Scope
+    ) -> Context:
+        """The context after a transition's publish (raises ExpressionError)."""
         if not transition.publish:
             return context
         values = dict(context.values)
@@ -396,28 +471,35 @@ class Coordinator(Dispatching):
         try:
             for name, template in transition.publish:
                 values[name] = template.render(scope)
-        except ExpressionError as error:
-            self._keep_execution(execution)
-            self._record_expression_error(
-                error.located(field=f"next[{transition.index}].publish"),
-                execution.ref,
-                transition.index,
-            )
-            self._path_ends(context)
-            return None
         finally:
             scope.ctx = context.values
         self.state.stamp += 1
         stamps = dict(context.stamps)
         for name, _ in transition.publish:
             stamps[name] = self.state.stamp
-        return Context(values, stamps)
+        return Context(values, stamps, context.forks)
 
-    def _arrive(self, target: str, route: int, context: Context, source: str, forced: bool) -> None:
+    def _publish_failed(
+        self,
+        execution: Execution,
+        transition: TransitionSpec,
+        error: ExpressionError,
+        context: Context,
+    ) -> None:
+        self._keep_execution(execution)
+        self._record_expression_error(
+            error.located(field=f"next[{transition.index}].publish"),
+            execution.ref,
+            transition.index,
+        )
+        self._path_ends(context)
+
+    def _arrive(self, arrival: Arrival, forced: bool) -> None:
         """A taken transition reaches a task: a barrier arrival or a ready execution."""
         state = self.state
+        target, route, context = arrival.target, arrival.route, arrival.context
         if (state.failing and not forced) or state.canceled:
-            self._keep_for_rerun(target, route, context, source=source)
+            self._keep_for_rerun(target, route, context, source=arrival.source)
             self._path_ends(context)
             return
         threshold = self.graph.join_threshold.get(target)
@@ -427,33 +509,22 @@ class Coordinator(Dispatching):
                 state.next_route += 1
             state.ready.append(Ready(target, route, context, forced))
             return
-        by_route = state.barriers.setdefault(target, {})
-        barrier = by_route.get(route)
-        if barrier is not None and barrier.fired and source in barrier.arrived:
-            barrier = None  # that source went round a cycle: a new round of this barrier
-        if barrier is None:
-            barrier = JoinBarrier(target, route, {source: None}, context)
-            by_route[route] = barrier
-        elif source in barrier.arrived:
-            barrier.context = barrier.context.merged(context)
-        else:
-            barrier.arrived[source] = None
-            barrier.context = barrier.context.merged(context)
-            if barrier.fired:
-                self._path_ends(context)  # a late arrival after the barrier fired
-        if not barrier.fired and len(barrier.arrived) >= threshold:
-            barrier.fired = True
-            state.ready.append(Ready(target, route, barrier.context, forced))
-        if barrier.fired and len(barrier.arrived) >= len(self.graph.inbound_sources[target]):
-            del by_route[route]
-            if not by_route:
-                del state.barriers[target]
+        sources = len(self.graph.inbound_sources[target])
+        outcome = arrive(state.barriers, arrival, threshold, sources, state.behaviour)
+        if outcome.absorbed is not None:
+            self._path_ends(outcome.absorbed)
+        if outcome.fired is not None:
+            state.ready.append(Ready(target, route, outcome.fired, forced))
 
     def _path_ends(self, context: Context) -> None:
+        """A path ends here: what it published reaches the run's output."""
         state = self.state
-        state.output_context = (
-            context if state.output_context is None else state.output_context.merged(context)
-        )
+        if state.output_context is None:
+            state.output_context = context
+        elif state.behaviour is Behaviour.ORIGINAL:
+            state.output_context = state.output_context.merged(context)
+        else:
+            state.output_context = state.output_context.joined(context)
 
     # ----------------------------------------------------------------- failure, cancel, timers
 

@@ -59,7 +59,7 @@ class RerunPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     """Everything a rerun needs, JSON-ready (stored with the failed run's projection)."""
 
     tasks: list[RerunTask]
-    contexts: list[list[Any]]  # [values, stamps] each; shared contexts written once
+    contexts: list[list[Any]]  # Context.row() each; shared contexts written once
     initial: int
     output_context: int | None = None
     barriers: list[RerunBarrier] = []
@@ -68,8 +68,7 @@ class RerunPoint(msgspec.Struct, frozen=True, omit_defaults=True):
     latest_status: dict[str, str] = {}
 
     def context(self, index: int) -> Context:
-        values, stamps = self.contexts[index]
-        return Context(dict(values), {name: int(stamp) for name, stamp in stamps.items()})
+        return Context.from_row(self.contexts[index])
 
     def unknown_tasks(self, known: Container[str]) -> list[str]:
         """Tasks named here that the workflow does not have (a point from another version)."""

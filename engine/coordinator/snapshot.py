@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from engine.coordinator.barriers import UNKNOWN_EXECUTION
+from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context, ContextTable
 from engine.coordinator.events import ErrorInfo, RunInfo
@@ -73,6 +75,7 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "run": msgspec.to_builtins(state.run),
+        "behaviour": int(state.behaviour),
         "status": str(state.status),
         "flags": [state.started, state.finished, state.failing, state.canceled, state.paused],
         "now_ms": state.now_ms,
@@ -84,7 +87,7 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "executions": executions,
         "ready": [[r.task, r.route, contexts.ref(r.context), r.forced] for r in state.ready],
         "barriers": [
-            [b.task, b.route, list(b.arrived), contexts.ref(b.context), b.fired]
+            [b.task, b.route, list(b.arrived.items()), contexts.ref(b.context), b.fired]
             for by_route in state.barriers.values()
             for b in by_route.values()
         ],
@@ -105,10 +108,7 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
     """Rebuild a state written by `state_to_builtins`."""
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"unknown coordinator state format {data.get('format')!r}")
-    table = [
-        Context(values, {k: int(v) for k, v in stamps.items()})
-        for values, stamps in data["contexts"]
-    ]
+    table = [Context.from_row(row) for row in data["contexts"]]
 
     def context(index: int | None) -> Context | None:
         return None if index is None else table[index]
@@ -163,9 +163,11 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
     state.ready = [
         Ready(task, route, required(ctx), forced) for task, route, ctx, forced in data["ready"]
     ]
+    # Absent from states written before behaviours were recorded: the original one.
+    state.behaviour = Behaviour(data.get("behaviour", Behaviour.ORIGINAL))
     for task, route, arrived, ctx, fired in data["barriers"]:
         state.barriers.setdefault(task, {})[route] = JoinBarrier(
-            task, route, dict.fromkeys(arrived), required(ctx), fired
+            task, route, _arrivals(arrived), required(ctx), fired
         )
     state.timers = {
         t_id: Timer(TimerKind(kind), execution, item)
@@ -181,6 +183,18 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
         for task, route, ctx, source, execution in data.get("rerun", [])
     ]
     return state
+
+
+def _arrivals(rows: list[Any]) -> dict[str, int]:
+    """A barrier's arrivals: `[source, execution]` pairs, or bare source names as states
+    written before arrivals were counted per execution hold them (execution unknown)."""
+    arrivals: dict[str, int] = {}
+    for row in rows:
+        if isinstance(row, str):
+            arrivals[row] = UNKNOWN_EXECUTION
+        else:
+            arrivals[row[0]] = int(row[1])
+    return arrivals
 
 
 def dump_state(state: CoordinatorState) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context
 from engine.coordinator.events import ErrorInfo, RunInfo
@@ -95,7 +96,8 @@ class JoinBarrier:
 
     task: str
     route: int
-    arrived: dict[str, None]  # distinct sources in arrival order (a dict: O(1) membership)
+    # distinct sources in arrival order -> the source execution that counted (0: unknown)
+    arrived: dict[str, int]
     context: Context
     fired: bool = False
 
@@ -110,6 +112,9 @@ class Timer:
 @dataclass(slots=True)
 class CoordinatorState:
     run: RunInfo | None = None
+    # What the run started on (engine/coordinator/behaviour.py); a state from before
+    # behaviours were recorded is a run of the original behaviour.
+    behaviour: Behaviour = Behaviour.ORIGINAL
     status: RunStatus = RunStatus.RUNNING
     started: bool = False
     finished: bool = False

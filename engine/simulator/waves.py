@@ -34,6 +34,7 @@ from engine.coordinator import (
     TimerFired,
     TimerKind,
 )
+from engine.coordinator.behaviour import CURRENT_BEHAVIOUR, Behaviour
 from engine.coordinator.rerun import RerunPoint
 from engine.coordinator.snapshot import dump_state, load_state
 from engine.language.spec import WorkflowSpec
@@ -209,16 +210,18 @@ def simulate(
     run_id: str = "simulation",
     roundtrip_state: bool = False,
     rerun: RerunPoint | None = None,
+    behaviour: Behaviour = CURRENT_BEHAVIOUR,
 ) -> Simulation:
     """Run `spec` to its end (or until nothing more can happen) with mocked actions.
 
     With `roundtrip_state`, the coordinator is rebuilt from its serialised state after
     every event (a test of the state's completeness). With `rerun` (a failed simulation's
-    `rerun`), the run starts where that one stopped.
+    `rerun`), the run starts where that one stopped. `behaviour` is the coordinator
+    behaviour the run starts on (an older one: how runs in flight since then go on).
     """
     simulator = _Simulator(Coordinator(spec), MockBook(mocks), roundtrip=roundtrip_state)
     run = RunInfo(run_id, spec.name or "workflow", spec.content_hash or "local", VIRTUAL_EPOCH_MS)
-    simulator.feed(RunStarted(simulator.now_ms, run, run_input, rerun))
+    simulator.feed(RunStarted(simulator.now_ms, run, run_input, rerun, behaviour))
     waves = 0
     while simulator.finish is None and waves < MAX_WAVES:
         waves += 1

@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         TraceRecord,
         WaitChange,
     )
+    from engine.temporal.versioning import behaviour_of_this_run
 
 # Actions the workflow itself carries out, without an activity.
 NATIVE_ACTIONS = frozenset(
@@ -255,7 +256,9 @@ class Interpreter:
             self._coordinator = Coordinator(spec, action_retry_defaults=_ACTION_RETRY_DEFAULTS)
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
-            self._feed(RunStarted(self._now_ms(), run, params.input, _rerun_point(params)))
+            rerun = _rerun_point(params)
+            behaviour = behaviour_of_this_run()
+            self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
         else:
             self._coordinator = Coordinator(
                 spec,

@@ -1,11 +1,17 @@
 """Record Temporal histories of example runs for the replay test.
 
-    python tests/temporal/histories/record.py
+    python tests/temporal/histories/record.py [CASE ...]
 
-Runs each case below on a fresh dev server through a real worker and writes
-`<case>.json` (the full event history) beside this file. Re-record only when the
+Runs each case below (or those named) on a fresh dev server through a real worker and
+writes `<case>.json` (the full event history) beside this file. Re-record only when the
 interpreter changes on purpose; the replay test exists to catch accidental changes that
 would break runs already in flight (Temporal replays their histories on new code).
+
+Histories of an older release stay in the corpus under their own name: they are the
+runs in flight that an upgrade must not disturb. `joins-behaviour-1.json` was recorded
+by the coordinator of commit ccf14fb (the last with behaviour 1, engine/coordinator/
+behaviour.py): `git worktree add /tmp/old ccf14fb`, copy this file and joins.yaml there,
+run `python tests/temporal/histories/record.py joins` in it, rename the output.
 """
 
 from __future__ import annotations
@@ -63,10 +69,11 @@ CASES: dict[str, dict[str, Any]] = {
         "input": {},
         "signal": ("approve", {"approved": True, "by": "ada"}),
     },
+    "joins": {"file": HERE / "joins.yaml", "input": {}},
 }
 
 
-async def record() -> None:
+async def record(names: list[str]) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     server = start_dev_server()
@@ -78,6 +85,8 @@ async def record() -> None:
         )
         async with build_worker(client, activities, task_queue=queue):
             for name, case in CASES.items():
+                if names and name not in names:
+                    continue
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
                 if name == "monitoring":
@@ -100,4 +109,7 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    unknown = sorted(set(sys.argv[1:]) - set(CASES))
+    if unknown:
+        sys.exit(f"no such case: {', '.join(unknown)} (cases: {', '.join(CASES)})")
+    asyncio.run(record(sys.argv[1:]))

@@ -1,0 +1,28 @@
+"""Behaviour versions of the coordinator: what a run started with, it keeps.
+
+A run records the behaviour it started on (`RunStarted.behaviour`, then its state and
+every snapshot that carries it across continue-as-new) and keeps it for its whole life.
+So a Segue upgrade that changes how the coordinator decides never changes the course of
+a run already in flight: Temporal replays the run's history on the new code and gets
+the commands it recorded. A new behaviour is a new member here, checked where the
+decision differs; the Temporal binding picks the newest one for a new run behind a
+`workflow.patched` marker (engine/temporal), the simulator always the newest.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Behaviour(IntEnum):
+    ORIGINAL = 1
+    """Releases up to 2026-11: every transition into a join is an arrival, and contexts
+    merge by the newest publish stamp whatever the arrival order."""
+
+    EXECUTION_ARRIVALS = 2
+    """LANGUAGE.md §5 as clarified in 2026-12: a source execution arrives at a barrier
+    once (its transitions there merge in order), a barrier fires once per round, and
+    contexts merge as deltas in arrival order."""
+
+
+CURRENT_BEHAVIOUR = max(Behaviour)
