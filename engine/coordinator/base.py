@@ -9,7 +9,8 @@ from engine.coordinator.events import ErrorInfo
 from engine.coordinator.program import WorkflowProgram, program_for
 from engine.coordinator.state import CoordinatorState, Execution, Timer
 from engine.expressions import UNDEFINED, ExpressionError, Limits, Scope, Template
-from engine.expressions.runtime import DEFAULT_LIMITS, millis_to_iso
+from engine.expressions.budget import DEFAULT_LIMITS
+from engine.expressions.runtime import millis_to_iso
 from engine.language.spec import RetrySpec, WorkflowSpec
 
 # With-items never has more item executions out at once than this, whatever the

@@ -1,7 +1,8 @@
 """JSONata expressions: compiled once, evaluated with Segue's bindings and guardrails."""
 
+from engine.expressions.budget import Limits
 from engine.expressions.errors import ExpressionError
-from engine.expressions.runtime import UNDEFINED, CompiledExpression, Limits, Scope
+from engine.expressions.runtime import UNDEFINED, CompiledExpression, Scope
 from engine.expressions.template import (
     CompileProblem,
     Condition,

@@ -11,7 +11,6 @@ import hashlib
 import json
 import random
 import re
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,15 @@ from jsonata.functions import Functions
 from jsonata.jexception import JException
 from jsonata.utils import Utils
 
+from engine.expressions.budget import (
+    DEFAULT_LIMITS,
+    Budget,
+    BudgetExceeded,
+    Limits,
+    compile_bounded,
+    serialised_length,
+    spending,
+)
 from engine.expressions.errors import ExpressionError
 
 
@@ -44,18 +52,6 @@ class _Undefined:
 
 
 UNDEFINED: Final = _Undefined()
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Guardrails for one evaluation."""
-
-    timeout_ms: int = 1000
-    max_depth: int = 500
-    max_result_bytes: int = 256 * 1024
-
-
-DEFAULT_LIMITS: Final = Limits()
 
 
 @dataclass(slots=True)
@@ -217,37 +213,6 @@ _BINDERS: Final[dict[str, Callable[[Scope], Any]]] = {
 }
 
 _NAME: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-# Only these constructs can make an evaluation run long or deep (loops need a function;
-# ranges build lists); everything else is bounded by the size of the data it reads.
-_RISKY: Final = re.compile(r"function|\u03bb|\.\.")
-
-
-class _Guard:
-    """Time and depth limits for one evaluation (jsonata-python's Timebox reads the clock
-    twice per node; this reads it every 64 entries)."""
-
-    __slots__ = ("calls", "deadline", "depth", "max_depth", "timeout_ms")
-
-    def __init__(self, limits: Limits) -> None:
-        self.timeout_ms = limits.timeout_ms
-        self.deadline = time.monotonic() + limits.timeout_ms / 1000
-        self.max_depth = limits.max_depth
-        self.depth = 0
-        self.calls = 0
-
-    def enter(self, _expr: Any, _input: Any, env: Any) -> None:
-        if env.is_parallel_call:
-            return
-        self.depth += 1
-        if self.depth > self.max_depth:
-            raise JException("D1011", -1)
-        self.calls += 1
-        if not self.calls & 63 and time.monotonic() > self.deadline:
-            raise JException("D1012", -1, self.timeout_ms)
-
-    def leave(self, _expr: Any, _input: Any, env: Any, _result: Any) -> None:
-        if not env.is_parallel_call:
-            self.depth -= 1
 
 
 def _check_size(value: Any, expression: str, limit: int) -> None:
@@ -263,14 +228,13 @@ def _check_size(value: Any, expression: str, limit: int) -> None:
 class CompiledExpression:
     """One JSONata expression, parsed once per workflow version."""
 
-    __slots__ = ("_compiled", "_guarded", "_names", "_native", "source")
+    __slots__ = ("_compiled", "_names", "_native", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._names = frozenset(_NAME.findall(source))
-        self._guarded = bool(_RISKY.search(source))
         try:
-            compiled = Jsonata(source)
+            compiled = compile_bounded(source)
         except JException as error:
             raise ExpressionError(
                 _message(error), expression=source, offset=_offset(error)
@@ -306,13 +270,24 @@ class CompiledExpression:
     def evaluate_with_jsonata(self, scope: Scope) -> Any:
         """Evaluate with jsonata-python itself (the reference for the direct evaluator)."""
         bindings = _bindings(scope, self._names)
-        if self._guarded:
-            guard = _Guard(scope.limits)
-            bindings["__evaluate_entry"] = guard.enter
-            bindings["__evaluate_exit"] = guard.leave
+        limits = scope.limits
+        budget = Budget(limits)
+        # Every evaluation, not only those with a function or a range: a path over data
+        # can multiply too (`$ctx.items.$ctx.items`), and the count is what decides.
+        bindings["__evaluate_entry"] = budget.enter
+        bindings["__evaluate_exit"] = budget.leave
         try:
-            raw = self._compiled.evaluate(None, bindings)
+            with spending(budget):
+                raw = self._compiled.evaluate(None, bindings)
+            # A value of shared references can be far larger written out than held:
+            # measure it (giving up early) before anything walks all of it.
+            if serialised_length(raw, 8 * limits.max_result_bytes) > 8 * limits.max_result_bytes:
+                raise BudgetExceeded(
+                    f"its result is over the limit of {limits.max_result_bytes} bytes"
+                )
             value = to_plain(raw)
+        except BudgetExceeded as error:
+            raise ExpressionError(f"expression stopped: {error}", expression=self.source) from None
         except JException as error:
             raise ExpressionError(_message(error), expression=self.source) from None
         except RecursionError:
@@ -325,7 +300,7 @@ class CompiledExpression:
             raise ExpressionError(
                 f"{type(error).__name__}: {error}", expression=self.source
             ) from None
-        _check_size(value, self.source, scope.limits.max_result_bytes)
+        _check_size(value, self.source, limits.max_result_bytes)
         return value
 
 
