@@ -28,6 +28,7 @@ class CoordinatorBase:
         limits: Limits = DEFAULT_LIMITS,
         action_retry_defaults: dict[str, RetrySpec] | None = None,
         item_limit: int = ENGINE_ITEM_LIMIT,
+        legacy_item_attempts: bool = False,
     ) -> None:
         self.program: WorkflowProgram = program_for(spec)
         self.spec = spec
@@ -36,6 +37,10 @@ class CoordinatorBase:
         self.limits = limits
         self.action_retry_defaults = action_retry_defaults or {}
         self.item_limit = item_limit
+        # How releases before issue 9 numbered with-items attempts (items restarted at 1
+        # after `do: retry`; `next` saw the execution's count): kept only so that runs
+        # recorded then replay identically (the interpreter decides, by a patch).
+        self.legacy_item_attempts = legacy_item_attempts
         self._out: list[Command] = []
         self._run_binding: dict[str, Any] = {}
         if self.state.run is not None:

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.patches import ITEM_ATTEMPTS_PATCH
     from engine.temporal.placement import placement_of, run_inline
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
@@ -237,7 +238,11 @@ class Interpreter:
             params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
         )
         if params.snapshot is None:
-            self._coordinator = Coordinator(spec, action_retry_defaults=_ACTION_RETRY_DEFAULTS)
+            self._coordinator = Coordinator(
+                spec,
+                action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+                legacy_item_attempts=not workflow.patched(ITEM_ATTEMPTS_PATCH),
+            )
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
             self._feed(RunStarted(self._now_ms(), run, params.input, _rerun_point(params)))
@@ -246,6 +251,7 @@ class Interpreter:
                 spec,
                 state_from_builtins(params.snapshot),
                 action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+                legacy_item_attempts=not workflow.patched(ITEM_ATTEMPTS_PATCH),
             )
             self._paused = self._coordinator.state.paused
             self._restore_carried(params)

@@ -17,16 +17,10 @@ with workflow.unsafe.imports_passed_through():
     from engine.actions.builtin import WAITS, workflow_actions
     from engine.actions.invoke import invoke_inline
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
+    from engine.temporal.patches import PLACEMENT_PATCH
 
-# Recorded in a run's history the first time this release places an action differently
-# from the release before it: `core.fail` ran as an activity then, and so did the waits
-# of with-items items (each failed with `native_only`). Histories recorded before have no
-# marker, so their replay keeps the old placement and issues the same commands; runs
-# that reach such a dispatch on this release take the new one. Remove the old branch
-# (and call `workflow.deprecate_patch`) only once no run started before this release
-# can still be replayed.
-PLACEMENT_PATCH: Final = "segue-9-workflow-placement"
-# What the previous release ran in the workflow, everywhere and outside with-items.
+# What the release before issue 9 ran in the workflow, everywhere and outside with-items;
+# anything else placed in the workflow ran as an activity then (see PLACEMENT_PATCH).
 _PREVIOUSLY_IN_WORKFLOW: Final = frozenset({"core.noop", "core.echo", "core.sleep"})
 _PREVIOUSLY_OUTSIDE_ITEMS: Final = WAITS
 

@@ -11,7 +11,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from engine.temporal.placement import PLACEMENT_PATCH
+from engine.temporal.patches import PLACEMENT_PATCH
 from engine.temporal.types import QUERY_PROGRESS, SIGNAL_DELIVER, SignalPayload
 from tests.support.temporal import BackgroundLoop
 from tests.temporal.test_runs import outcome, start_run, worker
