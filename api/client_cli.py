@@ -234,13 +234,11 @@ def operator_main(args: argparse.Namespace) -> int:
             print(json.dumps(api.call("POST", f"/runs/{args.run}/rerun", json=body)))
         elif args.command == "signal":
             payload = read_document(args.payload, "payload") if args.payload else None
-            print(
-                json.dumps(
-                    api.call(
-                        "POST", f"/runs/{args.run}/signals/{args.task}", json={"payload": payload}
-                    )
-                )
-            )
+            signal_body: dict[str, Any] = {"payload": payload}
+            if args.item is not None:
+                signal_body["item"] = args.item
+            path = f"/runs/{args.run}/signals/{args.task}"
+            print(json.dumps(api.call("POST", path, json=signal_body)))
     except (ApiProblem, UsageProblem) as problem:
         print(f"segue {args.command}: {problem}", file=sys.stderr)
         return 1
@@ -286,4 +284,7 @@ def add_client_commands(commands: Any) -> None:
     signal.add_argument("run")
     signal.add_argument("task")
     signal.add_argument("--payload", metavar="JSON|@FILE")
+    signal.add_argument(
+        "--item", type=int, metavar="N", help="the item to answer, in a with-items task"
+    )
     common(signal)

@@ -54,6 +54,7 @@ async def _signal(services: Services, wait: Wait, event: IngressEvent) -> bool:
         event=wait.event_name,
         correlation_key=wait.correlation_key,
         execution=wait.execution,
+        item=wait.item,
     )
     try:
         await deliver(services.temporal, wait.run_id, signal, timeout=services.temporal_timeout)

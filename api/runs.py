@@ -370,11 +370,3 @@ async def _await_paused(services: Services, run_id: str, paused: bool) -> None:
             await update_run_status(services.pool, run_id, status)
             return
         await asyncio.sleep(_CONFIRM_INTERVAL)
-
-
-async def waiting_tasks(services: Services, run_id: str) -> set[str] | None:
-    """The tasks of the run waiting for a signal now, or None when nobody can tell."""
-    live = await live_progress(services, run_id)
-    if live is None:
-        return None
-    return {str(wait.get("task")) for wait in live.get("waiting", [])}

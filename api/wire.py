@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -170,13 +170,16 @@ class TraceEnvelope(Wire):
 
 class SignalRequest(Wire, forbid_unknown_fields=True):
     payload: Any = None
+    # The with-items index of the item to answer: required for a task that waits per item.
+    item: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
 class SignalAccepted(Wire):
     run_id: str
     task: str
     accepted: bool  # Temporal took the signal
-    confirmed: bool  # the run said the task was waiting (False: it could not be asked)
+    confirmed: bool  # the run said the task (item) was waiting (False: it could not be asked)
+    item: int | None = None
 
 
 # ------------------------------------------------------------------ events, health

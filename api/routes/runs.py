@@ -10,21 +10,20 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
-from api.problems import ApiProblem, conflict, documented, replayed
+from api.problems import ApiProblem, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
     current_status,
     failed_run_point,
     request_cancel,
     request_pause,
-    require_live,
     require_run,
     run_has_ended,
     start_new_run,
     status_view,
-    waiting_tasks,
 )
 from api.services import Services
+from api.signals import signal_task
 from api.streaming import trace_stream
 from api.wire import (
     RerunRequest,
@@ -43,8 +42,6 @@ from engine.store import (
     trace_event_json,
     trace_page,
 )
-from engine.temporal.client import ExecutionNotFound, deliver
-from engine.temporal.types import SignalPayload
 
 PageSize = Annotated[int, QueryParameter(ge=1, le=1000)]
 ServicesDep = NamedDependency[Services]
@@ -211,7 +208,7 @@ class RunController(Controller):
     @post(
         "/{run_id:str}/signals/{task:str}",
         status_code=202,
-        summary="Resume a waiting task (core.wait_event / core.approval) with a payload",
+        summary="Resume a waiting task (core.wait_event / core.approval), or one item of it",
         responses=documented(404, 409),
     )
     async def signal(
@@ -221,25 +218,4 @@ class RunController(Controller):
         task: FromPath[str],
         data: JSONBody[SignalRequest | None] = None,
     ) -> SignalAccepted:
-        record = await require_run(services, run_id)
-        await require_live(services, record, "RUN_NOT_RUNNING")
-        waiting = await waiting_tasks(services, run_id)
-        if waiting is not None and task not in waiting:
-            raise conflict(
-                "TASK_NOT_WAITING",
-                f"task {task!r} of run {run_id!r} is not waiting for a signal",
-                waiting=sorted(waiting),
-            )
-        payload = (data or SignalRequest()).payload
-        try:
-            await deliver(
-                services.temporal,
-                run_id,
-                SignalPayload(payload=payload, task=task),
-                timeout=services.temporal_timeout,
-            )
-        except ExecutionNotFound:
-            raise conflict("RUN_NOT_RUNNING", "the run ended before the signal arrived") from None
-        return SignalAccepted(
-            run_id=run_id, task=task, accepted=True, confirmed=waiting is not None
-        )
+        return await signal_task(services, run_id, task, data or SignalRequest())

@@ -11,10 +11,11 @@ from engine.actions.api import (
     ActionError,
     Handler,
     Heartbeat,
+    Placement,
     Progress,
 )
 from engine.actions.catalog import ENTRY_POINT_GROUP, ActionCatalog
-from engine.actions.invoke import invoke, to_json_value
+from engine.actions.invoke import invoke, invoke_inline, to_json_value
 
 __all__ = [
     "ACTION_NAME",
@@ -25,7 +26,9 @@ __all__ = [
     "ActionError",
     "Handler",
     "Heartbeat",
+    "Placement",
     "Progress",
     "invoke",
+    "invoke_inline",
     "to_json_value",
 ]

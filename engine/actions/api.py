@@ -8,6 +8,7 @@ Temporal: the host (the Temporal binding, a test, the simulator) builds the
 
 from __future__ import annotations
 
+import enum
 import inspect
 import math
 import re
@@ -105,12 +106,29 @@ class ActionError(Exception):
 Handler = Callable[[Any, ActionContext], Any]
 
 
+class Placement(enum.Enum):
+    """Where the Temporal binding runs an action's attempts.
+
+    The one declaration the interpreter, `segue simulate`, validation and the docs read.
+    Issue 10 adds a third value (a local activity); code that branches on placement
+    matches every member, so a new one is a type error until each site handles it.
+    """
+
+    # Carried out by the workflow itself: no activity, recorded in the workflow's
+    # history only by what it causes (a timer, a wait, a result). Deterministic engine
+    # actions only (`core.*`); never a plugin.
+    WORKFLOW = "workflow"
+    # One Temporal activity per attempt, on any worker of the task queue.
+    ACTIVITY = "activity"
+
+
 @dataclass(frozen=True, slots=True)
 class ActionDefinition:
     """One action: its name, its handler and what the engine needs to know to run it.
 
-    - `native`: the Temporal binding runs it inside the workflow, without an activity;
-      `handler` is then only the fallback used where no native form exists.
+    - `placement`: where the Temporal binding runs it (see `Placement`). Only built-in
+      engine actions may be `Placement.WORKFLOW` (the catalog refuses a plugin that
+      asks); their `handler` then serves `invoke` outside a workflow.
     - `retry_defaults`: the action's own retry layer (LANGUAGE.md §8), plain numbers
       under `count`, `delay`, `backoff`, `max_delay`; workflow and task `retry` override
       it field by field.
@@ -122,7 +140,7 @@ class ActionDefinition:
 
     name: str
     handler: Handler
-    native: bool = False
+    placement: Placement = Placement.ACTIVITY
     description: str = ""
     retry_defaults: Mapping[str, float] | None = None
     input_schema: Mapping[str, Any] | None = None
@@ -135,6 +153,10 @@ class ActionDefinition:
         if not callable(self.handler):
             raise TypeError(f"action {self.name!r}: handler must be callable")
         _check_arity(self.name, self.handler)
+        if not isinstance(self.placement, Placement):
+            raise TypeError(
+                f"action {self.name!r}: placement must be a Placement, got {self.placement!r}"
+            )
         if self.retry_defaults is not None:
             frozen = MappingProxyType(_checked_retry_defaults(self.name, self.retry_defaults))
             object.__setattr__(self, "retry_defaults", frozen)

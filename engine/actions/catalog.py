@@ -12,7 +12,7 @@ from dataclasses import replace
 from importlib import metadata
 from typing import Any, Final
 
-from engine.actions.api import ACTION_NAME, ActionDefinition
+from engine.actions.api import ACTION_NAME, ActionDefinition, Placement
 from engine.actions.builtin import builtin_actions
 
 ENTRY_POINT_GROUP: Final = "segue.actions"
@@ -79,9 +79,10 @@ class ActionCatalog:
             if definition.retry_defaults
         }
 
-    def native_names(self) -> frozenset[str]:
-        """Actions the Temporal binding runs inside the workflow, without an activity."""
-        return frozenset(name for name, d in self._actions.items() if d.native)
+    def placement(self, name: str) -> Placement | None:
+        """Where the Temporal binding runs the action called `name`, or None if unknown."""
+        definition = self._actions.get(name)
+        return None if definition is None else definition.placement
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """Known names close to `name` (typos, or a name missing its pack prefix)."""
@@ -114,6 +115,14 @@ class ActionCatalog:
             )
         if name in self._actions:
             return f"{source}: action {name!r} is already provided by {self._sources[name]}"
+        if definition.placement is Placement.WORKFLOW and source != BUILTIN_SOURCE:
+            # The workflow runs only code whose every step replays identically; a plugin
+            # cannot promise that, so it runs as an activity or not at all.
+            return (
+                f"{source}: action {name!r} declares placement "
+                f"{definition.placement.value!r}; only Segue's built-in actions run in the "
+                "workflow; plugins run as activities (leave `placement` unset)"
+            )
         self._actions[name] = definition
         self._sources[name] = source
         return None

@@ -29,13 +29,7 @@ async def invoke(catalog: ActionCatalog, name: str, input: Any, context: ActionC
     definition = catalog.get(name)
     if definition is None:
         raise _unknown(catalog, name)
-    violations = definition.input_violations(input)
-    if violations:
-        raise ActionError(
-            "invalid_input",
-            f"{name}: the input is invalid: " + "; ".join(violations),
-            {"violations": violations},
-        )
+    _check_input(definition, input)
     try:
         result = await _call(definition, input, context)
     except ActionError:
@@ -50,6 +44,27 @@ async def invoke(catalog: ActionCatalog, name: str, input: Any, context: ActionC
         raise ActionError(
             "invalid_result", f"{name} returned a value that is not JSON: {exc}"
         ) from None
+
+
+def invoke_inline(definition: ActionDefinition, input: Any, context: ActionContext) -> Any:
+    """Run a workflow-placed built-in in the caller (the workflow, the simulator): the
+    same input check as `invoke`, then the plain handler, synchronously; or ActionError.
+
+    No thread and no result check: only built-in actions are placed in the workflow,
+    their handlers are plain, deterministic and return JSON by construction.
+    """
+    _check_input(definition, input)
+    return definition.handler(input, context)
+
+
+def _check_input(definition: ActionDefinition, input: Any) -> None:
+    violations = definition.input_violations(input)
+    if violations:
+        raise ActionError(
+            "invalid_input",
+            f"{definition.name}: the input is invalid: " + "; ".join(violations),
+            {"violations": violations},
+        )
 
 
 async def _call(definition: ActionDefinition, input: Any, context: ActionContext) -> Any:

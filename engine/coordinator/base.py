@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import CancelTimer, Command, ExecutionStatus, StartTimer, TimerKind
 from engine.coordinator.events import ErrorInfo
 from engine.coordinator.program import WorkflowProgram, program_for
@@ -41,6 +42,11 @@ class CoordinatorBase:
         self._run_binding: dict[str, Any] = {}
         if self.state.run is not None:
             self._bind_run()
+
+    @property
+    def _original_behaviour(self) -> bool:
+        """The run started on behaviour 1 (engine/coordinator/behaviour.py)."""
+        return self.state.behaviour is Behaviour.ORIGINAL
 
     def _bind_run(self) -> None:
         run = self.state.run

@@ -19,10 +19,14 @@ class Behaviour(IntEnum):
     """Releases up to 2026-11: every transition into a join is an arrival, and contexts
     merge by the newest publish stamp whatever the arrival order."""
 
-    EXECUTION_ARRIVALS = 2
-    """LANGUAGE.md §5 as clarified in 2026-12: a source execution arrives at a barrier
-    once (its transitions there merge in order), a barrier fires once per round, and
-    contexts merge as deltas in arrival order."""
+    CLARIFIED = 2
+    """The language as clarified in 2026-12 (issue 9): a source execution arrives at a
+    barrier once (its transitions there merge in order), a barrier fires once per round,
+    and contexts merge as deltas in arrival order (LANGUAGE.md §5); every action runs
+    where its definition's placement says (`core.fail` and the waits of with-items items
+    in the workflow; they ran as activities); with-items attempts count on from the
+    execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
+    any item took."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

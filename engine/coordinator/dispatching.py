@@ -71,7 +71,9 @@ class Dispatching(CoordinatorBase):
                 attempt = items.attempts.pop(index)
             else:
                 items.next_index += 1
-                attempt = 1
+                # After `do: retry` the execution's count goes on: a rerun item's first
+                # attempt is one more than the highest attempt of the round before.
+                attempt = 1 if self._original_behaviour else execution.attempt
             items.in_flight[index] = attempt
             self._dispatch(execution, index)
 
@@ -226,6 +228,8 @@ class Dispatching(CoordinatorBase):
         items = execution.items
         assert items is not None
         delay = self._should_retry(execution, attempt, status, result, error, index)
+        if delay is None:  # this item's last attempt
+            items.highest_attempt = max(items.highest_attempt, attempt)
         if delay is not None:
             self._announce_retry(execution, attempt, error, delay, index)
             items.attempts[index] = attempt + 1
@@ -247,6 +251,9 @@ class Dispatching(CoordinatorBase):
                 )
         self._pump_items(execution)
         if items.finished:
+            if not self._original_behaviour:
+                # `$task.attempt` in `next`: the highest attempt any item took.
+                execution.attempt = max(execution.attempt, items.highest_attempt)
             if items.first_error is None:
                 self._complete(execution, ExecutionStatus.SUCCEEDED, items.results, None)
             else:

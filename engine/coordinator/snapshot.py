@@ -65,6 +65,7 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
                     items.done,
                     msgspec.to_builtins(items.first_error),
                     items.failed_items,
+                    items.highest_attempt,
                 ],
                 execution.timer,
                 execution.dispatched,
@@ -146,6 +147,8 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
                 done=raw[8],
                 first_error=None if raw[9] is None else msgspec.convert(raw[9], ErrorInfo),
                 failed_items=raw[10],
+                # Absent from snapshots written before it existed.
+                highest_attempt=raw[11] if len(raw) > 11 else 0,
             )
         state.executions[ref.id] = Execution(
             ref,

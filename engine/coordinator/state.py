@@ -50,6 +50,7 @@ class ItemsProgress:
     done: int = 0
     first_error: ErrorInfo | None = None
     failed_items: int = 0
+    highest_attempt: int = 0  # the most attempts any finished item took (`$task.attempt`)
 
     @property
     def finished(self) -> bool:

@@ -1,11 +1,19 @@
 """The mocks file of `segue simulate` (ARCHITECTURE.md, "CLI"): which result each action
-execution, attempt or item gets."""
+execution, attempt or item gets.
+
+An attempt no entry matches gets what the engine itself would give where it can know:
+a workflow-placed action that runs inline (`core.noop`, `core.echo`, `core.fail`) runs
+here exactly as in the workflow; anything else (activities, `core.sleep`, the waits,
+child workflows) succeeds with `null`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from engine.actions.api import ActionContext, ActionError
+from engine.actions.builtin import HOST_FORMS, workflow_actions
+from engine.actions.invoke import invoke_inline
 from engine.coordinator import ErrorInfo
 
 _KEYS = frozenset({"task", "status", "result", "error", "iteration", "item", "times"})
@@ -115,6 +123,17 @@ class MockBook:
                 if entry.status == "failed" and error is None:
                     error = ErrorInfo("failed", "mocked failure")
                 return Outcome(entry.status, entry.result, error)
-        if action == "core.echo":
-            return Outcome("succeeded", input)
+        return _unmocked(task, iteration, item, action, input)
+
+
+def _unmocked(task: str, iteration: int, item: int | None, action: str, input: Any) -> Outcome:
+    definition = workflow_actions().get(action)
+    if definition is None or action in HOST_FORMS:
         return Outcome("succeeded", None)
+    context = ActionContext(
+        run_id="simulation", workflow="", task=task, iteration=iteration, item=item
+    )
+    try:
+        return Outcome("succeeded", invoke_inline(definition, input, context))
+    except ActionError as error:
+        return Outcome("failed", None, ErrorInfo(error.type, error.message, error.details))

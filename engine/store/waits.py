@@ -4,7 +4,8 @@ the index to route events by.
 
 Matching: a wait with a correlation key matches events of its name with that key; a
 wait without one matches every event of its name. Waits of runs that have ended never
-match."""
+match. A with-items task waits once per item: a wait is (run, execution, item), `item`
+None outside with-items."""
 
 from __future__ import annotations
 
@@ -20,37 +21,40 @@ class Wait(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     task: str
     execution: int
+    item: int | None  # the with-items index, None outside with-items
     event_name: str
     correlation_key: str | None
     created_at: datetime
     resolved_at: datetime | None
 
 
-WAIT_COLUMNS = "run_id, task, execution, event_name, correlation_key, created_at, resolved_at"
+WAIT_COLUMNS = "run_id, task, execution, item, event_name, correlation_key, created_at, resolved_at"
+# `IS NOT DISTINCT FROM`: the item matches when both are NULL too.
+_THIS_WAIT = (
+    "run_id = %(run_id)s AND execution = %(execution)s AND item IS NOT DISTINCT FROM %(item)s"
+)
 
 INSERT_WAIT = f"""
-INSERT INTO waits (run_id, task, execution, event_name, correlation_key)
-VALUES (%(run_id)s, %(task)s, %(execution)s, %(event_name)s, %(correlation_key)s)
-ON CONFLICT (run_id, execution) DO NOTHING
+INSERT INTO waits (run_id, task, execution, item, event_name, correlation_key)
+VALUES (%(run_id)s, %(task)s, %(execution)s, %(item)s, %(event_name)s, %(correlation_key)s)
+ON CONFLICT (run_id, execution, item) DO NOTHING
 RETURNING {WAIT_COLUMNS}
 """
-SELECT_WAIT = f"""
-SELECT {WAIT_COLUMNS} FROM waits WHERE run_id = %(run_id)s AND execution = %(execution)s
-"""
+SELECT_WAIT = f"SELECT {WAIT_COLUMNS} FROM waits WHERE {_THIS_WAIT}"
 RESOLVE_WAIT = f"""
 UPDATE waits SET resolved_at = now()
-WHERE run_id = %s AND execution = %s AND resolved_at IS NULL
+WHERE {_THIS_WAIT} AND resolved_at IS NULL
 RETURNING {WAIT_COLUMNS}
 """
 FIND_WAITING = """
-SELECT w.run_id, w.task, w.execution, w.event_name, w.correlation_key, w.created_at,
+SELECT w.run_id, w.task, w.execution, w.item, w.event_name, w.correlation_key, w.created_at,
     w.resolved_at
 FROM waits AS w JOIN runs AS r USING (run_id)
 WHERE w.event_name = %(event_name)s
     AND (w.correlation_key = %(correlation_key)s OR w.correlation_key IS NULL)
     AND w.resolved_at IS NULL
     AND r.status <> ALL (%(terminal)s)
-ORDER BY w.created_at, w.run_id, w.execution
+ORDER BY w.created_at, w.run_id, w.execution, w.item
 """
 
 
@@ -61,13 +65,16 @@ async def add_wait(
     execution: int,
     event_name: str,
     correlation_key: str | None = None,
+    item: int | None = None,
 ) -> Wait:
-    """Record that execution `execution` (of `task`) of the run waits for the event;
-    idempotent: the existing wait is returned if it is already recorded."""
+    """Record that execution `execution` (of `task`; its item `item` in with-items) of the
+    run waits for the event; idempotent: the existing wait is returned if it is already
+    recorded."""
     params = {
         "run_id": run_id,
         "task": task,
         "execution": execution,
+        "item": item,
         "event_name": event_name,
         "correlation_key": correlation_key,
     }
@@ -80,11 +87,14 @@ async def add_wait(
     return wait
 
 
-async def resolve_wait(pool: StorePool, run_id: str, execution: int) -> Wait | None:
+async def resolve_wait(
+    pool: StorePool, run_id: str, execution: int, item: int | None = None
+) -> Wait | None:
     """Mark the wait resolved; returns it if this call resolved it, None if it was not
     open (unknown or already resolved: at most one resolver wins)."""
+    params = {"run_id": run_id, "execution": execution, "item": item}
     async with pool.connection() as conn:
-        return await fetch_one(conn, Wait, RESOLVE_WAIT, (run_id, execution))
+        return await fetch_one(conn, Wait, RESOLVE_WAIT, params)
 
 
 async def find_waiting(

@@ -1,10 +1,12 @@
 """The one Temporal workflow type: it feeds coordinator events and carries out commands.
 
-Action tasks become activities; pass-through tasks, `core.noop`, `core.echo`,
-`core.sleep`, delays and waits cost no activity (timers and signals); `workflow:` tasks
-become child workflows. Trace events are written by a local activity that runs beside
-the coordinator (a "pump"), in order, each exactly once. Long runs continue as new
-when the server suggests it, once nothing is in flight, carrying the compact state.
+Each action runs where its definition's `Placement` says (engine/temporal/placement.py):
+`core.*` in the workflow at no activity cost (inline, a timer, or a wait for a signal:
+engine/temporal/waits.py), everything else as an activity; pass-through tasks and delays
+cost no activity either; `workflow:` tasks become child workflows. Trace events are
+written by a local activity that runs beside the coordinator (a "pump"), in order, each
+exactly once. Long runs continue as new when the server suggests it, once nothing is in
+flight, carrying the compact state.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -28,6 +30,8 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     import msgspec
 
+    from engine.actions.api import Placement
+    from engine.actions.builtin import WAITS
     from engine.coordinator import (
         ActionFailed,
         ActionSucceeded,
@@ -58,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.placement import placement_of, run_inline
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -77,15 +82,9 @@ with workflow.unsafe.imports_passed_through():
         WaitChange,
     )
     from engine.temporal.versioning import behaviour_of_this_run
+    from engine.temporal.waits import WaitRegistry
 
-# Actions the workflow itself carries out, without an activity.
-NATIVE_ACTIONS = frozenset(
-    {"core.noop", "core.echo", "core.sleep", "core.wait_event", "core.approval"}
-)
-# Waits are matched by task and execution, so with-items items wait through an activity.
-_ITEM_NATIVES = frozenset({"core.noop", "core.echo", "core.sleep"})
 TRACE_BATCH = 500
-EARLY_SIGNALS_KEPT = 100
 DEFAULT_ACTION_TIMEOUT = 3600.0  # seconds, when a task sets none
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)  # the activity wrapper heartbeats every few seconds
 # An action attempt that may take longer than this gets a heartbeat timeout, so that a
@@ -134,20 +133,6 @@ def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
     return spec
 
 
-class _Wait:
-    """A native task waiting for a signal (core.wait_event / core.approval)."""
-
-    def __init__(
-        self, command: DispatchAction, event: str, key: str | None, approval: bool
-    ) -> None:
-        self.command = command
-        self.event = event
-        self.key = key
-        self.approval = approval
-        self.timer: asyncio.Task[None] | None = None
-        self.due_ms: int | None = None
-
-
 @workflow.defn(name=INTERPRETER_WORKFLOW)
 class Interpreter:
     """Interprets any registered workflow version."""
@@ -157,7 +142,7 @@ class Interpreter:
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._timer_due: dict[int, int] = {}
-        self._waits: dict[int, _Wait] = {}
+        self._waits = WaitRegistry(self._inbox_append, self._note_wait, self._now_ms)
         self._wait_changes: list[WaitChange] = []
         self._trace = TraceLog()
         self._pump_idle = True
@@ -172,7 +157,6 @@ class Interpreter:
         self._mocks: MockBook | None = None
         self._virtual_ms = 0
         self._drain_paused = False  # paused only to continue as new, not by a user
-        self._early_signals: list[SignalPayload] = []
         self._immediate: list[Event] = []  # simulated timers that fire at once
         self._dispatch_order: dict[tuple[int, int | None, int], int] = {}  # simulations
         self._dispatched = 0
@@ -182,14 +166,9 @@ class Interpreter:
 
     @workflow.signal(name=SIGNAL_DELIVER)
     def deliver(self, signal: SignalPayload) -> None:
-        """Resume a waiting task with a payload; a payload for a task that is not waiting
-        yet is kept (the most recent few) and delivered when it starts waiting."""
-        for execution, wait in sorted(self._waits.items()):
-            if _matches(signal, execution, wait):
-                self._resolve_wait(execution, signal.payload)
-                return
-        self._early_signals.append(signal)
-        del self._early_signals[:-EARLY_SIGNALS_KEPT]
+        """Resume a waiting task (or item) with a payload; see engine/temporal/waits.py
+        for which wait a signal answers and which early signals are kept."""
+        self._waits.deliver(signal)
 
     @workflow.signal(name=SIGNAL_PAUSE)
     def pause(self) -> None:
@@ -220,8 +199,14 @@ class Interpreter:
             "running": sorted(self._live.values(), key=lambda e: e["execution"]),
             "recent": list(self._recent),
             "waiting": [
-                {"task": w.command.execution.task, "execution": e, "event": w.event, "key": w.key}
-                for e, w in sorted(self._waits.items())
+                {
+                    "task": w.command.execution.task,
+                    "execution": w.execution,
+                    "item": w.item,
+                    "event": w.event,
+                    "key": w.key,
+                }
+                for w in self._waits.open()
             ],
         }
 
@@ -253,7 +238,10 @@ class Interpreter:
             params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
         )
         if params.snapshot is None:
-            self._coordinator = Coordinator(spec, action_retry_defaults=_ACTION_RETRY_DEFAULTS)
+            self._coordinator = Coordinator(
+                spec,
+                action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+            )
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
             rerun = _rerun_point(params)
@@ -386,6 +374,7 @@ class Interpreter:
             self._trace.pending.clear()  # counted for progress, written nowhere
         if isinstance(command, ExecutionStarted):
             ref = command.execution
+            self._waits.known_execution = max(self._waits.known_execution, ref.id)
             self._live[ref.id] = {
                 "execution": ref.id,
                 "task": ref.task,
@@ -414,7 +403,7 @@ class Interpreter:
                     task.cancel()
                     del self._tasks[key]
             for execution in command.executions:
-                self._drop_wait(execution)
+                self._waits.end_execution(execution)
         elif isinstance(command, StartTimer):
             self._start_timer(command)
         elif isinstance(command, CancelTimer):
@@ -428,7 +417,7 @@ class Interpreter:
     def _on_finished(self, command: ExecutionFinished, now: int) -> None:
         ref = command.execution
         live = self._live.pop(ref.id, None) or {}
-        self._drop_wait(ref.id)
+        self._waits.end_execution(ref.id)
         summary = {
             **live,
             "status": str(command.status),
@@ -466,24 +455,27 @@ class Interpreter:
     def _dispatch(self, command: DispatchAction) -> None:
         if self._mocks is not None:
             self._dispatch_mocked(command)
-        elif command.action in NATIVE_ACTIONS and (
-            command.item is None or command.action in _ITEM_NATIVES
-        ):
-            self._native(command)
-        else:
+            return
+        assert self._coordinator is not None
+        placement = placement_of(command, self._coordinator.state.behaviour)
+        if placement is Placement.WORKFLOW:
+            self._in_workflow(command)
+        elif placement is Placement.ACTIVITY:
             self._spawn((command.execution.id, command.item), self._activity(command, None))
+        else:  # a placement added later (a local activity) is a type error until handled
+            assert_never(placement)
 
-    def _native(self, command: DispatchAction) -> None:
+    def _in_workflow(self, command: DispatchAction) -> None:
         ref = command.execution
-        if command.action == "core.noop":
-            self._succeeded(command, None)
-        elif command.action == "core.echo":
-            self._succeeded(command, command.input)
-        elif command.action == "core.sleep":
+        if command.action == "core.sleep":
             seconds = _seconds(command.input, "seconds", 0.0)
             self._spawn((ref.id, command.item), self._sleep(command, seconds))
+        elif command.action in WAITS:
+            self._waits.begin(command)
         else:
-            self._wait(command)
+            params = self._params
+            assert params is not None
+            self._inbox.append(run_inline(command, params.run_id, params.workflow, self._now_ms()))
 
     async def _sleep(self, command: DispatchAction, seconds: float) -> None:
         await workflow.sleep(seconds)
@@ -491,79 +483,8 @@ class Interpreter:
 
     # ----------------------------------------------------------------- waits (signals)
 
-    def _wait(
-        self, command: DispatchAction, *, remaining_ms: int | None = None, announce: bool = True
-    ) -> None:
-        data = command.input if isinstance(command.input, dict) else {}
-        approval = command.action == "core.approval"
-        event = str(
-            data.get("event")
-            or (f"approval:{command.execution.task}" if approval else command.execution.task)
-        )
-        key = data.get("key", data.get("correlation_key"))
-        wait = _Wait(command, event, None if key is None else str(key), approval)
-        self._waits[command.execution.id] = wait
-        if announce:
-            self._note_wait(
-                WaitChange(command.execution.id, command.execution.task, event, wait.key)
-            )
-        for index, early in enumerate(self._early_signals):
-            if _matches(early, command.execution.id, wait):
-                del self._early_signals[index]
-                self._resolve_wait(command.execution.id, early.payload)
-                return
-        timeout = _seconds(data, "timeout", 0.0)
-        if remaining_ms is not None:
-            timeout = remaining_ms / 1000
-        if timeout > 0:
-            wait.due_ms = self._now_ms() + int(timeout * 1000)
-            wait.timer = asyncio.create_task(self._wait_timeout(command.execution.id, timeout))
-
-    async def _wait_timeout(self, execution: int, seconds: float) -> None:
-        await workflow.sleep(seconds)
-        wait = self._waits.get(execution)
-        if wait is None:
-            return
-        self._drop_wait(execution)
-        command = wait.command
-        self._inbox.append(
-            ActionFailed(
-                self._now_ms(),
-                execution,
-                command.attempt,
-                ErrorInfo("timeout", f"no {wait.event!r} event within {seconds:g} s"),
-            )
-        )
-
-    def _resolve_wait(self, execution: int, payload: Any) -> None:
-        wait = self._waits.get(execution)
-        if wait is None:
-            return
-        self._drop_wait(execution)
-        command, now = wait.command, self._now_ms()
-        if wait.approval and isinstance(payload, dict) and payload.get("approved") is False:
-            self._inbox.append(
-                ActionFailed(
-                    now,
-                    execution,
-                    command.attempt,
-                    ErrorInfo(
-                        "rejected", str(payload.get("comment") or "approval rejected"), payload
-                    ),
-                )
-            )
-            return
-        self._inbox.append(ActionSucceeded(now, execution, command.attempt, payload))
-
-    def _drop_wait(self, execution: int) -> None:
-        wait = self._waits.pop(execution, None)
-        if wait is None:
-            return
-        if wait.timer is not None:
-            wait.timer.cancel()
-        self._note_wait(
-            WaitChange(execution, wait.command.execution.task, wait.event, wait.key, resolved=True)
-        )
+    def _inbox_append(self, event: Event) -> None:
+        self._inbox.append(event)
 
     def _note_wait(self, change: WaitChange) -> None:
         if self._params is not None and self._params.trace:
@@ -870,13 +791,7 @@ class Interpreter:
         carried: dict[str, Any] = {
             "trace": [self._trace.next_seq, self._trace.started, self._trace.finished],
             "drain_paused": self._drain_paused,
-            "waits": [
-                [
-                    msgspec.to_builtins(w.command),
-                    None if w.due_ms is None else max(0, w.due_ms - now),
-                ]
-                for _, w in sorted(self._waits.items())
-            ],
+            "waits": self._waits.carried(now),
         }
         if self._mocks is not None:
             carried["mocks"] = [
@@ -911,7 +826,7 @@ class Interpreter:
     def _restore_carried(self, params: InterpreterInput) -> None:
         for raw, remaining in params.carried.get("waits", []):
             command = msgspec.convert(raw, DispatchAction)
-            self._wait(command, remaining_ms=remaining, announce=False)
+            self._waits.begin(command, remaining_ms=remaining, announce=False)
         if self._mocks is not None:
             self._virtual_ms = int(params.carried.get("virtual_ms", self._virtual_ms))
         for timer, remaining in params.timers:
@@ -928,16 +843,6 @@ class Interpreter:
 
     def _now_ms(self) -> int:
         return self._virtual_ms if self._mocks is not None else self._wall_ms()
-
-
-def _matches(signal: SignalPayload, execution: int, wait: _Wait) -> bool:
-    """Whether a delivered payload is meant for this waiting execution."""
-    return (
-        (signal.execution is None or signal.execution == execution)
-        and (signal.task is None or signal.task == wait.command.execution.task)
-        and (signal.event is None or signal.event == wait.event)
-        and (signal.correlation_key is None or signal.correlation_key == wait.key)
-    )
 
 
 def _rerun_point(params: InterpreterInput) -> RerunPoint | None:

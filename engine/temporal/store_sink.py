@@ -79,7 +79,7 @@ def trace_sink(pool: StorePool) -> TraceSink:
             await append_trace(pool, batch.run_id, events, projection)
         for change in batch.waits:
             if change.resolved:
-                await resolve_wait(pool, batch.run_id, change.execution)
+                await resolve_wait(pool, batch.run_id, change.execution, change.item)
             else:
                 await add_wait(
                     pool,
@@ -88,6 +88,7 @@ def trace_sink(pool: StorePool) -> TraceSink:
                     change.execution,
                     change.event_name,
                     change.correlation_key,
+                    change.item,
                 )
 
     return write

@@ -101,6 +101,7 @@ class WaitChange:
     event_name: str
     correlation_key: str | None
     resolved: bool = False
+    item: int | None = None  # the with-items index of an item's wait
 
 
 @dataclass
@@ -125,3 +126,6 @@ class SignalPayload:
     event: str | None = None
     correlation_key: str | None = None
     execution: int | None = None
+    # The with-items index: a signal for an item's wait must name it, and a signal that
+    # names one answers only that item's wait.
+    item: int | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.actions import ActionContext, ActionDefinition
+from engine.actions import ActionContext, ActionDefinition, Placement
 
 
 def shout(input: Any, context: ActionContext) -> str:
@@ -32,3 +32,8 @@ NOT_AN_ACTION = 42
 A_CLASS = ActionDefinition
 BAD_PACK_MEMBER = {"fine": shout, "broken": "not callable"}
 EMPTY_PACK: dict[str, Any] = {}
+# A plugin may not run in the workflow: refused alone, the rest of its pack is kept.
+IN_WORKFLOW = {
+    "fine": shout,
+    "sneaky": ActionDefinition("x.y", shout, placement=Placement.WORKFLOW),
+}

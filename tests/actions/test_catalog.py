@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.actions import ActionCatalog, ActionContext, ActionDefinition, invoke
+from engine.actions import ActionCatalog, ActionContext, ActionDefinition, Placement, invoke
 
 BUILTINS = [
     "core.approval",
@@ -30,7 +30,8 @@ def test_builtins() -> None:
     catalog = ActionCatalog.from_environment(entry_points=[])
     assert catalog.names() == BUILTINS
     assert catalog.problems == []
-    assert catalog.native_names() == {
+    in_workflow = {n for n in catalog.names() if catalog.placement(n) is Placement.WORKFLOW}
+    assert in_workflow == {
         "core.noop",
         "core.echo",
         "core.fail",
@@ -38,6 +39,8 @@ def test_builtins() -> None:
         "core.wait_event",
         "core.approval",
     }
+    assert catalog.placement("http.request") is Placement.ACTIVITY
+    assert catalog.placement("nope.nope") is None
     assert catalog.source("core.echo") == "built-in"
     assert "http.request" in catalog and "nope.nope" not in catalog
     assert [d.name for d in catalog] == BUILTINS and len(catalog) == len(BUILTINS)
@@ -132,6 +135,11 @@ def test_valid_entry_points(context: ActionContext) -> None:
         ),
         (entry("words.empty", "tests.actions.plugins:EMPTY_PACK"), "the pack is empty"),
         (
+            entry("words.inside", "tests.actions.plugins:IN_WORKFLOW"),
+            "action 'words.inside.sneaky' declares placement 'workflow'; only Segue's built-in "
+            "actions run in the workflow; plugins run as activities",
+        ),
+        (
             entry("words.partial", "tests.actions.plugins:BAD_PACK_MEMBER"),
             "'words.partial.broken' is str",
         ),
@@ -143,7 +151,10 @@ def test_bad_plugins_are_problems_not_crashes(entry_point: EntryPoint, problem: 
     assert len(catalog.problems) == 1, catalog.problems
     assert catalog.problems[0].startswith(f"entry point {entry_point.name!r} ({entry_point.value})")
     assert problem in catalog.problems[0]
-    assert catalog.names() == BUILTINS  # the built-ins are intact, nothing half-registered
+    # The built-ins are intact; of a pack, the good members stay.
+    assert [n for n in catalog.names() if not n.startswith("words.inside.")] == BUILTINS
+    plugins = [n for n in catalog.names() if n not in BUILTINS]
+    assert all(catalog.placement(n) is Placement.ACTIVITY for n in plugins)
 
 
 def test_one_bad_plugin_does_not_hide_the_others(caplog: pytest.LogCaptureFixture) -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from engine.actions import ActionCatalog, ActionContext, ActionError, invoke
+from engine.actions import (
+    ActionCatalog,
+    ActionContext,
+    ActionError,
+    Placement,
+    invoke,
+    invoke_inline,
+)
+from engine.actions.builtin import HOST_FORMS, workflow_actions
 from tests.actions.conftest import Recorder
 
 CATALOG = ActionCatalog.builtin()
@@ -61,4 +69,37 @@ def test_waits_are_native_only(context: ActionContext, name: str) -> None:
     assert error.type == "native_only"
     assert name in error.message
     definition = CATALOG.get(name)
-    assert definition is not None and definition.native
+    assert definition is not None and definition.placement is Placement.WORKFLOW
+
+
+INLINE_CASES = [
+    ("core.noop", {"anything": 1}),
+    ("core.echo", {"message": "hi", "n": [1, 2]}),
+    ("core.fail", None),
+    ("core.fail", {"type": "disk_full", "message": "no space", "details": [1]}),
+    ("core.fail", {"typo": 1}),
+]
+
+
+@pytest.mark.parametrize(("name", "data"), INLINE_CASES)
+def test_inline_runs_as_invoke_does(context: ActionContext, name: str, data: Any) -> None:
+    """In the workflow and in `segue simulate` these run inline: same result, same error."""
+    definition = workflow_actions()[name]
+
+    def outcome(run: Any) -> Any:
+        try:
+            return ("result", run())
+        except ActionError as error:
+            return ("error", error.to_json())
+
+    inline = outcome(lambda: invoke_inline(definition, data, context))
+    invoked = outcome(lambda: asyncio.run(invoke(CATALOG, name, data, context)))
+    assert inline == invoked
+
+
+def test_every_workflow_action_runs_inline_or_has_a_host_form() -> None:
+    for name, definition in workflow_actions().items():
+        assert definition.placement is Placement.WORKFLOW
+        assert name in HOST_FORMS or not definition.is_async, name
+    assert set(workflow_actions()) >= HOST_FORMS
+    assert {d.name for d in CATALOG if d.placement is Placement.WORKFLOW} == set(workflow_actions())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.actions import ActionContext, ActionDefinition, ActionError
+from engine.actions import ActionContext, ActionDefinition, ActionError, Placement
 
 
 def handler(input: Any, context: ActionContext) -> None:
@@ -30,6 +30,12 @@ def handler(input: Any, context: ActionContext) -> None:
 def test_bad_metadata_is_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         ActionDefinition("t.bad", handler, **options)
+
+
+def test_placement_must_be_a_placement() -> None:
+    with pytest.raises(TypeError, match="placement must be a Placement, got 'workflow'"):
+        ActionDefinition("t.bad", handler, placement="workflow")  # type: ignore[arg-type]
+    assert ActionDefinition("t.good", handler).placement is Placement.ACTIVITY
 
 
 def test_handlers_must_take_input_and_context() -> None:

@@ -154,6 +154,39 @@ def test_events_reach_every_run_waiting_with_the_key(harness: Harness) -> None:
     assert harness.wait_for(other)["output"] == {"paid": {"n": 1}}
 
 
+ITEM_WAITER = """\
+version: 1
+input:
+  orders: {type: array}
+tasks:
+  wait:
+    with: {items: <% $ctx.orders %>}
+    action: core.wait_event
+    input: {event: order.paid, key: <% $item %>}
+    next:
+      - publish: {paid: <% $result %>}
+output:
+  paid: <% $ctx.paid %>
+"""
+
+
+def test_an_event_reaches_only_the_item_waiting_with_its_key(harness: Harness) -> None:
+    name = unique("item-waiter")
+    harness.register(name, ITEM_WAITER)
+    orders = [unique("order"), unique("order")]
+    run_id = harness.start(name, {"orders": orders})
+    for order in orders:
+        wait_for_waits(harness, order, 1)
+    for order in reversed(orders):
+        answer = harness.client.post(
+            "/events", json={"event": "order.paid", "key": order, "payload": {"id": order}}
+        )
+        assert answer.status_code == 202 and answer.json()["matchedRuns"] == [run_id]
+    final = harness.wait_for(run_id)
+    assert final["status"] == "COMPLETED"
+    assert final["output"] == {"paid": [{"id": order} for order in orders]}
+
+
 def test_an_unmatched_event_is_recorded(harness: Harness) -> None:
     answer = harness.client.post(
         "/events", json={"event": "order.paid", "key": unique("nobody"), "payload": [1, 2]}

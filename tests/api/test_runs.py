@@ -409,6 +409,74 @@ def test_signal_resumes_a_waiting_approval(harness: Harness) -> None:
     )
 
 
+ITEM_APPROVALS = """\
+version: 1
+tasks:
+  approve:
+    with: {items: [ada, bob]}
+    action: core.approval
+    next:
+      - when: <% $succeeded() %>
+        publish: {decisions: <% $result %>}
+output:
+  decisions: <% $ctx.decisions %>
+"""
+
+
+def waiting_items(harness: Harness, run_id: str, task: str) -> list[int]:
+    """The items of `task` the run reports waiting (by their absence, what was answered)."""
+    answer = problem(
+        harness.client.post(f"/runs/{run_id}/signals/{task}", json={"payload": None}),
+        409,
+        "ITEM_REQUIRED",
+    )
+    return list(answer["waitingItems"])
+
+
+def test_signals_answer_one_item_at_a_time(harness: Harness) -> None:
+    name = unique("item-approval")
+    harness.register(name, ITEM_APPROVALS)
+    run_id = harness.start(name)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        answer = harness.client.post(f"/runs/{run_id}/signals/approve", json={"payload": 1})
+        if answer.status_code == 409 and answer.json()["code"] == "ITEM_REQUIRED":
+            break
+        time.sleep(0.1)
+    assert waiting_items(harness, run_id, "approve") == [0, 1]
+    signals = f"/runs/{run_id}/signals/approve"
+    missing = problem(
+        harness.client.post(signals, json={"item": 5, "payload": 1}), 409, "ITEM_NOT_WAITING"
+    )
+    assert missing["waitingItems"] == [0, 1]
+    problem(harness.client.post(signals, json={"item": -1, "payload": 1}), 400, "INVALID_REQUEST")
+
+    answer = harness.client.post(signals, json={"item": 1, "payload": {"by": "bob"}})
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {
+        "runId": run_id,
+        "task": "approve",
+        "item": 1,
+        "accepted": True,
+        "confirmed": True,
+    }
+    deadline = time.monotonic() + 20
+    while waiting_items(harness, run_id, "approve") != [0] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # A second answer for item 1: refused, and it approves nothing.
+    again = problem(
+        harness.client.post(signals, json={"item": 1, "payload": {"by": "eve"}}),
+        409,
+        "ITEM_NOT_WAITING",
+    )
+    assert again["waitingItems"] == [0]
+
+    assert harness.client.post(signals, json={"item": 0, "payload": {"by": "ada"}}).is_success
+    final = harness.wait_for(run_id)
+    assert final["status"] == "COMPLETED"
+    assert final["output"] == {"decisions": [{"by": "ada"}, {"by": "bob"}]}
+
+
 def test_temporal_is_the_authority_for_a_terminated_run(harness: Harness) -> None:
     name = unique("terminated")
     harness.register(name, SLEEPER)

@@ -90,3 +90,23 @@ def test_an_unmatched_event_is_recorded(postgres_url: str) -> None:
             assert updated is not None and updated.matched_runs == 2
 
     run(scenario())
+
+
+def test_items_of_one_execution_wait_and_resolve_separately(postgres_url: str) -> None:
+    async def scenario() -> None:
+        async with opened_pool(postgres_url) as pool:
+            event = unique("paid")
+            run_id = (await start_run(pool)).run_id
+            waits = [await add_wait(pool, run_id, "pay", 4, event, None, item) for item in (0, 1)]
+            assert [(w.execution, w.item) for w in waits] == [(4, 0), (4, 1)]
+            assert await add_wait(pool, run_id, "pay", 4, event, None, 1) == waits[1]  # retry
+            found = await find_waiting(pool, event, "any")
+            assert [(w.execution, w.item) for w in found] == [(4, 0), (4, 1)]
+
+            assert await resolve_wait(pool, run_id, 4) is None  # no item-less wait there
+            resolved = await resolve_wait(pool, run_id, 4, 1)
+            assert resolved is not None and resolved.item == 1
+            assert await resolve_wait(pool, run_id, 4, 1) is None
+            assert [w.item for w in await find_waiting(pool, event, "any")] == [0]
+
+    run(scenario())

@@ -1,5 +1,7 @@
-"""The `core.*` actions. All are native: the Temporal binding runs them inside the
-workflow without an activity; the handlers here serve `invoke` everywhere else."""
+"""The `core.*` actions. All are placed in the workflow: the Temporal binding carries
+them out without an activity. `noop`, `echo` and `fail` run their handler inline there
+(`invoke_inline`); `sleep` and the waits have durable forms of their own (`HOST_FORMS`).
+The handlers serve `invoke` everywhere else."""
 
 from __future__ import annotations
 
@@ -7,10 +9,19 @@ import asyncio
 import time
 from typing import Any, Final
 
-from engine.actions.api import ActionContext, ActionDefinition, ActionError
+from engine.actions.api import ActionContext, ActionDefinition, ActionError, Placement
 from engine.actions.builtin.common import HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT
 
 _OBJECT_OR_NULL: Final = ["object", "null"]
+_WORKFLOW: Final = Placement.WORKFLOW
+
+# Workflow-placed actions the host carries out in a durable form of its own instead of
+# calling the handler: `core.sleep` is a timer, the waits wait for a signal. Every other
+# workflow-placed action runs its handler inline (`invoke_inline`), in the workflow and in
+# `segue simulate` alike, so both compute the same result.
+HOST_FORMS: Final = frozenset({"core.sleep", "core.wait_event", "core.approval"})
+# The host forms that wait for the outside world (a signal or a correlated event).
+WAITS: Final = frozenset({"core.wait_event", "core.approval"})
 
 
 def noop(input: Any, context: ActionContext) -> None:
@@ -41,7 +52,7 @@ async def sleep(input: Any, context: ActionContext) -> None:
         context.heartbeat({"remaining": max(deadline - time.monotonic(), 0.0)})
 
 
-def _native_only(name: str) -> ActionDefinition:
+def _workflow_only(name: str) -> ActionDefinition:
     def handler(input: Any, context: ActionContext) -> None:
         raise ActionError(
             "native_only",
@@ -52,7 +63,7 @@ def _native_only(name: str) -> ActionDefinition:
     return ActionDefinition(
         name,
         handler,
-        native=True,
+        placement=_WORKFLOW,
         description=(
             "Wait for an event delivered to the run (POST /events or /runs/{id}/signals/{task})"
             if name == "core.wait_event"
@@ -65,12 +76,16 @@ def _native_only(name: str) -> ActionDefinition:
 def core_actions() -> tuple[ActionDefinition, ...]:
     """The `core.*` definitions."""
     return (
-        ActionDefinition("core.noop", noop, native=True, description="Do nothing; result null"),
-        ActionDefinition("core.echo", echo, native=True, description="Return the input unchanged"),
+        ActionDefinition(
+            "core.noop", noop, placement=_WORKFLOW, description="Do nothing; result null"
+        ),
+        ActionDefinition(
+            "core.echo", echo, placement=_WORKFLOW, description="Return the input unchanged"
+        ),
         ActionDefinition(
             "core.fail",
             fail,
-            native=True,
+            placement=_WORKFLOW,
             description="Fail with {type, message, details} from the input",
             input_schema={
                 "type": _OBJECT_OR_NULL,
@@ -85,7 +100,7 @@ def core_actions() -> tuple[ActionDefinition, ...]:
         ActionDefinition(
             "core.sleep",
             sleep,
-            native=True,
+            placement=_WORKFLOW,
             description="Wait `seconds` (a durable timer when run natively)",
             input_schema={
                 "type": "object",
@@ -95,6 +110,6 @@ def core_actions() -> tuple[ActionDefinition, ...]:
             },
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
         ),
-        _native_only("core.wait_event"),
-        _native_only("core.approval"),
+        _workflow_only("core.wait_event"),
+        _workflow_only("core.approval"),
     )
