@@ -10,9 +10,10 @@ from pathlib import Path
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.salvage import Damage, salvage
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
-from engine.language.yaml_source import MAX_BYTES, parse_yaml
+from engine.language.yaml_source import MAX_BYTES, YamlDocument, parse_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +37,26 @@ def check_workflow(data: bytes | str, source: str, name: str | None = None) -> L
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
-    diagnostics = validate_schema(document)
-    if diagnostics:
-        return _result(None, diagnostics)
+    report = validate_schema(document)
+    damage = Damage()
+    if report.unreadable:
+        # Check what can still be read: its findings come with the schema's, in one pass.
+        salvaged = salvage(document.data, report.unreadable)
+        if salvaged is None:
+            return _result(None, report.diagnostics)
+        document = YamlDocument(salvaged.data, document.source_map)
+        damage = salvaged.damage
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     spec, diagnostics = build_spec(
         document,
         name=name if name is not None else Path(source).stem,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
-    diagnostics += check_spec(spec, document.source_map)
+    diagnostics = [
+        *report.diagnostics,
+        *diagnostics,
+        *check_spec(spec, document.source_map, damage),
+    ]
     return _result(spec, diagnostics)
 
 

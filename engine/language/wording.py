@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from engine.expressions import path_text
@@ -34,6 +35,20 @@ def listing(names: Iterable[str], most: int = 5) -> str:
     if len(shown) <= most:
         return ", ".join(shown)
     return f"{', '.join(shown[:most])} and {len(shown) - most} more"
+
+
+def nearest(
+    name: str, candidates: Iterable[str], *, limit: int = 1, cutoff: float = 0.6
+) -> list[str]:
+    """The known names closest to a misspelt `name`, closest first (for "did you mean")."""
+    return difflib.get_close_matches(name, [c for c in candidates if c != name], limit, cutoff)
+
+
+def did_you_mean(names: Sequence[str]) -> str:
+    """` (did you mean 'a'?)` for the suggestions, or nothing when there are none."""
+    if not names:
+        return ""
+    return f" (did you mean {' or '.join(repr(clip(name)) for name in names)}?)"
 
 
 def show(value: Any) -> str:
