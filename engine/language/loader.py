@@ -10,6 +10,7 @@ from pathlib import Path
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.deployment import Deployment
 from engine.language.salvage import Damage, salvage
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
@@ -22,6 +23,7 @@ class LoadResult:
 
     spec: WorkflowSpec | None
     diagnostics: list[Diagnostic]
+    notes: tuple[str, ...] = ()  # checks that could not be made here, and why
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -32,8 +34,15 @@ class LoadResult:
         return [d for d in self.diagnostics if d.severity is Severity.WARNING]
 
 
-def check_workflow(data: bytes | str, source: str, name: str | None = None) -> LoadResult:
-    """Validate workflow text; `name` defaults to the stem of `source`."""
+def check_workflow(
+    data: bytes | str,
+    source: str,
+    name: str | None = None,
+    *,
+    deployment: Deployment | None = None,
+) -> LoadResult:
+    """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
+    also check its action and child workflow names (what registration checks)."""
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
@@ -57,7 +66,11 @@ def check_workflow(data: bytes | str, source: str, name: str | None = None) -> L
         *diagnostics,
         *check_spec(spec, document.source_map, damage),
     ]
-    return _result(spec, diagnostics)
+    notes: list[str] = []
+    if deployment is not None:
+        found, notes = deployment.check(spec, document.source_map)
+        diagnostics += found
+    return _result(spec, diagnostics, notes)
 
 
 def load_workflow(data: bytes | str, source: str, name: str | None = None) -> WorkflowSpec:
@@ -65,7 +78,9 @@ def load_workflow(data: bytes | str, source: str, name: str | None = None) -> Wo
     return _spec_or_raise(check_workflow(data, source, name))
 
 
-def check_workflow_file(path: str | os.PathLike[str]) -> LoadResult:
+def check_workflow_file(
+    path: str | os.PathLike[str], *, deployment: Deployment | None = None
+) -> LoadResult:
     """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
     source = os.fspath(path)
     try:
@@ -77,7 +92,7 @@ def check_workflow_file(path: str | os.PathLike[str]) -> LoadResult:
         return LoadResult(
             None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
         )
-    return check_workflow(data, source)
+    return check_workflow(data, source, deployment=deployment)
 
 
 def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:
@@ -91,8 +106,10 @@ def _spec_or_raise(result: LoadResult) -> WorkflowSpec:
     return result.spec
 
 
-def _result(spec: WorkflowSpec | None, diagnostics: list[Diagnostic]) -> LoadResult:
+def _result(
+    spec: WorkflowSpec | None, diagnostics: list[Diagnostic], notes: list[str] | None = None
+) -> LoadResult:
     unique = list(dict.fromkeys(diagnostics))
     unique.sort(key=lambda d: (d.position.line, d.position.column) if d.position else (0, 0))
     has_errors = any(d.severity is Severity.ERROR for d in unique)
-    return LoadResult(None if has_errors else spec, unique)
+    return LoadResult(None if has_errors else spec, unique, tuple(notes or ()))
