@@ -40,6 +40,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     simulate.add_argument("--mocks", metavar="FILE", help="YAML or JSON list of mocked results")
     simulate.add_argument("--json", action="store_true", help="print the outcome as JSON")
     simulate.add_argument(
+        "--strict-mocks",
+        action="store_true",
+        help="fail (exit 2) when a task that can run an action or a child workflow has no "
+        "mock entry",
+    )
+    simulate.add_argument(
         "--temporal",
         action="store_true",
         help="run on a real Temporal server (started for the command, or SEGUE_TEMPORAL_ADDRESS)",
@@ -67,6 +73,7 @@ def run_engine_command(args: argparse.Namespace) -> int | None:
             mocks_file=args.mocks,
             as_json=args.json,
             on_temporal=args.temporal,
+            strict_mocks=args.strict_mocks,
         )
     if args.command == "worker":
         from engine.temporal.worker import worker_main

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.coordinator import ErrorInfo
+from engine.graph import build_graph
+from engine.language.spec import WorkflowSpec
+from engine.language.wording import clip, did_you_mean, nearest
 
 _KEYS = frozenset({"task", "status", "result", "error", "iteration", "item", "times"})
 _STATUSES = frozenset({"succeeded", "failed", "running"})
@@ -118,3 +121,25 @@ class MockBook:
         if action == "core.echo":
             return Outcome("succeeded", input)
         return Outcome("succeeded", None)
+
+
+def unknown_mock_tasks(entries: list[MockEntry], spec: WorkflowSpec) -> list[str]:
+    """A warning for each entry that names no task of the workflow (it can never match)."""
+    return [
+        f"mock entry {number}: the workflow has no task named {clip(entry.task)!r}"
+        f"{did_you_mean(nearest(entry.task, spec.tasks))}; the entry is never used"
+        for number, entry in enumerate(entries, start=1)
+        if entry.task not in spec.tasks
+    ]
+
+
+def unmocked_tasks(entries: list[MockEntry], spec: WorkflowSpec) -> list[str]:
+    """Tasks that could run and dispatch an action or a child workflow, but no entry names.
+    Pass-through tasks dispatch nothing and need no mock."""
+    mocked = {entry.task for entry in entries}
+    reachable = build_graph(spec).reachable
+    return [
+        name
+        for name, task in spec.tasks.items()
+        if name in reachable and not task.is_pass_through and name not in mocked
+    ]
