@@ -19,7 +19,7 @@ from engine.language.spec import (
     TaskSpec,
     WorkflowSpec,
 )
-from engine.language.wording import Path, clip, did_you_mean, listing, nearest, subject
+from engine.language.wording import Path, Suggester, clip, listing, subject
 from engine.language.yaml_source import SourceMap
 
 TASK_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -48,15 +48,12 @@ def check_spec(
     ]
 
 
-def _suggestion(name: str, candidates: Iterable[str]) -> str:
-    return did_you_mean(nearest(name, candidates))
-
-
 class _Checker:
     def __init__(self, spec: WorkflowSpec, graph: WorkflowGraph, source_map: SourceMap) -> None:
         self.spec = spec
         self.graph = graph
         self.source_map = source_map
+        self.suggest = Suggester()
 
     def error(self, path: Path, category: Category, message: str) -> Diagnostic:
         return Diagnostic(self.source_map.position(path), category, message)
@@ -95,7 +92,7 @@ class _Checker:
                         Category.REFERENCE,
                         f"{subject(do_path)}: "
                         + (
-                            f"no task named {clip(target)!r}{_suggestion(target, candidates)}"
+                            f"no task named {clip(target)!r}{self.suggest(target, candidates)}"
                             if target
                             else "an empty name (a stray comma?)"
                         ),
@@ -114,7 +111,7 @@ class _Checker:
                 yield self.error(
                     ("start", index),
                     Category.REFERENCE,
-                    f"start: no task named {clip(entry)!r}{_suggestion(entry, self.spec.tasks)}",
+                    f"start: no task named {clip(entry)!r}{self.suggest(entry, self.spec.tasks)}",
                 )
             listed.add(entry)
 
@@ -205,6 +202,7 @@ class _ContextReads:
         self.spec = spec
         self.source_map = source_map
         self.seen: set[tuple[Path, str]] = set()
+        self.suggest = Suggester()
 
     def warnings(self) -> Iterator[Diagnostic]:
         spec = self.spec
@@ -279,7 +277,7 @@ class _ContextReads:
                     self.source_map.fragment_position(path, match.group(), 1),
                     Category.CONTEXT,
                     f"{subject(path)} reads $ctx.{clip(name)}"
-                    f"{did_you_mean(nearest(name, sorted(readable)))}, {reason}",
+                    f"{self.suggest(name, sorted(readable))}, {reason}",
                     Severity.WARNING,
                 )
 

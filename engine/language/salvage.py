@@ -74,12 +74,13 @@ class Salvaged:
 def salvage(data: dict[str, Any], unreadable: Iterable[Unreadable]) -> Salvaged | None:
     """The document without its unreadable nodes, or None when no tasks can be read."""
     damage = Damage()
-    kept: Any = data
+    pruner = _Pruner(data)
     for node in unreadable:
         damage.note(node.meant)
         cut = _cut_point(node.cut)
-        kept = _without(kept, cut, _placeholder(cut))
-    tasks = kept.get("tasks") if isinstance(kept, dict) else None
+        pruner.cut(cut, _placeholder(cut))
+    kept = pruner.root
+    tasks = kept.get("tasks")
     # The last check guards the builder, which may assume schema-valid data.
     if not isinstance(tasks, dict) or not tasks or not is_schema_valid(kept):
         return None
@@ -104,24 +105,46 @@ def _placeholder(cut: Path) -> dict[str, Any] | None:
     return None
 
 
-def _without(node: Any, path: Path, placeholder: dict[str, Any] | None) -> Any:
-    """A copy of `node` with the value at `path` replaced or removed (only the containers
-    on the path are copied; the parsed data is never changed). A path that is gone
-    already is left alone."""
-    if not path:
-        return node  # the root stays: a missing top-level key has nothing to cut
-    key, rest = path[0], path[1:]
-    if isinstance(node, dict) and isinstance(key, str) and key in node:
-        copy = dict(node)
-        if rest:
-            copy[key] = _without(node[key], rest, placeholder)
-        elif placeholder is not None:
-            copy[key] = placeholder
+class _Pruner:
+    """Cuts nodes out of a copy of the data. Only the containers on a cut's path are
+    copied, each once however many cuts pass through it (thousands of bad tasks cost one
+    copy of `tasks`); the parsed data itself is never changed."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.root = dict(data)
+        # The copies made so far (held, so that their ids stay theirs).
+        self.owned: dict[int, dict[str, Any] | list[Any]] = {id(self.root): self.root}
+
+    def cut(self, path: Path, placeholder: dict[str, Any] | None) -> None:
+        """Replace the value at `path` by `placeholder`, or remove it; a path that is gone
+        already is left alone. The root stays: a missing top-level key has nothing to cut."""
+        if not path:
+            return
+        node: dict[str, Any] | list[Any] = self.root
+        for key in path[:-1]:
+            child = _child(node, key)
+            if not isinstance(child, dict | list):
+                return
+            if id(child) not in self.owned:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                self.owned[id(child)] = child
+                node[key] = child  # type: ignore[index]
+            node = child
+        last = path[-1]
+        if _child(node, last) is _MISSING:
+            return
+        if placeholder is None and isinstance(node, dict):
+            del node[last]  # type: ignore[arg-type]
         else:
-            del copy[key]
-        return copy
-    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
-        items = list(node)
-        items[key] = _without(node[key], rest, placeholder) if rest else placeholder
-        return items
-    return node
+            node[last] = placeholder  # type: ignore[index]
+
+
+_MISSING: Any = object()
+
+
+def _child(node: dict[str, Any] | list[Any], key: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(key, _MISSING) if isinstance(key, str) else _MISSING
+    if isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    return _MISSING

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
@@ -160,19 +160,25 @@ def _unreadable(error: ValidationError) -> Iterator[Unreadable]:
         allowed = sorted(schema.get("properties", {}))
         for key in error.instance:
             if key not in allowed:
-                close = nearest(str(key), allowed)
-                yield Unreadable((*path, key), (*path, close[0]) if close else path)
+                close = _closest_key(str(key), tuple(allowed))
+                yield Unreadable((*path, key), (*path, close) if close else path)
     else:  # a missing required key leaves its mapping unusable, like a wrong value
         yield Unreadable(path, path)
 
 
+@lru_cache(maxsize=256)  # the same misspelling tends to repeat across tasks
+def _closest_key(key: str, allowed: tuple[str, ...]) -> str | None:
+    close = nearest(key, allowed)
+    return close[0] if close else None
+
+
 def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
     where = "unknown top-level key" if not path else f"{subject(path)}: unknown key"
-    close = nearest(key, allowed)
+    close = _closest_key(key, tuple(allowed))
     if key == "<<":
         hint = "YAML merge keys are not supported: write the keys out"
     elif close:
-        hint = f"did you mean {close[0]!r}?"
+        hint = f"did you mean {close!r}?"
     else:
         hint = f"expected one of: {', '.join(allowed)}"
     return f"{where} {clip(key)!r} ({hint})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from engine.expressions import path_text
@@ -49,6 +49,20 @@ def did_you_mean(names: Sequence[str]) -> str:
     if not names:
         return ""
     return f" (did you mean {' or '.join(repr(clip(name)) for name in names)}?)"
+
+
+class Suggester:
+    """`did_you_mean` over a budget of name comparisons: a hostile file with thousands of
+    misspellings among thousands of names gets its first suggestions, not minutes of work."""
+
+    def __init__(self, budget: int = 50_000) -> None:
+        self.left = budget
+
+    def __call__(self, name: str, candidates: Collection[str]) -> str:
+        if len(candidates) > self.left:
+            return ""
+        self.left -= len(candidates)
+        return did_you_mean(nearest(name, candidates))
 
 
 def show(value: Any) -> str:
