@@ -123,15 +123,13 @@ def _leaves(error: ValidationError) -> Iterator[ValidationError]:
 def _describe(error: ValidationError, source_map: SourceMap) -> Iterator[Diagnostic]:
     path: Path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted(schema.get("properties", {}))
-        for key in error.instance:
-            if key not in allowed:
-                yield Diagnostic(
-                    source_map.key_position((*path, key)),
-                    Category.SCHEMA,
-                    _unknown_key_message(path, str(key), allowed),
-                )
+    if error.validator == "additionalProperties":
+        for key, allowed in _unknown_keys(error):
+            yield Diagnostic(
+                source_map.key_position((*path, key)),
+                Category.SCHEMA,
+                _unknown_key_message(path, key, allowed),
+            )
         return
     if error.validator == "required" and isinstance(error.instance, Mapping):
         required: Any = error.validator_value
@@ -155,15 +153,22 @@ def _describe(error: ValidationError, source_map: SourceMap) -> Iterator[Diagnos
 def _unreadable(error: ValidationError) -> Iterator[Unreadable]:
     """The nodes an error makes unreadable (see `Unreadable`)."""
     path: Path = tuple(error.absolute_path)
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted(schema.get("properties", {}))
-        for key in error.instance:
-            if key not in allowed:
-                close = _closest_key(str(key), tuple(allowed))
-                yield Unreadable((*path, key), (*path, close) if close else path)
+    if error.validator == "additionalProperties":
+        for key, allowed in _unknown_keys(error):
+            close = _closest_key(key, allowed)
+            yield Unreadable((*path, key), (*path, close) if close else path)
     else:  # a missing required key leaves its mapping unusable, like a wrong value
         yield Unreadable(path, path)
+
+
+def _unknown_keys(error: ValidationError) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each key an `additionalProperties` error is about, with the keys allowed there."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = tuple(sorted(schema.get("properties", {})))
+    if isinstance(error.instance, Mapping):
+        for key in error.instance:
+            if key not in allowed:
+                yield str(key), allowed
 
 
 @lru_cache(maxsize=256)  # the same misspelling tends to repeat across tasks
@@ -172,9 +177,9 @@ def _closest_key(key: str, allowed: tuple[str, ...]) -> str | None:
     return close[0] if close else None
 
 
-def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
+def _unknown_key_message(path: Path, key: str, allowed: tuple[str, ...]) -> str:
     where = "unknown top-level key" if not path else f"{subject(path)}: unknown key"
-    close = _closest_key(key, tuple(allowed))
+    close = _closest_key(key, allowed)
     if key == "<<":
         hint = "YAML merge keys are not supported: write the keys out"
     elif close:

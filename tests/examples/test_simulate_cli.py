@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, clean_env
+from tests.support.processes import run_segue
 
 WORKFLOW = """\
 version: 1
@@ -36,15 +35,7 @@ def simulate(tmp_path: Path, mocks: str, *options: str) -> subprocess.CompletedP
     workflow.write_text(WORKFLOW)
     mocks_file = tmp_path / "mocks.yaml"
     mocks_file.write_text(mocks)
-    command = ["simulate", str(workflow), "--mocks", str(mocks_file), *options]
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-    )
+    return run_segue("simulate", str(workflow), "--mocks", str(mocks_file), *options)
 
 
 ALL_MOCKED = "- {task: fetch, result: {status: 200}}\n- {task: report, result: done}\n"

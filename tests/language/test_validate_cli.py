@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from api.validation import check_for_registration
 from engine.actions.catalog import ActionCatalog
 from engine.cli.validate import run_validate
 from engine.diagnostics import Category, Position, Severity
-from tests.support.processes import ROOT, clean_env
+from tests.support.processes import run_segue
 
 GOOD = "version: 1\ntasks:\n  hello: {action: core.echo}\n"
 WARNED = "version: 1\ntasks:\n  hello: {action: core.echo, input: <% $ctx.who %>}\n"
@@ -117,17 +115,6 @@ tasks:
 HELPER = "version: 1\ntasks: {x: {action: core.noop}}\n"
 
 
-def segue(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *arguments],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "main.yaml").write_text(MAIN)
@@ -139,7 +126,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_the_cli_makes_the_checks_registration_makes(project: Path) -> None:
-    done = segue("validate", str(project / "main.yaml"))
+    done = run_segue("validate", str(project / "main.yaml"))
     assert done.returncode == 1, done.stderr
     main = project / "main.yaml"
     assert done.stdout.splitlines() == [
@@ -172,7 +159,7 @@ def test_the_cli_makes_the_checks_registration_makes(project: Path) -> None:
 def test_child_workflows_in_another_directory_and_as_json(project: Path) -> None:
     fixed = MAIN.replace("core.ecoh", "core.echo")
     (project / "main.yaml").write_text(fixed)
-    done = segue(
+    done = run_segue(
         "validate", "--workflows", str(project / "shared"), "--json", str(project / "main.yaml")
     )
     assert done.returncode == 0, done.stderr
@@ -186,7 +173,7 @@ def test_child_workflows_in_another_directory_and_as_json(project: Path) -> None
 
 
 def test_a_missing_workflows_directory_is_a_usage_error(project: Path) -> None:
-    done = segue("validate", "--workflows", str(project / "nope"), str(project / "main.yaml"))
+    done = run_segue("validate", "--workflows", str(project / "nope"), str(project / "main.yaml"))
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == f"segue validate: --workflows {project / 'nope'}: not a directory\n"
@@ -198,7 +185,7 @@ def test_schema_and_semantic_errors_in_one_run(tmp_path: Path) -> None:
         "version: 1\nstart: [a, a]\ntasks:\n  a:\n    action: core.echo\n    timout: 3\n"
         "    next: [{do: b}]\n"
     )
-    done = segue("validate", str(path))
+    done = run_segue("validate", str(path))
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         f"{path}:2:12: error[graph]: start: task 'a' is listed more than once; each entry "
