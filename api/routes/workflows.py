@@ -18,8 +18,8 @@ from api.runs import iso, start_new_run, status_view
 from api.services import Services
 from api.validation import (
     WORKFLOW_NAME,
+    RegisteredWorkflows,
     check_for_registration,
-    child_workflow_names,
     diagnostic_views,
 )
 from api.wire import (
@@ -34,7 +34,6 @@ from api.wire import (
     WorkflowSummary,
     WorkflowView,
 )
-from engine.diagnostics import Diagnostic
 from engine.language.loader import LoadResult
 from engine.store import (
     WorkflowVersion,
@@ -75,17 +74,9 @@ def checked_name(name: str) -> str:
 
 
 async def check_body(services: Services, body: bytes, name: str) -> LoadResult:
-    """The loader's findings, unknown actions, and unregistered child workflows."""
-    checked = await asyncio.to_thread(check_for_registration, body, name, services.catalog)
-    if checked.spec is None:
-        return checked
-    missing: list[Diagnostic] = []
-    for child, warning in child_workflow_names(checked.spec).items():
-        if await get_workflow_version(services.pool, child) is None:
-            missing.append(warning)
-    if not missing:
-        return checked
-    return LoadResult(checked.spec, [*checked.diagnostics, *missing])
+    """The checks `segue validate` makes, with this deployment's actions and workflows."""
+    registered = RegisteredWorkflows(services.pool, asyncio.get_running_loop())
+    return await asyncio.to_thread(check_for_registration, body, name, services.catalog, registered)
 
 
 async def require_version(

@@ -4,7 +4,6 @@ the worker from starting."""
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,6 +13,7 @@ from typing import Any, Final
 
 from engine.actions.api import ACTION_NAME, ActionDefinition, Placement
 from engine.actions.builtin import builtin_actions
+from engine.language.wording import nearest
 
 ENTRY_POINT_GROUP: Final = "segue.actions"
 BUILTIN_SOURCE: Final = "built-in"
@@ -91,7 +91,7 @@ class ActionCatalog:
             for known in self.names()
             if known.endswith("." + name) or known.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
         ]
-        close = difflib.get_close_matches(name, self.names(), n=limit, cutoff=0.75)
+        close = nearest(name, self.names(), limit=limit, cutoff=0.75)
         return list(dict.fromkeys([*close, *suffix_matches]))[:limit]
 
     def __contains__(self, name: object) -> bool:

@@ -23,6 +23,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     validate = commands.add_parser("validate", help="check workflow files; every error at once")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="print the findings as JSON")
+    validate.add_argument(
+        "--workflows",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of workflow files that `workflow:` tasks may name (repeatable; "
+        "the files' own directories are always looked in)",
+    )
 
     simulate = commands.add_parser(
         "simulate", help="run a workflow through the coordinator locally, with mocked actions"
@@ -31,6 +39,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     simulate.add_argument("--input", metavar="JSON|@FILE", help="the run input")
     simulate.add_argument("--mocks", metavar="FILE", help="YAML or JSON list of mocked results")
     simulate.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    simulate.add_argument(
+        "--strict-mocks",
+        action="store_true",
+        help="fail (exit 2) when a task that can run an action or a child workflow has no "
+        "mock entry",
+    )
     simulate.add_argument(
         "--temporal",
         action="store_true",
@@ -49,7 +63,7 @@ def run_engine_command(args: argparse.Namespace) -> int | None:
     if args.command == "validate":
         from engine.cli.validate import run_validate
 
-        return run_validate(args.files, as_json=args.json)
+        return run_validate(args.files, as_json=args.json, workflow_dirs=args.workflows)
     if args.command == "simulate":
         from engine.cli.simulate import run_simulate
 
@@ -59,6 +73,7 @@ def run_engine_command(args: argparse.Namespace) -> int | None:
             mocks_file=args.mocks,
             as_json=args.json,
             on_temporal=args.temporal,
+            strict_mocks=args.strict_mocks,
         )
     if args.command == "worker":
         from engine.temporal.worker import worker_main

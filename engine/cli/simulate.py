@@ -11,7 +11,7 @@ import yaml
 
 from engine.language.loader import check_workflow_file
 from engine.language.spec import WorkflowSpec
-from engine.simulator.mocks import MockError, parse_mocks
+from engine.simulator.mocks import MockError, parse_mocks, unknown_mock_tasks, unmocked_tasks
 from engine.simulator.waves import Simulation, simulate
 
 EXIT_SUCCEEDED = 0
@@ -53,10 +53,13 @@ def run_simulate(
     mocks_file: str | None,
     as_json: bool,
     on_temporal: bool = False,
+    strict_mocks: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Simulate one workflow; the exit status reflects the run's status."""
+    """Simulate one workflow; the exit status reflects the run's status. Mocks that name no
+    task are warned about; with `strict_mocks`, a task that could run an action or a child
+    workflow without a mock entry stops the simulation before it starts."""
     out = out or sys.stdout
     err = err or sys.stderr
     loaded = check_workflow_file(file)
@@ -75,15 +78,32 @@ def run_simulate(
     except (UsageProblem, MockError) as problem:
         print(f"segue simulate: {problem}", file=err)
         return EXIT_BAD_INPUT
+    warnings = unknown_mock_tasks(mocks, loaded.spec)
+    for warning in warnings:
+        print(f"segue simulate: warning: {warning}", file=err)
+    unmocked = unmocked_tasks(mocks, loaded.spec) if strict_mocks else []
+    if unmocked:
+        print(
+            f"segue simulate: --strict-mocks: no mock entry for "
+            f"{', '.join(repr(name) for name in unmocked)}; every task that can run an action "
+            "or a child workflow needs one",
+            file=err,
+        )
+        return EXIT_BAD_INPUT
     if on_temporal:
         outcome = _on_temporal(file, loaded.spec, run_input, raw_mocks or [])
+        if warnings:
+            outcome["warnings"] = warnings
         json.dump(outcome, out, ensure_ascii=False)
         out.write("\n")
         out.flush()
         return EXIT_SUCCEEDED if outcome["status"] == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
     result = simulate(loaded.spec, run_input, mocks)
     if as_json:
-        json.dump(result.to_json(), out, ensure_ascii=False)
+        report = result.to_json()
+        if warnings:  # only when there are some, like `errors_dropped`
+            report["warnings"] = warnings
+        json.dump(report, out, ensure_ascii=False)
         out.write("\n")
     else:
         print_table(result, out)

@@ -1,18 +1,54 @@
-"""`segue validate FILE…`: every finding as `file:line:col: severity[category]: message`."""
+"""`segue validate FILE…`: every finding as `file:line:col: severity[category]: message`.
+
+It makes the checks `POST /workflows` makes: the language's, the actions installed here
+(the catalog a worker loads), and child workflows looked up as files. What only a server
+knows is said in `note` lines, never skipped in silence."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
+from engine.language.deployment import ActionNames, ChildWorkflows, Deployment
 from engine.language.loader import LoadResult, check_workflow_file
 
+EXIT_USAGE = 2
+WORKFLOW_SUFFIXES = (".yaml", ".yml")
+CHILD_MISSING = "is not a workflow file beside this one or in --workflows"
+CHILD_NOTE = (
+    "child workflows were looked up as files (beside the file and in --workflows); "
+    "which ones are registered is known only to a server (POST /workflows/validate)"
+)
 
-def run_validate(files: list[str], *, as_json: bool = False, out: TextIO | None = None) -> int:
-    """Validate workflow files and print the findings; 1 if any file has errors, else 0."""
+
+def run_validate(
+    files: list[str],
+    *,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    workflow_dirs: Iterable[str] = (),
+    actions: ActionNames | None = None,
+) -> int:
+    """Validate workflow files and print the findings; 1 if any file has errors, 2 for a
+    bad argument, else 0."""
     stream = out if out is not None else sys.stdout
-    results = [(file, check_workflow_file(file)) for file in files]
+    errors = err if err is not None else sys.stderr
+    for directory in workflow_dirs:
+        if not os.path.isdir(directory):
+            errors.write(f"segue validate: --workflows {directory}: not a directory\n")
+            return EXIT_USAGE
+    if actions is None:
+        actions = _installed_actions(errors)
+    known = _workflow_names(files, workflow_dirs)
+    results = [
+        (file, check_workflow_file(file, deployment=_deployment(file, actions, known)))
+        for file in files
+    ]
     if as_json:
         report = {
             "files": [
@@ -20,6 +56,7 @@ def run_validate(files: list[str], *, as_json: bool = False, out: TextIO | None 
                     "file": file,
                     "valid": not result.errors,
                     "diagnostics": [d.to_json() for d in result.diagnostics],
+                    "notes": list(result.notes),
                 }
                 for file, result in results
             ]
@@ -29,8 +66,45 @@ def run_validate(files: list[str], *, as_json: bool = False, out: TextIO | None 
         for file, result in results:
             for diagnostic in result.diagnostics:
                 stream.write(diagnostic.format() + "\n")
+            for note in result.notes:
+                stream.write(f"{file}: note: {note}\n")
             stream.write(f"{file}: {_summary(result)}\n")
     return 1 if any(result.errors for _, result in results) else 0
+
+
+def _installed_actions(err: TextIO) -> ActionNames:
+    """The catalog a worker would load here: built-ins and `segue.actions` plugins."""
+    from engine.actions.catalog import ActionCatalog
+
+    catalog = ActionCatalog.from_environment()
+    for problem in catalog.problems:  # a plugin that failed to load: its actions are missing
+        err.write(f"segue validate: note: {problem}\n")
+    return catalog
+
+
+def _workflow_names(files: Iterable[str], directories: Iterable[str]) -> frozenset[str]:
+    """Workflow names given as files: the files to check and those in `directories`."""
+    names = {Path(file).stem for file in files}
+    for directory in directories:
+        names |= _names_in(directory)
+    return frozenset(names)
+
+
+def _names_in(directory: str | os.PathLike[str]) -> set[str]:
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return set()
+    return {
+        Path(entry.name).stem
+        for entry in entries
+        if entry.name.endswith(WORKFLOW_SUFFIXES) and entry.is_file()
+    }
+
+
+def _deployment(file: str, actions: ActionNames, known: frozenset[str]) -> Deployment:
+    beside = _names_in(Path(file).parent)
+    return Deployment(actions, ChildWorkflows(known | beside, CHILD_MISSING, CHILD_NOTE))
 
 
 def _summary(result: LoadResult) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -12,6 +11,7 @@ from engine.diagnostics import Category, Diagnostic, Position, Severity
 from engine.expressions import Condition, Template
 from engine.expressions.template import ListTemplate, MappingTemplate
 from engine.graph import WorkflowGraph, build_graph
+from engine.language.salvage import Damage
 from engine.language.spec import (
     ENGINE_COMMANDS,
     RESERVED_NAMES,
@@ -19,7 +19,7 @@ from engine.language.spec import (
     TaskSpec,
     WorkflowSpec,
 )
-from engine.language.wording import Path, clip, listing, subject
+from engine.language.wording import Path, Suggester, clip, listing, subject
 from engine.language.yaml_source import SourceMap
 
 TASK_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -30,22 +30,22 @@ _GUARD_AFTER: Final = re.compile(r"\s*\?")
 _GUARD_BEFORE: Final = re.compile(r"\$exists\(\s*$")
 
 
-def check_spec(spec: WorkflowSpec, source_map: SourceMap) -> list[Diagnostic]:
-    """Every semantic problem of a workflow, each at its place in the file."""
+def check_spec(
+    spec: WorkflowSpec, source_map: SourceMap, damage: Damage | None = None
+) -> list[Diagnostic]:
+    """Every semantic problem of a workflow, each at its place in the file. With `damage`
+    (the spec was built from the readable part of a document that breaks the schema), the
+    checks that the unreadable parts could mislead are left out."""
+    damage = damage or Damage()
     graph = build_graph(spec)
     checker = _Checker(spec, graph, source_map)
     return [
         *checker.names(),
         *checker.references(),
-        *checker.task_shapes(),
-        *checker.graph_shape(),
-        *_ContextReads(spec, source_map).warnings(),
+        *checker.task_shapes(damage),
+        *(() if damage.graph else checker.graph_shape()),
+        *(() if damage.context else _ContextReads(spec, source_map).warnings()),
     ]
-
-
-def _suggestion(name: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Checker:
@@ -53,6 +53,7 @@ class _Checker:
         self.spec = spec
         self.graph = graph
         self.source_map = source_map
+        self.suggest = Suggester()
 
     def error(self, path: Path, category: Category, message: str) -> Diagnostic:
         return Diagnostic(self.source_map.position(path), category, message)
@@ -91,26 +92,38 @@ class _Checker:
                         Category.REFERENCE,
                         f"{subject(do_path)}: "
                         + (
-                            f"no task named {clip(target)!r}{_suggestion(target, candidates)}"
+                            f"no task named {clip(target)!r}{self.suggest(target, candidates)}"
                             if target
                             else "an empty name (a stray comma?)"
                         ),
                     )
+        listed: set[str] = set()
         for index, entry in enumerate(self.spec.start or ()):
-            if entry not in self.spec.tasks:
+            if entry in listed:
+                # Reported once, here: the first mention already says whether it exists.
+                yield self.error(
+                    ("start", index),
+                    Category.GRAPH,
+                    f"start: task {clip(entry)!r} is listed more than once; each entry task "
+                    "starts once",
+                )
+            elif entry not in self.spec.tasks:
                 yield self.error(
                     ("start", index),
                     Category.REFERENCE,
-                    f"start: no task named {clip(entry)!r}{_suggestion(entry, self.spec.tasks)}",
+                    f"start: no task named {clip(entry)!r}{self.suggest(entry, self.spec.tasks)}",
                 )
+            listed.add(entry)
 
     def target_position(self, do_path: Path, index: int, target: str) -> Position:
         """The name's own node in the list form, else its place in the comma string."""
         item = self.source_map.values.get((*do_path, index))
         return item or self.source_map.fragment_position(do_path, target, 1)
 
-    def task_shapes(self) -> Iterator[Diagnostic]:
+    def task_shapes(self, damage: Damage) -> Iterator[Diagnostic]:
         for name, task in self.spec.tasks.items():
+            if damage.skips_task(name):
+                continue
             path: Path = ("tasks", name)
             if task.with_items is not None and task.is_pass_through:
                 yield self.key_error(
@@ -141,12 +154,14 @@ class _Checker:
             if task.join is not None:
                 yield from self.join(name, task)
             if name not in graph.reachable:
+                # A warning, as Orquesta accepts such files: the task simply never runs.
                 hint = " (add it to `start:`?)" if not graph.inbound_sources[name] else ""
-                yield self.key_error(
-                    ("tasks", name),
+                yield Diagnostic(
+                    self.source_map.key_position(("tasks", name)),
                     Category.GRAPH,
                     f"task {clip(name)!r} is unreachable: no path leads to it from the entry "
-                    f"tasks ({listing(graph.entries)}){hint}",
+                    f"tasks ({listing(graph.entries)}), so it never runs{hint}",
+                    Severity.WARNING,
                 )
 
     def join(self, name: str, task: TaskSpec) -> Iterator[Diagnostic]:
@@ -166,6 +181,18 @@ class _Checker:
                 f"task {clip(name)!r}: join: {task.join} can never fire: only {len(sources)} "
                 f"distinct tasks lead here ({listing(sources)})",
             )
+        elif name in self.graph.reachable:
+            runnable = [source for source in sources if source in self.graph.reachable]
+            if self.graph.join_threshold[name] > len(runnable):
+                # Reached but never complete: the run would end in `unreachable_join`.
+                never = [source for source in sources if source not in self.graph.reachable]
+                yield self.error(
+                    path,
+                    Category.GRAPH,
+                    f"task {clip(name)!r}: join: {task.join} can never fire: "
+                    f"{listing(never)} {'is' if len(never) == 1 else 'are'} unreachable, and "
+                    f"only {len(runnable)} of its source tasks can run ({listing(runnable)})",
+                )
 
 
 class _ContextReads:
@@ -175,6 +202,7 @@ class _ContextReads:
         self.spec = spec
         self.source_map = source_map
         self.seen: set[tuple[Path, str]] = set()
+        self.suggest = Suggester()
 
     def warnings(self) -> Iterator[Diagnostic]:
         spec = self.spec
@@ -248,7 +276,8 @@ class _ContextReads:
                 yield Diagnostic(
                     self.source_map.fragment_position(path, match.group(), 1),
                     Category.CONTEXT,
-                    f"{subject(path)} reads $ctx.{clip(name)}, {reason}",
+                    f"{subject(path)} reads $ctx.{clip(name)}"
+                    f"{self.suggest(name, sorted(readable))}, {reason}",
                     Severity.WARNING,
                 )
 

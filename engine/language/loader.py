@@ -10,9 +10,11 @@ from pathlib import Path
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.deployment import Deployment
+from engine.language.salvage import Damage, salvage
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
-from engine.language.yaml_source import MAX_BYTES, parse_yaml
+from engine.language.yaml_source import MAX_BYTES, YamlDocument, parse_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,7 @@ class LoadResult:
 
     spec: WorkflowSpec | None
     diagnostics: list[Diagnostic]
+    notes: tuple[str, ...] = ()  # checks that could not be made here, and why
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -31,22 +34,43 @@ class LoadResult:
         return [d for d in self.diagnostics if d.severity is Severity.WARNING]
 
 
-def check_workflow(data: bytes | str, source: str, name: str | None = None) -> LoadResult:
-    """Validate workflow text; `name` defaults to the stem of `source`."""
+def check_workflow(
+    data: bytes | str,
+    source: str,
+    name: str | None = None,
+    *,
+    deployment: Deployment | None = None,
+) -> LoadResult:
+    """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
+    also check its action and child workflow names (what registration checks)."""
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
-    diagnostics = validate_schema(document)
-    if diagnostics:
-        return _result(None, diagnostics)
+    report = validate_schema(document)
+    damage = Damage()
+    if report.unreadable:
+        # Check what can still be read: its findings come with the schema's, in one pass.
+        salvaged = salvage(document.data, report.unreadable)
+        if salvaged is None:
+            return _result(None, report.diagnostics)
+        document = YamlDocument(salvaged.data, document.source_map)
+        damage = salvaged.damage
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     spec, diagnostics = build_spec(
         document,
         name=name if name is not None else Path(source).stem,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
-    diagnostics += check_spec(spec, document.source_map)
-    return _result(spec, diagnostics)
+    diagnostics = [
+        *report.diagnostics,
+        *diagnostics,
+        *check_spec(spec, document.source_map, damage),
+    ]
+    notes: list[str] = []
+    if deployment is not None:
+        found, notes = deployment.check(spec, document.source_map)
+        diagnostics += found
+    return _result(spec, diagnostics, notes)
 
 
 def load_workflow(data: bytes | str, source: str, name: str | None = None) -> WorkflowSpec:
@@ -54,7 +78,9 @@ def load_workflow(data: bytes | str, source: str, name: str | None = None) -> Wo
     return _spec_or_raise(check_workflow(data, source, name))
 
 
-def check_workflow_file(path: str | os.PathLike[str]) -> LoadResult:
+def check_workflow_file(
+    path: str | os.PathLike[str], *, deployment: Deployment | None = None
+) -> LoadResult:
     """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
     source = os.fspath(path)
     try:
@@ -66,7 +92,7 @@ def check_workflow_file(path: str | os.PathLike[str]) -> LoadResult:
         return LoadResult(
             None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
         )
-    return check_workflow(data, source)
+    return check_workflow(data, source, deployment=deployment)
 
 
 def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:
@@ -80,8 +106,10 @@ def _spec_or_raise(result: LoadResult) -> WorkflowSpec:
     return result.spec
 
 
-def _result(spec: WorkflowSpec | None, diagnostics: list[Diagnostic]) -> LoadResult:
+def _result(
+    spec: WorkflowSpec | None, diagnostics: list[Diagnostic], notes: list[str] | None = None
+) -> LoadResult:
     unique = list(dict.fromkeys(diagnostics))
     unique.sort(key=lambda d: (d.position.line, d.position.column) if d.position else (0, 0))
     has_errors = any(d.severity is Severity.ERROR for d in unique)
-    return LoadResult(None if has_errors else spec, unique)
+    return LoadResult(None if has_errors else spec, unique, tuple(notes or ()))

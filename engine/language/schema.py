@@ -7,10 +7,10 @@ said as "must be <expected>"; unknown and missing keys get their own messages.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator, Mapping
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from engine.diagnostics import Category, Diagnostic
-from engine.language.wording import Path, clip, show, subject
+from engine.language.wording import Path, clip, nearest, show, subject
 from engine.language.yaml_source import SourceMap, YamlDocument
 
 SCHEMA_FILE: Final = "workflow.schema.json"
@@ -56,18 +56,45 @@ def _meta_validator() -> Draft202012Validator:
     return Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
 
-def validate_schema(document: YamlDocument) -> list[Diagnostic]:
-    """Every way the document breaks the workflow schema, and inputs that are not schemas."""
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A node that breaks the schema: `cut` is dropped to read the rest of the document;
+    `meant` is the place whose meaning is lost (for an unknown key, the key it resembles)."""
+
+    cut: Path
+    meant: Path
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    diagnostics: list[Diagnostic]
+    unreadable: list[Unreadable]
+
+
+def validate_schema(document: YamlDocument) -> SchemaReport:
+    """Every way the document breaks the workflow schema, the nodes that break it, and
+    declared inputs that are not JSON Schemas."""
     source_map = document.source_map
-    diagnostics = [
-        diagnostic
-        for error in _validator().iter_errors(document.data)
-        for leaf in _leaves(error)
-        for diagnostic in _describe(leaf, source_map)
-    ]
-    if not diagnostics:
-        diagnostics.extend(_check_input_schemas(document.data.get("input") or {}, source_map))
-    return diagnostics
+    diagnostics: list[Diagnostic] = []
+    unreadable: list[Unreadable] = []
+    for error in _validator().iter_errors(document.data):
+        for leaf in _leaves(error):
+            diagnostics.extend(_describe(leaf, source_map))
+            unreadable.extend(_unreadable(leaf))
+    inputs = document.data.get("input")
+    if isinstance(inputs, Mapping):
+        diagnostics.extend(
+            _check_input_schemas(
+                {name: schema for name, schema in inputs.items() if isinstance(schema, Mapping)},
+                source_map,
+            )
+        )
+    return SchemaReport(diagnostics, unreadable)
+
+
+def is_schema_valid(data: Any) -> bool:
+    """Whether `data` fits the workflow schema (no messages: a yes or no)."""
+    return bool(_validator().is_valid(data))
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:
@@ -96,15 +123,13 @@ def _leaves(error: ValidationError) -> Iterator[ValidationError]:
 def _describe(error: ValidationError, source_map: SourceMap) -> Iterator[Diagnostic]:
     path: Path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = sorted(schema.get("properties", {}))
-        for key in error.instance:
-            if key not in allowed:
-                yield Diagnostic(
-                    source_map.key_position((*path, key)),
-                    Category.SCHEMA,
-                    _unknown_key_message(path, str(key), allowed),
-                )
+    if error.validator == "additionalProperties":
+        for key, allowed in _unknown_keys(error):
+            yield Diagnostic(
+                source_map.key_position((*path, key)),
+                Category.SCHEMA,
+                _unknown_key_message(path, key, allowed),
+            )
         return
     if error.validator == "required" and isinstance(error.instance, Mapping):
         required: Any = error.validator_value
@@ -125,13 +150,40 @@ def _describe(error: ValidationError, source_map: SourceMap) -> Iterator[Diagnos
     )
 
 
-def _unknown_key_message(path: Path, key: str, allowed: list[str]) -> str:
+def _unreadable(error: ValidationError) -> Iterator[Unreadable]:
+    """The nodes an error makes unreadable (see `Unreadable`)."""
+    path: Path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        for key, allowed in _unknown_keys(error):
+            close = _closest_key(key, allowed)
+            yield Unreadable((*path, key), (*path, close) if close else path)
+    else:  # a missing required key leaves its mapping unusable, like a wrong value
+        yield Unreadable(path, path)
+
+
+def _unknown_keys(error: ValidationError) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each key an `additionalProperties` error is about, with the keys allowed there."""
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    allowed = tuple(sorted(schema.get("properties", {})))
+    if isinstance(error.instance, Mapping):
+        for key in error.instance:
+            if key not in allowed:
+                yield str(key), allowed
+
+
+@lru_cache(maxsize=256)  # the same misspelling tends to repeat across tasks
+def _closest_key(key: str, allowed: tuple[str, ...]) -> str | None:
+    close = nearest(key, allowed)
+    return close[0] if close else None
+
+
+def _unknown_key_message(path: Path, key: str, allowed: tuple[str, ...]) -> str:
     where = "unknown top-level key" if not path else f"{subject(path)}: unknown key"
-    close = difflib.get_close_matches(key, allowed, n=1)
+    close = _closest_key(key, allowed)
     if key == "<<":
         hint = "YAML merge keys are not supported: write the keys out"
     elif close:
-        hint = f"did you mean {close[0]!r}?"
+        hint = f"did you mean {close!r}?"
     else:
         hint = f"expected one of: {', '.join(allowed)}"
     return f"{where} {clip(key)!r} ({hint})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import difflib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from engine.expressions import path_text
@@ -34,6 +35,34 @@ def listing(names: Iterable[str], most: int = 5) -> str:
     if len(shown) <= most:
         return ", ".join(shown)
     return f"{', '.join(shown[:most])} and {len(shown) - most} more"
+
+
+def nearest(
+    name: str, candidates: Iterable[str], *, limit: int = 1, cutoff: float = 0.6
+) -> list[str]:
+    """The known names closest to a misspelt `name`, closest first (for "did you mean")."""
+    return difflib.get_close_matches(name, [c for c in candidates if c != name], limit, cutoff)
+
+
+def did_you_mean(names: Sequence[str]) -> str:
+    """` (did you mean 'a'?)` for the suggestions, or nothing when there are none."""
+    if not names:
+        return ""
+    return f" (did you mean {' or '.join(repr(clip(name)) for name in names)}?)"
+
+
+class Suggester:
+    """`did_you_mean` over a budget of name comparisons: a hostile file with thousands of
+    misspellings among thousands of names gets its first suggestions, not minutes of work."""
+
+    def __init__(self, budget: int = 50_000) -> None:
+        self.left = budget
+
+    def __call__(self, name: str, candidates: Collection[str]) -> str:
+        if len(candidates) > self.left:
+            return ""
+        self.left -= len(candidates)
+        return did_you_mean(nearest(name, candidates))
 
 
 def show(value: Any) -> str:

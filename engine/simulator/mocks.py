@@ -15,6 +15,9 @@ from engine.actions.api import ActionContext, ActionError
 from engine.actions.builtin import HOST_FORMS, workflow_actions
 from engine.actions.invoke import invoke_inline
 from engine.coordinator import ErrorInfo
+from engine.graph import build_graph
+from engine.language.spec import WorkflowSpec
+from engine.language.wording import clip, did_you_mean, nearest
 
 _KEYS = frozenset({"task", "status", "result", "error", "iteration", "item", "times"})
 _STATUSES = frozenset({"succeeded", "failed", "running"})
@@ -137,3 +140,25 @@ def _unmocked(task: str, iteration: int, item: int | None, action: str, input: A
         return Outcome("succeeded", invoke_inline(definition, input, context))
     except ActionError as error:
         return Outcome("failed", None, ErrorInfo(error.type, error.message, error.details))
+
+
+def unknown_mock_tasks(entries: list[MockEntry], spec: WorkflowSpec) -> list[str]:
+    """A warning for each entry that names no task of the workflow (it can never match)."""
+    return [
+        f"mock entry {number}: the workflow has no task named {clip(entry.task)!r}"
+        f"{did_you_mean(nearest(entry.task, spec.tasks))}; the entry is never used"
+        for number, entry in enumerate(entries, start=1)
+        if entry.task not in spec.tasks
+    ]
+
+
+def unmocked_tasks(entries: list[MockEntry], spec: WorkflowSpec) -> list[str]:
+    """Tasks that could run and dispatch an action or a child workflow, but no entry names.
+    Pass-through tasks dispatch nothing and need no mock."""
+    mocked = {entry.task for entry in entries}
+    reachable = build_graph(spec).reachable
+    return [
+        name
+        for name, task in spec.tasks.items()
+        if name in reachable and not task.is_pass_through and name not in mocked
+    ]

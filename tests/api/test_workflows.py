@@ -213,3 +213,60 @@ def test_oversize_body_is_413(harness: Harness) -> None:
     huge = CHAIN + "# " + "x" * (300 * 1024) + "\n"
     answer = harness.client.post("/workflows", params={"name": unique("huge")}, content=huge)
     problem(answer, 413, "BODY_TOO_LARGE")
+
+
+UNREACHABLE = """\
+version: 1
+start: [greet]
+tasks:
+  greet:
+    action: core.echo
+    input: {message: hi}
+    next: [{publish: {said: <% $result.message %>}}]
+  stray:
+    action: core.fail
+output:
+  said: <% $ctx.said %>
+"""
+
+
+def test_an_unreachable_task_is_a_warning_and_never_runs(harness: Harness) -> None:
+    name = unique("stray")
+    registered = harness.register(name, UNREACHABLE)
+    assert [(w["line"], w["category"], w["severity"]) for w in registered["warnings"]] == [
+        (8, "graph", "warning")
+    ]
+    assert "task 'stray' is unreachable" in registered["warnings"][0]["message"]
+    final = harness.wait_for(harness.start(name))
+    assert (final["status"], final["output"]) == ("COMPLETED", {"said": "hi"})
+    traced = {event.get("nodeId") for event in harness.trace(final["runId"])}
+    assert "greet" in traced and "stray" not in traced
+
+
+def test_schema_and_semantic_errors_and_duplicate_entries_at_once(harness: Harness) -> None:
+    text = UNREACHABLE.replace("[greet]", "[greet, greet]").replace(
+        "action: core.fail", "action: core.fial\n    retries: 2"
+    )
+    body = problem(
+        harness.client.post("/workflows", params={"name": unique("all")}, content=text.encode()),
+        422,
+        "WORKFLOW_INVALID",
+    )
+    assert [(e["line"], e["column"], e["category"]) for e in body["errors"]] == [
+        (2, 16, "graph"),  # the second `greet`
+        (9, 5, "reference"),  # core.fial: did you mean core.fail?
+        (10, 5, "schema"),  # retries: did you mean retry?
+    ]
+    assert "did you mean 'core.fail'" in body["errors"][1]["message"]
+
+
+def test_child_workflows_are_looked_up_in_the_catalog(harness: Harness) -> None:
+    child = unique("child")
+    parent = f"version: 1\ntasks:\n  call: {{workflow: {child}}}\n"
+    before = harness.client.post("/workflows/validate", content=parent.encode()).json()
+    assert [w["message"] for w in before["warnings"]] == [
+        f"task 'call': workflow '{child}' is not registered (yet)"
+    ]
+    harness.register(child, "version: 1\ntasks: {x: {action: core.noop}}\n")
+    after = harness.client.post("/workflows/validate", content=parent.encode()).json()
+    assert after == {"valid": True, "errors": [], "warnings": []}

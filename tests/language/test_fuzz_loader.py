@@ -194,6 +194,12 @@ def _assert_sound(data: str | bytes) -> None:
     else:
         assert not errors
         build_graph(result.spec)
+    # One pass: in position order, each finding once.
+    places = [
+        (d.position.line, d.position.column) if d.position else (0, 0) for d in result.diagnostics
+    ]
+    assert places == sorted(places)
+    assert len(set(result.diagnostics)) == len(result.diagnostics)
     for diagnostic in result.diagnostics:
         assert diagnostic.message
         if diagnostic.position is not None:

@@ -34,7 +34,19 @@ def _garbage() -> bytes:
     return random.Random(7).randbytes(200_000)
 
 
+def _misspellings() -> str:
+    """Thousands of misspelt targets among thousands of tasks, each task with a bad key too:
+    every name could be compared with every other for a "did you mean"."""
+    tasks = "".join(f"  task{i}: {{next: [{{do: tsak{i}}}], colour: {i}}}\n" for i in range(3000))
+    return "version: 1\ntasks:\n" + tasks
+
+
 HOSTILE: dict[str, tuple[Callable[[], str | bytes], Category, str]] = {
+    "3,000 misspelt targets and unknown keys": (
+        _misspellings,
+        Category.REFERENCE,
+        "no task named 'tsak2999'",
+    ),
     "billion laughs": (_billion_laughs, Category.YAML, f"more than {MAX_NODES} values"),
     "100k-deep flow nesting": (lambda: "[" * 100_000, Category.YAML, f"deeper than {MAX_DEPTH}"),
     "deep block nesting": (

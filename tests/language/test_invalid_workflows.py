@@ -384,13 +384,14 @@ CASES = [
         tasks: {a: {}}
         """,
         [
+            (3, 15, SCHEMA, E, "input 'url' is not a valid JSON Schema: 'strin' is not valid"),
             (
                 4,
                 6,
                 SCHEMA,
                 E,
                 "input.n must be a JSON Schema mapping (use {} to accept any value), got 3",
-            )
+            ),
         ],
     ),
     Case(
@@ -425,6 +426,89 @@ CASES = [
           a: {action: x, workflow: y}
         """,
         [(3, 18, SCHEMA, E, "task 'a' has both `action` and `workflow`")],
+    ),
+    # --- SCHEMA and semantic findings of the readable rest, in one pass ------------------
+    Case(
+        "an unknown key hides no semantic error; a suggested key only mutes its own checks",
+        """\
+        version: 1
+        tasks:
+          noop: {}
+          a:
+            acton: core.echo
+            with: <% [1] %>
+            next: [{do: b}]
+          b:
+            action: core.echo
+            input: '<% $ctx. %>'
+            next: [{do: 'c, d'}]
+          c: {join: 2, next: [{do: nowhere}]}
+          d: {}
+        """,
+        [
+            (3, 3, NAME, E, "task name 'noop' is reserved"),
+            (5, 5, SCHEMA, E, "task 'a': unknown key 'acton' (did you mean 'action'?)"),
+            # no "`with` needs an action" for task a: its `action` is what the typo meant
+            (10, 20, EXPRESSION, E, "task 'b': input: expression '$ctx.' does not compile"),
+            (12, 28, REFERENCE, E, "task 'c': next[0].do: no task named 'nowhere'"),
+            (12, 13, GRAPH, E, "task 'c': join needs at least two distinct source tasks"),
+        ],
+    ),
+    Case(
+        "an unknown key that resembles nothing mutes the graph and context checks",
+        """\
+        version: 1
+        tasks:
+          a:
+            on-success: [{do: b}]
+            input: <% $ctx.x %>
+          b: {join: all, next: [{do: c}]}
+        """,
+        [
+            (4, 5, SCHEMA, E, "task 'a': unknown key 'on-success' (expected one of: action,"),
+            (6, 30, REFERENCE, E, "task 'b': next[0].do: no task named 'c'"),
+        ],
+    ),
+    Case(
+        "bad values are dropped; names and transition numbers stay as written",
+        """\
+        version: 1
+        tasks:
+          a:
+          b:
+            next:
+              - 3
+              - {do: a, publish: [x]}
+              - {when: '$ctx.', do: [nope, 7]}
+              - {do: ghost}
+          c:
+            action: x
+            with: {concurrency: 2}
+            join: any
+            input: <% $ctx.x %>
+        """,
+        [
+            (3, 5, SCHEMA, E, "task 'a' must be a mapping of task keys"),
+            (6, 9, SCHEMA, E, "task 'b': next[0] must be a transition mapping"),
+            (7, 26, SCHEMA, E, "task 'b': next[1].publish must be a mapping"),
+            (8, 21, EXPRESSION, E, "task 'b': next[2].when: expression '$ctx.' does not compile"),
+            (8, 36, SCHEMA, E, "task 'b': next[2].do[1] must be a task name"),
+            (9, 14, REFERENCE, E, "task 'b': next[3].do: no task named 'ghost'"),
+            (12, 11, SCHEMA, E, "task 'c': with: missing required key 'items'"),
+            (13, 11, SCHEMA, E, "task 'c': join must be 'all' or an integer >= 1, got 'any'"),
+        ],
+    ),
+    Case(
+        "without a readable tasks mapping only the schema speaks",
+        """\
+        version: 1
+        taks: {a: {next: [{do: b}]}}
+        vars: {v: <% 1 + %>}
+        """,
+        [
+            (1, 1, SCHEMA, E, "missing required top-level key 'tasks'"),
+            (2, 1, SCHEMA, E, "unknown top-level key 'taks' (did you mean 'tasks'?)"),
+        ],
     ),
     # --- NAME ---------------------------------------------------------------------------
     Case(
@@ -561,7 +645,7 @@ CASES = [
         ],
     ),
     Case(
-        "unreachable island",
+        "an unreachable island is a warning: it never runs",
         """\
         version: 1
         tasks:
@@ -574,10 +658,11 @@ CASES = [
                 4,
                 3,
                 GRAPH,
-                E,
-                "task 'b' is unreachable: no path leads to it from the entry tasks (a)",
+                W,
+                "task 'b' is unreachable: no path leads to it from the entry tasks (a), so it "
+                "never runs",
             ),
-            (5, 3, GRAPH, E, "task 'c' is unreachable"),
+            (5, 3, GRAPH, W, "task 'c' is unreachable"),
         ],
     ),
     Case(
@@ -594,10 +679,65 @@ CASES = [
                 5,
                 3,
                 GRAPH,
-                E,
-                "task 'b' is unreachable: no path leads to it from the entry tasks (a) "
-                "(add it to `start:`?)",
+                W,
+                "task 'b' is unreachable: no path leads to it from the entry tasks (a), so it "
+                "never runs (add it to `start:`?)",
             )
+        ],
+    ),
+    Case(
+        "a task listed twice in start, at the second mention",
+        """\
+        version: 1
+        start: [a, b, a, nope, nope]
+        tasks:
+          a: {next: [{do: b}]}
+          b: {next: [{do: a}]}
+        """,
+        [
+            (2, 15, GRAPH, E, "start: task 'a' is listed more than once; each entry task starts"),
+            (2, 18, REFERENCE, E, "start: no task named 'nope'"),
+            (2, 24, GRAPH, E, "start: task 'nope' is listed more than once"),
+        ],
+    ),
+    Case(
+        "join: all waiting for an unreachable source",
+        """\
+        version: 1
+        start: [a]
+        tasks:
+          a: {next: [{do: j}]}
+          island: {next: [{do: j}]}
+          j: {join: all}
+        """,
+        [
+            (5, 3, GRAPH, W, "task 'island' is unreachable"),
+            (
+                6,
+                13,
+                GRAPH,
+                E,
+                "task 'j': join: all can never fire: island is unreachable, and only 1 of its "
+                "source tasks can run (a)",
+            ),
+        ],
+    ),
+    Case(
+        "join: N above its runnable sources",
+        """\
+        version: 1
+        start: [a]
+        tasks:
+          a: {next: [{do: 'b, j'}]}
+          b: {next: [{do: j}]}
+          c: {next: [{do: j}]}
+          d: {next: [{do: j}]}
+          j: {join: 3}
+        """,
+        [
+            (6, 3, GRAPH, W, "task 'c' is unreachable"),
+            (7, 3, GRAPH, W, "task 'd' is unreachable"),
+            (8, 13, GRAPH, E, "task 'j': join: 3 can never fire: c, d are unreachable, and only 2"),
         ],
     ),
     # --- EXPRESSION ---------------------------------------------------------------------
@@ -762,6 +902,26 @@ CASES = [
         ],
     ),
     Case(
+        "a misspelt read gets the nearest name assigned on the way (input, var or publish)",
+        """\
+        version: 1
+        input: {hostname: {}}
+        vars: {retries: 0}
+        tasks:
+          a: {next: [{publish: {healthy: true}, do: b}]}
+          b:
+            action: x
+            input: {h: <% $ctx.hostnme %>, r: <% $ctx.retires %>, ok: <% $ctx.helthy %>}
+            next: [{publish: {z: <% $ctx.zzz %>}}]
+        """,
+        [
+            (8, 19, CONTEXT, W, "input.h reads $ctx.hostnme (did you mean 'hostname'?), but no"),
+            (8, 42, CONTEXT, W, "input.r reads $ctx.retires (did you mean 'retries'?), but no"),
+            (8, 66, CONTEXT, W, "input.ok reads $ctx.helthy (did you mean 'healthy'?), but no"),
+            (9, 29, CONTEXT, W, "next[0].publish.z reads $ctx.zzz, but no path"),
+        ],
+    ),
+    Case(
         "one warning per name and place",
         """\
         version: 1
@@ -844,8 +1004,8 @@ def test_many_problems_are_reported_at_once_in_file_order() -> None:
         "(did you mean 'report'?)",
         "many.yaml:14:11: error[graph]: task 'report': join needs at least two distinct source "
         "tasks, but no task leads here",
-        "many.yaml:17:3: error[graph]: task 'orphan' is unreachable: no path leads to it from "
-        "the entry tasks (retry, check, report)",
+        "many.yaml:17:3: warning[graph]: task 'orphan' is unreachable: no path leads to it "
+        "from the entry tasks (retry, check, report), so it never runs",
     ]
 
 

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from api.validation import check_for_registration
+from engine.actions.catalog import ActionCatalog
 from engine.cli.validate import run_validate
+from engine.diagnostics import Category, Position, Severity
+from tests.support.processes import run_segue
 
 GOOD = "version: 1\ntasks:\n  hello: {action: core.echo}\n"
 WARNED = "version: 1\ntasks:\n  hello: {action: core.echo, input: <% $ctx.who %>}\n"
@@ -89,3 +93,104 @@ def test_prints_to_stdout_by_default(
 ) -> None:
     assert run_validate([files["good"]]) == 0
     assert capsys.readouterr().out == f"{files['good']}: ok\n"
+
+
+# --- as a user types it: `segue validate` in its own process ---------------------------
+
+MAIN = """\
+version: 1
+tasks:
+  a:
+    action: core.ecoh
+    next: [{do: b}]
+  b:
+    workflow: helper
+    next: [{do: c}]
+  c:
+    workflow: elsewhere
+  orphan:
+    action: core.echo
+    next: [{do: orphan}]
+"""
+HELPER = "version: 1\ntasks: {x: {action: core.noop}}\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "main.yaml").write_text(MAIN)
+    (tmp_path / "helper.yaml").write_text(HELPER)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "elsewhere.yml").write_text(HELPER)
+    return tmp_path
+
+
+def test_the_cli_makes_the_checks_registration_makes(project: Path) -> None:
+    done = run_segue("validate", str(project / "main.yaml"))
+    assert done.returncode == 1, done.stderr
+    main = project / "main.yaml"
+    assert done.stdout.splitlines() == [
+        f"{main}:4:5: error[reference]: task 'a': unknown action 'core.ecoh' (not installed "
+        "here); did you mean 'core.echo'?",
+        f"{main}:10:5: warning[reference]: task 'c': workflow 'elsewhere' is not a workflow "
+        "file beside this one or in --workflows",
+        f"{main}:11:3: warning[graph]: task 'orphan' is unreachable: no path leads to it from "
+        "the entry tasks (a), so it never runs",
+        f"{main}: note: child workflows were looked up as files (beside the file and in "
+        "--workflows); which ones are registered is known only to a server "
+        "(POST /workflows/validate)",
+        f"{main}: 1 error, 2 warnings",
+    ]
+    # The API's check, with `helper` registered, finds the same (its own wording for a
+    # child that is not registered).
+    registered = check_for_registration(
+        MAIN.encode(), "main", ActionCatalog.from_environment(), {"helper"}
+    )
+    assert [(d.position, d.category, d.severity) for d in registered.diagnostics] == [
+        (Position("main.yaml", 4, 5), Category.REFERENCE, Severity.ERROR),
+        (Position("main.yaml", 10, 5), Category.REFERENCE, Severity.WARNING),
+        (Position("main.yaml", 11, 3), Category.GRAPH, Severity.WARNING),
+    ]
+    assert registered.diagnostics[0].message in done.stdout
+    assert "workflow 'elsewhere' is not registered (yet)" in registered.diagnostics[1].message
+    assert registered.notes == ()
+
+
+def test_child_workflows_in_another_directory_and_as_json(project: Path) -> None:
+    fixed = MAIN.replace("core.ecoh", "core.echo")
+    (project / "main.yaml").write_text(fixed)
+    done = run_segue(
+        "validate", "--workflows", str(project / "shared"), "--json", str(project / "main.yaml")
+    )
+    assert done.returncode == 0, done.stderr
+    [report] = json.loads(done.stdout)["files"]
+    assert report["valid"] is True
+    assert [d["category"] for d in report["diagnostics"]] == ["graph"]  # the orphan
+    assert report["notes"] == [
+        "child workflows were looked up as files (beside the file and in --workflows); "
+        "which ones are registered is known only to a server (POST /workflows/validate)"
+    ]
+
+
+def test_a_missing_workflows_directory_is_a_usage_error(project: Path) -> None:
+    done = run_segue("validate", "--workflows", str(project / "nope"), str(project / "main.yaml"))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == f"segue validate: --workflows {project / 'nope'}: not a directory\n"
+
+
+def test_schema_and_semantic_errors_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        "version: 1\nstart: [a, a]\ntasks:\n  a:\n    action: core.echo\n    timout: 3\n"
+        "    next: [{do: b}]\n"
+    )
+    done = run_segue("validate", str(path))
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{path}:2:12: error[graph]: start: task 'a' is listed more than once; each entry "
+        "task starts once",
+        f"{path}:6:5: error[schema]: task 'a': unknown key 'timout' (did you mean 'timeout'?)",
+        f"{path}:7:17: error[reference]: task 'a': next[0].do: no task named 'b'",
+        f"{path}: 3 errors",
+    ]

@@ -39,6 +39,18 @@ def spawn_segue(
     return process, stop
 
 
+def run_segue(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """`segue ARGS` as a user types it (`python -m api.cli`), without SEGUE_* settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(),
+    )
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any SEGUE_* setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
