@@ -264,6 +264,8 @@ async def launch(
         input=record.input if isinstance(record.input, dict) else {},
         task_queue=record.task_queue,
         rerun=rerun_point,
+        # The run decides with these for its whole life, whichever worker replays it.
+        action_retry_defaults=services.catalog.retry_defaults(),
     )
     try:
         temporal_run_id = await start_run(

@@ -108,17 +108,25 @@ TRACE_RETRY = RetryPolicy(
 )
 
 _SPECS: dict[str, WorkflowSpec] = {}
-# The actions' own retry layers (LANGUAGE.md §8), set once by the worker from its catalog.
-# Every worker of a deployment must have the same catalog, or replays could diverge.
-_ACTION_RETRY_DEFAULTS: dict[str, RetrySpec] = {}
+# The actions' own retry layers (LANGUAGE.md §8) from the worker's catalog: only for the
+# actions a run's start input does not carry (runs started before the input carried
+# them, or by a starter whose catalog lacks a plugin the worker has).
+_WORKER_RETRY_DEFAULTS: dict[str, dict[str, float]] = {}
 
 
 def configure_action_retry_defaults(defaults: Mapping[str, Mapping[str, float]]) -> None:
-    """Install the catalog's retry defaults for every interpreter in this process."""
-    _ACTION_RETRY_DEFAULTS.clear()
-    _ACTION_RETRY_DEFAULTS.update(
-        {name: RetrySpec.from_numbers(numbers) for name, numbers in defaults.items()}
-    )
+    """Install the worker catalog's retry defaults for every interpreter in this process."""
+    _WORKER_RETRY_DEFAULTS.clear()
+    _WORKER_RETRY_DEFAULTS.update({name: dict(numbers) for name, numbers in defaults.items()})
+
+
+def _retry_numbers(params: InterpreterInput) -> dict[str, dict[str, float]]:
+    """The retry layers this run decides with: what its start input carries wins."""
+    return {**_WORKER_RETRY_DEFAULTS, **(params.action_retry_defaults or {})}
+
+
+def _retry_specs(numbers: Mapping[str, Mapping[str, float]]) -> dict[str, RetrySpec]:
+    return {name: RetrySpec.from_numbers(values) for name, values in numbers.items()}
 
 
 def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
@@ -138,6 +146,7 @@ class Interpreter:
     """Interprets any registered workflow version."""
 
     def __init__(self) -> None:
+        self._retry_numbers: dict[str, dict[str, float]] = {}
         self._inbox: list[Event] = []
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -215,6 +224,7 @@ class Interpreter:
     @workflow.run
     async def run(self, params: InterpreterInput) -> InterpreterResult:
         self._params = params
+        self._retry_numbers = _retry_numbers(params)
         try:
             spec = compiled_spec(params)
         except WorkflowInvalid as invalid:
@@ -240,7 +250,7 @@ class Interpreter:
         if params.snapshot is None:
             self._coordinator = Coordinator(
                 spec,
-                action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+                action_retry_defaults=_retry_specs(self._retry_numbers),
             )
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
@@ -251,7 +261,7 @@ class Interpreter:
             self._coordinator = Coordinator(
                 spec,
                 state_from_builtins(params.snapshot),
-                action_retry_defaults=_ACTION_RETRY_DEFAULTS,
+                action_retry_defaults=_retry_specs(self._retry_numbers),
             )
             self._paused = self._coordinator.state.paused
             self._restore_carried(params)
@@ -577,6 +587,7 @@ class Interpreter:
                 task_queue=params.task_queue,
                 trace=params.trace,
                 parent_run_id=params.run_id,
+                action_retry_defaults=self._retry_numbers,
             )
             result = await workflow.execute_child_workflow(
                 INTERPRETER_WORKFLOW,
@@ -816,6 +827,7 @@ class Interpreter:
             trace=params.trace,
             mocks=params.mocks,
             parent_run_id=params.parent_run_id,
+            action_retry_defaults=self._retry_numbers,
             snapshot=state_to_builtins(coordinator.state),
             trace_seq=self._trace.next_seq,
             timers=[[timer, max(0, due - now)] for timer, due in sorted(self._timer_due.items())],

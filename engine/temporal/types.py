@@ -36,6 +36,10 @@ class InterpreterInput:
     mocks: list[dict[str, Any]] | None = None  # `segue simulate --temporal`: served results
     parent_run_id: str | None = None
     rerun: dict[str, Any] | None = None  # a failed run's RerunPoint: start where it stopped
+    # The actions' own retry layers (LANGUAGE.md §8), action -> numbers, as the starter's
+    # catalog has them: decided when the run starts, kept for its life (continue-as-new
+    # and child runs included). None: runs started without them (the worker's catalog).
+    action_retry_defaults: dict[str, dict[str, float]] | None = None
     # Carried over continue-as-new:
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0

@@ -85,12 +85,21 @@ def start_run(
     worker: tuple[Client, str],
     text: str,
     run_input: dict[str, Any] | None = None,
+    *,
+    retry_defaults: dict[str, dict[str, float]] | None = None,
 ) -> WorkflowHandle[Any, Any]:
     client, queue = worker
     spec = load_workflow(text, "test.yaml", name="test")
     run_id = f"run-{uuid.uuid4().hex[:10]}"
     params = InterpreterInput(
-        run_id, "test", spec.content_hash[:12], text, run_input or {}, queue, trace=False
+        run_id,
+        "test",
+        spec.content_hash[:12],
+        text,
+        run_input or {},
+        queue,
+        trace=False,
+        action_retry_defaults=retry_defaults,
     )
 
     async def go() -> WorkflowHandle[Any, Any]:
@@ -341,6 +350,30 @@ output: <% $ctx.greeting %>
 """
     result = outcome(background_loop, start_run(background_loop, worker, text))
     assert result == {"status": "succeeded", "output": "Hello Ada", "errors": []}
+
+
+ATTEMPTS = """
+version: 1
+tasks:
+  boom:
+    action: core.fail
+    input: {type: boom, message: always}
+    next: [{when: $failed(), publish: {attempts: <% $task.attempt %>}, do: noop}]
+output: <% $ctx.attempts %>
+"""
+
+
+def test_the_retry_layers_a_run_starts_with_are_the_ones_it_keeps(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    """An action's own retry layer travels in the run's start input (LANGUAGE.md §8):
+    the run decides with it whatever the worker's catalog says; without it, the worker's
+    catalog applies (core.fail has no retry layer there)."""
+    carried = {"core.fail": {"count": 2.0, "delay": 0.0}}
+    with_layer = start_run(background_loop, worker, ATTEMPTS, retry_defaults=carried)
+    assert outcome(background_loop, with_layer)["output"] == 3
+    without = start_run(background_loop, worker, ATTEMPTS)
+    assert outcome(background_loop, without)["output"] == 1
 
 
 def test_a_payload_that_arrives_before_the_wait_is_kept(
