@@ -26,7 +26,9 @@ class Behaviour(IntEnum):
     where its definition's placement says (`core.fail` and the waits of with-items items
     in the workflow; they ran as activities); with-items attempts count on from the
     execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
-    any item took."""
+    any item took; a run that is cancelled or times out cancels its child runs and
+    waits for them (they were terminated), and a child's timeout is `timeout` (it was
+    `child_failed`)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

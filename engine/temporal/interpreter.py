@@ -56,12 +56,14 @@ with workflow.unsafe.imports_passed_through():
         TimerFired,
         TimerKind,
     )
+    from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.placement import placement_of, run_inline
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
@@ -147,6 +149,7 @@ class Interpreter:
 
     def __init__(self) -> None:
         self._retry_numbers: dict[str, dict[str, float]] = {}
+        self._children = ChildStops()
         self._inbox: list[Event] = []
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -170,6 +173,12 @@ class Interpreter:
         self._dispatch_order: dict[tuple[int, int | None, int], int] = {}  # simulations
         self._dispatched = 0
         self._projection_dirty = False  # the run's status changed without a trace event
+
+    @property
+    def _behaviour(self) -> Behaviour:
+        """The coordinator behaviour this run started on (kept for its whole life)."""
+        assert self._coordinator is not None
+        return self._coordinator.state.behaviour
 
     # ----------------------------------------------------------------- handlers
 
@@ -274,8 +283,10 @@ class Interpreter:
         except asyncio.CancelledError:
             # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
             self._feed(CancelRequested(self._now_ms(), "canceled by request"))
+            await self._children.wait()
             await self._drain_trace(pump)
             raise
+        await self._children.wait()
         await self._drain_trace(pump)
         if outcome == "continue":
             # Nothing is in flight: the state travels in the new run's input.
@@ -406,11 +417,15 @@ class Interpreter:
                 live["attempt"] = command.attempt
             self._dispatch(command)
         elif isinstance(command, StartChildRun):
-            self._spawn((command.execution.id, command.item), self._child(command))
+            key = (command.execution.id, command.item)
+            self._spawn(key, self._child(command))
+            if self._behaviour is not Behaviour.ORIGINAL:
+                self._children.started(key)
         elif isinstance(command, CancelDispatches):
             for key, task in list(self._tasks.items()):
                 if key[0] in command.executions:
                     task.cancel()
+                    self._children.cancelled(key, task)
                     del self._tasks[key]
             for execution in command.executions:
                 self._waits.end_execution(execution)
@@ -597,9 +612,10 @@ class Interpreter:
                 execution_timeout=timedelta(seconds=command.timeout_seconds)
                 if command.timeout_seconds
                 else None,
+                **child_options(self._behaviour),
             )
         except ChildWorkflowError as failure:
-            self._failed(command, _child_error(failure))
+            self._failed(command, child_error(failure, self._behaviour))
             return
         except ActivityError as failure:
             self._failed(command, _error_info(failure))
@@ -899,11 +915,3 @@ def _error_info(failure: FailureError) -> ErrorInfo:
     if isinstance(cause, CancelledError):
         return ErrorInfo("canceled", "the action was canceled")
     return ErrorInfo(type(cause).__name__ if cause else "failed", str(cause or failure))
-
-
-def _child_error(failure: ChildWorkflowError) -> ErrorInfo:
-    cause = failure.cause
-    if isinstance(cause, ApplicationError) and cause.details:
-        details = cause.details[0]
-        return ErrorInfo("child_failed", cause.message, details)
-    return ErrorInfo("child_failed", str(cause or failure))
