@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.catalog import ActionCatalog
-from engine.temporal.activities import SegueActivities, directory_lookup
+from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.types import DEFAULT_TASK_QUEUE
@@ -93,6 +93,9 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Heartbeats of attempts without a heartbeat timeout would otherwise reach the
+        # server at most every 30 s, and with them the news of a cancellation.
+        default_heartbeat_throttle_interval=timedelta(seconds=HEARTBEAT_EVERY),
     )
 
 
