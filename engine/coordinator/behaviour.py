@@ -27,8 +27,9 @@ class Behaviour(IntEnum):
     in the workflow; they ran as activities); with-items attempts count on from the
     execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
     any item took; a run that is cancelled or times out cancels its child runs and
-    waits for them (they were terminated), and a child's timeout is `timeout` (it was
-    `child_failed`)."""
+    waits for them (they were terminated), a child's timeout is `timeout` (it was
+    `child_failed`), and a `core.sleep` longer than its task's timeout fails at the
+    timeout (it was ignored)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

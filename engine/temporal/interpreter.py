@@ -503,6 +503,13 @@ class Interpreter:
             self._inbox.append(run_inline(command, params.run_id, params.workflow, self._now_ms()))
 
     async def _sleep(self, command: DispatchAction, seconds: float) -> None:
+        limit = command.timeout_seconds
+        if limit is not None and limit < seconds and self._behaviour is not Behaviour.ORIGINAL:
+            # A task's `timeout` holds for native actions too (behaviour 1 ignored it).
+            await workflow.sleep(limit)
+            message = f"core.sleep of {seconds:g} s did not finish within its {limit:g} s timeout"
+            self._failed(command, ErrorInfo("timeout", message))
+            return
         await workflow.sleep(seconds)
         self._succeeded(command, None)
 

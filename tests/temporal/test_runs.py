@@ -399,3 +399,24 @@ output: <% $ctx.got %>
         "output": {"n": 1},
         "errors": [],
     }
+
+
+def test_a_native_action_honours_the_task_timeout(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    """`timeout` applies to every task kind: a `core.sleep` (a workflow timer) longer
+    than its task's timeout fails with `timeout` when the timeout passes (issue 18)."""
+    text = """
+version: 1
+tasks:
+  nap:
+    action: core.sleep
+    input: {seconds: 30}
+    timeout: 1
+    next: [{when: $failed(), publish: {error: <% $error.type %>}, do: noop}]
+output: <% $ctx.error %>
+"""
+    started = time.monotonic()
+    result = outcome(background_loop, start_run(background_loop, worker, text))
+    assert result["output"] == "timeout"
+    assert time.monotonic() - started < 10
