@@ -794,6 +794,11 @@ class Interpreter:
                 projection["failure"] = {"reason": first.message, "details": {"type": first.type}}
         else:
             projection["status"] = "PAUSED" if self._paused else "RUNNING"
+            state = self._coordinator.state if self._coordinator is not None else None
+            if state is not None and state.errors:
+                # A run that is failing while another branch still waits shows why now,
+                # not only once it ends.
+                projection["errors"] = [e.to_json() for e in state.errors]
         return projection
 
     # ----------------------------------------------------------------- the end
