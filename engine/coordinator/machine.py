@@ -605,6 +605,11 @@ class Coordinator(Dispatching):
         if out:
             self._out.append(CancelDispatches(tuple(out)))
         for execution in live:
+            timer = state.timers.get(execution.timer) if execution.timer is not None else None
+            if timer is not None and timer.kind is TimerKind.RETRY and execution.attempt > 1:
+                # Stopped during a retry's backoff: the next attempt never ran, so the
+                # execution ends as its last attempt did, not as one that never started.
+                execution.attempt -= 1
             self._finish_execution(
                 execution, ExecutionStatus.CANCELED, None, ErrorInfo(entry.type, entry.message)
             )
