@@ -223,8 +223,10 @@ async def serve(
         )
         api_port = _port_or_free(settings.api_port)
         egress.configure(dev_egress_policy(settings, temporal, database_url, api_port))
+        from api.http_server import server_config
+
         server = _QuietServer(
-            uvicorn.Config(create_app(config), host="127.0.0.1", port=api_port, log_level="warning")
+            server_config(create_app(config), "127.0.0.1", api_port, log_level="warning")
         )
         urls = DevUrls(
             api=f"http://127.0.0.1:{api_port}",

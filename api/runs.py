@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from api.problems import ApiProblem, conflict, not_found, temporal_problem
+from api.problems import ApiProblem, conflict, not_found, scrub, temporal_problem
 from api.services import Services
 from api.wire import Failure, Progress, RunStatusView
 from engine.store import (
@@ -279,7 +279,7 @@ async def launch(
                 record.run_id,
                 RunStatus.FAILED,
                 failure={
-                    "reason": f"Temporal did not start the run: {error.message}",
+                    "reason": f"Temporal did not start the run: {scrub(error.message)}",
                     "temporalCode": error.temporal_code,
                 },
             )
@@ -291,7 +291,7 @@ async def launch(
             raise ApiProblem(
                 503,
                 "START_UNCONFIRMED",
-                f"Temporal did not confirm the start in time ({error.message}); the run "
+                f"Temporal did not confirm the start in time ({scrub(error.message)}); the run "
                 "may still start. Retry with the same Idempotency-Key to make sure it does, "
                 "or watch the run",
                 extra={"runId": record.run_id},
