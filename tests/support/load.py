@@ -311,7 +311,10 @@ async def drive(
         await _wait_healthy(client, stack)
         workflow = f"monitoring_load_{secrets.token_hex(3)}"
         answer = await client.post(
-            "/workflows", params={"name": workflow}, content=EXAMPLE.read_bytes()
+            "/workflows",
+            params={"name": workflow},
+            content=EXAMPLE.read_bytes(),
+            headers={"Content-Type": "application/yaml"},
         )
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"register answered {answer.status_code}: {answer.text}")
