@@ -4,6 +4,8 @@ projection), and the control operations. Route handlers call these and stay thin
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +51,15 @@ def iso(moment: datetime) -> str:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_hash(operation: str, **request: Any) -> str:
+    """A hash of a request's meaning: canonical JSON (sorted keys, no spaces), so that
+    the same request spelt differently hashes the same."""
+    canonical = json.dumps(
+        {"operation": operation, **request}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------ the status payload
@@ -196,12 +207,14 @@ async def start_new_run(
     given_input: Any,
     *,
     idempotency_key: str | None = None,
+    fingerprint: str | None = None,
     rerun_of: str | None = None,
     rerun_point: Any = None,
 ) -> tuple[RunRecord, bool]:
     """Validate the input, record the run, start it in Temporal; (run, created). With an
-    idempotency key already used for the workflow: that run, not a new one. With a
-    `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
+    idempotency key already used for the workflow and operation: that run, not a new one,
+    if the request (its `fingerprint`) was the same, else 422 IDEMPOTENCY_KEY_REUSED.
+    With a `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
     program = await services.versions.program(version)
     values, problems = program.prepare_input(given_input)
     if problems:
@@ -222,6 +235,8 @@ async def start_new_run(
             task_queue=services.config.task_queue,
             input=values,
             idempotency_key=idempotency_key,
+            idempotency_scope="start" if rerun_of is None else "rerun",
+            request_hash=fingerprint if idempotency_key else None,
             rerun_of=rerun_of,
             rerun_from_failed=rerun_point is not None,
             temporal_workflow_id=run_id,
@@ -229,6 +244,14 @@ async def start_new_run(
     )
     if not record.existing:
         return await launch(services, record, version.yaml, rerun_point), True
+    if record.request_hash is not None and record.request_hash != fingerprint:
+        raise ApiProblem(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            f"the Idempotency-Key {idempotency_key!r} was used for another request "
+            f"(run {record.run_id!r}); use a new key for a new request",
+            extra={"runId": record.run_id},
+        )
     if record.status is RunStatus.QUEUED and record.temporal_run_id is None:
         # The first request recorded the run but may not have started it (it may have
         # died in between): starting again is safe, Temporal keeps one execution.

@@ -16,6 +16,7 @@ from api.runs import (
     current_status,
     failed_run_point,
     request_cancel,
+    request_hash,
     request_pause,
     require_live,
     require_run,
@@ -203,6 +204,9 @@ class RunController(Controller):
             version,
             given,
             idempotency_key=idempotency_key or None,
+            fingerprint=request_hash(
+                "rerun", of=earlier.run_id, input=request.input, start=request.from_
+            ),
             rerun_of=earlier.run_id,
             rerun_point=point,
         )
