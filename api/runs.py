@@ -167,15 +167,21 @@ async def settle_from_temporal(
 
 
 async def run_has_ended(services: Services, run_id: str) -> bool:
-    """Whether the run has ended (asking Temporal when the store does not know yet)."""
+    """Whether the run has ended: the store's word when it knows, else one describe call
+    to Temporal (no progress query: that would wake a worker for every idle stream)."""
     record = await get_run(services.pool, run_id)
-    if record is None:
+    if record is None or record.status.is_terminal:
         return True
     try:
-        view = await current_status(services, record)
-    except TemporalClientError:
+        described = await describe_run(
+            services.temporal, record.run_id, timeout=services.temporal_timeout
+        )
+    except TemporalClientError:  # not started yet, or Temporal away: not ended
         return False
-    return view.status in TERMINAL_NAMES
+    if described.status not in TERMINAL_NAMES:
+        return False
+    await settle_from_temporal(services, record, described)
+    return True
 
 
 # ------------------------------------------------------------------ starting
