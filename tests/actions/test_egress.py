@@ -14,8 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from engine.actions import ActionCatalog, ActionContext, ActionError, egress, invoke
+from engine.actions import ActionCatalog, ActionContext, egress
 from engine.actions.egress import EgressPolicy, Endpoint, parse_ip_literal
+from tests.actions.test_http import failure as refused
+from tests.actions.test_http import request as run
 
 CATALOG = ActionCatalog.builtin()
 
@@ -88,16 +90,6 @@ def default_policy() -> Iterator[None]:
     egress.configure(EgressPolicy.from_env({}))
     yield
     egress.configure(None)
-
-
-def run(input: dict[str, Any], context: ActionContext) -> Any:
-    return asyncio.run(invoke(CATALOG, "http.request", input, context))
-
-
-def refused(input: dict[str, Any], context: ActionContext) -> ActionError:
-    with pytest.raises(ActionError) as caught:
-        run(input, context)
-    return caught.value
 
 
 SPELLINGS = [

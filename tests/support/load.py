@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from engine.temporal.devserver import DevServer, free_port, start_dev_server
-from tests.support.processes import spawn_segue
+from tests.support.processes import clean_env, spawn_segue
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "monitoring.yaml"
@@ -177,8 +177,7 @@ def start_stack(database_url: str, directory: Path, log: Log) -> Stack:
         )
         stack.cleanups.append(stack.temporal.stop)
         queue = f"load-{secrets.token_hex(4)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
-        env.update(
+        env = clean_env(
             SEGUE_DATABASE_URL=database_url,
             SEGUE_TEMPORAL_ADDRESS=stack.temporal.address,
             SEGUE_TASK_QUEUE=queue,
