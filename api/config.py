@@ -12,6 +12,8 @@ from engine.temporal.types import DEFAULT_TASK_QUEUE
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/segue"
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 MIB = 1024 * 1024
+# A bearer token must be hard to guess: 32 bytes, e.g. `secrets.token_urlsafe(32)`.
+MIN_TOKEN_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -38,12 +40,22 @@ class ApiConfig:
     query_timeout_seconds: float = 1.0  # live progress query (needs a worker to answer)
     store_timeout_seconds: float = 5.0  # waiting for a pooled database connection
     pool_max_size: int = 10
+    # Host names the API answers to (`*.example.com` patterns; `*` any). Empty: any when a
+    # token protects the API, loopback names when auth is off (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    # Origins (scheme://host[:port]) besides the API's own that may send state changes.
+    allowed_origins: tuple[str, ...] = ()
+    sse_max_streams: int = 256  # live streams per API process
+    sse_max_streams_per_client: int = 16  # per client address
+    sse_idle_check_seconds: float = 5.0  # first pause between "has the run ended?" checks
+    sse_idle_check_max_seconds: float = 60.0  # the pause doubles up to this
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
         """Read `SEGUE_DATABASE_URL`, `SEGUE_TEMPORAL_ADDRESS`, `SEGUE_TEMPORAL_NAMESPACE`,
         `SEGUE_TASK_QUEUE`, `SEGUE_API_TOKEN` (comma-separated), `SEGUE_EVENT_KEYS` (JSON
-        object) and `SEGUE_API_MAX_BODY_BYTES`; keyword overrides win."""
+        object), `SEGUE_API_MAX_BODY_BYTES`, `SEGUE_API_ALLOWED_HOSTS` and
+        `SEGUE_API_ALLOWED_ORIGINS` (comma-separated); keyword overrides win."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {
             "database_url": _text(env, "SEGUE_DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -52,6 +64,8 @@ class ApiConfig:
             "task_queue": _text(env, "SEGUE_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
             "tokens": parse_tokens(env.get("SEGUE_API_TOKEN", "")),
             "event_keys": parse_event_keys(env.get("SEGUE_EVENT_KEYS", "")),
+            "allowed_hosts": _list(env, "SEGUE_API_ALLOWED_HOSTS", lower=True),
+            "allowed_origins": _list(env, "SEGUE_API_ALLOWED_ORIGINS"),
         }
         max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")
         if max_body:
@@ -65,6 +79,12 @@ class ApiConfig:
             raise ConfigError(
                 "no API token: set SEGUE_API_TOKEN (comma-separated tokens allowed), or run "
                 "`segue dev` / `segue api --insecure-dev` on a loopback address"
+            )
+        short = [token for token in self.tokens if len(token.encode()) < MIN_TOKEN_BYTES]
+        if short:
+            raise ConfigError(
+                f"SEGUE_API_TOKEN: {len(short)} token(s) shorter than {MIN_TOKEN_BYTES} bytes; "
+                "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         if self.max_body_bytes < 1:
             raise ConfigError("the request body limit must be at least 1 byte")
@@ -88,6 +108,12 @@ def parse_event_keys(raw: str) -> dict[str, str]:
     ):
         raise ConfigError("SEGUE_EVENT_KEYS must be a JSON object of strings")
     return parsed
+
+
+def _list(env: Mapping[str, str], name: str, *, lower: bool = False) -> tuple[str, ...]:
+    """A comma-separated list; blanks dropped, trailing slashes of origins too."""
+    items = (item.strip().rstrip("/") for item in env.get(name, "").split(","))
+    return tuple(item.lower() if lower else item for item in items if item)
 
 
 def _text(env: Mapping[str, str], name: str) -> str:

@@ -27,7 +27,9 @@ from typing import Any
 
 import uvicorn
 
+from engine.actions import egress
 from engine.actions.catalog import ActionCatalog
+from engine.actions.egress import EgressPolicy, Endpoint
 from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
@@ -61,6 +63,7 @@ class DevSettings:
     ui_port: int = DEFAULT_UI_PORT
     demo_port: int = DEFAULT_DEMO_PORT
     database_url: str | None = None
+    temporal_http_port: int | None = None
 
     @classmethod
     def from_env(cls) -> DevSettings:
@@ -141,12 +144,15 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
 
 @contextmanager
 def temporal_server(settings: DevSettings) -> Iterator[DevServer]:
+    # A known HTTP API port, so that the egress policy can keep actions away from it.
+    settings.temporal_http_port = free_port()
     server = start_dev_server(
         db_file=settings.data_dir / "temporal.db",
         port=_port_or_free(settings.temporal_port),
         ui=True,
         ui_port=_port_or_free(settings.ui_port),
         log_path=settings.data_dir / "temporal.log",
+        extra_args=["--http-port", str(settings.temporal_http_port)],
     )
     try:
         yield server
@@ -216,8 +222,11 @@ async def serve(
             tokens=(),
         )
         api_port = _port_or_free(settings.api_port)
+        egress.configure(dev_egress_policy(settings, temporal, database_url, api_port))
+        from api.http_server import server_config
+
         server = _QuietServer(
-            uvicorn.Config(create_app(config), host="127.0.0.1", port=api_port, log_level="warning")
+            server_config(create_app(config), "127.0.0.1", api_port, log_level="warning")
         )
         urls = DevUrls(
             api=f"http://127.0.0.1:{api_port}",
@@ -249,6 +258,20 @@ async def serve(
         await pool.close()
 
 
+def dev_egress_policy(
+    settings: DevSettings, temporal: DevServer, database_url: str, api_port: int
+) -> EgressPolicy:
+    """The environment's policy with loopback opened (the examples poll a service on
+    127.0.0.1), and the stack's own loopback services closed: Temporal (gRPC, HTTP API,
+    UI), PostgreSQL and the API, which serves without a token here."""
+    own = [Endpoint("127.0.0.1", temporal.port), Endpoint("127.0.0.1", api_port)]
+    for port in (temporal.ui_port, settings.temporal_http_port):
+        if port:
+            own.append(Endpoint("127.0.0.1", port))
+    environ = {**os.environ, "SEGUE_DATABASE_URL": database_url}
+    return EgressPolicy.from_env(environ).allowing_loopback().denying(own)
+
+
 def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
@@ -259,6 +282,8 @@ def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded:
         f"  PostgreSQL    {urls.database}",
         f"  demo service  {urls.demo}   (503, 503, 200, … per name)",
         f"  data          {data_dir}",
+        "  egress        actions may reach loopback (127.0.0.0/8, ::1) for the examples;"
+        " the stack's own ports stay closed",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")

@@ -6,6 +6,7 @@ problems, so route code raises and never builds error responses by hand."""
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -42,6 +43,12 @@ TITLES: dict[str, str] = {
     "EVENT_KEY_UNRESOLVED": "The event's correlation key could not be derived",
     "UNAUTHORIZED": "Missing or invalid bearer token",
     "BODY_TOO_LARGE": "The request body is too large",
+    "BODY_INVALID": "The request body is nested too deeply",
+    "HOST_NOT_ALLOWED": "The Host header is not allowed",
+    "ORIGIN_NOT_ALLOWED": "Cross-origin request refused",
+    "UNSUPPORTED_MEDIA_TYPE": "A JSON or YAML content type is required",
+    "TOO_MANY_STREAMS": "Too many live streams",
+    "IDEMPOTENCY_KEY_REUSED": "The Idempotency-Key was used with another request",
     "INVALID_REQUEST": "The request is malformed",
     "INVALID_CURSOR": "The cursor is not valid",
     "NOT_FOUND": "Not found",
@@ -152,16 +159,37 @@ def store_unavailable(detail: str = "the database cannot be reached") -> ApiProb
     return ApiProblem(503, "STORE_UNAVAILABLE", detail, headers={"Retry-After": "5"})
 
 
+# What a lower layer's message may carry that a client must not learn: where the
+# deployment's services live and where its files are.
+_INTERNALS = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+"  # URLs
+    r"|\[[0-9a-f:.]+\](?::\d+)?"  # [IPv6]:port
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # IPv4[:port]
+    r"|\b[a-z0-9][a-z0-9.-]*:\d{2,5}\b"  # host:port
+    r"|(?:/[\w.@-]+){2,}",  # file paths
+    re.IGNORECASE,
+)
+
+
+def scrub(text: str) -> str:
+    """`text` without addresses, URLs or file paths (for messages from Temporal or the
+    database that reach clients)."""
+    return _INTERNALS.sub("<internal>", text)
+
+
 def temporal_problem(error: TemporalClientError, **extra: Any) -> ApiProblem:
     """503: Temporal cannot be reached (TEMPORAL_UNAVAILABLE) or refused the call
-    (TEMPORAL_REFUSED, with Temporal's own `temporalCode`)."""
+    (TEMPORAL_REFUSED, with Temporal's own `temporalCode`). The client learns neither
+    the address of Temporal nor its raw error, which go to the log."""
     details = {"temporalCode": error.temporal_code, **extra} if error.temporal_code else extra
     if isinstance(error, TemporalUnavailable):
-        detail = f"Temporal cannot be reached: {error.message}"
+        log.warning("Temporal unavailable: %s", error.message)
+        detail = "Temporal cannot be reached; try again shortly"
         return ApiProblem(
             503, "TEMPORAL_UNAVAILABLE", detail, extra=details, headers={"Retry-After": "5"}
         )
-    return ApiProblem(503, "TEMPORAL_REFUSED", f"Temporal refused: {error.message}", extra=details)
+    detail = f"Temporal refused: {scrub(error.message)}"
+    return ApiProblem(503, "TEMPORAL_REFUSED", detail, extra=details)
 
 
 # ------------------------------------------------------------------ handlers
@@ -210,7 +238,7 @@ def _on_store_down(_: Request[Any, Any, Any], error: Exception) -> Response[dict
 def _on_bad_value(_: Request[Any, Any, Any], error: psycopg.DataError) -> Response[dict[str, Any]]:
     """A value PostgreSQL cannot hold (a NUL character in a string, say): the client's
     input, so 400 and not 500."""
-    detail = f"a value in the request cannot be stored: {error}"
+    detail = f"a value in the request cannot be stored: {scrub(str(error))}"
     return problem_response(ApiProblem(400, "INVALID_REQUEST", detail))
 
 

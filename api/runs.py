@@ -4,11 +4,13 @@ projection), and the control operations. Route handlers call these and stay thin
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from api.problems import ApiProblem, conflict, not_found, temporal_problem
+from api.problems import ApiProblem, conflict, not_found, scrub, temporal_problem
 from api.services import Services
 from api.wire import Failure, Progress, RunStatusView
 from engine.store import (
@@ -49,6 +51,15 @@ def iso(moment: datetime) -> str:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_hash(operation: str, **request: Any) -> str:
+    """A hash of a request's meaning: canonical JSON (sorted keys, no spaces), so that
+    the same request spelt differently hashes the same."""
+    canonical = json.dumps(
+        {"operation": operation, **request}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # ------------------------------------------------------------------ the status payload
@@ -156,15 +167,21 @@ async def settle_from_temporal(
 
 
 async def run_has_ended(services: Services, run_id: str) -> bool:
-    """Whether the run has ended (asking Temporal when the store does not know yet)."""
+    """Whether the run has ended: the store's word when it knows, else one describe call
+    to Temporal (no progress query: that would wake a worker for every idle stream)."""
     record = await get_run(services.pool, run_id)
-    if record is None:
+    if record is None or record.status.is_terminal:
         return True
     try:
-        view = await current_status(services, record)
-    except TemporalClientError:
+        described = await describe_run(
+            services.temporal, record.run_id, timeout=services.temporal_timeout
+        )
+    except TemporalClientError:  # not started yet, or Temporal away: not ended
         return False
-    return view.status in TERMINAL_NAMES
+    if described.status not in TERMINAL_NAMES:
+        return False
+    await settle_from_temporal(services, record, described)
+    return True
 
 
 # ------------------------------------------------------------------ starting
@@ -196,12 +213,14 @@ async def start_new_run(
     given_input: Any,
     *,
     idempotency_key: str | None = None,
+    fingerprint: str | None = None,
     rerun_of: str | None = None,
     rerun_point: Any = None,
 ) -> tuple[RunRecord, bool]:
     """Validate the input, record the run, start it in Temporal; (run, created). With an
-    idempotency key already used for the workflow: that run, not a new one. With a
-    `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
+    idempotency key already used for the workflow and operation: that run, not a new one,
+    if the request (its `fingerprint`) was the same, else 422 IDEMPOTENCY_KEY_REUSED.
+    With a `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
     program = await services.versions.program(version)
     values, problems = program.prepare_input(given_input)
     if problems:
@@ -222,6 +241,8 @@ async def start_new_run(
             task_queue=services.config.task_queue,
             input=values,
             idempotency_key=idempotency_key,
+            idempotency_scope="start" if rerun_of is None else "rerun",
+            request_hash=fingerprint if idempotency_key else None,
             rerun_of=rerun_of,
             rerun_from_failed=rerun_point is not None,
             temporal_workflow_id=run_id,
@@ -229,6 +250,14 @@ async def start_new_run(
     )
     if not record.existing:
         return await launch(services, record, version.yaml, rerun_point), True
+    if record.request_hash is not None and record.request_hash != fingerprint:
+        raise ApiProblem(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            f"the Idempotency-Key {idempotency_key!r} was used for another request "
+            f"(run {record.run_id!r}); use a new key for a new request",
+            extra={"runId": record.run_id},
+        )
     if record.status is RunStatus.QUEUED and record.temporal_run_id is None:
         # The first request recorded the run but may not have started it (it may have
         # died in between): starting again is safe, Temporal keeps one execution.
@@ -281,7 +310,7 @@ async def launch(
                 record.run_id,
                 RunStatus.FAILED,
                 failure={
-                    "reason": f"Temporal did not start the run: {error.message}",
+                    "reason": f"Temporal did not start the run: {scrub(error.message)}",
                     "temporalCode": error.temporal_code,
                 },
             )
@@ -293,7 +322,7 @@ async def launch(
             raise ApiProblem(
                 503,
                 "START_UNCONFIRMED",
-                f"Temporal did not confirm the start in time ({error.message}); the run "
+                f"Temporal did not confirm the start in time ({scrub(error.message)}); the run "
                 "may still start. Retry with the same Idempotency-Key to make sure it does, "
                 "or watch the run",
                 extra={"runId": record.run_id},

@@ -61,6 +61,9 @@ def api_main(args: argparse.Namespace) -> int:
         return 2
     import uvicorn
 
+    from api.http_server import server_config
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    options = server_config(app, args.host, args.port, log_level="info", proxy_headers=True)
+    uvicorn.Server(options).run()
     return 0

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from api.config import ApiConfig
 from api.correlation import EventKeyRules
 from api.problems import StoreUnavailable
+from api.stream_limits import EndChecks, StreamLimits
 from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import WorkflowProgram
@@ -126,6 +127,8 @@ class Services:
         self.hub = TraceHub(
             config.database_url, self.store.ready, poll_seconds=config.sse_poll_seconds
         )
+        self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
+        self.end_checks = EndChecks(config.sse_idle_check_seconds)
         self.versions = CompiledVersions()
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None

@@ -14,6 +14,7 @@ import msgspec
 import psycopg
 from litestar.response import ServerSentEventMessage
 
+from api.stream_limits import next_check_delay
 from engine.store import (
     StorePool,
     TraceEventRecord,
@@ -35,8 +36,10 @@ _PAGE = 200
 # While listening, a subscriber still re-reads now and then (a safety net).
 _LISTENING_RECHECK_SECONDS = 5.0
 # How often an idle stream asks whether its run ended without a terminal event (a run
-# terminated in Temporal writes none).
+# terminated in Temporal writes none): after 5 s, then twice as long each time, at most
+# every 60 s; the answer is shared by every stream of the run (api/stream_limits.py).
 _END_CHECK_SECONDS = 5.0
+_END_CHECK_MAX_SECONDS = 60.0
 
 
 class TraceHub:
@@ -128,13 +131,16 @@ async def trace_stream(
     *,
     run_has_ended: Callable[[], Awaitable[bool]],
     keepalive_seconds: float = 15.0,
+    end_check_seconds: float = _END_CHECK_SECONDS,
+    end_check_max_seconds: float = _END_CHECK_MAX_SECONDS,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Every trace event of the run after `after_seq`, in order, as they are written;
     ends after the run's terminal event (or once the run has ended and nothing more
     is written: a run terminated in Temporal has no terminal event)."""
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
-    last_end_check = -_END_CHECK_SECONDS  # an idle stream checks at once, then now and then
+    next_end_check = loop.time()  # an idle stream checks at once, then less and less often
+    check_delay = 0.0
     with hub.subscribe(run_id) as wakeup:
         while True:
             wakeup.clear()  # before reading: a write after the read wakes us again
@@ -150,16 +156,22 @@ async def trace_stream(
                     return
             if page:
                 last_sent = loop.time()
+                check_delay = 0.0  # the run is alive: back to the first pace
                 continue
-            if loop.time() - last_end_check >= _END_CHECK_SECONDS:
-                last_end_check = loop.time()
+            if loop.time() >= next_end_check:
+                check_delay = next_check_delay(
+                    check_delay, end_check_seconds, end_check_max_seconds
+                )
+                next_end_check = loop.time() + check_delay
                 if await _ended_quietly(pool, run_id, after_seq, run_has_ended):
                     return
             if loop.time() - last_sent >= keepalive_seconds:
                 last_sent = loop.time()
                 yield ServerSentEventMessage(data=None, comment="keep-alive")
+            # Sleep until a wake-up, the next re-read, or the next end check is due.
+            pause = min(hub.recheck_seconds, max(next_end_check - loop.time(), 0.05))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wakeup.wait(), hub.recheck_seconds)
+                await asyncio.wait_for(wakeup.wait(), pause)
 
 
 async def _ended_quietly(

@@ -3,12 +3,13 @@ signals)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api.problems import ApiProblem, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
@@ -16,6 +17,7 @@ from api.runs import (
     current_status,
     failed_run_point,
     request_cancel,
+    request_hash,
     request_pause,
     require_run,
     run_has_ended,
@@ -107,10 +109,11 @@ class RunController(Controller):
         "/{run_id:str}/stream",
         summary="Server-sent trace events, live; resume with Last-Event-ID or ?cursor=",
         media_type="text/event-stream",
-        responses=documented(400, 404),
+        responses=documented(400, 404, 429),
     )
     async def stream(
         self,
+        request: Request[Any, Any, Any],
         services: ServicesDep,
         run_id: RunId,
         cursor: FromQuery[str | None] = None,
@@ -121,20 +124,32 @@ class RunController(Controller):
         else:
             after = decode_cursor(cursor) if cursor else 0
         await require_run(services, run_id)
+        client = request.client.host if request.client else "unknown"
+        slot = services.streams.admit(client)
 
         async def ended() -> bool:
-            return await run_has_ended(services, run_id)
+            return await services.end_checks.ended(run_id, lambda: run_has_ended(services, run_id))
 
-        events = trace_stream(
-            services.pool,
-            services.hub,
-            run_id,
-            after,
-            run_has_ended=ended,
-            keepalive_seconds=services.config.sse_keepalive_seconds,
-        )
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            try:
+                async for message in trace_stream(
+                    services.pool,
+                    services.hub,
+                    run_id,
+                    after,
+                    run_has_ended=ended,
+                    keepalive_seconds=services.config.sse_keepalive_seconds,
+                    end_check_seconds=services.config.sse_idle_check_seconds,
+                    end_check_max_seconds=services.config.sse_idle_check_max_seconds,
+                ):
+                    yield message
+            finally:
+                slot.release()
+
+        messages = events()
+        slot.tie_to(messages)
         return ServerSentEvent(
-            events, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            messages, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
 
     @post(
@@ -200,6 +215,9 @@ class RunController(Controller):
             version,
             given,
             idempotency_key=idempotency_key or None,
+            fingerprint=request_hash(
+                "rerun", of=earlier.run_id, input=request.input, start=request.from_
+            ),
             rerun_of=earlier.run_id,
             rerun_point=point,
         )

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawB
 
 from api.graph import graph_view
 from api.problems import ApiProblem, documented, not_found, replayed
-from api.runs import iso, start_new_run, status_view
+from api.runs import iso, request_hash, start_new_run, status_view
 from api.services import Services
 from api.validation import (
     WORKFLOW_NAME,
@@ -234,6 +234,10 @@ class WorkflowController(Controller):
         request = data or StartRunRequest()
         version = await require_version(services, name, request.version)
         record, created = await start_new_run(
-            services, version, request.input, idempotency_key=idempotency_key or None
+            services,
+            version,
+            request.input,
+            idempotency_key=idempotency_key or None,
+            fingerprint=request_hash("start", input=request.input, version=request.version),
         )
         return Response(status_view(record), status_code=201 if created else 200)

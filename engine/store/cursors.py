@@ -14,6 +14,10 @@ _TRACE_TAG = "t"
 _RUNS_TAG = "r"
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 _MAX_BIGINT = 2**63 - 1
+# The times a cursor may carry, in microseconds since the epoch: what Python's datetime
+# can hold (0001-01-01 to 9999-12-31); outside it the conversion would overflow.
+_MIN_US = -62_135_596_800_000_000
+_MAX_US = 253_402_300_799_999_999
 
 
 def _encode(tag: str, body: str) -> str:
@@ -67,4 +71,6 @@ def decode_runs_cursor(cursor: str) -> tuple[int, str]:
     created_at_us = -_parse_seq(stamp[1:]) if stamp.startswith("-") else _parse_seq(stamp)
     if encode_runs_cursor(created_at_us, run_id) != cursor:
         raise InvalidCursor("malformed cursor")
+    if not _MIN_US <= created_at_us <= _MAX_US:
+        raise InvalidCursor("malformed cursor: time out of range")
     return created_at_us, run_id

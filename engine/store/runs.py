@@ -77,6 +77,9 @@ class NewRun(msgspec.Struct, frozen=True, kw_only=True):
     task_queue: str
     input: Any = msgspec.field(default_factory=dict)
     idempotency_key: str | None = None
+    # Keys of one operation never meet another's: `start` or `rerun`.
+    idempotency_scope: str = "start"
+    request_hash: str | None = None  # of the request that used the key first
     parent_run_id: str | None = None
     rerun_of: str | None = None
     rerun_from_failed: bool = False  # starts where `rerun_of` stopped, not from the top
@@ -111,6 +114,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None
     updated_at: datetime
     completed_at: datetime | None
+    request_hash: str | None = None
     existing: bool = False
 
 
@@ -124,20 +128,22 @@ class RunPage(msgspec.Struct, frozen=True):
 RUN_COLUMNS = """run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
     temporal_run_id, status, input, output, errors, failure, idempotency_key, parent_run_id,
     rerun_of, rerun_from_failed, progress_completed, progress_total, history_length, last_seq,
-    created_at, started_at, updated_at, completed_at"""
+    created_at, started_at, updated_at, completed_at, request_hash"""
 
 INSERT_RUN = f"""
 INSERT INTO runs (run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
-    status, input, idempotency_key, parent_run_id, rerun_of, rerun_from_failed)
+    status, input, idempotency_key, idempotency_scope, request_hash, parent_run_id, rerun_of,
+    rerun_from_failed)
 VALUES (%(run_id)s, %(workflow_name)s, %(workflow_version)s, %(task_queue)s,
-    %(temporal_workflow_id)s, %(status)s, %(input)s, %(idempotency_key)s, %(parent_run_id)s,
-    %(rerun_of)s, %(rerun_from_failed)s)
+    %(temporal_workflow_id)s, %(status)s, %(input)s, %(idempotency_key)s,
+    %(idempotency_scope)s, %(request_hash)s, %(parent_run_id)s, %(rerun_of)s,
+    %(rerun_from_failed)s)
 ON CONFLICT ON CONSTRAINT runs_idempotency_key DO NOTHING
 RETURNING {RUN_COLUMNS}
 """
 SELECT_BY_IDEMPOTENCY_KEY = f"""
 SELECT {RUN_COLUMNS}, true AS existing FROM runs
-WHERE workflow_name = %s AND idempotency_key = %s
+WHERE workflow_name = %s AND idempotency_scope = %s AND idempotency_key = %s
 """
 SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s"
 SELECT_RERUN_POINT = "SELECT rerun_point FROM runs WHERE run_id = %s"
@@ -179,8 +185,9 @@ class RunState(msgspec.Struct, frozen=True):
 
 
 async def create_run(pool: StorePool, new_run: NewRun) -> RunRecord:
-    """Record a new run; with an idempotency key already used for this workflow, return
-    that earlier run instead (`existing=True`), whatever else the request said."""
+    """Record a new run; with an idempotency key already used for this workflow and
+    operation, return that earlier run instead (`existing=True`); the caller compares
+    its `request_hash`."""
     params = msgspec.structs.asdict(new_run)
     params["input"] = jsonb({} if new_run.input is None else new_run.input)
     async with pool.connection() as conn, conn.transaction():
@@ -195,7 +202,7 @@ async def create_run(pool: StorePool, new_run: NewRun) -> RunRecord:
         if created is not None:
             return created
         # The key was taken (perhaps by a transaction that committed while we waited).
-        key = (new_run.workflow_name, new_run.idempotency_key)
+        key = (new_run.workflow_name, new_run.idempotency_scope, new_run.idempotency_key)
         existing = await fetch_one(conn, RunRecord, SELECT_BY_IDEMPOTENCY_KEY, key)
     assert existing is not None  # the conflict was with a committed row
     return existing

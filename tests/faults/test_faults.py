@@ -347,7 +347,11 @@ def test_api_restart_under_sse_client(
         name = f"faults_api_{uuid.uuid4().hex[:8]}"
         text = looping_workflow(counting_server.url, API_ITERATIONS)
         answer = httpx.post(
-            f"{api_url}/workflows", params={"name": name}, content=text.encode(), timeout=15
+            f"{api_url}/workflows",
+            params={"name": name},
+            content=text.encode(),
+            headers={"Content-Type": "application/yaml"},
+            timeout=15,
         )
         assert answer.status_code in (200, 201), answer.text
         answer = httpx.post(f"{api_url}/workflows/{name}/runs", json={"input": {}}, timeout=15)

@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from engine.temporal.devserver import DevServer, free_port, start_dev_server
-from tests.support.processes import spawn_segue
+from tests.support.processes import clean_env, spawn_segue
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "monitoring.yaml"
@@ -177,8 +177,7 @@ def start_stack(database_url: str, directory: Path, log: Log) -> Stack:
         )
         stack.cleanups.append(stack.temporal.stop)
         queue = f"load-{secrets.token_hex(4)}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
-        env.update(
+        env = clean_env(
             SEGUE_DATABASE_URL=database_url,
             SEGUE_TEMPORAL_ADDRESS=stack.temporal.address,
             SEGUE_TASK_QUEUE=queue,
@@ -311,7 +310,10 @@ async def drive(
         await _wait_healthy(client, stack)
         workflow = f"monitoring_load_{secrets.token_hex(3)}"
         answer = await client.post(
-            "/workflows", params={"name": workflow}, content=EXAMPLE.read_bytes()
+            "/workflows",
+            params={"name": workflow},
+            content=EXAMPLE.read_bytes(),
+            headers={"Content-Type": "application/yaml"},
         )
         if answer.status_code not in (200, 201):
             raise RuntimeError(f"register answered {answer.status_code}: {answer.text}")

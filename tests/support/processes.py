@@ -39,6 +39,11 @@ def spawn_segue(
     return process, stop
 
 
+# The tests' "remote" services listen on loopback, which the egress policy denies by
+# default: workers the tests start may reach it (docs/actions.md, "Egress policy").
+TEST_EGRESS_ALLOW = "127.0.0.0/8,::1"
+
+
 def run_segue(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """`segue ARGS` as a user types it (`python -m api.cli`), without SEGUE_* settings."""
     return subprocess.run(
@@ -52,8 +57,10 @@ def run_segue(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any SEGUE_* setting, plus `extra`."""
+    """This process's environment without any SEGUE_* setting, plus loopback egress for
+    the tests' local services, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGUE_")}
+    env["SEGUE_EGRESS_ALLOW"] = TEST_EGRESS_ALLOW
     env.update(extra)
     return env
 

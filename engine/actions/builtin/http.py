@@ -17,6 +17,9 @@ import httpx
 
 from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.builtin.common import decode_limited
+from engine.actions.builtin.hops import MAX_REDIRECTS, RedirectPlan, TooManyRedirects, pin
+from engine.actions.egress import EgressDenied, EgressUnresolved, current_policy
+from engine.actions.redact import redact_text, redact_url
 
 DEFAULT_TIMEOUT: Final = 30.0
 # JSON bodies up to this size are parsed; anything larger comes back as truncated text.
@@ -45,6 +48,7 @@ INPUT_SCHEMA: Final = {
             "minItems": 1,
         },
         "follow_redirects": {"type": "boolean"},
+        "sensitive_headers": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["url"],
     "additionalProperties": False,
@@ -65,47 +69,96 @@ async def request(input: dict[str, Any], context: ActionContext) -> dict[str, An
     if "json" in input and "body" in input:
         raise ActionError("invalid_input", "http.request: give `json` or `body`, not both")
     method = str(input.get("method", "GET")).upper()
-    url: str = input["url"]
+    shown = redact_url(input["url"])
     timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
-    where = {"method": method, "url": url}
+    where = {"method": method, "url": shown}
     try:
-        # asyncio.timeout bounds the whole exchange; httpx's own timeout is per operation.
-        async with (
-            asyncio.timeout(timeout),
-            httpx.AsyncClient(
-                verify=_ssl_context(),
-                timeout=timeout,
-                follow_redirects=input.get("follow_redirects", True),
-                headers={"user-agent": USER_AGENT},
-            ) as client,
-            client.stream(
-                method,
-                url,
-                headers=input.get("headers"),
-                params=input.get("query"),
-                content=input.get("body"),
-                json=input.get("json"),
-            ) as response,
-        ):
-            body, over_limit = await _read_limited(response, JSON_LIMIT)
+        # asyncio.timeout bounds the whole exchange, every hop included; httpx's own
+        # timeout is per operation.
+        async with asyncio.timeout(timeout):
+            response, body, over_limit = await _exchange(input, method, timeout)
     except (TimeoutError, httpx.TimeoutException):
         raise ActionError(
-            "timeout", f"{method} {url} got no complete response within {timeout:g} s", where
+            "timeout", f"{method} {shown} got no complete response within {timeout:g} s", where
         ) from None
+    except EgressDenied as denied:
+        details = {**where, "host": denied.host, "address": denied.address, "rule": denied.rule}
+        raise ActionError("egress_denied", f"{method} {shown} refused: {denied}", details) from None
+    except (EgressUnresolved, TooManyRedirects) as exc:
+        raise ActionError("http_error", f"{method} {shown} failed: {exc}", where) from None
     except httpx.HTTPError as exc:
-        raise ActionError("http_error", f"{method} {url} failed: {_reason(exc)}", where) from None
-    except httpx.InvalidURL as exc:
-        raise ActionError("invalid_input", f"http.request: invalid url {url!r}: {exc}") from None
+        reason = _reason(exc)
+        raise ActionError("http_error", f"{method} {shown} failed: {reason}", where) from None
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        # A URL httpx cannot parse, or a header value that is not Latin-1.
+        reason = redact_text(str(exc), input["url"])
+        raise ActionError("invalid_input", f"http.request: {shown}: {reason}", where) from None
+    except Exception as exc:  # never a traceback with worker paths
+        kind = type(exc).__name__
+        raise ActionError("http_error", f"{method} {shown} failed: {kind}", where) from None
 
     result = _result(response, body, over_limit)
     expected = input.get("expect_status")
     if expected is not None and response.status_code not in expected:
         raise ActionError(
             "http_status",
-            f"{method} {url} answered {response.status_code}, expected one of {expected}",
+            f"{method} {shown} answered {response.status_code}, expected one of {expected}",
             result,
         )
     return result
+
+
+async def _exchange(
+    input: dict[str, Any], method: str, timeout: float
+) -> tuple[httpx.Response, bytes, bool]:
+    """Send the request and follow redirects hop by hop (each hop checked by the egress
+    policy); the final response and at most JSON_LIMIT bytes of its body."""
+    hops = RedirectPlan(
+        url=httpx.URL(input["url"]).copy_merge_params(input.get("query") or {}),
+        method=method,
+        headers=dict(input.get("headers") or {}),
+        sensitive=frozenset(str(name).lower() for name in input.get("sensitive_headers", [])),
+        content=_body(input),
+    )
+    if "json" in input and not any(name.lower() == "content-type" for name in hops.headers):
+        hops.headers["content-type"] = "application/json"
+    follow = bool(input.get("follow_redirects", True))
+    async with httpx.AsyncClient(
+        verify=_ssl_context(),
+        timeout=timeout,
+        follow_redirects=False,
+        # A proxy from the environment would resolve names itself, out of the policy's sight.
+        trust_env=False,
+        headers={"user-agent": USER_AGENT},
+    ) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            pinned = await pin(hops.url, current_policy())
+            client.cookies.clear()  # cookies belong to a host name, not to its address
+            request = client.build_request(
+                hops.method,
+                pinned.url,
+                headers={**hops.headers, "host": pinned.host_header},
+                content=hops.content,
+                extensions=pinned.extensions,
+            )
+            response = await client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if not (follow and response.is_redirect and location):
+                    body, over_limit = await _read_limited(response, JSON_LIMIT)
+                    return response, body, over_limit
+                hops = hops.next(response.status_code, location)
+            finally:
+                await response.aclose()
+    raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _body(input: dict[str, Any]) -> bytes | None:
+    if "json" in input:
+        return json.dumps(input["json"]).encode()
+    if "body" in input:
+        return str(input["body"]).encode()
+    return None
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
