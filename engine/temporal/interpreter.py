@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.children import ChildStops, child_error, child_options
+    from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
@@ -150,6 +151,8 @@ class Interpreter:
     def __init__(self) -> None:
         self._retry_numbers: dict[str, dict[str, float]] = {}
         self._children = ChildStops()
+        self._metrics: RunMetrics | None = None
+        self._started_at_ms = 0
         self._inbox: list[Event] = []
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
@@ -246,6 +249,11 @@ class Interpreter:
                 non_retryable=True,
             ) from None
         started_at = params.started_at_ms or self._wall_ms()
+        self._started_at_ms = started_at
+        if params.mocks is None:  # simulations are not production runs
+            self._metrics = RunMetrics(params.workflow)
+            if params.snapshot is None:
+                self._metrics.run_started()
         if params.mocks is not None:
             self._virtual_ms = started_at
             carried = params.carried.get("mocks")
@@ -290,6 +298,8 @@ class Interpreter:
         await self._drain_trace(pump)
         if outcome == "continue":
             # Nothing is in flight: the state travels in the new run's input.
+            if self._metrics is not None:
+                self._metrics.continued_as_new()
             workflow.continue_as_new(self._continuation(params))
         result = self._result()
         if result.status == "failed":
@@ -438,8 +448,12 @@ class Interpreter:
                 timer.cancel()
         elif isinstance(command, FinishRun):
             self._finish = command
+            if self._metrics is not None:
+                self._metrics.run_finished(command, (self._now_ms() - self._started_at_ms) / 1000)
 
     def _on_finished(self, command: ExecutionFinished, now: int) -> None:
+        if self._metrics is not None:
+            self._metrics.execution_finished(command)
         ref = command.execution
         live = self._live.pop(ref.id, None) or {}
         self._waits.end_execution(ref.id)

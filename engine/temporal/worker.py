@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -19,6 +20,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
+from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 log = logging.getLogger("segue.worker")
@@ -53,6 +55,7 @@ class WorkerConfig:
     allow_shell: bool = False
     workflows_dir: Path | None = None
     database_url: str | None = None
+    metrics_address: str | None = None  # host:port for Prometheus (SEGUE_METRICS_ADDRESS)
 
     @classmethod
     def from_env(cls) -> WorkerConfig:
@@ -61,14 +64,19 @@ class WorkerConfig:
             namespace=os.environ.get("SEGUE_TEMPORAL_NAMESPACE", cls.namespace),
             task_queue=os.environ.get("SEGUE_TASK_QUEUE", cls.task_queue),
             database_url=os.environ.get("SEGUE_DATABASE_URL"),
+            metrics_address=os.environ.get("SEGUE_METRICS_ADDRESS"),
         )
 
 
-async def connect(address: str, namespace: str = "default", *, attempts: int = 50) -> Client:
+async def connect(
+    address: str, namespace: str = "default", *, attempts: int = 50, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal, retrying while a just-started server comes up."""
     for attempt in range(attempts):
         try:
-            return await Client.connect(address, namespace=namespace, data_converter=DATA_CONVERTER)
+            return await Client.connect(
+                address, namespace=namespace, data_converter=DATA_CONVERTER, runtime=runtime
+            )
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
@@ -104,7 +112,12 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
     catalog = ActionCatalog.from_environment(allow_shell=config.allow_shell)
     for problem in catalog.problems:
         log.warning("action plugin problem: %s", problem)
-    client = await connect(config.address, config.namespace)
+    runtime = None
+    if config.metrics_address:
+        # Segue's run metrics and Temporal's worker metrics, at /metrics (metrics.py).
+        runtime = prometheus_runtime(config.metrics_address)
+        log.info("metrics at http://%s/metrics", config.metrics_address)
+    client = await connect(config.address, config.namespace, runtime=runtime)
     trace_sink = None
     lookup = directory_lookup(config.workflows_dir) if config.workflows_dir else None
     pool = None
