@@ -11,6 +11,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from api.auth import bearer_guard
+from api.body_depth import refuse_deep_bodies
 from api.config import ApiConfig
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
@@ -53,6 +54,7 @@ def create_app(
         guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=config.max_body_bytes,
+        before_request=refuse_deep_bodies,
         openapi_config=OpenAPIConfig(
             title="Segue",
             version=API_VERSION,

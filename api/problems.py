@@ -42,6 +42,7 @@ TITLES: dict[str, str] = {
     "EVENT_KEY_UNRESOLVED": "The event's correlation key could not be derived",
     "UNAUTHORIZED": "Missing or invalid bearer token",
     "BODY_TOO_LARGE": "The request body is too large",
+    "BODY_TOO_DEEP": "The request body is nested too deeply",
     "INVALID_REQUEST": "The request is malformed",
     "INVALID_CURSOR": "The cursor is not valid",
     "NOT_FOUND": "Not found",

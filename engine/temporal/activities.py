@@ -35,6 +35,13 @@ TraceSink = Callable[[TraceBatch], Awaitable[None]]
 WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
+TRACE_UNRECORDABLE = "trace_unrecordable"
+
+
+class TraceUnrecordable(Exception):
+    """A trace batch that no retry can write (the sink says which errors are passing)."""
+
+
 def _failure(error: ActionError) -> ApplicationError:
     return ApplicationError(error.message, error.details, type=error.type, non_retryable=True)
 
@@ -119,8 +126,17 @@ class SegueActivities:
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
         """Write a batch of trace events (idempotent: retried batches insert nothing twice)."""
-        if self.trace_sink is not None:
+        if self.trace_sink is None:
+            return
+        try:
             await self.trace_sink(batch)
+        except TraceUnrecordable as error:
+            # Non-retryable: the workflow ends the run with this error (issue 11, case 1).
+            raise ApplicationError(
+                f"the run's trace cannot be recorded: {error}",
+                type=TRACE_UNRECORDABLE,
+                non_retryable=True,
+            ) from None
 
     @activity.defn(name=LOOKUP_WORKFLOW)
     async def lookup_workflow(self, name: str) -> dict[str, Any]:
