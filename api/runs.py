@@ -202,8 +202,7 @@ async def start_new_run(
     """Validate the input, record the run, start it in Temporal; (run, created). With an
     idempotency key already used for the workflow: that run, not a new one. With a
     `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
-    program = await services.versions.program(version)
-    values, problems = program.prepare_input(given_input)
+    values, problems = await services.prepare_input(version, given_input)
     if problems:
         raise ApiProblem(
             422,

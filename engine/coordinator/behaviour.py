@@ -28,5 +28,9 @@ class Behaviour(IntEnum):
     execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
     any item took."""
 
+    BOUNDED = 3
+    """Issue 11 (2026-12): the run input's schema regexes run on RE2 (linear time; JSON
+    Schema's `$` then matches only at the very end, as ECMA-262 says)."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -125,7 +125,9 @@ class Coordinator(Dispatching):
         if event.rerun is not None:
             self._start_from(event.rerun)
             return
-        values, problems = self.program.prepare_input(event.input)
+        values, problems = self.program.prepare_input(
+            event.input, linear_regex=state.behaviour >= Behaviour.BOUNDED
+        )
         if problems:
             for problem in problems:
                 state.add_error(

@@ -35,6 +35,7 @@ PASSTHROUGH = (
     "rpds",
     "attrs",
     "msgspec",
+    "re2",
 )
 
 

@@ -1,12 +1,16 @@
 """Issue 11 at the API: request bodies nested too deep are refused before any recursive
-code reads them (case 1)."""
+code reads them (case 1); costly validation runs in worker processes with a deadline,
+on a linear-time regex engine, and `/health` stays fast meanwhile (case 7)."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.conftest import Harness, unique
@@ -60,3 +64,111 @@ def test_a_body_64_deep_runs_and_echoes(harness: Harness) -> None:
     run_id = harness.start(name, {"a": value})  # the body: exactly 64 levels
     status = harness.wait_for(run_id)
     assert status["status"] == "COMPLETED" and status["output"] == {"a": value}
+
+
+# ------------------------------------------------------------------ case 7: CPU off the loop
+
+
+class HealthProbe:
+    """GET /health over and over in a thread of its own: the slowest answer seen."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._probe, daemon=True)
+
+    def _probe(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            while not self._stop.is_set():
+                began = time.monotonic()
+                answer = client.get("/health")
+                self.latencies.append(time.monotonic() - began)
+                assert answer.status_code == 200, answer.text
+                time.sleep(0.05)
+
+    def __enter__(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+CATASTROPHIC = """\
+version: 1
+input:
+  word: {type: string, pattern: "^(a+)+$"}
+  things: {type: array, uniqueItems: true, default: []}
+tasks:
+  look:
+    action: core.noop
+"""
+
+
+def test_costly_input_validation_leaves_health_fast(harness: Harness) -> None:
+    name = unique("costly")
+    harness.register(name, CATASTROPHIC)
+    with HealthProbe(harness.url) as probe:
+        began = time.monotonic()
+        answer = harness.client.post(
+            f"/workflows/{name}/runs", json={"input": {"word": "a" * 26 + "b"}}
+        )
+        body = problem(answer, 422, "INPUT_INVALID")  # RE2: no backtracking at all
+        assert time.monotonic() - began < 1.0 and "does not match" in str(body["errors"])
+        began = time.monotonic()
+        things = [{"id": index, "tags": ["x", "y"]} for index in range(4000)]
+        answer = harness.client.post(
+            f"/workflows/{name}/runs", json={"input": {"word": "aaa", "things": things}}
+        )
+        took = time.monotonic() - began
+        problem(answer, 422, "TOO_COSTLY")  # 17 s of `uniqueItems`, stopped at 2 s
+        assert took < 4.0
+    print(f"uniqueItems refused in {took:.2f} s; /health max {max(probe.latencies):.3f} s")
+    assert probe.latencies and max(probe.latencies) < 1.0, max(probe.latencies)
+    # The worker process that was stopped has been replaced: the next request works.
+    run_id = harness.start(name, {"word": "aaaa"})
+    assert harness.wait_for(run_id)["status"] == "COMPLETED"
+
+
+def test_a_regex_without_a_linear_time_engine_is_refused_at_registration(
+    harness: Harness,
+) -> None:
+    text = CATASTROPHIC.replace('"^(a+)+$"', '"^(a)\\\\1$"')
+    answer = harness.client.post("/workflows", params={"name": unique("br")}, content=text)
+    body = problem(answer, 422, "WORKFLOW_INVALID")
+    assert "linear time" in str(body["errors"])
+
+
+def large_workflow(tasks: int) -> str:
+    lines = ["version: 1", "tasks:"]
+    for index in range(tasks):
+        lines += [f"  t{index}:", "    action: core.echo", "    input: {v: <% $ctx.x %>}"]
+        if index + 1 < tasks:
+            lines += [
+                "    next:",
+                "      - publish: {x: <% $result.v %>}",
+                f"        do: t{index + 1}",
+            ]
+    return "\n".join(lines) + "\nvars: {x: 1}\n"
+
+
+def test_six_large_validations_at_once_leave_health_fast(harness: Harness) -> None:
+    text = large_workflow(1400)
+    assert len(text) < 250_000  # the harness's body limit is 256 KiB
+
+    def validate() -> dict[str, Any]:
+        with httpx.Client(base_url=harness.url, headers=harness.client.headers, timeout=60) as c:
+            answer = c.post("/workflows/validate", params={"name": "large"}, content=text)
+            assert answer.status_code == 200, answer.text
+            result: dict[str, Any] = answer.json()
+            return result
+
+    with HealthProbe(harness.url) as probe, ThreadPoolExecutor(6) as pool:
+        began = time.monotonic()
+        reports = list(pool.map(lambda _: validate(), range(6)))
+        took = time.monotonic() - began
+    print(f"six validations {took:.2f} s; /health max {max(probe.latencies):.3f} s")
+    assert all(report["valid"] for report in reports), reports[0]
+    assert probe.latencies and max(probe.latencies) < 1.0, max(probe.latencies)
