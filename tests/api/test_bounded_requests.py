@@ -172,3 +172,22 @@ def test_six_large_validations_at_once_leave_health_fast(harness: Harness) -> No
     print(f"six validations {took:.2f} s; /health max {max(probe.latencies):.3f} s")
     assert all(report["valid"] for report in reports), reports[0]
     assert probe.latencies and max(probe.latencies) < 1.0, max(probe.latencies)
+
+
+# ------------------------------------------------------------------ case 3: workflow size
+
+
+def test_a_workflow_over_the_task_limit_is_refused_and_one_at_it_runs(harness: Harness) -> None:
+    tiny = "version: 1\ntasks:\n" + "".join(f"  t{i}: {{action: core.noop}}\n" for i in range(8000))
+    began = time.monotonic()
+    answer = harness.client.post("/workflows", params={"name": unique("huge")}, content=tiny)
+    body = problem(answer, 422, "WORKFLOW_INVALID")
+    assert time.monotonic() - began < 5.0
+    assert "at most 1000" in body["errors"][0]["message"]
+    name = unique("thousand")
+    harness.register(name, large_workflow(1000))
+    began = time.monotonic()
+    run_id = harness.start(name)
+    status = harness.wait_for(run_id, timeout=120)
+    print(f"1,000-task chain ran in {time.monotonic() - began:.1f} s")
+    assert status["status"] == "COMPLETED", status
