@@ -30,7 +30,9 @@ class Behaviour(IntEnum):
 
     BOUNDED = 3
     """Issue 11 (2026-12): the run input's schema regexes run on RE2 (linear time; JSON
-    Schema's `$` then matches only at the very end, as ECMA-262 says)."""
+    Schema's `$` then matches only at the very end, as ECMA-262 says); an action input
+    or a run output larger than `MAX_PAYLOAD_BYTES` (engine/coordinator/payloads.py)
+    fails the task or the run with `payload_too_large` instead of reaching Temporal."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
+from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
@@ -71,6 +72,7 @@ class SegueActivities:
             writing = asyncio.ensure_future(self.trace_sink(request.trace))
         try:
             result = await self._attempt(request)
+            _check_result_size(request.action, result)
         finally:
             traced = await _finished(writing)
         return {"result": result, "traced": traced}
@@ -152,6 +154,19 @@ class SegueActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.run_action, self.record_trace, self.lookup_workflow]
+
+
+def _check_result_size(action: str, result: Any) -> None:
+    """A result Temporal would refuse fails the attempt for good, as a typed error, rather
+    than as a retryable `PayloadsTooLarge` on every retry (issue 11, case 4)."""
+    size = payload_size(result)
+    if size > MAX_PAYLOAD_BYTES:
+        raise ApplicationError(
+            f"{action} returned {size:,} bytes as JSON, more than the {MAX_PAYLOAD_BYTES:,} "
+            "a payload may carry",
+            type=PAYLOAD_TOO_LARGE,
+            non_retryable=True,
+        )
 
 
 async def _finished(writing: asyncio.Future[None] | None) -> bool:
