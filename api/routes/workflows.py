@@ -125,7 +125,7 @@ class WorkflowController(Controller):
         operation_class=YamlBodyOperation,
         status_code=200,
         summary="Validate a workflow without storing it",
-        responses=documented(400, 413),
+        responses=documented(400, 413, 422),
     )
     async def validate(
         self, services: ServicesDep, body: RawBody, name: FromQuery[str] = "workflow"
