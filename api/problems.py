@@ -58,6 +58,8 @@ TITLES: dict[str, str] = {
     "START_UNCONFIRMED": "Temporal did not confirm the start in time",
     "TEMPORAL_REFUSED": "Temporal refused the request",
     "UNHEALTHY": "The service is not ready",
+    "TOO_COSTLY": "Checking the request took too much CPU",
+    "BUSY": "Every checking process is busy",
     "INTERNAL": "Internal server error",
 }
 

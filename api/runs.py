@@ -221,8 +221,7 @@ async def start_new_run(
     idempotency key already used for the workflow and operation: that run, not a new one,
     if the request (its `fingerprint`) was the same, else 422 IDEMPOTENCY_KEY_REUSED.
     With a `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
-    program = await services.versions.program(version)
-    values, problems = program.prepare_input(given_input)
+    values, problems = await services.prepare_input(version, given_input)
     if problems:
         raise ApiProblem(
             422,
@@ -343,19 +342,28 @@ async def launch(
 
 
 async def require_live(services: Services, record: RunRecord, code: str) -> RunDescription:
-    """Temporal's description of a run that is still running; 409 `code` otherwise."""
-    if record.status.is_terminal:
-        raise conflict(code, f"the run has ended ({record.status})", runStatus=str(record.status))
+    """Temporal's description of a run that is still running; 409 `code` otherwise.
+
+    Temporal decides, not the store: a run the store shows ended while Temporal still
+    runs it (a completion Temporal refused, issue 11 case 4) can still be controlled."""
+    ended = conflict(code, f"the run has ended ({record.status})", runStatus=str(record.status))
     try:
         described = await describe_run(
             services.temporal, record.run_id, timeout=services.temporal_timeout
         )
     except ExecutionNotFound:
+        if record.status.is_terminal:
+            raise ended from None
         raise conflict(
             code, "the run has no Temporal execution yet", runStatus=str(record.status)
         ) from None
+    except TemporalClientError:
+        if record.status.is_terminal:
+            raise ended from None  # the store's word is the best there is
+        raise
     if described.status in TERMINAL_NAMES:
-        await settle_from_temporal(services, record, described)
+        if not record.status.is_terminal:
+            await settle_from_temporal(services, record, described)
         raise conflict(code, f"the run has ended ({described.status})", runStatus=described.status)
     return described
 

@@ -11,26 +11,36 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, Final, TypeVar
 
 import psycopg
 from temporalio.client import Client
 
+from api import cpu_work
 from api.config import ApiConfig
 from api.correlation import EventKeyRules
-from api.problems import StoreUnavailable
+from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
+from api.problems import ApiProblem, StoreUnavailable
 from api.stream_limits import EndChecks, StreamLimits
 from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
-from engine.coordinator.program import WorkflowProgram
+from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
-from engine.store import StoreError, StorePool, WorkflowVersion, open_pool
+from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
 from engine.temporal.converter import DATA_CONVERTER
 
 log = logging.getLogger("segue.api")
 
 _RECONNECT_SECONDS = 2.0
 _SPEC_CACHE_SIZE = 256
+# CPU deadlines (docs/reliability.md "Limits"): a run input is a small document, checked
+# in milliseconds unless its schema is costly; the largest workflow file registration
+# accepts is checked in a few seconds (benchmarks/compile.py).
+INPUT_DEADLINE_SECONDS: Final = 2.0
+CHECK_DEADLINE_SECONDS: Final = 20.0
+T = TypeVar("T")
 
 
 class StoreHandle:
@@ -130,6 +140,8 @@ class Services:
         self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
         self.versions = CompiledVersions()
+        self.cpu = CpuPool()
+        self.action_names = cpu_work.ActionNameSet(tuple(self.catalog.names()))
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
@@ -153,9 +165,54 @@ class Services:
             lazy=True,
             data_converter=DATA_CONVERTER,
         )
+        self.cpu.start()
+        await self.cpu.warm(cpu_work.warm_up)
         await self.store.start()
         self.hub.start()
 
     async def stop(self) -> None:
         await self.hub.stop()
         await self.store.close()
+        self.cpu.close()
+
+    async def check_workflow(self, body: bytes, name: str) -> cpu_work.RegistrationCheck:
+        """Registration's checks (`segue validate`'s), in a worker process."""
+        registered = frozenset(found.name for found in await list_workflows(self.pool))
+        return await self._off_loop(
+            "checking the workflow",
+            CHECK_DEADLINE_SECONDS,
+            cpu_work.check_for_registration,
+            body,
+            name,
+            self.action_names,
+            registered,
+        )
+
+    async def prepare_input(
+        self, version: WorkflowVersion, given: Any
+    ) -> tuple[dict[str, Any], list[InputProblem]]:
+        """The run input with defaults, and its schema violations, in a worker process."""
+        return await self._off_loop(
+            "validating the run input",
+            INPUT_DEADLINE_SECONDS,
+            cpu_work.prepare_input,
+            version.name,
+            version.yaml,
+            version.content_hash,
+            given,
+        )
+
+    async def _off_loop(self, what: str, seconds: float, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await self.cpu.run(fn, *args, deadline_seconds=seconds)
+        except CpuDeadlineExceeded:
+            raise ApiProblem(
+                422, "TOO_COSTLY", f"{what} took more than {seconds:g} s of CPU and was stopped"
+            ) from None
+        except CpuPoolBusy:
+            raise ApiProblem(
+                503,
+                "BUSY",
+                f"{what}: every checking process stayed busy for {seconds:g} s",
+                headers={"Retry-After": "2"},
+            ) from None

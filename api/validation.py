@@ -4,46 +4,28 @@ depend on this deployment (installed actions, registered workflows), shared with
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Container, Iterable
 from typing import Any, Final
 
 from api.wire import DiagnosticView
-from engine.actions.catalog import ActionCatalog
 from engine.diagnostics import Diagnostic
 from engine.expressions.template import Literal, Template
-from engine.language.deployment import ChildWorkflows, Deployment
+from engine.language.deployment import ActionNames, ChildWorkflows, Deployment
 from engine.language.loader import LoadResult, check_workflow
-from engine.store import StorePool, get_workflow_version
 
 # Workflow names follow the rule of task names (LANGUAGE.md §1), with a length cap.
 WORKFLOW_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 
 
 def check_for_registration(
-    body: bytes, name: str, catalog: ActionCatalog, registered: Container[str]
+    body: bytes, name: str, catalog: ActionNames, registered: Container[str]
 ) -> LoadResult:
     """All findings at once: the loader's, unknown literal action names (errors) and
     unregistered child workflows (warnings): the checks `segue validate` makes too.
-    Pure CPU work apart from `registered`: run it off the event loop."""
+    Pure CPU work: the API runs it in `api.cpu_pool` (api/cpu_work.py)."""
     deployment = Deployment(catalog, ChildWorkflows(registered, "is not registered (yet)"))
     return check_workflow(body, f"{name}.yaml", name, deployment=deployment)
-
-
-class RegisteredWorkflows:
-    """`name in registered`, answered by the store on the event loop that serves the request.
-    For the checking thread only: asked on the loop itself, it would wait for itself."""
-
-    def __init__(self, pool: StorePool, loop: asyncio.AbstractEventLoop) -> None:
-        self.pool = pool
-        self.loop = loop
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        found = asyncio.run_coroutine_threadsafe(get_workflow_version(self.pool, name), self.loop)
-        return found.result() is not None
 
 
 def template_text(template: Template | None) -> str | None:

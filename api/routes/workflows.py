@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -18,8 +17,6 @@ from api.runs import iso, request_hash, start_new_run, status_view
 from api.services import Services
 from api.validation import (
     WORKFLOW_NAME,
-    RegisteredWorkflows,
-    check_for_registration,
     diagnostic_views,
 )
 from api.wire import (
@@ -34,7 +31,6 @@ from api.wire import (
     WorkflowSummary,
     WorkflowView,
 )
-from engine.language.loader import LoadResult
 from engine.store import (
     WorkflowVersion,
     get_workflow,
@@ -73,12 +69,6 @@ def checked_name(name: str) -> str:
     return name
 
 
-async def check_body(services: Services, body: bytes, name: str) -> LoadResult:
-    """The checks `segue validate` makes, with this deployment's actions and workflows."""
-    registered = RegisteredWorkflows(services.pool, asyncio.get_running_loop())
-    return await asyncio.to_thread(check_for_registration, body, name, services.catalog, registered)
-
-
 async def require_version(
     services: Services, name: str, version: int | None = None
 ) -> WorkflowVersion:
@@ -108,8 +98,8 @@ class WorkflowController(Controller):
     async def register(
         self, services: ServicesDep, body: RawBody, name: FromQuery[str]
     ) -> Response[RegisteredWorkflow]:
-        checked = await check_body(services, body, checked_name(name))
-        if checked.spec is None:
+        checked = await services.check_workflow(body, checked_name(name))
+        if checked.content_hash is None:
             raise ApiProblem(
                 422,
                 "WORKFLOW_INVALID",
@@ -118,7 +108,7 @@ class WorkflowController(Controller):
                 extra={"warnings": msgspec.to_builtins(diagnostic_views(checked.warnings))},
             )
         version = await register_workflow_version(
-            services.pool, name, body.decode("utf-8"), checked.spec.content_hash
+            services.pool, name, body.decode("utf-8"), checked.content_hash
         )
         answer = RegisteredWorkflow(
             name=version.name,
@@ -135,12 +125,12 @@ class WorkflowController(Controller):
         operation_class=YamlBodyOperation,
         status_code=200,
         summary="Validate a workflow without storing it",
-        responses=documented(400, 413),
+        responses=documented(400, 413, 422),
     )
     async def validate(
         self, services: ServicesDep, body: RawBody, name: FromQuery[str] = "workflow"
     ) -> ValidationReport:
-        checked = await check_body(services, body, checked_name(name))
+        checked = await services.check_workflow(body, checked_name(name))
         return ValidationReport(
             valid=not checked.errors,
             errors=diagnostic_views(checked.errors),

@@ -86,13 +86,7 @@ class ActionCatalog:
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """Known names close to `name` (typos, or a name missing its pack prefix)."""
-        suffix_matches = [
-            known
-            for known in self.names()
-            if known.endswith("." + name) or known.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
-        ]
-        close = nearest(name, self.names(), limit=limit, cutoff=0.75)
-        return list(dict.fromkeys([*close, *suffix_matches]))[:limit]
+        return suggest_action(name, self.names(), limit)
 
     def __contains__(self, name: object) -> bool:
         return name in self._actions
@@ -177,3 +171,14 @@ def _describe(entry_point: metadata.EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     origin = f" from {dist.name} {dist.version}" if dist is not None else ""
     return f"entry point {entry_point.name!r} ({entry_point.value}){origin}"
+
+
+def suggest_action(name: str, known: list[str], limit: int = 3) -> list[str]:
+    """Names in `known` close to `name` (typos, or a name missing its pack prefix)."""
+    suffix_matches = [
+        candidate
+        for candidate in known
+        if candidate.endswith("." + name) or candidate.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
+    ]
+    close = nearest(name, known, limit=limit, cutoff=0.75)
+    return list(dict.fromkeys([*close, *suffix_matches]))[:limit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.coordinator.base import CoordinatorBase, expression_source
+from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import (
     AttemptFailed,
     DispatchAction,
@@ -13,6 +14,7 @@ from engine.coordinator.commands import (
     TimerKind,
 )
 from engine.coordinator.events import ErrorInfo
+from engine.coordinator.payloads import check_payload
 from engine.coordinator.state import Execution, RetryPolicy
 from engine.expressions import ExpressionError, Template
 
@@ -95,6 +97,8 @@ class Dispatching(CoordinatorBase):
         attempt = execution.attempt if item is None else self._item_attempt(execution, item)
         scope = self._scope(execution, "input", item=item, attempt=attempt)
         rendered = task.input.render(scope) if task.input is not None else {}
+        if self.state.behaviour >= Behaviour.CLARIFIED:
+            check_payload(rendered, "the action input")
         self.state.in_flight += 1
         if item is None:
             execution.sent = True

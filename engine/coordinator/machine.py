@@ -41,6 +41,7 @@ from engine.coordinator.events import (
     StartReady,
     TimerFired,
 )
+from engine.coordinator.payloads import PAYLOAD_TOO_LARGE, check_payload
 from engine.coordinator.rerun import RerunEntry, RerunPoint, build_rerun_point
 from engine.coordinator.state import (
     Execution,
@@ -52,7 +53,9 @@ from engine.expressions import ExpressionError, Scope
 from engine.language.spec import RETRY_COMMAND_COUNT, TransitionSpec
 
 # Error types that an action's own failure keeps; anything else is `action_failed`.
-_KEPT_ERROR_TYPES = frozenset({"timeout", "child_failed", "canceled", "expression"})
+_KEPT_ERROR_TYPES = frozenset(
+    {"timeout", "child_failed", "canceled", "expression", PAYLOAD_TOO_LARGE}
+)
 
 
 class Coordinator(Dispatching):
@@ -125,7 +128,9 @@ class Coordinator(Dispatching):
         if event.rerun is not None:
             self._start_from(event.rerun)
             return
-        values, problems = self.program.prepare_input(event.input)
+        values, problems = self.program.prepare_input(
+            event.input, linear_regex=state.behaviour >= Behaviour.CLARIFIED
+        )
         if problems:
             for problem in problems:
                 state.add_error(
@@ -573,7 +578,7 @@ class Coordinator(Dispatching):
                 execution,
                 ExecutionStatus.FAILED,
                 None,
-                ErrorInfo("expression", located.describe()),
+                ErrorInfo(located.kind, located.describe()),
             )
         self._record_expression_error(located, execution.ref)
         self._path_ends(execution.context)
@@ -586,13 +591,13 @@ class Coordinator(Dispatching):
     ) -> None:
         self.state.add_error(
             ErrorEntry(
-                type="expression",
+                type=error.kind,
                 message=error.located(task=ref.task if ref else None).describe(),
                 task=ref.task if ref else None,
                 iteration=ref.iteration if ref else None,
                 route=ref.route if ref else None,
                 transition=transition,
-                expression=error.expression,
+                expression=error.expression or None,
             )
         )
         self._fail()
@@ -692,7 +697,12 @@ class Coordinator(Dispatching):
             )
             try:
                 output = self.spec.output.render(scope)
+                if state.behaviour >= Behaviour.CLARIFIED:
+                    check_payload(output, "the run output")
             except ExpressionError as error:
+                if error.kind == PAYLOAD_TOO_LARGE:
+                    output = None  # Temporal would refuse the completion: the run fails
+                    state.failing = True
                 self._record_expression_error(error.located(field="output"))
         if state.run_timer is not None:
             self._cancel_timer(state.run_timer)

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.expressions import CompiledExpression, Condition, Template
 from engine.graph import WorkflowGraph, build_graph
+from engine.language.linear_regex import LinearValidator
 from engine.language.spec import RetrySpec, WorkflowSpec
 
 
@@ -73,24 +74,30 @@ class WorkflowProgram:
             "additionalProperties": False,
         }
         self._validator = Draft202012Validator(schema, format_checker=FormatChecker())
+        # Regexes on RE2 (linear time): the API, and runs on behaviour 2 and later.
+        self._linear_validator = LinearValidator(schema, format_checker=FormatChecker())
         # Latest statuses are kept only for workflows that can ask for them.
         self.tracks_task_status = any(
             "task_status" in expression.source for expression in spec_expressions(spec)
         )
 
-    def prepare_input(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[InputProblem]]:
-        """The run input with defaults applied, and every violation of the input schema."""
+    def prepare_input(
+        self, given: Mapping[str, Any], *, linear_regex: bool = True
+    ) -> tuple[dict[str, Any], list[InputProblem]]:
+        """The run input with defaults applied, and every violation of the input schema.
+        `linear_regex=False`: schema regexes on Python's `re`, as runs before behaviour 2."""
         if not isinstance(given, Mapping):
             return {}, [InputProblem("", "the run input must be a JSON object")]
         values = dict(given)
         for name, default in self._defaults.items():
             values.setdefault(name, copy.deepcopy(default))
+        validator = self._linear_validator if linear_regex else self._validator
         problems = [
             InputProblem(
                 "/" + "/".join(str(part) for part in error.absolute_path),
                 error.message if len(error.message) <= 300 else error.message[:300] + "…",
             )
-            for error in sorted(self._validator.iter_errors(values), key=lambda e: list(e.path))
+            for error in sorted(validator.iter_errors(values), key=lambda e: list(e.path))
         ]
         return values, problems
 

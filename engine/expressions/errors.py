@@ -18,6 +18,7 @@ class ExpressionError(Exception):
         field: str | None = None,
         task: str | None = None,
         offset: int | None = None,
+        kind: str = "expression",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -25,6 +26,7 @@ class ExpressionError(Exception):
         self.field = field
         self.task = task
         self.offset = offset
+        self.kind = kind  # the error entry's type: `expression`, or a limit's own
 
     def located(self, *, field: str | None = None, task: str | None = None) -> ExpressionError:
         """The same error with the field and task filled in where still unknown."""
@@ -34,6 +36,7 @@ class ExpressionError(Exception):
             field=self.field or field,
             task=self.task or task,
             offset=self.offset,
+            kind=self.kind,
         )
 
     def describe(self) -> str:
@@ -46,4 +49,6 @@ class ExpressionError(Exception):
             if part
         )
         prefix = f"{where}: " if where else ""
+        if not self.expression:
+            return f"{prefix}{self.message}"
         return f"{prefix}{self.message} in expression {self.expression!r}"

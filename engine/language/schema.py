@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from engine.diagnostics import Category, Diagnostic
+from engine.language.linear_regex import refused_patterns
 from engine.language.wording import Path, clip, nearest, show, subject
 from engine.language.yaml_source import SourceMap, YamlDocument
 
@@ -227,4 +228,11 @@ def _check_input_schemas(inputs: Mapping[str, Any], source_map: SourceMap) -> It
                 Category.SCHEMA,
                 f"input {clip(name)!r} is not a valid JSON Schema: "
                 f"{clip(error.message, _MESSAGE_CHARS)}",
+            )
+            continue
+        for reason in refused_patterns(schema):
+            yield Diagnostic(
+                source_map.position(("input", name)),
+                Category.SCHEMA,
+                f"input {clip(name)!r}: {clip(reason, _MESSAGE_CHARS)}",
             )

@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
+from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
@@ -37,6 +38,13 @@ HEARTBEAT_EVERY = 5.0
 TraceSink = Callable[[TraceBatch], Awaitable[None]]
 # Finds a registered workflow by name: {name, version, yaml}.
 WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
+TRACE_UNRECORDABLE = "trace_unrecordable"
+
+
+class TraceUnrecordable(Exception):
+    """A trace batch that no retry can write (the sink says which errors are passing)."""
 
 
 def _failure(error: ActionError) -> ApplicationError:
@@ -68,6 +76,7 @@ class SegueActivities:
             writing = asyncio.ensure_future(self.trace_sink(request.trace))
         try:
             result = await self._attempt(request)
+            _check_result_size(request.action, result)
         finally:
             traced = await _finished(writing)
         return {"result": result, "traced": traced}
@@ -122,8 +131,17 @@ class SegueActivities:
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
         """Write a batch of trace events (idempotent: retried batches insert nothing twice)."""
-        if self.trace_sink is not None:
+        if self.trace_sink is None:
+            return
+        try:
             await self.trace_sink(batch)
+        except TraceUnrecordable as error:
+            # Non-retryable: the workflow ends the run with this error (issue 11, case 1).
+            raise ApplicationError(
+                f"the run's trace cannot be recorded: {error}",
+                type=TRACE_UNRECORDABLE,
+                non_retryable=True,
+            ) from None
 
     @activity.defn(name=LOOKUP_WORKFLOW)
     async def lookup_workflow(self, name: str) -> dict[str, Any]:
@@ -139,6 +157,19 @@ class SegueActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.run_action, self.record_trace, self.lookup_workflow]
+
+
+def _check_result_size(action: str, result: Any) -> None:
+    """A result Temporal would refuse fails the attempt for good, as a typed error, rather
+    than as a retryable `PayloadsTooLarge` on every retry (issue 11, case 4)."""
+    size = payload_size(result)
+    if size > MAX_PAYLOAD_BYTES:
+        raise ApplicationError(
+            f"{action} returned {size:,} bytes as JSON, more than the {MAX_PAYLOAD_BYTES:,} "
+            "a payload may carry",
+            type=PAYLOAD_TOO_LARGE,
+            non_retryable=True,
+        )
 
 
 async def _finished(writing: asyncio.Future[None] | None) -> bool:

@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.activities import TRACE_UNRECORDABLE
     from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
@@ -176,6 +177,7 @@ class Interpreter:
         self._dispatch_order: dict[tuple[int, int | None, int], int] = {}  # simulations
         self._dispatched = 0
         self._projection_dirty = False  # the run's status changed without a trace event
+        self._trace_failure: str | None = None  # a trace write that no retry can make
 
     @property
     def _behaviour(self) -> Behaviour:
@@ -296,6 +298,7 @@ class Interpreter:
             raise
         await self._children.wait()
         await self._drain_trace(pump)
+        self._fail_if_untraceable()
         if outcome == "continue":
             # Nothing is in flight: the state travels in the new run's input.
             if self._metrics is not None:
@@ -333,6 +336,7 @@ class Interpreter:
             await workflow.wait_condition(
                 self._has_news if not draining else self._has_news_or_drained
             )
+            self._fail_if_untraceable()
             events, self._inbox = self._inbox, []
             for event in events:
                 self._feed(event)
@@ -380,10 +384,10 @@ class Interpreter:
         return not self._tasks
 
     def _has_news(self) -> bool:
-        return bool(self._inbox)
+        return bool(self._inbox) or self._trace_failure is not None
 
     def _has_news_or_drained(self) -> bool:
-        return bool(self._inbox) or not self._tasks
+        return self._has_news() or not self._tasks
 
     def _feed(self, event: Event) -> None:
         """Apply an event, and what follows at once (simulated timers fire at once)."""
@@ -757,12 +761,20 @@ class Interpreter:
             self._projection_dirty = False
             batch = self._trace.take(TRACE_BATCH)
             waits, self._wait_changes = self._wait_changes, []
-            await workflow.execute_local_activity(
-                RECORD_TRACE,
-                self._trace_batch(batch, waits),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=TRACE_RETRY,
-            )
+            try:
+                await workflow.execute_local_activity(
+                    RECORD_TRACE,
+                    self._trace_batch(batch, waits),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=TRACE_RETRY,
+                )
+            except FailureError as failure:
+                # Only a non-retryable error gets here (the sink's verdict): the run ends
+                # with it rather than waiting for a trace that can never be written.
+                cause = failure.cause if failure.cause is not None else failure
+                self._trace_failure = getattr(cause, "message", None) or str(cause)
+                self._pump_idle = True
+                return
             self._pump_idle = not self._trace_due()
 
     def _trace_batch(self, events: list[TraceRecord], waits: list[WaitChange]) -> TraceBatch:
@@ -785,8 +797,14 @@ class Interpreter:
     async def _drain_trace(self, pump: asyncio.Task[None] | None) -> None:
         if pump is None:
             return
-        await workflow.wait_condition(lambda: not self._trace_due() and self._pump_idle)
+        await workflow.wait_condition(
+            lambda: (not self._trace_due() and self._pump_idle) or self._trace_failure is not None
+        )
         pump.cancel()
+
+    def _fail_if_untraceable(self) -> None:
+        if self._trace_failure is not None:
+            raise ApplicationError(self._trace_failure, type=TRACE_UNRECORDABLE, non_retryable=True)
 
     def _projection(self) -> dict[str, Any]:
         projection: dict[str, Any] = {

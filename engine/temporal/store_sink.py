@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import psycopg
 
 from engine.store import (
     NewRun,
@@ -21,21 +22,9 @@ from engine.store import (
     resolve_wait,
     summarize_output,
 )
-from engine.temporal.activities import TraceSink, WorkflowLookup
+from engine.temporal.activities import TraceSink, TraceUnrecordable, WorkflowLookup
+from engine.temporal.storable import storable
 from engine.temporal.types import TraceBatch, TraceRecord
-
-
-def storable(value: Any) -> Any:
-    """The value with every U+0000 written as the text `\\u0000`: PostgreSQL refuses
-    NUL in text and jsonb, and a trace write that can never succeed would hold the
-    run's trace back for ever."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\\u0000") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [storable(item) for item in value]
-    return value
 
 
 def _event(record: TraceRecord) -> TraceEvent:
@@ -47,7 +36,8 @@ def _event(record: TraceRecord) -> TraceEvent:
         node_id=record.node_id,
         message=storable(record.message),
         error=storable(record.error),
-        output_summary=storable(summarize_output(record.output)) if record.has_output else None,
+        # Cut to depth before it is encoded: the summary's encoder recurses too.
+        output_summary=summarize_output(storable(record.output)) if record.has_output else None,
         data=storable(record.data),
     )
 
@@ -56,6 +46,16 @@ def trace_sink(pool: StorePool) -> TraceSink:
     """Write a batch: events exactly once, the run projection, the waits index."""
 
     async def write(batch: TraceBatch) -> None:
+        try:
+            await _write(batch)
+        except (psycopg.OperationalError, psycopg.InterfaceError, OSError, TimeoutError):
+            raise  # the database is away: the write is retried until it comes back
+        except Exception as error:
+            # Anything else fails the same way on every retry (a value the store cannot
+            # hold, a bug): retrying it for ever would wedge the run (issue 11, case 1).
+            raise TraceUnrecordable(f"{type(error).__name__}: {error}") from error
+
+    async def _write(batch: TraceBatch) -> None:
         events = [_event(record) for record in batch.events]
         projection = (
             msgspec.convert(storable(batch.projection), RunProjection) if batch.projection else None

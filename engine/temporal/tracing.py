@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from engine.coordinator import (
     AttemptFailed,
     Command,
@@ -18,7 +20,12 @@ from engine.coordinator import (
     FinishRun,
     RunStatus,
 )
+from engine.coordinator.payloads import payload_size
 from engine.temporal.types import TraceRecord
+
+# Larger outputs are cut before they join the trace (the run output itself is not:
+# the store's run row shows it whole, and the coordinator caps it at 1 MiB).
+TRACE_OUTPUT_BYTES = 64 * 1024
 
 # Run status -> the status of the API's payload (ARCHITECTURE.md "Status payload").
 API_STATUS = {
@@ -44,6 +51,8 @@ class TraceLog:
         self.finished = finished
 
     def _add(self, record_type: str, level: str, at_ms: int, **fields: Any) -> None:
+        if fields.get("has_output") and record_type != "WORKFLOW_COMPLETED":
+            fields["output"] = _bounded(fields.get("output"))
         self.pending.append(TraceRecord(self.next_seq, record_type, level, at_ms, **fields))
         self.next_seq += 1
 
@@ -133,6 +142,17 @@ class TraceLog:
         """Put back records whose write was not confirmed (kept in sequence order)."""
         if records:
             self.pending = sorted([*records, *self.pending], key=lambda record: record.seq)
+
+
+def _bounded(output: Any) -> Any:
+    """An output small enough to travel in a trace batch, which rides in an action's
+    request: the store keeps only a summary of it anyway, and a batch of large results
+    would make the request larger than Temporal takes (issue 11, case 4)."""
+    size = payload_size(output)
+    if size <= TRACE_OUTPUT_BYTES:
+        return output
+    head = msgspec.json.encode(output, enc_hook=str)[: TRACE_OUTPUT_BYTES // 16]
+    return f"{head.decode('utf-8', 'replace')}… ({size} bytes)"
 
 
 def _data(execution: int, iteration: int, route: int, attempt: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ PASSTHROUGH = (
     "rpds",
     "attrs",
     "msgspec",
+    "re2",
 )
 
 
