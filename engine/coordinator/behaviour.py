@@ -28,5 +28,12 @@ class Behaviour(IntEnum):
     execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
     any item took."""
 
+    ANSWERS_BOUND = 3
+    """Answers bound to their wait (issues 11 and 18, 2026-12): the coordinator decides as
+    on CLARIFIED; the Temporal binding keeps no early answer (a `deliver` signal that no
+    open wait takes is dropped, with a warning in the trace), and indexes for `POST
+    /events` only the waits that declared an event name and key
+    (engine/temporal/waits.py)."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)

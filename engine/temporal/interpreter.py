@@ -56,12 +56,14 @@ with workflow.unsafe.imports_passed_through():
         TimerFired,
         TimerKind,
     )
+    from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
     from engine.language.loader import load_workflow
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
+    from engine.temporal.answers import AnswerHandlers
     from engine.temporal.placement import placement_of, run_inline
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
@@ -134,7 +136,7 @@ def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
 
 
 @workflow.defn(name=INTERPRETER_WORKFLOW)
-class Interpreter:
+class Interpreter(AnswerHandlers):
     """Interprets any registered workflow version."""
 
     def __init__(self) -> None:
@@ -142,7 +144,9 @@ class Interpreter:
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._timer_due: dict[int, int] = {}
-        self._waits = WaitRegistry(self._inbox_append, self._note_wait, self._now_ms)
+        self._waits = WaitRegistry(
+            self._inbox_append, self._note_wait, self._now_ms, self._trace_warning
+        )
         self._wait_changes: list[WaitChange] = []
         self._trace = TraceLog()
         self._pump_idle = True
@@ -198,16 +202,7 @@ class Interpreter:
             "finished": self._trace.finished,
             "running": sorted(self._live.values(), key=lambda e: e["execution"]),
             "recent": list(self._recent),
-            "waiting": [
-                {
-                    "task": w.command.execution.task,
-                    "execution": w.execution,
-                    "item": w.item,
-                    "event": w.event,
-                    "key": w.key,
-                }
-                for w in self._waits.open()
-            ],
+            "waiting": [wait.describe() for wait in self._waits.open()],
         }
 
     # ----------------------------------------------------------------- the run
@@ -246,6 +241,7 @@ class Interpreter:
             self._trace.run_started(self._now_ms(), params.input)
             rerun = _rerun_point(params)
             behaviour = behaviour_of_this_run()
+            self._waits.bound = behaviour >= Behaviour.ANSWERS_BOUND
             self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
         else:
             self._coordinator = Coordinator(
@@ -254,6 +250,7 @@ class Interpreter:
                 action_retry_defaults=_ACTION_RETRY_DEFAULTS,
             )
             self._paused = self._coordinator.state.paused
+            self._waits.bound = self._coordinator.state.behaviour >= Behaviour.ANSWERS_BOUND
             self._restore_carried(params)
             if params.carried.get("drain_paused"):
                 self._paused = False
