@@ -1,5 +1,5 @@
-"""Correlated ingress (`POST /events`): an event reaches every run waiting for it (see
-`api.correlation` for the key)."""
+"""Correlated ingress (`POST /events`): an event reaches every run with a live wait that
+declared its name and key (see `api.correlation` for the key)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from typing import Final
 from api.problems import ApiProblem, temporal_problem
 from api.services import Services
 from api.wire import IngressEvent, IngressResult
-from engine.store import Wait, find_waiting, record_event, set_event_matches
-from engine.temporal.client import ExecutionNotFound, TemporalClientError, deliver
+from engine.store import find_waiting, record_event, set_event_matches
+from engine.temporal.client import (
+    AnswerRefused,
+    ExecutionNotFound,
+    TemporalClientError,
+    deliver_event,
+)
 from engine.temporal.types import SignalPayload
 
 MAX_EVENT_NAME: Final = 200
@@ -29,13 +34,16 @@ async def route_event(services: Services, event: IngressEvent) -> IngressResult:
     )
     # Recorded first: an event is kept even if routing fails half-way (or matches nothing).
     recorded = await record_event(services.pool, event.event, key, event.payload)
-    waits = await find_waiting(services.pool, event.event, key)
+    # Only waits that declared a name and a key are reachable: an event without a key
+    # reaches nobody. The waits index only names candidates; each run says itself whether
+    # a live wait took the event, so `matchedRuns` is what the runs accepted.
+    waits = [] if key is None else await find_waiting(services.pool, event.event, key)
+    runs = list(dict.fromkeys(wait.run_id for wait in waits))
+    offer = SignalPayload(payload=event.payload, event=event.event, correlation_key=key)
     outcomes = await asyncio.gather(
-        *(_signal(services, wait, event) for wait in waits), return_exceptions=True
+        *(_offer(services, run_id, offer) for run_id in runs), return_exceptions=True
     )
-    matched = list(
-        dict.fromkeys(wait.run_id for wait, ok in zip(waits, outcomes, strict=True) if ok is True)
-    )
+    matched = [run_id for run_id, ok in zip(runs, outcomes, strict=True) if ok is True]
     if matched:
         await set_event_matches(services.pool, recorded.id, len(matched))
     for outcome in outcomes:
@@ -46,18 +54,10 @@ async def route_event(services: Services, event: IngressEvent) -> IngressResult:
     return IngressResult(event_id=recorded.id, correlation_key=key, matched_runs=matched)
 
 
-async def _signal(services: Services, wait: Wait, event: IngressEvent) -> bool:
-    """Deliver the event to one wait; False if its run has ended meanwhile."""
-    signal = SignalPayload(
-        payload=event.payload,
-        task=wait.task,
-        event=wait.event_name,
-        correlation_key=wait.correlation_key,
-        execution=wait.execution,
-        item=wait.item,
-    )
+async def _offer(services: Services, run_id: str, event: SignalPayload) -> bool:
+    """Offer the event to one run; whether a live wait of the run took it."""
     try:
-        await deliver(services.temporal, wait.run_id, signal, timeout=services.temporal_timeout)
-    except ExecutionNotFound:
-        return False
+        await deliver_event(services.temporal, run_id, event, timeout=services.temporal_timeout)
+    except (AnswerRefused, ExecutionNotFound):
+        return False  # no wait of the run takes it (any more), or the run has ended
     return True

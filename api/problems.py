@@ -38,6 +38,8 @@ TITLES: dict[str, str] = {
     "TASK_NOT_WAITING": "The task is not waiting for a signal",
     "ITEM_REQUIRED": "The task waits per item: name the item",
     "ITEM_NOT_WAITING": "The item is not waiting for a signal",
+    "WAIT_ALREADY_ANSWERED": "Another answer took the wait first",
+    "WAIT_NOT_OPEN": "The wait has ended",
     "RUN_NOT_FAILED": "The run did not fail",
     "NOTHING_TO_RERUN": "The failed run left no task to run again",
     "EVENT_KEY_UNRESOLVED": "The event's correlation key could not be derived",

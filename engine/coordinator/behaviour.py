@@ -33,7 +33,11 @@ class Behaviour(IntEnum):
     run on RE2 (linear time; JSON Schema's `$` then matches only at the very end, as
     ECMA-262 says); an action input or a run output larger than `MAX_PAYLOAD_BYTES`
     (engine/coordinator/payloads.py) fails the task or the run with
-    `payload_too_large` instead of reaching Temporal."""
+    `payload_too_large` instead of reaching Temporal. Answers bound to their wait
+    (issues 11 and 18): the Temporal binding keeps no early answer (a `deliver` signal
+    that no open wait takes is dropped, with a warning in the trace), and indexes for
+    `POST /events` only the waits that declared an event name and key
+    (engine/temporal/waits.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

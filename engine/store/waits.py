@@ -37,10 +37,11 @@ _THIS_WAIT = (
 INSERT_WAIT = f"""
 INSERT INTO waits (run_id, task, execution, item, event_name, correlation_key)
 VALUES (%(run_id)s, %(task)s, %(execution)s, %(item)s, %(event_name)s, %(correlation_key)s)
-ON CONFLICT (run_id, execution, item) DO NOTHING
+ON CONFLICT (run_id, execution, item) DO UPDATE
+    SET task = excluded.task, event_name = excluded.event_name,
+        correlation_key = excluded.correlation_key, resolved_at = NULL
 RETURNING {WAIT_COLUMNS}
 """
-SELECT_WAIT = f"SELECT {WAIT_COLUMNS} FROM waits WHERE {_THIS_WAIT}"
 RESOLVE_WAIT = f"""
 UPDATE waits SET resolved_at = now()
 WHERE {_THIS_WAIT} AND resolved_at IS NULL
@@ -68,8 +69,9 @@ async def add_wait(
     item: int | None = None,
 ) -> Wait:
     """Record that execution `execution` (of `task`; its item `item` in with-items) of the
-    run waits for the event; idempotent: the existing wait is returned if it is already
-    recorded."""
+    run waits for the event. A wait recorded before is open again: a retried action's
+    next attempt waits under the same execution and item (and the writer applies a
+    batch's changes in order, so a retried batch ends in the same state)."""
     params = {
         "run_id": run_id,
         "task": task,
@@ -78,11 +80,8 @@ async def add_wait(
         "event_name": event_name,
         "correlation_key": correlation_key,
     }
-    async with pool.connection() as conn, conn.transaction():
+    async with pool.connection() as conn:
         wait = await fetch_one(conn, Wait, INSERT_WAIT, params)
-        if wait is None:
-            # Already recorded (a retried write): a fresh statement sees the committed row.
-            wait = await fetch_one(conn, Wait, SELECT_WAIT, params)
     assert wait is not None
     return wait
 

@@ -17,9 +17,10 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.temporal.types import (
@@ -28,6 +29,8 @@ from engine.temporal.types import (
     SIGNAL_DELIVER,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
+    UPDATE_ANSWER,
+    UPDATE_EVENT,
     InterpreterInput,
     SignalPayload,
 )
@@ -83,6 +86,18 @@ class TemporalRefused(TemporalClientError):
     code = "TEMPORAL_REFUSED"
 
 
+class AnswerRefused(TemporalClientError):
+    """The run refused an answer or an event (its Update failed); `refusal` is the stable
+    code the run gave (engine/temporal/answers.py), `details` its problem members."""
+
+    code = "ANSWER_REFUSED"
+
+    def __init__(self, message: str, refusal: str, details: dict[str, Any]) -> None:
+        super().__init__(message, "UPDATE_FAILED")
+        self.refusal = refusal
+        self.details = details
+
+
 class RunDescription(NamedTuple):
     """What Temporal says about a run's latest execution."""
 
@@ -100,6 +115,16 @@ async def translated_errors() -> AsyncIterator[None]:
         yield
     except WorkflowAlreadyStartedError as error:
         raise TemporalRefused(str(error), "ALREADY_EXISTS") from error
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if not isinstance(cause, ApplicationError):
+            raise TemporalRefused(str(cause or error), "UPDATE_FAILED") from error
+        details = cause.details[0] if cause.details else {}
+        raise AnswerRefused(
+            cause.message,
+            cause.type or "REFUSED",
+            details if isinstance(details, dict) else {},
+        ) from error
     except (WorkflowQueryRejectedError, WorkflowQueryFailedError) as error:
         raise TemporalRefused(str(error), "QUERY_FAILED") from error
     except RPCError as error:
@@ -181,6 +206,29 @@ async def deliver(
     """Send a payload to a waiting task of the run (`deliver` signal)."""
     async with translated_errors():
         await client.get_workflow_handle(run_id).signal(SIGNAL_DELIVER, signal, rpc_timeout=timeout)
+
+
+async def answer_wait(
+    client: Client, run_id: str, answer: SignalPayload, *, timeout: timedelta | None = None
+) -> dict[str, Any]:
+    """Answer a wait of the run (an Update): which wait took it; `AnswerRefused` if none."""
+    async with translated_errors():
+        taken = await client.get_workflow_handle(run_id).execute_update(
+            UPDATE_ANSWER, answer, result_type=dict, rpc_timeout=timeout
+        )
+    return dict(taken)
+
+
+async def deliver_event(
+    client: Client, run_id: str, event: SignalPayload, *, timeout: timedelta | None = None
+) -> list[dict[str, Any]]:
+    """Offer an event to the run (an Update): the waits that took it; `AnswerRefused` if
+    none did."""
+    async with translated_errors():
+        taken = await client.get_workflow_handle(run_id).execute_update(
+            UPDATE_EVENT, event, result_type=list, rpc_timeout=timeout
+        )
+    return list(taken)
 
 
 async def query_progress(

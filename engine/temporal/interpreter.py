@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.spec import RetrySpec, WorkflowSpec
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.activities import TRACE_UNRECORDABLE
+    from engine.temporal.answers import AnswerHandlers
     from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
@@ -146,7 +147,7 @@ def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
 
 
 @workflow.defn(name=INTERPRETER_WORKFLOW)
-class Interpreter:
+class Interpreter(AnswerHandlers):
     """Interprets any registered workflow version."""
 
     def __init__(self) -> None:
@@ -158,7 +159,9 @@ class Interpreter:
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
         self._timers: dict[int, asyncio.Task[None]] = {}
         self._timer_due: dict[int, int] = {}
-        self._waits = WaitRegistry(self._inbox_append, self._note_wait, self._now_ms)
+        self._waits = WaitRegistry(
+            self._inbox_append, self._note_wait, self._now_ms, self._trace_warning
+        )
         self._wait_changes: list[WaitChange] = []
         self._trace = TraceLog()
         self._pump_idle = True
@@ -221,16 +224,7 @@ class Interpreter:
             "finished": self._trace.finished,
             "running": sorted(self._live.values(), key=lambda e: e["execution"]),
             "recent": list(self._recent),
-            "waiting": [
-                {
-                    "task": w.command.execution.task,
-                    "execution": w.execution,
-                    "item": w.item,
-                    "event": w.event,
-                    "key": w.key,
-                }
-                for w in self._waits.open()
-            ],
+            "waiting": [wait.describe() for wait in self._waits.open()],
         }
 
     # ----------------------------------------------------------------- the run
@@ -275,6 +269,7 @@ class Interpreter:
             self._trace.run_started(self._now_ms(), params.input)
             rerun = _rerun_point(params)
             behaviour = behaviour_of_this_run()
+            self._waits.bound = behaviour >= Behaviour.CLARIFIED
             self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
         else:
             self._coordinator = Coordinator(
@@ -283,6 +278,7 @@ class Interpreter:
                 action_retry_defaults=_retry_specs(self._retry_numbers),
             )
             self._paused = self._coordinator.state.paused
+            self._waits.bound = self._coordinator.state.behaviour >= Behaviour.CLARIFIED
             self._restore_carried(params)
             if params.carried.get("drain_paused"):
                 self._paused = False

@@ -131,6 +131,10 @@ class TraceLog:
                 has_output=True,
             )
 
+    def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
+        """A warning about a task that changed nothing (e.g. a refused answer)."""
+        self._add("PROGRESS", "warn", at_ms, node_id=task, message=message, data=data)
+
     def take(self, limit: int | None = None) -> list[TraceRecord]:
         """Remove and return the oldest pending records (all of them without a limit)."""
         count = len(self.pending) if limit is None else limit

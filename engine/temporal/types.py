@@ -19,6 +19,9 @@ SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approv
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
 QUERY_PROGRESS = "progress"
+# Updates: the run says at once whether it took the answer (engine/temporal/answers.py).
+UPDATE_ANSWER = "answer"  # an answer for one wait, addressed by task (and item)
+UPDATE_EVENT = "event"  # a correlated event for the waits that declared its name and key
 
 
 @dataclass
@@ -133,3 +136,4 @@ class SignalPayload:
     # The with-items index: a signal for an item's wait must name it, and a signal that
     # names one answers only that item's wait.
     item: int | None = None
+    attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)

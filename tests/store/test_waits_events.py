@@ -92,6 +92,23 @@ def test_an_unmatched_event_is_recorded(postgres_url: str) -> None:
     run(scenario())
 
 
+def test_a_retried_wait_is_open_again(postgres_url: str) -> None:
+    """Attempt 2 of a retried `core.wait_event` waits under the same execution: its
+    insert reopens the row attempt 1 resolved (it used to be skipped)."""
+
+    async def scenario() -> None:
+        async with opened_pool(postgres_url) as pool:
+            event = unique("paid")
+            run_id = (await start_run(pool)).run_id
+            await add_wait(pool, run_id, "pay", 4, event, "k")
+            assert await resolve_wait(pool, run_id, 4) is not None  # attempt 1 timed out
+            again = await add_wait(pool, run_id, "pay", 4, event, "k2")
+            assert (again.resolved_at, again.correlation_key) == (None, "k2")
+            assert [w.run_id for w in await find_waiting(pool, event, "k2")] == [run_id]
+
+    run(scenario())
+
+
 def test_items_of_one_execution_wait_and_resolve_separately(postgres_url: str) -> None:
     async def scenario() -> None:
         async with opened_pool(postgres_url) as pool:

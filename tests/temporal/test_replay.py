@@ -7,6 +7,7 @@ flight that an upgrade must not disturb."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,24 @@ def test_history_replays(path: Path) -> None:
 
 
 def test_there_are_histories() -> None:
-    assert {p.stem for p in HISTORIES} >= {"monitoring", "features", "joins", "joins-behaviour-1"}
+    assert {p.stem for p in HISTORIES} >= {
+        "monitoring",
+        "features",
+        "joins",
+        "joins-behaviour-1",
+        "answers",
+    }
+
+
+def test_answers_went_through_updates() -> None:
+    """`answers` (behaviour 2): two refused answers and one taken, all as Updates; the
+    signal sent before the wait began answered nothing (the output names `ada`)."""
+    events = _history("answers")["events"]
+    kinds = [event["eventType"] for event in events]
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 3
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in kinds
+    [payload] = events[-1]["workflowExecutionCompletedEventAttributes"]["result"]["payloads"]
+    assert json.loads(base64.b64decode(payload["data"]))["output"]["greeting"] == "Hello ada"
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:

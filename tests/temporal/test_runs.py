@@ -25,6 +25,7 @@ from engine.temporal.types import (
     SIGNAL_DELIVER,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
+    UPDATE_ANSWER,
     InterpreterInput,
     InterpreterResult,
     SignalPayload,
@@ -376,9 +377,11 @@ def test_the_retry_layers_a_run_starts_with_are_the_ones_it_keeps(
     assert outcome(background_loop, without)["output"] == 1
 
 
-def test_a_payload_that_arrives_before_the_wait_is_kept(
+def test_a_payload_that_arrives_before_the_wait_answers_nothing(
     background_loop: BackgroundLoop, worker: tuple[Client, str]
 ) -> None:
+    """No early-answer buffer: a signal sent before the wait began is dropped (and, with a
+    trace, warned about), so it can never answer a wait it was not sent for."""
     text = """
 version: 1
 tasks:
@@ -394,9 +397,19 @@ output: <% $ctx.got %>
 """
     handle = start_run(background_loop, worker, text)
     background_loop.run(handle.signal(SIGNAL_DELIVER, SignalPayload(payload={"n": 1}, event="go")))
+    deadline = time.monotonic() + 20
+    while not background_loop.run(handle.query(QUERY_PROGRESS))["waiting"]:
+        assert time.monotonic() < deadline, "the task never waited"
+        time.sleep(0.1)
+    time.sleep(0.3)  # the wait stays open: the early signal was not kept
+    assert background_loop.run(handle.query(QUERY_PROGRESS))["waiting"][0]["task"] == "wait"
+    taken = background_loop.run(
+        handle.execute_update(UPDATE_ANSWER, SignalPayload(payload={"n": 2}, task="wait"))
+    )
+    assert taken["task"] == "wait" and taken["item"] is None
     assert outcome(background_loop, handle) == {
         "status": "succeeded",
-        "output": {"n": 1},
+        "output": {"n": 2},
         "errors": [],
     }
 

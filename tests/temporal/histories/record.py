@@ -28,12 +28,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
+
 from engine.actions.catalog import ActionCatalog  # noqa: E402
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
 from engine.temporal.types import (  # noqa: E402
     INTERPRETER_WORKFLOW,
+    QUERY_PROGRESS,
     SIGNAL_DELIVER,
+    UPDATE_ANSWER,
     InterpreterInput,
     SignalPayload,
 )
@@ -70,7 +74,35 @@ CASES: dict[str, dict[str, Any]] = {
         "signal": ("approve", {"approved": True, "by": "ada"}),
     },
     "joins": {"file": HERE / "joins.yaml", "input": {}},
+    # Behaviour 3: answers as Updates, one refused (a task that does not wait), one
+    # taken, and a second answer for the same wait refused; an early signal dropped.
+    "answers": {
+        "file": HERE / "features.yaml",
+        "input": {},
+        "early_signal": ("approve", {"approved": True, "by": "early"}),
+        "answers": [
+            ("gather", {"approved": True}),
+            ("approve", {"approved": True, "by": "ada"}),
+            ("approve", {"approved": True, "by": "eve"}),
+        ],
+    },
 }
+
+
+async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
+    """The execution of the task's wait (kept after it is answered, as the API pins)."""
+    for _ in range(50):
+        progress = await handle.query(QUERY_PROGRESS)
+        for wait in progress["waiting"]:
+            if wait["task"] == task:
+                _PINNED[task] = int(wait["execution"])
+        if task in _PINNED:
+            return _PINNED[task]
+        await asyncio.sleep(0.1)
+    return None
+
+
+_PINNED: dict[str, int] = {}
 
 
 async def record(names: list[str]) -> None:
@@ -96,6 +128,18 @@ async def record(names: list[str]) -> None:
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
                 )
+                if "early_signal" in case:
+                    task, payload = case["early_signal"]
+                    await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
+                    await asyncio.sleep(1.0)
+                for task, payload in case.get("answers", []):
+                    answer = SignalPayload(payload=payload, task=task, execution=None)
+                    if task == "approve":
+                        answer.execution = await _waiting_execution(handle, task)
+                    try:
+                        await handle.execute_update(UPDATE_ANSWER, answer)
+                    except WorkflowUpdateFailedError as refused:
+                        print(name, "refused:", refused.cause)
                 if "signal" in case:
                     await asyncio.sleep(1.0)
                     task, payload = case["signal"]
