@@ -16,9 +16,14 @@ def full_parser() -> argparse.ArgumentParser:
     from api.serve import add_api_arguments
 
     add_api_arguments(commands.add_parser("api", help="serve the HTTP API (needs SEGUE_API_TOKEN)"))
-    commands.add_parser(
-        "dev",
-        help="the embedded default: Temporal dev server, PostgreSQL, API and worker on loopback",
+    from api.dev_options import add_dev_arguments
+
+    add_dev_arguments(
+        commands.add_parser(
+            "dev",
+            help="the embedded default: Temporal dev server, PostgreSQL, API and worker on "
+            "loopback",
+        )
     )
     add_client_commands(commands)
     return parser
@@ -41,9 +46,9 @@ def _run(args: argparse.Namespace) -> int:
 
         return api_main(args)
     if args.command == "dev":
-        from api.devstack import dev_main
+        from api.devstack import DevSettings, dev_main
 
-        return dev_main()
+        return dev_main(DevSettings.from_args(args))
     if args.command == "run":
         from api.client_cli import run_main
 

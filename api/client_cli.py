@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,43 +35,48 @@ def data_dir() -> Path:
     return Path(os.environ.get("SEGUE_DATA_DIR", ".segue")).resolve()
 
 
-def find_api(explicit: str | None) -> str | None:
+@dataclass(frozen=True)
+class FoundApi:
+    """An API to talk to, and the stack's demo service when the API is a `segue dev`."""
+
+    url: str
+    demo: str = ""
+
+
+def find_api(explicit: str | None) -> FoundApi | None:
+    """`--api`, else SEGUE_API_URL, else the live stack of this directory's data dir,
+    else the most recently started live stack of this user (from any directory)."""
+    from api.stackstate import live_stacks, stack_of
+
     if explicit:
-        return explicit.rstrip("/")
+        return FoundApi(explicit.rstrip("/"))
     if os.environ.get("SEGUE_API_URL"):
-        return os.environ["SEGUE_API_URL"].rstrip("/")
-    announced = data_dir() / "api-url"
-    if announced.is_file():
-        url = announced.read_text().strip()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=2).status_code < 500:
-                return url
-    return None
+        return FoundApi(os.environ["SEGUE_API_URL"].rstrip("/"))
+    record = stack_of(data_dir())
+    if record is None:
+        running = live_stacks()
+        record = running[0] if running else None
+    return FoundApi(record.api, record.demo) if record is not None else None
 
 
 @contextlib.contextmanager
-def embedded_stack() -> Iterator[str]:
-    """Run `segue dev` in this process for as long as the block lasts; its API URL."""
-    from api.devstack import DevSettings, dev_main
+def embedded_stack() -> Iterator[FoundApi]:
+    """Run `segue dev` in this process for as long as the block lasts, on free ports."""
+    from api.devstack import DevSettings, dev_main, request_stop
+    from api.stackstate import wait_for_record
 
     settings = DevSettings.from_env()
-    announced = settings.data_dir / "api-url"
-    with contextlib.suppress(FileNotFoundError):
-        announced.unlink()
+    settings.api_port = settings.temporal_port = settings.ui_port = settings.demo_port = 0
     thread = threading.Thread(
         target=dev_main, args=(settings,), kwargs={"handle_signals": False}, daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 120
-    while not announced.is_file():
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise ApiProblem("the embedded stack did not start (see the messages above)")
-        time.sleep(0.2)
     try:
-        yield announced.read_text().strip()
+        record = wait_for_record(settings.data_dir, thread.is_alive, timeout=120)
+        if record is None:
+            raise ApiProblem("the embedded stack did not start (see the messages above)")
+        yield FoundApi(record.api, record.demo)
     finally:
-        from api.devstack import request_stop
-
         request_stop()
         thread.join(60)
 
@@ -166,6 +173,58 @@ def _follow(api: Api, run_id: str) -> None:
             time.sleep(1)  # the API restarted: resume from the last event seen
 
 
+# An input default that begins with this is the demo service of the stack the run goes
+# to: `segue run` fills it in. The `.invalid` domain never resolves (RFC 2606), so a run
+# started any other way fails plainly instead of polling a service nobody started for it.
+DEMO_PLACEHOLDER = "http://segue-demo.invalid"
+
+
+def fill_demo_inputs(target: str, run_input: dict[str, Any], demo: str) -> dict[str, Any]:
+    """The run input with each demo-service default of the workflow file made concrete."""
+    path = Path(target)
+    if not demo or not path.is_file():
+        return run_input
+    import yaml
+
+    try:
+        declared = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("input") or {}
+    except (yaml.YAMLError, AttributeError, OSError):
+        return run_input  # registration reports what is wrong with the file
+    filled = dict(run_input)
+    for name, spec in declared.items() if isinstance(declared, dict) else []:
+        default = spec.get("default") if isinstance(spec, dict) else None
+        if name not in filled and isinstance(default, str) and default.startswith(DEMO_PLACEHOLDER):
+            filled[name] = demo + default.removeprefix(DEMO_PLACEHOLDER)
+    return filled
+
+
+def _interrupted(run_id: str | None, *, own_stack: bool) -> None:
+    """What Ctrl-C (or SIGTERM, SIGHUP) on `segue run` leaves behind, in plain words."""
+    if run_id is None:
+        text = "segue run: interrupted before the run started"
+    elif own_stack:
+        text = (
+            f"segue run: interrupted; stopping the stack this command started. Run {run_id} "
+            f"is kept in {data_dir()} and goes on when a stack starts there again "
+            f"(`segue dev`); to cancel it then: segue cancel {run_id}"
+        )
+    else:
+        text = (
+            f"segue run: stopped following; run {run_id} goes on. "
+            f"See it: segue trace {run_id}; cancel it: segue cancel {run_id}"
+        )
+    with contextlib.suppress(OSError, ValueError):
+        print(f"\n{text}", file=sys.stderr, flush=True)
+
+
+def _signals_interrupt() -> None:
+    """SIGTERM and SIGHUP end `segue run` the way Ctrl-C does (stack stopped, message)."""
+    from api.devstack import STOP_SIGNALS, _raise_stop
+
+    for signum in STOP_SIGNALS[1:]:
+        signal.signal(signum, _raise_stop)
+
+
 def run_main(args: argparse.Namespace) -> int:
     """`segue run FILE|NAME`: submit, show progress, print the output; 0 only on success."""
     try:
@@ -173,24 +232,34 @@ def run_main(args: argparse.Namespace) -> int:
     except UsageProblem as problem:
         print(f"segue run: {problem}", file=sys.stderr)
         return 2
-    url = find_api(args.api)
-    with contextlib.ExitStack() as stack:
-        if url is None:
-            print("segue run: no API running; starting the embedded stack…", file=sys.stderr)
-            url = stack.enter_context(embedded_stack())
-        api = Api(url, args.token or os.environ.get("SEGUE_API_TOKEN"))
-        try:
+    if not isinstance(run_input, dict):
+        print("segue run: --input must be a JSON object", file=sys.stderr)
+        return 2
+    _signals_interrupt()
+    found = find_api(args.api)
+    own_stack = found is None
+    run_id: str | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if found is None:
+                print("segue run: no API running; starting the embedded stack…", file=sys.stderr)
+                found = stack.enter_context(embedded_stack())
+            api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
             name = _register_or_name(api, args.target)
-            body: dict[str, Any] = {"input": run_input or {}}
+            body: dict[str, Any] = {"input": fill_demo_inputs(args.target, run_input, found.demo)}
             if args.version is not None:
                 body["version"] = args.version
             run = api.call("POST", f"/workflows/{name}/runs", json=body)
-            print(f"run {run['runId']} of {name}", file=sys.stderr, flush=True)
+            run_id = run["runId"]
+            print(f"run {run_id} of {name}", file=sys.stderr, flush=True)
             _follow(api, run["runId"])
             final = api.call("GET", f"/runs/{run['runId']}")
-        except ApiProblem as problem:
-            print(f"segue run: {problem}", file=sys.stderr)
-            return 2
+    except ApiProblem as problem:
+        print(f"segue run: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
+        _interrupted(run_id, own_stack=own_stack)
+        return 128 + _signal_number(interrupt)
     print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
     if final.get("errors"):
         for error in final["errors"]:
@@ -199,17 +268,22 @@ def run_main(args: argparse.Namespace) -> int:
     return 0 if final["status"] == "COMPLETED" else 1
 
 
+def _signal_number(interrupt: KeyboardInterrupt) -> int:
+    name = str(interrupt.args[0]) if interrupt.args else "SIGINT"
+    return int(signal.Signals[name]) if name in signal.Signals.__members__ else 2
+
+
 def operator_main(args: argparse.Namespace) -> int:
     """`segue runs`, `segue trace RUN`, `segue cancel RUN`, `segue rerun RUN`,
     `segue signal RUN TASK`."""
-    url = find_api(args.api)
-    if url is None:
+    found = find_api(args.api)
+    if found is None:
         print(
             f"segue {args.command}: no API found (set SEGUE_API_URL or start `segue dev`)",
             file=sys.stderr,
         )
         return 2
-    api = Api(url, args.token or os.environ.get("SEGUE_API_TOKEN"))
+    api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
     try:
         if args.command == "runs":
             params = {k: v for k, v in (("workflow", args.workflow), ("status", args.status)) if v}
