@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.devstack import ANY_PORT
+
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 SEGUE = [sys.executable, "-m", "api.cli"]
@@ -28,7 +30,7 @@ def _listening(url: str) -> bool:
 def _start_dev(env: dict[str, str], data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     announced = data_dir / "api-url"
     dev = subprocess.Popen(
-        [*SEGUE, "dev"],
+        [*SEGUE, "dev", *ANY_PORT],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -52,7 +54,12 @@ def _stop_dev(dev: subprocess.Popen[str]) -> str:
 
 def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
     data_dir = tmp_path / "data"
-    env = {**os.environ, "SEGUE_DATA_DIR": str(data_dir), "SEGUE_DATABASE_URL": postgres_url}
+    env = {
+        **os.environ,
+        "SEGUE_DATA_DIR": str(data_dir),
+        "SEGUE_DATABASE_URL": postgres_url,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
     env.pop("SEGUE_API_URL", None)
     dev, api = _start_dev(env, data_dir)
     try:
