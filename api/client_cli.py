@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from api.cli_render import error_line, problem_lines, status_word
 from engine.cli.simulate import UsageProblem, read_document
 
 TERMINAL_EVENTS = frozenset({"WORKFLOW_COMPLETED", "WORKFLOW_FAILED", "WORKFLOW_CANCELLED"})
@@ -102,14 +103,9 @@ def _problem_text(response: httpx.Response) -> str:
         problem = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:500]}"
-    title, code = problem.get("title", "error"), problem.get("code", "")
-    lines = [f"{title} ({response.status_code} {code}): {problem.get('detail', '')}"]
-    for error in problem.get("errors", []) or []:
-        where = ":".join(
-            str(error.get(k)) for k in ("file", "line", "column") if error.get(k) is not None
-        )
-        lines.append(f"  {where}: {error.get('category', '')}: {error.get('message', error)}")
-    return "\n".join(lines)
+    if not isinstance(problem, dict):
+        return f"HTTP {response.status_code}: {response.text[:500]}"
+    return "\n".join(problem_lines(response.status_code, problem))
 
 
 def _register_or_name(api: Api, target: str) -> str:
@@ -261,11 +257,27 @@ def run_main(args: argparse.Namespace) -> int:
         _interrupted(run_id, own_stack=own_stack)
         return 128 + _signal_number(interrupt)
     print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
-    if final.get("errors"):
-        for error in final["errors"]:
-            print(f"  [{error.get('type')}] {error.get('message')}", file=sys.stderr)
-    print(f"status: {final['status']}", file=sys.stderr)
+    _print_outcome(final)
     return 0 if final["status"] == "COMPLETED" else 1
+
+
+def _print_outcome(final: dict[str, Any]) -> None:
+    """The run's errors (said to be handled when the run succeeded) and its status."""
+    errors = final.get("errors") or []
+    if errors:
+        handled = final["status"] == "COMPLETED"
+        print(
+            "handled failures (the workflow's transitions dealt with them):"
+            if handled
+            else "errors:",
+            file=sys.stderr,
+        )
+        for error in errors:
+            print(f"  {error_line(error)}", file=sys.stderr)
+    failure = final.get("failure") or {}
+    if failure.get("reason"):
+        print(f"  {failure['reason']}", file=sys.stderr)
+    print(f"status: {status_word(final['status'])}", file=sys.stderr)
 
 
 def _signal_number(interrupt: KeyboardInterrupt) -> int:
@@ -290,7 +302,8 @@ def operator_main(args: argparse.Namespace) -> int:
             page = api.call("GET", "/runs", params={**params, "limit": args.limit})
             for run in page["runs"]:
                 started = run.get("startedAt") or ""
-                print(f"{run['runId']}  {run['workflowId']:<20} {run['status']:<10} {started}")
+                word = status_word(run["status"])
+                print(f"{run['runId']}  {run['workflowId']:<20} {word:<10} {started}")
         elif args.command == "trace":
             cursor = None
             while True:
@@ -317,48 +330,3 @@ def operator_main(args: argparse.Namespace) -> int:
         print(f"segue {args.command}: {problem}", file=sys.stderr)
         return 1
     return 0
-
-
-def add_client_commands(commands: Any) -> None:
-    """`run`, `runs`, `trace`, `cancel`, `rerun`, `signal` on the `segue` parser."""
-
-    def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--api", help="API URL (default: SEGUE_API_URL, else the running `segue dev`)"
-        )
-        parser.add_argument("--token", help="bearer token (default: SEGUE_API_TOKEN)")
-
-    run = commands.add_parser(
-        "run", help="run a workflow (file or registered name) and print its output"
-    )
-    run.add_argument("target", metavar="FILE|NAME")
-    run.add_argument("--input", metavar="JSON|@FILE")
-    run.add_argument("--version", type=int, help="a registered version (default: latest)")
-    common(run)
-    runs = commands.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--workflow")
-    runs.add_argument("--status")
-    runs.add_argument("--limit", type=int, default=20)
-    common(runs)
-    trace = commands.add_parser("trace", help="print a run's trace events (JSON lines)")
-    trace.add_argument("run")
-    common(trace)
-    cancel = commands.add_parser("cancel", help="cancel a run")
-    cancel.add_argument("run")
-    common(cancel)
-    rerun = commands.add_parser("rerun", help="run a finished run again (a new run)")
-    rerun.add_argument("run")
-    rerun.add_argument(
-        "--failed",
-        action="store_true",
-        help="start where the failed run stopped, not from the top",
-    )
-    common(rerun)
-    signal = commands.add_parser("signal", help="resume a waiting task of a run with a payload")
-    signal.add_argument("run")
-    signal.add_argument("task")
-    signal.add_argument("--payload", metavar="JSON|@FILE")
-    signal.add_argument(
-        "--item", type=int, metavar="N", help="the item to answer, in a with-items task"
-    )
-    common(signal)

@@ -282,6 +282,8 @@ async def serve(
                 await asyncio.sleep(0.05)
             if api_task.done():
                 raise RuntimeError(f"the API did not start on port {settings.api_port}")
+            # The app configured logging as it started: route it again.
+            route_logs(settings.data_dir / "segue.log")
             record.api, record.demo, record.temporal = urls.api, demo, temporal.address
             publish(record)
             _announce(urls, registered, settings.data_dir, embedded=not handle_signals)
@@ -301,6 +303,35 @@ async def serve(
         await pool.close()
 
 
+class _OneLine(logging.Formatter):
+    """A log record as one terminal line that says where its details are."""
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__()
+        self.log_path = log_path
+
+    def format(self, record: logging.LogRecord) -> str:
+        first = record.getMessage().splitlines()[0] if record.getMessage() else record.name
+        return f"segue dev: {record.levelname.lower()}: {first} (details: {self.log_path})"
+
+
+def route_logs(log_path: Path) -> None:
+    """Everything worth logging, tracebacks included, to `log_path`; to the terminal only
+    errors, one line each. Handled action failures (the Temporal SDK logs each failed
+    activity attempt as a warning with its traceback) stay out of the progress output."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(log_path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.ERROR)
+    to_terminal.setFormatter(_OneLine(log_path))
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.close()
+    root.handlers = [to_file, to_terminal]
+    root.setLevel(logging.WARNING)
+
+
 def _say(text: str, *, embedded: bool) -> None:
     # After a hang-up the terminal is gone: writing to it must not stop the clean-up.
     with contextlib.suppress(OSError, ValueError):
@@ -317,6 +348,7 @@ def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded:
         f"  PostgreSQL    {urls.database}",
         f"  demo service  {urls.demo}   (503, 503, 200, … per name)",
         f"  data          {data_dir}",
+        f"  log           {data_dir / 'segue.log'}",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
@@ -327,9 +359,7 @@ def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded:
 def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True) -> int:
     """`segue dev`: start everything, serve until interrupted, stop everything."""
     settings = settings or DevSettings.from_env()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    for chatty in ("pgserver", "httpx", "temporalio"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    route_logs(settings.data_dir / "segue.log")
     try:
         lock = DataDirLock(settings.data_dir)
     except StackRunning as running:

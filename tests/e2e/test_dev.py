@@ -73,12 +73,31 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout) == {"checks": 3, "healthy": True}
-        assert "check" in run.stderr and "COMPLETED" in run.stderr
+        assert "check" in run.stderr and "status: succeeded" in run.stderr
         runs = subprocess.run(
             [*SEGUE, "runs"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
         )
-        assert runs.returncode == 0 and "COMPLETED" in runs.stdout
+        assert runs.returncode == 0 and "succeeded" in runs.stdout
         run_id = runs.stdout.split()[0]
+        # Any case, the language's word or the API's.
+        for word in ("SUCCEEDED", "completed"):
+            filtered = subprocess.run(
+                [*SEGUE, "runs", "--status", word],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            assert filtered.returncode == 0 and run_id in filtered.stdout, filtered.stderr
+        refused = subprocess.run(
+            [*SEGUE, "runs", "--status", "done"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert refused.returncode == 2 and "allowed: queued, running" in refused.stderr
         trace = subprocess.run(
             [*SEGUE, "trace", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
         )
@@ -92,7 +111,8 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
             text=True,
             timeout=30,
         )
-        assert refused.returncode == 1 and "RUN_NOT_FAILED" in refused.stderr, refused.stderr
+        assert refused.returncode == 1 and "[RUN_NOT_FAILED]" in refused.stderr, refused.stderr
+        assert "{" not in refused.stderr, refused.stderr
         rerun = subprocess.run(
             [*SEGUE, "rerun", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
         )
