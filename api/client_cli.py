@@ -200,7 +200,7 @@ def _interrupted(run_id: str | None, *, own_stack: bool) -> None:
         text = "segue run: interrupted before the run started"
     elif own_stack:
         text = (
-            f"segue run: interrupted; stopping the stack this command started. Run {run_id} "
+            f"segue run: interrupted; the stack this command started is stopped. Run {run_id} "
             f"is kept in {data_dir()} and goes on when a stack starts there again "
             f"(`segue dev`); to cancel it then: segue cancel {run_id}"
         )

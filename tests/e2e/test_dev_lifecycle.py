@@ -5,9 +5,11 @@ leftovers of an unclean exit are cleaned at the next start."""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +35,15 @@ pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 def dirs(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A data directory and an environment with a per-user state directory of its own;
     anything still running that names the data directory is killed at the end."""
-    data_dir = tmp_path / "data"
-    yield data_dir, dev_env(tmp_path / "state")
-    kill_all(processes_naming(data_dir))
+    # Not under pytest's base directory: as root, pgserver runs PostgreSQL as another user
+    # that must traverse the parents, and a concurrent pytest session resets the mode of
+    # pytest-of-<user> to 0700.
+    data_dir = Path(tempfile.mkdtemp(prefix="segue-e2e-")) / "data"
+    try:
+        yield data_dir, dev_env(tmp_path / "state")
+    finally:
+        kill_all(processes_naming(data_dir))
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
 def _segue(
@@ -129,7 +137,8 @@ def test_leftovers_of_an_unclean_exit_are_cleaned(dirs: tuple[Path, dict[str, st
         unrelated.bind(("127.0.0.1", 0))
         unrelated.listen()
         (data_dir / "api-url").write_text(f"http://127.0.0.1:{unrelated.getsockname()[1]}")
-        lost = _segue(env, "runs", cwd=data_dir.parent)
+        here = {**env, "SEGUE_DATA_DIR": str(data_dir)}
+        lost = _segue(here, "runs", cwd=data_dir.parent)
     assert lost.returncode == 2 and "no API found" in lost.stderr, lost.stderr
 
     again = start_dev(data_dir, env, *ANY_PORT)
@@ -165,4 +174,37 @@ def test_ctrl_c_on_a_self_started_run(dirs: tuple[Path, dict[str, str]], tmp_pat
     text = log.read_text()
     assert "Traceback" not in text, text
     assert "goes on when a stack starts there again" in text and "segue cancel" in text, text
+    assert wait_gone(started) == []
+
+
+def test_ctrl_c_leaves_the_run_going_on_a_running_stack(
+    dirs: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    data_dir, env = dirs
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("version: 1\nstart: [pause]\ntasks:\n  pause:\n    delay: 600\n")
+    stack = start_dev(data_dir, env, *ANY_PORT)
+    try:
+        log = tmp_path / "run.log"
+        with log.open("w") as out:
+            run = subprocess.Popen([SEGUE, "run", str(slow)], env=env, cwd=tmp_path, stderr=out)
+        try:
+            deadline = time.monotonic() + 60
+            while "pause" not in log.read_text():
+                assert run.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            run.send_signal(signal.SIGINT)
+            assert run.wait(30) == 130
+        finally:
+            if run.poll() is None:
+                run.kill()
+        text = log.read_text()
+        assert "Traceback" not in text and "goes on" in text, text
+        run_id = text.split("run ", 1)[1].split()[0]
+        running = _segue(env, "runs", "--status", "Running", cwd=tmp_path)
+        assert run_id in running.stdout, running.stdout + running.stderr
+        assert _segue(env, "cancel", run_id, cwd=tmp_path).returncode == 0
+    finally:
+        started = stack.processes()
+        stack.stop()
     assert wait_gone(started) == []
