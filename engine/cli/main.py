@@ -52,7 +52,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     )
 
     worker = commands.add_parser("worker", help="run a Temporal worker for Segue workflows")
-    from engine.temporal.worker import add_worker_arguments
+    from engine.temporal.worker_config import add_worker_arguments
 
     add_worker_arguments(worker)
     return parser, commands
