@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         from api.client_cli import run_main
 
         return run_main(args)
-    from api.client_cli import operator_main
+    from api.client_commands import operator_main
 
     return operator_main(args)
 

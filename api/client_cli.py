@@ -1,5 +1,5 @@
-"""The operator commands that talk to a running API: `segue run`, `runs`, `trace`,
-`cancel`, `rerun`, `signal`.
+"""`segue run`, and what the commands that talk to a running API share: finding it,
+calling it, following a run.
 
 The API is found at `--api`, else SEGUE_API_URL, else the one `segue dev` announced in
 its data dir; `segue run` starts the embedded stack itself when none is running.
@@ -15,10 +15,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 
@@ -108,19 +108,35 @@ def _problem_text(response: httpx.Response) -> str:
     return "\n".join(problem_lines(response.status_code, problem))
 
 
-def _register_or_name(api: Api, target: str) -> str:
-    path = Path(target)
-    if not path.is_file():
-        return target
-    name = path.stem
-    api.call(
+WORKFLOW_SUFFIXES = (".yaml", ".yml")
+
+
+def register_file(api: Api, file: str, name: str | None = None) -> dict[str, Any]:
+    """Register a workflow file (under `name`, else the file's stem); the API's answer."""
+    path = Path(file)
+    answer: dict[str, Any] = api.call(
         "POST",
         "/workflows",
-        params={"name": name},
+        params={"name": name or path.stem},
         content=path.read_bytes(),
         headers={"content-type": "application/yaml"},
     )
-    return name
+    return answer
+
+
+def _register_or_name(api: Api, target: str, name: str | None) -> str:
+    """The workflow to run: a file, registered first, or the name of a registered one."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            return str(register_file(api, target, name)["name"])
+        except ApiProblem as problem:
+            if "[NAME_INVALID]" in str(problem) and name is None:
+                raise ApiProblem(f"{problem}\n  choose a name with --name NAME") from None
+            raise
+    if path.suffix in WORKFLOW_SUFFIXES or os.sep in target:
+        raise UsageProblem(f"no such file: {target}")
+    return target
 
 
 def _progress_line(event: dict[str, Any], started: dict[str, float]) -> str | None:
@@ -143,9 +159,16 @@ def _progress_line(event: dict[str, Any], started: dict[str, float]) -> str | No
     return None
 
 
-def _follow(api: Api, run_id: str) -> None:
-    """Print live progress from the SSE stream until the run's terminal event."""
+def follow_run(
+    api: Api,
+    run_id: str,
+    show: Callable[[dict[str, Any]], str | None] | None = None,
+    to: TextIO = sys.stderr,
+) -> None:
+    """Print the run's events from the SSE stream (live progress lines unless `show`
+    formats them) until its terminal event."""
     started: dict[str, float] = {}
+    show = show or (lambda event: _progress_line(event, started))
     last_id: str | None = None
     while True:
         headers = {"last-event-id": last_id} if last_id else {}
@@ -160,9 +183,9 @@ def _follow(api: Api, run_id: str) -> None:
                         continue
                     envelope = json.loads(line[5:])
                     for event in envelope.get("events", []):
-                        text = _progress_line(event, started)
+                        text = show(event)
                         if text:
-                            print(text, file=sys.stderr, flush=True)
+                            print(text, file=to, flush=True)
                         if event["type"] in TERMINAL_EVENTS:
                             return
         except httpx.HTTPError:
@@ -231,9 +254,20 @@ def run_main(args: argparse.Namespace) -> int:
     if not isinstance(run_input, dict):
         print("segue run: --input must be a JSON object", file=sys.stderr)
         return 2
+    target = Path(args.target)
+    if not target.is_file() and (target.suffix in WORKFLOW_SUFFIXES or os.sep in args.target):
+        print(f"segue run: no such file: {args.target}", file=sys.stderr)
+        return 2
     _signals_interrupt()
     found = find_api(args.api)
     own_stack = found is None
+    if own_stack and args.detach:
+        print(
+            "segue run: --detach needs a running stack (start `segue dev`, or set "
+            "SEGUE_API_URL): a stack this command started would stop with it",
+            file=sys.stderr,
+        )
+        return 2
     run_id: str | None = None
     try:
         with contextlib.ExitStack() as stack:
@@ -241,27 +275,30 @@ def run_main(args: argparse.Namespace) -> int:
                 print("segue run: no API running; starting the embedded stack…", file=sys.stderr)
                 found = stack.enter_context(embedded_stack())
             api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
-            name = _register_or_name(api, args.target)
+            name = _register_or_name(api, args.target, args.name)
             body: dict[str, Any] = {"input": fill_demo_inputs(args.target, run_input, found.demo)}
             if args.version is not None:
                 body["version"] = args.version
             run = api.call("POST", f"/workflows/{name}/runs", json=body)
             run_id = run["runId"]
+            if args.detach:
+                print(run_id)
+                return 0
             print(f"run {run_id} of {name}", file=sys.stderr, flush=True)
-            _follow(api, run["runId"])
+            follow_run(api, run["runId"])
             final = api.call("GET", f"/runs/{run['runId']}")
-    except ApiProblem as problem:
+    except (ApiProblem, UsageProblem) as problem:
         print(f"segue run: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         _interrupted(run_id, own_stack=own_stack)
         return 128 + _signal_number(interrupt)
     print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
-    _print_outcome(final)
+    print_outcome(final)
     return 0 if final["status"] == "COMPLETED" else 1
 
 
-def _print_outcome(final: dict[str, Any]) -> None:
+def print_outcome(final: dict[str, Any]) -> None:
     """The run's errors (said to be handled when the run succeeded) and its status."""
     errors = final.get("errors") or []
     if errors:
@@ -283,50 +320,3 @@ def _print_outcome(final: dict[str, Any]) -> None:
 def _signal_number(interrupt: KeyboardInterrupt) -> int:
     name = str(interrupt.args[0]) if interrupt.args else "SIGINT"
     return int(signal.Signals[name]) if name in signal.Signals.__members__ else 2
-
-
-def operator_main(args: argparse.Namespace) -> int:
-    """`segue runs`, `segue trace RUN`, `segue cancel RUN`, `segue rerun RUN`,
-    `segue signal RUN TASK`."""
-    found = find_api(args.api)
-    if found is None:
-        print(
-            f"segue {args.command}: no API found (set SEGUE_API_URL or start `segue dev`)",
-            file=sys.stderr,
-        )
-        return 2
-    api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
-    try:
-        if args.command == "runs":
-            params = {k: v for k, v in (("workflow", args.workflow), ("status", args.status)) if v}
-            page = api.call("GET", "/runs", params={**params, "limit": args.limit})
-            for run in page["runs"]:
-                started = run.get("startedAt") or ""
-                word = status_word(run["status"])
-                print(f"{run['runId']}  {run['workflowId']:<20} {word:<10} {started}")
-        elif args.command == "trace":
-            cursor = None
-            while True:
-                params = {"cursor": cursor} if cursor else {}
-                page = api.call("GET", f"/runs/{args.run}/trace", params=params)
-                for event in page["events"]:
-                    print(json.dumps(event, ensure_ascii=False))
-                cursor = page.get("cursor")
-                if not page["events"] or not cursor:
-                    break
-        elif args.command == "cancel":
-            print(json.dumps(api.call("POST", f"/runs/{args.run}/cancel")))
-        elif args.command == "rerun":
-            body = {"from": "failed" if args.failed else "start"}
-            print(json.dumps(api.call("POST", f"/runs/{args.run}/rerun", json=body)))
-        elif args.command == "signal":
-            payload = read_document(args.payload, "payload") if args.payload else None
-            signal_body: dict[str, Any] = {"payload": payload}
-            if args.item is not None:
-                signal_body["item"] = args.item
-            path = f"/runs/{args.run}/signals/{args.task}"
-            print(json.dumps(api.call("POST", path, json=signal_body)))
-    except (ApiProblem, UsageProblem) as problem:
-        print(f"segue {args.command}: {problem}", file=sys.stderr)
-        return 1
-    return 0

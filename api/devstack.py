@@ -256,10 +256,10 @@ async def serve(
             auth_disabled=True,
             tokens=(),
         )
+        app = create_app(config)
+        route_logs(settings.data_dir / "segue.log")  # Litestar configured logging its way
         server = _QuietServer(
-            uvicorn.Config(
-                create_app(config), host="127.0.0.1", port=settings.api_port, log_level="warning"
-            )
+            uvicorn.Config(app, host="127.0.0.1", port=settings.api_port, log_level="warning")
         )
         urls = DevUrls(
             api=f"http://127.0.0.1:{settings.api_port}",
@@ -282,8 +282,6 @@ async def serve(
                 await asyncio.sleep(0.05)
             if api_task.done():
                 raise RuntimeError(f"the API did not start on port {settings.api_port}")
-            # The app configured logging as it started: route it again.
-            route_logs(settings.data_dir / "segue.log")
             record.api, record.demo, record.temporal = urls.api, demo, temporal.address
             publish(record)
             _announce(urls, registered, settings.data_dir, embedded=not handle_signals)

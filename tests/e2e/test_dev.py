@@ -99,7 +99,12 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
         )
         assert refused.returncode == 2 and "allowed: queued, running" in refused.stderr
         trace = subprocess.run(
-            [*SEGUE, "trace", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+            [*SEGUE, "trace", run_id, "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         types = [json.loads(line)["type"] for line in trace.stdout.splitlines()]
         assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
@@ -114,7 +119,12 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
         assert refused.returncode == 1 and "[RUN_NOT_FAILED]" in refused.stderr, refused.stderr
         assert "{" not in refused.stderr, refused.stderr
         rerun = subprocess.run(
-            [*SEGUE, "rerun", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+            [*SEGUE, "rerun", run_id, "--detach"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert rerun.returncode == 0, rerun.stderr
         assert json.loads(rerun.stdout)["rerunOf"] == run_id
