@@ -368,6 +368,10 @@ def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True
             )
     except StopRequested:
         pass  # the servers are stopped: the ExitStack has unwound
+    except Exception as error:
+        # One line on the terminal (route_logs), the traceback in the log file.
+        log.exception("the stack stopped on an unexpected error: %s", error)
+        return 1
     finally:
         withdraw(settings.data_dir)
         guardian.close()

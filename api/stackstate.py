@@ -140,9 +140,13 @@ def clean_leftovers(data_dir: Path) -> list[str]:
         for server in reversed(previous.server_processes()):
             if stop_server(server):
                 done.append(f"stopped {server.name} (pid {server.pid}) left by an earlier run")
+    # Also what no record names: a stack interrupted between starting a server and
+    # recording it, or a record lost.
     postmaster = _leftover_postmaster(data_dir / "postgres")
-    if postmaster is not None and stop_server(postmaster):
-        done.append(f"stopped PostgreSQL (pid {postmaster.pid}) left by an earlier run")
+    unrecorded = [*_leftover_temporal(data_dir), *([postmaster] if postmaster else [])]
+    for leftover in unrecorded:
+        if stop_server(leftover):
+            done.append(f"stopped {leftover.name} (pid {leftover.pid}) left by an earlier run")
     # pgserver stops PostgreSQL only when no other pid it recorded is alive; with the lock
     # held there is no other user, and a recycled stale pid would keep it running forever.
     with contextlib.suppress(FileNotFoundError):
@@ -152,6 +156,20 @@ def clean_leftovers(data_dir: Path) -> list[str]:
             path.unlink()
             done.append(f"removed stale {path}")
     return done
+
+
+def _leftover_temporal(data_dir: Path) -> list[ServerProcess]:
+    """Temporal servers still running on this data directory's SQLite file, recorded or
+    not (a stack interrupted between starting one and recording it)."""
+    db_file = str(data_dir / "temporal.db")
+    found = []
+    for process in psutil.process_iter(["cmdline", "create_time"]):
+        cmdline = process.info.get("cmdline") or []
+        if "start-dev" in cmdline and db_file in cmdline:
+            found.append(
+                ServerProcess(process.pid, process.info["create_time"], "group", "Temporal server")
+            )
+    return found
 
 
 def _leftover_postmaster(pgdata: Path) -> ServerProcess | None:
