@@ -6,19 +6,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC
 
 from engine.cli.main import build_parser, exit_after_temporal, run_engine_command, uses_temporal
 
 
 def full_parser() -> argparse.ArgumentParser:
     parser, commands = build_parser()
-    from api.client_cli import add_client_commands
+    from api.client_parser import add_client_commands
     from api.serve import add_api_arguments
 
     add_api_arguments(commands.add_parser("api", help="serve the HTTP API (needs SEGUE_API_TOKEN)"))
-    commands.add_parser(
-        "dev",
-        help="the embedded default: Temporal dev server, PostgreSQL, API and worker on loopback",
+    from api.dev_options import add_dev_arguments
+
+    add_dev_arguments(
+        commands.add_parser(
+            "dev",
+            help="the embedded default: Temporal dev server, PostgreSQL, API and worker on "
+            "loopback",
+        )
     )
     add_client_commands(commands)
     return parser
@@ -26,7 +32,12 @@ def full_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = full_parser().parse_args(argv)
-    code = _run(args)
+    try:
+        code = _run(args)
+    except KeyboardInterrupt:
+        code = 130  # what was interrupted has said what it left behind, if anything
+    except Exception as error:  # the last resort: expected failures are handled below
+        code = _unexpected(args.command, error)
     if uses_temporal(args) and argv is None:
         exit_after_temporal(code)  # a command-line process, not a caller in tests
     return code
@@ -41,16 +52,36 @@ def _run(args: argparse.Namespace) -> int:
 
         return api_main(args)
     if args.command == "dev":
-        from api.devstack import dev_main
+        from api.devstack import DevSettings, dev_main
 
-        return dev_main()
+        return dev_main(DevSettings.from_args(args))
     if args.command == "run":
         from api.client_cli import run_main
 
         return run_main(args)
-    from api.client_cli import operator_main
+    from api.client_commands import operator_main
 
     return operator_main(args)
+
+
+def _unexpected(command: str, error: Exception) -> int:
+    """One line on the terminal, the traceback in a log file it names."""
+    import traceback
+    from datetime import datetime
+
+    from api.stackstate import user_state_dir
+
+    log = user_state_dir().parent / "cli.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"--- {datetime.now(UTC).isoformat()} segue {command}\n")
+            out.write(traceback.format_exc())
+        where = f" (details: {log})"
+    except OSError:
+        where = ""
+    print(f"segue {command}: unexpected error: {error}{where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

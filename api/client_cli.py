@@ -1,5 +1,5 @@
-"""The operator commands that talk to a running API: `segue run`, `runs`, `trace`,
-`cancel`, `rerun`, `signal`.
+"""`segue run`, and what the commands that talk to a running API share: finding it,
+calling it, following a run.
 
 The API is found at `--api`, else SEGUE_API_URL, else the one `segue dev` announced in
 its data dir; `segue run` starts the embedded stack itself when none is running.
@@ -11,15 +11,18 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 
+from api.cli_render import error_line, problem_lines, status_word
 from engine.cli.simulate import UsageProblem, read_document
 
 TERMINAL_EVENTS = frozenset({"WORKFLOW_COMPLETED", "WORKFLOW_FAILED", "WORKFLOW_CANCELLED"})
@@ -33,43 +36,48 @@ def data_dir() -> Path:
     return Path(os.environ.get("SEGUE_DATA_DIR", ".segue")).resolve()
 
 
-def find_api(explicit: str | None) -> str | None:
+@dataclass(frozen=True)
+class FoundApi:
+    """An API to talk to, and the stack's demo service when the API is a `segue dev`."""
+
+    url: str
+    demo: str = ""
+
+
+def find_api(explicit: str | None) -> FoundApi | None:
+    """`--api`, else SEGUE_API_URL, else the live stack of this directory's data dir,
+    else the most recently started live stack of this user (from any directory)."""
+    from api.stackstate import live_stacks, stack_of
+
     if explicit:
-        return explicit.rstrip("/")
+        return FoundApi(explicit.rstrip("/"))
     if os.environ.get("SEGUE_API_URL"):
-        return os.environ["SEGUE_API_URL"].rstrip("/")
-    announced = data_dir() / "api-url"
-    if announced.is_file():
-        url = announced.read_text().strip()
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=2).status_code < 500:
-                return url
-    return None
+        return FoundApi(os.environ["SEGUE_API_URL"].rstrip("/"))
+    record = stack_of(data_dir())
+    if record is None:
+        running = live_stacks()
+        record = running[0] if running else None
+    return FoundApi(record.api, record.demo) if record is not None else None
 
 
 @contextlib.contextmanager
-def embedded_stack() -> Iterator[str]:
-    """Run `segue dev` in this process for as long as the block lasts; its API URL."""
-    from api.devstack import DevSettings, dev_main
+def embedded_stack() -> Iterator[FoundApi]:
+    """Run `segue dev` in this process for as long as the block lasts, on free ports."""
+    from api.devstack import DevSettings, dev_main, request_stop
+    from api.stackstate import wait_for_record
 
     settings = DevSettings.from_env()
-    announced = settings.data_dir / "api-url"
-    with contextlib.suppress(FileNotFoundError):
-        announced.unlink()
+    settings.api_port = settings.temporal_port = settings.ui_port = settings.demo_port = 0
     thread = threading.Thread(
         target=dev_main, args=(settings,), kwargs={"handle_signals": False}, daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + 120
-    while not announced.is_file():
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise ApiProblem("the embedded stack did not start (see the messages above)")
-        time.sleep(0.2)
     try:
-        yield announced.read_text().strip()
+        record = wait_for_record(settings.data_dir, thread.is_alive, timeout=120)
+        if record is None:
+            raise ApiProblem("the embedded stack did not start (see the messages above)")
+        yield FoundApi(record.api, record.demo)
     finally:
-        from api.devstack import request_stop
-
         request_stop()
         thread.join(60)
 
@@ -99,29 +107,40 @@ def _problem_text(response: httpx.Response) -> str:
         problem = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:500]}"
-    title, code = problem.get("title", "error"), problem.get("code", "")
-    lines = [f"{title} ({response.status_code} {code}): {problem.get('detail', '')}"]
-    for error in problem.get("errors", []) or []:
-        where = ":".join(
-            str(error.get(k)) for k in ("file", "line", "column") if error.get(k) is not None
-        )
-        lines.append(f"  {where}: {error.get('category', '')}: {error.get('message', error)}")
-    return "\n".join(lines)
+    if not isinstance(problem, dict):
+        return f"HTTP {response.status_code}: {response.text[:500]}"
+    return "\n".join(problem_lines(response.status_code, problem))
 
 
-def _register_or_name(api: Api, target: str) -> str:
-    path = Path(target)
-    if not path.is_file():
-        return target
-    name = path.stem
-    api.call(
+WORKFLOW_SUFFIXES = (".yaml", ".yml")
+
+
+def register_file(api: Api, file: str, name: str | None = None) -> dict[str, Any]:
+    """Register a workflow file (under `name`, else the file's stem); the API's answer."""
+    path = Path(file)
+    answer: dict[str, Any] = api.call(
         "POST",
         "/workflows",
-        params={"name": name},
+        params={"name": name or path.stem},
         content=path.read_bytes(),
         headers={"content-type": "application/yaml"},
     )
-    return name
+    return answer
+
+
+def _register_or_name(api: Api, target: str, name: str | None) -> str:
+    """The workflow to run: a file, registered first, or the name of a registered one."""
+    path = Path(target)
+    if path.is_file():
+        try:
+            return str(register_file(api, target, name)["name"])
+        except ApiProblem as problem:
+            if "[NAME_INVALID]" in str(problem) and name is None:
+                raise ApiProblem(f"{problem}\n  choose a name with --name NAME") from None
+            raise
+    if path.suffix in WORKFLOW_SUFFIXES or os.sep in target:
+        raise UsageProblem(f"no such file: {target}")
+    return target
 
 
 def _progress_line(event: dict[str, Any], started: dict[str, float]) -> str | None:
@@ -144,9 +163,16 @@ def _progress_line(event: dict[str, Any], started: dict[str, float]) -> str | No
     return None
 
 
-def _follow(api: Api, run_id: str) -> None:
-    """Print live progress from the SSE stream until the run's terminal event."""
+def follow_run(
+    api: Api,
+    run_id: str,
+    show: Callable[[dict[str, Any]], str | None] | None = None,
+    to: TextIO = sys.stderr,
+) -> None:
+    """Print the run's events from the SSE stream (live progress lines unless `show`
+    formats them) until its terminal event."""
     started: dict[str, float] = {}
+    show = show or (lambda event: _progress_line(event, started))
     last_id: str | None = None
     while True:
         headers = {"last-event-id": last_id} if last_id else {}
@@ -161,13 +187,65 @@ def _follow(api: Api, run_id: str) -> None:
                         continue
                     envelope = json.loads(line[5:])
                     for event in envelope.get("events", []):
-                        text = _progress_line(event, started)
+                        text = show(event)
                         if text:
-                            print(text, file=sys.stderr, flush=True)
+                            print(text, file=to, flush=True)
                         if event["type"] in TERMINAL_EVENTS:
                             return
         except httpx.HTTPError:
             time.sleep(1)  # the API restarted: resume from the last event seen
+
+
+# An input default that begins with this is the demo service of the stack the run goes
+# to: `segue run` fills it in. The `.invalid` domain never resolves (RFC 2606), so a run
+# started any other way fails plainly instead of polling a service nobody started for it.
+DEMO_PLACEHOLDER = "http://segue-demo.invalid"
+
+
+def fill_demo_inputs(target: str, run_input: dict[str, Any], demo: str) -> dict[str, Any]:
+    """The run input with each demo-service default of the workflow file made concrete."""
+    path = Path(target)
+    if not demo or not path.is_file():
+        return run_input
+    import yaml
+
+    try:
+        declared = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("input") or {}
+    except (yaml.YAMLError, AttributeError, OSError):
+        return run_input  # registration reports what is wrong with the file
+    filled = dict(run_input)
+    for name, spec in declared.items() if isinstance(declared, dict) else []:
+        default = spec.get("default") if isinstance(spec, dict) else None
+        if name not in filled and isinstance(default, str) and default.startswith(DEMO_PLACEHOLDER):
+            filled[name] = demo + default.removeprefix(DEMO_PLACEHOLDER)
+    return filled
+
+
+def _interrupted(run_id: str | None, *, own_stack: bool) -> None:
+    """What Ctrl-C (or SIGTERM, SIGHUP) on `segue run` leaves behind, in plain words."""
+    if run_id is None:
+        text = "segue run: interrupted before the run started"
+    elif own_stack:
+        text = (
+            f"segue run: interrupted; the stack this command started is stopped. Run {run_id} "
+            f"is kept in {data_dir()} and goes on when a stack starts there again "
+            f"(`segue dev`); to cancel it then: segue cancel {run_id}"
+        )
+    else:
+        text = (
+            f"segue run: stopped following; run {run_id} goes on. "
+            f"See it: segue trace {run_id}; cancel it: segue cancel {run_id}"
+        )
+    with contextlib.suppress(OSError, ValueError):
+        print(f"\n{text}", file=sys.stderr, flush=True)
+
+
+def _signals_interrupt() -> None:
+    """SIGTERM and SIGHUP end `segue run` the way Ctrl-C does (stack stopped, message)."""
+    from api.devstack import STOP_SIGNALS, _raise_stop
+
+    for signum in STOP_SIGNALS[1:]:
+        signal.signal(signum, _raise_stop)
 
 
 def run_main(args: argparse.Namespace) -> int:
@@ -177,118 +255,72 @@ def run_main(args: argparse.Namespace) -> int:
     except UsageProblem as problem:
         print(f"segue run: {problem}", file=sys.stderr)
         return 2
-    url = find_api(args.api)
-    with contextlib.ExitStack() as stack:
-        if url is None:
-            print("segue run: no API running; starting the embedded stack…", file=sys.stderr)
-            url = stack.enter_context(embedded_stack())
-        api = Api(url, args.token or os.environ.get("SEGUE_API_TOKEN"))
-        try:
-            name = _register_or_name(api, args.target)
-            body: dict[str, Any] = {"input": run_input or {}}
-            if args.version is not None:
-                body["version"] = args.version
-            run = api.call("POST", f"/workflows/{name}/runs", json=body)
-            print(f"run {run['runId']} of {name}", file=sys.stderr, flush=True)
-            _follow(api, run["runId"])
-            final = api.call("GET", f"/runs/{run['runId']}")
-        except ApiProblem as problem:
-            print(f"segue run: {problem}", file=sys.stderr)
-            return 2
-    print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
-    if final.get("errors"):
-        for error in final["errors"]:
-            print(f"  [{error.get('type')}] {error.get('message')}", file=sys.stderr)
-    print(f"status: {final['status']}", file=sys.stderr)
-    return 0 if final["status"] == "COMPLETED" else 1
-
-
-def operator_main(args: argparse.Namespace) -> int:
-    """`segue runs`, `segue trace RUN`, `segue cancel RUN`, `segue rerun RUN`,
-    `segue signal RUN TASK`."""
-    url = find_api(args.api)
-    if url is None:
+    if not isinstance(run_input, dict):
+        print("segue run: --input must be a JSON object", file=sys.stderr)
+        return 2
+    target = Path(args.target)
+    if not target.is_file() and (target.suffix in WORKFLOW_SUFFIXES or os.sep in args.target):
+        print(f"segue run: no such file: {args.target}", file=sys.stderr)
+        return 2
+    _signals_interrupt()
+    found = find_api(args.api)
+    own_stack = found is None
+    if own_stack and args.detach:
         print(
-            f"segue {args.command}: no API found (set SEGUE_API_URL or start `segue dev`)",
+            "segue run: --detach needs a running stack (start `segue dev`, or set "
+            "SEGUE_API_URL): a stack this command started would stop with it",
             file=sys.stderr,
         )
         return 2
-    api = Api(url, args.token or os.environ.get("SEGUE_API_TOKEN"))
+    run_id: str | None = None
     try:
-        if args.command == "runs":
-            params = {k: v for k, v in (("workflow", args.workflow), ("status", args.status)) if v}
-            page = api.call("GET", "/runs", params={**params, "limit": args.limit})
-            for run in page["runs"]:
-                started = run.get("startedAt") or ""
-                print(f"{run['runId']}  {run['workflowId']:<20} {run['status']:<10} {started}")
-        elif args.command == "trace":
-            cursor = None
-            while True:
-                params = {"cursor": cursor} if cursor else {}
-                page = api.call("GET", f"/runs/{args.run}/trace", params=params)
-                for event in page["events"]:
-                    print(json.dumps(event, ensure_ascii=False))
-                cursor = page.get("cursor")
-                if not page["events"] or not cursor:
-                    break
-        elif args.command == "cancel":
-            print(json.dumps(api.call("POST", f"/runs/{args.run}/cancel")))
-        elif args.command == "rerun":
-            body = {"from": "failed" if args.failed else "start"}
-            print(json.dumps(api.call("POST", f"/runs/{args.run}/rerun", json=body)))
-        elif args.command == "signal":
-            payload = read_document(args.payload, "payload") if args.payload else None
-            signal_body: dict[str, Any] = {"payload": payload}
-            if args.item is not None:
-                signal_body["item"] = args.item
-            path = f"/runs/{args.run}/signals/{args.task}"
-            print(json.dumps(api.call("POST", path, json=signal_body)))
+        with contextlib.ExitStack() as stack:
+            if found is None:
+                print("segue run: no API running; starting the embedded stack…", file=sys.stderr)
+                found = stack.enter_context(embedded_stack())
+            api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
+            name = _register_or_name(api, args.target, args.name)
+            body: dict[str, Any] = {"input": fill_demo_inputs(args.target, run_input, found.demo)}
+            if args.version is not None:
+                body["version"] = args.version
+            run = api.call("POST", f"/workflows/{name}/runs", json=body)
+            run_id = run["runId"]
+            if args.detach:
+                print(run_id)
+                return 0
+            print(f"run {run_id} of {name}", file=sys.stderr, flush=True)
+            follow_run(api, run["runId"])
+            final = api.call("GET", f"/runs/{run['runId']}")
     except (ApiProblem, UsageProblem) as problem:
-        print(f"segue {args.command}: {problem}", file=sys.stderr)
-        return 1
-    return 0
+        print(f"segue run: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
+        _interrupted(run_id, own_stack=own_stack)
+        return 128 + _signal_number(interrupt)
+    print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
+    print_outcome(final)
+    return 0 if final["status"] == "COMPLETED" else 1
 
 
-def add_client_commands(commands: Any) -> None:
-    """`run`, `runs`, `trace`, `cancel`, `rerun`, `signal` on the `segue` parser."""
-
-    def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--api", help="API URL (default: SEGUE_API_URL, else the running `segue dev`)"
+def print_outcome(final: dict[str, Any]) -> None:
+    """The run's errors (said to be handled when the run succeeded) and its status."""
+    errors = final.get("errors") or []
+    if errors:
+        handled = final["status"] == "COMPLETED"
+        print(
+            "handled failures (the workflow's transitions dealt with them):"
+            if handled
+            else "errors:",
+            file=sys.stderr,
         )
-        parser.add_argument("--token", help="bearer token (default: SEGUE_API_TOKEN)")
+        for error in errors:
+            print(f"  {error_line(error)}", file=sys.stderr)
+    failure = final.get("failure") or {}
+    if failure.get("reason"):
+        print(f"  {failure['reason']}", file=sys.stderr)
+    print(f"status: {status_word(final['status'])}", file=sys.stderr)
 
-    run = commands.add_parser(
-        "run", help="run a workflow (file or registered name) and print its output"
-    )
-    run.add_argument("target", metavar="FILE|NAME")
-    run.add_argument("--input", metavar="JSON|@FILE")
-    run.add_argument("--version", type=int, help="a registered version (default: latest)")
-    common(run)
-    runs = commands.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--workflow")
-    runs.add_argument("--status")
-    runs.add_argument("--limit", type=int, default=20)
-    common(runs)
-    trace = commands.add_parser("trace", help="print a run's trace events (JSON lines)")
-    trace.add_argument("run")
-    common(trace)
-    cancel = commands.add_parser("cancel", help="cancel a run")
-    cancel.add_argument("run")
-    common(cancel)
-    rerun = commands.add_parser("rerun", help="run a finished run again (a new run)")
-    rerun.add_argument("run")
-    rerun.add_argument(
-        "--failed",
-        action="store_true",
-        help="start where the failed run stopped, not from the top",
-    )
-    common(rerun)
-    signal = commands.add_parser("signal", help="resume a waiting task of a run with a payload")
-    signal.add_argument("run")
-    signal.add_argument("task")
-    signal.add_argument("--payload", metavar="JSON|@FILE")
-    signal.add_argument(
-        "--item", type=int, metavar="N", help="the item to answer, in a with-items task"
-    )
-    common(signal)
+
+def _signal_number(interrupt: KeyboardInterrupt) -> int:
+    name = str(interrupt.args[0]) if interrupt.args else "SIGINT"
+    return int(signal.Signals[name]) if name in signal.Signals.__members__ else 2

@@ -3,14 +3,18 @@
 A Temporal dev server (SQLite file under the data dir), PostgreSQL (SEGUE_DATABASE_URL,
 else an embedded server whose files live under the data dir), the API (auth off, loopback
 only), a worker, and a small demo service that turns healthy after a few polls, for the
-monitoring example. Ctrl-C stops all of it; a second start reuses the data.
+examples. Ctrl-C, SIGTERM or SIGHUP stops all of it; a second start reuses the data.
+
+Nothing outlives it: a lock makes it the only stack of its data directory, a guardian
+process (api.guardian) stops the servers if it dies without doing so, and the next start
+cleans up after an unclean exit (api.stackstate).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -18,15 +22,31 @@ import socket
 import sys
 import threading
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from api.demo_service import demo_service
+from api.dev_logging import route_logs
+from api.dev_options import (
+    DEFAULT_API_PORT,
+    DEFAULT_DEMO_PORT,
+    DEFAULT_TEMPORAL_PORT,
+    DEFAULT_UI_PORT,
+)
+from api.guardian import Guardian, ServerProcess
+from api.stackstate import (
+    DataDirLock,
+    StackRecord,
+    StackRunning,
+    clean_leftovers,
+    publish,
+    withdraw,
+)
 from engine.actions import egress
 from engine.actions.catalog import ActionCatalog
 from engine.actions.egress import EgressPolicy, Endpoint
@@ -48,12 +68,6 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-DEFAULT_API_PORT = 8000
-DEFAULT_TEMPORAL_PORT = 7233
-DEFAULT_UI_PORT = 8233
-DEFAULT_DEMO_PORT = 8090
-
-
 @dataclass
 class DevSettings:
     data_dir: Path
@@ -66,13 +80,29 @@ class DevSettings:
     temporal_http_port: int | None = None
 
     @classmethod
-    def from_env(cls) -> DevSettings:
+    def from_env(cls, data_dir: str | None = None) -> DevSettings:
         workflows = Path("workflows")
         return cls(
-            data_dir=Path(os.environ.get("SEGUE_DATA_DIR", ".segue")).resolve(),
+            data_dir=Path(data_dir or os.environ.get("SEGUE_DATA_DIR", ".segue")).resolve(),
             workflows_dir=workflows if workflows.is_dir() else None,
             database_url=os.environ.get("SEGUE_DATABASE_URL") or None,
         )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> DevSettings:
+        settings = cls.from_env(args.data_dir)
+        settings.api_port, settings.temporal_port = args.port, args.temporal_port
+        settings.ui_port, settings.demo_port = args.ui_port, args.demo_port
+        return settings
+
+    def ports(self) -> dict[str, tuple[str, int]]:
+        """Each port by its flag, with what it serves."""
+        return {
+            "--port": ("API", self.api_port),
+            "--temporal-port": ("Temporal", self.temporal_port),
+            "--ui-port": ("Temporal UI", self.ui_port),
+            "--demo-port": ("demo service", self.demo_port),
+        }
 
 
 @dataclass
@@ -85,50 +115,40 @@ class DevUrls:
     demo: str
 
 
-def _port_or_free(port: int) -> int:
-    """The preferred port if nothing listens on it, else a free one."""
+class PortBusy(Exception):
+    """A port `segue dev` was told to use is taken."""
+
+
+def claim_ports(settings: DevSettings) -> None:
+    """Check every port before starting anything; 0 becomes a free port."""
+    busy = [
+        f"port {port} ({what}) is in use by another process; free it, or choose another "
+        f"with {flag} N (0: any free port)"
+        for flag, (what, port) in settings.ports().items()
+        if port != 0 and not _port_free(port)
+    ]
+    if busy:
+        raise PortBusy("\n".join(busy))
+    settings.api_port = settings.api_port or free_port()
+    settings.temporal_port = settings.temporal_port or free_port()
+    settings.ui_port = settings.ui_port or free_port()
+    settings.demo_port = settings.demo_port or free_port()
+
+
+def _port_free(port: int) -> bool:
+    # SO_REUSEADDR as the servers set it: a socket in TIME_WAIT does not count as busy,
+    # a listening one does.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        if sock.connect_ex(("127.0.0.1", port)) != 0:
-            return port
-    return free_port()
-
-
-class _DemoHealth(BaseHTTPRequestHandler):
-    """`GET /health/<name>`: 503 twice, then 200, then again from the start (per name)."""
-
-    counts: dict[str, int] = {}
-    lock = threading.Lock()
-
-    def do_GET(self) -> None:
-        with self.lock:
-            seen = self.counts.get(self.path, 0) + 1
-            self.counts[self.path] = seen % 3
-        healthy = seen % 3 == 0
-        body = json.dumps({"healthy": healthy, "poll": seen}).encode()
-        self.send_response(200 if healthy else 503)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @contextmanager
-def demo_service(port: int) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _DemoHealth)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
+def embedded_postgres(data_dir: Path, watch: Callable[[ServerProcess], None]) -> Iterator[str]:
     """A PostgreSQL server whose data lives under the data dir (pgserver)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -137,24 +157,30 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
     pgdata = data_dir / "postgres"
     server = get_server(str(pgdata), cleanup_mode="stop")
     try:
+        pid = server.get_pid()
+        if pid is not None:
+            watch(ServerProcess.of(pid, "postgres", "PostgreSQL"))
         yield str(server.get_uri())
     finally:
         server.cleanup()
 
 
 @contextmanager
-def temporal_server(settings: DevSettings) -> Iterator[DevServer]:
+def temporal_server(
+    settings: DevSettings, watch: Callable[[ServerProcess], None]
+) -> Iterator[DevServer]:
     # A known HTTP API port, so that the egress policy can keep actions away from it.
     settings.temporal_http_port = free_port()
     server = start_dev_server(
         db_file=settings.data_dir / "temporal.db",
-        port=_port_or_free(settings.temporal_port),
+        port=settings.temporal_port,
         ui=True,
-        ui_port=_port_or_free(settings.ui_port),
+        ui_port=settings.ui_port,
         log_path=settings.data_dir / "temporal.log",
         extra_args=["--http-port", str(settings.temporal_http_port)],
     )
     try:
+        watch(ServerProcess.of(server.process.pid, "group", "Temporal server"))
         yield server
     finally:
         server.stop()
@@ -189,13 +215,27 @@ async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
 
 
 _STOPPERS: list[Any] = []
+# Set by `request_stop` before the stack has started serving: it stops as soon as it does.
+_STOP_EARLY = threading.Event()
 
 
 def request_stop() -> None:
     """Stop a stack started in another thread (`segue run` with no API running)."""
+    _STOP_EARLY.set()
     for stopper in _STOPPERS:
         stopper()
     _STOPPERS.clear()
+
+
+class StopRequested(KeyboardInterrupt):
+    """SIGTERM or SIGHUP while the stack starts or stops: unwind as Ctrl-C does."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 async def serve(
@@ -203,13 +243,15 @@ async def serve(
     database_url: str,
     temporal: DevServer,
     demo: str,
+    record: StackRecord,
     *,
     handle_signals: bool,
 ) -> None:
-    """Run the API and the worker until Ctrl-C or SIGTERM."""
+    """Run the API and the worker until Ctrl-C, SIGTERM or SIGHUP."""
     from api.app import create_app
     from api.config import ApiConfig
 
+    loop = asyncio.get_running_loop()
     pool = await open_pool(database_url)
     try:
         registered = (
@@ -221,40 +263,51 @@ async def serve(
             auth_disabled=True,
             tokens=(),
         )
-        api_port = _port_or_free(settings.api_port)
-        egress.configure(dev_egress_policy(settings, temporal, database_url, api_port))
+        egress.configure(dev_egress_policy(settings, temporal, database_url, settings.api_port))
         from api.http_server import server_config
 
+        app = create_app(config)
+        route_logs(settings.data_dir / "segue.log")  # Litestar configured logging its way
         server = _QuietServer(
-            server_config(create_app(config), "127.0.0.1", api_port, log_level="warning")
+            server_config(app, "127.0.0.1", settings.api_port, log_level="warning")
         )
         urls = DevUrls(
-            api=f"http://127.0.0.1:{api_port}",
-            openapi=f"http://127.0.0.1:{api_port}/schema/openapi.json",
+            api=f"http://127.0.0.1:{settings.api_port}",
+            openapi=f"http://127.0.0.1:{settings.api_port}/schema/openapi.json",
             temporal=temporal.address,
             temporal_ui=temporal.ui_url,
             database=database_url,
             demo=f"{demo}/health/<name>",
         )
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         _STOPPERS.append(lambda: loop.call_soon_threadsafe(stop.set))
+        if _STOP_EARLY.is_set():
+            stop.set()
         if handle_signals:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, stop.set)
         async with running_worker(temporal.address, pool):
             api_task = asyncio.create_task(server.serve())
             while not server.started and not api_task.done():
                 await asyncio.sleep(0.05)
+            if api_task.done():
+                raise RuntimeError(f"the API did not start on port {settings.api_port}")
+            record.api, record.demo, record.temporal = urls.api, demo, temporal.address
+            publish(record)
             _announce(urls, registered, settings.data_dir, embedded=not handle_signals)
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            print("\nsegue dev: stopping…", file=sys.stderr, flush=True)
+            _say("\nsegue dev: stopping…", embedded=True)
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await api_task
             stopper.cancel()
     finally:
+        if handle_signals:
+            # Until the servers are stopped, a second signal unwinds the same way.
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+                signal.signal(signum, _raise_stop)
         await pool.close()
 
 
@@ -272,10 +325,16 @@ def dev_egress_policy(
     return EgressPolicy.from_env(environ).allowing_loopback().denying(own)
 
 
+def _say(text: str, *, embedded: bool) -> None:
+    # After a hang-up the terminal is gone: writing to it must not stop the clean-up.
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr if embedded else sys.stdout, flush=True)
+
+
 def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
-        f"  API           {urls.api}      (SEGUE_API_URL for `segue run`)",
+        f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",
         f"  Temporal UI   {urls.temporal_ui}",
@@ -284,29 +343,62 @@ def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded:
         f"  data          {data_dir}",
         "  egress        actions may reach loopback (127.0.0.0/8, ::1) for the examples;"
         " the stack's own ports stay closed",
+        f"  log           {data_dir / 'segue.log'}",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
     # Embedded in `segue run`, whose standard output is the run's output alone.
-    print("\n".join(lines), file=sys.stderr if embedded else sys.stdout, flush=True)
-    (data_dir / "api-url").write_text(urls.api)
+    _say("\n".join(lines), embedded=embedded)
 
 
 def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True) -> int:
     """`segue dev`: start everything, serve until interrupted, stop everything."""
     settings = settings or DevSettings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    for chatty in ("pgserver", "httpx", "temporalio"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    with contextlib.ExitStack() as stack:
-        temporal = stack.enter_context(temporal_server(settings))
-        if settings.database_url:
-            database_url = settings.database_url
-        else:
-            database_url = stack.enter_context(embedded_postgres(settings.data_dir))
-        demo = stack.enter_context(demo_service(_port_or_free(settings.demo_port)))
-        asyncio.run(serve(settings, database_url, temporal, demo, handle_signals=handle_signals))
-    with contextlib.suppress(FileNotFoundError):
-        (settings.data_dir / "api-url").unlink()
+    route_logs(settings.data_dir / "segue.log")
+    try:
+        lock = DataDirLock(settings.data_dir)
+    except StackRunning as running:
+        print(f"segue dev: {running}", file=sys.stderr)
+        return 1
+    try:
+        for line in clean_leftovers(settings.data_dir):
+            print(f"segue dev: {line}", file=sys.stderr)
+        claim_ports(settings)
+    except PortBusy as busy:
+        lock.release()
+        for line in str(busy).splitlines():
+            print(f"segue dev: {line}", file=sys.stderr)
+        return 1
+    if handle_signals:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _raise_stop)
+    guardian = Guardian(settings.data_dir / "guardian.log")
+    record = StackRecord.for_this_process(settings.data_dir)
+
+    def watch(server: ServerProcess) -> None:
+        guardian.watch(server)
+        record.servers.append(asdict(server))
+        publish(record)
+
+    try:
+        with contextlib.ExitStack() as stack:
+            temporal = stack.enter_context(temporal_server(settings, watch))
+            if settings.database_url:
+                database_url = settings.database_url
+            else:
+                database_url = stack.enter_context(embedded_postgres(settings.data_dir, watch))
+            demo = stack.enter_context(demo_service(settings.demo_port))
+            asyncio.run(
+                serve(settings, database_url, temporal, demo, record, handle_signals=handle_signals)
+            )
+    except StopRequested:
+        pass  # the servers are stopped: the ExitStack has unwound
+    except Exception as error:
+        # One line on the terminal (route_logs), the traceback in the log file.
+        log.exception("the stack stopped on an unexpected error: %s", error)
+        return 1
+    finally:
+        withdraw(settings.data_dir)
+        guardian.close()
+        lock.release()
     return 0

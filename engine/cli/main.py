@@ -13,11 +13,29 @@ from collections.abc import Sequence
 from typing import Any
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("segue")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        print(f"segue {found}")
+        parser.exit()
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     """The parser with the engine's subcommands, and its subparsers (to add more)."""
     parser = argparse.ArgumentParser(
         prog="segue", description="Run YAML workflows with Orquesta-style transitions on Temporal."
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check workflow files; every error at once")
@@ -52,7 +70,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     )
 
     worker = commands.add_parser("worker", help="run a Temporal worker for Segue workflows")
-    from engine.temporal.worker import add_worker_arguments
+    from engine.temporal.worker_config import add_worker_arguments
 
     add_worker_arguments(worker)
     return parser, commands

@@ -18,6 +18,16 @@ from engine.language.loader import LoadResult, check_workflow_file
 
 EXIT_USAGE = 2
 WORKFLOW_SUFFIXES = (".yaml", ".yml")
+MOCKS_SUFFIXES = (".mocks.yaml", ".mocks.yml")
+MOCKS_SKIPPED = "a mocks file (for `segue simulate --mocks`), not a workflow"
+
+
+def _is_mocks_file(file: str) -> bool:
+    """`NAME.mocks.yaml` beside `NAME.yaml` is the examples' convention for mocks, so that
+    `segue validate examples/*.yaml` checks the workflows alone."""
+    return file.endswith(MOCKS_SUFFIXES)
+
+
 CHILD_MISSING = "is not a workflow file beside this one or in --workflows"
 CHILD_NOTE = (
     "child workflows were looked up as files (beside the file and in --workflows); "
@@ -44,6 +54,8 @@ def run_validate(
             return EXIT_USAGE
     if actions is None:
         actions = _installed_actions(errors)
+    skipped = [file for file in files if _is_mocks_file(file)]
+    files = [file for file in files if file not in skipped]
     known = _workflow_names(files, workflow_dirs)
     results = [
         (file, check_workflow_file(file, deployment=_deployment(file, actions, known)))
@@ -59,7 +71,8 @@ def run_validate(
                     "notes": list(result.notes),
                 }
                 for file, result in results
-            ]
+            ],
+            "skipped": [{"file": file, "reason": MOCKS_SKIPPED} for file in skipped],
         }
         stream.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -69,6 +82,8 @@ def run_validate(
             for note in result.notes:
                 stream.write(f"{file}: note: {note}\n")
             stream.write(f"{file}: {_summary(result)}\n")
+        for file in skipped:
+            stream.write(f"{file}: skipped: {MOCKS_SKIPPED}\n")
     return 1 if any(result.errors for _, result in results) else 0
 
 

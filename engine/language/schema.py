@@ -47,9 +47,10 @@ def workflow_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = workflow_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The bundled schema is checked against the metaschema by tests/language/
+    # test_schema_file.py, not at every start: that check costs more than the validation
+    # of a small file.
+    return Draft202012Validator(workflow_schema())
 
 
 @cache

@@ -5,11 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -22,6 +19,9 @@ from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.types import DEFAULT_TASK_QUEUE
+
+# Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
+from engine.temporal.worker_config import WorkerConfig
 
 log = logging.getLogger("segue.worker")
 
@@ -45,28 +45,6 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )
-
-
-@dataclass
-class WorkerConfig:
-    address: str = "127.0.0.1:7233"
-    namespace: str = "default"
-    task_queue: str = DEFAULT_TASK_QUEUE
-    max_concurrent_activities: int = 200
-    allow_shell: bool = False
-    workflows_dir: Path | None = None
-    database_url: str | None = None
-    metrics_address: str | None = None  # host:port for Prometheus (SEGUE_METRICS_ADDRESS)
-
-    @classmethod
-    def from_env(cls) -> WorkerConfig:
-        return cls(
-            address=os.environ.get("SEGUE_TEMPORAL_ADDRESS", cls.address),
-            namespace=os.environ.get("SEGUE_TEMPORAL_NAMESPACE", cls.namespace),
-            task_queue=os.environ.get("SEGUE_TASK_QUEUE", cls.task_queue),
-            database_url=os.environ.get("SEGUE_DATABASE_URL"),
-            metrics_address=os.environ.get("SEGUE_METRICS_ADDRESS"),
-        )
 
 
 async def connect(
@@ -146,27 +124,6 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         log.info("shutting down: finishing the tasks in hand")
     if pool is not None:
         await pool.close()
-
-
-def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `segue worker`."""
-    defaults = WorkerConfig.from_env()
-    parser.add_argument("--address", default=defaults.address, help="Temporal frontend host:port")
-    parser.add_argument("--namespace", default=defaults.namespace)
-    parser.add_argument("--task-queue", default=defaults.task_queue)
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=defaults.max_concurrent_activities,
-        help="most activities this worker runs at once",
-    )
-    parser.add_argument("--allow-shell", action="store_true", help="enable the shell.run action")
-    parser.add_argument(
-        "--workflows",
-        type=Path,
-        default=None,
-        help="directory of <name>.yaml workflows for child runs (else the store)",
-    )
 
 
 def worker_main(args: argparse.Namespace) -> int:

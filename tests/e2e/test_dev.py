@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.devstack import ANY_PORT
+
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 SEGUE = [sys.executable, "-m", "api.cli"]
@@ -28,7 +30,7 @@ def _listening(url: str) -> bool:
 def _start_dev(env: dict[str, str], data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     announced = data_dir / "api-url"
     dev = subprocess.Popen(
-        [*SEGUE, "dev"],
+        [*SEGUE, "dev", *ANY_PORT],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -52,7 +54,12 @@ def _stop_dev(dev: subprocess.Popen[str]) -> str:
 
 def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
     data_dir = tmp_path / "data"
-    env = {**os.environ, "SEGUE_DATA_DIR": str(data_dir), "SEGUE_DATABASE_URL": postgres_url}
+    env = {
+        **os.environ,
+        "SEGUE_DATA_DIR": str(data_dir),
+        "SEGUE_DATABASE_URL": postgres_url,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
     env.pop("SEGUE_API_URL", None)
     dev, api = _start_dev(env, data_dir)
     try:
@@ -66,14 +73,38 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
         )
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout) == {"checks": 3, "healthy": True}
-        assert "check" in run.stderr and "COMPLETED" in run.stderr
+        assert "check" in run.stderr and "status: succeeded" in run.stderr
         runs = subprocess.run(
             [*SEGUE, "runs"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
         )
-        assert runs.returncode == 0 and "COMPLETED" in runs.stdout
+        assert runs.returncode == 0 and "succeeded" in runs.stdout
         run_id = runs.stdout.split()[0]
+        # Any case, the language's word or the API's.
+        for word in ("SUCCEEDED", "completed"):
+            filtered = subprocess.run(
+                [*SEGUE, "runs", "--status", word],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            assert filtered.returncode == 0 and run_id in filtered.stdout, filtered.stderr
+        refused = subprocess.run(
+            [*SEGUE, "runs", "--status", "done"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert refused.returncode == 2 and "allowed: queued, running" in refused.stderr
         trace = subprocess.run(
-            [*SEGUE, "trace", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+            [*SEGUE, "trace", run_id, "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         types = [json.loads(line)["type"] for line in trace.stdout.splitlines()]
         assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
@@ -85,9 +116,15 @@ def test_dev_run_and_restart(tmp_path: Path, postgres_url: str) -> None:
             text=True,
             timeout=30,
         )
-        assert refused.returncode == 1 and "RUN_NOT_FAILED" in refused.stderr, refused.stderr
+        assert refused.returncode == 1 and "[RUN_NOT_FAILED]" in refused.stderr, refused.stderr
+        assert "{" not in refused.stderr, refused.stderr
         rerun = subprocess.run(
-            [*SEGUE, "rerun", run_id], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30
+            [*SEGUE, "rerun", run_id, "--detach"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert rerun.returncode == 0, rerun.stderr
         assert json.loads(rerun.stdout)["rerunOf"] == run_id

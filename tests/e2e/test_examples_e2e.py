@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.devstack import ANY_PORT
+
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 SEGUE = [sys.executable, "-m", "api.cli"]
@@ -25,10 +27,19 @@ def dev_stack(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str
 ) -> Iterator[tuple[str, dict[str, str]]]:
     data_dir = tmp_path_factory.mktemp("dev")
-    env = {**os.environ, "SEGUE_DATA_DIR": str(data_dir), "SEGUE_DATABASE_URL": postgres_url}
+    env = {
+        **os.environ,
+        "SEGUE_DATA_DIR": str(data_dir),
+        "SEGUE_DATABASE_URL": postgres_url,
+        "XDG_STATE_HOME": str(data_dir / "state"),
+    }
     env.pop("SEGUE_API_URL", None)
     dev = subprocess.Popen(
-        [*SEGUE, "dev"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*SEGUE, "dev", *ANY_PORT],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     announced = data_dir / "api-url"
     deadline = time.monotonic() + 90

@@ -1,0 +1,160 @@
+"""The operator commands that talk to a running API, apart from `segue run`: `runs`,
+`trace`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
+`events send`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from api.cli_render import error_line, status_word
+from api.client_cli import (
+    Api,
+    ApiProblem,
+    find_api,
+    follow_run,
+    print_outcome,
+    register_file,
+)
+from engine.cli.simulate import UsageProblem, read_document
+
+Command = Callable[[Api, argparse.Namespace], int]
+
+
+def operator_main(args: argparse.Namespace) -> int:
+    """Run one operator command against the API `find_api` finds."""
+    found = find_api(args.api)
+    if found is None:
+        print(
+            f"segue {args.command}: no API found (set SEGUE_API_URL or start `segue dev`)",
+            file=sys.stderr,
+        )
+        return 2
+    api = Api(found.url, args.token or os.environ.get("SEGUE_API_TOKEN"))
+    command = COMMANDS[args.command]
+    try:
+        return command(api, args)
+    except (ApiProblem, UsageProblem) as problem:
+        print(f"segue {args.command}: {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130  # only followed something: nothing to undo, nothing to say
+
+
+def _runs(api: Api, args: argparse.Namespace) -> int:
+    params = {k: v for k, v in (("workflow", args.workflow), ("status", args.status)) if v}
+    page = api.call("GET", "/runs", params={**params, "limit": args.limit})
+    for run in page["runs"]:
+        started = run.get("startedAt") or ""
+        word = status_word(run["status"])
+        print(f"{run['runId']}  {run['workflowId']:<20} {word:<10} {started}")
+    return 0
+
+
+def trace_line(event: dict[str, Any]) -> str:
+    """A trace event as one readable line: time, task and iteration, what happened."""
+    data = event.get("data") or {}
+    when = str(event.get("timestamp", ""))[11:23]
+    node = event.get("nodeId")
+    where = f"{node} #{data.get('iteration', '?')}" if node else "run"
+    kind = str(event["type"]).removeprefix("WORKFLOW_").lower()
+    detail = event.get("message") or ""
+    if event.get("error"):
+        detail = error_line(event["error"])
+    elif event.get("outputSummary") and kind == "completed":
+        detail = f"→ {event['outputSummary']}"
+    return f"{when}  {where:<24} {kind:<10} {detail}".rstrip()
+
+
+def _trace(api: Api, args: argparse.Namespace) -> int:
+    show = (lambda e: json.dumps(e, ensure_ascii=False)) if args.json else trace_line
+    if args.follow:
+        follow_run(api, args.run, show=show, to=sys.stdout)
+        return 0
+    cursor = None
+    while True:
+        params: dict[str, str] = {"cursor": cursor} if cursor else {}
+        page = api.call("GET", f"/runs/{args.run}/trace", params=params)
+        for event in page["events"]:
+            print(show(event))
+        cursor = page.get("cursor")
+        if not page["events"] or not cursor:
+            return 0
+
+
+def _run_action(action: str) -> Command:
+    def command(api: Api, args: argparse.Namespace) -> int:
+        answer = api.call("POST", f"/runs/{args.run}/{action}")
+        print(f"run {args.run}: {status_word(answer.get('status', ''))}")
+        return 0
+
+    return command
+
+
+def _rerun(api: Api, args: argparse.Namespace) -> int:
+    body = {"from": "failed" if args.failed else "start"}
+    answer = api.call("POST", f"/runs/{args.run}/rerun", json=body)
+    if args.detach:
+        print(json.dumps(answer))
+        return 0
+    new_run = answer["runId"]
+    print(f"run {new_run} (a rerun of {args.run})", file=sys.stderr, flush=True)
+    follow_run(api, new_run)
+    final = api.call("GET", f"/runs/{new_run}")
+    print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
+    print_outcome(final)
+    return 0 if final["status"] == "COMPLETED" else 1
+
+
+def _signal(api: Api, args: argparse.Namespace) -> int:
+    payload = read_document(args.payload, "payload") if args.payload else None
+    body: dict[str, Any] = {"payload": payload}
+    if args.item is not None:
+        body["item"] = args.item
+    print(json.dumps(api.call("POST", f"/runs/{args.run}/signals/{args.task}", json=body)))
+    return 0
+
+
+def _workflows(api: Api, args: argparse.Namespace) -> int:
+    for workflow in api.call("GET", "/workflows")["workflows"]:
+        version = f"v{workflow['latestVersion']}"
+        print(f"{workflow['name']:<28} {version:<5} {workflow.get('createdAt', '')}")
+    return 0
+
+
+def _register(api: Api, args: argparse.Namespace) -> int:
+    answer = register_file(api, args.file, args.name)
+    state = "registered" if answer.get("created") else "unchanged"
+    print(f"{answer['name']} v{answer['version']} ({state})")
+    for warning in answer.get("warnings") or []:
+        print(f"  warning: {error_line(warning)}", file=sys.stderr)
+    return 0
+
+
+def _events(api: Api, args: argparse.Namespace) -> int:
+    payload = read_document(args.payload, "payload") if args.payload else None
+    body = {"event": args.event, "key": args.key, "payload": payload}
+    answer = api.call("POST", "/events", json=body)
+    matched = answer.get("matchedRuns") or []
+    print(f"event {answer.get('eventId')}: delivered to {len(matched)} run(s)")
+    for run_id in matched:
+        print(f"  {run_id}")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "runs": _runs,
+    "trace": _trace,
+    "cancel": _run_action("cancel"),
+    "pause": _run_action("pause"),
+    "resume": _run_action("resume"),
+    "rerun": _rerun,
+    "signal": _signal,
+    "workflows": _workflows,
+    "register": _register,
+    "events": _events,
+}

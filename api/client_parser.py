@@ -1,0 +1,95 @@
+"""The parsers of the client commands (`run`, `runs`, `trace`, …): kept apart from the
+commands themselves so that `segue --help` imports no HTTP client."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.cli_render import UnknownChoice, parse_status
+
+
+def _status_option(text: str) -> str:
+    try:
+        return parse_status(text)
+    except UnknownChoice as unknown:
+        raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
+def add_client_commands(commands: Any) -> None:
+    """The client commands on the `segue` parser."""
+
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--api", help="API URL (default: SEGUE_API_URL, else the running `segue dev`)"
+        )
+        parser.add_argument("--token", help="bearer token (default: SEGUE_API_TOKEN)")
+
+    run = commands.add_parser(
+        "run", help="run a workflow (file or registered name) and print its output"
+    )
+    run.add_argument("target", metavar="FILE|NAME")
+    run.add_argument("--input", metavar="JSON|@FILE")
+    run.add_argument("--version", type=int, help="a registered version (default: latest)")
+    run.add_argument("--name", help="register the file under this name (default: its stem)")
+    run.add_argument(
+        "--detach", action="store_true", help="print the run id and return; the run goes on"
+    )
+    common(run)
+    runs = commands.add_parser("runs", help="list runs, newest first")
+    runs.add_argument("--workflow")
+    runs.add_argument(
+        "--status",
+        type=_status_option,
+        help="only runs with this status: running, paused, succeeded, failed, canceled, … "
+        "(any case; the API's COMPLETED, CANCELLED too)",
+    )
+    runs.add_argument("--limit", type=int, default=20)
+    common(runs)
+    trace = commands.add_parser("trace", help="print a run's trace events, one line each")
+    trace.add_argument("run")
+    trace.add_argument("--json", action="store_true", help="JSON lines, as the API sends them")
+    trace.add_argument(
+        "--follow", "-f", action="store_true", help="go on printing until the run ends"
+    )
+    common(trace)
+    for verb, what in (
+        ("cancel", "cancel a run"),
+        ("pause", "pause a run: start nothing new until resumed"),
+        ("resume", "resume a paused run"),
+    ):
+        command = commands.add_parser(verb, help=what)
+        command.add_argument("run")
+        common(command)
+    rerun = commands.add_parser(
+        "rerun", help="run a finished run again (a new run) and follow it as `segue run` does"
+    )
+    rerun.add_argument("run")
+    rerun.add_argument("--detach", action="store_true", help="print the new run (JSON) and return")
+    rerun.add_argument(
+        "--failed",
+        action="store_true",
+        help="start where the failed run stopped, not from the top",
+    )
+    common(rerun)
+    signal = commands.add_parser("signal", help="resume a waiting task of a run with a payload")
+    signal.add_argument("run")
+    signal.add_argument("task")
+    signal.add_argument("--payload", metavar="JSON|@FILE")
+    signal.add_argument(
+        "--item", type=int, metavar="N", help="the item to answer, in a with-items task"
+    )
+    common(signal)
+    workflows = commands.add_parser("workflows", help="list registered workflows")
+    common(workflows)
+    register = commands.add_parser("register", help="register a workflow file (a new version)")
+    register.add_argument("file", metavar="FILE")
+    register.add_argument("--name", help="the workflow's name (default: the file's stem)")
+    common(register)
+    events = commands.add_parser("events", help="deliver events to runs waiting for them")
+    actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
+    send = actions.add_parser("send", help="deliver an event (by name and correlation key)")
+    send.add_argument("event", metavar="NAME")
+    send.add_argument("--key", help="the correlation key (default: derived by the API)")
+    send.add_argument("--payload", metavar="JSON|@FILE")
+    common(send)

@@ -1,0 +1,125 @@
+"""The client commands as a user types them, against one `segue dev`: plain output,
+problem JSON as lines, the commands of issue 13 point 8."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.devstack import (
+    ANY_PORT,
+    SEGUE,
+    dev_env,
+    kill_all,
+    processes_naming,
+    start_dev,
+    wait_gone,
+)
+from tests.support.processes import ROOT
+
+pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+SLOW = "version: 1\nstart: [pause]\ntasks:\n  pause:\n    delay: 600\n"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One stack for the module (data outside pytest's base directory: see
+    test_dev_lifecycle); the environment finds it through the per-user record."""
+    data_dir = Path(tempfile.mkdtemp(prefix="segue-e2e-")) / "data"
+    environment = dev_env(tmp_path_factory.mktemp("state"))
+    stack = start_dev(data_dir, environment, *ANY_PORT)
+    try:
+        yield environment
+    finally:
+        started = stack.processes()
+        stack.stop()
+        assert wait_gone(started) == []
+        kill_all(processes_naming(data_dir))
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def segue(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SEGUE, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_version_and_validate_without_a_stack() -> None:
+    assert segue({}, "--version").stdout.startswith("segue ")
+    checked = subprocess.run(
+        f"{SEGUE} validate examples/*.yaml", shell=True, cwd=ROOT, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "monitoring.mocks.yaml: skipped" in checked.stdout
+
+
+def test_missing_file_is_named(env: dict[str, str]) -> None:
+    missing = segue(env, "run", "nosuchfile.yaml")
+    assert (
+        missing.returncode == 2
+        and missing.stderr.strip() == "segue run: no such file: nosuchfile.yaml"
+    )
+
+
+def test_problem_json_reads_as_lines(env: dict[str, str]) -> None:
+    refused = segue(env, "run", "examples/monitoring.yaml", "--input", '{"max_checks": 0}')
+    assert refused.returncode == 2
+    assert "[INPUT_INVALID]" in refused.stderr and "/max_checks" in refused.stderr
+    assert "{'" not in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_register_name_workflows_detach_and_trace(env: dict[str, str], tmp_path: Path) -> None:
+    odd = tmp_path / "1st.flow.yaml"
+    odd.write_text("version: 1\nstart: [hello]\ntasks:\n  hello:\n    action: core.noop\n")
+    refused = segue(env, "run", str(odd))
+    assert refused.returncode == 2 and "--name" in refused.stderr, refused.stderr
+    registered = segue(env, "register", str(odd), "--name", "first_flow")
+    assert registered.returncode == 0 and registered.stdout.startswith("first_flow v1")
+    assert "first_flow" in segue(env, "workflows").stdout
+    started = segue(env, "run", "first_flow", "--detach")
+    run_id = started.stdout.strip()
+    assert started.returncode == 0 and len(run_id) == 32, started.stderr
+    followed = segue(env, "trace", run_id, "--follow", timeout=60)
+    lines = followed.stdout.splitlines()
+    assert "hello #" in followed.stdout and lines[-1].split()[1:3] == ["run", "completed"]
+    as_json = segue(env, "trace", run_id, "--json")
+    assert json.loads(as_json.stdout.splitlines()[-1])["type"] == "WORKFLOW_COMPLETED"
+    rerun = segue(env, "rerun", run_id, timeout=60)
+    assert rerun.returncode == 0 and "status: succeeded" in rerun.stderr, rerun.stderr
+
+
+def test_pause_resume_cancel(env: dict[str, str], tmp_path: Path) -> None:
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(SLOW)
+    run_id = segue(env, "run", str(slow), "--detach").stdout.strip()
+    assert segue(env, "pause", run_id).stdout.strip() == f"run {run_id}: paused"
+    assert segue(env, "resume", run_id).stdout.strip() == f"run {run_id}: running"
+    assert segue(env, "cancel", run_id).returncode == 0
+    deadline = time.monotonic() + 30
+    while "canceled" not in segue(env, "runs", "--status", "CANCELLED").stdout:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+
+def test_signal_to_a_task_not_waiting_lists_the_waiting_ones(env: dict[str, str]) -> None:
+    run_id = segue(env, "run", "examples/approval.yaml", "--detach").stdout.strip()
+    deadline = time.monotonic() + 30
+    while True:
+        wrong = segue(env, "signal", run_id, "approv", "--payload", "{}")
+        if "waiting tasks: approve" in wrong.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert wrong.returncode == 1 and "waiting tasks: approve" in wrong.stderr, wrong.stderr
+    segue(env, "cancel", run_id)
+
+
+def test_events_send(env: dict[str, str]) -> None:
+    sent = segue(env, "events", "send", "nobody-waits", "--key", "k1", "--payload", "{}")
+    assert sent.returncode == 0 and "delivered to 0 run(s)" in sent.stdout, sent.stderr
