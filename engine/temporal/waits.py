@@ -164,6 +164,10 @@ class WaitRegistry:
         key = data.get("key", data.get("correlation_key"))
         routable = not approval and data.get("event") is not None and key is not None
         timeout = _seconds(data.get("timeout"))
+        task_limit = command.timeout_seconds or 0.0
+        if self._bound and task_limit > 0 and (timeout <= 0 or task_limit < timeout):
+            # The task's own `timeout` holds for waits too (behaviour 2, as `bound`).
+            timeout = task_limit
         wait = Wait(command, event, None if key is None else str(key), approval, routable, timeout)
         self._waits[(wait.execution, wait.item)] = wait
         self.known_execution = max(self.known_execution, wait.execution)

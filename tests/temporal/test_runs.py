@@ -433,3 +433,24 @@ output: <% $ctx.error %>
     result = outcome(background_loop, start_run(background_loop, worker, text))
     assert result["output"] == "timeout"
     assert time.monotonic() - started < 10
+
+
+def test_a_wait_honours_the_task_timeout(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    """A `core.wait_event` whose task sets `timeout` (and its input none) fails with
+    `timeout` when the task's timeout passes, not never (issue 18, case 4)."""
+    text = """
+version: 1
+tasks:
+  hear:
+    action: core.wait_event
+    input: {event: never, key: k}
+    timeout: 1
+    next: [{when: $failed(), publish: {error: <% $error.type %>}, do: noop}]
+output: <% $ctx.error %>
+"""
+    started = time.monotonic()
+    result = outcome(background_loop, start_run(background_loop, worker, text))
+    assert result["output"] == "timeout"
+    assert time.monotonic() - started < 10
