@@ -28,8 +28,8 @@ class Behaviour(IntEnum):
     execution's after `do: retry`, and `$task.attempt` in `next` is the highest attempt
     any item took; a run that is cancelled or times out cancels its child runs and
     waits for them (they were terminated), a child's timeout is `timeout` (it was
-    `child_failed`), and a `core.sleep` longer than its task's timeout fails at the
-    timeout (it was ignored). Bounded runs (issue 11): the run input's schema regexes
+    `child_failed`), and a `core.sleep` or a wait longer than its task's timeout fails
+    at the timeout (it was ignored). Bounded runs (issue 11): the run input's schema regexes
     run on RE2 (linear time; JSON Schema's `$` then matches only at the very end, as
     ECMA-262 says); an action input or a run output larger than `MAX_PAYLOAD_BYTES`
     (engine/coordinator/payloads.py) fails the task or the run with
