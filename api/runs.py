@@ -95,6 +95,7 @@ def status_view(
         failure=failure,
         output=record.output,
         errors=record.errors if isinstance(record.errors, list) else [],
+        errors_dropped=record.errors_dropped,
         created_at=iso(record.created_at),
         rerun_of=record.rerun_of,
         rerun_from=None

@@ -147,6 +147,7 @@ class RunStatusView(Wire):
     output: Any
     errors: list[Any]
     created_at: str
+    errors_dropped: int = 0  # error entries counted beyond the 100 kept in `errors`
     completed_at: str | None = None
     failure: Failure | None = None
     rerun_of: str | None = None

@@ -115,6 +115,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
     completed_at: datetime | None
     request_hash: str | None = None
+    errors_dropped: int = 0
     existing: bool = False
 
 
@@ -128,7 +129,7 @@ class RunPage(msgspec.Struct, frozen=True):
 RUN_COLUMNS = """run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
     temporal_run_id, status, input, output, errors, failure, idempotency_key, parent_run_id,
     rerun_of, rerun_from_failed, progress_completed, progress_total, history_length, last_seq,
-    created_at, started_at, updated_at, completed_at, request_hash"""
+    created_at, started_at, updated_at, completed_at, request_hash, errors_dropped"""
 
 INSERT_RUN = f"""
 INSERT INTO runs (run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
@@ -160,6 +161,7 @@ UPDATABLE_COLUMNS = frozenset(
         "temporal_run_id",
         "output",
         "errors",
+        "errors_dropped",
         "failure",
         "progress_completed",
         "progress_total",

@@ -64,6 +64,7 @@ class RunProjection(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str | None = None
     output: Any = None
     errors: list[Any] | None = None
+    errors_dropped: int | None = None
     failure: dict[str, Any] | None = None
     progress_completed: int | None = None
     progress_total: int | None = None
@@ -166,6 +167,7 @@ def _projection_changes(current: RunStatus, projection: RunProjection) -> dict[s
     changes: dict[str, Any] = {
         "output": projection.output,
         "errors": projection.errors,
+        "errors_dropped": projection.errors_dropped,
         "failure": projection.failure,
         "progress_completed": projection.progress_completed,
         "progress_total": projection.progress_total,

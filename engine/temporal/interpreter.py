@@ -813,6 +813,7 @@ class Interpreter(AnswerHandlers):
                 status=_api_status(self._finish),
                 output=self._finish.output,
                 errors=[e.to_json() for e in self._finish.errors],
+                errors_dropped=self._finish.errors_dropped,
                 completed_at_ms=self._now_ms(),
             )
             if self._finish.rerun is not None:
@@ -827,6 +828,7 @@ class Interpreter(AnswerHandlers):
                 # A run that is failing while another branch still waits shows why now,
                 # not only once it ends.
                 projection["errors"] = [e.to_json() for e in state.errors]
+                projection["errors_dropped"] = state.errors_dropped
         return projection
 
     # ----------------------------------------------------------------- the end
