@@ -14,6 +14,7 @@ from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
 from api.config import ApiConfig
 from api.limits import check_body_depth
+from api.metrics import PROMETHEUS, MetricsController
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
@@ -51,8 +52,14 @@ def create_app(
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
     return Litestar(
-        route_handlers=[WorkflowController, RunController, EventController, health],
-        middleware=[browser_guard(hosts, config.allowed_origins)],
+        route_handlers=[
+            WorkflowController,
+            RunController,
+            EventController,
+            MetricsController,
+            health,
+        ],
+        middleware=[browser_guard(hosts, config.allowed_origins), PROMETHEUS.middleware],
         before_request=check_body_depth,
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],

@@ -22,6 +22,7 @@ from api import cpu_work
 from api.config import ApiConfig
 from api.correlation import EventKeyRules
 from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
+from api.metrics import count_streams
 from api.problems import ApiProblem, StoreUnavailable
 from api.stream_limits import EndChecks, StreamLimits
 from api.streaming import TraceHub
@@ -138,6 +139,7 @@ class Services:
             config.database_url, self.store.ready, poll_seconds=config.sse_poll_seconds
         )
         self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
+        count_streams(self.streams)
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
         self.versions = CompiledVersions()
         self.cpu = CpuPool()
