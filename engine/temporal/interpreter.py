@@ -87,6 +87,7 @@ with workflow.unsafe.imports_passed_through():
         WaitChange,
     )
     from engine.temporal.versioning import behaviour_of_this_run
+    from engine.temporal.wait_hints import wait_hint
     from engine.temporal.waits import WaitRegistry
 
 TRACE_BATCH = 500
@@ -511,6 +512,14 @@ class Interpreter(AnswerHandlers):
             self._spawn((ref.id, command.item), self._sleep(command, seconds))
         elif command.action in WAITS:
             self._waits.begin(command)
+            params = self._params
+            if params is not None and params.trace and self._behaviour is not Behaviour.ORIGINAL:
+                self._trace.hint(
+                    self._now_ms(),
+                    ref.task,
+                    wait_hint(command, params.run_id),
+                    {"execution": ref.id},
+                )
         else:
             params = self._params
             assert params is not None

@@ -131,6 +131,10 @@ class TraceLog:
                 has_output=True,
             )
 
+    def hint(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
+        """What a person can do about a task now (e.g. how to answer a wait)."""
+        self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
+
     def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
         """A warning about a task that changed nothing (e.g. a refused answer)."""
         self._add("PROGRESS", "warn", at_ms, node_id=task, message=message, data=data)
