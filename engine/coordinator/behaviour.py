@@ -39,5 +39,9 @@ class Behaviour(IntEnum):
     `POST /events` only the waits that declared an event name and key
     (engine/temporal/waits.py)."""
 
+    OBSERVED = 3
+    """Releases from the second 2026-12-02 session on. Each change gated on this member
+    says here what it changes (a new run takes it; runs started before keep 2)."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)
