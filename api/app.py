@@ -14,10 +14,11 @@ from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
 from api.config import ApiConfig
 from api.limits import check_body_depth
-from api.metrics import PROMETHEUS, MetricsController
+from api.metrics import PROMETHEUS
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.metrics import MetricsController
 from api.routes.runs import RunController
 from api.routes.workflows import WorkflowController
 from api.services import Services

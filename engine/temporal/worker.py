@@ -105,7 +105,12 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
 
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
-    activities = SegueActivities(catalog, trace_sink=trace_sink, workflow_lookup=lookup)
+    activities = SegueActivities(
+        catalog,
+        trace_sink=trace_sink,
+        workflow_lookup=lookup,
+        meter=runtime.metric_meter if runtime is not None else None,
+    )
     worker = build_worker(
         client,
         activities,
