@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
 from temporalio import activity
 from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
@@ -44,6 +45,9 @@ WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
 TRACE_UNRECORDABLE = "trace_unrecordable"
+
+# Resolved at each use: the process's provider once tracing is installed, else no-op.
+_TRACER = trace.get_tracer("segue.activities")
 
 
 class TraceUnrecordable(Exception):
@@ -86,8 +90,20 @@ class SegueActivities:
         began = time.monotonic()
         error_type: str | None = None
         try:
-            result = await self._attempt(request)
-            _check_result_size(request.action, result)
+            # The attempt's span: a child of its task execution's (the workflow's), and
+            # the parent of what the action calls (`http.request` sends `traceparent`).
+            with _TRACER.start_as_current_span(
+                f"attempt {request.task}",
+                attributes={
+                    "segue.run_id": request.run_id,
+                    "segue.task": request.task,
+                    "segue.action": request.action,
+                    "segue.attempt": request.attempt,
+                    "segue.execution": request.execution,
+                },
+            ):
+                result = await self._attempt(request)
+                _check_result_size(request.action, result)
         except ApplicationError as error:
             error_type = error.type or "failed"
             raise

@@ -12,6 +12,7 @@ flight, carrying the compact state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any, assert_never
@@ -68,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
+    from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -155,6 +157,7 @@ class Interpreter(AnswerHandlers):
         self._retry_numbers: dict[str, dict[str, float]] = {}
         self._children = ChildStops()
         self._metrics: RunMetrics | None = None
+        self._spans: RunSpans | None = None
         self._started_at_ms = 0
         self._inbox: list[Event] = []
         self._tasks: dict[tuple[int, int | None], asyncio.Task[None]] = {}
@@ -251,6 +254,8 @@ class Interpreter(AnswerHandlers):
             self._metrics = RunMetrics(params.workflow)
             if params.snapshot is None:
                 self._metrics.run_started()
+            self._spans = RunSpans(params.workflow, params.run_id)
+            self._spans.run_started(continued=params.snapshot is not None)
         if params.mocks is not None:
             self._virtual_ms = started_at
             carried = params.carried.get("mocks")
@@ -267,9 +272,9 @@ class Interpreter(AnswerHandlers):
                 action_retry_defaults=_retry_specs(self._retry_numbers),
             )
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
-            self._trace.run_started(self._now_ms(), params.input)
-            rerun = _rerun_point(params)
             behaviour = behaviour_of_this_run()
+            self._trace.run_started(self._now_ms(), params.input, self._started_data(behaviour))
+            rerun = _rerun_point(params)
             self._waits.bound = behaviour >= Behaviour.CLARIFIED
             self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
         else:
@@ -300,6 +305,8 @@ class Interpreter(AnswerHandlers):
             # Nothing is in flight: the state travels in the new run's input.
             if self._metrics is not None:
                 self._metrics.continued_as_new()
+            if self._spans is not None:
+                self._spans.run_finished("continued", failed=False)
             workflow.continue_as_new(self._continuation(params))
         result = self._result()
         if result.status == "failed":
@@ -405,6 +412,8 @@ class Interpreter(AnswerHandlers):
         if self._params is not None and not self._params.trace:
             self._trace.pending.clear()  # counted for progress, written nowhere
         if isinstance(command, ExecutionStarted):
+            if self._spans is not None:
+                self._spans.execution_started(command)
             ref = command.execution
             self._waits.known_execution = max(self._waits.known_execution, ref.id)
             self._live[ref.id] = {
@@ -451,10 +460,16 @@ class Interpreter(AnswerHandlers):
             self._finish = command
             if self._metrics is not None:
                 self._metrics.run_finished(command, (self._now_ms() - self._started_at_ms) / 1000)
+            if self._spans is not None:
+                self._spans.run_finished(
+                    str(command.status), failed=str(command.status) == "failed"
+                )
 
     def _on_finished(self, command: ExecutionFinished, now: int) -> None:
         if self._metrics is not None:
             self._metrics.execution_finished(command)
+        if self._spans is not None:
+            self._spans.execution_finished(command)
         ref = command.execution
         live = self._live.pop(ref.id, None) or {}
         self._waits.end_execution(ref.id)
@@ -568,15 +583,19 @@ class Interpreter(AnswerHandlers):
         )
         carried = request.trace.events if request.trace else []
         timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
+        spans = self._spans.current(ref.id) if self._spans else contextlib.nullcontext()
         try:
-            outcome = await workflow.execute_activity(
-                RUN_ACTION,
-                request,
-                start_to_close_timeout=timedelta(seconds=timeout + 30),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
-                retry_policy=INFRASTRUCTURE_RETRY,
-                summary=f"{ref.task}#{ref.iteration}",
-            )
+            with spans:  # the attempt's activity carries its execution's span
+                outcome = await workflow.execute_activity(
+                    RUN_ACTION,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=timeout + 30),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT
+                    if timeout > HEARTBEAT_ABOVE_SECONDS
+                    else None,
+                    retry_policy=INFRASTRUCTURE_RETRY,
+                    summary=f"{ref.task}#{ref.iteration}",
+                )
         except ActivityError as failure:
             self._trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
             self._failed(command, _error_info(failure))
@@ -914,6 +933,13 @@ class Interpreter(AnswerHandlers):
                 continue
             self._timer_due[timer] = self._now_ms() + remaining
             self._timers[timer] = asyncio.create_task(self._timer(timer, remaining / 1000))
+
+    def _started_data(self, behaviour: Behaviour) -> dict[str, Any] | None:
+        """What WORKFLOW_STARTED carries: the run's trace id when it is traced."""
+        trace_id = self._spans.trace_id if self._spans is not None else None
+        if trace_id is None or behaviour < Behaviour.OBSERVED:
+            return None
+        return {"traceId": trace_id}
 
     # ----------------------------------------------------------------- clock
 

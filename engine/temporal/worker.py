@@ -18,6 +18,7 @@ from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directo
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.metrics import prometheus_runtime
+from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 # Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
@@ -38,6 +39,8 @@ PASSTHROUGH = (
     "attrs",
     "msgspec",
     "re2",
+    # One tracer provider for the process (engine/temporal/run_spans.py): not re-imported.
+    "opentelemetry",
 )
 
 
@@ -54,7 +57,12 @@ async def connect(
     for attempt in range(attempts):
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=DATA_CONVERTER, runtime=runtime
+                address,
+                namespace=namespace,
+                data_converter=DATA_CONVERTER,
+                runtime=runtime,
+                # With tracing on: spans of runs, task executions and attempts (otel.py).
+                plugins=tracing_plugins(),
             )
         except RuntimeError:
             if attempt == attempts - 1:
@@ -88,6 +96,7 @@ def build_worker(
 
 async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM or SIGINT, then finish the tasks in hand and stop."""
+    install_tracing("segue-worker")  # per the OTEL_* variables; off when they are unset
     catalog = ActionCatalog.from_environment(allow_shell=config.allow_shell)
     for problem in catalog.problems:
         log.warning("action plugin problem: %s", problem)
@@ -141,5 +150,9 @@ def worker_main(args: argparse.Namespace) -> int:
     config.allow_shell = args.allow_shell
     config.workflows_dir = args.workflows
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_worker(config))
+    try:
+        asyncio.run(run_worker(config))
+    except TracingConfigError as error:
+        log.error("segue worker: %s", error)
+        return 2
     return 0
