@@ -585,8 +585,10 @@ class Interpreter(AnswerHandlers):
         timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
         spans = self._spans.current(ref.id) if self._spans else contextlib.nullcontext()
         try:
-            with spans:  # the attempt's activity carries its execution's span
-                outcome = await workflow.execute_activity(
+            # Started (not awaited) in its execution's span: the activity's headers carry
+            # it; the span is current only while the command is made, not across a wait.
+            with spans:
+                started = workflow.start_activity(
                     RUN_ACTION,
                     request,
                     start_to_close_timeout=timedelta(seconds=timeout + 30),
@@ -596,6 +598,7 @@ class Interpreter(AnswerHandlers):
                     retry_policy=INFRASTRUCTURE_RETRY,
                     summary=f"{ref.task}#{ref.iteration}",
                 )
+            outcome = await started
         except ActivityError as failure:
             self._trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
             self._failed(command, _error_info(failure))
