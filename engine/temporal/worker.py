@@ -22,7 +22,7 @@ from engine.temporal.otel import TracingConfigError, install_tracing, tracing_pl
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 # Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
-from engine.temporal.worker_config import WorkerConfig
+from engine.temporal.worker_config import WorkerConfig, WorkerConfigError
 
 log = logging.getLogger("segue.worker")
 
@@ -103,7 +103,13 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
     runtime = None
     if config.metrics_address:
         # Segue's run metrics and Temporal's worker metrics, at /metrics (metrics.py).
-        runtime = prometheus_runtime(config.metrics_address)
+        try:
+            runtime = prometheus_runtime(config.metrics_address)
+        except ValueError as error:  # the SDK's words: "invalid socket address syntax"
+            raise WorkerConfigError(
+                f"metrics address {config.metrics_address[:80]!r} (an IP address and port, "
+                f"e.g. 0.0.0.0:9464): {error}"
+            ) from None
         log.info("metrics at http://%s/metrics", config.metrics_address)
     client = await connect(config.address, config.namespace, runtime=runtime)
     trace_sink = None
@@ -149,10 +155,11 @@ def worker_main(args: argparse.Namespace) -> int:
     config.max_concurrent_activities = args.concurrency
     config.allow_shell = args.allow_shell
     config.workflows_dir = args.workflows
+    config.metrics_address = args.metrics_address
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(run_worker(config))
-    except TracingConfigError as error:
+    except (TracingConfigError, WorkerConfigError) as error:
         log.error("segue worker: %s", error)
         return 2
     return 0

@@ -35,7 +35,7 @@ from engine.temporal.otel import install_processors, tracing_plugins
 from engine.temporal.store_sink import trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect, workflow_runner
 from tests.api.conftest import TOKEN, ServedApp, api_catalog, unique
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, wait_for_event
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -113,16 +113,6 @@ def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
     return found[0]
 
 
-async def _timer_started(client: Any, run_id: str) -> None:
-    handle = client.get_workflow_handle(run_id)
-    for _ in range(300):
-        async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the run never reached its timer")
-
-
 def test_a_run_is_one_trace_from_the_api_to_the_http_request(
     temporal_address: str,
     api_database: str,
@@ -165,7 +155,9 @@ def test_a_run_is_one_trace_from_the_api_to_the_http_request(
         assert started.status_code == 201, started.text
         run_id, trace_id = started.json()["runId"], started.json()["traceId"]
         # A worker restart while the run waits in its timer: the next worker replays.
-        background_loop.run(_timer_started(client, run_id))
+        background_loop.run(
+            wait_for_event(client.get_workflow_handle(run_id), EventType.EVENT_TYPE_TIMER_STARTED)
+        )
         background_loop.run(first.__aexit__(None, None, None))
         client, second = background_loop.run(worker())
         deadline = 60

@@ -5,15 +5,13 @@ worker replays the history to go on) and after one more replay of the whole hist
 
 from __future__ import annotations
 
-import asyncio
-import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.worker import Replayer
 
 from engine.actions.builtin import builtin_actions
@@ -25,8 +23,8 @@ from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.store_sink import trace_sink
 from engine.temporal.worker import build_worker, connect, workflow_runner
-from tests.support.temporal import BackgroundLoop, start_recorded
-from tests.temporal.test_metrics import _by, _free_port
+from tests.support.temporal import BackgroundLoop, start_recorded, wait_for_event
+from tests.temporal.test_metrics import _by, _free_port, _samples
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -59,22 +57,7 @@ EXPECTED = {
 
 def _ours(text: str, name: str) -> dict[str, float]:
     """`{labels: value}` of the samples of `name` for the test action."""
-    found = {}
-    for line in text.splitlines():
-        match = re.match(rf"^{name}\{{(.*)\}} ([0-9.e+-]+)$", line)
-        if match and 'action="test.flaky"' in match[1]:
-            found[match[1]] = float(match[2])
-    return found
-
-
-async def _timer_started(handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait until the run sits in its timer (the first task done, the second not begun)."""
-    for _ in range(300):
-        async for event in handle.fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the run never reached its timer")
+    return _samples(text, name, 'action="test.flaky"')
 
 
 def test_attempts_are_counted_once_across_a_worker_restart_and_a_replay(
@@ -98,7 +81,7 @@ def test_attempts_are_counted_once_across_a_worker_restart_and_a_replay(
 
             async with worker():
                 handle = await start_recorded(client, pool, queue, "metered", WORKFLOW)
-                await _timer_started(handle)
+                await wait_for_event(handle, EventType.EVENT_TYPE_TIMER_STARTED)
             # A new worker: empty cache, so it replays the history before going on.
             async with worker():
                 await handle.result()
