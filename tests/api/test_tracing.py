@@ -212,3 +212,8 @@ def test_a_run_is_one_trace_from_the_api_to_the_http_request(
     )
     assert background_loop.run(replayer.replay_workflow(history)).replay_failure is None
     assert len(EXPORTER.get_finished_spans()) == before
+    # A worker without tracing replays a traced run too (the headers change no command).
+    untraced = Replayer(
+        workflows=[Interpreter], workflow_runner=workflow_runner(), data_converter=DATA_CONVERTER
+    )
+    assert background_loop.run(untraced.replay_workflow(history)).replay_failure is None
