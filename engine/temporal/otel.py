@@ -18,6 +18,7 @@ another worker replays the run after a restart.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from temporalio.contrib.opentelemetry import (
     create_tracer_provider,
 )
 from temporalio.plugin import SimplePlugin
+
+log = logging.getLogger("segue.otel")
 
 # Exporter names: short identifiers, a handful at most (the variable is operator input).
 _EXPORTER_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -95,6 +98,7 @@ def install_tracing(service_name: str, environ: Mapping[str, str] | None = None)
         return False
     processors: list[SpanProcessor] = [BatchSpanProcessor(_exporter(name)) for name in names]
     install_processors(service_name, processors)
+    log.info("tracing on: exporting spans with %s", ", ".join(names))
     return True
 
 
