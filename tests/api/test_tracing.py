@@ -27,14 +27,12 @@ from api.app import create_app
 from api.config import ApiConfig
 from engine.actions import egress
 from engine.actions.egress import EgressPolicy
-from engine.store import StorePool, open_pool
-from engine.temporal.activities import SegueActivities
+from engine.store import StorePool
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.otel import install_processors, tracing_plugins
-from engine.temporal.store_sink import trace_sink, workflow_lookup
-from engine.temporal.worker import build_worker, connect, workflow_runner
-from tests.api.conftest import TOKEN, ServedApp, api_catalog, unique
+from engine.temporal.worker import workflow_runner
+from tests.api.conftest import TOKEN, ServedApp, api_catalog, start_api_worker, unique
 from tests.support.temporal import BackgroundLoop, wait_for_event
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -124,19 +122,13 @@ def test_a_run_is_one_trace_from_the_api_to_the_http_request(
     name = unique("traced")
     pools: list[StorePool] = []
 
-    async def worker() -> Any:
-        if not pools:
-            pools.append(await open_pool(api_database))
-        pool = pools[0]
-        client = await connect(temporal_address)  # the plugin comes with tracing on
-        activities = SegueActivities(
-            api_catalog(), trace_sink=trace_sink(pool), workflow_lookup=workflow_lookup(pool)
-        )
-        running = build_worker(client, activities, task_queue=queue)
-        await running.__aenter__()
-        return client, running
+    def worker() -> Any:
+        """A worker (its client connects with the tracing plugin: tracing is on)."""
+        pool, running = background_loop.run(start_api_worker(api_database, temporal_address, queue))
+        pools.append(pool)
+        return running.client, running
 
-    client, first = background_loop.run(worker())
+    client, first = worker()
     config = ApiConfig(
         database_url=api_database,
         temporal_address=temporal_address,
@@ -159,7 +151,7 @@ def test_a_run_is_one_trace_from_the_api_to_the_http_request(
             wait_for_event(client.get_workflow_handle(run_id), EventType.EVENT_TYPE_TIMER_STARTED)
         )
         background_loop.run(first.__aexit__(None, None, None))
-        client, second = background_loop.run(worker())
+        client, second = worker()
         deadline = 60
         for _ in range(deadline * 10):
             status = api.get(f"/runs/{run_id}").json()
