@@ -12,16 +12,18 @@ from litestar.openapi import OpenAPIConfig
 
 from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
-from api.config import ApiConfig
+from api.config import ApiConfig, ConfigError
 from api.limits import check_body_depth
-from api.metrics import PROMETHEUS, MetricsController
+from api.metrics import PROMETHEUS
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.metrics import MetricsController
 from api.routes.runs import RunController
 from api.routes.workflows import WorkflowController
 from api.services import Services
 from engine.actions.catalog import ActionCatalog
+from engine.temporal.otel import TracingConfigError, install_tracing
 
 log = logging.getLogger("segue.api")
 
@@ -35,6 +37,10 @@ def create_app(
     token unless `config.auth_disabled` (dev mode on loopback) says so explicitly."""
     config = config if config is not None else ApiConfig.from_env()
     config.check()
+    try:
+        install_tracing("segue-api")  # per the OTEL_* variables; off when they are unset
+    except TracingConfigError as error:
+        raise ConfigError(str(error)) from None
     services = Services(config, catalog)
 
     def provide_services() -> Services:

@@ -31,6 +31,7 @@ from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
 from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
 from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.otel import tracing_plugins
 
 log = logging.getLogger("segue.api")
 
@@ -166,6 +167,8 @@ class Services:
             namespace=self.config.temporal_namespace,
             lazy=True,
             data_converter=DATA_CONVERTER,
+            # With tracing on, started runs carry the request's span (api/tracing.py).
+            plugins=tracing_plugins(),
         )
         self.cpu.start()
         await self.cpu.warm(cpu_work.warm_up)

@@ -154,6 +154,7 @@ class RunStatusView(Wire):
     rerun_from: str | None = None  # "start" or "failed" when the run is a rerun
     parent_run_id: str | None = None
     temporal_run_id: str | None = None
+    trace_id: str | None = None  # the run's OpenTelemetry trace, when it is traced
 
 
 class RunList(Wire):

@@ -41,7 +41,9 @@ class Behaviour(IntEnum):
 
     OBSERVED = 3
     """Releases from the second 2026-12-02 session on. Each change gated on this member
-    says here what it changes (a new run takes it; runs started before keep 2)."""
+    says here what it changes (a new run takes it; runs started before keep 2).
+    A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
+    `data.traceId` (engine/temporal/run_spans.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

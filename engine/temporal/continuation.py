@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         RunInfo,
         RunStarted,
     )
+    from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.temporal.driver import feed, fire_after
     from engine.temporal.metrics import RunMetrics
+    from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, InterpreterResult
@@ -50,6 +52,8 @@ def begin(run: RunState, params: InterpreterInput) -> None:
         run.metrics = RunMetrics(params.workflow)
         if params.snapshot is None:
             run.metrics.run_started()
+        run.spans = RunSpans(params.workflow, params.run_id)
+        run.spans.run_started(continued=params.snapshot is not None)
     if params.mocks is not None:
         run.virtual_ms = started_at
         carried = params.carried.get("mocks")
@@ -62,9 +66,9 @@ def begin(run: RunState, params: InterpreterInput) -> None:
     if params.snapshot is None:
         run.coordinator_or_none = Coordinator(spec, action_retry_defaults=defaults)
         info = RunInfo(params.run_id, params.workflow, params.version, started_at)
-        run.trace.run_started(run.now_ms(), params.input)
-        rerun = _rerun_point(params)
         behaviour = behaviour_of_this_run()
+        run.trace.run_started(run.now_ms(), params.input, _started_data(run, behaviour))
+        rerun = _rerun_point(params)
         run.waits.behaviour = behaviour
         feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
     else:
@@ -178,3 +182,11 @@ def result(run: RunState) -> InterpreterResult:
         sequence=sequence,
         continued=params.continued,
     )
+
+
+def _started_data(run: RunState, behaviour: Behaviour) -> dict[str, Any] | None:
+    """What WORKFLOW_STARTED carries: the run's trace id when it is traced."""
+    trace_id = run.spans.trace_id if run.spans is not None else None
+    if trace_id is None or behaviour < Behaviour.OBSERVED:
+        return None
+    return {"traceId": trace_id}

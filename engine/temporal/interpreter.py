@@ -99,6 +99,8 @@ class Interpreter(AnswerHandlers):
             # Nothing is in flight: the state travels in the new run's input.
             if run.metrics is not None:
                 run.metrics.continued_as_new()
+            if run.spans is not None:
+                run.spans.run_finished("continued", failed=False)
             workflow.continue_as_new(continuation(run))
         finished = result(run)
         if finished.status == "failed":

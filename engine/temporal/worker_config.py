@@ -11,6 +11,10 @@ from pathlib import Path
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 
+class WorkerConfigError(ValueError):
+    """A worker setting that cannot work; the message names it."""
+
+
 @dataclass
 class WorkerConfig:
     address: str = "127.0.0.1:7233"
@@ -46,6 +50,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="most activities this worker runs at once",
     )
     parser.add_argument("--allow-shell", action="store_true", help="enable the shell.run action")
+    parser.add_argument(
+        "--metrics-address",
+        default=defaults.metrics_address,
+        metavar="IP:PORT",
+        help="serve Prometheus metrics at http://IP:PORT/metrics (SEGUE_METRICS_ADDRESS)",
+    )
     parser.add_argument(
         "--workflows",
         type=Path,
