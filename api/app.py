@@ -19,7 +19,9 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
 from api.routes.runs import RunController
+from api.routes.schedules import ScheduleController
 from api.routes.workflows import WorkflowController
+from api.schedules import ScheduleKeeper
 from api.services import Services
 from engine.actions.catalog import ActionCatalog
 
@@ -36,6 +38,7 @@ def create_app(
     config = config if config is not None else ApiConfig.from_env()
     config.check()
     services = Services(config, catalog)
+    keeper = ScheduleKeeper(services)
 
     def provide_services() -> Services:
         return services
@@ -43,11 +46,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.start()
+        keeper.start()
         if config.auth_disabled:
             log.warning("authentication is DISABLED (dev mode): serve on loopback only")
         try:
             yield
         finally:
+            await keeper.stop()
             await services.stop()
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
@@ -55,6 +60,7 @@ def create_app(
         route_handlers=[
             WorkflowController,
             RunController,
+            ScheduleController,
             EventController,
             MetricsController,
             health,

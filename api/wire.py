@@ -53,6 +53,8 @@ class RegisteredWorkflow(Wire):
     created: bool
     created_at: str
     warnings: list[DiagnosticView] = msgspec.field(default_factory=list)
+    # What registration did to the workflow's schedules (see ScheduleOutcome below).
+    schedules: list[ScheduleOutcome] = msgspec.field(default_factory=list)
 
 
 class WorkflowSummary(Wire):
@@ -154,6 +156,7 @@ class RunStatusView(Wire):
     rerun_from: str | None = None  # "start" or "failed" when the run is a rerun
     parent_run_id: str | None = None
     temporal_run_id: str | None = None
+    schedule_id: str | None = None  # the schedule that started the run
 
 
 class RunList(Wire):
@@ -202,3 +205,66 @@ class Health(Wire):
     status: str
     postgres: str
     temporal: str
+
+
+# ------------------------------------------------------------------ schedules
+
+
+class ScheduledRunView(Wire):
+    """One start a schedule made."""
+
+    run_id: str
+    scheduled_at: str
+    started_at: str
+
+
+class ScheduleView(Wire):
+    """A schedule: as declared (the keys of a workflow file's `schedules` entry), and as
+    Temporal runs it (next and recent runs). `problem` says why it cannot run as declared."""
+
+    workflow: str
+    name: str
+    schedule_id: str  # Temporal's schedule id; runs it started carry it
+    origin: Literal["workflow", "api"]
+    declared: dict[str, Any]
+    paused: bool
+    in_temporal: bool  # False: Temporal has no such schedule (yet): see `problem`
+    problem: str | None = None
+    note: str | None = None
+    next_runs: list[str] = msgspec.field(default_factory=list)
+    recent_runs: list[ScheduledRunView] = msgspec.field(default_factory=list)
+    running: list[str] = msgspec.field(default_factory=list)
+    actions: int = 0
+    missed_catchup: int = 0
+    skipped_overlap: int = 0
+
+
+class ScheduleList(Wire):
+    schedules: list[ScheduleView]
+
+
+class ScheduleOutcome(Wire):
+    """What one reconcile did to a schedule: created, updated, removed, or failed."""
+
+    name: str
+    outcome: str
+    problem: str | None = None
+
+
+OverlapName = Literal[
+    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
+]
+
+
+class TriggerRequest(Wire, forbid_unknown_fields=True):
+    overlap: OverlapName | None = None  # default: the schedule's own policy
+
+
+class BackfillRequest(Wire, forbid_unknown_fields=True):
+    start: str  # ISO 8601 with a zone
+    end: str
+    overlap: OverlapName | None = None
+
+
+class PauseRequest(Wire, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""

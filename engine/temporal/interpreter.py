@@ -232,6 +232,8 @@ class Interpreter(AnswerHandlers):
 
     @workflow.run
     async def run(self, params: InterpreterInput) -> InterpreterResult:
+        if not params.run_id:  # started by a schedule: Temporal named the execution
+            params.run_id = workflow.info().workflow_id
         self._params = params
         self._retry_numbers = _retry_numbers(params)
         try:
@@ -794,6 +796,7 @@ class Interpreter(AnswerHandlers):
             int(params.version) if params.version.isdigit() else 0,
             params.task_queue,
             params.parent_run_id,
+            params.schedule_id,
         )
 
     def _trace_due(self) -> bool:
@@ -900,6 +903,7 @@ class Interpreter(AnswerHandlers):
             timers=[[timer, max(0, due - now)] for timer, due in sorted(self._timer_due.items())],
             carried=carried,
             continued=params.continued + 1,
+            schedule_id=params.schedule_id,
         )
 
     def _restore_carried(self, params: InterpreterInput) -> None:

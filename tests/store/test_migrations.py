@@ -14,7 +14,9 @@ from tests.support.postgres import temporary_database
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"schema_version", "workflow_versions", "runs", "trace_events", "waits", "events"}
+TABLES = {
+    "schema_version", "workflow_versions", "runs", "trace_events", "waits", "events", "schedules",
+}  # fmt: skip
 
 
 @pytest.fixture

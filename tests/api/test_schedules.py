@@ -1,0 +1,368 @@
+"""Schedules on the real Temporal dev server: a workflow's `schedules` become Temporal
+Schedules when it is registered; each overlap policy does what it says with runs that
+outlast the interval; trigger, backfill, pause and removal; every refusal precise."""
+
+from __future__ import annotations
+
+import time
+import zoneinfo
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import TERMINAL, Harness, unique
+
+pytestmark = [pytest.mark.postgres, pytest.mark.temporal]
+
+ZONE = zoneinfo.ZoneInfo("Europe/Paris")
+REFUSALS_WORKFLOW = unique("sched_refusals")
+
+# A run takes ~2.2 s; the schedule asks for one every second.
+SLOW = """\
+version: 1
+input:
+  seconds: {type: number}
+  label: {type: string, default: none}
+schedules:
+  tick:
+    every: 1
+    overlap: OVERLAP
+    catchup_window: 10
+    input: {seconds: 2.2, label: scheduled}
+tasks:
+  work:
+    action: test.slow
+    input: {seconds: <% $ctx.seconds %>}
+output:
+  label: <% $ctx.label %>
+"""
+
+QUICK = """\
+version: 1
+input:
+  label: {type: string}
+schedules:
+  SCHEDULES
+tasks:
+  say:
+    action: core.echo
+    input: <% $ctx.label %>
+output:
+  said: <% $ctx.label %>
+"""
+
+
+def quick(schedules: str) -> str:
+    return QUICK.replace("SCHEDULES", schedules)
+
+
+def runs_of(harness: Harness, schedule_id: str) -> list[dict[str, Any]]:
+    answer = harness.client.get("/runs", params={"schedule": schedule_id, "limit": 200})
+    assert answer.status_code == 200, answer.text
+    runs: list[dict[str, Any]] = answer.json()["runs"]
+    return runs
+
+
+def wait_until(
+    what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.25
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        time.sleep(every)
+
+
+def stamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def most_at_once(runs: list[dict[str, Any]]) -> int:
+    """The most runs that were running at one moment (from their start and end)."""
+    edges = []
+    for run in runs:
+        edges.append((stamp(run["startedAt"]), 1))
+        end = run.get("completedAt")
+        edges.append((stamp(end) if end else datetime.max.replace(tzinfo=UTC), -1))
+    edges.sort(key=lambda edge: (edge[0], edge[1]))
+    running = peak = 0
+    for _, change in edges:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def schedule(harness: Harness, name: str, schedule_name: str = "tick") -> dict[str, Any]:
+    answer = harness.client.get(f"/workflows/{name}/schedules/{schedule_name}")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def pause(harness: Harness, name: str, schedule_name: str = "tick") -> None:
+    answer = harness.client.post(f"/workflows/{name}/schedules/{schedule_name}/pause")
+    assert answer.status_code == 200, answer.text
+
+
+# policy -> (what the runs it started must show, after ~6 s of a 1 s schedule)
+OVERLAP_CASES: dict[str, Callable[[list[dict[str, Any]], dict[str, Any]], None]] = {
+    # One at a time; the starts due while one runs are dropped and counted.
+    "skip": lambda runs, seen: (
+        (most_at_once(runs) == 1 and seen.get("skippedOverlap", 0) > 0)
+        or pytest.fail(f"skip: {runs} {seen}")
+    ),
+    # One at a time; one start waits for the running run, the rest are dropped.
+    "buffer_one": lambda runs, seen: (
+        (most_at_once(runs) == 1 and seen.get("skippedOverlap", 0) > 0)
+        or pytest.fail(f"buffer_one: {runs} {seen}")
+    ),
+    # One at a time, and none is dropped: they queue.
+    "buffer_all": lambda runs, seen: (
+        (most_at_once(runs) == 1 and seen.get("skippedOverlap", 0) == 0)
+        or pytest.fail(f"buffer_all: {runs} {seen}")
+    ),
+    # A new start cancels the running run: Segue records it CANCELLED.
+    "cancel_other": lambda runs, seen: (
+        any(run["status"] == "CANCELLED" for run in runs) or pytest.fail(f"cancel_other: {runs}")
+    ),
+    # A new start terminates the running run.
+    "terminate_other": lambda runs, seen: (
+        any(run["status"] == "TERMINATED" for run in runs)
+        or pytest.fail(f"terminate_other: {runs}")
+    ),
+    # Starts never wait: runs overlap.
+    "allow_all": lambda runs, seen: most_at_once(runs) >= 2 or pytest.fail(f"allow_all: {runs}"),
+}
+
+
+@pytest.mark.parametrize("overlap", list(OVERLAP_CASES))
+def test_a_schedule_fires_with_each_overlap_policy(harness: Harness, overlap: str) -> None:
+    name = unique(f"sched_{overlap}")
+    registered = harness.register(name, SLOW.replace("OVERLAP", overlap))
+    assert registered["schedules"] == [{"name": "tick", "outcome": "created"}]
+    sid = f"segue.{name}.tick"
+    try:
+        # Runs of 2.2 s on a 1 s schedule: within ~6 s the policy has had to decide.
+        wait_until(f"{overlap}: 3 runs", lambda: len(runs_of(harness, sid)) >= 3, timeout=25)
+        time.sleep(2.5)
+    finally:
+        pause(harness, name)
+
+    # Settle: every started run ends (terminated ones are settled by a status read).
+    def settled() -> list[dict[str, Any]] | None:
+        runs = [harness.client.get(f"/runs/{run['runId']}").json() for run in runs_of(harness, sid)]
+        return runs if all(run["status"] in TERMINAL for run in runs) else None
+
+    runs = wait_until(f"{overlap}: runs end", settled, timeout=30)
+    seen = schedule(harness, name)
+    assert all(run["scheduleId"] == sid for run in runs)
+    assert all(run["runId"].startswith(f"{name}.tick-") for run in runs)
+    OVERLAP_CASES[overlap](runs, seen)
+    if overlap in ("skip", "buffer_one", "buffer_all"):
+        assert all(run["status"] == "COMPLETED" for run in runs), runs
+        assert runs[0]["output"] == {"label": "scheduled"}
+
+
+def test_trigger_backfill_pause_and_removal(harness: Harness) -> None:
+    name = unique("sched_ops")
+    body = quick(
+        "daily: {cron: '0 3 * * *', timezone: Europe/Paris, paused: true, "
+        "overlap: allow_all, input: {label: nightly}}"
+    )
+    assert harness.register(name, body)["schedules"] == [{"name": "daily", "outcome": "created"}]
+    sid = f"segue.{name}.daily"
+    seen = schedule(harness, name, "daily")
+    assert seen["paused"] is True and seen["origin"] == "workflow"
+    assert seen["declared"]["timezone"] == "Europe/Paris"
+    # Next runs are at 03:00 in Paris (02:00 or 01:00 UTC).
+    assert seen["nextRuns"] and all(
+        stamp(moment).astimezone(ZONE).hour == 3 for moment in seen["nextRuns"]
+    )
+
+    # Trigger now works on a paused schedule (the pause stops the clock, not the user).
+    answer = harness.client.post(f"/workflows/{name}/schedules/daily/trigger")
+    assert answer.status_code == 202, answer.text
+    first = wait_until("a triggered run", lambda: runs_of(harness, sid))[0]
+    assert harness.wait_for(first["runId"])["output"] == {"said": "nightly"}
+
+    # Backfill two past days: the two 03:00 starts of that window.
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(days=2, hours=1)).isoformat(), "end": now.isoformat()}
+    answer = harness.client.post(f"/workflows/{name}/schedules/daily/backfill", json=window)
+    assert answer.status_code == 202, answer.text
+    wait_until("2 backfilled runs", lambda: len(runs_of(harness, sid)) >= 3)
+
+    # Unpause, then pause with a note: Temporal shows both.
+    answer = harness.client.post(f"/workflows/{name}/schedules/daily/unpause")
+    assert answer.status_code == 200 and answer.json()["paused"] is False, answer.text
+    answer = harness.client.post(
+        f"/workflows/{name}/schedules/daily/pause", json={"note": "maintenance"}
+    )
+    assert answer.json()["paused"] is True and answer.json()["note"] == "maintenance"
+
+    # Registering again, unchanged, keeps the pause made through the API.
+    harness.register(name, body + "\n")
+    assert schedule(harness, name, "daily")["paused"] is True
+
+    # A version without the schedule removes it from Temporal too.
+    gone = harness.register(name, quick("{}").replace("schedules:\n  {}\n", ""))
+    assert gone["schedules"] == [{"name": "daily", "outcome": "removed"}]
+    assert harness.client.get(f"/workflows/{name}/schedules/daily").status_code == 404
+    assert harness.client.get(f"/workflows/{name}/schedules").json() == {"schedules": []}
+
+
+def test_schedules_declared_through_the_api(harness: Harness) -> None:
+    name = unique("sched_api")
+    harness.register(name, quick("{}"))
+    spec = {"every": 3600, "input": {"label": "from api"}, "overlap": "skip", "paused": True}
+    answer = harness.client.put(f"/workflows/{name}/schedules/hourly", json=spec)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["origin"] == "api" and answer.json()["inTemporal"] is True
+    # It survives a new version of the file, and follows it (the new version's input schema).
+    harness.register(name, quick("{}") + "description: v2\n")
+    assert "problem" not in schedule(harness, name, "hourly")
+    answer = harness.client.post(f"/workflows/{name}/schedules/hourly/trigger")
+    assert answer.status_code == 202
+    run = wait_until("a run", lambda: runs_of(harness, f"segue.{name}.hourly"))[0]
+    assert harness.wait_for(run["runId"])["output"] == {"said": "from api"}
+    assert harness.client.delete(f"/workflows/{name}/schedules/hourly").status_code == 204
+    assert harness.client.get(f"/workflows/{name}/schedules/hourly").status_code == 404
+
+
+BAD_REQUESTS = [
+    # (what, method, path suffix, body, status, code, fragment)
+    (
+        "no times",
+        "put",
+        "s1",
+        {"input": {"label": "x"}},
+        422,
+        "SCHEDULE_INVALID",
+        "`cron` or `every`",
+    ),
+    ("bad cron", "put", "s1", {"cron": "* * * *"}, 422, "SCHEDULE_INVALID", "4 field(s)"),
+    (
+        "bad zone",
+        "put",
+        "s1",
+        {"every": 60, "timezone": "Nowhere/Land"},
+        422,
+        "SCHEDULE_INVALID",
+        "unknown time zone",
+    ),
+    (
+        "naive start",
+        "put",
+        "s1",
+        {"every": 60, "start": "2030-01-01T00:00:00"},
+        422,
+        "SCHEDULE_INVALID",
+        "with a zone",
+    ),
+    ("unknown key", "put", "s1", {"every": 60, "evry": 1}, 422, "SCHEDULE_INVALID", "evry"),
+    ("tiny interval", "put", "s1", {"every": 0.001}, 422, "SCHEDULE_INVALID", "minimum"),
+    (
+        "bad overlap",
+        "put",
+        "s1",
+        {"every": 60, "overlap": "queue"},
+        422,
+        "SCHEDULE_INVALID",
+        "queue",
+    ),
+    (
+        "bad input",
+        "put",
+        "s1",
+        {"every": 60, "input": {"label": 5}},
+        422,
+        "INPUT_INVALID",
+        "/label",
+    ),
+    (
+        "bad name",
+        "put",
+        "no.dots",
+        {"every": 60, "input": {"label": "x"}},
+        400,
+        "NAME_INVALID",
+        "schedule name",
+    ),
+    (
+        "file schedule",
+        "put",
+        "nightly",
+        {"every": 60, "input": {"label": "x"}},
+        409,
+        "SCHEDULE_DECLARED_IN_FILE",
+        "file",
+    ),
+    ("unknown", "post", "nope/trigger", None, 404, "SCHEDULE_NOT_FOUND", "'nope'"),
+    (
+        "backfill order",
+        "post",
+        "nightly/backfill",
+        {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+        400,
+        "INVALID_REQUEST",
+        "before `end`",
+    ),
+    (
+        "backfill span",
+        "post",
+        "nightly/backfill",
+        {"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
+        400,
+        "INVALID_REQUEST",
+        "366 days",
+    ),
+    (
+        "backfill naive",
+        "post",
+        "nightly/backfill",
+        {"start": "2026-01-01", "end": "2026-01-02T00:00:00Z"},
+        400,
+        "INVALID_REQUEST",
+        "with a zone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "method", "suffix", "body", "status", "code", "fragment"),
+                         BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS])  # fmt: skip
+def test_refusals(
+    harness: Harness,
+    what: str,
+    method: str,
+    suffix: str,
+    body: Any,
+    status: int,
+    code: str,
+    fragment: str,
+) -> None:
+    name = REFUSALS_WORKFLOW
+    if harness.client.get(f"/workflows/{name}").status_code != 200:
+        harness.register(
+            name,
+            quick("nightly: {cron: '@daily', paused: true, input: {label: n}}"),
+        )
+    answer = harness.client.request(
+        method.upper(), f"/workflows/{name}/schedules/{suffix}", json=body
+    )
+    assert answer.status_code == status, answer.text
+    problem = answer.json()
+    assert problem["code"] == code
+    assert fragment in answer.text
+
+
+def test_a_file_schedule_whose_input_breaks_the_schema_is_refused(harness: Harness) -> None:
+    body = quick("bad: {every: 60, input: {label: 7}}")
+    answer = harness.client.post("/workflows", params={"name": unique("sched_bad")}, content=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "WORKFLOW_INVALID"
+    assert "schedules.bad.input/label" in answer.text
