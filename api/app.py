@@ -18,8 +18,10 @@ from api.metrics import PROMETHEUS, MetricsController
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.rules import RuleController
 from api.routes.runs import RunController
 from api.routes.schedules import ScheduleController
+from api.routes.webhooks import WebhookController, webhook_delivery
 from api.routes.workflows import WorkflowController
 from api.schedules import ScheduleKeeper
 from api.services import Services
@@ -61,6 +63,9 @@ def create_app(
             WorkflowController,
             RunController,
             ScheduleController,
+            WebhookController,
+            webhook_delivery,
+            RuleController,
             EventController,
             MetricsController,
             health,

@@ -199,6 +199,8 @@ class IngressResult(Wire):
     event_id: int
     matched_runs: list[str]
     correlation_key: str | None = None
+    # The rules whose criteria held for the event (api/rules.py), each with its run.
+    rules: list[RuleOutcome] = msgspec.field(default_factory=list)
 
 
 class Health(Wire):
@@ -268,3 +270,60 @@ class BackfillRequest(Wire, forbid_unknown_fields=True):
 
 class PauseRequest(Wire, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+# ------------------------------------------------------------------ webhooks and rules
+
+
+class WebhookRequest(Wire, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+    input: str | None = None  # JSONata over the payload; None: the payload is the input
+    tolerance_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 300
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * 1024)] = 64 * 1024
+
+
+class WebhookView(Wire):
+    """A webhook; `secret` only in the answer that created it (it is not shown again)."""
+
+    id: str
+    workflow: str
+    name: str
+    url: str  # the path deliveries are POSTed to
+    tolerance_seconds: int
+    max_body_bytes: int
+    created_at: str
+    input: str | None = None
+    secret: str | None = None
+
+
+class WebhookList(Wire):
+    webhooks: list[WebhookView]
+
+
+class RuleRequest(Wire, forbid_unknown_fields=True):
+    event: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    workflow: str
+    criteria: str | None = None  # JSONata over {event, key, payload}; None: every event
+    input: str | None = None  # JSONata over {event, key, payload}; None: the payload
+
+
+class RuleView(Wire):
+    name: str
+    event: str
+    workflow: str
+    created_at: str
+    criteria: str | None = None
+    input: str | None = None
+
+
+class RuleList(Wire):
+    rules: list[RuleView]
+
+
+class RuleOutcome(Wire):
+    """What one rule did with an event: started a run, or why not (a problem code)."""
+
+    rule: str
+    run_id: str | None = None
+    code: str | None = None
+    detail: str | None = None
