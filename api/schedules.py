@@ -128,10 +128,12 @@ async def reconcile(services: Services, workflow: str) -> list[ScheduleOutcome]:
 
 
 async def reconcile_quietly(services: Services, workflow: str) -> list[ScheduleOutcome]:
-    """`reconcile`, with Temporal away reported as one outcome (the keeper retries)."""
+    """`reconcile`, with Temporal away reported as one outcome, and retried in the
+    background until it is back (and, failing that, at the next start-up)."""
     try:
         return await reconcile(services, workflow)
     except TemporalUnavailable:
+        services.spawn(_retry(services, workflow), f"segue-schedules-{workflow}")
         return [
             ScheduleOutcome(
                 name="*",
@@ -139,6 +141,19 @@ async def reconcile_quietly(services: Services, workflow: str) -> list[ScheduleO
                 problem="Temporal cannot be reached; the schedules are applied when it is back",
             )
         ]
+
+
+async def _retry(services: Services, workflow: str) -> None:
+    delay = _RECONCILE_RETRY_SECONDS
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await reconcile(services, workflow)
+        except Exception as error:  # keep trying; the log says why
+            log.warning("schedules of %r not reconciled yet (%s); retrying", workflow, error)
+            delay = min(delay * 2, 300.0)
+            continue
+        return
 
 
 class ScheduleKeeper:

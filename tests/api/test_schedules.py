@@ -10,9 +10,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from psycopg.types.json import Jsonb
+from temporalio.service import RPCError
 
-from tests.api.conftest import TERMINAL, Harness, unique
+from api.app import create_app
+from api.config import ApiConfig
+from engine.temporal.worker import connect
+from tests.api.conftest import TERMINAL, TOKEN, Harness, ServedApp, api_catalog, unique
 
 pytestmark = [pytest.mark.postgres, pytest.mark.temporal]
 
@@ -366,3 +372,54 @@ def test_a_file_schedule_whose_input_breaks_the_schema_is_refused(harness: Harne
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "WORKFLOW_INVALID"
     assert "schedules.bad.input/label" in answer.text
+
+
+def test_an_api_starting_finishes_schedule_changes_left_undone(harness: Harness) -> None:
+    """A crash between the catalog write and Temporal (simulated by writing the catalog
+    directly) is finished by the next API process to start: the marked schedule leaves
+    Temporal, the unapplied one arrives."""
+    name = unique("sched_restart")
+    harness.register(name, quick("gone: {every: 3600, paused: true, input: {label: a}}"))
+
+    async def leave_undone() -> None:
+        async with harness.worker_pool.connection() as conn:
+            await conn.execute(
+                "UPDATE schedules SET removing = true WHERE workflow_name = %s", (name,)
+            )
+            await conn.execute(
+                "INSERT INTO schedules (workflow_name, name, origin, declared, paused) "
+                "VALUES (%s, 'late', 'api', %s, true)",
+                (name, Jsonb({"every": 7200, "input": {"label": "b"}, "paused": True})),
+            )
+
+    harness.loop.run(leave_undone())
+    config = ApiConfig(
+        database_url=harness.database_url,
+        temporal_address=harness.temporal_address,
+        task_queue=harness.task_queue,
+        tokens=(TOKEN,),
+    )
+    second = ServedApp(create_app(config, catalog=api_catalog()))
+    second.start()
+    try:
+        with httpx.Client(
+            base_url=second.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        ) as client:
+
+            def settled() -> bool:
+                listed = client.get(f"/workflows/{name}/schedules").json()["schedules"]
+                return [(s["name"], s["inTemporal"]) for s in listed] == [("late", True)]
+
+            wait_until("the start-up reconcile", settled, timeout=30)
+
+        async def gone_from_temporal() -> bool:
+            client = await connect(harness.temporal_address)
+            try:
+                await client.get_schedule_handle(f"segue.{name}.gone").describe()
+            except RPCError:
+                return True
+            return False
+
+        assert harness.loop.run(gone_from_temporal())
+    finally:
+        second.stop()
