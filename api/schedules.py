@@ -38,6 +38,9 @@ log = logging.getLogger("segue.api")
 # A workflow's file declares at most 20 (the schema); the API may add as many again.
 MAX_SCHEDULES_PER_WORKFLOW: Final = 40
 MAX_BACKFILL: Final = timedelta(days=366)
+# Temporal buffers about a thousand starts per schedule; a larger backfill would be cut
+# short silently (cron windows are bounded by Temporal alone).
+MAX_BACKFILL_STARTS: Final = 1000
 _RECONCILE_RETRY_SECONDS = 5.0
 _RECONCILE_LOCK_CLASS = 0x5C4E
 
@@ -256,8 +259,9 @@ def _with_status(view: ScheduleView, status: ScheduleStatus) -> ScheduleView:
     return view
 
 
-def backfill_window(start: str, end: str) -> tuple[datetime, datetime]:
-    """The backfill's bounds: aware instants, start before end, at most a year apart."""
+def backfill_window(start: str, end: str, declared: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The backfill's bounds: aware instants, start before end, at most a year apart,
+    and (for an interval) at most `MAX_BACKFILL_STARTS` starts in between."""
     bounds = []
     for key, text in (("start", start), ("end", end)):
         try:
@@ -275,5 +279,13 @@ def backfill_window(start: str, end: str) -> tuple[datetime, datetime]:
             400,
             "INVALID_REQUEST",
             "a backfill needs `start` before `end`, at most 366 days apart",
+        )
+    every = declared.get("every")
+    if every and (last - first).total_seconds() / float(every) > MAX_BACKFILL_STARTS:
+        raise ApiProblem(
+            400,
+            "BACKFILL_TOO_LARGE",
+            f"this window holds more than {MAX_BACKFILL_STARTS} starts of an interval of "
+            f"{every:g} s; backfill a shorter window",
         )
     return first, last

@@ -146,7 +146,7 @@ class ScheduleController(Controller):
         data: JSONBody[BackfillRequest],
     ) -> ScheduleView:
         row = await require_row(services, name, schedule)
-        start, end = backfill_window(data.start, data.end)
+        start, end = backfill_window(data.start, data.end, row.declared)
         await backfill_schedule(
             services.temporal,
             schedule_id(name, schedule),

@@ -336,6 +336,15 @@ BAD_REQUESTS = [
         "INVALID_REQUEST",
         "with a zone",
     ),
+    (
+        "backfill too many starts",
+        "post",
+        "every_second/backfill",
+        {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z"},
+        400,
+        "BACKFILL_TOO_LARGE",
+        "more than 1000 starts",
+    ),
 ]
 
 
@@ -355,7 +364,10 @@ def test_refusals(
     if harness.client.get(f"/workflows/{name}").status_code != 200:
         harness.register(
             name,
-            quick("nightly: {cron: '@daily', paused: true, input: {label: n}}"),
+            quick(
+                "nightly: {cron: '@daily', paused: true, input: {label: n}}\n"
+                "  every_second: {every: 1, paused: true, input: {label: s}}"
+            ),
         )
     answer = harness.client.request(
         method.upper(), f"/workflows/{name}/schedules/{suffix}", json=body
