@@ -435,3 +435,38 @@ def test_an_api_starting_finishes_schedule_changes_left_undone(harness: Harness)
         assert harness.loop.run(gone_from_temporal())
     finally:
         second.stop()
+
+
+def test_every_declared_field_reaches_temporal(harness: Harness) -> None:
+    name = unique("sched_fields")
+    harness.register(
+        name,
+        quick(
+            "full: {cron: ['0 7 * * MON-FRI', '@hourly'], every: 900, offset: 60, "
+            "timezone: America/New_York, jitter: 30, start: '2030-01-01T00:00:00Z', "
+            "end: '2031-01-01T00:00:00+02:00', overlap: buffer_all, catchup_window: 600, "
+            "paused: true, note: not yet, input: {label: f}}"
+        ),
+    )
+
+    async def described() -> Any:
+        client = await connect(harness.temporal_address)
+        return await client.get_schedule_handle(f"segue.{name}.full").describe()
+
+    found = harness.loop.run(described())
+    spec, policy, state = found.schedule.spec, found.schedule.policy, found.schedule.state
+    assert spec.time_zone_name == "America/New_York"
+    assert spec.jitter == timedelta(seconds=30)
+    assert spec.start_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert spec.end_at == datetime(2030, 12, 31, 22, tzinfo=UTC)
+    assert [(i.every, i.offset) for i in spec.intervals] == [
+        (timedelta(seconds=900), timedelta(seconds=60))
+    ]
+    assert len(spec.calendars) + len(spec.cron_expressions) >= 2  # Temporal's own form
+    assert policy.overlap.name == "BUFFER_ALL"
+    assert policy.catchup_window == timedelta(seconds=600)
+    assert state.paused and state.note == "not yet"
+    # Nothing before `start`: the next runs are in 2030, at 07:00 New York on weekdays,
+    # on the hour, or on the 15-minute grid shifted by one minute.
+    view = schedule(harness, name, "full")
+    assert all(moment.startswith("2030-01-01") for moment in view["nextRuns"])
