@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -20,7 +22,7 @@ from api.services import Services
 from api.wire import ScheduledRunView, ScheduleOutcome, ScheduleView
 from engine.language.schedules import read_schedule, schedule_problems, schedule_to_json
 from engine.language.schema import workflow_schema
-from engine.store import get_workflow_version
+from engine.store import WorkflowVersion, get_workflow_version
 from engine.store import schedules as catalog
 from engine.temporal.client import ExecutionNotFound, TemporalClientError, TemporalUnavailable
 from engine.temporal.schedules import (
@@ -43,6 +45,7 @@ MAX_BACKFILL: Final = timedelta(days=366)
 MAX_BACKFILL_STARTS: Final = 1000
 _RECONCILE_RETRY_SECONDS = 5.0
 _RECONCILE_LOCK_CLASS = 0x5C4E
+_RECONCILE_PARALLEL = 4
 
 
 @cache
@@ -84,50 +87,89 @@ async def _reconcile_lock(services: Services, workflow: str) -> AsyncIterator[No
         yield
 
 
-async def reconcile(services: Services, workflow: str) -> list[ScheduleOutcome]:
+async def reconcile(
+    services: Services, workflow: str, *, force: bool = False
+) -> list[ScheduleOutcome]:
     """Make Temporal's schedules of `workflow` match the catalog: create or update each
     one, delete those marked for removal. Idempotent; a schedule that fails is reported
-    (and its `problem` recorded) without stopping the others. Temporal away: raises."""
-    outcomes = []
+    (and its `problem` recorded) without stopping the others. Temporal away: raises.
+    A schedule already applied as it is now is left alone unless `force` (start-up:
+    someone may have changed or deleted it in Temporal meanwhile)."""
     async with _reconcile_lock(services, workflow):
         version = await get_workflow_version(services.pool, workflow)
-        for row in await catalog.list_schedules(services.pool, workflow):
-            sid = schedule_id(workflow, row.name)
-            if row.removing or version is None:
-                await remove_schedule(services.temporal, sid, timeout=services.temporal_timeout)
-                await catalog.forget_removed(services.pool, workflow, row.name)
-                outcomes.append(ScheduleOutcome(name=row.name, outcome="removed"))
-                continue
-            spec = read_schedule(row.name, row.declared)
-            values, problems = await services.prepare_input(version, spec.input)
-            problem = None
-            if problems:
-                # It could only start runs that fail on their input: kept paused, and why.
-                problem = f"its input breaks the input schema of version {version.version}: " + (
-                    "; ".join(f"{p.path}: {p.reason}" for p in problems)
-                )
-            params = InterpreterInput(
-                run_id="",
-                workflow=version.name,
-                version=str(version.version),
-                yaml=version.yaml,
-                input=values,
-                task_queue=services.config.task_queue,
-                action_retry_defaults=services.catalog.retry_defaults(),
-                schedule_id=sid,
-            )
-            schedule = temporal_schedule(spec, params, paused=row.paused or problem is not None)
-            try:
-                outcome = await ensure_schedule(
-                    services.temporal, sid, schedule, timeout=services.temporal_timeout
-                )
-            except TemporalUnavailable:
-                raise
-            except TemporalClientError as error:
-                problem, outcome = f"Temporal refused the schedule: {error.message}", "failed"
-            await catalog.set_problem(services.pool, workflow, row.name, problem)
-            outcomes.append(ScheduleOutcome(name=row.name, outcome=outcome, problem=problem))
-    return outcomes
+        rows = await catalog.list_schedules(services.pool, workflow)
+        # A few at a time: each is an input check and a Temporal call or two.
+        gate = asyncio.Semaphore(_RECONCILE_PARALLEL)
+
+        async def one(row: catalog.ScheduleRow) -> ScheduleOutcome:
+            async with gate:
+                return await _reconcile_one(services, workflow, version, row, force)
+
+        return list(await asyncio.gather(*(one(row) for row in rows)))
+
+
+async def _reconcile_one(
+    services: Services,
+    workflow: str,
+    version: WorkflowVersion | None,
+    row: catalog.ScheduleRow,
+    force: bool,
+) -> ScheduleOutcome:
+    sid = schedule_id(workflow, row.name)
+    if row.removing or version is None:
+        await remove_schedule(services.temporal, sid, timeout=services.temporal_timeout)
+        await catalog.forget_removed(services.pool, workflow, row.name)
+        return ScheduleOutcome(name=row.name, outcome="removed")
+    retry_defaults = services.catalog.retry_defaults()
+    fingerprint = _fingerprint(row, version, services.config.task_queue, retry_defaults)
+    if fingerprint == row.applied and not force:
+        return ScheduleOutcome(name=row.name, outcome="unchanged", problem=row.problem)
+    spec = read_schedule(row.name, row.declared)
+    values, problems = await services.prepare_input(version, spec.input)
+    problem = None
+    if problems:
+        # It could only start runs that fail on their input: kept paused, and why.
+        problem = f"its input breaks the input schema of version {version.version}: " + (
+            "; ".join(f"{p.path}: {p.reason}" for p in problems)
+        )
+    params = InterpreterInput(
+        run_id="",
+        workflow=version.name,
+        version=str(version.version),
+        yaml=version.yaml,
+        input=values,
+        task_queue=services.config.task_queue,
+        action_retry_defaults=retry_defaults,
+        schedule_id=sid,
+    )
+    schedule = temporal_schedule(spec, params, paused=row.paused or problem is not None)
+    try:
+        outcome = await ensure_schedule(
+            services.temporal,
+            sid,
+            schedule,
+            exists=row.applied is not None,
+            timeout=services.temporal_timeout,
+        )
+    except TemporalUnavailable:
+        raise
+    except TemporalClientError as error:
+        problem, outcome = f"Temporal refused the schedule: {error.message}", "failed"
+    applied = None if outcome == "failed" else fingerprint
+    await catalog.set_outcome(services.pool, workflow, row.name, problem, applied)
+    return ScheduleOutcome(name=row.name, outcome=outcome, problem=problem)
+
+
+def _fingerprint(
+    row: catalog.ScheduleRow,
+    version: WorkflowVersion,
+    task_queue: str,
+    retry_defaults: dict[str, dict[str, float]],
+) -> str:
+    """Everything the Temporal schedule is made from, hashed."""
+    made_of = [row.declared, row.paused, version.version, version.content_hash]
+    canonical = json.dumps([*made_of, task_queue, retry_defaults], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def reconcile_quietly(services: Services, workflow: str) -> list[ScheduleOutcome]:
@@ -184,7 +226,7 @@ class ScheduleKeeper:
             try:
                 rows = await catalog.list_schedules(self._services.pool)
                 for workflow in dict.fromkeys(row.workflow_name for row in rows):
-                    await reconcile(self._services, workflow)
+                    await reconcile(self._services, workflow, force=True)
             except Exception as error:  # keep trying; the log says why
                 log.warning("schedules not reconciled yet (%s); retrying", error)
                 await asyncio.sleep(_RECONCILE_RETRY_SECONDS)

@@ -14,7 +14,7 @@ from engine.store._db import StorePool, fetch_all, fetch_one, jsonb
 
 Origin = Literal["workflow", "api"]
 
-COLUMNS = "workflow_name, name, origin, declared, paused, removing, problem, updated_at"
+COLUMNS = "workflow_name, name, origin, declared, paused, removing, problem, applied, updated_at"
 SELECT_FOR_WORKFLOW = f"SELECT {COLUMNS} FROM schedules WHERE workflow_name = %s ORDER BY name"
 SELECT_ALL = f"SELECT {COLUMNS} FROM schedules ORDER BY workflow_name, name"
 SELECT_ONE = f"SELECT {COLUMNS} FROM schedules WHERE workflow_name = %s AND name = %s"
@@ -45,7 +45,9 @@ SET_PAUSED = f"""
 UPDATE schedules SET paused = %s, updated_at = now()
 WHERE workflow_name = %s AND name = %s AND NOT removing RETURNING {COLUMNS}
 """
-SET_PROBLEM = "UPDATE schedules SET problem = %s WHERE workflow_name = %s AND name = %s"
+SET_OUTCOME = """
+UPDATE schedules SET problem = %s, applied = %s WHERE workflow_name = %s AND name = %s
+"""
 
 
 class ScheduleRow(msgspec.Struct, frozen=True):
@@ -58,6 +60,7 @@ class ScheduleRow(msgspec.Struct, frozen=True):
     paused: bool
     removing: bool
     problem: str | None
+    applied: str | None  # the fingerprint of what Temporal was last given
     updated_at: datetime
 
 
@@ -113,9 +116,12 @@ async def set_paused(pool: StorePool, workflow: str, name: str, paused: bool) ->
         return await fetch_one(conn, ScheduleRow, SET_PAUSED, (paused, workflow, name))
 
 
-async def set_problem(pool: StorePool, workflow: str, name: str, problem: str | None) -> None:
+async def set_outcome(
+    pool: StorePool, workflow: str, name: str, problem: str | None, applied: str | None
+) -> None:
+    """What the last reconcile found (`problem`) and applied (`applied`, a fingerprint)."""
     async with pool.connection() as conn:
-        await conn.execute(SET_PROBLEM, (problem, workflow, name))
+        await conn.execute(SET_OUTCOME, (problem, applied, workflow, name))
 
 
 def _upsert_params(

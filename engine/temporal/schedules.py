@@ -83,23 +83,36 @@ def temporal_schedule(
 
 
 async def ensure_schedule(
-    client: Client, sid: str, schedule: Schedule, *, timeout: timedelta | None = None
+    client: Client,
+    sid: str,
+    schedule: Schedule,
+    *,
+    exists: bool = False,
+    timeout: timedelta | None = None,
 ) -> str:
     """Make Temporal's schedule `sid` this one: "created" or "updated". Idempotent: an
-    update with the same schedule changes nothing but the next times' jitter."""
+    update with the same schedule changes nothing but the next times' jitter. `exists`:
+    the caller believes it exists (an update is tried first; either guess is safe)."""
+
+    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    handle = client.get_schedule_handle(sid)
+    if exists:
+        try:
+            async with translated_errors():
+                await handle.update(replace, rpc_timeout=timeout)
+        except ExecutionNotFound:
+            pass  # deleted behind Segue's back: created below
+        else:
+            return "updated"
     async with translated_errors():
         try:
             await client.create_schedule(sid, schedule, rpc_timeout=timeout)
         except ScheduleAlreadyRunningError:
-            pass
-        else:
-            return "created"
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(sid).update(replace, rpc_timeout=timeout)
-    return "updated"
+            await handle.update(replace, rpc_timeout=timeout)
+            return "updated"
+    return "created"
 
 
 async def remove_schedule(client: Client, sid: str, *, timeout: timedelta | None = None) -> None:

@@ -230,7 +230,10 @@ def test_schedules_declared_through_the_api(harness: Harness) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json()["origin"] == "api" and answer.json()["inTemporal"] is True
     # It survives a new version of the file, and follows it (the new version's input schema).
-    harness.register(name, quick("{}") + "description: v2\n")
+    v2 = quick("{}") + "description: v2\n"
+    assert harness.register(name, v2)["schedules"] == [{"name": "hourly", "outcome": "updated"}]
+    # Registered again as it is: Temporal is not asked again.
+    assert harness.register(name, v2)["schedules"] == [{"name": "hourly", "outcome": "unchanged"}]
     assert "problem" not in schedule(harness, name, "hourly")
     answer = harness.client.post(f"/workflows/{name}/schedules/hourly/trigger")
     assert answer.status_code == 202
@@ -389,14 +392,24 @@ def test_a_file_schedule_whose_input_breaks_the_schema_is_refused(harness: Harne
 def test_an_api_starting_finishes_schedule_changes_left_undone(harness: Harness) -> None:
     """A crash between the catalog write and Temporal (simulated by writing the catalog
     directly) is finished by the next API process to start: the marked schedule leaves
-    Temporal, the unapplied one arrives."""
+    Temporal, the unapplied one arrives, and one deleted in Temporal comes back."""
     name = unique("sched_restart")
-    harness.register(name, quick("gone: {every: 3600, paused: true, input: {label: a}}"))
+    harness.register(
+        name,
+        quick(
+            "gone: {every: 3600, paused: true, input: {label: a}}\n"
+            "  kept: {every: 3600, paused: true, input: {label: k}}"
+        ),
+    )
 
     async def leave_undone() -> None:
+        # `kept` is deleted in Temporal behind Segue's back (the UI, a script).
+        client = await connect(harness.temporal_address)
+        await client.get_schedule_handle(f"segue.{name}.kept").delete()
         async with harness.worker_pool.connection() as conn:
             await conn.execute(
-                "UPDATE schedules SET removing = true WHERE workflow_name = %s", (name,)
+                "UPDATE schedules SET removing = true WHERE workflow_name = %s AND name = 'gone'",
+                (name,),
             )
             await conn.execute(
                 "INSERT INTO schedules (workflow_name, name, origin, declared, paused) "
@@ -420,7 +433,8 @@ def test_an_api_starting_finishes_schedule_changes_left_undone(harness: Harness)
 
             def settled() -> bool:
                 listed = client.get(f"/workflows/{name}/schedules").json()["schedules"]
-                return [(s["name"], s["inTemporal"]) for s in listed] == [("late", True)]
+                found = [(s["name"], s["inTemporal"]) for s in listed]
+                return found == [("kept", True), ("late", True)]
 
             wait_until("the start-up reconcile", settled, timeout=30)
 

@@ -15,6 +15,7 @@ CREATE TABLE schedules (
     paused        boolean     NOT NULL DEFAULT false,
     removing      boolean     NOT NULL DEFAULT false,
     problem       text,
+    applied       text,       -- fingerprint of what was last applied to Temporal
     updated_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workflow_name, name)
 );
