@@ -6,6 +6,7 @@ tighter than a run's, because it runs on the API's event loop."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from api.problems import ApiProblem
@@ -40,6 +41,12 @@ class PayloadExpression:
         return self._compiled.evaluate(
             Scope(ctx=context, run={}, now_ms=0, seed=seed, limits=LIMITS)
         )
+
+
+@lru_cache(maxsize=512)
+def compiled(source: str, what: str) -> PayloadExpression:
+    """The expression compiled once per process (hooks and rules are read per request)."""
+    return PayloadExpression(source, what)
 
 
 def holds(value: Any) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from api.mapping import PayloadExpression, as_input, holds
+from api.mapping import as_input, compiled, holds
 from api.problems import ApiProblem
 from api.runs import start_new_run
 from api.services import Services
@@ -44,16 +44,18 @@ async def _apply(
     seed = f"rule:{rule.name}:{event_id}"
     try:
         if rule.criteria is not None:
-            verdict = PayloadExpression(rule.criteria, "criteria").evaluate(context, seed)
+            verdict = compiled(rule.criteria, "criteria").evaluate(context, seed)
             if not holds(verdict):
                 return None
         if rule.input_mapping is None:
             run_input = as_input(context["payload"])
         else:
-            mapped = PayloadExpression(rule.input_mapping, "input").evaluate(context, seed)
+            mapped = compiled(rule.input_mapping, "input").evaluate(context, seed)
             run_input = None if mapped is UNDEFINED else as_input(mapped)
     except ExpressionError as error:
         return RuleOutcome(rule=rule.name, code="RULE_EXPRESSION_FAILED", detail=error.message)
+    except ApiProblem as problem:  # stored before a stricter check: reported, not raised
+        return RuleOutcome(rule=rule.name, code=problem.code, detail=problem.detail)
     if run_input is None:
         return RuleOutcome(
             rule=rule.name,

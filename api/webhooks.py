@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from api.mapping import PayloadExpression, as_input
+from api.mapping import as_input, compiled
 from api.problems import ApiProblem, conflict, not_found
 from api.runs import start_new_run
 from api.services import Services
@@ -152,7 +152,7 @@ def _payload(body: bytes) -> dict[str, Any]:
 def _mapped(hook: store.Webhook, payload: dict[str, Any], signature: str) -> dict[str, Any]:
     if hook.input_mapping is None:
         return payload
-    expression = PayloadExpression(hook.input_mapping, f"webhook {hook.name!r} input")
+    expression = compiled(hook.input_mapping, "input")
     try:
         value = as_input(expression.evaluate(payload, f"webhook:{hook.id}:{signature}"))
     except ExpressionError as error:

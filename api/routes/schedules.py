@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Response, delete, get, post, put
@@ -52,9 +53,14 @@ class ScheduleController(Controller):
     async def listing(self, services: ServicesDep, name: FromPath[str]) -> ScheduleList:
         await require_version(services, name)
         rows = await catalog.list_schedules(services.pool, name)
-        return ScheduleList(
-            schedules=[await schedule_view(services, row) for row in rows if not row.removing]
-        )
+        gate = asyncio.Semaphore(8)  # Temporal is asked about each; a few at a time
+
+        async def view(row: catalog.ScheduleRow) -> ScheduleView:
+            async with gate:
+                return await schedule_view(services, row)
+
+        live = [row for row in rows if not row.removing]
+        return ScheduleList(schedules=list(await asyncio.gather(*(view(row) for row in live))))
 
     @get("/{schedule:str}", summary="One schedule", responses=documented(404))
     async def show(
