@@ -129,7 +129,7 @@ class ScheduleController(Controller):
         schedule: FromPath[str],
         data: JSONBody[TriggerRequest | None] = None,
     ) -> ScheduleView:
-        row = await require_row(services, name, schedule)
+        row = _runnable(await require_row(services, name, schedule))
         await trigger_schedule(
             services.temporal,
             schedule_id(name, schedule),
@@ -151,7 +151,7 @@ class ScheduleController(Controller):
         schedule: FromPath[str],
         data: JSONBody[BackfillRequest],
     ) -> ScheduleView:
-        row = await require_row(services, name, schedule)
+        row = _runnable(await require_row(services, name, schedule))
         start, end = backfill_window(data.start, data.end, row.declared)
         await backfill_schedule(
             services.temporal,
@@ -189,16 +189,23 @@ class ScheduleController(Controller):
         return Response(await _set_paused(services, name, schedule, False, data))
 
 
+def _runnable(row: catalog.ScheduleRow) -> catalog.ScheduleRow:
+    """The row, unless it could only start runs that fail (409 SCHEDULE_HAS_PROBLEM)."""
+    if row.problem is not None:
+        raise ApiProblem(
+            409, "SCHEDULE_HAS_PROBLEM", f"schedule {row.name!r} cannot start runs: {row.problem}"
+        )
+    return row
+
+
 async def _set_paused(
     services: Services, name: str, schedule: str, paused: bool, data: PauseRequest | None
 ) -> ScheduleView:
     """The catalog first (the desired state survives a Temporal outage; the start-up
     reconcile applies it), then Temporal."""
     current = await require_row(services, name, schedule)
-    if not paused and current.problem is not None:
-        raise ApiProblem(
-            409, "SCHEDULE_HAS_PROBLEM", f"schedule {schedule!r} stays paused: {current.problem}"
-        )
+    if not paused:
+        _runnable(current)
     row = await catalog.set_paused(services.pool, name, schedule, paused)
     if row is None:
         await require_row(services, name, schedule)  # removed meanwhile: 404

@@ -484,3 +484,22 @@ def test_every_declared_field_reaches_temporal(harness: Harness) -> None:
     # on the hour, or on the 15-minute grid shifted by one minute.
     view = schedule(harness, name, "full")
     assert all(moment.startswith("2030-01-01") for moment in view["nextRuns"])
+
+
+def test_a_schedule_whose_input_no_longer_fits_stays_paused(harness: Harness) -> None:
+    name = unique("sched_drift")
+    harness.register(name, quick("{}"))
+    spec = {"every": 3600, "input": {"label": "text"}}
+    assert harness.client.put(f"/workflows/{name}/schedules/h", json=spec).status_code == 200
+    # Version 2 wants a number: the schedule could only start runs that fail.
+    v2 = quick("{}").replace("label: {type: string}", "label: {type: integer}")
+    (outcome,) = harness.register(name, v2)["schedules"]
+    assert outcome["outcome"] == "updated" and "/label" in outcome["problem"]
+    seen = schedule(harness, name, "h")
+    assert seen["paused"] is True and "/label" in seen["problem"]
+    window = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+    for action, body in (("unpause", {}), ("trigger", {}), ("backfill", window)):
+        answer = harness.client.post(f"/workflows/{name}/schedules/h/{action}", json=body)
+        assert answer.status_code == 409, (action, answer.text)
+        assert answer.json()["code"] == "SCHEDULE_HAS_PROBLEM"
+    assert runs_of(harness, f"segue.{name}.h") == []
