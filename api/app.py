@@ -19,8 +19,12 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
 from api.routes.metrics import MetricsController
+from api.routes.rules import RuleController
 from api.routes.runs import RunController
+from api.routes.schedules import ScheduleController
+from api.routes.webhooks import WebhookController, webhook_delivery
 from api.routes.workflows import WorkflowController
+from api.schedules import ScheduleKeeper
 from api.services import Services
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.otel import TracingConfigError, install_tracing
@@ -42,6 +46,7 @@ def create_app(
     except TracingConfigError as error:
         raise ConfigError(str(error)) from None
     services = Services(config, catalog)
+    keeper = ScheduleKeeper(services)
 
     def provide_services() -> Services:
         return services
@@ -49,11 +54,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.start()
+        keeper.start()
         if config.auth_disabled:
             log.warning("authentication is DISABLED (dev mode): serve on loopback only")
         try:
             yield
         finally:
+            await keeper.stop()
             await services.stop()
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
@@ -61,6 +68,10 @@ def create_app(
         route_handlers=[
             WorkflowController,
             RunController,
+            ScheduleController,
+            WebhookController,
+            webhook_delivery,
+            RuleController,
             EventController,
             MetricsController,
             health,

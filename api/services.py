@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
@@ -147,6 +147,7 @@ class Services:
         self.action_names = cpu_work.ActionNameSet(tuple(self.catalog.names()))
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
+        self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
 
@@ -175,7 +176,17 @@ class Services:
         await self.store.start()
         self.hub.start()
 
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run `work` in the background for as long as the process serves (cancelled at
+        stop): for what a request leaves to finish, e.g. a retry while Temporal is away."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.hub.stop()
         await self.store.close()
         self.cpu.close()

@@ -62,7 +62,7 @@ class RunController(Controller):
 
     @get(
         "/",
-        summary="Runs, newest first; filter by workflow and status; page with cursor",
+        summary="Runs, newest first; filter by workflow, status and schedule; page with cursor",
         responses=documented(400),
     )
     async def listing(
@@ -70,11 +70,17 @@ class RunController(Controller):
         services: ServicesDep,
         workflow: FromQuery[str | None] = None,
         status: FromQuery[RunStatus | None] = None,
+        schedule: FromQuery[str | None] = None,
         limit: PageSize = 50,
         cursor: FromQuery[str | None] = None,
     ) -> RunList:
         page = await list_runs(
-            services.pool, workflow=workflow, status=status, limit=limit, before=cursor
+            services.pool,
+            workflow=workflow,
+            status=status,
+            schedule=schedule,
+            limit=limit,
+            before=cursor,
         )
         return RunList(runs=[status_view(run) for run in page.runs], next_cursor=page.next_cursor)
 

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawB
 from api.graph import graph_view
 from api.problems import ApiProblem, documented, not_found, replayed
 from api.runs import iso, request_hash, start_new_run, status_view
+from api.schedules import reconcile_quietly
 from api.services import Services
 from api.tracing import run_start_span, trace_id_of
 from api.validation import (
@@ -39,6 +40,7 @@ from engine.store import (
     list_workflows,
     register_workflow_version,
 )
+from engine.store.schedules import declare_file_schedules
 
 MAX_IDEMPOTENCY_KEY = 200
 ServicesDep = NamedDependency[Services]
@@ -111,6 +113,9 @@ class WorkflowController(Controller):
         version = await register_workflow_version(
             services.pool, name, body.decode("utf-8"), checked.content_hash
         )
+        # The file's schedules replace its earlier ones; Temporal follows (api/schedules.py).
+        await declare_file_schedules(services.pool, name, checked.schedules or {})
+        outcomes = await reconcile_quietly(services, name)
         answer = RegisteredWorkflow(
             name=version.name,
             version=version.version,
@@ -118,6 +123,7 @@ class WorkflowController(Controller):
             created=version.created,
             created_at=iso(version.created_at),
             warnings=diagnostic_views(checked.warnings),
+            schedules=outcomes,
         )
         return Response(answer, status_code=201 if version.created else 200)
 

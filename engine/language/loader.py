@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -13,6 +13,7 @@ from engine.language.build import build_spec
 from engine.language.checks import check_spec
 from engine.language.deployment import Deployment
 from engine.language.salvage import Damage, salvage
+from engine.language.schedules import build_schedules
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
 from engine.language.yaml_source import MAX_BYTES, YamlDocument, parse_yaml
@@ -71,10 +72,13 @@ def check_workflow(
         name=name if name is not None else Path(source).stem,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
+    schedules, schedule_findings = build_schedules(document.data, document.source_map)
+    spec = replace(spec, schedules=schedules)
     diagnostics = [
         *report.diagnostics,
         *diagnostics,
         *check_spec(spec, document.source_map, damage),
+        *schedule_findings,
     ]
     notes: list[str] = []
     if deployment is not None:

@@ -160,6 +160,7 @@ def continuation(run: RunState) -> InterpreterInput:
         timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],
         carried=carried,
         continued=params.continued + 1,
+        schedule_id=params.schedule_id,
     )
 
 

@@ -82,6 +82,8 @@ class Interpreter(AnswerHandlers):
     @workflow.run
     async def run(self, params: InterpreterInput) -> InterpreterResult:
         run = self._run
+        if not params.run_id:  # started by a schedule: Temporal named the execution
+            params.run_id = workflow.info().workflow_id
         begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:

@@ -49,6 +49,9 @@ class InterpreterInput:
     timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
     carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters, mocks
     continued: int = 0  # how many times this run continued as new
+    # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
+    # run has an empty `run_id` and takes its workflow id as its run id.
+    schedule_id: str | None = None
 
 
 @dataclass
@@ -122,6 +125,7 @@ class TraceBatch:
     version: int = 0
     task_queue: str = DEFAULT_TASK_QUEUE
     parent_run_id: str | None = None
+    schedule_id: str | None = None
 
 
 @dataclass
