@@ -59,6 +59,10 @@ def _run(args: argparse.Namespace) -> int:
         from api.client_cli import run_main
 
         return run_main(args)
+    if args.command == "graph":
+        from api.graph_command import graph_main
+
+        return graph_main(args)
     from api.client_commands import operator_main
 
     return operator_main(args)

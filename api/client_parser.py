@@ -8,6 +8,8 @@ from typing import Any
 
 from api.cli_render import UnknownChoice, parse_status
 
+GRAPH_FORMATS = ("text", "dot", "json", "mermaid")  # api.graph_command renders each
+
 
 def _status_option(text: str) -> str:
     try:
@@ -86,6 +88,21 @@ def add_client_commands(commands: Any) -> None:
     register.add_argument("file", metavar="FILE")
     register.add_argument("--name", help="the workflow's name (default: the file's stem)")
     common(register)
+    graph = commands.add_parser(
+        "graph",
+        help="print a workflow's task graph (a file, or a registered workflow by name)",
+    )
+    graph.add_argument("target", metavar="FILE|WORKFLOW")
+    graph.add_argument(
+        "--format",
+        type=str.lower,
+        choices=GRAPH_FORMATS,
+        default="text",
+        help="text (for a terminal, the default), dot (Graphviz), json (as the API's "
+        "GET /workflows/{name}/graph), mermaid",
+    )
+    graph.add_argument("--version", type=int, help="a registered version (default: latest)")
+    common(graph)
     events = commands.add_parser("events", help="deliver events to runs waiting for them")
     actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
     send = actions.add_parser("send", help="deliver an event (by name and correlation key)")
