@@ -31,7 +31,12 @@ def full_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = full_parser().parse_args(argv)
+    parser = full_parser()
+    if argv is None:  # the shell asking for completions (`segue completion`): answer, exit
+        from api.completion import complete_if_asked
+
+        complete_if_asked(parser)
+    args = parser.parse_args(argv)
     try:
         code = _run(args)
     except KeyboardInterrupt:
@@ -59,6 +64,10 @@ def _run(args: argparse.Namespace) -> int:
         from api.client_cli import run_main
 
         return run_main(args)
+    if args.command == "completion":
+        from api.completion import completion_main
+
+        return completion_main(args.shell)
     if args.command == "graph":
         from api.graph_command import graph_main
 

@@ -23,6 +23,7 @@ from tests.support.devstack import (
     wait_gone,
 )
 from tests.support.processes import ROOT
+from tests.support.shells import complete
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 SLOW = "version: 1\nstart: [pause]\ntasks:\n  pause:\n    delay: 600\n"
@@ -147,3 +148,13 @@ def test_graph_of_a_registered_workflow_is_the_files(env: dict[str, str]) -> Non
     assert missing.returncode == 1 and "[WORKFLOW_VERSION_NOT_FOUND]" in missing.stderr
     unknown = segue(env, "graph", "no_such_workflow")
     assert unknown.returncode == 1 and "[WORKFLOW_NOT_FOUND]" in unknown.stderr
+
+
+def test_completion_offers_workflow_names_and_run_ids(env: dict[str, str]) -> None:
+    """Tab after `segue graph g_` or `segue trace ` asks the stack `segue` would use."""
+    assert segue(env, "register", "examples/fan-out-join.yaml", "--name", "g_fan").returncode == 0
+    run_id = segue(env, "run", "g_fan", "--detach").stdout.strip()
+    assert "g_fan" in complete("bash", "segue graph g_", env=env)
+    assert "g_fan" in complete("bash", "segue runs --workflow g_f", env=env)
+    assert run_id in complete("bash", "segue trace ", env=env)
+    assert complete("bash", f"segue cancel {run_id[:12]}", env=env) == [run_id]
