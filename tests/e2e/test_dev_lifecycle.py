@@ -210,3 +210,55 @@ def test_ctrl_c_leaves_the_run_going_on_a_running_stack(
         started = stack.processes()
         stack.stop()
     assert wait_gone(started) == []
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_a_signal_while_temporal_starts_leaves_nothing(
+    dirs: tuple[Path, dict[str, str]], signum: int
+) -> None:
+    """The signal lands in Temporal's readiness wait (its process runs, its port is not
+    open yet): the server is stopped at once (SIGKILL: by the guardian), not left for
+    the next start to clean."""
+    data_dir, env = dirs
+    data_dir.mkdir(parents=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    flags = ["--port", "0", "--temporal-port", str(port), "--ui-port", "0", "--demo-port", "0"]
+    log = data_dir.parent / "dev.log"
+    with log.open("wb") as out:
+        dev = subprocess.Popen(
+            [SEGUE, "dev", "--data-dir", str(data_dir), *flags],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        temporal: list[psutil.Process] = []
+        while not temporal:
+            assert time.monotonic() < deadline and dev.poll() is None, log.read_text()
+            temporal = [
+                process
+                for process in processes_naming(data_dir)
+                if "start-dev" in " ".join(process.cmdline())
+            ]
+            time.sleep(0.02)
+        assert not _port_open(port), "missed the window: Temporal was already listening"
+        dev.send_signal(signum)
+        status = dev.wait(60)
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+    assert wait_gone(temporal) == [], log.read_text()
+    assert processes_naming(data_dir) == [], log.read_text()
+    if signum != signal.SIGKILL:
+        assert status == 0, log.read_text()
+        assert not (data_dir / "stack.json").exists()
