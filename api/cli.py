@@ -14,7 +14,7 @@ from engine.cli.main import build_parser, exit_after_temporal, run_engine_comman
 def full_parser() -> argparse.ArgumentParser:
     parser, commands = build_parser()
     from api.client_parser import add_client_commands
-    from api.serve import add_api_arguments
+    from api.serve_options import add_api_arguments
 
     add_api_arguments(commands.add_parser("api", help="serve the HTTP API (needs SEGUE_API_TOKEN)"))
     from api.dev_options import add_dev_arguments
