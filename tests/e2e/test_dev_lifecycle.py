@@ -23,6 +23,7 @@ from tests.support.devstack import (
     dev_env,
     kill_all,
     processes_naming,
+    spawn_dev,
     start_dev,
     wait_gone,
 )
@@ -226,39 +227,29 @@ def test_a_signal_while_temporal_starts_leaves_nothing(
     open yet): the server is stopped at once (SIGKILL: by the guardian), not left for
     the next start to clean."""
     data_dir, env = dirs
-    data_dir.mkdir(parents=True)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     flags = ["--port", "0", "--temporal-port", str(port), "--ui-port", "0", "--demo-port", "0"]
-    log = data_dir.parent / "dev.log"
-    with log.open("wb") as out:
-        dev = subprocess.Popen(
-            [SEGUE, "dev", "--data-dir", str(data_dir), *flags],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    stack = spawn_dev(data_dir, env, *flags)
     try:
         deadline = time.monotonic() + 60
         temporal: list[psutil.Process] = []
         while not temporal:
-            assert time.monotonic() < deadline and dev.poll() is None, log.read_text()
+            assert time.monotonic() < deadline and stack.process.poll() is None, stack.output()
             temporal = [
                 process
                 for process in processes_naming(data_dir)
-                if "start-dev" in " ".join(process.cmdline())
+                if "start-dev" in " ".join(process.info.get("cmdline") or [])
             ]
             time.sleep(0.02)
         assert not _port_open(port), "missed the window: Temporal was already listening"
-        dev.send_signal(signum)
-        status = dev.wait(60)
+        status = stack.stop(signum)
     finally:
-        if dev.poll() is None:
-            dev.kill()
-    assert wait_gone(temporal) == [], log.read_text()
-    assert processes_naming(data_dir) == [], log.read_text()
+        if stack.process.poll() is None:
+            stack.process.kill()
+    assert wait_gone(temporal) == [], stack.output()
+    assert processes_naming(data_dir) == [], stack.output()
     if signum != signal.SIGKILL:
-        assert status == 0, log.read_text()
+        assert status == 0, stack.output()
         assert not (data_dir / "stack.json").exists()
