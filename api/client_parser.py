@@ -17,6 +17,7 @@ from api.completion import (
 )
 
 GRAPH_FORMATS = ("text", "dot", "json", "mermaid")  # api.graph_command renders each
+MAX_VERSION = 2**31 - 1  # versions are PostgreSQL integers
 
 
 def _status_option(text: str) -> str:
@@ -24,6 +25,16 @@ def _status_option(text: str) -> str:
         return parse_status(text)
     except UnknownChoice as unknown:
         raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
+def _version_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_VERSION:
+        raise argparse.ArgumentTypeError(f"{text!r}: a version is a number from 1 to {MAX_VERSION}")
+    return number
 
 
 def add_client_commands(commands: Any) -> None:
@@ -110,7 +121,9 @@ def add_client_commands(commands: Any) -> None:
         help="text (for a terminal, the default), dot (Graphviz), json (as the API's "
         "GET /workflows/{name}/graph), mermaid",
     )
-    graph.add_argument("--version", type=int, help="a registered version (default: latest)")
+    graph.add_argument(
+        "--version", type=_version_number, help="a registered version (default: latest)"
+    )
     common(graph)
     events = commands.add_parser("events", help="deliver events to runs waiting for them")
     actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")

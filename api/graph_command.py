@@ -51,7 +51,9 @@ def graph_main(args: argparse.Namespace) -> int:
 def _from_file(file: str) -> GraphView | None:
     from engine.language.loader import check_workflow_file
 
-    result = check_workflow_file(file)
+    # Registration's bound on the task count, before compiling: a file as large as the
+    # loader takes (1 MiB) can hold 20,000 tasks, seconds of CPU for a drawing of them.
+    result = check_workflow_file(file, bounded=True)
     if result.spec is None:
         for diagnostic in result.errors:
             print(diagnostic.format(), file=sys.stderr)

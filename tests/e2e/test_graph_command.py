@@ -134,6 +134,8 @@ def test_mermaid_marks_the_cycle(deploy: Path) -> None:
         (["x" * 200], 2, "is neither a file nor a workflow name"),
         (["examples/monitoring.yaml", "--format", "png"], 2, "invalid choice: 'png'"),
         (["examples/monitoring.yaml", "--version", "2"], 2, "--version is for a registered"),
+        (["some_flow", "--version", "0"], 2, "a version is a number from 1 to 2147483647"),
+        (["some_flow", "--version", "2147483648"], 2, "a version is a number from 1 to"),
         (["not_registered", "--api", "http://127.0.0.1:9"], 1, "segue graph: GET http"),
     ],
 )
@@ -159,3 +161,12 @@ def test_every_example_draws() -> None:
         for form in ("text", "dot", "json", "mermaid"):
             shown = graph(str(example), "--format", form)
             assert shown.returncode == 0 and shown.stdout, (example, form, shown.stderr)
+
+
+def test_more_tasks_than_registration_takes_are_refused_before_compiling(tmp_path: Path) -> None:
+    tasks = "".join(f"  t{i}:\n    next: [{{do: t{i + 1}}}]\n" for i in range(1000))
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(f"version: 1\nstart: [t0]\ntasks:\n{tasks}  t1000: {{}}\n")
+    shown = graph(str(huge))
+    assert shown.returncode == 1 and shown.stdout == ""
+    assert "the workflow has 1001 tasks; a workflow may have at most 1000" in shown.stderr
