@@ -18,9 +18,9 @@ ENGINE_COMMANDS = frozenset({"validate", "simulate", "worker"})
 def full_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole `segue` parser; only the engine's when `command` is one of its commands
     (building the service's ~17 subparsers cost `segue validate` ~5 ms of start-up)."""
-    parser, commands = build_parser()
     if command in ENGINE_COMMANDS:
-        return parser
+        return build_parser(command)[0]
+    parser, commands = build_parser()
     from api.client_parser import add_client_commands
     from api.serve_options import add_api_arguments
 
