@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import validation
-from engine.actions.catalog import suggest_action
+from engine.action_names import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Category, Diagnostic
 from engine.language.loader import load_workflow

@@ -85,6 +85,15 @@ class WorkflowView(Wire):
     versions: list[VersionView]
 
 
+class GraphTransition(Wire):
+    """One entry of a task's `next`, whole: engine commands (`fail`, `retry`, …) included;
+    an empty `do` continues the run. Edges list only the transitions' task targets."""
+
+    transition: int  # index in the task's `next`
+    do: list[str]  # always sent, even empty: an empty `do` is a transition too
+    when: str | None = None
+
+
 class GraphNode(Wire):
     id: str
     kind: Literal["action", "passthrough", "join", "workflow"]
@@ -92,6 +101,8 @@ class GraphNode(Wire):
     action: str | None = None  # the action name (or its expression) of an action task
     workflow: str | None = None  # the child workflow of a `workflow:` task
     entry: bool = False
+    cycle: bool = False  # the task lies on a cycle of transitions (it may run again)
+    next: list[GraphTransition] = msgspec.field(default_factory=list)
 
 
 class GraphEdge(Wire):

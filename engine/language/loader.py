@@ -47,13 +47,15 @@ def check_workflow(
     name: str | None = None,
     *,
     deployment: Deployment | None = None,
+    bounded: bool = False,
 ) -> LoadResult:
     """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
-    also check its action and child workflow names (what registration checks)."""
+    also check its action and child workflow names (what registration checks). With a
+    deployment, or `bounded`, refuse more than MAX_TASKS tasks before compiling."""
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
-    if deployment is not None:
+    if deployment is not None or bounded:
         too_many = _too_many_tasks(document)
         if too_many is not None:
             return _result(None, [too_many])
@@ -110,7 +112,7 @@ def load_workflow(data: bytes | str, source: str, name: str | None = None) -> Wo
 
 
 def check_workflow_file(
-    path: str | os.PathLike[str], *, deployment: Deployment | None = None
+    path: str | os.PathLike[str], *, deployment: Deployment | None = None, bounded: bool = False
 ) -> LoadResult:
     """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
     source = os.fspath(path)
@@ -123,7 +125,7 @@ def check_workflow_file(
         return LoadResult(
             None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
         )
-    return check_workflow(data, source, deployment=deployment)
+    return check_workflow(data, source, deployment=deployment, bounded=bounded)
 
 
 def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:

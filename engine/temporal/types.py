@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.temporal.worker_config import DEFAULT_TASK_QUEUE as DEFAULT_TASK_QUEUE
+
 INTERPRETER_WORKFLOW = "SegueInterpreter"
 RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
-DEFAULT_TASK_QUEUE = "segue"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
