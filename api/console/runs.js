@@ -1,0 +1,66 @@
+// The runs list: newest first, filtered by workflow and status, refreshed every 2 s
+// (the list has no stream of its own), with duration and what a rerun reran.
+
+import { get } from "./api.js";
+import { h, clear, problemBox } from "./dom.js";
+import { duration } from "./state.js";
+
+const STATUSES = ["QUEUED", "RUNNING", "PAUSED", "COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"];
+const REFRESH_MS = 2000;
+
+export function statusBadge(status) {
+  return h("span", { class: `badge run-${(status || "").toLowerCase()}`, text: status || "?" });
+}
+
+export async function showRuns(main, query) {
+  const workflow = query.get("workflow") || "";
+  const status = query.get("status") || "";
+  const { workflows } = await get("/workflows");
+  const pick = (id, label, options, value) => [
+    h("label", { for: id, text: label }), " ",
+    h("select", { id, name: id }, h("option", { value: "", text: "any" }),
+      options.map((o) => h("option", { value: o, selected: o === value, text: o }))), " "];
+  const form = h("form", { class: "filters", role: "search", "aria-label": "filter runs" },
+    pick("workflow", "Workflow", workflows.map((w) => w.name), workflow),
+    pick("status", "Status", STATUSES, status),
+    h("button", { type: "submit", text: "Filter" }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    for (const key of ["workflow", "status"]) if (form.elements[key].value) q.set(key, form.elements[key].value);
+    location.hash = `#/runs${q.toString() ? `?${q}` : ""}`;
+  });
+  const body = h("tbody");
+  const note = h("p", { class: "muted", "aria-live": "polite" });
+  clear(main).append(h("h1", { text: "Runs" }), form,
+    h("table", { class: "list", id: "runs" },
+      h("caption", { class: "visually-hidden", text: "Runs, newest first" }),
+      h("thead", {}, h("tr", {}, ["Run", "Workflow", "Status", "Started", "Duration", "Progress", "Rerun of"].map((t) => h("th", { scope: "col", text: t })))),
+      body), note);
+
+  const q = new URLSearchParams({ limit: "100" });
+  if (workflow) q.set("workflow", workflow);
+  if (status) q.set("status", status);
+  let stopped = false;
+  let timer = null;
+  async function refresh() {
+    try {
+      const { runs } = await get(`/runs?${q}`);
+      if (stopped) return;
+      clear(body).append(...runs.map((run) => h("tr", { "data-run": run.runId },
+        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.runId)}`, text: run.runId.slice(0, 12) })),
+        h("td", {}, h("a", { href: `#/workflows/${encodeURIComponent(run.workflowId)}?version=${run.workflowVersion}`, text: `${run.workflowId} v${run.workflowVersion}` })),
+        h("td", {}, statusBadge(run.status)),
+        h("td", { text: new Date(run.startedAt || run.createdAt).toLocaleString() }),
+        h("td", { text: duration(Date.parse(run.startedAt || run.createdAt), run.completedAt ? Date.parse(run.completedAt) : null) }),
+        h("td", { text: `${run.progress.completedActions}/${run.progress.totalActions}` }),
+        h("td", {}, run.rerunOf ? h("a", { href: `#/runs/${encodeURIComponent(run.rerunOf)}`, text: `${run.rerunOf.slice(0, 12)} (${run.rerunFrom || "start"})` }) : ""))));
+      note.textContent = runs.length ? "" : "No runs match.";
+    } catch (error) {
+      if (!stopped) clear(note).append(problemBox(error));
+    }
+    if (!stopped) timer = setTimeout(refresh, REFRESH_MS);
+  }
+  await refresh();
+  return () => { stopped = true; clearTimeout(timer); };
+}
