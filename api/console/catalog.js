@@ -93,7 +93,8 @@ export async function showWorkflow(main, name, query) {
       h("section", { "aria-label": "YAML" },
         yaml !== null ? yamlView(yaml) : h("p", { class: "muted", text: "The YAML shown is that of the latest version; pick it to see its text." }),
         start)));
-  drawGraph(graphBox, graph, { onSelect: (task) => {
+  const drawn = drawGraph(graphBox, graph, { onSelect: (task) => {
+    drawn.select(task);
     const line = [...document.querySelectorAll(".yaml li code")].findIndex((c) => c.textContent.trim() === `${task}:`);
     if (line >= 0) document.getElementById(`line-${line + 1}`).scrollIntoView({ block: "center" });
   } });

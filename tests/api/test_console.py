@@ -20,6 +20,7 @@ import pytest
 from api.console_assets import CONTENT_SECURITY_POLICY
 from tests.api.conftest import TOKEN, Harness, unique
 from tests.api.test_browsers import CHROMIUM, CHROMIUM_ARGS
+from tests.support.graphs import layered_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONSOLE = Path(__file__).resolve().parents[2] / "api" / "console"
@@ -284,4 +285,35 @@ def test_a_failed_run_is_rerun_from_the_page(
         shot(page, tmp_path, "rerun")
     finally:
         OPEN_GATES.discard(gate)
+    assert not problems, problems
+
+
+def first_render_ms(page: Any, url: str) -> float:
+    """Load `url` afresh; milliseconds from navigation start to the graph's first frame."""
+    page.goto(url)
+    page.reload()
+    page.wait_for_selector("svg.graph g.node >> nth=499", state="attached", timeout=60_000)
+    page.wait_for_timeout(100)
+    mark = page.evaluate(
+        "() => performance.getEntriesByName('segue:graph-painted').map(m => m.startTime)"
+    )
+    assert mark, "the graph was never painted"
+    return float(mark[-1])
+
+
+@needs_chromium
+def test_a_500_task_graph_renders_under_two_seconds(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    page, problems = console
+    name = unique("layered")
+    harness.register(name, layered_workflow(50, 10))
+    timings = [first_render_ms(page, f"{harness.url}/#/workflows/{name}") for _ in range(3)]
+    print(f"500-task graph, first render: {', '.join(f'{t:.0f}' for t in timings)} ms")
+    assert page.locator("svg.graph g.node").count() == 500
+    assert min(timings) < 2000, timings
+    node(page, "t49_9").focus()  # still interactive: keyboard selection works
+    page.keyboard.press("Enter")
+    assert "t49_9" in (page.locator("g.node.selected").get_attribute("data-task") or "")
+    shot(page, tmp_path, "layered-500")
     assert not problems, problems
