@@ -86,6 +86,14 @@ def add_client_commands(commands: Any) -> None:
     register.add_argument("file", metavar="FILE")
     register.add_argument("--name", help="the workflow's name (default: the file's stem)")
     common(register)
+    export = commands.add_parser(
+        "export", help="a run as a `segue simulate` case (workflow, input, mocks, expectations)"
+    )
+    export.add_argument("run")
+    export.add_argument(
+        "--dir", metavar="DIR", help="write the files `segue simulate` reads into DIR"
+    )
+    common(export)
     events = commands.add_parser("events", help="deliver events to runs waiting for them")
     actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
     send = actions.add_parser("send", help="deliver an event (by name and correlation key)")

@@ -113,7 +113,16 @@ export async function showRun(main, runId, query) {
       button("Rerun failed", async () => {
         const next = await act("Rerun failed", () => post(path("rerun"), { from: "failed" }));
         if (next) location.hash = `#/runs/${encodeURIComponent(next.runId)}`;
-      }, run.status !== "FAILED"));
+      }, run.status !== "FAILED"),
+      button("Export case", async () => {
+        const c = await act("Export", () => get(path("export")));
+        if (!c) return;
+        // A download made here: nothing travels through a URL but the blob's own name.
+        const link = h("a", { href: URL.createObjectURL(new Blob([JSON.stringify(c, null, 2)], { type: "application/json" })),
+          download: `${run.workflowId}-${runId.slice(0, 12)}.case.json`, text: "download" });
+        messages.append(h("p", {}, `The run as a segue simulate case (${c.mocks.length} mocks${c.inexact.length ? `; inexact: ${c.inexact.join("; ")}` : ""}): `, link));
+        link.click();
+      }, false));
   }
   let statusTimer = null;
   async function refreshStatus() {

@@ -232,6 +232,16 @@ def test_approval_is_answered_from_the_page(
     status = harness.wait_for(run_id)
     assert status["output"] == {"applied": True, "decided_by": "reviewer-7"}
     assert page.locator(".wait-form").count() == 0  # nothing waits any more
+    # The run as a simulate case, downloaded from the page.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export case").click()
+    case = json.loads(Path(download.value.path()).read_text())
+    assert case["expect"]["status"] == "succeeded"
+    assert {
+        "task": "approve",
+        "iteration": 1,
+        "result": {"approved": True, "by": "reviewer-7"},
+    } in case["mocks"]
     assert not problems, problems
 
 
