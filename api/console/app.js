@@ -7,6 +7,7 @@ import { h, clear, problemBox } from "./dom.js";
 import { showCatalog, showWorkflow } from "./catalog.js";
 import { showRuns } from "./runs.js";
 import { showRun } from "./run.js";
+import { showCompare } from "./compare.js";
 import { parseRoute } from "./route.js";
 
 const main = document.getElementById("main");
@@ -40,6 +41,7 @@ document.getElementById("forget-token").hidden = !token();
   try {
     if (parts[0] === "workflows" && parts[1]) leave = await showWorkflow(main, parts[1], query);
     else if (parts[0] === "workflows") leave = await showCatalog(main);
+    else if (parts[0] === "compare") leave = await showCompare(main, query);
     else if (parts[0] === "runs" && parts[1]) leave = await showRun(main, parts[1], query);
     else leave = await showRuns(main, query);
   } catch (error) {

@@ -31,23 +31,41 @@ export async function showRuns(main, query) {
     location.hash = `#/runs${q.toString() ? `?${q}` : ""}`;
   });
   const body = h("tbody");
+  const picked = new Set();
+  const compare = h("a", { href: "#/compare", class: "button", "aria-disabled": "true", id: "compare-link", text: "Compare 2 selected runs" });
+  const pickChanged = () => {
+    const chosen = [...picked].slice(-2);
+    compare.setAttribute("aria-disabled", String(chosen.length !== 2));
+    compare.setAttribute("href", chosen.length === 2 ? `#/compare?a=${encodeURIComponent(chosen[0])}&b=${encodeURIComponent(chosen[1])}` : "#/compare");
+  };
   const note = h("p", { class: "muted", "aria-live": "polite" });
-  clear(main).append(h("h1", { text: "Runs" }), form,
+  clear(main).append(h("h1", { text: "Runs" }), form, h("p", {}, compare),
     h("table", { class: "list", id: "runs" },
       h("caption", { class: "visually-hidden", text: "Runs, newest first" }),
-      h("thead", {}, h("tr", {}, ["Run", "Workflow", "Status", "Started", "Duration", "Progress", "Rerun of"].map((t) => h("th", { scope: "col", text: t })))),
+      h("thead", {}, h("tr", {}, ["Pick", "Run", "Workflow", "Status", "Started", "Duration", "Progress", "Rerun of"].map((t) => h("th", { scope: "col", text: t })))),
       body), note);
 
   const q = new URLSearchParams({ limit: "100" });
   if (workflow) q.set("workflow", workflow);
   if (status) q.set("status", status);
   let stopped = false;
+  let shown = "";
   let timer = null;
+  function pickBox(runId) {
+    const box = h("input", { type: "checkbox", checked: picked.has(runId), "aria-label": `pick run ${runId.slice(0, 12)} to compare` });
+    box.addEventListener("change", () => { if (box.checked) picked.add(runId); else picked.delete(runId); pickChanged(); });
+    return box;
+  }
   async function refresh() {
     try {
       const { runs } = await get(`/runs?${q}`);
       if (stopped) return;
+      // Rebuild only when something changed, so keyboard focus stays where it is.
+      const text = JSON.stringify(runs);
+      if (text === shown) { timer = setTimeout(refresh, REFRESH_MS); return; }
+      shown = text;
       clear(body).append(...runs.map((run) => h("tr", { "data-run": run.runId },
+        h("td", {}, pickBox(run.runId)),
         h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.runId)}`, text: run.runId.slice(0, 12) })),
         h("td", {}, h("a", { href: `#/workflows/${encodeURIComponent(run.workflowId)}?version=${run.workflowVersion}`, text: `${run.workflowId} v${run.workflowVersion}` })),
         h("td", {}, statusBadge(run.status)),

@@ -293,6 +293,18 @@ def test_a_failed_run_is_rerun_from_the_page(
         # `first` succeeded in the failed run: the rerun starts at the failed task.
         assert node(page, "first").get_attribute("class").endswith("status-pending")
         shot(page, tmp_path, "rerun")
+        # The two runs side by side, picked in the runs list.
+        rerun_id = page.url.split("#/runs/")[1].split("?")[0]
+        page.goto(f"{harness.url}/#/runs?workflow={name}")
+        for picked in (run_id, rerun_id):
+            page.locator(f'tr[data-run="{picked}"] input[type=checkbox]').check()
+        page.locator("#compare-link").click()
+        row = page.locator('#compare tr[data-task="guarded"]')
+        row.wait_for(timeout=20_000)
+        cells = row.locator("td")
+        assert "failed" in cells.nth(0).inner_text() and "succeeded" in cells.nth(1).inner_text()
+        assert "differ" in cells.nth(2).inner_text()
+        shot(page, tmp_path, "compare")
     finally:
         OPEN_GATES.discard(gate)
     assert not problems, problems
