@@ -40,7 +40,9 @@ export function drawGraph(container, view, { onSelect } = {}) {
   layout.setNode("\u0000start", { width: 22, height: 22 });
   for (const entry of view.entries) layout.setEdge("\u0000start", entry, {}, `start-${entry}`);
   view.edges.forEach((edge, index) => layout.setEdge(edge.from, edge.to, { index }, `e${index}`));
+  performance.mark("segue:layout-start");
   dagre.layout(layout, { disableOptimalOrderHeuristic: large });
+  performance.mark("segue:layout-end");
   const size = layout.graph();
 
   const svg = s("svg", {

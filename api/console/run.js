@@ -73,8 +73,10 @@ export async function showRun(main, runId, query) {
         " ", statusBadge(status)),
       h("p", { class: "muted" },
         `started ${new Date(run.startedAt || run.createdAt).toLocaleString()} · `,
-        `${duration(state.startedAt ?? Date.parse(run.createdAt), run.completedAt ? Date.parse(run.completedAt) : state.endedAt)} · `,
-        `${run.progress.completedActions}/${run.progress.totalActions} actions · ${state.events} events`,
+        replayAt !== null
+          ? `at ${duration(state.startedAt, now())} of ${duration(Date.parse(run.startedAt || run.createdAt), run.completedAt ? Date.parse(run.completedAt) : null)} · ${state.events} of ${events.length} events`
+          : `${duration(state.startedAt ?? Date.parse(run.createdAt), run.completedAt ? Date.parse(run.completedAt) : state.endedAt)} · ` +
+            `${run.progress.completedActions}/${run.progress.totalActions} actions · ${state.events} events`,
         run.rerunOf ? [" · rerun of ", h("a", { href: `#/runs/${encodeURIComponent(run.rerunOf)}`, text: run.rerunOf.slice(0, 12) })] : null));
   }
 

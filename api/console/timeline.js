@@ -58,7 +58,8 @@ export function timeline(onPick) {
     for (let tick = 0; tick <= 4; tick += 1) {
       const tx = LABEL + (tick / 4) * (width - LABEL - 8);
       g.beginPath(); g.moveTo(tx, 0); g.lineTo(tx, height - 14); g.stroke();
-      g.fillText(`${((span * tick) / 4000).toFixed(1)} s`, tx + 2, height - 3);
+      const at = (span * tick) / 4;
+      g.fillText(span < 4000 ? `${Math.round(at)} ms` : `${(at / 1000).toFixed(1)} s`, tx + 2, height - 3);
     }
     hits = [];
     rows.forEach((task, row) => {

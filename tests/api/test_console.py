@@ -94,6 +94,22 @@ def test_the_vendored_layout_library_is_the_pinned_release() -> None:
             assert "Permission is hereby granted" in (CONSOLE / "vendor" / licence).read_text()
 
 
+def test_segue_dev_prints_the_console_url(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.devstack import DevUrls, _announce
+
+    urls = DevUrls(
+        api="http://127.0.0.1:8000",
+        openapi="http://127.0.0.1:8000/schema/openapi.json",
+        temporal="127.0.0.1:7233",
+        temporal_ui=None,
+        database="postgresql://x",
+        demo="http://127.0.0.1:8090/health/<name>",
+    )
+    _announce(urls, [], Path("/tmp/data"), embedded=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["console", "http://127.0.0.1:8000/"] for line in lines)
+
+
 # ---------------------------------------------------------------- in the browser
 
 
@@ -320,6 +336,11 @@ def first_render_ms(page: Any, url: str) -> float:
         "() => performance.getEntriesByName('segue:graph-painted').map(m => m.startTime)"
     )
     assert mark, "the graph was never painted"
+    layout = page.evaluate(
+        "() => ['segue:layout-start', 'segue:layout-end']"
+        ".map(n => performance.getEntriesByName(n).at(-1).startTime)"
+    )
+    print(f"  layout {layout[1] - layout[0]:.0f} ms, from {layout[0]:.0f} ms to {layout[1]:.0f} ms")
     return float(mark[-1])
 
 
@@ -338,4 +359,39 @@ def test_a_500_task_graph_renders_under_two_seconds(
     page.keyboard.press("Enter")
     assert "t49_9" in (page.locator("g.node.selected").get_attribute("data-task") or "")
     shot(page, tmp_path, "layered-500")
+    assert not problems, problems
+
+
+REDUCE_10K = """async () => {
+  const { apply, emptyRun } = await import("/console/state.js");
+  const events = [];
+  const at = (ms) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  let seq = 0;
+  const event = (type, nodeId, data, ms, extra) =>
+    ({ id: String(++seq).padStart(12, "0"), type, nodeId, data, timestamp: at(ms), ...extra });
+  events.push({ id: String(++seq).padStart(12, "0"), type: "WORKFLOW_STARTED", timestamp: at(0) });
+  for (let i = 1; i <= 10000; i += 1) {
+    const data = { execution: i, iteration: i, route: 0, attempt: 1 };
+    events.push(event("STARTED", "check", data, i * 10));
+    events.push(event("COMPLETED", "check", { ...data, status: "succeeded" }, i * 10 + 5,
+      { outputSummary: JSON.stringify({ status: 200, i }) }));
+  }
+  const start = performance.now();
+  const state = emptyRun();
+  for (const e of events) apply(state, e);
+  return { ms: performance.now() - start, executions: state.nodes.get("check").executions.length };
+}"""
+
+
+@needs_chromium
+def test_ten_thousand_executions_reduce_in_the_page_quickly(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    """The reducer the run page and the replay share, over 20,001 events in Chromium (the
+    inspector then shows them 50 per page)."""
+    page, problems = console
+    measured = page.evaluate(REDUCE_10K)
+    print(f"10,000 executions (20,001 events) reduced in {measured['ms']:.0f} ms")
+    assert measured["executions"] == 10_000
+    assert measured["ms"] < 1000
     assert not problems, problems
