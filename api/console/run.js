@@ -53,7 +53,7 @@ export async function showRun(main, runId, query) {
     const tasks = dirtyAll ? drawn.tasks() : [...dirty];
     for (const task of tasks) drawn.paint(task, state.nodes.get(task));
     drawn.paintEdges(state.transitions);
-    const inspectorStale = dirtyAll || (selected && dirty.has(selected));
+    const inspectorStale = dirtyAll || !selected || dirty.has(selected);
     dirty.clear();
     dirtyAll = false;
     renderHeader();
@@ -199,7 +199,15 @@ export async function showRun(main, runId, query) {
   function renderInspector() {
     clear(inspector);
     if (!selected) {
-      inspector.append(h("p", { class: "muted", text: "Select a task in the graph (Tab to it, Enter) to see its executions." }));
+      // The run itself: what went in, what came out, and why it failed.
+      const field = (label, value) => value === null || value === undefined ? null : [h("dt", { text: label }), h("dd", {}, h("pre", { text: pretty(value) }))];
+      inspector.append(h("h2", { text: "Run" }),
+        h("p", { class: "muted", text: "Select a task in the graph (Tab to it, Enter) to see its executions." }),
+        h("dl", { class: "details" },
+          field("input", run.input ?? state.input),
+          field("output", TERMINAL.has(run.status) ? run.output : null),
+          field("errors", run.errors && run.errors.length ? run.errors : null),
+          field("failure", run.failure || null)));
       return;
     }
     const summary = state.nodes.get(selected);

@@ -39,11 +39,19 @@ export async function showRuns(main, query) {
     compare.setAttribute("href", chosen.length === 2 ? `#/compare?a=${encodeURIComponent(chosen[0])}&b=${encodeURIComponent(chosen[1])}` : "#/compare");
   };
   const note = h("p", { class: "muted", "aria-live": "polite" });
+  // The list shows the newest runs; "Show more" widens it 100 at a time (the API's
+  // page is at most 1,000; older runs: filter, or `segue runs`).
+  const more = h("button", { type: "button", text: "Show more" });
+  more.addEventListener("click", () => {
+    q.set("limit", String(Math.min(1000, Number(q.get("limit")) + 100)));
+    clearTimeout(timer);
+    refresh();
+  });
   clear(main).append(h("h1", { text: "Runs" }), form, h("p", {}, compare),
     h("table", { class: "list", id: "runs" },
       h("caption", { class: "visually-hidden", text: "Runs, newest first" }),
       h("thead", {}, h("tr", {}, ["Pick", "Run", "Workflow", "Status", "Started", "Duration", "Progress", "Rerun of"].map((t) => h("th", { scope: "col", text: t })))),
-      body), note);
+      body), note, more);
 
   const q = new URLSearchParams({ limit: "100" });
   if (workflow) q.set("workflow", workflow);
@@ -74,6 +82,7 @@ export async function showRuns(main, query) {
         h("td", { text: `${run.progress.completedActions}/${run.progress.totalActions}` }),
         h("td", {}, run.rerunOf ? h("a", { href: `#/runs/${encodeURIComponent(run.rerunOf)}`, text: `${run.rerunOf.slice(0, 12)} (${run.rerunFrom || "start"})` }) : ""))));
       note.textContent = runs.length ? "" : "No runs match.";
+      more.hidden = runs.length < Number(q.get("limit")) || Number(q.get("limit")) >= 1000;
     } catch (error) {
       if (!stopped) clear(note).append(problemBox(error));
     }

@@ -210,6 +210,7 @@ def test_monitoring_run_lights_up_live(
     assert node(page, "report").get_attribute("class").endswith("status-pending")
     wait_status(page, "wait", "running")  # a delay between checks, seen live
     assert "wait: running" in (node(page, "wait").get_attribute("aria-label") or "")
+    assert health_service in page.locator("#inspector").inner_text()  # the run's input
     wait_status(page, "report", "succeeded")
     page.wait_for_selector(".badge.run-completed", timeout=20_000)
     # A loop shows its lap count; its inspector lists every execution.
