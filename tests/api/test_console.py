@@ -8,9 +8,7 @@ import hashlib
 import json
 import re
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import httpx
 import pytest
 
 from api.console_assets import CONTENT_SECURITY_POLICY
+from api.demo_service import demo_service
 from tests.api.conftest import TOKEN, Harness, unique
 from tests.api.test_browsers import CHROMIUM, CHROMIUM_ARGS
 from tests.support.graphs import layered_workflow
@@ -113,36 +112,11 @@ def test_segue_dev_prints_the_console_url(capsys: pytest.CaptureFixture[str]) ->
 # ---------------------------------------------------------------- in the browser
 
 
-class _TurnsHealthy(BaseHTTPRequestHandler):
-    """503 for the first two requests, then 200: the monitoring example's service."""
-
-    calls = 0
-
-    def do_GET(self) -> None:
-        type(self).calls += 1
-        status = 200 if type(self).calls > 2 else 503
-        body = json.dumps({"ok": status == 200}).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: Any) -> None:
-        return
-
-
 @pytest.fixture
 def health_service() -> Iterator[str]:
-    _TurnsHealthy.calls = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TurnsHealthy)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """`segue dev`'s demo endpoint: 503 twice, then 200 (per path; a fresh path here)."""
+    with demo_service(0) as base:
+        yield f"{base}/health/{unique('console')}"
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +270,7 @@ def test_a_failed_run_is_rerun_from_the_page(
     wait_status(page, "guarded", "failed")
     page.wait_for_selector(".badge.run-failed", timeout=20_000)
     assert node(page, "last").get_attribute("class").endswith("status-pending")
-    # A control the run does not allow answers with the API's problem JSON.
+    # The failed task's error, as the trace has it.
     node(page, "guarded").click()
     assert "gate_closed" in page.locator("#inspector").inner_text()
     OPEN_GATES.add(gate)
@@ -322,6 +296,13 @@ def test_a_failed_run_is_rerun_from_the_page(
         assert "failed" in cells.nth(0).inner_text() and "succeeded" in cells.nth(1).inner_text()
         assert "differ" in cells.nth(2).inner_text()
         shot(page, tmp_path, "compare")
+        # What the API refuses is shown as its problem JSON (code and detail).
+        page.goto(f"{harness.url}/#/runs/no-such-run")
+        refusal = page.get_by_role("alert")
+        refusal.wait_for(timeout=20_000)
+        assert "RUN_NOT_FOUND" in refusal.inner_text()
+        assert sum("404" in problem for problem in problems) == 1  # the browser logs it
+        problems[:] = [problem for problem in problems if "404" not in problem]
     finally:
         OPEN_GATES.discard(gate)
     assert not problems, problems
