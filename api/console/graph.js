@@ -9,6 +9,7 @@ import { STATUS_WORDS } from "./state.js";
 const NODE_HEIGHT = 46;
 const CHAR_WIDTH = 7.4;
 const LARGE_GRAPH = 150; // tasks
+const ARROWS = { ArrowDown: [0, 1], ArrowUp: [0, -1], ArrowRight: [1, 0], ArrowLeft: [-1, 0] };
 // Shapes beside colours: each status also has its own glyph (colour-blind safe).
 export const GLYPHS = { pending: "○", running: "▶", waiting: "◐", succeeded: "✓", failed: "✗", canceled: "⊘" };
 
@@ -100,12 +101,31 @@ export function drawGraph(container, view, { onSelect } = {}) {
     const select = () => onSelect && onSelect(node.id);
     group.addEventListener("click", select);
     group.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(); }
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); select(); return; }
+      const step = ARROWS[event.key];
+      if (step) { event.preventDefault(); moveFocus(node.id, step); }
     });
     nodes.set(node.id, { group, glyph, counter, node });
     nodeLayer.append(group);
   }
   svg.append(nodeLayer);
+
+  // Arrow keys move to the nearest task in that direction (so 500 tasks need no 500 Tabs).
+  function moveFocus(from, [dx, dy]) {
+    const here = layout.node(from);
+    let best = null, bestScore = Infinity;
+    for (const [id] of nodes) {
+      if (id === from) continue;
+      const there = layout.node(id);
+      const ax = there.x - here.x, ay = there.y - here.y;
+      const along = ax * dx + ay * dy;
+      if (along <= 0) continue;
+      const across = Math.abs(ax * dy - ay * dx);
+      const score = along + 2 * across;
+      if (score < bestScore) { bestScore = score; best = id; }
+    }
+    if (best) nodes.get(best).group.focus();
+  }
   clear(container).append(svg);
   // For measurements (docs/performance.md): the first frame after the graph is in.
   requestAnimationFrame(() => performance.mark("segue:graph-painted"));

@@ -377,3 +377,67 @@ def test_ten_thousand_executions_reduce_in_the_page_quickly(
     assert measured["executions"] == 10_000
     assert measured["ms"] < 1000
     assert not problems, problems
+
+
+HOSTILE = """\
+version: 1
+description: <img src=x onerror="document.title='owned'"><script>document.title='owned'</script>
+vars:
+  note: "</code><script>document.title='owned'</script>"
+tasks:
+  first:
+    action: core.echo
+    input: {html: "<b onmouseover=alert(1)>bold</b>"}
+    next: [{do: second}]
+  second:
+    action: core.echo
+    input: {x: 1}
+"""
+
+
+@needs_chromium
+def test_markup_in_a_workflow_stays_text_and_keys_move_between_tasks(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    page, problems = console
+    name = unique("hostile")
+    harness.register(name, HOSTILE)
+    run_id = harness.start(name)
+    harness.wait_for(run_id)
+    page.goto(f"{harness.url}/#/workflows/{name}")
+    page.wait_for_selector("svg.graph g.node")
+    assert "<script>document.title='owned'</script>" in page.locator("main").inner_text()
+    page.goto(f"{harness.url}/#/runs/{run_id}?node=first")
+    wait_status(page, "second", "succeeded")
+    assert "<b onmouseover=alert(1)>bold</b>" in page.locator("#inspector").inner_text()
+    assert page.locator("main b, main img, main script").count() == 0
+    assert page.title() == "Segue console"
+    # Keyboard: from `first`, the down arrow reaches `second`; Enter opens it.
+    node(page, "first").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.locator("#inspector h2").inner_text().startswith("second")
+    assert not problems, problems
+
+
+@needs_chromium
+def test_a_wrong_token_is_refused_and_forgotten(chromium: Any, harness: Harness) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.goto(harness.url + "/#/runs")
+        page.get_by_role("textbox", name="Token").fill("not-the-token")
+        page.get_by_role("button", name="Use token").click()
+        assert "refused" in page.get_by_role("alert").inner_text()
+        # The token lives in this tab's sessionStorage only, never in the address.
+        assert page.evaluate("() => sessionStorage.getItem('segue.apiToken')") == "not-the-token"
+        assert page.evaluate("() => localStorage.length") == 0
+        assert "not-the-token" not in page.url
+        page.get_by_role("textbox", name="Token").fill(TOKEN)
+        page.get_by_role("button", name="Use token").click()
+        page.wait_for_selector("#runs")
+        page.get_by_role("button", name="Forget token").click()
+        page.get_by_role("textbox", name="Token").wait_for()
+        assert page.evaluate("() => sessionStorage.getItem('segue.apiToken')") is None
+    finally:
+        context.close()
