@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.console_assets import CONTENT_SECURITY_POLICY
+from api.console_assets import CONTENT_SECURITY_POLICY, load_assets
 from api.demo_service import demo_service
-from tests.api.conftest import TOKEN, Harness, unique
-from tests.api.test_browsers import CHROMIUM, CHROMIUM_ARGS
+from tests.api.conftest import TOKEN, Harness, ServedApp, unique
+from tests.api.test_browsers import CHROMIUM, CHROMIUM_ARGS, dev_api  # noqa: F401 (a fixture)
 from tests.support.graphs import layered_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -82,6 +82,11 @@ def test_no_markup_carries_inline_script_or_style() -> None:
         text = script.read_text()
         for forbidden in ("innerHTML", "eval(", "new Function", 'setAttribute("style"'):
             assert forbidden not in text, (script.name, forbidden)
+
+
+def test_every_console_file_is_served() -> None:
+    on_disk = {str(path.relative_to(CONSOLE)) for path in CONSOLE.rglob("*") if path.is_file()}
+    assert set(load_assets()) == on_disk  # a file of an unknown type would be left out
 
 
 def test_the_vendored_layout_library_is_the_pinned_release() -> None:
@@ -439,5 +444,21 @@ def test_a_wrong_token_is_refused_and_forgotten(chromium: Any, harness: Harness)
         page.get_by_role("button", name="Forget token").click()
         page.get_by_role("textbox", name="Token").wait_for()
         assert page.evaluate("() => sessionStorage.getItem('segue.apiToken')") is None
+    finally:
+        context.close()
+
+
+@needs_chromium
+def test_without_tokens_segue_dev_style_the_page_asks_nothing(
+    chromium: Any,
+    dev_api: ServedApp,  # noqa: F811
+) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.goto(dev_api.url + "/")
+        page.wait_for_selector("#runs", timeout=20_000)
+        assert page.get_by_role("textbox", name="Token").count() == 0
+        assert page.get_by_role("button", name="Forget token").is_hidden()
     finally:
         context.close()
