@@ -303,6 +303,11 @@ export async function showRun(main, runId, query) {
   if (selected) drawn.select(selected);
   renderInspector();
   const cursor = await traceAll(runId, ingest, abort.signal);
+  if (selected && selectedExecution !== null) { // a deep link to one execution: its page
+    const list = state.nodes.get(selected)?.executions || [];
+    page = Math.max(0, Math.floor(list.indexOf(selectedExecution) / PAGE));
+    dirtyAll = true;
+  }
   schedule();
   if (TERMINAL.has(run.status)) {
     showScrubber();

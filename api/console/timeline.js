@@ -28,6 +28,12 @@ export function timeline(onPick) {
   zoomIn.addEventListener("click", () => zoom(2));
   zoomOut.addEventListener("click", () => zoom(0.5));
   fit.addEventListener("click", () => { scale = 1; if (last) draw(...last); });
+  // Ctrl + wheel zooms (the plain wheel keeps scrolling the page).
+  scroller.addEventListener("wheel", (event) => {
+    if (!event.ctrlKey) return;
+    event.preventDefault();
+    zoom(event.deltaY < 0 ? 1.25 : 0.8);
+  }, { passive: false });
   let hits = [];
   canvas.addEventListener("click", (event) => {
     const rect = canvas.getBoundingClientRect();
