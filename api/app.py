@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
 from api.config import ApiConfig, ConfigError
+from api.console_assets import console_router
 from api.limits import check_body_depth
 from api.metrics import PROMETHEUS
 from api.problems import EXCEPTION_HANDLERS
@@ -75,6 +76,7 @@ def create_app(
             EventController,
             MetricsController,
             health,
+            console_router(),
         ],
         middleware=[browser_guard(hosts, config.allowed_origins), PROMETHEUS.middleware],
         before_request=check_body_depth,

@@ -125,6 +125,14 @@ def add_client_commands(commands: Any) -> None:
         "--version", type=_version_number, help="a registered version (default: latest)"
     )
     common(graph)
+    export = commands.add_parser(
+        "export", help="a run as a `segue simulate` case (workflow, input, mocks, expectations)"
+    )
+    completes(export.add_argument("run"), run_ids)
+    export.add_argument(
+        "--dir", metavar="DIR", help="write the files `segue simulate` reads into DIR"
+    )
+    common(export)
     events = commands.add_parser("events", help="deliver events to runs waiting for them")
     actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
     send = actions.add_parser("send", help="deliver an event (by name and correlation key)")

@@ -370,6 +370,7 @@ def _say(text: str, *, embedded: bool) -> None:
 def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
+        f"  console       {urls.api}/      (the run console, in a browser)",
         f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
@@ -162,6 +163,16 @@ class RunController(Controller):
         return ServerSentEvent(
             messages, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
+
+    @get(
+        "/{run_id:str}/export",
+        summary="The run as a `segue simulate` case: workflow, input, mocks, expectations",
+        responses=documented(404, 409),
+    )
+    async def export(self, services: ServicesDep, run_id: RunId) -> dict[str, Any]:
+        run = await require_run(services, run_id)
+        version = await require_version(services, run.workflow_name, run.workflow_version)
+        return await run_case(services, run, version)
 
     @post(
         "/{run_id:str}/cancel",

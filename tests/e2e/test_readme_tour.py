@@ -49,6 +49,9 @@ EXPECTED: dict[str, Expect] = {
     "segue trace RUN_ID": Expect(0, ("check #1", "run                      completed")),
     "curl -N ": Expect(0, ("id: 000000000001", '"type":"WORKFLOW_COMPLETED"')),
     "segue rerun RUN_ID": Expect(0, ("(a rerun of RUN_ID)", "status: succeeded")),
+    "segue export RUN_ID --dir /tmp/segue-case": Expect(
+        0, ("segue simulate /tmp/segue-case/", "--mocks /tmp/segue-case/")
+    ),
     "segue validate examples/monitoring.yaml": Expect(0, ("examples/monitoring.yaml: ok",)),
     "segue validate --workflows workflows": Expect(0, ("examples/child-workflow.yaml: ok",)),
     "segue simulate examples/monitoring.yaml --input": Expect(
@@ -125,6 +128,8 @@ def test_the_tour_verbatim(stack: tuple[DevStack, dict[str, str]]) -> None:
         assert url in dev.output()
     run_id = ""
     for line in sh_blocks("A five-minute tour")[0][1:]:
+        if line.startswith("#"):
+            continue  # a comment a user reads, not a command (bash would skip it too)
         command = line.split("  #")[0].strip()
         expect = expectation(command)
         # What a user types instead of the placeholders: the id `segue run` printed,
@@ -139,6 +144,7 @@ def test_the_tour_verbatim(stack: tuple[DevStack, dict[str, str]]) -> None:
             found = re.search(r"^run ([0-9a-f]{32}) of monitoring$", done.stderr, re.MULTILINE)
             assert found, done.stderr
             run_id = found.group(1)
+    shutil.rmtree("/tmp/segue-case", ignore_errors=True)  # what `segue export` wrote
 
 
 def test_working_without_a_server_verbatim() -> None:
