@@ -18,6 +18,7 @@ from api.metrics import PROMETHEUS, MetricsController
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.reports import RunReportsController
 from api.routes.runs import RunController
 from api.routes.workflows import WorkflowController
 from api.services import Services
@@ -55,6 +56,7 @@ def create_app(
         route_handlers=[
             WorkflowController,
             RunController,
+            RunReportsController,
             EventController,
             MetricsController,
             health,

@@ -29,7 +29,14 @@ from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
-from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
+from engine.store import (
+    LOG_CHANNEL,
+    StoreError,
+    StorePool,
+    WorkflowVersion,
+    list_workflows,
+    open_pool,
+)
 from engine.temporal.converter import DATA_CONVERTER
 
 log = logging.getLogger("segue.api")
@@ -138,6 +145,13 @@ class Services:
         self.hub = TraceHub(
             config.database_url, self.store.ready, poll_seconds=config.sse_poll_seconds
         )
+        # Task logs have their own notifications (engine/store/logs.py).
+        self.log_hub = TraceHub(
+            config.database_url,
+            self.store.ready,
+            poll_seconds=config.sse_poll_seconds,
+            channel=LOG_CHANNEL,
+        )
         self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
         count_streams(self.streams)
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
@@ -171,9 +185,11 @@ class Services:
         await self.cpu.warm(cpu_work.warm_up)
         await self.store.start()
         self.hub.start()
+        self.log_hub.start()
 
     async def stop(self) -> None:
         await self.hub.stop()
+        await self.log_hub.stop()
         await self.store.close()
         self.cpu.close()
 

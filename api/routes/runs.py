@@ -27,6 +27,7 @@ from api.runs import (
 from api.services import Services
 from api.signals import signal_task
 from api.streaming import trace_stream
+from api.task_reports import with_task_progress
 from api.wire import (
     RerunRequest,
     RunList,
@@ -81,7 +82,8 @@ class RunController(Controller):
         responses=documented(404),
     )
     async def status(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
-        return await current_status(services, await require_run(services, run_id))
+        view = await current_status(services, await require_run(services, run_id))
+        return await with_task_progress(services.pool, view)
 
     @get(
         "/{run_id:str}/trace",

@@ -19,7 +19,9 @@ from temporalio.exceptions import ApplicationError
 from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
+from engine.actions.reporting import NO_REPORTER, TaskReporter
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
+from engine.temporal.task_logs import AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
@@ -60,10 +62,12 @@ class SegueActivities:
         *,
         trace_sink: TraceSink | None = None,
         workflow_lookup: WorkflowLookup | None = None,
+        task_logs: TaskLogStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.trace_sink = trace_sink
         self.workflow_lookup = workflow_lookup
+        self.task_logs = task_logs
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
@@ -90,9 +94,21 @@ class SegueActivities:
             last_beat[0] = loop.time()
             activity.heartbeat(details)
 
-        def progress(message: str, data: Any = None, /) -> None:
-            heartbeat({"progress": message, "data": data})
-
+        reporter: TaskReporter = NO_REPORTER
+        attempt_log = None
+        if self.task_logs is not None:
+            attempt_log = AttemptLog(
+                self.task_logs,
+                AttemptKey(
+                    run_id=request.run_id,
+                    task=request.task,
+                    execution=request.execution,
+                    attempt=request.attempt,
+                    item=request.item,
+                    delivery=activity.info().attempt,
+                ),
+            )
+            reporter = attempt_log
         context = ActionContext(
             run_id=request.run_id,
             workflow=request.workflow,
@@ -101,9 +117,10 @@ class SegueActivities:
             route=request.route,
             attempt=request.attempt,
             item=request.item,
+            execution=request.execution,
             heartbeat=heartbeat,
-            progress=progress,
             is_cancelled=activity.is_cancelled,
+            reporter=reporter,
         )
         beating = asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
@@ -127,6 +144,9 @@ class SegueActivities:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
+            if attempt_log is not None:
+                # Before the result goes back: the run ends only after its logs are stored.
+                await attempt_log.close()
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:

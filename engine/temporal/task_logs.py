@@ -1,0 +1,283 @@
+"""An attempt's logs, progress and artifacts, on their way from the action to the store.
+
+Nothing here goes through Temporal: history and signals are capped, and a task that
+prints a million lines must not cost its run a million events. The activity gives each
+attempt an `AttemptLog` (the action's `TaskReporter`); it keeps what the action reports
+within the attempt's bounds and writes it in batches from a background task:
+
+- a line after a quiet spell is written at once (live tails see it within a database
+  round trip); under load lines gather while a write is in flight and for FLUSH_GAP
+  after it, so a chatty task costs about ten commits a second, not one per line;
+- an attempt keeps at most MAX_LINES lines and MAX_BYTES bytes of messages; past that
+  lines are counted, not kept, and marked by one line when it starts and one at the end;
+- progress is stored at most every PROGRESS_EVERY seconds (the latest value wins) and
+  each stored value is also a log line with `data.progress`;
+- a write that fails is retried while the attempt runs; what is still unwritten
+  CLOSE_SECONDS after the attempt ended is dropped with a worker warning. Logs never
+  fail an action.
+
+`AttemptLog.write` is the one door every line passes (the action's, `shell.run`'s
+streams, the markers, artifact announcements): masking secrets belongs there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import msgspec
+
+from engine.store.artifacts import NewArtifact
+from engine.store.errors import RunNotFound
+from engine.store.logs import LogLine, ProgressRecord
+
+log = logging.getLogger("segue.worker.logs")
+
+MAX_LINES: Final = 20_000
+MAX_BYTES: Final = 4 * 1024 * 1024
+MAX_LINE_BYTES: Final = 8 * 1024
+MAX_DATA_BYTES: Final = 4 * 1024
+MAX_ARTIFACTS: Final = 100
+MAX_ARTIFACT_TOTAL: Final = 50 * 1024 * 1024
+FLUSH_GAP: Final = 0.1
+BATCH_LINES: Final = 2000
+PROGRESS_EVERY: Final = 1.0
+CLOSE_SECONDS: Final = 10.0
+_RETRY_SECONDS: Final = (0.2, 0.5, 1.0, 2.0)
+
+
+class TaskLogStore(Protocol):
+    """Where attempts' reports are written (the PostgreSQL store in a deployment)."""
+
+    def lines(self, run_id: str, lines: list[LogLine]) -> Awaitable[int]: ...
+
+    def progress(self, run_id: str, record: ProgressRecord) -> Awaitable[None]: ...
+
+    def clear_progress(self, run_id: str, execution: int, item: int | None) -> Awaitable[None]: ...
+
+    def artifact(self, run_id: str, artifact: NewArtifact) -> Awaitable[int]: ...
+
+
+class AttemptKey(msgspec.Struct, frozen=True, kw_only=True):
+    """Which attempt the reports belong to."""
+
+    run_id: str
+    task: str
+    execution: int
+    attempt: int
+    item: int | None = None
+    delivery: int = 1  # Temporal's delivery of the attempt (a dead worker's is redone)
+
+
+class AttemptLog:
+    """One attempt's `TaskReporter`: bounded buffers and the task that writes them."""
+
+    def __init__(self, store: TaskLogStore, key: AttemptKey) -> None:
+        self._store = store
+        self._key = key
+        self._pending: list[LogLine] = []
+        self._artifacts: list[NewArtifact] = []
+        self._progress: ProgressRecord | None = None
+        self._progress_due = 0.0
+        self._seq = 0
+        self._kept_lines = 0
+        self._kept_bytes = 0
+        self._dropped_lines = 0
+        self._dropped_bytes = 0
+        self._artifact_count = 0
+        self._artifact_bytes = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._disabled = False  # the run has no row in the store (not traced)
+        self._writer = asyncio.create_task(self._write_forever(), name="segue-task-logs")
+
+    # ---------------------------------------------------------------- TaskReporter
+
+    def log(self, level: str, message: str, data: dict[str, Any] | None, /) -> None:
+        self.write(level, message, data)
+
+    def progress(self, done: float, total: float | None, message: str | None, /) -> None:
+        self._progress = ProgressRecord(
+            task=self._key.task,
+            execution=self._key.execution,
+            item=self._key.item,
+            attempt=self._key.attempt,
+            done=done,
+            total=total,
+            message=message,
+            updated_at=datetime.now(UTC),
+        )
+        self._wake.set()
+
+    def artifact(self, name: str, content: bytes, media_type: str, /) -> None:
+        if self._artifact_count >= MAX_ARTIFACTS:
+            raise ValueError(f"ctx.artifact: an attempt may keep at most {MAX_ARTIFACTS} artifacts")
+        if self._artifact_bytes + len(content) > MAX_ARTIFACT_TOTAL:
+            raise ValueError(
+                f"ctx.artifact: an attempt may keep at most {MAX_ARTIFACT_TOTAL:,} bytes of "
+                "artifacts"
+            )
+        self._artifact_count += 1
+        self._artifact_bytes += len(content)
+        key = self._key
+        self._artifacts.append(
+            NewArtifact(
+                task=key.task,
+                execution=key.execution,
+                item=key.item,
+                attempt=key.attempt,
+                name=name,
+                media_type=media_type,
+                content=content,
+            )
+        )
+        self._wake.set()
+
+    # ---------------------------------------------------------------- lines
+
+    def write(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
+        """Keep one line (or count it, past the attempt's bounds). Every line comes here."""
+        size = len(message.encode("utf-8", "replace"))
+        if self._kept_lines >= MAX_LINES or self._kept_bytes + size > MAX_BYTES:
+            if not self._dropped_lines:
+                self._marker(
+                    f"log limit reached ({MAX_LINES:,} lines or {MAX_BYTES:,} bytes per "
+                    "attempt): later lines are counted, not kept"
+                )
+            self._dropped_lines += 1
+            self._dropped_bytes += size
+            return
+        if size > MAX_LINE_BYTES:
+            cut = message.encode("utf-8", "replace")[:MAX_LINE_BYTES].decode("utf-8", "ignore")
+            message = f"{cut}… ({size:,} bytes)"
+        if data is not None and len(msgspec.json.encode(data)) > MAX_DATA_BYTES:
+            data = {"truncated": True, "bytes": len(msgspec.json.encode(data))}
+        self._kept_lines += 1
+        self._kept_bytes += size
+        self._append(level, message, data)
+
+    def _marker(self, message: str, data: dict[str, Any] | None = None) -> None:
+        """A line about the log itself: outside the bounds (at most two per attempt)."""
+        self._append("warn", message, data)
+
+    def _append(self, level: str, message: str, data: dict[str, Any] | None) -> None:
+        self._seq += 1
+        key = self._key
+        self._pending.append(
+            LogLine(
+                task=key.task,
+                execution=key.execution,
+                item=key.item,
+                attempt=key.attempt,
+                delivery=key.delivery,
+                seq=self._seq,
+                timestamp_ms=time.time_ns() // 1_000_000,
+                level=level,
+                message=message,
+                data=data,
+            )
+        )
+        self._wake.set()
+
+    # ---------------------------------------------------------------- writing
+
+    async def close(self) -> None:
+        """Write what is left (for at most CLOSE_SECONDS) and forget the progress."""
+        if self._dropped_lines:
+            self._marker(
+                f"log truncated: {self._dropped_lines:,} lines ({self._dropped_bytes:,} bytes) "
+                "were not kept",
+                {"truncated": {"lines": self._dropped_lines, "bytes": self._dropped_bytes}},
+            )
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_SECONDS)
+        except (TimeoutError, asyncio.CancelledError):
+            self._writer.cancel()
+            unwritten = len(self._pending) + len(self._artifacts)
+            log.warning(
+                "run %s: %d log lines or artifacts not written", self._key.run_id, unwritten
+            )
+        if not self._disabled:
+            with contextlib.suppress(Exception):
+                await self._store.clear_progress(
+                    self._key.run_id, self._key.execution, self._key.item
+                )
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._write_once()
+            if self._closing and not (self._pending or self._artifacts or self._progress):
+                return
+            if not self._closing:
+                await asyncio.sleep(FLUSH_GAP)  # lines gather meanwhile: the next batch grows
+
+    async def _write_once(self) -> None:
+        for attempt, pause in enumerate((*_RETRY_SECONDS, None)):
+            try:
+                await self._write_pending()
+                return
+            except RunNotFound:
+                self._disabled = True  # a run without a store row: nothing to write into
+                self._pending.clear()
+                self._artifacts.clear()
+                self._progress = None
+                return
+            except Exception as error:  # the store is away: keep the lines, try again
+                if pause is None or (self._closing and attempt >= 1):
+                    log.warning("run %s: log write failed (%s)", self._key.run_id, error)
+                    self._wake.set()  # try again on the next round
+                    return
+                await asyncio.sleep(pause)
+
+    async def _write_pending(self) -> None:
+        run_id = self._key.run_id
+        while self._pending:
+            batch = self._pending[:BATCH_LINES]
+            await self._store.lines(run_id, batch)
+            del self._pending[: len(batch)]
+        while self._artifacts:
+            artifact = self._artifacts[0]
+            artifact_id = await self._store.artifact(run_id, artifact)
+            self._artifacts.pop(0)
+            self._marker_free_line(
+                f"artifact {artifact.name} ({len(artifact.content):,} bytes, "
+                f"{artifact.media_type})",
+                {
+                    "artifact": {
+                        "id": str(artifact_id),
+                        "name": artifact.name,
+                        "mediaType": artifact.media_type,
+                        "sizeBytes": len(artifact.content),
+                    }
+                },
+            )
+        now = asyncio.get_running_loop().time()
+        progress = self._progress
+        if progress is not None and (now >= self._progress_due or self._closing):
+            self._progress = None
+            self._progress_due = now + PROGRESS_EVERY
+            await self._store.progress(run_id, progress)
+            shown = f"{progress.done:g}" + (
+                "" if progress.total is None else f"/{progress.total:g}"
+            )
+            self.write(
+                "info",
+                progress.message or f"progress {shown}",
+                {"progress": {"done": progress.done, "total": progress.total}},
+            )
+        elif progress is not None:
+            # Not due yet: come back for it when it is.
+            asyncio.get_running_loop().call_later(self._progress_due - now, self._wake.set)
+
+    def _marker_free_line(self, message: str, data: dict[str, Any]) -> None:
+        """An announcement the reader needs (an artifact): kept even past the bounds."""
+        self._append("info", message, data)
