@@ -14,7 +14,18 @@ from tests.support.postgres import temporary_database
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"schema_version", "workflow_versions", "runs", "trace_events", "waits", "events"}
+TABLES = {
+    "schema_version",
+    "workflow_versions",
+    "runs",
+    "trace_events",
+    "waits",
+    "events",
+    "task_log_heads",
+    "task_logs",
+    "task_progress",
+    "artifacts",
+}
 
 
 @pytest.fixture
