@@ -41,7 +41,10 @@ class Behaviour(IntEnum):
 
     OBSERVED = 3
     """Releases from the second 2026-12-02 session on. Each change gated on this member
-    says here what it changes (a new run takes it; runs started before keep 2)."""
+    says here what it changes (a new run takes it; runs started before keep 2).
+    An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
+    becomes a `PROGRESS` trace event with `data.progress` (engine/temporal/
+    progress_events.py); runs on earlier behaviours ignore the signal."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -19,14 +19,15 @@ from temporalio.exceptions import ApplicationError
 from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
-from engine.actions.reporting import NO_REPORTER, TaskReporter
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
-from engine.temporal.task_logs import AttemptKey, AttemptLog, TaskLogStore
+from engine.temporal.task_logs import Announce, AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
     RUN_ACTION,
+    SIGNAL_TASK_PROGRESS,
     ActionRequest,
+    TaskProgress,
     TraceBatch,
 )
 
@@ -94,21 +95,19 @@ class SegueActivities:
             last_beat[0] = loop.time()
             activity.heartbeat(details)
 
-        reporter: TaskReporter = NO_REPORTER
-        attempt_log = None
-        if self.task_logs is not None:
-            attempt_log = AttemptLog(
-                self.task_logs,
-                AttemptKey(
-                    run_id=request.run_id,
-                    task=request.task,
-                    execution=request.execution,
-                    attempt=request.attempt,
-                    item=request.item,
-                    delivery=activity.info().attempt,
-                ),
-            )
-            reporter = attempt_log
+        info = activity.info()
+        attempt_log = AttemptLog(
+            self.task_logs,
+            AttemptKey(
+                run_id=request.run_id,
+                task=request.task,
+                execution=request.execution,
+                attempt=request.attempt,
+                item=request.item,
+                delivery=info.attempt,
+            ),
+            _progress_signal(info.workflow_id, info.workflow_run_id),
+        )
         context = ActionContext(
             run_id=request.run_id,
             workflow=request.workflow,
@@ -120,7 +119,7 @@ class SegueActivities:
             execution=request.execution,
             heartbeat=heartbeat,
             is_cancelled=activity.is_cancelled,
-            reporter=reporter,
+            reporter=attempt_log,
         )
         beating = asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
@@ -144,9 +143,8 @@ class SegueActivities:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-            if attempt_log is not None:
-                # Before the result goes back: the run ends only after its logs are stored.
-                await attempt_log.close()
+            # Before the result goes back: the run ends only after its logs are stored.
+            await attempt_log.close()
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -177,6 +175,23 @@ class SegueActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.run_action, self.record_trace, self.lookup_workflow]
+
+
+def _progress_signal(workflow_id: str | None, run_id: str | None) -> Announce | None:
+    """Sends an attempt's progress to the run that scheduled it (None without a client
+    or a workflow: an activity run outside a worker, as some tests do)."""
+    if workflow_id is None:
+        return None
+    try:
+        client = activity.client()
+    except RuntimeError:
+        return None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+
+    async def send(progress: TaskProgress) -> None:
+        await handle.signal(SIGNAL_TASK_PROGRESS, progress)
+
+    return send
 
 
 def _check_result_size(action: str, result: Any) -> None:

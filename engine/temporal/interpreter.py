@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
+    from engine.temporal.progress_events import ProgressEvents
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -78,10 +79,12 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_DELIVER,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
+        SIGNAL_TASK_PROGRESS,
         ActionRequest,
         InterpreterInput,
         InterpreterResult,
         SignalPayload,
+        TaskProgress,
         TraceBatch,
         TraceRecord,
         WaitChange,
@@ -165,6 +168,7 @@ class Interpreter(AnswerHandlers):
         )
         self._wait_changes: list[WaitChange] = []
         self._trace = TraceLog()
+        self._progress_events = ProgressEvents()
         self._pump_idle = True
         self._params: InterpreterInput | None = None
         self._coordinator: Coordinator | None = None
@@ -211,6 +215,15 @@ class Interpreter(AnswerHandlers):
             self._paused = False
             self._projection_dirty = True
             self._inbox.append(ResumeRequested(self._now_ms()))
+
+    @workflow.signal(name=SIGNAL_TASK_PROGRESS)
+    def task_progress(self, signal: TaskProgress) -> None:
+        """An action's progress, from its activity: a PROGRESS trace event (behaviour 3)."""
+        params = self._params
+        if self._coordinator is None or params is None or not params.trace:
+            return
+        if self._behaviour >= Behaviour.OBSERVED:
+            self._progress_events.record(self._trace, self._live, signal, self._now_ms())
 
     @workflow.query(name=QUERY_PROGRESS)
     def progress(self) -> dict[str, Any]:

@@ -11,7 +11,9 @@ within the attempt's bounds and writes it in batches from a background task:
 - an attempt keeps at most MAX_LINES lines and MAX_BYTES bytes of messages; past that
   lines are counted, not kept, and marked by one line when it starts and one at the end;
 - progress is stored at most every PROGRESS_EVERY seconds (the latest value wins) and
-  each stored value is also a log line with `data.progress`;
+  each stored value is also a log line with `data.progress`; the run hears of it at most
+  every TRACE_PROGRESS_EVERY seconds (a `task_progress` signal, which the workflow turns
+  into a trace event: the trace's sequence is the workflow's, progress_events.py);
 - a write that fails is retried while the attempt runs; what is still unwritten
   CLOSE_SECONDS after the attempt ended is dropped with a worker warning. Logs never
   fail an action.
@@ -26,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -35,6 +37,8 @@ import msgspec
 from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
 from engine.store.logs import LogLine, ProgressRecord
+from engine.temporal.progress_events import MAX_PROGRESS_EVENTS
+from engine.temporal.types import TaskProgress
 
 log = logging.getLogger("segue.worker.logs")
 
@@ -47,8 +51,13 @@ MAX_ARTIFACT_TOTAL: Final = 50 * 1024 * 1024
 FLUSH_GAP: Final = 0.1
 BATCH_LINES: Final = 2000
 PROGRESS_EVERY: Final = 1.0
+TRACE_PROGRESS_EVERY: Final = 5.0
 CLOSE_SECONDS: Final = 10.0
 _RETRY_SECONDS: Final = (0.2, 0.5, 1.0, 2.0)
+
+
+# Sends an attempt's progress to its run (a `task_progress` signal, progress_events.py).
+Announce = Callable[[TaskProgress], Awaitable[None]]
 
 
 class TaskLogStore(Protocol):
@@ -77,9 +86,18 @@ class AttemptKey(msgspec.Struct, frozen=True, kw_only=True):
 class AttemptLog:
     """One attempt's `TaskReporter`: bounded buffers and the task that writes them."""
 
-    def __init__(self, store: TaskLogStore, key: AttemptKey) -> None:
+    def __init__(
+        self,
+        store: TaskLogStore | None,
+        key: AttemptKey,
+        announce: Announce | None = None,
+    ) -> None:
         self._store = store
         self._key = key
+        self._announce = announce
+        self._unannounced: ProgressRecord | None = None
+        self._announce_due = 0.0
+        self._announced = 0
         self._pending: list[LogLine] = []
         self._artifacts: list[NewArtifact] = []
         self._progress: ProgressRecord | None = None
@@ -93,8 +111,14 @@ class AttemptLog:
         self._artifact_bytes = 0
         self._wake = asyncio.Event()
         self._closing = False
-        self._disabled = False  # the run has no row in the store (not traced)
-        self._writer = asyncio.create_task(self._write_forever(), name="segue-task-logs")
+        self._disabled = store is None  # no store, or the run has no row in it
+        # Started by the first report: most attempts report nothing and cost nothing.
+        self._writer: asyncio.Task[None] | None = None
+
+    def _kick(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_forever(), name="segue-task-logs")
+        self._wake.set()
 
     # ---------------------------------------------------------------- TaskReporter
 
@@ -112,7 +136,7 @@ class AttemptLog:
             message=message,
             updated_at=datetime.now(UTC),
         )
-        self._wake.set()
+        self._kick()
 
     def artifact(self, name: str, content: bytes, media_type: str, /) -> None:
         if self._artifact_count >= MAX_ARTIFACTS:
@@ -136,7 +160,7 @@ class AttemptLog:
                 content=content,
             )
         )
-        self._wake.set()
+        self._kick()
 
     # ---------------------------------------------------------------- lines
 
@@ -182,7 +206,7 @@ class AttemptLog:
                 data=data,
             )
         )
-        self._wake.set()
+        self._kick()
 
     # ---------------------------------------------------------------- writing
 
@@ -195,6 +219,8 @@ class AttemptLog:
                 {"truncated": {"lines": self._dropped_lines, "bytes": self._dropped_bytes}},
             )
         self._closing = True
+        if self._writer is None:
+            return  # nothing was reported
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_SECONDS)
@@ -204,7 +230,7 @@ class AttemptLog:
             log.warning(
                 "run %s: %d log lines or artifacts not written", self._key.run_id, unwritten
             )
-        if not self._disabled:
+        if self._store is not None and not self._disabled:
             with contextlib.suppress(Exception):
                 await self._store.clear_progress(
                     self._key.run_id, self._key.execution, self._key.item
@@ -227,9 +253,6 @@ class AttemptLog:
                 return
             except RunNotFound:
                 self._disabled = True  # a run without a store row: nothing to write into
-                self._pending.clear()
-                self._artifacts.clear()
-                self._progress = None
                 return
             except Exception as error:  # the store is away: keep the lines, try again
                 if pause is None or (self._closing and attempt >= 1):
@@ -240,13 +263,41 @@ class AttemptLog:
 
     async def _write_pending(self) -> None:
         run_id = self._key.run_id
+        store = self._store
+        if store is None or self._disabled:
+            self._pending.clear()
+            self._artifacts.clear()
+        else:
+            await self._write_lines(store)
+        loop = asyncio.get_running_loop()
+        progress = self._progress
+        if progress is not None and (loop.time() >= self._progress_due or self._closing):
+            self._progress = None
+            self._progress_due = loop.time() + PROGRESS_EVERY
+            self._unannounced = progress
+            if store is not None and not self._disabled:
+                await store.progress(run_id, progress)
+                shown = f"{progress.done:g}"
+                if progress.total is not None:
+                    shown += f"/{progress.total:g}"
+                self.write(
+                    "info",
+                    progress.message or f"progress {shown}",
+                    {"progress": {"done": progress.done, "total": progress.total}},
+                )
+        elif progress is not None:
+            loop.call_later(self._progress_due - loop.time(), self._wake.set)
+        await self._announce_progress()
+
+    async def _write_lines(self, store: TaskLogStore) -> None:
+        run_id = self._key.run_id
         while self._pending:
             batch = self._pending[:BATCH_LINES]
-            await self._store.lines(run_id, batch)
+            await store.lines(run_id, batch)
             del self._pending[: len(batch)]
         while self._artifacts:
             artifact = self._artifacts[0]
-            artifact_id = await self._store.artifact(run_id, artifact)
+            artifact_id = await store.artifact(run_id, artifact)
             self._artifacts.pop(0)
             self._marker_free_line(
                 f"artifact {artifact.name} ({len(artifact.content):,} bytes, "
@@ -260,23 +311,35 @@ class AttemptLog:
                     }
                 },
             )
-        now = asyncio.get_running_loop().time()
-        progress = self._progress
-        if progress is not None and (now >= self._progress_due or self._closing):
-            self._progress = None
-            self._progress_due = now + PROGRESS_EVERY
-            await self._store.progress(run_id, progress)
-            shown = f"{progress.done:g}" + (
-                "" if progress.total is None else f"/{progress.total:g}"
-            )
-            self.write(
-                "info",
-                progress.message or f"progress {shown}",
-                {"progress": {"done": progress.done, "total": progress.total}},
-            )
-        elif progress is not None:
-            # Not due yet: come back for it when it is.
-            asyncio.get_running_loop().call_later(self._progress_due - now, self._wake.set)
+
+    async def _announce_progress(self) -> None:
+        """Signal the latest progress to the run, for its trace, at most every
+        TRACE_PROGRESS_EVERY seconds and MAX_PROGRESS_EVENTS times; not while closing
+        (the run records the attempt's end next)."""
+        progress = self._unannounced
+        if progress is None or self._announce is None or self._closing:
+            return
+        if self._announced >= MAX_PROGRESS_EVENTS:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._announce_due:
+            loop.call_later(self._announce_due - loop.time(), self._wake.set)
+            return
+        self._unannounced = None
+        self._announced += 1
+        self._announce_due = loop.time() + TRACE_PROGRESS_EVERY
+        signal = TaskProgress(
+            execution=progress.execution,
+            attempt=progress.attempt,
+            item=progress.item,
+            done=progress.done,
+            total=progress.total,
+            message=progress.message,
+        )
+        try:
+            await asyncio.wait_for(self._announce(signal), 10)
+        except Exception as error:  # the run has ended, or Temporal is away: the log has it
+            log.debug("run %s: progress signal not sent (%s)", self._key.run_id, error)
 
     def _marker_free_line(self, message: str, data: dict[str, Any]) -> None:
         """An announcement the reader needs (an artifact): kept even past the bounds."""

@@ -19,6 +19,8 @@ SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approv
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
 QUERY_PROGRESS = "progress"
+# An action's progress, from its activity (engine/temporal/task_logs.py), for the trace.
+SIGNAL_TASK_PROGRESS = "task_progress"
 # Updates: the run says at once whether it took the answer (engine/temporal/answers.py).
 UPDATE_ANSWER = "answer"  # an answer for one wait, addressed by task (and item)
 UPDATE_EVENT = "event"  # a correlated event for the waits that declared its name and key
@@ -137,3 +139,15 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+@dataclass
+class TaskProgress:
+    """What `task_progress` carries: how far one attempt of an execution (or item) is."""
+
+    execution: int
+    attempt: int
+    done: float
+    total: float | None = None
+    message: str | None = None
+    item: int | None = None

@@ -129,9 +129,17 @@ def test_progress_reaches_the_run_status_and_leaves_with_the_attempt(harness: Ha
         "total": 127,
         "message": "scanned 89/127",
     }
+    # The run's trace has it too, as a PROGRESS event (behaviour 3, progress_events.py).
+    event = harness.wait_for_event(
+        run_id, lambda e: e["type"] == "PROGRESS" and "progress" in (e.get("data") or {})
+    )
+    assert (event["nodeId"], event["message"]) == ("report", "scanned 89/127")
+    assert event["data"]["progress"] == {"done": 89, "total": 127}
+    assert (event["data"]["attempt"], event["data"]["iteration"]) == (1, 1)
     final = harness.wait_for(run_id)
     assert final["status"] == "COMPLETED"
     assert "tasks" not in final["progress"]
+    assert len([e for e in harness.trace(run_id) if e["type"] == "PROGRESS"]) == 1
     lines = harness.client.get(f"/runs/{run_id}/logs").json()["logs"]
     progress_lines = [line for line in lines if "progress" in (line.get("data") or {})]
     assert progress_lines[0]["data"]["progress"] == {"done": 89, "total": 127}

@@ -30,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 
+from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
+from engine.actions.builtin import builtin_actions  # noqa: E402
 from engine.actions.catalog import ActionCatalog  # noqa: E402
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
@@ -86,7 +88,18 @@ CASES: dict[str, dict[str, Any]] = {
             ("approve", {"approved": True, "by": "eve"}),
         ],
     },
+    # Behaviour 3: an action reports progress twice, 5.5 s apart; its activity signals
+    # each (`task_progress`) and the run adds a PROGRESS trace event for each.
+    "progress": {"file": HERE / "progress.yaml", "input": {}, "trace": True},
 }
+
+
+async def _scan(input: Any, context: ActionContext) -> dict[str, Any]:
+    context.progress(1, 2, "scanned 1/2")
+    await asyncio.sleep(5.5)  # past the activity's signal throttle (task_logs.py)
+    context.progress(2, 2, "scanned 2/2")
+    await asyncio.sleep(0.5)
+    return {"scanned": 2}
 
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
@@ -112,9 +125,8 @@ async def record(names: list[str]) -> None:
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
-        activities = SegueActivities(
-            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS)
-        )
+        catalog = ActionCatalog([*builtin_actions(), ActionDefinition("replay.scan", _scan)])
+        activities = SegueActivities(catalog, workflow_lookup=directory_lookup(WORKFLOWS))
         async with build_worker(client, activities, task_queue=queue):
             for name, case in CASES.items():
                 if names and name not in names:
@@ -124,7 +136,8 @@ async def record(names: list[str]) -> None:
                 if name == "monitoring":
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
-                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
+                traced = bool(case.get("trace"))  # no store: the trace activity writes nothing
+                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=traced)
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
                 )
