@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import msgspec
+import psycopg
 
 from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
@@ -54,6 +55,8 @@ PROGRESS_EVERY: Final = 1.0
 TRACE_PROGRESS_EVERY: Final = 5.0
 CLOSE_SECONDS: Final = 10.0
 _RETRY_SECONDS: Final = (0.2, 0.5, 1.0, 2.0)
+# Store errors that pass (the database is away or restarting): worth another try.
+_PASSING: Final = (psycopg.OperationalError, psycopg.InterfaceError, OSError, TimeoutError)
 
 
 # Sends an attempt's progress to its run (a `task_progress` signal, progress_events.py).
@@ -166,7 +169,8 @@ class AttemptLog:
 
     def write(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
         """Keep one line (or count it, past the attempt's bounds). Every line comes here."""
-        size = len(message.encode("utf-8", "replace"))
+        encoded = message.encode("utf-8", "replace")  # a lone surrogate becomes "?"
+        size = len(encoded)
         if self._kept_lines >= MAX_LINES or self._kept_bytes + size > MAX_BYTES:
             if not self._dropped_lines:
                 self._marker(
@@ -177,10 +181,14 @@ class AttemptLog:
             self._dropped_bytes += size
             return
         if size > MAX_LINE_BYTES:
-            cut = message.encode("utf-8", "replace")[:MAX_LINE_BYTES].decode("utf-8", "ignore")
+            cut = encoded[:MAX_LINE_BYTES].decode("utf-8", "ignore")
             message = f"{cut}… ({size:,} bytes)"
-        if data is not None and len(msgspec.json.encode(data)) > MAX_DATA_BYTES:
-            data = {"truncated": True, "bytes": len(msgspec.json.encode(data))}
+        else:
+            message = encoded.decode("utf-8")
+        # PostgreSQL text and jsonb cannot hold NUL; a program may well print one.
+        message = message.replace("\x00", "\ufffd")
+        if data is not None:
+            data = _storable_data(data)
         self._kept_lines += 1
         self._kept_bytes += size
         self._append(level, message, data)
@@ -254,12 +262,24 @@ class AttemptLog:
             except RunNotFound:
                 self._disabled = True  # a run without a store row: nothing to write into
                 return
-            except Exception as error:  # the store is away: keep the lines, try again
+            except _PASSING as error:  # the store is away: keep the lines, try again
                 if pause is None or (self._closing and attempt >= 1):
                     log.warning("run %s: log write failed (%s)", self._key.run_id, error)
                     self._wake.set()  # try again on the next round
                     return
                 await asyncio.sleep(pause)
+            except Exception as error:  # fails the same on every retry: drop, never wedge
+                log.warning(
+                    "run %s: %d log lines and %d artifacts dropped (%s: %s)",
+                    self._key.run_id,
+                    len(self._pending),
+                    len(self._artifacts),
+                    type(error).__name__,
+                    error,
+                )
+                self._pending.clear()
+                self._artifacts.clear()
+                return
 
     async def _write_pending(self) -> None:
         run_id = self._key.run_id
@@ -344,3 +364,18 @@ class AttemptLog:
     def _marker_free_line(self, message: str, data: dict[str, Any]) -> None:
         """An announcement the reader needs (an artifact): kept even past the bounds."""
         self._append("info", message, data)
+
+
+def _storable_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Line data as PostgreSQL's jsonb takes it: no NUL, no lone surrogate, and at most
+    MAX_DATA_BYTES (else a note of its size)."""
+    try:
+        encoded = msgspec.json.encode(data)
+    except UnicodeEncodeError:
+        return {"unstorable": "the data holds text that is not valid Unicode"}
+    if len(encoded) > MAX_DATA_BYTES:
+        return {"truncated": True, "bytes": len(encoded)}
+    if b"\\u0000" in encoded:
+        cleaned: dict[str, Any] = msgspec.json.decode(encoded.replace(b"\\u0000", b"\\ufffd"))
+        return cleaned
+    return data

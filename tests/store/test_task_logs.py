@@ -189,3 +189,29 @@ def test_an_attempt_may_keep_only_so_many_artifacts(
             await writer.close()
 
     run(scenario())
+
+
+def test_text_postgresql_cannot_hold_is_made_storable(postgres_url: str) -> None:
+    """NUL and lone surrogates, in a message or in data, would fail the whole batch."""
+
+    async def scenario() -> None:
+        async with opened_pool(postgres_url) as pool:
+            run_id = (await start_run(pool)).run_id
+            writer = AttemptLog(
+                StoreTaskLogs(pool), AttemptKey(run_id=run_id, task="t", execution=1, attempt=1)
+            )
+            writer.log("info", "nul \x00 here", {"value": "a\x00b"})
+            writer.log("info", "lone \ud800 surrogate", {"value": "\udfff"})
+            writer.log("info", "fine", None)
+            await writer.close()
+            lines = await log_page(pool, run_id, 0)
+            assert [(r.message, r.data) for r in lines] == [
+                ("nul \ufffd here", {"value": "a\ufffdb"}),
+                (
+                    "lone ? surrogate",
+                    {"unstorable": "the data holds text that is not valid Unicode"},
+                ),
+                ("fine", None),
+            ]
+
+    run(scenario())

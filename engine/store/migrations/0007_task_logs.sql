@@ -9,8 +9,10 @@ CREATE TABLE task_log_heads (
     last_seq bigint NOT NULL DEFAULT 0 CHECK (last_seq >= 0)
 );
 
+-- No foreign key to runs here: `task_log_heads` checks the run once per batch, where a
+-- key here would check it once per line (runs are never deleted).
 CREATE TABLE task_logs (
-    run_id    text        NOT NULL REFERENCES runs (run_id),
+    run_id    text        NOT NULL,
     run_seq   bigint      NOT NULL CHECK (run_seq > 0),
     task      text        NOT NULL,
     execution integer     NOT NULL CHECK (execution >= 0),
@@ -32,20 +34,10 @@ CREATE UNIQUE INDEX task_logs_line
     ON task_logs (run_id, execution, (COALESCE(item, -1)), attempt, delivery, seq);
 CREATE INDEX task_logs_by_task ON task_logs (run_id, task, run_seq);
 
--- As for the trace: one notification per run per insert statement.
-CREATE FUNCTION segue_notify_logs() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('segue_logs', added.run_id || ':' || added.last_seq)
-    FROM (SELECT run_id, max(run_seq) AS last_seq FROM inserted GROUP BY run_id) AS added;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER task_logs_notify
-    AFTER INSERT ON task_logs
-    REFERENCING NEW TABLE AS inserted
-    FOR EACH STATEMENT EXECUTE FUNCTION segue_notify_logs();
+-- No trigger notifies of new lines (the trace's does): a batch is one run's, so
+-- `append_logs` calls pg_notify('segue_logs', 'run_id:last run_seq') itself, once per
+-- batch, in the batch's transaction; a statement trigger with a transition table cost
+-- about as much again as the insert.
 
 -- The latest progress of each running execution (or item); removed when its attempt ends.
 CREATE TABLE task_progress (
