@@ -153,6 +153,8 @@ class RunReportsController(Controller):
                 # The name is checked at ctx.artifact: letters, digits, '.', '_', '-'.
                 "Content-Disposition": f'attachment; filename="{found.name}"',
                 "X-Content-Type-Options": "nosniff",
+                # An HTML artifact opened anyway runs nothing with the API's origin.
+                "Content-Security-Policy": "sandbox",
                 "ETag": f'"{found.sha256}"',
             },
         )

@@ -160,6 +160,7 @@ def test_an_artifact_round_trips(harness: Harness) -> None:
     assert download.content == bytes(range(256)) * 4
     assert hashlib.sha256(download.content).hexdigest() == blob["sha256"]
     assert download.headers["content-disposition"] == 'attachment; filename="bytes.bin"'
+    assert download.headers["content-security-policy"] == "sandbox"
     report = harness.client.get(f"/runs/{run_id}/artifacts/{by_name['report.json']['id']}")
     assert report.headers["content-type"].startswith("application/json")
     assert report.json() == {"scanned": 127}
@@ -263,3 +264,15 @@ def test_segue_logs_prints_a_tasks_lines(harness: Harness) -> None:
     )
     assert missing.returncode == 1
     assert "RUN_NOT_FOUND" in missing.stderr
+
+
+def test_the_routes_are_in_the_openapi_document(harness: Harness) -> None:
+    paths = harness.client.get("/schema/openapi.json").json()["paths"]
+    assert {
+        "/runs/{run_id}/logs",
+        "/runs/{run_id}/logs/stream",
+        "/runs/{run_id}/artifacts",
+        "/runs/{run_id}/artifacts/{artifact_id}",
+    } <= set(paths)
+    logs = paths["/runs/{run_id}/logs"]["get"]
+    assert {p["name"] for p in logs["parameters"]} >= {"task", "execution", "cursor", "limit"}
