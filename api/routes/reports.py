@@ -3,17 +3,17 @@ ran, kept outside Temporal history (engine/temporal/task_logs.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 
 from api.problems import documented, not_found
-from api.runs import require_run, run_has_ended
+from api.runs import require_run
 from api.services import Services
+from api.sse_response import admitted_stream
 from api.task_reports import LogFilter, log_stream
 from api.wire import ArtifactList, LogEnvelope
 from engine.store import (
@@ -87,33 +87,21 @@ class RunReportsController(Controller):
         else:
             after = decode_log_cursor(cursor) if cursor else 0
         await require_run(services, run_id)
-        client = request.client.host if request.client else "unknown"
-        slot = services.streams.admit(client)
-
-        async def ended() -> bool:
-            return await services.end_checks.ended(run_id, lambda: run_has_ended(services, run_id))
-
-        async def lines() -> AsyncIterator[ServerSentEventMessage]:
-            try:
-                async for message in log_stream(
-                    services.pool,
-                    services.log_hub,
-                    run_id,
-                    after,
-                    LogFilter(task, execution),
-                    run_has_ended=ended,
-                    keepalive_seconds=services.config.sse_keepalive_seconds,
-                    end_check_seconds=services.config.sse_idle_check_seconds,
-                    end_check_max_seconds=services.config.sse_idle_check_max_seconds,
-                ):
-                    yield message
-            finally:
-                slot.release()
-
-        messages = lines()
-        slot.tie_to(messages)
-        return ServerSentEvent(
-            messages, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return admitted_stream(
+            request,
+            services,
+            run_id,
+            lambda ended: log_stream(
+                services.pool,
+                services.log_hub,
+                run_id,
+                after,
+                LogFilter(task, execution),
+                run_has_ended=ended,
+                keepalive_seconds=services.config.sse_keepalive_seconds,
+                end_check_seconds=services.config.sse_idle_check_seconds,
+                end_check_max_seconds=services.config.sse_idle_check_max_seconds,
+            ),
         )
 
     @get(
