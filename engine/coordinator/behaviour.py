@@ -43,8 +43,9 @@ class Behaviour(IntEnum):
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
     An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
-    becomes a `PROGRESS` trace event with `data.progress` (engine/temporal/
-    progress_events.py); runs on earlier behaviours ignore the signal."""
+    becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
+    (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
+    on earlier behaviours ignore both signals."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -25,8 +25,8 @@ from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
     RUN_ACTION,
-    SIGNAL_TASK_PROGRESS,
     ActionRequest,
+    TaskArtifact,
     TaskProgress,
     TraceBatch,
 )
@@ -106,7 +106,7 @@ class SegueActivities:
                 item=request.item,
                 delivery=info.attempt,
             ),
-            _progress_signal(info.workflow_id, info.workflow_run_id),
+            _run_signals(info.workflow_id, info.workflow_run_id),
         )
         context = ActionContext(
             run_id=request.run_id,
@@ -177,9 +177,9 @@ class SegueActivities:
         return [self.run_action, self.record_trace, self.lookup_workflow]
 
 
-def _progress_signal(workflow_id: str | None, run_id: str | None) -> Announce | None:
-    """Sends an attempt's progress to the run that scheduled it (None without a client
-    or a workflow: an activity run outside a worker, as some tests do)."""
+def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None:
+    """Sends an attempt's progress and artifacts to the run that scheduled it (None
+    without a client or a workflow: an activity run outside a worker, as in some tests)."""
     if workflow_id is None:
         return None
     try:
@@ -188,8 +188,8 @@ def _progress_signal(workflow_id: str | None, run_id: str | None) -> Announce | 
         return None
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
 
-    async def send(progress: TaskProgress) -> None:
-        await handle.signal(SIGNAL_TASK_PROGRESS, progress)
+    async def send(name: str, payload: TaskProgress | TaskArtifact) -> None:
+        await handle.signal(name, payload)
 
     return send
 

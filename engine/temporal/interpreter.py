@@ -79,11 +79,13 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_DELIVER,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
+        SIGNAL_TASK_ARTIFACT,
         SIGNAL_TASK_PROGRESS,
         ActionRequest,
         InterpreterInput,
         InterpreterResult,
         SignalPayload,
+        TaskArtifact,
         TaskProgress,
         TraceBatch,
         TraceRecord,
@@ -224,6 +226,15 @@ class Interpreter(AnswerHandlers):
             return
         if self._behaviour >= Behaviour.OBSERVED:
             self._progress_events.record(self._trace, self._live, signal, self._now_ms())
+
+    @workflow.signal(name=SIGNAL_TASK_ARTIFACT)
+    def task_artifact(self, signal: TaskArtifact) -> None:
+        """An artifact an action stored: a PROGRESS trace event (behaviour 3)."""
+        params = self._params
+        if self._coordinator is None or params is None or not params.trace:
+            return
+        if self._behaviour >= Behaviour.OBSERVED:
+            self._progress_events.record_artifact(self._trace, self._live, signal, self._now_ms())
 
     @workflow.query(name=QUERY_PROGRESS)
     def progress(self) -> dict[str, Any]:

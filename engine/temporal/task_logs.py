@@ -39,7 +39,12 @@ from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
 from engine.store.logs import LogLine, ProgressRecord
 from engine.temporal.progress_events import MAX_PROGRESS_EVENTS
-from engine.temporal.types import TaskProgress
+from engine.temporal.types import (
+    SIGNAL_TASK_ARTIFACT,
+    SIGNAL_TASK_PROGRESS,
+    TaskArtifact,
+    TaskProgress,
+)
 
 log = logging.getLogger("segue.worker.logs")
 
@@ -59,8 +64,9 @@ _RETRY_SECONDS: Final = (0.2, 0.5, 1.0, 2.0)
 _PASSING: Final = (psycopg.OperationalError, psycopg.InterfaceError, OSError, TimeoutError)
 
 
-# Sends an attempt's progress to its run (a `task_progress` signal, progress_events.py).
-Announce = Callable[[TaskProgress], Awaitable[None]]
+# Sends a signal to the attempt's run: its progress (`task_progress`) or a stored
+# artifact (`task_artifact`), which the run puts in its trace (progress_events.py).
+Announce = Callable[[str, TaskProgress | TaskArtifact], Awaitable[None]]
 
 
 class TaskLogStore(Protocol):
@@ -319,6 +325,19 @@ class AttemptLog:
             artifact = self._artifacts[0]
             artifact_id = await store.artifact(run_id, artifact)
             self._artifacts.pop(0)
+            # Announced even while closing: the signal reaches the run before the result.
+            await self._signal(
+                SIGNAL_TASK_ARTIFACT,
+                TaskArtifact(
+                    execution=artifact.execution,
+                    attempt=artifact.attempt,
+                    item=artifact.item,
+                    artifact_id=str(artifact_id),
+                    name=artifact.name,
+                    media_type=artifact.media_type,
+                    size_bytes=len(artifact.content),
+                ),
+            )
             self._marker_free_line(
                 f"artifact {artifact.name} ({len(artifact.content):,} bytes, "
                 f"{artifact.media_type})",
@@ -356,10 +375,15 @@ class AttemptLog:
             total=progress.total,
             message=progress.message,
         )
+        await self._signal(SIGNAL_TASK_PROGRESS, signal)
+
+    async def _signal(self, name: str, payload: TaskProgress | TaskArtifact) -> None:
+        if self._announce is None:
+            return
         try:
-            await asyncio.wait_for(self._announce(signal), 10)
+            await asyncio.wait_for(self._announce(name, payload), 10)
         except Exception as error:  # the run has ended, or Temporal is away: the log has it
-            log.debug("run %s: progress signal not sent (%s)", self._key.run_id, error)
+            log.debug("run %s: %s signal not sent (%s)", self._key.run_id, name, error)
 
     def _marker_free_line(self, message: str, data: dict[str, Any]) -> None:
         """An announcement the reader needs (an artifact): kept even past the bounds."""

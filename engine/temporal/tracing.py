@@ -136,7 +136,7 @@ class TraceLog:
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
 
     def task_progress(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
-        """How far a running action is, as it said (`ctx.progress`)."""
+        """How far a running action is (`ctx.progress`), or a file it kept (`ctx.artifact`)."""
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
 
     def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:

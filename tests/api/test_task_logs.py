@@ -139,7 +139,8 @@ def test_progress_reaches_the_run_status_and_leaves_with_the_attempt(harness: Ha
     final = harness.wait_for(run_id)
     assert final["status"] == "COMPLETED"
     assert "tasks" not in final["progress"]
-    assert len([e for e in harness.trace(run_id) if e["type"] == "PROGRESS"]) == 1
+    progress_events = [e for e in harness.trace(run_id) if "progress" in e.get("data", {})]
+    assert len(progress_events) == 1  # one ctx.progress call: one event
     lines = harness.client.get(f"/runs/{run_id}/logs").json()["logs"]
     progress_lines = [line for line in lines if "progress" in (line.get("data") or {})]
     assert progress_lines[0]["data"]["progress"] == {"done": 89, "total": 127}
@@ -168,6 +169,24 @@ def test_an_artifact_round_trips(harness: Harness) -> None:
     lines = harness.client.get(f"/runs/{run_id}/logs").json()["logs"]
     announced = [line["data"]["artifact"]["id"] for line in lines if "artifact" in line["data"]]
     assert sorted(announced) == sorted(a["id"] for a in listing["artifacts"])
+    # ... and in the run's trace (behaviour 3, progress_events.py).
+    traced = [
+        e["data"]["artifact"] for e in harness.trace(run_id) if "artifact" in e.get("data", {})
+    ]
+    assert sorted(traced, key=lambda a: a["name"]) == [
+        {
+            "id": blob["id"],
+            "name": "bytes.bin",
+            "mediaType": "application/octet-stream",
+            "sizeBytes": 1024,
+        },
+        {
+            "id": by_name["report.json"]["id"],
+            "name": "report.json",
+            "mediaType": "application/json",
+            "sizeBytes": 16,
+        },
+    ]
     assert harness.client.get(f"/runs/{run_id}/artifacts", params={"task": "x"}).json() == {
         "runId": run_id,
         "artifacts": [],

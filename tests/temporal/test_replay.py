@@ -89,16 +89,23 @@ def test_without_the_gate_an_old_run_would_change_course(monkeypatch: pytest.Mon
     assert _replay("joins-behaviour-1").replay_failure is not None
 
 
-def test_progress_signals_become_trace_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`progress` (behaviour 3): the action's two progress signals are in the history, and
-    a worker that ignored them (no PROGRESS events, fewer trace writes) would not replay
-    the run as it ran."""
-    kinds = [event["eventType"] for event in _history("progress")["events"]]
-    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED") == 2
+@pytest.mark.parametrize("handler", ["record", "record_artifact"])
+def test_progress_signals_become_trace_writes(
+    monkeypatch: pytest.MonkeyPatch, handler: str
+) -> None:
+    """`progress` (behaviour 3): the action's two progress signals and its artifact's are
+    in the history, and a worker that ignored either kind (no PROGRESS events, fewer
+    trace writes) would not replay the run as it ran."""
+    signals = [
+        event["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for event in _history("progress")["events"]
+        if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["task_progress", "task_artifact", "task_progress"]
     assert _replay("progress").replay_failure is None
 
     def ignored(*args: Any) -> bool:
         return False
 
-    monkeypatch.setattr(ProgressEvents, "record", ignored)
+    monkeypatch.setattr(ProgressEvents, handler, ignored)
     assert _replay("progress").replay_failure is not None
