@@ -68,6 +68,30 @@ tasks:
       hold: <% $ctx.hold %>
 """
 
+# Three items, each printing its name; the item "b" fails its first attempt.
+ITEMS_AND_RETRIES = """\
+version: 1
+tasks:
+  each:
+    action: shell.run
+    with: <% ["a", "b", "c"] %>
+    input:
+      argv:
+        - python3
+        - -c
+        - |
+          import os, sys
+          name, marker = sys.argv[1], sys.argv[2]
+          print("item " + name)
+          if name == "b" and not os.path.exists(marker):
+              open(marker, "w").close()
+              sys.exit(3)
+        - <% $item %>
+        - <% $ctx.marker %>
+      check: true
+    retry: {count: 1, delay: 0}
+"""
+
 
 def _follow(harness: Harness, path: str, seen: list[tuple[float, dict[str, Any]]]) -> None:
     """Read an SSE log stream to its end, keeping (arrival time, line) for each line."""
@@ -295,3 +319,21 @@ def test_the_routes_are_in_the_openapi_document(harness: Harness) -> None:
     } <= set(paths)
     logs = paths["/runs/{run_id}/logs"]["get"]
     assert {p["name"] for p in logs["parameters"]} >= {"task", "execution", "cursor", "limit"}
+
+
+def test_lines_are_kept_per_item_and_attempt(harness: Harness, tmp_path: Path) -> None:
+    name = unique("items_logs")
+    harness.register(
+        name, ITEMS_AND_RETRIES.replace("version: 1\n", "version: 1\ninput: {marker: {}}\n")
+    )
+    run_id = harness.start(name, {"marker": str(tmp_path / "failed-once")})
+    assert harness.wait_for(run_id)["status"] == "COMPLETED"
+    lines = harness.client.get(f"/runs/{run_id}/logs", params={"task": "each"}).json()["logs"]
+    seen = sorted((line["item"], line["attempt"], line["seq"], line["message"]) for line in lines)
+    assert seen == [
+        (0, 1, 1, "item a"),
+        (1, 1, 1, "item b"),  # the first attempt, which failed
+        (1, 2, 1, "item b"),
+        (2, 1, 1, "item c"),
+    ]
+    assert len({line["execution"] for line in lines}) == 1
