@@ -244,6 +244,8 @@ class AttemptLog:
             log.warning(
                 "run %s: %d log lines or artifacts not written", self._key.run_id, unwritten
             )
+        except Exception:  # a bug in the writer must not fail the action it reports on
+            log.exception("run %s: the log writer failed", self._key.run_id)
         if self._store is not None and not self._disabled:
             with contextlib.suppress(Exception):
                 await self._store.clear_progress(
