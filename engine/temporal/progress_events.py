@@ -43,7 +43,11 @@ class ProgressEvents:
         """The running execution a signal is about, if it still runs that attempt and the
         attempt is under the cap for this kind of event (counted)."""
         running = live.get(execution)
-        if running is None or running.get("attempt") != attempt:
+        if running is None:
+            return None
+        # An execution's live attempt is its latest dispatch's: with-items items each
+        # have their own, so only a plain execution's attempt can be checked here.
+        if item is None and running.get("attempt") != attempt:
             return None
         key = (kind, execution, item, attempt)
         count = self._counts.get(key, 0)

@@ -337,3 +337,37 @@ def test_lines_are_kept_per_item_and_attempt(harness: Harness, tmp_path: Path) -
         (2, 1, 1, "item c"),
     ]
     assert len({line["execution"] for line in lines}) == 1
+
+
+REPORT_ITEMS = """\
+version: 1
+tasks:
+  report:
+    action: test.report
+    with: <% [0, 1] %>
+    input:
+      hold: 1
+"""
+
+
+def test_each_items_progress_and_artifacts_reach_the_trace(harness: Harness) -> None:
+    name = unique("report_items")
+    harness.register(name, REPORT_ITEMS)
+    run_id = harness.start(name)
+    assert harness.wait_for(run_id)["status"] == "COMPLETED"
+    events = [e for e in harness.trace(run_id) if e["type"] == "PROGRESS"]
+    progress = sorted(e["data"]["item"] for e in events if "progress" in e["data"])
+    artifacts = sorted(
+        (e["data"]["item"], e["data"]["artifact"]["name"])
+        for e in events
+        if "artifact" in e["data"]
+    )
+    assert progress == [0, 1]
+    assert artifacts == [
+        (0, "bytes.bin"),
+        (0, "report.json"),
+        (1, "bytes.bin"),
+        (1, "report.json"),
+    ]
+    listing = harness.client.get(f"/runs/{run_id}/artifacts").json()["artifacts"]
+    assert sorted((a["item"], a["name"]) for a in listing) == artifacts
