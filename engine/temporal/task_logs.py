@@ -38,6 +38,7 @@ import psycopg
 from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
 from engine.store.logs import LogLine, ProgressRecord
+from engine.temporal.log_lines import storable_data, storable_message
 from engine.temporal.progress_events import MAX_PROGRESS_EVENTS
 from engine.temporal.types import (
     SIGNAL_TASK_ARTIFACT,
@@ -50,8 +51,6 @@ log = logging.getLogger("segue.worker.logs")
 
 MAX_LINES: Final = 20_000
 MAX_BYTES: Final = 4 * 1024 * 1024
-MAX_LINE_BYTES: Final = 8 * 1024
-MAX_DATA_BYTES: Final = 4 * 1024
 MAX_ARTIFACTS: Final = 100
 MAX_ARTIFACT_TOTAL: Final = 50 * 1024 * 1024
 FLUSH_GAP: Final = 0.1
@@ -186,15 +185,9 @@ class AttemptLog:
             self._dropped_lines += 1
             self._dropped_bytes += size
             return
-        if size > MAX_LINE_BYTES:
-            cut = encoded[:MAX_LINE_BYTES].decode("utf-8", "ignore")
-            message = f"{cut}… ({size:,} bytes)"
-        else:
-            message = encoded.decode("utf-8")
-        # PostgreSQL text and jsonb cannot hold NUL; a program may well print one.
-        message = message.replace("\x00", "\ufffd")
+        message = storable_message(encoded)
         if data is not None:
-            data = _storable_data(data)
+            data = storable_data(data)
         self._kept_lines += 1
         self._kept_bytes += size
         self._append(level, message, data)
@@ -390,18 +383,3 @@ class AttemptLog:
     def _marker_free_line(self, message: str, data: dict[str, Any]) -> None:
         """An announcement the reader needs (an artifact): kept even past the bounds."""
         self._append("info", message, data)
-
-
-def _storable_data(data: dict[str, Any]) -> dict[str, Any]:
-    """Line data as PostgreSQL's jsonb takes it: no NUL, no lone surrogate, and at most
-    MAX_DATA_BYTES (else a note of its size)."""
-    try:
-        encoded = msgspec.json.encode(data)
-    except UnicodeEncodeError:
-        return {"unstorable": "the data holds text that is not valid Unicode"}
-    if len(encoded) > MAX_DATA_BYTES:
-        return {"truncated": True, "bytes": len(encoded)}
-    if b"\\u0000" in encoded:
-        cleaned: dict[str, Any] = msgspec.json.decode(encoded.replace(b"\\u0000", b"\\ufffd"))
-        return cleaned
-    return data

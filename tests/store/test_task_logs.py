@@ -21,7 +21,7 @@ from engine.store import (
     set_progress,
 )
 from engine.store.errors import InvalidCursor
-from engine.temporal import task_logs
+from engine.temporal import log_lines, task_logs
 from engine.temporal.store_sink import StoreTaskLogs
 from engine.temporal.task_logs import AttemptKey, AttemptLog
 from tests.store.helpers import opened_pool, run, start_run
@@ -108,7 +108,7 @@ def test_the_writer_bounds_an_attempt_and_marks_what_it_dropped(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(task_logs, "MAX_LINES", 50)
-    monkeypatch.setattr(task_logs, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(log_lines, "MAX_LINE_BYTES", 100)
 
     async def scenario() -> None:
         async with opened_pool(postgres_url) as pool:
