@@ -43,7 +43,11 @@ class Behaviour(IntEnum):
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
     A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
-    `data.traceId` (engine/temporal/run_spans.py)."""
+    `data.traceId` (engine/temporal/run_spans.py).
+    An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
+    becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
+    (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
+    on earlier behaviours ignore both signals."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.simulator.mocks import MockBook
     from engine.temporal.children import ChildStops
     from engine.temporal.metrics import RunMetrics
+    from engine.temporal.progress_events import ProgressEvents
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, WaitChange
@@ -52,6 +53,7 @@ class RunState:
         self.waits = WaitRegistry(self.emit, self.note_wait, self.now_ms, self.warn)
         self.wait_changes: list[WaitChange] = []
         self.trace = TraceLog()
+        self.progress_events = ProgressEvents()  # actions' own progress, for the trace
         self.pump_idle = True
         self.finish: FinishRun | None = None
         self.paused = False
