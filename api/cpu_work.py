@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import validation
+from engine.actions.builtin import workflow_actions
 from engine.actions.catalog import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Diagnostic
@@ -30,6 +31,10 @@ class ActionNameSet:
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         return suggest_action(name, list(self.names), limit)
+
+    def runs_in_workflow(self, name: str) -> bool:
+        # Only built-ins are carried out by the workflow (the catalog refuses plugins).
+        return name in workflow_actions()
 
 
 @dataclass(frozen=True, slots=True)

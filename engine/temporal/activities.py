@@ -85,10 +85,15 @@ class SegueActivities:
         """One attempt of the action itself."""
         loop = asyncio.get_running_loop()
         last_beat = [loop.time()]  # when the handler last said it is alive
+        # A local activity has no server-side heartbeat: its worker runs the workflow
+        # too, and a cancel reaches it in-process. The handler's beats still count for
+        # its own `heartbeat_timeout`.
+        local = activity.info().is_local
 
         def heartbeat(details: Any = None, /) -> None:
             last_beat[0] = loop.time()
-            activity.heartbeat(details)
+            if not local:
+                activity.heartbeat(details)
 
         def progress(message: str, data: Any = None, /) -> None:
             heartbeat({"progress": message, "data": data})
@@ -105,7 +110,7 @@ class SegueActivities:
             progress=progress,
             is_cancelled=activity.is_cancelled,
         )
-        beating = asyncio.create_task(_keep_alive())
+        beating = asyncio.create_task(_keep_alive(local))
         definition = self.catalog.get(request.action)
         try:
             work: Awaitable[Any] = invoke(self.catalog, request.action, request.input, context)
@@ -218,7 +223,7 @@ async def _watched(work: Awaitable[Any], limit: float, last_beat: list[float], a
             task.cancel()
 
 
-async def _keep_alive() -> None:
+async def _keep_alive(local: bool) -> None:
     """Heartbeat on the action's behalf, so a dead worker is noticed within seconds and a
     cancelled attempt learns it (Temporal delivers cancellation in heartbeat answers; an
     attempt that never beats runs on to its end after its run was cancelled).
@@ -228,7 +233,8 @@ async def _keep_alive() -> None:
     on a 200-way fan-out)."""
     while True:
         await asyncio.sleep(HEARTBEAT_EVERY)
-        activity.heartbeat()
+        if not local:
+            activity.heartbeat()
 
 
 def directory_lookup(directory: Path) -> WorkflowLookup:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.compiled import (
         compiled_spec,
+        local_actions,
         retry_numbers,
         retry_specs,
     )
@@ -43,6 +44,7 @@ def begin(run: RunState, params: InterpreterInput) -> None:
     one restores its snapshot, waits, timers and trace counters."""
     run.params = params
     run.retry_numbers = retry_numbers(params)
+    run.local_actions = local_actions(params)
     spec = _spec(params)
     started_at = params.started_at_ms or run.wall_ms()
     run.started_at_ms = started_at
@@ -151,6 +153,7 @@ def continuation(run: RunState) -> InterpreterInput:
         mocks=params.mocks,
         parent_run_id=params.parent_run_id,
         action_retry_defaults=run.retry_numbers,
+        local_actions=run.local_actions,
         snapshot=state_to_builtins(run.coordinator.state),
         trace_seq=run.trace.next_seq,
         timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
@@ -54,6 +55,7 @@ def test_there_are_histories() -> None:
         "joins",
         "joins-behaviour-1",
         "answers",
+        "local",
     }
 
 
@@ -85,3 +87,35 @@ def test_without_the_gate_an_old_run_would_change_course(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(versioning, "workflow", EveryRunIsNew)
     assert _replay("joins-behaviour-1").replay_failure is not None
+
+
+def test_local_attempts_are_markers_and_replay_as_local_activities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`local` (behaviour 3): three local attempts of `http.request` (markers, with the
+    coordinator's 1 s and 2 s backoff timers between them), one moved back to an activity
+    by `run: activity`. Replayed as if it had started on behaviour 2, the same history
+    breaks: the gate is what keeps runs in flight on ordinary activities."""
+    events = _history("local")["events"]
+    markers = [
+        e["markerRecordedEventAttributes"]["markerName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+    ]
+    assert markers.count("core_local_activity") == 3
+    scheduled = [e for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"]
+    assert len(scheduled) == 1
+    timers = [
+        e["timerStartedEventAttributes"]["startToFireTimeout"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_TIMER_STARTED"
+    ]
+    assert timers == ["1s", "2s"]
+
+    class BeforeObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", BeforeObserved)
+    assert _replay("local").replay_failure is not None

@@ -3,7 +3,9 @@
     python tests/temporal/histories/record.py [CASE ...]
 
 Runs each case below (or those named) on a fresh dev server through a real worker and
-writes `<case>.json` (the full event history) beside this file. Re-record only when the
+writes `<case>.json` (the full event history) beside this file. The `monitoring` and
+`local` cases call an HTTP server on 127.0.0.1: allow it with
+`SEGUE_EGRESS_ALLOW=127.0.0.0/8` (loopback is denied by default). Re-record only when the
 interpreter changes on purpose; the replay test exists to catch accidental changes that
 would break runs already in flight (Temporal replays their histories on new code).
 
@@ -86,6 +88,9 @@ CASES: dict[str, dict[str, Any]] = {
             ("approve", {"approved": True, "by": "eve"}),
         ],
     },
+    # Behaviour 3: http.request as a local activity, retried with backoff (the service
+    # answers 503 twice), then moved back to an activity by the task's `run`.
+    "local": {"file": HERE / "local.yaml", "input": {}},
 }
 
 
@@ -121,10 +126,20 @@ async def record(names: list[str]) -> None:
                     continue
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
-                if name == "monitoring":
+                if name in ("monitoring", "local"):
+                    _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
-                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
+                params = InterpreterInput(
+                    run_id,
+                    name,
+                    "1",
+                    text,
+                    run_input,
+                    queue,
+                    trace=False,
+                    local_actions=activities.catalog.local_actions(),  # as the API starts runs
+                )
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
                 )
