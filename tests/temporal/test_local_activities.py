@@ -25,8 +25,7 @@ from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.activities import SegueActivities
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
-from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import BackgroundLoop
+from tests.support.temporal import BackgroundLoop, running_worker
 from tests.temporal.test_runs import outcome
 
 pytestmark = pytest.mark.temporal
@@ -63,18 +62,9 @@ CATALOG = ActionCatalog(
 
 @pytest.fixture(scope="module")
 def worker(temporal_address: str, background_loop: BackgroundLoop) -> Iterator[tuple[Client, str]]:
-    async def start() -> tuple[Client, str, Any]:
-        client = await connect(temporal_address)
-        queue = f"segue-local-{uuid.uuid4().hex[:8]}"
-        running = build_worker(client, SegueActivities(CATALOG), task_queue=queue)
-        await running.__aenter__()
-        return client, queue, running
-
-    client, queue, running = background_loop.run(start())
-    try:
-        yield client, queue
-    finally:
-        background_loop.run(running.__aexit__(None, None, None))
+    activities = SegueActivities(CATALOG)
+    with running_worker(background_loop, temporal_address, activities, "segue-local") as worker:
+        yield worker
 
 
 def _start(
