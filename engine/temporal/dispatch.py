@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.actions.builtin import WAITS
     from engine.coordinator import DispatchAction, ErrorInfo, StartChildRun
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
     from engine.temporal.children import child_error, child_options
     from engine.temporal.placement import placement_of, run_inline, unmovable
     from engine.temporal.run_state import RunState
@@ -99,7 +100,7 @@ async def _sleep(run: RunState, command: DispatchAction, seconds: float) -> None
         # A task's `timeout` holds for native actions too (behaviour 1 ignored it).
         await workflow.sleep(limit)
         message = f"core.sleep of {seconds:g} s did not finish within its {limit:g} s timeout"
-        run.failed(command, ErrorInfo("timeout", message))
+        run.failed(command, ErrorInfo(ErrorType.TIMEOUT, message))
         return
     await workflow.sleep(seconds)
     run.succeeded(command, None)
@@ -237,5 +238,5 @@ def error_info(failure: FailureError) -> ErrorInfo:
             "timeout", f"the action timed out ({cause.type.name if cause.type else 'timeout'})"
         )
     if isinstance(cause, CancelledError):
-        return ErrorInfo("canceled", "the action was canceled")
+        return ErrorInfo(ErrorType.CANCELED, "the action was canceled")
     return ErrorInfo(type(cause).__name__ if cause else "failed", str(cause or failure))

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
 
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
     from engine.temporal.types import SignalPayload, WaitChange
 
 EARLY_SIGNALS_KEPT: Final = 100
@@ -229,7 +230,7 @@ class WaitRegistry:
                 self._now_ms(),
                 wait.execution,
                 wait.command.attempt,
-                ErrorInfo("timeout", f"no {wait.event!r} event within {limit:g} s"),
+                ErrorInfo(ErrorType.TIMEOUT, f"no {wait.event!r} event within {limit:g} s"),
                 None,
                 wait.item,
             )
