@@ -2,6 +2,7 @@
 log, shared by the worker (which writes the trace) and the API (which reads it).
 Postgres holds a projection; Temporal decides."""
 
+from engine.statuses import TERMINAL_STATUSES
 from engine.store.cursors import decode_cursor, encode_cursor
 from engine.store.errors import (
     InvalidCursor,
@@ -15,7 +16,6 @@ from engine.store.listen import TRACE_CHANNEL, TraceListener, listen_trace, pars
 from engine.store.migrate import apply_migrations, load_migrations
 from engine.store.pool import StorePool, open_pool, store_url_from_env
 from engine.store.runs import (
-    TERMINAL_STATUSES,
     NewRun,
     RunPage,
     RunRecord,
