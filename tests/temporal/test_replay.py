@@ -56,7 +56,33 @@ def test_there_are_histories() -> None:
         "joins-behaviour-1",
         "answers",
         "local",
+        "cancel",
+        "pause",
+        "timeouts",
+        "continued",
+        "continued-last",
     }
+
+
+# (history, an event its run must have recorded: what the case is there to replay)
+FEATURES = [
+    ("cancel", "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED"),
+    ("pause", "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"),
+    ("timeouts", "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"),
+    ("continued", "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"),
+    ("continued-last", "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"),
+]
+
+
+@pytest.mark.parametrize(("stem", "event"), FEATURES, ids=[stem for stem, _ in FEATURES])
+def test_each_feature_history_shows_its_feature(stem: str, event: str) -> None:
+    assert event in {e["eventType"] for e in _history(stem)["events"]}
+
+
+def test_the_last_run_of_a_chain_started_from_a_continuation() -> None:
+    """`continued-last` replays a run that began from the state its predecessor carried."""
+    started = _history("continued-last")["events"][0]["workflowExecutionStartedEventAttributes"]
+    assert started.get("continuedExecutionRunId")
 
 
 def test_answers_went_through_updates() -> None:

@@ -30,7 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 
 from engine.actions.catalog import ActionCatalog  # noqa: E402
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
@@ -39,6 +43,8 @@ from engine.temporal.types import (  # noqa: E402
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
     SIGNAL_DELIVER,
+    SIGNAL_PAUSE,
+    SIGNAL_RESUME,
     UPDATE_ANSWER,
     InterpreterInput,
     SignalPayload,
@@ -91,7 +97,16 @@ CASES: dict[str, dict[str, Any]] = {
     # Behaviour 3: http.request as a local activity, retried with backoff (the service
     # answers 503 twice), then moved back to an activity by the task's `run`.
     "local": {"file": HERE / "local.yaml", "input": {}},
+    # Behaviour 3: a cancel while a timer and a wait are in flight; a pause and a resume;
+    # a task timeout handled, then the run's own timeout; a loop that continues as new
+    # (`continued.json` is its first run, `continued-last.json` its last).
+    "cancel": {"file": HERE / "cancel.yaml", "input": {}, "cancel_after": 1.5},
+    "pause": {"file": HERE / "pause.yaml", "input": {}, "pause": (0.5, 2.0)},
+    "timeouts": {"file": HERE / "timeouts.yaml", "input": {}},
+    "continued": {"file": HERE / "continued.yaml", "input": {}, "small_history": True},
 }
+# The history length at which the `small_history` cases' server suggests continue-as-new.
+SMALL_HISTORY = 150
 
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
@@ -111,9 +126,18 @@ _PINNED: dict[str, int] = {}
 
 
 async def record(names: list[str]) -> None:
+    wanted = {name: case for name, case in CASES.items() if not names or name in names}
+    for small_history in (False, True):
+        cases = {n: c for n, c in wanted.items() if c.get("small_history", False) is small_history}
+        if cases:
+            await _record(cases, small_history)
+
+
+async def _record(cases: dict[str, dict[str, Any]], small_history: bool) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    server = start_dev_server()
+    extra = ["--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SMALL_HISTORY}"]
+    server = start_dev_server(extra_args=extra if small_history else None)
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
@@ -121,12 +145,10 @@ async def record(names: list[str]) -> None:
             ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS)
         )
         async with build_worker(client, activities, task_queue=queue):
-            for name, case in CASES.items():
-                if names and name not in names:
-                    continue
+            for name, case in cases.items():
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
-                if name in ("monitoring", "local"):
+                if name in ("monitoring", "local", "continued"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
@@ -159,9 +181,25 @@ async def record(names: list[str]) -> None:
                     await asyncio.sleep(1.0)
                     task, payload = case["signal"]
                     await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
-                print(name, await handle.result())
-                history = await handle.fetch_history()
+                if "cancel_after" in case:
+                    await asyncio.sleep(case["cancel_after"])
+                    await handle.cancel()
+                if "pause" in case:
+                    before, paused = case["pause"]
+                    await asyncio.sleep(before)
+                    await handle.signal(SIGNAL_PAUSE)
+                    await asyncio.sleep(paused)
+                    await handle.signal(SIGNAL_RESUME)
+                try:
+                    print(name, await handle.result())
+                except WorkflowFailureError as ended:  # cancelled, failed, timed out
+                    print(name, "ended:", ended.cause)
+                first = client.get_workflow_handle(run_id, run_id=handle.first_execution_run_id)
+                history = await first.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
+                last = client.get_workflow_handle(run_id)  # the latest run of a chain
+                if (await last.describe()).run_id != handle.first_execution_run_id:
+                    (HERE / f"{name}-last.json").write_text((await last.fetch_history()).to_json())
     finally:
         server.stop()
         http.shutdown()
