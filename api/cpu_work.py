@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import validation
-from engine.actions.builtin import workflow_actions
 from engine.actions.catalog import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Diagnostic
@@ -25,6 +24,7 @@ class ActionNameSet:
     """The installed action names, as the deployment checks need them."""
 
     names: tuple[str, ...]
+    in_workflow: frozenset[str] = frozenset()  # carried out by the workflow itself
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -33,8 +33,7 @@ class ActionNameSet:
         return suggest_action(name, list(self.names), limit)
 
     def runs_in_workflow(self, name: str) -> bool:
-        # Only built-ins are carried out by the workflow (the catalog refuses plugins).
-        return name in workflow_actions()
+        return name in self.in_workflow
 
 
 @dataclass(frozen=True, slots=True)

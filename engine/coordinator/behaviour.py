@@ -42,8 +42,9 @@ class Behaviour(IntEnum):
     OBSERVED = 3
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
-    Local activities (issue 10): an action declared `LOCAL_ACTIVITY` (`http.request`),
-    or a task with `run: local`, runs its attempts as Temporal local activities, and
+    Local activities (issue 10): an action declared `LOCAL_ACTIVITY` (`http.request`)
+    in a task whose `timeout` is at most 10 s, or a task with `run: local`, runs its
+    attempts as Temporal local activities, and
     `run: activity` moves a declared-local one back (engine/temporal/placement.py); runs
     on 2 schedule ordinary activities for every action that is not carried out by the
     workflow."""

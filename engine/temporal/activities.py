@@ -110,7 +110,7 @@ class SegueActivities:
             progress=progress,
             is_cancelled=activity.is_cancelled,
         )
-        beating = asyncio.create_task(_keep_alive(local))
+        beating = None if local else asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
         try:
             work: Awaitable[Any] = invoke(self.catalog, request.action, request.input, context)
@@ -129,9 +129,10 @@ class SegueActivities:
         except ActionError as error:
             raise _failure(error) from None
         finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -223,7 +224,7 @@ async def _watched(work: Awaitable[Any], limit: float, last_beat: list[float], a
             task.cancel()
 
 
-async def _keep_alive(local: bool) -> None:
+async def _keep_alive() -> None:
     """Heartbeat on the action's behalf, so a dead worker is noticed within seconds and a
     cancelled attempt learns it (Temporal delivers cancellation in heartbeat answers; an
     attempt that never beats runs on to its end after its run was cancelled).
@@ -233,8 +234,7 @@ async def _keep_alive(local: bool) -> None:
     on a 200-way fan-out)."""
     while True:
         await asyncio.sleep(HEARTBEAT_EVERY)
-        if not local:
-            activity.heartbeat()
+        activity.heartbeat()
 
 
 def directory_lookup(directory: Path) -> WorkflowLookup:

@@ -7,8 +7,8 @@ the interpreter provides (`core.sleep` is a timer, the waits wait for a signal).
 
 Local activities (behaviour OBSERVED, 3): an action the run's start input lists as local
 (`InterpreterInput.local_actions`, from the starter's catalog) runs as one when its
-attempt's `timeout` is unset or at most LOCAL_ACTIVITY_MAX_SECONDS (longer work keeps the
-durability of an activity); a task's `run: local|activity` decides instead. Runs that
+task's `timeout` is at most LOCAL_ACTIVITY_MAX_SECONDS (other work keeps what an
+activity gives); a task's `run: local|activity` decides instead. Runs that
 started on an older behaviour schedule ordinary activities as they always did.
 """
 
@@ -27,10 +27,12 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.language.spec import TaskRun
 
-# A declared local action whose attempts may take longer than this runs as an activity:
-# a local activity holds its workflow task open and is started again from scratch when
-# its worker is lost, which suits only short work.
-LOCAL_ACTIVITY_MAX_SECONDS: Final = 60.0
+# A declared local action runs as one only when its task's `timeout` says its attempts
+# end within this (Temporal's workflow task timeout); otherwise as an activity. While a
+# local attempt runs, the run takes in no other event (its timeout, a cancel, an
+# answer) until the attempt ends, and a lost worker means the attempt starts again:
+# that suits only short work.
+LOCAL_ACTIVITY_MAX_SECONDS: Final = 10.0
 
 # What behaviour 1 ran in the workflow, everywhere and outside with-items; anything else
 # placed in the workflow ran as an activity then.
@@ -52,7 +54,7 @@ def placement_of(
         if task_run is not None:
             return Placement.LOCAL_ACTIVITY if task_run == "local" else Placement.ACTIVITY
         limit = command.timeout_seconds
-        short = limit is None or limit <= LOCAL_ACTIVITY_MAX_SECONDS
+        short = limit is not None and limit <= LOCAL_ACTIVITY_MAX_SECONDS
         return (
             Placement.LOCAL_ACTIVITY
             if command.action in local_actions and short

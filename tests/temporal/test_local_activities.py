@@ -1,7 +1,7 @@
 """Local activities on the real Temporal dev server (behaviour OBSERVED, 3): an action
-declared `LOCAL_ACTIVITY` runs as a Temporal local activity (a marker in the history, no
-activity task), a task's `run: local|activity` moves it either way, a declared-local
-action with a long `timeout` keeps the durability of an activity, and a local attempt
+declared `LOCAL_ACTIVITY` with a task `timeout` of at most 10 s runs as a Temporal local
+activity (a marker in the history, no activity task), otherwise as an activity; a task's
+`run: local|activity` moves it either way; and a local attempt
 still gets its retries with backoff and its timeout. A run that decides on behaviour 2
 schedules ordinary activities whatever the workflow says."""
 
@@ -116,12 +116,18 @@ output: <% $ctx.result %>
 
 # (what the case shows, action, task lines, (local activity markers, activity tasks))
 PLACEMENTS = [
-    ("declared local runs local", "test.quick", "", (1, 0)),
+    ("declared local, short timeout: local", "test.quick", "    timeout: 5\n", (1, 0)),
+    ("declared local, at the limit: local", "test.quick", "    timeout: 10\n", (1, 0)),
+    ("declared local, longer: activity", "test.quick", "    timeout: 11\n", (0, 1)),
+    ("declared local, no timeout: activity", "test.quick", "", (0, 1)),
     ("declared activity runs as one", "test.flaky", "", (0, 1)),
     ("run: local moves an activity", "test.flaky", "    run: local\n", (1, 0)),
-    ("run: activity moves a local one", "test.quick", "    run: activity\n", (0, 1)),
-    ("a long timeout keeps an activity", "test.quick", "    timeout: 120\n", (0, 1)),
-    ("a short timeout stays local", "test.quick", "    timeout: 30\n", (1, 0)),
+    (
+        "run: activity moves a local one",
+        "test.quick",
+        "    run: activity\n    timeout: 5\n",
+        (0, 1),
+    ),
     ("core.* stays in the workflow", "core.echo", "", (0, 0)),
 ]
 
@@ -208,7 +214,22 @@ def test_a_run_on_behaviour_2_schedules_ordinary_activities(
             return patch_id != versioning.patch_id(Behaviour.OBSERVED)
 
     monkeypatch.setattr(versioning, "workflow", PreviousRelease)
-    for text in (_one_task("test.flaky", "    run: local\n"), _one_task("test.quick")):
+    for lines in ("    run: local\n", "    timeout: 5\n"):  # each local on behaviour 3
+        text = _one_task("test.flaky" if "run" in lines else "test.quick", lines)
         handle = _start(background_loop, worker, text)
         assert outcome(background_loop, handle)["status"] == "succeeded"
         assert _where(_events(background_loop, handle)) == (0, 1)
+
+
+def test_while_a_local_attempt_runs_the_run_takes_in_nothing_else(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    """The trade-off docs/actions.md states: the run's 2 s timeout is taken in only when
+    the 6 s local attempt has ended (as an activity it would be taken in at 2 s)."""
+    text = _one_task("test.slow", "    run: local\n    timeout: 8\n")
+    text = text.replace("seconds: 0", "seconds: 6").replace("version: 1", "version: 1\ntimeout: 2")
+    began = time.monotonic()
+    handle = _start(background_loop, worker, text)
+    outcome(background_loop, handle)
+    assert time.monotonic() - began >= 5.5
+    assert _where(_events(background_loop, handle)) == (1, 0)
