@@ -296,6 +296,7 @@ async def launch(
         rerun=rerun_point,
         # The run decides with these for its whole life, whichever worker replays it.
         action_retry_defaults=services.catalog.retry_defaults(),
+        local_actions=services.catalog.local_actions(),
     )
     try:
         temporal_run_id = await start_run(

@@ -158,7 +158,10 @@ class Services:
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
         self.versions = CompiledVersions()
         self.cpu = CpuPool()
-        self.action_names = cpu_work.ActionNameSet(tuple(self.catalog.names()))
+        self.action_names = cpu_work.ActionNameSet(
+            tuple(self.catalog.names()),
+            frozenset(n for n in self.catalog.names() if self.catalog.runs_in_workflow(n)),
+        )
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
         self._background: set[asyncio.Task[Any]] = set()

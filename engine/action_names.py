@@ -35,6 +35,11 @@ BUILTIN_ACTION_NAMES: Final = frozenset(
         "shell.run",  # in every catalog; it refuses to run unless the worker allows it
     }
 )
+# The built-ins the workflow carries out itself (Placement.WORKFLOW): a task's `run:`
+# cannot move them.
+BUILTIN_WORKFLOW_ACTIONS: Final = frozenset(
+    name for name in BUILTIN_ACTION_NAMES if name.startswith("core.")
+)
 
 
 def suggest_action(name: str, known: list[str], limit: int = 3) -> list[str]:
@@ -59,6 +64,9 @@ class KnownActions:
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         return suggest_action(name, sorted(self.names), limit)
+
+    def runs_in_workflow(self, name: str) -> bool:
+        return name in BUILTIN_WORKFLOW_ACTIONS
 
 
 def installed_action_names() -> tuple[ActionNames, list[str]]:

@@ -126,14 +126,21 @@ class Placement(enum.Enum):
     """Where the Temporal binding runs an action's attempts.
 
     The one declaration the interpreter, `segue simulate`, validation and the docs read.
-    Issue 10 adds a third value (a local activity); code that branches on placement
-    matches every member, so a new one is a type error until each site handles it.
+    Code that branches on placement matches every member, so a new one is a type error
+    until each site handles it. A task may move an action between LOCAL_ACTIVITY and
+    ACTIVITY with `run: local|activity`; nothing moves a WORKFLOW action.
     """
 
     # Carried out by the workflow itself: no activity, recorded in the workflow's
     # history only by what it causes (a timer, a wait, a result). Deterministic engine
     # actions only (`core.*`); never a plugin.
     WORKFLOW = "workflow"
+    # One Temporal local activity per attempt, run by the worker that runs the workflow
+    # task and recorded with that task's completion: no activity task round trip through
+    # the server, so several times cheaper, but an attempt cut off by a worker loss is
+    # started again from the beginning, and its worker cannot be chosen apart from the
+    # workflow's. For short, idempotent work.
+    LOCAL_ACTIVITY = "local_activity"
     # One Temporal activity per attempt, on any worker of the task queue.
     ACTIVITY = "activity"
 

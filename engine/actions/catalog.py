@@ -78,6 +78,19 @@ class ActionCatalog:
             if definition.retry_defaults
         }
 
+    def local_actions(self) -> list[str]:
+        """The actions declared to run as local activities, by name (a run's start input
+        carries them, as it carries the retry defaults)."""
+        return [
+            name
+            for name, definition in sorted(self._actions.items())
+            if definition.placement is Placement.LOCAL_ACTIVITY
+        ]
+
+    def runs_in_workflow(self, name: str) -> bool:
+        """Whether the action is carried out by the workflow itself (it cannot be moved)."""
+        return self.placement(name) is Placement.WORKFLOW
+
     def placement(self, name: str) -> Placement | None:
         """Where the Temporal binding runs the action called `name`, or None if unknown."""
         definition = self._actions.get(name)
@@ -114,7 +127,7 @@ class ActionCatalog:
             return (
                 f"{source}: action {name!r} declares placement "
                 f"{definition.placement.value!r}; only Segue's built-in actions run in the "
-                "workflow; plugins run as activities (leave `placement` unset)"
+                "workflow; plugins run as activities or local activities"
             )
         self._actions[name] = definition
         self._sources[name] = source

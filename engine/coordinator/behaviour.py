@@ -47,7 +47,13 @@ class Behaviour(IntEnum):
     An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
     becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
     (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
-    on earlier behaviours ignore both signals."""
+    on earlier behaviours ignore both signals.
+    Local activities (issue 10): an action declared `LOCAL_ACTIVITY` (`http.request`)
+    in a task whose `timeout` is at most 10 s, or a task with `run: local`, runs its
+    attempts as Temporal local activities, and
+    `run: activity` moves a declared-local one back (engine/temporal/placement.py); runs
+    on 2 schedule ordinary activities for every action that is not carried out by the
+    workflow."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

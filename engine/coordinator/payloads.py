@@ -13,10 +13,11 @@ from typing import Any, Final
 
 import msgspec
 
+from engine.coordinator.error_types import ErrorType
 from engine.expressions.errors import ExpressionError
 
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
-PAYLOAD_TOO_LARGE: Final = "payload_too_large"
+PAYLOAD_TOO_LARGE: Final = ErrorType.PAYLOAD_TOO_LARGE.value
 
 
 def payload_size(value: Any) -> int:

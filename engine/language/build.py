@@ -17,6 +17,7 @@ from engine.expressions.template import strip_delimiters
 from engine.language.spec import (
     JoinSpec,
     RetrySpec,
+    TaskRun,
     TaskSpec,
     TransitionSpec,
     WithItemsSpec,
@@ -92,6 +93,7 @@ class _Builder:
             timeout=self.optional(raw, "timeout", path),
             delay=self.optional(raw, "delay", path),
             max_iterations=_optional_int(raw.get("max_iterations")),
+            run=_task_run(raw.get("run")),
             position=self.source_map.key_position(path),
         )
 
@@ -158,3 +160,12 @@ def _join(raw: Any) -> JoinSpec | None:
 def _optional_int(raw: Any) -> int | None:
     # The schema accepts 3.0 as an integer, as JSON does; the spec holds a real int.
     return None if raw is None else int(raw)
+
+
+def _task_run(raw: Any) -> TaskRun | None:
+    """The schema admits only these two values; anything else is left to its finding."""
+    if raw == "local":
+        return "local"
+    if raw == "activity":
+        return "activity"
+    return None

@@ -132,6 +132,14 @@ class _Checker:
                     f"task {clip(name)!r}: `with` needs an `action` or a `workflow` to run "
                     "once per item",
                 )
+            if task.run is not None and task.action is None:
+                runs = "a child workflow" if task.workflow is not None else "no action"
+                yield self.key_error(
+                    (*path, "run"),
+                    Category.SCHEMA,
+                    f"task {clip(name)!r}: `run` says where an action runs, and this task "
+                    f"runs {runs}",
+                )
             if task.action is not None and task.workflow is not None:
                 yield self.key_error(
                     (*path, "workflow"),

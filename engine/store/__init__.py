@@ -2,6 +2,7 @@
 log, shared by the worker (which writes the trace) and the API (which reads it).
 Postgres holds a projection; Temporal decides."""
 
+from engine.statuses import TERMINAL_STATUSES
 from engine.store._db import iso_utc
 from engine.store.artifacts import (
     MAX_ARTIFACT_BYTES,
@@ -41,7 +42,6 @@ from engine.store.logs import (
 from engine.store.migrate import apply_migrations, load_migrations
 from engine.store.pool import StorePool, open_pool, store_url_from_env
 from engine.store.runs import (
-    TERMINAL_STATUSES,
     NewRun,
     RunPage,
     RunRecord,

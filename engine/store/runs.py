@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import msgspec
 from psycopg import errors, sql
 
+from engine.statuses import ApiStatus
 from engine.store._db import (
     StoreConnection,
     StorePool,
@@ -24,31 +24,8 @@ from engine.store._db import (
 from engine.store.cursors import decode_runs_cursor, encode_runs_cursor
 from engine.store.errors import RunNotFound, UnknownWorkflowVersion
 
-
-class RunStatus(StrEnum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TERMINATED = "TERMINATED"
-    TIMED_OUT = "TIMED_OUT"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {
-        RunStatus.COMPLETED,
-        RunStatus.FAILED,
-        RunStatus.CANCELLED,
-        RunStatus.TERMINATED,
-        RunStatus.TIMED_OUT,
-    }
-)
+# The API's words for a run's status (engine/statuses.py owns them and their tables).
+RunStatus = ApiStatus
 
 
 def settle_status(current: RunStatus, proposed: RunStatus, *, authoritative: bool) -> RunStatus:

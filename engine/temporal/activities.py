@@ -138,10 +138,15 @@ class SegueActivities:
         """One attempt of the action itself."""
         loop = asyncio.get_running_loop()
         last_beat = [loop.time()]  # when the handler last said it is alive
+        # A local activity has no server-side heartbeat: its worker runs the workflow
+        # too, and a cancel reaches it in-process. The handler's beats still count for
+        # its own `heartbeat_timeout`.
+        local = activity.info().is_local
 
         def heartbeat(details: Any = None, /) -> None:
             last_beat[0] = loop.time()
-            activity.heartbeat(details)
+            if not local:
+                activity.heartbeat(details)
 
         info = activity.info()
         attempt_log = AttemptLog(
@@ -169,7 +174,7 @@ class SegueActivities:
             is_cancelled=activity.is_cancelled,
             reporter=attempt_log,
         )
-        beating = asyncio.create_task(_keep_alive())
+        beating = None if local else asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
         try:
             work: Awaitable[Any] = invoke(self.catalog, request.action, request.input, context)
@@ -188,9 +193,10 @@ class SegueActivities:
         except ActionError as error:
             raise _failure(error) from None
         finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
             # Before the result goes back: the run ends only after its logs are stored.
             await attempt_log.close()
 

@@ -23,6 +23,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.statuses import FROM_TEMPORAL, ApiStatus
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
@@ -35,17 +36,6 @@ from engine.temporal.types import (
     SignalPayload,
 )
 
-# Temporal's execution status -> the status vocabulary of the HTTP API.
-API_STATUS: dict[WorkflowExecutionStatus, str] = {
-    WorkflowExecutionStatus.RUNNING: "RUNNING",
-    WorkflowExecutionStatus.COMPLETED: "COMPLETED",
-    WorkflowExecutionStatus.FAILED: "FAILED",
-    WorkflowExecutionStatus.CANCELED: "CANCELLED",
-    WorkflowExecutionStatus.TERMINATED: "TERMINATED",
-    # The latest execution of a run is described; a continued one lives on in it.
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "RUNNING",
-    WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
-}
 _UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 # Codes after which a call may or may not have taken effect: timeouts (CANCELLED is how
 # the SDK reports its own `rpc_timeout` expiring, "Timeout expired") and broken streams.
@@ -101,7 +91,7 @@ class AnswerRefused(TemporalClientError):
 class RunDescription(NamedTuple):
     """What Temporal says about a run's latest execution."""
 
-    status: str  # in the API's vocabulary (`API_STATUS`)
+    status: str  # in the API's words (engine/statuses.py)
     history_length: int
     temporal_run_id: str | None
     closed_at: datetime | None
@@ -173,7 +163,7 @@ async def describe_run(
         found = await client.get_workflow_handle(run_id).describe(rpc_timeout=timeout)
     raw = found.status or WorkflowExecutionStatus.RUNNING
     return RunDescription(
-        API_STATUS.get(raw, "RUNNING"),
+        FROM_TEMPORAL.get(raw.name, ApiStatus.RUNNING),
         found.history_length,
         found.run_id,
         found.close_time,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.compiled import (
         compiled_spec,
+        local_actions,
         retry_numbers,
         retry_specs,
     )
@@ -40,12 +41,40 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.versioning import behaviour_of_this_run
 
 
+class Carried(msgspec.Struct, omit_defaults=True):
+    """What a run continued as new carries beside its coordinator snapshot
+    (`InterpreterInput.carried`, as plain JSON: records of older releases read too)."""
+
+    trace: tuple[int, int, int] = (1, 0, 0)  # next trace sequence, started, finished
+    drain_paused: bool = False  # paused only to continue as new: resume at once
+    waits: list[tuple[dict[str, Any], int | None]] = []  # open waits: dispatch, ms left
+    # `segue simulate --temporal` only:
+    mocks: list[dict[str, Any]] | None = None
+    sequence: list[list[Any]] | None = None
+    virtual_ms: int | None = None
+
+
+def carried_of(params: InterpreterInput) -> Carried:
+    """The continuation record of a start input (empty for a new run)."""
+    try:
+        return msgspec.convert(params.carried, Carried)
+    except msgspec.ValidationError as error:
+        # Fail the run at once rather than retrying its workflow task for ever.
+        raise ApplicationError(
+            f"the continuation record is malformed: {error}",
+            type="ContinuationInvalid",
+            non_retryable=True,
+        ) from None
+
+
 def begin(run: RunState, params: InterpreterInput) -> None:
     """Set the run up from its start input: a new run starts its coordinator; a continued
     one restores its snapshot, waits, timers and trace counters."""
     run.params = params
     run.retry_numbers = retry_numbers(params)
+    run.local_actions = local_actions(params)
     spec = _spec(params)
+    carried = carried_of(params)
     started_at = params.started_at_ms or run.wall_ms()
     run.started_at_ms = started_at
     if params.mocks is None:  # simulations are not production runs
@@ -56,12 +85,12 @@ def begin(run: RunState, params: InterpreterInput) -> None:
         run.spans.run_started(continued=params.snapshot is not None)
     if params.mocks is not None:
         run.virtual_ms = started_at
-        carried = params.carried.get("mocks")
-        run.mocks = MockBook(parse_mocks(carried if carried is not None else params.mocks))
-        run.sequence = list(params.carried.get("sequence", []))
+        mocks = carried.mocks if carried.mocks is not None else params.mocks
+        run.mocks = MockBook(parse_mocks(mocks))
+        run.sequence = list(carried.sequence or [])
         run.sequence_open = {row[4]: row for row in run.sequence if row[3] == "running"}
-    carried_trace = params.carried.get("trace", [1, 0, 0])
-    run.trace = TraceLog(params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2])
+    next_seq, started, finished = carried.trace
+    run.trace = TraceLog(params.trace_seq or next_seq, started, finished)
     defaults = retry_specs(run.retry_numbers)
     if params.snapshot is None:
         run.coordinator_or_none = Coordinator(spec, action_retry_defaults=defaults)
@@ -76,8 +105,8 @@ def begin(run: RunState, params: InterpreterInput) -> None:
         run.coordinator_or_none = Coordinator(spec, state, action_retry_defaults=defaults)
         run.paused = run.coordinator.state.paused
         run.waits.behaviour = run.behaviour
-        _restore_carried(run, params)
-        if params.carried.get("drain_paused"):
+        _restore_carried(run, params, carried)
+        if carried.drain_paused:
             run.paused = False
             feed(run, ResumeRequested(run.now_ms()))
 
@@ -108,12 +137,12 @@ def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
         ) from None
 
 
-def _restore_carried(run: RunState, params: InterpreterInput) -> None:
-    for raw, remaining in params.carried.get("waits", []):
+def _restore_carried(run: RunState, params: InterpreterInput, carried: Carried) -> None:
+    for raw, remaining in carried.waits:
         command = msgspec.convert(raw, DispatchAction)
         run.waits.begin(command, remaining_ms=remaining, announce=False)
-    if run.mocks is not None:
-        run.virtual_ms = int(params.carried.get("virtual_ms", run.virtual_ms))
+    if run.mocks is not None and carried.virtual_ms is not None:
+        run.virtual_ms = carried.virtual_ms
     for timer, remaining in params.timers:
         if run.mocks is not None:
             run.timer_due[timer] = run.virtual_ms + remaining
@@ -126,13 +155,13 @@ def continuation(run: RunState) -> InterpreterInput:
     """The start input of the run continued as new: its state, with nothing in flight."""
     params = run.input
     now = run.now_ms()
-    carried: dict[str, Any] = {
-        "trace": [run.trace.next_seq, run.trace.started, run.trace.finished],
-        "drain_paused": run.drain_paused,
-        "waits": run.waits.carried(now),
-    }
+    carried = Carried(
+        trace=(run.trace.next_seq, run.trace.started, run.trace.finished),
+        drain_paused=run.drain_paused,
+        waits=run.waits.carried(now),
+    )
     if run.mocks is not None:
-        carried["mocks"] = [
+        carried.mocks = [
             {k: v for k, v in vars(entry).items() if v is not None and k != "error"}
             | (
                 {"error": {"type": entry.error.type, "message": entry.error.message}}
@@ -141,8 +170,8 @@ def continuation(run: RunState) -> InterpreterInput:
             )
             for entry in run.mocks.entries
         ]
-        carried["sequence"] = run.sequence
-        carried["virtual_ms"] = run.virtual_ms
+        carried.sequence = run.sequence
+        carried.virtual_ms = run.virtual_ms
     return InterpreterInput(
         run_id=params.run_id,
         workflow=params.workflow,
@@ -155,10 +184,11 @@ def continuation(run: RunState) -> InterpreterInput:
         mocks=params.mocks,
         parent_run_id=params.parent_run_id,
         action_retry_defaults=run.retry_numbers,
+        local_actions=run.local_actions,
         snapshot=state_to_builtins(run.coordinator.state),
         trace_seq=run.trace.next_seq,
         timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],
-        carried=carried,
+        carried=msgspec.to_builtins(carried),
         continued=params.continued + 1,
         schedule_id=params.schedule_id,
     )

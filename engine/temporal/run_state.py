@@ -42,6 +42,7 @@ class RunState:
         self.params: InterpreterInput | None = None
         self.coordinator_or_none: Coordinator | None = None
         self.retry_numbers: dict[str, dict[str, float]] = {}
+        self.local_actions: list[str] = []  # run as local activities (behaviour 3)
         self.children = ChildStops()
         self.metrics: RunMetrics | None = None
         self.spans: RunSpans | None = None

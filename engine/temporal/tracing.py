@@ -27,13 +27,6 @@ from engine.temporal.types import TraceRecord
 # the store's run row shows it whole, and the coordinator caps it at 1 MiB).
 TRACE_OUTPUT_BYTES = 64 * 1024
 
-# Run status -> the status of the API's payload (ARCHITECTURE.md "Status payload").
-API_STATUS = {
-    RunStatus.RUNNING: "RUNNING",
-    RunStatus.SUCCEEDED: "COMPLETED",
-    RunStatus.FAILED: "FAILED",
-    RunStatus.CANCELED: "CANCELLED",
-}
 _RUN_EVENT = {
     RunStatus.SUCCEEDED: ("WORKFLOW_COMPLETED", "info"),
     RunStatus.FAILED: ("WORKFLOW_FAILED", "error"),

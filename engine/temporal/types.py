@@ -47,6 +47,9 @@ class InterpreterInput:
     # catalog has them: decided when the run starts, kept for its life (continue-as-new
     # and child runs included). None: runs started without them (the worker's catalog).
     action_retry_defaults: dict[str, dict[str, float]] | None = None
+    # The actions the starter's catalog declares local (engine/temporal/placement.py),
+    # kept for the run's life like the retry layers. None: the worker's catalog decides.
+    local_actions: list[str] | None = None
     # Carried over continue-as-new:
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0

@@ -15,7 +15,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
-from engine.temporal.compiled import configure_action_retry_defaults
+from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
@@ -80,6 +80,7 @@ def build_worker(
     max_concurrent_activities: int = 200,
 ) -> Worker:
     configure_action_retry_defaults(activities.catalog.retry_defaults())
+    configure_local_actions(activities.catalog.local_actions())
     return Worker(
         client,
         task_queue=task_queue,

@@ -13,11 +13,12 @@ import pytest
 
 from engine.action_names import (
     BUILTIN_ACTION_NAMES,
+    BUILTIN_WORKFLOW_ACTIONS,
     ENTRY_POINT_GROUP,
     _may_have_plugins,
     installed_action_names,
 )
-from engine.actions import ActionCatalog
+from engine.actions import ActionCatalog, Placement
 from engine.actions.builtin import builtin_actions
 from tests.support.devstack import SEGUE
 from tests.support.processes import ROOT, clean_env
@@ -38,6 +39,10 @@ def hello(input, context):
 
 def test_the_list_is_the_builtins() -> None:
     assert {d.name for d in builtin_actions(allow_shell=True)} == BUILTIN_ACTION_NAMES
+    carried_out_by_the_workflow = {
+        d.name for d in builtin_actions(allow_shell=True) if d.placement is Placement.WORKFLOW
+    }
+    assert carried_out_by_the_workflow == BUILTIN_WORKFLOW_ACTIONS
     assert set(ActionCatalog.from_environment(entry_points=[]).names()) == BUILTIN_ACTION_NAMES
 
 

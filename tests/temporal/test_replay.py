@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
@@ -56,7 +57,34 @@ def test_there_are_histories() -> None:
         "joins-behaviour-1",
         "answers",
         "progress",
+        "local",
+        "cancel",
+        "pause",
+        "timeouts",
+        "continued",
+        "continued-last",
     }
+
+
+# (history, an event its run must have recorded: what the case is there to replay)
+FEATURES = [
+    ("cancel", "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED"),
+    ("pause", "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"),
+    ("timeouts", "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"),
+    ("continued", "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"),
+    ("continued-last", "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"),
+]
+
+
+@pytest.mark.parametrize(("stem", "event"), FEATURES, ids=[stem for stem, _ in FEATURES])
+def test_each_feature_history_shows_its_feature(stem: str, event: str) -> None:
+    assert event in {e["eventType"] for e in _history(stem)["events"]}
+
+
+def test_the_last_run_of_a_chain_started_from_a_continuation() -> None:
+    """`continued-last` replays a run that began from the state its predecessor carried."""
+    started = _history("continued-last")["events"][0]["workflowExecutionStartedEventAttributes"]
+    assert started.get("continuedExecutionRunId")
 
 
 def test_answers_went_through_updates() -> None:
@@ -109,3 +137,35 @@ def test_progress_signals_become_trace_writes(
 
     monkeypatch.setattr(ProgressEvents, handler, ignored)
     assert _replay("progress").replay_failure is not None
+
+
+def test_local_attempts_are_markers_and_replay_as_local_activities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`local` (behaviour 3): three local attempts of `http.request` (markers, with the
+    coordinator's 1 s and 2 s backoff timers between them), one moved back to an activity
+    by `run: activity`. Replayed as if it had started on behaviour 2, the same history
+    breaks: the gate is what keeps runs in flight on ordinary activities."""
+    events = _history("local")["events"]
+    markers = [
+        e["markerRecordedEventAttributes"]["markerName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+    ]
+    assert markers.count("core_local_activity") == 3
+    scheduled = [e for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"]
+    assert len(scheduled) == 1
+    timers = [
+        e["timerStartedEventAttributes"]["startToFireTimeout"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_TIMER_STARTED"
+    ]
+    assert timers == ["1s", "2s"]
+
+    class BeforeObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", BeforeObserved)
+    assert _replay("local").replay_failure is not None

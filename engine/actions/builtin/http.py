@@ -17,7 +17,7 @@ from typing import Any, Final
 import httpx
 from opentelemetry import propagate
 
-from engine.actions.api import ActionContext, ActionDefinition, ActionError
+from engine.actions.api import ActionContext, ActionDefinition, ActionError, Placement
 from engine.actions.builtin.common import decode_limited
 from engine.actions.builtin.hops import MAX_REDIRECTS, RedirectPlan, TooManyRedirects, pin
 from engine.actions.egress import EgressDenied, EgressUnresolved, current_policy
@@ -241,6 +241,9 @@ def http_actions() -> tuple[ActionDefinition, ...]:
         ActionDefinition(
             "http.request",
             request,
+            # Short calls: a local activity saves the activity task's round trip through
+            # the server (longer-timeout tasks run as activities: engine/temporal/placement.py).
+            placement=Placement.LOCAL_ACTIVITY,
             description="Send one HTTP request; non-2xx statuses are results, not failures",
             retry_defaults=RETRY_DEFAULTS,
             input_schema=INPUT_SCHEMA,
