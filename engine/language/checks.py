@@ -117,7 +117,7 @@ class _Checker:
 
     def target_position(self, do_path: Path, index: int, target: str) -> Position:
         """The name's own node in the list form, else its place in the comma string."""
-        item = self.source_map.values.get((*do_path, index))
+        item = self.source_map.value_position((*do_path, index))
         return item or self.source_map.fragment_position(do_path, target, 1)
 
     def task_shapes(self, damage: Damage) -> Iterator[Diagnostic]:
@@ -252,7 +252,7 @@ class _ContextReads:
         if task.with_items is not None:
             # The shorthand `with: <expr>` has no `items` node of its own.
             items_path: Path = (*path, "with", "items")
-            if items_path not in self.source_map.values:
+            if not self.source_map.has_value(items_path):
                 items_path = (*path, "with")
             yield from _template_sites(task.with_items.items, items_path)
             yield from _template_sites(task.with_items.concurrency, (*path, "with", "concurrency"))

@@ -11,6 +11,7 @@ from typing import Final
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.collection import collector_paused
 from engine.language.deployment import Deployment
 from engine.language.salvage import Damage, salvage
 from engine.language.schedules import build_schedules
@@ -52,6 +53,17 @@ def check_workflow(
     """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
     also check its action and child workflow names (what registration checks). With a
     deployment, or `bounded`, refuse more than MAX_TASKS tasks before compiling."""
+    with collector_paused():
+        return _check_workflow(data, source, name, deployment, bounded)
+
+
+def _check_workflow(
+    data: bytes | str,
+    source: str,
+    name: str | None,
+    deployment: Deployment | None,
+    bounded: bool,
+) -> LoadResult:
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)

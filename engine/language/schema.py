@@ -14,6 +14,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -53,6 +54,36 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(workflow_schema())
 
 
+# The expression pattern with the whitespace every regex engine agrees on. jsonschema-rs
+# reads `\\s` as ECMAScript does (U+FEFF included, U+001C..U+001F not), Python's `re`
+# differently; with ASCII whitespace on the fast side, a match there is a match here.
+_EXPRESSION_PATTERN: Final = "^\\s*<%[\\s\\S]*%>\\s*$"
+_PORTABLE_EXPRESSION_PATTERN: Final = "^[ \\t\\n\\r]*<%[\\s\\S]*%>[ \\t\\n\\r]*$"
+
+
+@cache
+def _fast_validator() -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs: a yes/no answer ~50x sooner.
+
+    It only ever says "valid" for a document the reference validator also accepts (the
+    one pattern is narrowed to make sure of that; tests/language/test_schema_fast_path.py
+    holds the two to it), so a "no" goes on to `jsonschema`, whose errors are reported.
+    """
+    text = json.dumps(workflow_schema())
+    pattern = json.dumps(_EXPRESSION_PATTERN)
+    if text.count(pattern) != 1 or text.count('"pattern"') != 1 or "patternProperties" in text:
+        raise AssertionError("the workflow schema's patterns changed: review the fast path")
+    portable = text.replace(pattern, json.dumps(_PORTABLE_EXPRESSION_PATTERN))
+    return jsonschema_rs.validator_for(json.loads(portable))
+
+
+def _fast_valid(data: Any) -> bool:
+    try:
+        return bool(_fast_validator().is_valid(data))
+    except (ValueError, OverflowError, TypeError):  # e.g. an integer past 64 bits
+        return False
+
+
 @cache
 def _meta_validator() -> Draft202012Validator:
     return Draft202012Validator(Draft202012Validator.META_SCHEMA)
@@ -79,7 +110,10 @@ def validate_schema(document: YamlDocument) -> SchemaReport:
     source_map = document.source_map
     diagnostics: list[Diagnostic] = []
     unreadable: list[Unreadable] = []
-    for error in _validator().iter_errors(document.data):
+    # Most documents are valid: the fast validator says so, and only an invalid one pays
+    # for the reference validator's errors (0.3 s of a 5,000-task file's 1 s before).
+    errors = () if _fast_valid(document.data) else _validator().iter_errors(document.data)
+    for error in errors:
         for leaf in _leaves(error):
             diagnostics.extend(_describe(leaf, source_map))
             unreadable.extend(_unreadable(leaf))
@@ -96,7 +130,7 @@ def validate_schema(document: YamlDocument) -> SchemaReport:
 
 def is_schema_valid(data: Any) -> bool:
     """Whether `data` fits the workflow schema (no messages: a yes or no)."""
-    return bool(_validator().is_valid(data))
+    return _fast_valid(data) or bool(_validator().is_valid(data))
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:

@@ -41,25 +41,38 @@ _NON_PRINTABLE: Final[re.Pattern[str]] = Reader.NON_PRINTABLE
 
 @dataclass(frozen=True, slots=True)
 class SourceMap:
-    """Where each value of a parsed document sits in its file."""
+    """Where each value of a parsed document sits in its file.
+
+    It keeps the composed nodes and makes a `Position` only when one is asked for: a
+    5,000-task file has ~100,000 values and keys, and only a few positions are ever read.
+    """
 
     file: str
     text: str
-    values: dict[Path, Position] = field(default_factory=dict)  # start of each value
-    keys: dict[Path, Position] = field(default_factory=dict)  # start of the key of each entry
-    spans: dict[Path, tuple[int, int]] = field(default_factory=dict)  # single-line scalars
+    nodes: dict[Path, Node] = field(default_factory=dict)  # the node of each value
+    key_nodes: dict[Path, Node] = field(default_factory=dict)  # the key of each entry
+
+    def has_value(self, path: Path) -> bool:
+        """Whether the document has a value at `path`."""
+        return path in self.nodes
+
+    def value_position(self, path: Path) -> Position | None:
+        """The position of the value at `path` itself, if it has one."""
+        node = self.nodes.get(path)
+        return None if node is None else node.position
 
     def position(self, path: Path) -> Position:
         """The position of a value, or of its nearest ancestor that has one."""
         for end in range(len(path), -1, -1):
-            found = self.values.get(path[:end])
+            found = self.nodes.get(path[:end])
             if found is not None:
-                return found
+                return found.position
         return Position(self.file, 1, 1)
 
     def key_position(self, path: Path) -> Position:
         """The position of the key of a mapping entry (the value's if it has no key)."""
-        return self.keys.get(path) or self.position(path)
+        key = self.key_nodes.get(path)
+        return key.position if key is not None else self.position(path)
 
     def fragment_position(self, path: Path, fragment: str, offset: int | None) -> Position:
         """The position of character `offset` (1-based) of `fragment` inside a scalar.
@@ -68,7 +81,8 @@ class SourceMap:
         (escapes and folding would shift columns); otherwise the scalar's own position.
         """
         start = self.position(path)
-        span = self.spans.get(path)
+        node = self.nodes.get(path)
+        span = node.span if isinstance(node, Scalar) else None
         if offset is None or span is None or not fragment:
             return start
         raw = self.text[span[0] : span[1]]
@@ -175,11 +189,8 @@ class _Converter:
     def convert(self, node: Node | None, path: Path) -> Any:
         if node is None:
             return None
-        self.source_map.values[path] = node.position
+        self.source_map.nodes[path] = node
         if isinstance(node, Scalar):
-            span = node.span
-            if span is not None:
-                self.source_map.spans[path] = span
             return self.scalar(node)
         if isinstance(node, Sequence):
             if node.tag != SEQ_TAG:
@@ -195,22 +206,26 @@ class _Converter:
             self.problem(node, _tag_message(node.tag, "mapping"))
             return None
         result: dict[str, Any] = {}
-        first_seen: dict[str, Position] = {}
+        key_nodes = self.source_map.key_nodes
         for key_node, value_node in node.pairs:
-            key = self.key(key_node)
+            key = (
+                key_node.value
+                if isinstance(key_node, Scalar) and key_node.tag == STR_TAG
+                else self.key(key_node)
+            )
             if key is None:
                 continue
-            first = first_seen.get(key)
-            if first is not None:
+            child: Path = (*path, key)
+            if key in result:
+                first = key_nodes[child].position
                 self.problem(
                     key_node,
                     f"duplicate key {clip(key)!r} (first defined at line {first.line}, "
                     f"column {first.column})",
                 )
                 continue
-            first_seen[key] = key_node.position
-            self.source_map.keys[(*path, key)] = key_node.position
-            result[key] = self.convert(value_node, (*path, key))
+            key_nodes[child] = key_node
+            result[key] = self.convert(value_node, child)
         return result
 
     def key(self, node: Node) -> str | None:
