@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.expressions.runtime import compile_expression
 from engine.language.collection import collector_paused
-from engine.language.loader import MAX_TASKS, load_workflow
+from engine.language.limits import MAX_EXPRESSIONS, MAX_TASKS
+from engine.language.loader import load_workflow
 from engine.language.schema import validate_schema
 from engine.language.yaml_source import parse_yaml
 
@@ -74,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="*", default=[500, 1000, 2000, 5000])
     args = parser.parse_args()
-    print(f"registration accepts at most {MAX_TASKS} tasks")
+    print(f"registration accepts at most {MAX_TASKS} tasks, {MAX_EXPRESSIONS} distinct expressions")
     print(f"load average {os.getloadavg()[0]:.2f} (2 shared cores here)")
     print(
         "tasks    bytes   wall best/median (s)   CPU best (s)   yaml CPU   schema CPU"

@@ -14,7 +14,6 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final
 
-import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -61,14 +60,21 @@ _EXPRESSION_PATTERN: Final = "^\\s*<%[\\s\\S]*%>\\s*$"
 _PORTABLE_EXPRESSION_PATTERN: Final = "^[ \\t\\n\\r]*<%[\\s\\S]*%>[ \\t\\n\\r]*$"
 
 
+# Below this size `jsonschema` answers in a few milliseconds, less than importing
+# jsonschema-rs costs (16 ms of CPU), which `segue validate` of a small file would pay.
+_FAST_FROM_CHARS: Final = 32 * 1024
+
+
 @cache
-def _fast_validator() -> jsonschema_rs.Validator:
+def _fast_validator() -> Any:  # jsonschema_rs.Validator, imported only when needed
     """The same schema compiled by jsonschema-rs: a yes/no answer ~50x sooner.
 
     It only ever says "valid" for a document the reference validator also accepts (the
     one pattern is narrowed to make sure of that; tests/language/test_schema_fast_path.py
     holds the two to it), so a "no" goes on to `jsonschema`, whose errors are reported.
     """
+    import jsonschema_rs
+
     text = json.dumps(workflow_schema())
     pattern = json.dumps(_EXPRESSION_PATTERN)
     if text.count(pattern) != 1 or text.count('"pattern"') != 1 or "patternProperties" in text:
@@ -112,7 +118,8 @@ def validate_schema(document: YamlDocument) -> SchemaReport:
     unreadable: list[Unreadable] = []
     # Most documents are valid: the fast validator says so, and only an invalid one pays
     # for the reference validator's errors (0.3 s of a 5,000-task file's 1 s before).
-    errors = () if _fast_valid(document.data) else _validator().iter_errors(document.data)
+    fast = len(source_map.text) >= _FAST_FROM_CHARS and _fast_valid(document.data)
+    errors = () if fast else _validator().iter_errors(document.data)
     for error in errors:
         for leaf in _leaves(error):
             diagnostics.extend(_describe(leaf, source_map))
@@ -130,7 +137,7 @@ def validate_schema(document: YamlDocument) -> SchemaReport:
 
 def is_schema_valid(data: Any) -> bool:
     """Whether `data` fits the workflow schema (no messages: a yes or no)."""
-    return _fast_valid(data) or bool(_validator().is_valid(data))
+    return bool(_validator().is_valid(data))
 
 
 def _leaves(error: ValidationError) -> Iterator[ValidationError]:
