@@ -47,7 +47,10 @@ class Behaviour(IntEnum):
     An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
     becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
     (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
-    on earlier behaviours ignore both signals."""
+    on earlier behaviours ignore both signals.
+    A publish that makes the run's context larger than `MAX_CONTEXT_BYTES` (512 KiB as
+    JSON, engine/coordinator/payloads.py) fails its transition with `payload_too_large`
+    naming the task and the published name (the context grew without bound before)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -16,6 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
@@ -56,6 +57,7 @@ def test_there_are_histories() -> None:
         "joins-behaviour-1",
         "answers",
         "progress",
+        "context",
     }
 
 
@@ -109,3 +111,19 @@ def test_progress_signals_become_trace_writes(
 
     monkeypatch.setattr(ProgressEvents, handler, ignored)
     assert _replay("progress").replay_failure is not None
+
+
+def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`context` (behaviour 3): the third 200 KB publish failed the run with
+    `payload_too_large`; replayed as behaviour 2 (no cap) it would take another course."""
+    events = _history("context")["events"]
+    failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
+    assert "publishing 'b2' makes the run's context" in failed["message"]
+
+    class NotYetObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    assert _replay("context").replay_failure is not None

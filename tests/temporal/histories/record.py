@@ -29,7 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 
 from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
 from engine.actions.builtin import builtin_actions  # noqa: E402
@@ -86,6 +90,8 @@ CASES: dict[str, dict[str, Any]] = {
         "signal": ("approve", {"approved": True, "by": "ada"}),
     },
     "joins": {"file": HERE / "joins.yaml", "input": {}},
+    # Behaviour 3: a publish over the context cap fails the run (payload_too_large).
+    "context": {"file": HERE / "context.yaml", "input": {}},
     # Behaviour 3: answers as Updates, one refused (a task that does not wait), one
     # taken, and a second answer for the same wait refused; an early signal dropped.
     "answers": {
@@ -200,7 +206,10 @@ async def _record(names: list[str], database: str) -> None:
                     await asyncio.sleep(1.0)
                     task, payload = case["signal"]
                     await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
-                print(name, await handle.result())
+                try:
+                    print(name, await handle.result())
+                except WorkflowFailureError as failed:
+                    print(name, "failed:", failed.cause)
                 history = await handle.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
     finally:
