@@ -58,6 +58,7 @@ def test_there_are_histories() -> None:
         "answers",
         "progress",
         "context",
+        "refusals",
     }
 
 
@@ -127,3 +128,12 @@ def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(versioning, "workflow", NotYetObserved)
     assert _replay("context").replay_failure is not None
+
+
+def test_a_refusal_already_recorded_leaves_no_history() -> None:
+    """`refusals` (behaviour 3): four answers for a task that does not wait, after one
+    such refusal was recorded, were turned away by the validator: only that refusal and
+    the taken answer are Updates in the history."""
+    kinds = [event["eventType"] for event in _history("refusals")["events"]]
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 2
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 2
