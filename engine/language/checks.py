@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Final
 
 from engine.diagnostics import Category, Diagnostic, Position, Severity
@@ -265,21 +266,26 @@ class _ContextReads:
         self, sites: Iterable[tuple[Path, str]], readable: set[str] | frozenset[str], reason: str
     ) -> Iterator[Diagnostic]:
         for path, source in sites:
-            matches = [
-                (match.group(1) or match.group(2), match) for match in _CTX_READ.finditer(source)
-            ]
-            guarded = {name for name, match in matches if _guarded(source, match)}
-            for name, match in matches:
-                if name in readable or name in guarded or (path, name) in self.seen:
+            for name, text in _unguarded_reads(source):
+                if name in readable or (path, name) in self.seen:
                     continue
                 self.seen.add((path, name))
                 yield Diagnostic(
-                    self.source_map.fragment_position(path, match.group(), 1),
+                    self.source_map.fragment_position(path, text, 1),
                     Category.CONTEXT,
                     f"{subject(path)} reads $ctx.{clip(name)}"
                     f"{self.suggest(name, sorted(readable))}, {reason}",
                     Severity.WARNING,
                 )
+
+
+@lru_cache(maxsize=4096)
+def _unguarded_reads(source: str) -> tuple[tuple[str, str], ...]:
+    """The `$ctx` names an expression reads without testing them first, each with the
+    text that reads it (memoised: a workflow repeats its expressions)."""
+    matches = [(match.group(1) or match.group(2), match) for match in _CTX_READ.finditer(source)]
+    guarded = {name for name, match in matches if _guarded(source, match)}
+    return tuple((name, match.group()) for name, match in matches if name not in guarded)
 
 
 def _guarded(source: str, match: re.Match[str]) -> bool:
