@@ -12,14 +12,8 @@ import psycopg
 
 from engine.temporal.worker import connect
 from tests.api.conftest import Harness, unique
+from tests.api.test_runs import SLEEPER
 
-SLEEPER = """\
-version: 1
-tasks:
-  nap:
-    action: core.sleep
-    input: {seconds: 300}
-"""
 QUICK = """\
 version: 1
 tasks:
