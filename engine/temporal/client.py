@@ -182,9 +182,10 @@ async def describe_run(
     )
 
 
-# Run ids a visibility query can name verbatim (Segue's own ids are far narrower).
-_QUERYABLE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
-# Ids in one visibility query: one page of `GET /runs` at most (its page size is <= 200).
+# Run ids a visibility query can name verbatim in quotes: no quote, backslash or control
+# character. A run id with one (a child run of a task so named) is left to its run page.
+_QUERYABLE_ID = re.compile(r"[^'\"\\\x00-\x1f\x7f]{1,400}")
+# Ids in one visibility query (`GET /runs` asks once per 200 rows of its page).
 MAX_DESCRIBED = 200
 
 

@@ -4,12 +4,14 @@ to it; an ended run's `historyLength` is Temporal's."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
+from engine.temporal.client import describe_runs
 from engine.temporal.worker import connect
 from tests.api.conftest import Harness, unique
 from tests.api.test_runs import SLEEPER
@@ -131,3 +133,26 @@ def test_an_ended_run_shows_temporals_history_length(harness: Harness) -> None:
     assert harness.client.get(f"/runs/{run_id}").json()["historyLength"] == length
     row = eventually(lambda: [r for r in listed(harness, name) if r["historyLength"] == length])
     assert row, listed(harness, name)
+
+
+def test_one_visibility_query_names_any_run_id_it_can_quote(harness: Harness) -> None:
+    """Child run ids carry task names: spaces, accents, commas and brackets are quoted
+    into the query as they are; an id with a quote is left to its run page."""
+    suffix = unique("")
+    odd = [f"run{suffix}.my task.1.0.1", f"run{suffix}.étape.1.0.1", f"run{suffix}.a,b) OR (x"]
+
+    async def scenario() -> set[str]:
+        client = await connect(harness.temporal_address)
+        for run_id in odd:  # no worker polls this queue: they stay RUNNING
+            await client.start_workflow("Nothing", id=run_id, task_queue=f"none{suffix}")
+        found: set[str] = set()
+        for _ in range(50):
+            found = set(await describe_runs(client, [*odd, f"it's{suffix}"]))
+            if found == set(odd):
+                break
+            await asyncio.sleep(0.2)
+        for run_id in odd:
+            await client.get_workflow_handle(run_id).terminate()
+        return found
+
+    assert harness.loop.run(scenario()) == set(odd)
