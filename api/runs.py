@@ -164,6 +164,8 @@ async def settle_from_temporal(
         temporal_run_id=described.temporal_run_id,
         failure=failure,
         completed_at=described.closed_at,
+        closed_by_temporal=True,
+        history_length=described.history_length or None,
     )
     return updated or record
 

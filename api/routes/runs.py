@@ -13,9 +13,9 @@ from litestar.response import ServerSentEvent
 
 from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
+from api.reconcile import reconciled_page, reconciled_status
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
-    current_status,
     failed_run_point,
     request_cancel,
     request_hash,
@@ -83,7 +83,8 @@ class RunController(Controller):
             limit=limit,
             before=cursor,
         )
-        return RunList(runs=[status_view(run) for run in page.runs], next_cursor=page.next_cursor)
+        views = await reconciled_page(services, page.runs, status)
+        return RunList(runs=views, next_cursor=page.next_cursor)
 
     @get(
         "/{run_id:str}",
@@ -91,7 +92,7 @@ class RunController(Controller):
         responses=documented(404),
     )
     async def status(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
-        view = await current_status(services, await require_run(services, run_id))
+        view = await reconciled_status(services, await require_run(services, run_id))
         view = await with_task_progress(services.pool, view)
         trace_id = await run_trace_id(services.pool, run_id)
         return msgspec.structs.replace(view, trace_id=trace_id) if trace_id else view

@@ -53,7 +53,13 @@ class Behaviour(IntEnum):
     attempts as Temporal local activities, and
     `run: activity` moves a declared-local one back (engine/temporal/placement.py); runs
     on 2 schedule ordinary activities for every action that is not carried out by the
-    workflow."""
+    workflow.
+    A publish that makes the run's context larger than `MAX_CONTEXT_BYTES` (512 KiB as
+    JSON, engine/coordinator/payloads.py) fails its transition with `payload_too_large`
+    naming the task and the published name (the context grew without bound before).
+    A refused answer to a wait is recorded (trace warning, Update events) once per wait
+    and reason and at most 20 times a history; the Update validator turns the others
+    away, writing nothing (engine/temporal/refusals.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -26,6 +26,7 @@ from engine.coordinator.paths import (
     path_ends,
     record_expression_error,
 )
+from engine.coordinator.payloads import check_context
 from engine.coordinator.state import (
     Execution,
     Ready,
@@ -217,6 +218,8 @@ def _render_publish(
             values[name] = template.render(scope)
     finally:
         scope.ctx = context.values
+    if m.state.behaviour >= Behaviour.OBSERVED:
+        check_context(values, (name for name, _ in transition.publish))
     m.state.stamp += 1
     stamps = dict(context.stamps)
     for name, _ in transition.publish:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.error_types import ErrorType
+    from engine.temporal.refusals import RefusalLedger
     from engine.temporal.types import SignalPayload, WaitChange
 
 EARLY_SIGNALS_KEPT: Final = 100
@@ -123,6 +124,7 @@ class WaitRegistry:
         # stale (see the module's docstring). Unknown (-1) until the run has begun, so
         # signals that reach a continued run before its waits are restored are kept.
         self.known_execution = -1
+        self.refusals = RefusalLedger()  # refused answers recorded (engine/temporal/refusals.py)
 
     @property
     def behaviour(self) -> Behaviour:

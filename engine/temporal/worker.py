@@ -35,6 +35,7 @@ PASSTHROUGH = (
     "yaml",
     "jsonschema",
     "jsonschema_specifications",
+    "jsonschema_rs",
     "referencing",
     "rpds",
     "attrs",

@@ -63,6 +63,8 @@ def test_there_are_histories() -> None:
         "timeouts",
         "continued",
         "continued-last",
+        "context",
+        "refusals",
     }
 
 
@@ -169,3 +171,28 @@ def test_local_attempts_are_markers_and_replay_as_local_activities(
 
     monkeypatch.setattr(versioning, "workflow", BeforeObserved)
     assert _replay("local").replay_failure is not None
+
+
+def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`context` (behaviour 3): the third 200 KB publish failed the run with
+    `payload_too_large`; replayed as behaviour 2 (no cap) it would take another course."""
+    events = _history("context")["events"]
+    failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
+    assert "publishing 'b2' makes the run's context" in failed["message"]
+
+    class NotYetObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    assert _replay("context").replay_failure is not None
+
+
+def test_a_refusal_already_recorded_leaves_no_history() -> None:
+    """`refusals` (behaviour 3): four answers for a task that does not wait, after one
+    such refusal was recorded, were turned away by the validator: only that refusal and
+    the taken answer are Updates in the history."""
+    kinds = [event["eventType"] for event in _history("refusals")["events"]]
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 2
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 2

@@ -94,6 +94,19 @@ CASES: dict[str, dict[str, Any]] = {
         "signal": ("approve", {"approved": True, "by": "ada"}),
     },
     "joins": {"file": HERE / "joins.yaml", "input": {}},
+    # Behaviour 3: five answers for a task that does not wait: the first is recorded (an
+    # accepted and failed Update), the validator turns the four others away; then the
+    # approval is taken.
+    "refusals": {
+        "file": HERE / "features.yaml",
+        "input": {},
+        "answers": [
+            *[("gather", {"approved": True})] * 5,
+            ("approve", {"approved": True, "by": "ada"}),
+        ],
+    },
+    # Behaviour 3: a publish over the context cap fails the run (payload_too_large).
+    "context": {"file": HERE / "context.yaml", "input": {}},
     # Behaviour 3: answers as Updates, one refused (a task that does not wait), one
     # taken, and a second answer for the same wait refused; an early signal dropped.
     "answers": {
