@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from engine.coordinator.behaviour import Behaviour
@@ -30,6 +31,7 @@ class CoordinatorBase:
         limits: Limits = DEFAULT_LIMITS,
         action_retry_defaults: dict[str, RetrySpec] | None = None,
         item_limit: int = ENGINE_ITEM_LIMIT,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.program: WorkflowProgram = program_for(spec)
         self.spec = spec
@@ -38,6 +40,9 @@ class CoordinatorBase:
         self.limits = limits
         self.action_retry_defaults = action_retry_defaults or {}
         self.item_limit = item_limit
+        # The run's named secrets, resolved outside the coordinator (an activity, or the
+        # simulator): `$secret('name')` reads them; they are not part of the state.
+        self.secrets: Mapping[str, str] = secrets or {}
         self._out: list[Command] = []
         self._run_binding: dict[str, Any] = {}
         if self.state.run is not None:
@@ -117,6 +122,7 @@ class CoordinatorBase:
             error=error.to_json() if error is not None else UNDEFINED,
             task_status=self.state.latest_status.get,
             limits=self.limits,
+            secrets=self.secrets,
         )
         if item is not None and execution.items is not None:
             scope.item = execution.items.items[item]

@@ -145,6 +145,7 @@ class Coordinator(Dispatching):
             now_ms=state.now_ms,
             seed=f"{event.run.id}:vars",
             limits=self.limits,
+            secrets=self.secrets,
         )
         for name, template in self.spec.vars:
             try:
@@ -694,6 +695,7 @@ class Coordinator(Dispatching):
                 seed=f"{state.run.id if state.run else ''}:output",
                 task_status=state.latest_status.get,
                 limits=self.limits,
+                secrets=self.secrets,
             )
             try:
                 output = self.spec.output.render(scope)

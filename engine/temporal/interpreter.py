@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         ResumeRequested,
         RunInfo,
         RunStarted,
+        RunStatus,
         StartChildRun,
         StartReady,
         StartTimer,
@@ -68,6 +69,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops, child_error, child_options
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.placement import placement_of, run_inline
+    from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.tracing import API_STATUS, TraceLog
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -165,6 +167,7 @@ class Interpreter(AnswerHandlers):
         )
         self._wait_changes: list[WaitChange] = []
         self._trace = TraceLog()
+        self._secrets = RunSecrets()
         self._pump_idle = True
         self._params: InterpreterInput | None = None
         self._coordinator: Coordinator | None = None
@@ -262,21 +265,28 @@ class Interpreter(AnswerHandlers):
             params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2]
         )
         if params.snapshot is None:
+            behaviour = behaviour_of_this_run()
+            refused = await self._secrets.begin(spec, params, behaviour)
             self._coordinator = Coordinator(
                 spec,
                 action_retry_defaults=_retry_specs(self._retry_numbers),
+                secrets=self._secrets.named,
             )
             run = RunInfo(params.run_id, params.workflow, params.version, started_at)
             self._trace.run_started(self._now_ms(), params.input)
             rerun = _rerun_point(params)
-            behaviour = behaviour_of_this_run()
             self._waits.bound = behaviour >= Behaviour.CLARIFIED
-            self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
+            if refused is not None:  # a named secret is missing: nothing may run
+                self._carry_out(FinishRun(RunStatus.FAILED, None, (refused,)))
+            else:
+                self._feed(RunStarted(self._now_ms(), run, params.input, rerun, behaviour))
         else:
+            self._secrets.resume(params)
             self._coordinator = Coordinator(
                 spec,
                 state_from_builtins(params.snapshot),
                 action_retry_defaults=_retry_specs(self._retry_numbers),
+                secrets=self._secrets.named,
             )
             self._paused = self._coordinator.state.paused
             self._waits.bound = self._coordinator.state.behaviour >= Behaviour.CLARIFIED
@@ -565,6 +575,7 @@ class Interpreter(AnswerHandlers):
             timeout_seconds=command.timeout_seconds,
             mock=mock,
             trace=self._carried_trace(),
+            secrets=self._secrets.values,
         )
         carried = request.trace.events if request.trace else []
         timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
@@ -586,6 +597,7 @@ class Interpreter(AnswerHandlers):
             raise
         if not outcome.get("traced"):
             self._trace.restore(carried)
+        self._secrets.learn(outcome.get("secrets"))
         self._succeeded(command, outcome.get("result"))
 
     def _carried_trace(self) -> TraceBatch | None:
@@ -788,8 +800,8 @@ class Interpreter(AnswerHandlers):
         return TraceBatch(
             params.run_id,
             params.workflow,
-            events,
-            self._projection(),
+            [self._secrets.record(event) for event in events],
+            self._secrets.projection(self._projection()),
             waits,
             int(params.version) if params.version.isdigit() else 0,
             params.task_queue,
@@ -871,6 +883,8 @@ class Interpreter(AnswerHandlers):
             "drain_paused": self._drain_paused,
             "waits": self._waits.carried(now),
         }
+        if (secrets := self._secrets.carried()) is not None:
+            carried["secrets"] = secrets
         if self._mocks is not None:
             carried["mocks"] = [
                 {k: v for k, v in vars(entry).items() if v is not None and k != "error"}

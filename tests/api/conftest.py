@@ -52,7 +52,16 @@ async def _gate(data: Any, context: ActionContext) -> dict[str, Any]:
     return {"gate": gate, "passed": True}
 
 
-TEST_ACTIONS = [ActionDefinition("test.slow", _slow), ActionDefinition("test.gate", _gate)]
+async def _login(data: Any, context: ActionContext) -> dict[str, Any]:
+    return {"user": data["user"], "session": f"session-of-{data['user']}-{data['password']}"}
+
+
+TEST_ACTIONS = [
+    ActionDefinition("test.slow", _slow),
+    ActionDefinition("test.gate", _gate),
+    # A login: its password and the session it returns are secrets (issue 12).
+    ActionDefinition("test.login", _login, secret_input=("password",), secret_result=("session",)),
+]
 
 
 def api_catalog() -> ActionCatalog:
