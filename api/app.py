@@ -12,10 +12,12 @@ from litestar.openapi import OpenAPIConfig
 
 from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
+from api.codec_cors import codec_cors
 from api.config import ApiConfig
 from api.limits import check_body_depth
 from api.metrics import PROMETHEUS, MetricsController
 from api.problems import EXCEPTION_HANDLERS
+from api.routes.codec import CodecController
 from api.routes.events import EventController
 from api.routes.health import health
 from api.routes.runs import RunController
@@ -56,10 +58,15 @@ def create_app(
             WorkflowController,
             RunController,
             EventController,
+            CodecController,
             MetricsController,
             health,
         ],
-        middleware=[browser_guard(hosts, config.allowed_origins), PROMETHEUS.middleware],
+        middleware=[
+            browser_guard(hosts, config.allowed_origins, config.temporal_ui_origin),
+            codec_cors(config.temporal_ui_origin),
+            PROMETHEUS.middleware,
+        ],
         before_request=check_body_depth,
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],

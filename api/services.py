@@ -30,7 +30,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
 from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
-from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.codec import EncryptionCodec, data_converter
 
 log = logging.getLogger("segue.api")
 
@@ -146,6 +146,8 @@ class Services:
         self.action_names = cpu_work.ActionNameSet(tuple(self.catalog.names()))
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
+        # The codec of this deployment's payloads, for the /codec routes (None: no keys).
+        self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
 
@@ -165,7 +167,7 @@ class Services:
             self.config.temporal_address,
             namespace=self.config.temporal_namespace,
             lazy=True,
-            data_converter=DATA_CONVERTER,
+            data_converter=data_converter(self.config.codec_keys),
         )
         self.cpu.start()
         await self.cpu.warm(cpu_work.warm_up)

@@ -9,13 +9,14 @@ import signal
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
-from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.codec import converter_from_env
 from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.types import DEFAULT_TASK_QUEUE
@@ -48,13 +49,20 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 async def connect(
-    address: str, namespace: str = "default", *, attempts: int = 50, runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    *,
+    attempts: int = 50,
+    runtime: Runtime | None = None,
+    data_converter: DataConverter | None = None,
 ) -> Client:
-    """Connect to Temporal, retrying while a just-started server comes up."""
+    """Connect to Temporal, retrying while a just-started server comes up. Payloads are
+    encrypted when the environment sets codec keys (engine/temporal/codec.py)."""
+    converter = data_converter or converter_from_env()
     for attempt in range(attempts):
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=DATA_CONVERTER, runtime=runtime
+                address, namespace=namespace, data_converter=converter, runtime=runtime
             )
         except RuntimeError:
             if attempt == attempts - 1:
