@@ -111,3 +111,30 @@ def test_a_missing_secret_fails_the_run_before_anything_runs(harness: Harness) -
     )
     assert [e["type"] for e in harness.trace(run_id)] == ["WORKFLOW_STARTED", "WORKFLOW_FAILED"]
     assert TOKEN not in _shown(harness, run_id)
+
+
+STRICT = """\
+version: 1
+input:
+  token: {type: string, secret: true, minLength: 40, pattern: "^tok-"}
+  pin: {type: string, secret: true, maxLength: 1}
+tasks:
+  idle: {action: core.noop}
+"""
+
+
+def test_refused_inputs_do_not_quote_secret_values(harness: Harness) -> None:
+    name = unique("strict")
+    harness.register(name, STRICT)
+    answer = harness.client.post(
+        f"/workflows/{name}/runs", json={"input": {"token": "hunter2-abc", "pin": "42"}}
+    )
+    assert answer.status_code == 422
+    problem = answer.json()
+    reasons = sorted((error["path"], error["reason"]) for error in problem["errors"])
+    assert reasons == [
+        ("/pin", "*** is too long"),
+        ("/token", "*** does not match '^tok-'"),
+        ("/token", "*** is too short"),
+    ], reasons
+    assert "hunter2" not in answer.text and "'42'" not in answer.text
