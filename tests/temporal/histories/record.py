@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import uuid
@@ -86,6 +87,12 @@ CASES: dict[str, dict[str, Any]] = {
             ("approve", {"approved": True, "by": "eve"}),
         ],
     },
+    # Behaviour 3: a named secret resolved once by a local activity; a secret input.
+    "secrets": {
+        "file": HERE / "secrets.yaml",
+        "input": {"token": "replay-token-1234"},
+        "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-5678"},
+    },
 }
 
 
@@ -121,6 +128,7 @@ async def record(names: list[str]) -> None:
                     continue
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
+                os.environ.update(case.get("env", {}))
                 if name == "monitoring":
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
