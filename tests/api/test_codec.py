@@ -6,6 +6,9 @@ CORS to the Temporal UI's origin only."""
 from __future__ import annotations
 
 import base64
+import json
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -210,3 +213,39 @@ def test_only_the_temporal_ui_origin_gets_cors_and_only_on_codec_routes(
         "/workflows/x/runs", json={}, headers={**auth, "Origin": UI_ORIGIN}
     )
     assert runs_from_ui.status_code == 403
+
+
+def test_the_temporal_cli_decodes_through_the_codec_routes(
+    codec_api: httpx.Client, runs: dict[str, Any], temporal_address: str
+) -> None:
+    """Temporal's own client, `temporal workflow show --codec-endpoint`, reads a history
+    in clear through the API; without the endpoint it sees only ciphertext."""
+    show = [
+        shutil.which("temporal") or "temporal",
+        "workflow",
+        "show",
+        "--address",
+        temporal_address,
+        "--workflow-id",
+        runs["first"],
+        "--output",
+        "json",
+    ]
+    endpoint = [
+        "--codec-endpoint",
+        f"{codec_api.base_url}/codec",
+        "--codec-auth",
+        f"Bearer {TOKEN}",
+    ]
+    decoded = subprocess.run([*show, *endpoint], capture_output=True, text=True, timeout=60)
+    assert decoded.returncode == 0, decoded.stderr
+    assert SECRET in _started_input(decoded.stdout)
+    raw = subprocess.run(show, capture_output=True, text=True, timeout=60)
+    assert raw.returncode == 0 and SECRET not in _started_input(raw.stdout)
+
+
+def _started_input(shown: str) -> str:
+    """The start input's payload data, as text, from `temporal workflow show` JSON."""
+    started = json.loads(shown)["events"][0]["workflowExecutionStartedEventAttributes"]
+    data = base64.b64decode(started["input"]["payloads"][0]["data"])
+    return data.decode("utf-8", "replace")
