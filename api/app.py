@@ -53,7 +53,7 @@ def create_app(
             await services.stop()
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             WorkflowController,
             RunController,
@@ -62,11 +62,7 @@ def create_app(
             MetricsController,
             health,
         ],
-        middleware=[
-            browser_guard(hosts, config.allowed_origins, config.temporal_ui_origin),
-            codec_cors(config.temporal_ui_origin),
-            PROMETHEUS.middleware,
-        ],
+        middleware=[PROMETHEUS.middleware],
         before_request=check_body_depth,
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],
@@ -82,3 +78,11 @@ def create_app(
         lifespan=[lifespan],
         debug=False,
     )
+    # Around the whole ASGI handler, as Litestar's own CORS is: before routing, so that a
+    # foreign Host is refused on every path (unknown ones included, not answered 404) and
+    # the Temporal UI's codec preflight is answered without a route for OPTIONS.
+    guarded = codec_cors(config.temporal_ui_origin)(app.asgi_handler)
+    app.asgi_handler = browser_guard(hosts, config.allowed_origins, config.temporal_ui_origin)(
+        guarded
+    )
+    return app
