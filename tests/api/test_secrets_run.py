@@ -4,6 +4,8 @@ the real values, and the trace, live stream, status and errors show `***` instea
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from temporalio.client import Client
 
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
+from tests.api.conftest import TOKEN as TOKEN_OF_THE_API
 from tests.api.conftest import Harness, unique
 
 API_KEY = "sk-live-9f8e7d6c"
@@ -138,3 +141,53 @@ def test_refused_inputs_do_not_quote_secret_values(harness: Harness) -> None:
         ("/token", "*** is too short"),
     ], reasons
     assert "hunter2" not in answer.text and "'42'" not in answer.text
+
+
+SUCCEEDS = """\
+version: 1
+input:
+  token: {type: string, secret: true}
+tasks:
+  echo:
+    action: core.echo
+    input: {auth: "Bearer <% $secret('api_key') %>", token: <% $ctx.token %>}
+    next:
+      - publish: {echoed: <% $result %>}
+output:
+  echoed: <% $ctx.echoed %>
+"""
+
+
+def test_the_cli_shows_no_secret(harness: Harness, api_key: str) -> None:
+    """`segue run` (live progress, then the output) and `segue trace` read the API."""
+    name = unique("cli")
+    harness.register(name, SUCCEEDS)
+    common = ["--api", harness.url, "--token", TOKEN_OF_THE_API]
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "run",
+            name,
+            *common,
+            "--input",
+            json.dumps({"token": TOKEN}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    output = json.loads(ran.stdout)
+    assert output == {"echoed": {"auth": "Bearer ***", "token": "***"}}
+    run_id = harness.client.get("/runs", params={"workflow": name}).json()["runs"][0]["runId"]
+    traced = subprocess.run(
+        [sys.executable, "-m", "api.cli", "trace", run_id, *common, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert traced.returncode == 0, traced.stderr
+    for shown in (ran.stdout + ran.stderr, traced.stdout):
+        assert API_KEY not in shown and json.dumps(TOKEN)[1:-1] not in shown and TOKEN not in shown
