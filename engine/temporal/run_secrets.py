@@ -113,7 +113,12 @@ class RunSecrets:
 
     def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
         """The run projection (status, output, errors) as it may be stored and shown."""
+        # Not the rerun point: it is never shown, and a rerun from the failed tasks must
+        # start from the real context (the store keeps it, as it keeps the run input).
+        rerun_point = projection.pop("rerun_point", None)
         masked: dict[str, Any] = self.masker.value(projection)
+        if rerun_point is not None:
+            masked["rerun_point"] = rerun_point
         failure = masked.get("failure")
         if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
             failure["reason"] = redact_urls(failure["reason"])

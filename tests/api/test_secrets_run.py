@@ -13,8 +13,8 @@ from temporalio.client import Client
 
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
+from tests.api.conftest import OPEN_GATES, Harness, unique
 from tests.api.conftest import TOKEN as TOKEN_OF_THE_API
-from tests.api.conftest import Harness, unique
 
 API_KEY = "sk-live-9f8e7d6c"
 TOKEN = 'tok"en\\with-escapes'
@@ -191,3 +191,37 @@ def test_the_cli_shows_no_secret(harness: Harness, api_key: str) -> None:
     assert traced.returncode == 0, traced.stderr
     for shown in (ran.stdout + ran.stderr, traced.stdout):
         assert API_KEY not in shown and json.dumps(TOKEN)[1:-1] not in shown and TOKEN not in shown
+
+
+GATED = """\
+version: 1
+tasks:
+  prep:
+    action: core.echo
+    input: {key: <% $secret('api_key') %>}
+    next:
+      - publish: {key: <% $result.key %>}
+        do: gate
+  gate:
+    action: test.gate
+    input: {gate: <% $ctx.key %>}
+output: {passed: <% $task_status('gate') %>}
+"""
+
+
+def test_a_rerun_from_the_failed_tasks_has_the_real_values(harness: Harness, api_key: str) -> None:
+    """What is shown is masked; what a rerun starts from (the failed run's context) is
+    not: the gate named after the secret opens on the rerun."""
+    name = unique("gated")
+    harness.register(name, GATED)
+    first = harness.start(name)
+    assert harness.wait_for(first)["status"] == "FAILED"
+    OPEN_GATES.add(API_KEY)
+    try:
+        answer = harness.client.post(f"/runs/{first}/rerun", json={"from": "failed"})
+        assert answer.status_code == 201, answer.text
+        final = harness.wait_for(answer.json()["runId"])
+    finally:
+        OPEN_GATES.discard(API_KEY)
+    assert final["status"] == "COMPLETED" and final["output"] == {"passed": "succeeded"}
+    assert API_KEY not in json.dumps(harness.trace(first)) + json.dumps(final)
