@@ -1,11 +1,16 @@
-"""What every part of the coordinator shares: its fields, scopes for expressions, timers."""
+"""What every part of the coordinator works over: the compiled program, the run's state,
+the commands of the event being handled; scopes for expressions, numbers, timers.
+
+The coordinator's steps are plain functions of a `Machine` (engine/coordinator/paths.py,
+dispatching.py, completion.py, starting.py, finishing.py); `Coordinator`
+(engine/coordinator/machine.py) is the one that takes events.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import CancelTimer, Command, ExecutionStatus, StartTimer, TimerKind
 from engine.coordinator.events import ErrorInfo
 from engine.coordinator.program import WorkflowProgram, program_for
@@ -20,8 +25,9 @@ from engine.language.spec import RetrySpec, WorkflowSpec
 ENGINE_ITEM_LIMIT = 500
 
 
-class CoordinatorBase:
-    """Fields and helpers of the coordinator; the behaviour lives in its subclasses."""
+class Machine:
+    """One run's coordinator parts: its program, its state, and `out`, the commands the
+    event being handled has caused so far."""
 
     def __init__(
         self,
@@ -43,102 +49,96 @@ class CoordinatorBase:
         # The run's named secrets, resolved outside the coordinator (an activity, or the
         # simulator): `$secret('name')` reads them; they are not part of the state.
         self.secrets: Mapping[str, str] = secrets or {}
-        self._out: list[Command] = []
-        self._run_binding: dict[str, Any] = {}
+        self.out: list[Command] = []
+        self.run_binding: dict[str, Any] = {}
         if self.state.run is not None:
-            self._bind_run()
+            bind_run(self)
 
-    @property
-    def _original_behaviour(self) -> bool:
-        """The run started on behaviour 1 (engine/coordinator/behaviour.py)."""
-        return self.state.behaviour is Behaviour.ORIGINAL
 
-    def _bind_run(self) -> None:
-        run = self.state.run
-        assert run is not None
-        self._run_binding = {
-            "id": run.id,
-            "workflow": run.workflow,
-            "version": run.version,
-            "started_at": millis_to_iso(run.started_at_ms),
-        }
+def bind_run(m: Machine) -> None:
+    """The `$run` binding expressions see, from the run the state records."""
+    run = m.state.run
+    assert run is not None
+    m.run_binding = {
+        "id": run.id,
+        "workflow": run.workflow,
+        "version": run.version,
+        "started_at": millis_to_iso(run.started_at_ms),
+    }
 
-    # Implemented by the coordinator itself; declared here for the parts that call them.
-    def _complete(
-        self,
-        execution: Execution,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-    ) -> None:
-        raise NotImplementedError
 
-    def _guarded(self, execution: Execution, step: Any) -> None:
-        raise NotImplementedError
+def start_timer(
+    m: Machine,
+    kind: TimerKind,
+    seconds: float,
+    execution: int | None = None,
+    item: int | None = None,
+) -> int:
+    """Start a timer of `kind`; its id, which `TimerFired` brings back."""
+    state = m.state
+    timer = state.next_timer
+    state.next_timer += 1
+    state.timers[timer] = Timer(kind, execution, item)
+    m.out.append(StartTimer(timer, seconds, kind, execution))
+    return timer
 
-    def _start_timer(
-        self, kind: TimerKind, seconds: float, execution: int | None = None, item: int | None = None
-    ) -> int:
-        state = self.state
-        timer = state.next_timer
-        state.next_timer += 1
-        state.timers[timer] = Timer(kind, execution, item)
-        self._out.append(StartTimer(timer, seconds, kind, execution))
-        return timer
 
-    def _cancel_timer(self, timer: int) -> None:
-        if self.state.timers.pop(timer, None) is not None:
-            self._out.append(CancelTimer(timer))
+def cancel_timer(m: Machine, timer: int) -> None:
+    """Cancel a timer that has not fired (nothing if it has)."""
+    if m.state.timers.pop(timer, None) is not None:
+        m.out.append(CancelTimer(timer))
 
-    # ----------------------------------------------------------------- helpers
 
-    def _scope(
-        self,
-        execution: Execution,
-        site: str,
-        *,
-        status: ExecutionStatus | None = None,
-        result: Any = UNDEFINED,
-        error: ErrorInfo | None = None,
-        item: int | None = None,
-        attempt: int | None = None,
-    ) -> Scope:
-        ref = execution.ref
-        attempt = attempt or execution.attempt
-        run_id = self._run_binding.get("id", "")
-        scope = Scope(
-            ctx=execution.context.values,
-            run=self._run_binding,
-            now_ms=self.state.now_ms,
-            seed=f"{run_id}:{ref.id}:{attempt}:{item}:{site}",
-            task={
-                "name": ref.task,
-                "iteration": ref.iteration,
-                "route": ref.route,
-                "attempt": attempt,
-            },
-            status=str(status) if status is not None else None,
-            result=result,
-            error=error.to_json() if error is not None else UNDEFINED,
-            task_status=self.state.latest_status.get,
-            limits=self.limits,
-            secrets=self.secrets,
+def scope_for(
+    m: Machine,
+    execution: Execution,
+    site: str,
+    *,
+    status: ExecutionStatus | None = None,
+    result: Any = UNDEFINED,
+    error: ErrorInfo | None = None,
+    item: int | None = None,
+    attempt: int | None = None,
+) -> Scope:
+    """What an expression of an execution sees at `site` (seeded per site)."""
+    ref = execution.ref
+    attempt = attempt or execution.attempt
+    run_id = m.run_binding.get("id", "")
+    scope = Scope(
+        ctx=execution.context.values,
+        run=m.run_binding,
+        now_ms=m.state.now_ms,
+        seed=f"{run_id}:{ref.id}:{attempt}:{item}:{site}",
+        task={
+            "name": ref.task,
+            "iteration": ref.iteration,
+            "route": ref.route,
+            "attempt": attempt,
+        },
+        status=str(status) if status is not None else None,
+        result=result,
+        error=error.to_json() if error is not None else UNDEFINED,
+        task_status=m.state.latest_status.get,
+        limits=m.limits,
+        secrets=m.secrets,
+    )
+    if item is not None and execution.items is not None:
+        scope.item = execution.items.items[item]
+        scope.index = item
+    return scope
+
+
+def number(m: Machine, template: Template, execution: Execution, field: str) -> float:
+    """A template that must render a number >= 0 (delay, timeout, retry numbers)."""
+    value = template.render(scope_for(m, execution, field))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ExpressionError(
+            f"{field} must be a number >= 0, got {value!r}"[:200],
+            expression=expression_source(template),
+            field=field,
+            task=execution.task,
         )
-        if item is not None and execution.items is not None:
-            scope.item = execution.items.items[item]
-            scope.index = item
-        return scope
-
-    def _number(self, template: Template, execution: Execution, field: str) -> float:
-        value = template.render(self._scope(execution, field))
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ExpressionError(
-                f"{field} must be a number >= 0, got {value!r}"[:200],
-                expression=expression_source(template),
-                field=field,
-                task=execution.task,
-            )
-        return float(value)
+    return float(value)
 
 
 def expression_source(template: Template) -> str:

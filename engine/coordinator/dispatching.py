@@ -1,10 +1,18 @@
-"""Dispatching actions and taking their results: retries, with-items, concurrency slots."""
+"""From an execution's start to its last attempt: delays, retries, with-items,
+concurrency slots, dispatching actions and taking their results."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.coordinator.base import CoordinatorBase, expression_source
+from engine.coordinator import completion
+from engine.coordinator.base import (
+    Machine,
+    expression_source,
+    number,
+    scope_for,
+    start_timer,
+)
 from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import (
     AttemptFailed,
@@ -13,282 +21,338 @@ from engine.coordinator.commands import (
     StartChildRun,
     TimerKind,
 )
-from engine.coordinator.events import ErrorInfo
+from engine.coordinator.events import (
+    ErrorInfo,
+)
+from engine.coordinator.paths import guarded
 from engine.coordinator.payloads import check_payload
-from engine.coordinator.state import Execution, RetryPolicy
+from engine.coordinator.state import (
+    Execution,
+    ItemsProgress,
+    RetryPolicy,
+)
 from engine.expressions import ExpressionError, Template
 
 
-class Dispatching(CoordinatorBase):
-    """The part of the coordinator between an execution's start and its last attempt."""
+def _retry_policy(m: Machine, execution: Execution) -> RetryPolicy | None:
+    """The execution's retry policy: task, action and default layers."""
+    layers = m.program.retry[execution.task]
+    task = m.spec.tasks[execution.task]
+    if m.action_retry_defaults and task.action is not None:
+        action = task.action.render(scope_for(m, execution, "action"))
+        layers = layers.under(m.action_retry_defaults.get(str(action)))
+    if layers.count is None:
+        return None
+    policy = RetryPolicy(count=int(number(m, layers.count, execution, "retry.count")))
+    if layers.delay is not None:
+        policy.delay = number(m, layers.delay, execution, "retry.delay")
+    if layers.backoff is not None:
+        policy.backoff = number(m, layers.backoff, execution, "retry.backoff")
+    if layers.max_delay is not None:
+        policy.max_delay = number(m, layers.max_delay, execution, "retry.max_delay")
+    return policy
 
-    def _retry_policy(self, execution: Execution) -> RetryPolicy | None:
-        layers = self.program.retry[execution.task]
-        task = self.spec.tasks[execution.task]
-        if self.action_retry_defaults and task.action is not None:
-            action = task.action.render(self._scope(execution, "action"))
-            layers = layers.under(self.action_retry_defaults.get(str(action)))
-        if layers.count is None:
-            return None
-        policy = RetryPolicy(count=int(self._number(layers.count, execution, "retry.count")))
-        if layers.delay is not None:
-            policy.delay = self._number(layers.delay, execution, "retry.delay")
-        if layers.backoff is not None:
-            policy.backoff = self._number(layers.backoff, execution, "retry.backoff")
-        if layers.max_delay is not None:
-            policy.max_delay = self._number(layers.max_delay, execution, "retry.max_delay")
-        return policy
 
-    # ----------------------------------------------------------------- dispatching
+def _slot_free(m: Machine) -> bool:
+    """Whether the run's `concurrency` lets one more dispatch out now."""
+    limit = m.spec.concurrency
+    return not m.state.paused and (limit is None or m.state.in_flight < limit)
 
-    def _slot_free(self) -> bool:
-        limit = self.spec.concurrency
-        return not self.state.paused and (limit is None or self.state.in_flight < limit)
 
-    def _request_dispatch(self, execution: Execution) -> None:
-        """Dispatch the execution's current attempt now, or when a concurrency slot frees."""
-        execution.dispatched = True
-        if self._slot_free():
-            self._dispatch(execution, None)
+def request_dispatch(m: Machine, execution: Execution) -> None:
+    """Dispatch the execution's current attempt now, or when a concurrency slot frees."""
+    execution.dispatched = True
+    if _slot_free(m):
+        dispatch(m, execution, None)
+    else:
+        m.state.waiting_for_slot.append((execution.ref.id, None))
+
+
+def pump_items(m: Machine, execution: Execution) -> None:
+    """Dispatch as many items as the task's and the run's concurrency allow."""
+    items = execution.items
+    assert items is not None
+    while len(items.in_flight) < items.concurrency:
+        if items.retry_queue:
+            index = items.retry_queue[0]
+        elif items.first_error is None and items.next_index < len(items.items):
+            index = items.next_index
         else:
-            self.state.waiting_for_slot.append((execution.ref.id, None))
-
-    def _pump_items(self, execution: Execution) -> None:
-        """Dispatch as many items as the task's and the run's concurrency allow."""
-        items = execution.items
-        assert items is not None
-        while len(items.in_flight) < items.concurrency:
-            if items.retry_queue:
-                index = items.retry_queue[0]
-            elif items.first_error is None and items.next_index < len(items.items):
-                index = items.next_index
-            else:
-                return
-            if not self._slot_free():
-                if (execution.ref.id, -1) not in self.state.waiting_for_slot:
-                    self.state.waiting_for_slot.append((execution.ref.id, -1))
-                return
-            if items.retry_queue:
-                items.retry_queue.pop(0)
-                attempt = items.attempts.pop(index)
-            else:
-                items.next_index += 1
-                # After `do: retry` the execution's count goes on: a rerun item's first
-                # attempt is one more than the highest attempt of the round before.
-                attempt = 1 if self._original_behaviour else execution.attempt
-            items.in_flight[index] = attempt
-            self._dispatch(execution, index)
-
-    def _pump_slots(self) -> None:
-        """Hand freed concurrency slots to the executions waiting for one, oldest first."""
-        state = self.state
-        while state.waiting_for_slot and self._slot_free():
-            execution_id, item = state.waiting_for_slot.pop(0)
-            execution = state.executions.get(execution_id)
-            if execution is None:
-                continue
-            if item == -1:
-                self._guarded(execution, self._pump_items)
-            else:
-                self._guarded(execution, lambda e: self._dispatch(e, None))
-
-    def _dispatch(self, execution: Execution, item: int | None) -> None:
-        task = self.spec.tasks[execution.task]
-        attempt = execution.attempt if item is None else self._item_attempt(execution, item)
-        scope = self._scope(execution, "input", item=item, attempt=attempt)
-        rendered = task.input.render(scope) if task.input is not None else {}
-        if self.state.behaviour >= Behaviour.CLARIFIED:
-            check_payload(rendered, "the action input")
-        self.state.in_flight += 1
-        if item is None:
-            execution.sent = True
-        if task.workflow is not None:
-            name = task.workflow.render(scope)
-            self._out.append(
-                StartChildRun(
-                    execution.ref,
-                    attempt,
-                    _text(name, task.workflow, "workflow"),
-                    rendered,
-                    item,
-                    execution.timeout,
-                )
-            )
             return
-        assert task.action is not None
-        action = task.action.render(scope)
-        self._out.append(
-            DispatchAction(
+        if not _slot_free(m):
+            if (execution.ref.id, -1) not in m.state.waiting_for_slot:
+                m.state.waiting_for_slot.append((execution.ref.id, -1))
+            return
+        if items.retry_queue:
+            items.retry_queue.pop(0)
+            attempt = items.attempts.pop(index)
+        else:
+            items.next_index += 1
+            # After `do: retry` the execution's count goes on: a rerun item's first
+            # attempt is one more than the highest attempt of the round before.
+            attempt = 1 if m.state.behaviour is Behaviour.ORIGINAL else execution.attempt
+        items.in_flight[index] = attempt
+        dispatch(m, execution, index)
+
+
+def pump_slots(m: Machine) -> None:
+    """Hand freed concurrency slots to the executions waiting for one, oldest first."""
+    state = m.state
+    while state.waiting_for_slot and _slot_free(m):
+        execution_id, item = state.waiting_for_slot.pop(0)
+        execution = state.executions.get(execution_id)
+        if execution is None:
+            continue
+        if item == -1:
+            guarded(m, execution, pump_items)
+        else:
+            guarded(m, execution, lambda m, e: dispatch(m, e, None))
+
+
+def dispatch(m: Machine, execution: Execution, item: int | None) -> None:
+    """Render the input and send one attempt (or one item) out as a command."""
+    task = m.spec.tasks[execution.task]
+    attempt = execution.attempt if item is None else _item_attempt(execution, item)
+    scope = scope_for(m, execution, "input", item=item, attempt=attempt)
+    rendered = task.input.render(scope) if task.input is not None else {}
+    if m.state.behaviour >= Behaviour.CLARIFIED:
+        check_payload(rendered, "the action input")
+    m.state.in_flight += 1
+    if item is None:
+        execution.sent = True
+    if task.workflow is not None:
+        name = task.workflow.render(scope)
+        m.out.append(
+            StartChildRun(
                 execution.ref,
                 attempt,
-                _text(action, task.action, "action"),
+                _text(name, task.workflow, "workflow"),
                 rendered,
                 item,
                 execution.timeout,
             )
         )
-
-    @staticmethod
-    def _item_attempt(execution: Execution, item: int) -> int:
-        assert execution.items is not None
-        return execution.items.in_flight.get(item, 1)
-
-    # ----------------------------------------------------------------- results
-
-    def _on_result(
-        self,
-        execution_id: int,
-        attempt: int,
-        item: int | None,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-    ) -> None:
-        state = self.state
-        execution = state.executions.get(execution_id)
-        if execution is None:
-            return  # a result for an execution that was canceled or already failed
-        if item is None:
-            if execution.items is not None or not execution.dispatched:
-                return
-            if attempt != execution.attempt or not execution.sent:
-                return
-            execution.dispatched = execution.sent = False
-        else:
-            items = execution.items
-            if items is None or items.in_flight.get(item) != attempt:
-                return
-            del items.in_flight[item]
-        state.in_flight = max(0, state.in_flight - 1)
-        if item is None:
-            self._guarded(
-                execution, lambda e: self._attempt_done(e, status, result, error, attempt)
-            )
-        else:
-            self._guarded(
-                execution, lambda e: self._item_done(e, item, attempt, status, result, error)
-            )
-        self._pump_slots()
-
-    def _should_retry(
-        self,
-        execution: Execution,
-        attempt: int,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-        item: int | None,
-    ) -> float | None:
-        """Seconds until the next attempt, or None when this attempt is final."""
-        policy = execution.policy
-        if policy is None or attempt - 1 >= policy.count:
-            return None
-        condition = self.program.retry[execution.task].when
-        if condition is None:
-            wanted = status is ExecutionStatus.FAILED
-        else:
-            scope = self._scope(
-                execution,
-                "retry.when",
-                status=status,
-                result=result,
-                error=error,
-                item=item,
-                attempt=attempt,
-            )
-            wanted = condition.holds(scope)
-        if not wanted:
-            return None
-        return policy.delay_before(attempt)
-
-    def _attempt_done(
-        self,
-        execution: Execution,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-        attempt: int,
-    ) -> None:
-        delay = self._should_retry(execution, attempt, status, result, error, None)
-        if delay is None:
-            self._complete(execution, status, result, error)
-            return
-        self._announce_retry(execution, attempt, error, delay, None)
-        execution.attempt = attempt + 1
-        if delay > 0:
-            execution.timer = self._start_timer(TimerKind.RETRY, delay, execution.ref.id)
-        else:
-            self._request_dispatch(execution)
-
-    def _item_done(
-        self,
-        execution: Execution,
-        index: int,
-        attempt: int,
-        status: ExecutionStatus,
-        result: Any,
-        error: ErrorInfo | None,
-    ) -> None:
-        items = execution.items
-        assert items is not None
-        delay = self._should_retry(execution, attempt, status, result, error, index)
-        if delay is None:  # this item's last attempt
-            items.highest_attempt = max(items.highest_attempt, attempt)
-        if delay is not None:
-            self._announce_retry(execution, attempt, error, delay, index)
-            items.attempts[index] = attempt + 1
-            if delay > 0:
-                items.waiting_retry += 1
-                self._start_timer(TimerKind.RETRY, delay, execution.ref.id, index)
-            else:
-                items.retry_queue.append(index)
-        elif status is ExecutionStatus.SUCCEEDED:
-            items.results[index] = result
-            items.done += 1
-        else:
-            items.done += 1
-            items.failed_items += 1
-            if items.first_error is None:
-                assert error is not None
-                items.first_error = ErrorInfo(
-                    error.type, f"item {index}: {error.message}", error.details
-                )
-        self._pump_items(execution)
-        if items.finished:
-            if not self._original_behaviour:
-                # `$task.attempt` in `next`: the highest attempt any item took.
-                execution.attempt = max(execution.attempt, items.highest_attempt)
-            if items.first_error is None:
-                self._complete(execution, ExecutionStatus.SUCCEEDED, items.results, None)
-            else:
-                first = items.first_error
-                message = first.message
-                if items.failed_items > 1:
-                    message += f" (and {items.failed_items - 1} more items failed)"
-                self._complete(
-                    execution,
-                    ExecutionStatus.FAILED,
-                    items.results,
-                    ErrorInfo(first.type, message, first.details),
-                )
-
-    def _announce_retry(
-        self,
-        execution: Execution,
-        attempt: int,
-        error: ErrorInfo | None,
-        delay: float,
-        item: int | None,
-    ) -> None:
-        self._out.append(
-            AttemptFailed(
-                execution.ref,
-                attempt,
-                error or ErrorInfo("retry", "the retry condition asked for another attempt"),
-                delay,
-                item,
-            )
+        return
+    assert task.action is not None
+    action = task.action.render(scope)
+    m.out.append(
+        DispatchAction(
+            execution.ref,
+            attempt,
+            _text(action, task.action, "action"),
+            rendered,
+            item,
+            execution.timeout,
         )
+    )
+
+
+def _item_attempt(execution: Execution, item: int) -> int:
+    assert execution.items is not None
+    return execution.items.in_flight.get(item, 1)
+
+
+def on_result(
+    m: Machine,
+    execution_id: int,
+    attempt: int,
+    item: int | None,
+    status: ExecutionStatus,
+    result: Any,
+    error: ErrorInfo | None,
+) -> None:
+    """An attempt's result: retry, next item, or complete the execution."""
+    state = m.state
+    execution = state.executions.get(execution_id)
+    if execution is None:
+        return  # a result for an execution that was canceled or already failed
+    if item is None:
+        if execution.items is not None or not execution.dispatched:
+            return
+        if attempt != execution.attempt or not execution.sent:
+            return
+        execution.dispatched = execution.sent = False
+    else:
+        items = execution.items
+        if items is None or items.in_flight.get(item) != attempt:
+            return
+        del items.in_flight[item]
+    state.in_flight = max(0, state.in_flight - 1)
+    if item is None:
+        guarded(m, execution, lambda m, e: _attempt_done(m, e, status, result, error, attempt))
+    else:
+        guarded(m, execution, lambda m, e: _item_done(m, e, item, attempt, status, result, error))
+    pump_slots(m)
+
+
+def _should_retry(
+    m: Machine,
+    execution: Execution,
+    attempt: int,
+    status: ExecutionStatus,
+    result: Any,
+    error: ErrorInfo | None,
+    item: int | None,
+) -> float | None:
+    """Seconds until the next attempt, or None when this attempt is final."""
+    policy = execution.policy
+    if policy is None or attempt - 1 >= policy.count:
+        return None
+    condition = m.program.retry[execution.task].when
+    if condition is None:
+        wanted = status is ExecutionStatus.FAILED
+    else:
+        scope = scope_for(
+            m,
+            execution,
+            "retry.when",
+            status=status,
+            result=result,
+            error=error,
+            item=item,
+            attempt=attempt,
+        )
+        wanted = condition.holds(scope)
+    if not wanted:
+        return None
+    return policy.delay_before(attempt)
+
+
+def _attempt_done(
+    m: Machine,
+    execution: Execution,
+    status: ExecutionStatus,
+    result: Any,
+    error: ErrorInfo | None,
+    attempt: int,
+) -> None:
+    """An attempt of a plain execution ended: retry it or complete."""
+    delay = _should_retry(m, execution, attempt, status, result, error, None)
+    if delay is None:
+        completion.complete(m, execution, status, result, error)
+        return
+    announce_retry(m, execution, attempt, error, delay, None)
+    execution.attempt = attempt + 1
+    if delay > 0:
+        execution.timer = start_timer(m, TimerKind.RETRY, delay, execution.ref.id)
+    else:
+        request_dispatch(m, execution)
+
+
+def _item_done(
+    m: Machine,
+    execution: Execution,
+    index: int,
+    attempt: int,
+    status: ExecutionStatus,
+    result: Any,
+    error: ErrorInfo | None,
+) -> None:
+    """An attempt of a with-items item ended: retry it, record it, go on."""
+    items = execution.items
+    assert items is not None
+    delay = _should_retry(m, execution, attempt, status, result, error, index)
+    if delay is None:  # this item's last attempt
+        items.highest_attempt = max(items.highest_attempt, attempt)
+    if delay is not None:
+        announce_retry(m, execution, attempt, error, delay, index)
+        items.attempts[index] = attempt + 1
+        if delay > 0:
+            items.waiting_retry += 1
+            start_timer(m, TimerKind.RETRY, delay, execution.ref.id, index)
+        else:
+            items.retry_queue.append(index)
+    elif status is ExecutionStatus.SUCCEEDED:
+        items.results[index] = result
+        items.done += 1
+    else:
+        items.done += 1
+        items.failed_items += 1
+        if items.first_error is None:
+            assert error is not None
+            items.first_error = ErrorInfo(
+                error.type, f"item {index}: {error.message}", error.details
+            )
+    pump_items(m, execution)
+    if items.finished:
+        if m.state.behaviour is not Behaviour.ORIGINAL:
+            # `$task.attempt` in `next`: the highest attempt any item took.
+            execution.attempt = max(execution.attempt, items.highest_attempt)
+        if items.first_error is None:
+            completion.complete(m, execution, ExecutionStatus.SUCCEEDED, items.results, None)
+        else:
+            first = items.first_error
+            message = first.message
+            if items.failed_items > 1:
+                message += f" (and {items.failed_items - 1} more items failed)"
+            completion.complete(
+                m,
+                execution,
+                ExecutionStatus.FAILED,
+                items.results,
+                ErrorInfo(first.type, message, first.details),
+            )
+
+
+def announce_retry(
+    m: Machine,
+    execution: Execution,
+    attempt: int,
+    error: ErrorInfo | None,
+    delay: float,
+    item: int | None,
+) -> None:
+    """Say that an attempt failed and another follows (a trace event)."""
+    m.out.append(
+        AttemptFailed(
+            execution.ref,
+            attempt,
+            error or ErrorInfo("retry", "the retry condition asked for another attempt"),
+            delay,
+            item,
+        )
+    )
+
+
+def begin(m: Machine, execution: Execution) -> None:
+    """An execution starts: its `delay` first, if any, else it runs."""
+    task = m.spec.tasks[execution.task]
+    if task.delay is not None:
+        seconds = number(m, task.delay, execution, "delay")
+        if seconds > 0:
+            execution.timer = start_timer(m, TimerKind.DELAY, seconds, execution.ref.id)
+            return
+    run_execution(m, execution)
+
+
+def run_execution(m: Machine, execution: Execution) -> None:
+    """Run the task: complete a pass-through, else dispatch it or its items."""
+    task = m.spec.tasks[execution.task]
+    if task.is_pass_through:
+        completion.complete(m, execution, ExecutionStatus.SUCCEEDED, None, None)
+        return
+    execution.policy = _retry_policy(m, execution)
+    if task.timeout is not None:
+        execution.timeout = number(m, task.timeout, execution, "timeout") or None
+    if task.with_items is None:
+        request_dispatch(m, execution)
+        return
+    items = task.with_items.items.render(scope_for(m, execution, "with.items"))
+    if not isinstance(items, list):
+        raise ExpressionError(
+            f"with.items must evaluate to a list, got {type(items).__name__}",
+            expression=expression_source(task.with_items.items),
+            field="with.items",
+        )
+    concurrency = len(items)
+    if task.with_items.concurrency is not None:
+        concurrency = int(number(m, task.with_items.concurrency, execution, "concurrency"))
+    concurrency = max(1, min(concurrency, m.item_limit))
+    execution.items = ItemsProgress(list(items), concurrency, results=[None] * len(items))
+    if not items:
+        completion.complete(m, execution, ExecutionStatus.SUCCEEDED, [], None)
+        return
+    pump_items(m, execution)
 
 
 def _text(value: Any, template: Template, field: str) -> str:

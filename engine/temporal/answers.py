@@ -22,9 +22,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.coordinator import Coordinator, FinishRun
-    from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import UPDATE_ANSWER, UPDATE_EVENT, InterpreterInput, SignalPayload
+    from engine.temporal.run_state import RunState
+    from engine.temporal.types import UPDATE_ANSWER, UPDATE_EVENT, SignalPayload
     from engine.temporal.waits import Wait, WaitRegistry
 
 ANSWERED = "answered"
@@ -47,35 +46,27 @@ class AnswerHandlers:
     """The interpreter's Update handlers for answers and events (a base class, so that
     the workflow module stays the size of what it does itself)."""
 
-    _waits: WaitRegistry
-    _coordinator: Coordinator | None
-    _finish: FinishRun | None
-    _trace: TraceLog
-    _params: InterpreterInput | None
+    _run: RunState
 
     @workflow.update(name=UPDATE_ANSWER)
     def answer(self, answer: SignalPayload) -> dict[str, Any]:
         """Answer one wait, or refuse (in the trace too)."""
-        return take_answer(self._waits, answer)
+        return take_answer(self._run.waits, answer)
 
     @answer.validator
     def _check_answer(self, answer: SignalPayload) -> None:
-        tasks = self._coordinator.spec.tasks if self._coordinator is not None else {}
-        check_answer(self._waits, answer, tasks, self._finish is not None)
+        coordinator = self._run.coordinator_or_none
+        tasks = coordinator.spec.tasks if coordinator is not None else {}
+        check_answer(self._run.waits, answer, tasks, self._run.finish is not None)
 
     @workflow.update(name=UPDATE_EVENT)
     def event(self, event: SignalPayload) -> list[dict[str, Any]]:
         """A correlated event for the waits that declared its name and key."""
-        return take_event(self._waits, event)
+        return take_event(self._run.waits, event)
 
     @event.validator
     def _check_event(self, event: SignalPayload) -> None:
-        check_event(self._waits, event)
-
-    def _trace_warning(self, task: str, message: str, data: dict[str, Any]) -> None:
-        self._trace.warning(int(workflow.now().timestamp() * 1000), task, message, data)
-        if self._params is not None and not self._params.trace:
-            self._trace.pending.clear()  # counted for progress, written nowhere
+        check_event(self._run.waits, event)
 
 
 def check_answer(

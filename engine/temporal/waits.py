@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import msgspec
 
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
+    from engine.coordinator.behaviour import Behaviour
     from engine.temporal.types import SignalPayload, WaitChange
 
 EARLY_SIGNALS_KEPT: Final = 100
@@ -115,7 +116,7 @@ class WaitRegistry:
         # How the latest attempt of each recently ended wait ended: (attempt, how).
         self.ended: dict[WaitKey, tuple[int, str]] = {}
         self._early: list[SignalPayload] = []
-        self._bound = False
+        self._behaviour = Behaviour.ORIGINAL
         # The highest execution id the run has started (the interpreter keeps it up to
         # date): a signal pinned to an execution at or below it that answers nothing is
         # stale (see the module's docstring). Unknown (-1) until the run has begun, so
@@ -123,14 +124,16 @@ class WaitRegistry:
         self.known_execution = -1
 
     @property
-    def bound(self) -> bool:
-        """Answers are bound to their wait (behaviour 2): nothing is kept."""
-        return self._bound
+    def behaviour(self) -> Behaviour:
+        """The run's behaviour; from CLARIFIED (2) on, answers are bound to their wait
+        (nothing is kept), a task's `timeout` holds for its wait, and only routable
+        waits are indexed for `POST /events`."""
+        return self._behaviour
 
-    @bound.setter
-    def bound(self, value: bool) -> None:
-        self._bound = value
-        if value:
+    @behaviour.setter
+    def behaviour(self, value: Behaviour) -> None:
+        self._behaviour = value
+        if self._behaviour >= Behaviour.CLARIFIED:
             self._early.clear()  # a signal of the first workflow task, before the run began
 
     def open(self) -> list[Wait]:
@@ -144,7 +147,7 @@ class WaitRegistry:
             if wait.matches(signal):
                 self.take(wait, signal.payload)
                 return
-        if self._bound:
+        if self._behaviour >= Behaviour.CLARIFIED:
             task = signal.task or signal.event or "?"
             self.warn(task, f"a signal for {task!r} that no open wait took was dropped", {})
             return
@@ -165,8 +168,12 @@ class WaitRegistry:
         routable = not approval and data.get("event") is not None and key is not None
         timeout = _seconds(data.get("timeout"))
         task_limit = command.timeout_seconds or 0.0
-        if self._bound and task_limit > 0 and (timeout <= 0 or task_limit < timeout):
-            # The task's own `timeout` holds for waits too (behaviour 2, as `bound`).
+        if (
+            self._behaviour >= Behaviour.CLARIFIED
+            and task_limit > 0
+            and (timeout <= 0 or task_limit < timeout)
+        ):
+            # The task's own `timeout` holds for waits too (behaviour 2).
             timeout = task_limit
         wait = Wait(command, event, None if key is None else str(key), approval, routable, timeout)
         self._waits[(wait.execution, wait.item)] = wait
@@ -242,7 +249,7 @@ class WaitRegistry:
 
     def _indexed(self, wait: Wait) -> bool:
         # Older runs indexed every wait; the API no longer routes events to the others.
-        return wait.routable or not self._bound
+        return wait.routable or self._behaviour < Behaviour.CLARIFIED
 
 
 def _seconds(value: Any) -> float:

@@ -17,7 +17,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.codec import converter_from_env
-from engine.temporal.interpreter import Interpreter, configure_action_retry_defaults
+from engine.temporal.compiled import configure_action_retry_defaults
+from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 

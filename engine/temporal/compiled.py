@@ -1,0 +1,49 @@
+"""What a worker process keeps across the runs it interprets: each workflow version's
+compiled spec, and its catalog's action retry defaults (for runs whose start input
+does not carry them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from engine.language.loader import load_workflow
+    from engine.language.spec import RetrySpec, WorkflowSpec
+    from engine.temporal.types import InterpreterInput
+
+SPECS_KEPT = 512
+_SPECS: dict[str, WorkflowSpec] = {}
+# The actions' own retry layers (LANGUAGE.md §8) from the worker's catalog: only for the
+# actions a run's start input does not carry (runs started before the input carried
+# them, or by a starter whose catalog lacks a plugin the worker has).
+_WORKER_RETRY_DEFAULTS: dict[str, dict[str, float]] = {}
+
+
+def configure_action_retry_defaults(defaults: Mapping[str, Mapping[str, float]]) -> None:
+    """Install the worker catalog's retry defaults for every interpreter in this process."""
+    _WORKER_RETRY_DEFAULTS.clear()
+    _WORKER_RETRY_DEFAULTS.update({name: dict(numbers) for name, numbers in defaults.items()})
+
+
+def retry_numbers(params: InterpreterInput) -> dict[str, dict[str, float]]:
+    """The retry layers this run decides with: what its start input carries wins."""
+    return {**_WORKER_RETRY_DEFAULTS, **(params.action_retry_defaults or {})}
+
+
+def retry_specs(numbers: Mapping[str, Mapping[str, float]]) -> dict[str, RetrySpec]:
+    """The retry layers as the coordinator takes them."""
+    return {name: RetrySpec.from_numbers(values) for name, values in numbers.items()}
+
+
+def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
+    """The spec of a workflow version, compiled once per worker process."""
+    key = f"{params.workflow}\x00{params.version}\x00{len(params.yaml)}\x00{hash(params.yaml)}"
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = load_workflow(params.yaml, f"{params.workflow}.yaml", name=params.workflow)
+        if len(_SPECS) > SPECS_KEPT:
+            _SPECS.clear()
+        _SPECS[key] = spec
+    return spec

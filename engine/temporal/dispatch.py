@@ -1,0 +1,215 @@
+"""Carries out a dispatched action where its placement says (engine/temporal/placement.py):
+in the workflow (inline, a durable timer, or a wait for an answer), or as the
+`run_action` activity; and a `workflow:` task as a child run. Each outcome reaches the
+coordinator through the run's inbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, assert_never
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+    TimeoutError,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from engine.actions.api import Placement
+    from engine.actions.builtin import WAITS
+    from engine.coordinator import DispatchAction, ErrorInfo, StartChildRun
+    from engine.coordinator.behaviour import Behaviour
+    from engine.temporal.children import child_error, child_options
+    from engine.temporal.placement import placement_of, run_inline
+    from engine.temporal.run_state import RunState
+    from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
+    from engine.temporal.types import (
+        INTERPRETER_WORKFLOW,
+        LOOKUP_WORKFLOW,
+        RUN_ACTION,
+        ActionRequest,
+        InterpreterInput,
+        TraceBatch,
+    )
+    from engine.temporal.wait_hints import wait_hint
+
+DEFAULT_ACTION_TIMEOUT = 3600.0  # seconds, when a task sets none
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)  # the activity wrapper heartbeats every few seconds
+# An action attempt that may take longer than this gets a heartbeat timeout, so that a
+# lost worker is noticed in 30 s. A shorter one does without: its start-to-close timeout
+# (its `timeout` + 30 s) notices as soon, near enough, and Temporal then keeps no
+# heartbeat timer per attempt (about 8% of a 200-way fan-out: benchmarks/temporal.py).
+HEARTBEAT_ABOVE_SECONDS = 60.0
+# Temporal retries an activity only for infrastructure failures (a worker died and its
+# heartbeat stopped); action failures are non-retryable there: the coordinator retries.
+INFRASTRUCTURE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
+
+
+def dispatch(run: RunState, command: DispatchAction) -> None:
+    """Start one attempt of an action where its placement says."""
+    placement = placement_of(command, run.behaviour)
+    if placement is Placement.WORKFLOW:
+        _in_workflow(run, command)
+    elif placement is Placement.ACTIVITY:
+        run.spawn((command.execution.id, command.item), activity(run, command, None))
+    else:  # a placement added later (a local activity) is a type error until handled
+        assert_never(placement)
+
+
+def _in_workflow(run: RunState, command: DispatchAction) -> None:
+    ref = command.execution
+    params = run.input
+    if command.action == "core.sleep":
+        seconds = _seconds(command.input, "seconds", 0.0)
+        run.spawn((ref.id, command.item), _sleep(run, command, seconds))
+    elif command.action in WAITS:
+        run.waits.begin(command)
+        if params.trace and run.behaviour is not Behaviour.ORIGINAL:
+            run.trace.hint(
+                run.now_ms(), ref.task, wait_hint(command, params.run_id), {"execution": ref.id}
+            )
+    else:
+        run.inbox.append(run_inline(command, params.run_id, params.workflow, run.now_ms()))
+
+
+async def _sleep(run: RunState, command: DispatchAction, seconds: float) -> None:
+    limit = command.timeout_seconds
+    if limit is not None and limit < seconds and run.behaviour is not Behaviour.ORIGINAL:
+        # A task's `timeout` holds for native actions too (behaviour 1 ignored it).
+        await workflow.sleep(limit)
+        message = f"core.sleep of {seconds:g} s did not finish within its {limit:g} s timeout"
+        run.failed(command, ErrorInfo("timeout", message))
+        return
+    await workflow.sleep(seconds)
+    run.succeeded(command, None)
+
+
+async def activity(run: RunState, command: DispatchAction, mock: dict[str, Any] | None) -> None:
+    """One attempt as the `run_action` activity, carrying the pending trace events."""
+    params = run.input
+    ref = command.execution
+    request = ActionRequest(
+        run_id=params.run_id,
+        workflow=params.workflow,
+        task=ref.task,
+        iteration=ref.iteration,
+        route=ref.route,
+        attempt=command.attempt,
+        execution=ref.id,
+        action=command.action,
+        input=command.input,
+        item=command.item,
+        timeout_seconds=command.timeout_seconds,
+        mock=mock,
+        trace=_carried_trace(run),
+        secrets=run.secrets.values,
+    )
+    carried = request.trace.events if request.trace else []
+    timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
+    try:
+        outcome = await workflow.execute_activity(
+            RUN_ACTION,
+            request,
+            start_to_close_timeout=timedelta(seconds=timeout + 30),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
+            retry_policy=INFRASTRUCTURE_RETRY,
+            summary=f"{ref.task}#{ref.iteration}",
+        )
+    except ActivityError as failure:
+        run.trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
+        run.failed(command, error_info(failure))
+        return
+    except asyncio.CancelledError:
+        run.trace.restore(carried)
+        raise
+    if not outcome.get("traced"):
+        run.trace.restore(carried)
+    run.secrets.learn(outcome.get("secrets"))
+    run.succeeded(command, outcome.get("result"))
+
+
+def _carried_trace(run: RunState) -> TraceBatch | None:
+    """The pending trace events, to travel with an action's activity: it writes them
+    while the action runs, so no trace write holds up the workflow task that
+    dispatched the action (readers see events only without gaps: see the store)."""
+    if not run.traced or not run.trace.pending:
+        return None
+    return trace_batch(run, run.trace.take(TRACE_BATCH), [])
+
+
+async def child(run: RunState, command: StartChildRun) -> None:
+    """A `workflow:` task: look the workflow up, run it as a child, take its output."""
+    params = run.input
+    ref = command.execution
+    child_id = f"{params.run_id}.{ref.task}.{ref.iteration}.{command.item or 0}.{command.attempt}"
+    try:
+        found = await workflow.execute_local_activity(
+            LOOKUP_WORKFLOW,
+            command.workflow,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=TRACE_RETRY,
+        )
+        child_input = InterpreterInput(
+            run_id=child_id,
+            workflow=found["name"],
+            version=str(found["version"]),
+            yaml=found["yaml"],
+            input=command.input if isinstance(command.input, dict) else {},
+            task_queue=params.task_queue,
+            trace=params.trace,
+            parent_run_id=params.run_id,
+            action_retry_defaults=run.retry_numbers,
+        )
+        result = await workflow.execute_child_workflow(
+            INTERPRETER_WORKFLOW,
+            child_input,
+            id=child_id,
+            task_queue=params.task_queue,
+            execution_timeout=timedelta(seconds=command.timeout_seconds)
+            if command.timeout_seconds
+            else None,
+            **child_options(run.behaviour),
+        )
+    except ChildWorkflowError as failure:
+        run.failed(command, child_error(failure, run.behaviour))
+        return
+    except ActivityError as failure:
+        run.failed(command, error_info(failure))
+        return
+    output = result.get("output") if isinstance(result, dict) else getattr(result, "output", None)
+    run.succeeded(command, output)
+
+
+def _seconds(data: Any, key: str, default: float) -> float:
+    value = data.get(key, default) if isinstance(data, dict) else default
+    return (
+        float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    )
+
+
+def error_info(failure: FailureError) -> ErrorInfo:
+    """What `$error` shows for a failed activity or child."""
+    cause = failure.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        return ErrorInfo(cause.type or "ApplicationError", cause.message, details)
+    if isinstance(cause, TimeoutError):
+        return ErrorInfo(
+            "timeout", f"the action timed out ({cause.type.name if cause.type else 'timeout'})"
+        )
+    if isinstance(cause, CancelledError):
+        return ErrorInfo("canceled", "the action was canceled")
+    return ErrorInfo(type(cause).__name__ if cause else "failed", str(cause or failure))
