@@ -13,17 +13,24 @@ from litestar.openapi import OpenAPIConfig
 from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
 from api.codec_cors import codec_cors
-from api.config import ApiConfig
+from api.config import ApiConfig, ConfigError
+from api.console_assets import console_router
 from api.limits import check_body_depth
-from api.metrics import PROMETHEUS, MetricsController
+from api.metrics import PROMETHEUS
 from api.problems import EXCEPTION_HANDLERS
 from api.routes.codec import CodecController
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.metrics import MetricsController
+from api.routes.rules import RuleController
 from api.routes.runs import RunController
+from api.routes.schedules import ScheduleController
+from api.routes.webhooks import WebhookController, webhook_delivery
 from api.routes.workflows import WorkflowController
+from api.schedules import ScheduleKeeper
 from api.services import Services
 from engine.actions.catalog import ActionCatalog
+from engine.temporal.otel import TracingConfigError, install_tracing
 
 log = logging.getLogger("segue.api")
 
@@ -37,7 +44,12 @@ def create_app(
     token unless `config.auth_disabled` (dev mode on loopback) says so explicitly."""
     config = config if config is not None else ApiConfig.from_env()
     config.check()
+    try:
+        install_tracing("segue-api")  # per the OTEL_* variables; off when they are unset
+    except TracingConfigError as error:
+        raise ConfigError(str(error)) from None
     services = Services(config, catalog)
+    keeper = ScheduleKeeper(services)
 
     def provide_services() -> Services:
         return services
@@ -45,11 +57,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.start()
+        keeper.start()
         if config.auth_disabled:
             log.warning("authentication is DISABLED (dev mode): serve on loopback only")
         try:
             yield
         finally:
+            await keeper.stop()
             await services.stop()
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
@@ -57,10 +71,15 @@ def create_app(
         route_handlers=[
             WorkflowController,
             RunController,
+            ScheduleController,
+            WebhookController,
+            webhook_delivery,
+            RuleController,
             EventController,
             CodecController,
             MetricsController,
             health,
+            console_router(),
         ],
         middleware=[PROMETHEUS.middleware],
         before_request=check_body_depth,

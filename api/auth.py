@@ -1,4 +1,5 @@
-"""Bearer-token authentication: every route but `/health` and the OpenAPI schema needs
+"""Bearer-token authentication: every route but `/health`, the OpenAPI schema and webhook
+deliveries (`/hooks/{id}`, signed with the hook's secret instead: api/webhooks.py) needs
 `Authorization: Bearer <token>` with one of the configured tokens."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
 `trace`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
-`events send`."""
+`events send`, `export`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from api.cli_render import error_line, status_word
@@ -146,6 +147,23 @@ def _events(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(api: Api, args: argparse.Namespace) -> int:
+    from api.export_files import case_yaml, write_case
+
+    case = api.call("GET", f"/runs/{args.run}/export")
+    for note in case.get("inexact") or []:
+        print(f"segue export: inexact: {note}", file=sys.stderr)
+    if args.dir is None:
+        print(case_yaml(case), end="")
+        return 0
+    paths = write_case(case, Path(args.dir))
+    print(
+        f"segue simulate {paths['workflow']} --input @{paths['input']} "
+        f"--mocks {paths['mocks']} --json"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "runs": _runs,
     "trace": _trace,
@@ -157,4 +175,5 @@ COMMANDS: dict[str, Command] = {
     "workflows": _workflows,
     "register": _register,
     "events": _events,
+    "export": _export,
 }

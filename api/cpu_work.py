@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import validation
-from engine.actions.catalog import suggest_action
+from engine.action_names import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
-from engine.diagnostics import Diagnostic
+from engine.diagnostics import Category, Diagnostic
 from engine.language.loader import load_workflow
+from engine.language.schedules import schedule_to_json
+from engine.language.spec import WorkflowSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +41,40 @@ class RegistrationCheck:
     content_hash: str | None
     errors: list[Diagnostic]
     warnings: list[Diagnostic]
+    # The declared schedules (engine/language/schedules.py `schedule_to_json`), by name.
+    schedules: dict[str, dict[str, Any]] | None = None
 
 
 def check_for_registration(
     body: bytes, name: str, actions: ActionNameSet, registered: frozenset[str]
 ) -> RegistrationCheck:
-    """All findings at once, as `segue validate` makes them (see api.validation)."""
+    """All findings at once, as `segue validate` makes them (see api.validation), and
+    each schedule's input checked against the input schema (a schedule that could only
+    start runs that fail on their input is refused here, not found out at its first run)."""
     result = validation.check_for_registration(body, name, actions, registered)
-    content_hash = result.spec.content_hash if result.spec is not None else None
-    return RegistrationCheck(content_hash, result.errors, result.warnings)
+    if result.spec is None:
+        return RegistrationCheck(None, result.errors, result.warnings)
+    errors = list(_schedule_input_problems(result.spec))
+    if errors:
+        return RegistrationCheck(None, errors, result.warnings)
+    schedules = {spec.name: schedule_to_json(spec) for spec in result.spec.schedules}
+    return RegistrationCheck(result.spec.content_hash, [], result.warnings, schedules)
+
+
+def _schedule_input_problems(spec: WorkflowSpec) -> list[Diagnostic]:
+    if not spec.schedules:
+        return []
+    program = WorkflowProgram(spec)
+    return [
+        Diagnostic(
+            None,
+            Category.SCHEDULE,
+            f"schedules.{schedule.name}.input{problem.path if problem.path != '/' else ''}: "
+            f"{problem.reason} (the input schema of this workflow)",
+        )
+        for schedule in spec.schedules
+        for problem in program.prepare_input(schedule.input)[1]
+    ]
 
 
 def prepare_input(

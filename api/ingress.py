@@ -7,6 +7,7 @@ import asyncio
 from typing import Final
 
 from api.problems import ApiProblem, temporal_problem
+from api.rules import apply_rules
 from api.services import Services
 from api.wire import IngressEvent, IngressResult
 from engine.store import find_waiting, record_event, set_event_matches
@@ -51,7 +52,10 @@ async def route_event(services: Services, event: IngressEvent) -> IngressResult:
             raise temporal_problem(outcome, eventId=recorded.id, matchedRuns=matched)
         if isinstance(outcome, BaseException):
             raise outcome
-    return IngressResult(event_id=recorded.id, correlation_key=key, matched_runs=matched)
+    started = await apply_rules(services, recorded.id, event, key)
+    return IngressResult(
+        event_id=recorded.id, correlation_key=key, matched_runs=matched, rules=started
+    )
 
 
 async def _offer(services: Services, run_id: str, event: SignalPayload) -> bool:

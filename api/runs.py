@@ -103,6 +103,7 @@ def status_view(
         else ("failed" if record.rerun_from_failed else "start"),
         parent_run_id=record.parent_run_id,
         temporal_run_id=record.temporal_run_id,
+        schedule_id=record.schedule_id,
     )
 
 

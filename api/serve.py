@@ -38,17 +38,6 @@ def serving_config(host: str, *, insecure_dev: bool, config: ApiConfig | None = 
     return replace(config, auth_disabled=True)
 
 
-def add_api_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `segue api`."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    parser.add_argument(
-        "--insecure-dev",
-        action="store_true",
-        help="serve without a token (only on a loopback host; for local development)",
-    )
-
-
 def api_main(args: argparse.Namespace) -> int:
     """`segue api`: serve until SIGTERM/SIGINT; 2 on a configuration that cannot work."""
     try:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
@@ -31,6 +31,7 @@ from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
 from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
 from engine.temporal.codec import EncryptionCodec, data_converter
+from engine.temporal.otel import tracing_plugins
 
 log = logging.getLogger("segue.api")
 
@@ -148,6 +149,7 @@ class Services:
         self._client: Client | None = None
         # The codec of this deployment's payloads, for the /codec routes (None: no keys).
         self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
+        self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
 
@@ -168,13 +170,25 @@ class Services:
             namespace=self.config.temporal_namespace,
             lazy=True,
             data_converter=data_converter(self.config.codec_keys),
+            # With tracing on, started runs carry the request's span (api/tracing.py).
+            plugins=tracing_plugins(),
         )
         self.cpu.start()
         await self.cpu.warm(cpu_work.warm_up)
         await self.store.start()
         self.hub.start()
 
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run `work` in the background for as long as the process serves (cancelled at
+        stop): for what a request leaves to finish, e.g. a retry while Temporal is away."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.hub.stop()
         await self.store.close()
         self.cpu.close()

@@ -53,6 +53,8 @@ class RegisteredWorkflow(Wire):
     created: bool
     created_at: str
     warnings: list[DiagnosticView] = msgspec.field(default_factory=list)
+    # What registration did to the workflow's schedules (see ScheduleOutcome below).
+    schedules: list[ScheduleOutcome] = msgspec.field(default_factory=list)
 
 
 class WorkflowSummary(Wire):
@@ -83,6 +85,15 @@ class WorkflowView(Wire):
     versions: list[VersionView]
 
 
+class GraphTransition(Wire):
+    """One entry of a task's `next`, whole: engine commands (`fail`, `retry`, …) included;
+    an empty `do` continues the run. Edges list only the transitions' task targets."""
+
+    transition: int  # index in the task's `next`
+    do: list[str]  # always sent, even empty: an empty `do` is a transition too
+    when: str | None = None
+
+
 class GraphNode(Wire):
     id: str
     kind: Literal["action", "passthrough", "join", "workflow"]
@@ -90,6 +101,8 @@ class GraphNode(Wire):
     action: str | None = None  # the action name (or its expression) of an action task
     workflow: str | None = None  # the child workflow of a `workflow:` task
     entry: bool = False
+    cycle: bool = False  # the task lies on a cycle of transitions (it may run again)
+    next: list[GraphTransition] = msgspec.field(default_factory=list)
 
 
 class GraphEdge(Wire):
@@ -154,6 +167,8 @@ class RunStatusView(Wire):
     rerun_from: str | None = None  # "start" or "failed" when the run is a rerun
     parent_run_id: str | None = None
     temporal_run_id: str | None = None
+    trace_id: str | None = None  # the run's OpenTelemetry trace, when it is traced
+    schedule_id: str | None = None  # the schedule that started the run
 
 
 class RunList(Wire):
@@ -196,9 +211,131 @@ class IngressResult(Wire):
     event_id: int
     matched_runs: list[str]
     correlation_key: str | None = None
+    # The rules whose criteria held for the event (api/rules.py), each with its run.
+    rules: list[RuleOutcome] = msgspec.field(default_factory=list)
 
 
 class Health(Wire):
     status: str
     postgres: str
     temporal: str
+
+
+# ------------------------------------------------------------------ schedules
+
+
+class ScheduledRunView(Wire):
+    """One start a schedule made."""
+
+    run_id: str
+    scheduled_at: str
+    started_at: str
+
+
+class ScheduleView(Wire):
+    """A schedule: as declared (the keys of a workflow file's `schedules` entry), and as
+    Temporal runs it (next and recent runs). `problem` says why it cannot run as declared."""
+
+    workflow: str
+    name: str
+    schedule_id: str  # Temporal's schedule id; runs it started carry it
+    origin: Literal["workflow", "api"]
+    declared: dict[str, Any]
+    paused: bool
+    in_temporal: bool  # False: Temporal has no such schedule (yet): see `problem`
+    problem: str | None = None
+    note: str | None = None
+    next_runs: list[str] = msgspec.field(default_factory=list)
+    recent_runs: list[ScheduledRunView] = msgspec.field(default_factory=list)
+    running: list[str] = msgspec.field(default_factory=list)
+    actions: int = 0
+    missed_catchup: int = 0
+    skipped_overlap: int = 0
+
+
+class ScheduleList(Wire):
+    schedules: list[ScheduleView]
+
+
+class ScheduleOutcome(Wire):
+    """What one reconcile did to a schedule: created, updated, removed, or failed."""
+
+    name: str
+    outcome: str
+    problem: str | None = None
+
+
+OverlapName = Literal[
+    "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"
+]
+
+
+class TriggerRequest(Wire, forbid_unknown_fields=True):
+    overlap: OverlapName | None = None  # default: the schedule's own policy
+
+
+class BackfillRequest(Wire, forbid_unknown_fields=True):
+    start: str  # ISO 8601 with a zone
+    end: str
+    overlap: OverlapName | None = None
+
+
+class PauseRequest(Wire, forbid_unknown_fields=True):
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+# ------------------------------------------------------------------ webhooks and rules
+
+
+class WebhookRequest(Wire, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+    input: str | None = None  # JSONata over the payload; None: the payload is the input
+    tolerance_seconds: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 300
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1, le=1024 * 1024)] = 64 * 1024
+
+
+class WebhookView(Wire):
+    """A webhook; `secret` only in the answer that created it (it is not shown again)."""
+
+    id: str
+    workflow: str
+    name: str
+    url: str  # the path deliveries are POSTed to
+    tolerance_seconds: int
+    max_body_bytes: int
+    created_at: str
+    input: str | None = None
+    secret: str | None = None
+
+
+class WebhookList(Wire):
+    webhooks: list[WebhookView]
+
+
+class RuleRequest(Wire, forbid_unknown_fields=True):
+    event: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    workflow: str
+    criteria: str | None = None  # JSONata over {event, key, payload}; None: every event
+    input: str | None = None  # JSONata over {event, key, payload}; None: the payload
+
+
+class RuleView(Wire):
+    name: str
+    event: str
+    workflow: str
+    created_at: str
+    criteria: str | None = None
+    input: str | None = None
+
+
+class RuleList(Wire):
+    rules: list[RuleView]
+
+
+class RuleOutcome(Wire):
+    """What one rule did with an event: started a run, or why not (a problem code)."""
+
+    rule: str
+    run_id: str | None = None
+    code: str | None = None
+    detail: str | None = None

@@ -34,6 +34,7 @@ class Category(StrEnum):
     GRAPH = "graph"  # entry tasks, joins, reachability
     EXPRESSION = "expression"  # JSONata that does not compile
     CONTEXT = "context"  # `$ctx.name` read where no path assigns it
+    SCHEDULE = "schedule"  # a schedule's times, zone or bounds that cannot work
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
+from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
@@ -27,6 +29,7 @@ from api.runs import (
 from api.services import Services
 from api.signals import signal_task
 from api.streaming import trace_stream
+from api.tracing import run_start_span, trace_id_of
 from api.wire import (
     RerunRequest,
     RunList,
@@ -44,6 +47,7 @@ from engine.store import (
     trace_event_json,
     trace_page,
 )
+from engine.store.trace_ids import run_trace_id
 
 PageSize = Annotated[int, QueryParameter(ge=1, le=1000)]
 ServicesDep = NamedDependency[Services]
@@ -59,7 +63,7 @@ class RunController(Controller):
 
     @get(
         "/",
-        summary="Runs, newest first; filter by workflow and status; page with cursor",
+        summary="Runs, newest first; filter by workflow, status and schedule; page with cursor",
         responses=documented(400),
     )
     async def listing(
@@ -67,11 +71,17 @@ class RunController(Controller):
         services: ServicesDep,
         workflow: FromQuery[str | None] = None,
         status: FromQuery[RunStatus | None] = None,
+        schedule: FromQuery[str | None] = None,
         limit: PageSize = 50,
         cursor: FromQuery[str | None] = None,
     ) -> RunList:
         page = await list_runs(
-            services.pool, workflow=workflow, status=status, limit=limit, before=cursor
+            services.pool,
+            workflow=workflow,
+            status=status,
+            schedule=schedule,
+            limit=limit,
+            before=cursor,
         )
         return RunList(runs=[status_view(run) for run in page.runs], next_cursor=page.next_cursor)
 
@@ -81,7 +91,9 @@ class RunController(Controller):
         responses=documented(404),
     )
     async def status(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
-        return await current_status(services, await require_run(services, run_id))
+        view = await current_status(services, await require_run(services, run_id))
+        trace_id = await run_trace_id(services.pool, run_id)
+        return msgspec.structs.replace(view, trace_id=trace_id) if trace_id else view
 
     @get(
         "/{run_id:str}/trace",
@@ -152,6 +164,16 @@ class RunController(Controller):
             messages, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
 
+    @get(
+        "/{run_id:str}/export",
+        summary="The run as a `segue simulate` case: workflow, input, mocks, expectations",
+        responses=documented(404, 409),
+    )
+    async def export(self, services: ServicesDep, run_id: RunId) -> dict[str, Any]:
+        run = await require_run(services, run_id)
+        version = await require_version(services, run.workflow_name, run.workflow_version)
+        return await run_case(services, run, version)
+
     @post(
         "/{run_id:str}/cancel",
         status_code=202,
@@ -190,14 +212,15 @@ class RunController(Controller):
     async def rerun(
         self,
         services: ServicesDep,
+        request: Request[Any, Any, Any],
         run_id: RunId,
         data: JSONBody[RerunRequest | None] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RunStatusView]:
-        request = data or RerunRequest()
-        if request.from_ not in ("start", "failed"):
+        body = data or RerunRequest()
+        if body.from_ not in ("start", "failed"):
             raise ApiProblem(400, "INVALID_REQUEST", '`from` must be "start" or "failed"')
-        if request.from_ == "failed" and request.input is not None:
+        if body.from_ == "failed" and body.input is not None:
             raise ApiProblem(
                 400,
                 "INVALID_REQUEST",
@@ -206,22 +229,28 @@ class RunController(Controller):
             )
         earlier = await require_run(services, run_id)
         point = None
-        if request.from_ == "failed":
+        if body.from_ == "failed":
             point = await failed_run_point(services, earlier)
         version = await require_version(services, earlier.workflow_name, earlier.workflow_version)
-        given = earlier.input if request.input is None else request.input
-        record, created = await start_new_run(
-            services,
-            version,
-            given,
-            idempotency_key=idempotency_key or None,
-            fingerprint=request_hash(
-                "rerun", of=earlier.run_id, input=request.input, start=request.from_
-            ),
-            rerun_of=earlier.run_id,
-            rerun_point=point,
-        )
-        return Response(status_view(record), status_code=201 if created else 200)
+        given = earlier.input if body.input is None else body.input
+        route = "/runs/{run_id}/rerun"
+        with run_start_span(request.headers, route, earlier.workflow_name) as span:
+            record, created = await start_new_run(
+                services,
+                version,
+                given,
+                idempotency_key=idempotency_key or None,
+                fingerprint=request_hash(
+                    "rerun", of=earlier.run_id, input=body.input, start=body.from_
+                ),
+                rerun_of=earlier.run_id,
+                rerun_point=point,
+            )
+            span.set_attribute("segue.run_id", record.run_id)
+            trace_id = trace_id_of(span)
+        # A repeated request (the same Idempotency-Key) shows its run's trace with GET.
+        view = msgspec.structs.replace(status_view(record), trace_id=trace_id if created else None)
+        return Response(view, status_code=201 if created else 200)
 
     @post(
         "/{run_id:str}/signals/{task:str}",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawBody
@@ -14,7 +14,9 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawB
 from api.graph import graph_view
 from api.problems import ApiProblem, documented, not_found, replayed
 from api.runs import iso, request_hash, start_new_run, status_view
+from api.schedules import reconcile_quietly
 from api.services import Services
+from api.tracing import run_start_span, trace_id_of
 from api.validation import (
     WORKFLOW_NAME,
     diagnostic_views,
@@ -38,6 +40,7 @@ from engine.store import (
     list_workflows,
     register_workflow_version,
 )
+from engine.store.schedules import declare_file_schedules
 
 MAX_IDEMPOTENCY_KEY = 200
 ServicesDep = NamedDependency[Services]
@@ -110,6 +113,9 @@ class WorkflowController(Controller):
         version = await register_workflow_version(
             services.pool, name, body.decode("utf-8"), checked.content_hash
         )
+        # The file's schedules replace its earlier ones; Temporal follows (api/schedules.py).
+        await declare_file_schedules(services.pool, name, checked.schedules or {})
+        outcomes = await reconcile_quietly(services, name)
         answer = RegisteredWorkflow(
             name=version.name,
             version=version.version,
@@ -117,6 +123,7 @@ class WorkflowController(Controller):
             created=version.created,
             created_at=iso(version.created_at),
             warnings=diagnostic_views(checked.warnings),
+            schedules=outcomes,
         )
         return Response(answer, status_code=201 if version.created else 200)
 
@@ -215,19 +222,25 @@ class WorkflowController(Controller):
     async def start(
         self,
         services: ServicesDep,
+        request: Request[Any, Any, Any],
         name: FromPath[str],
         data: JSONBody[StartRunRequest | None] = None,
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)
         ] = None,
     ) -> Response[RunStatusView]:
-        request = data or StartRunRequest()
-        version = await require_version(services, name, request.version)
-        record, created = await start_new_run(
-            services,
-            version,
-            request.input,
-            idempotency_key=idempotency_key or None,
-            fingerprint=request_hash("start", input=request.input, version=request.version),
-        )
-        return Response(status_view(record), status_code=201 if created else 200)
+        body = data or StartRunRequest()
+        version = await require_version(services, name, body.version)
+        with run_start_span(request.headers, "/workflows/{name}/runs", name) as span:
+            record, created = await start_new_run(
+                services,
+                version,
+                body.input,
+                idempotency_key=idempotency_key or None,
+                fingerprint=request_hash("start", input=body.input, version=body.version),
+            )
+            span.set_attribute("segue.run_id", record.run_id)
+            trace_id = trace_id_of(span)
+        # A repeated request (the same Idempotency-Key) shows its run's trace with GET.
+        view = msgspec.structs.replace(status_view(record), trace_id=trace_id if created else None)
+        return Response(view, status_code=201 if created else 200)

@@ -4,6 +4,7 @@ Free of Temporal: the Temporal binding adapts `ActionContext` to activity heartb
 and calls `invoke` inside an activity.
 """
 
+from engine.action_names import ENTRY_POINT_GROUP
 from engine.actions.api import (
     ACTION_NAME,
     ActionContext,
@@ -14,7 +15,7 @@ from engine.actions.api import (
     Placement,
     Progress,
 )
-from engine.actions.catalog import ENTRY_POINT_GROUP, ActionCatalog
+from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke, invoke_inline, to_json_value
 
 __all__ = [

@@ -11,11 +11,10 @@ from dataclasses import replace
 from importlib import metadata
 from typing import Any, Final
 
+from engine.action_names import ENTRY_POINT_GROUP, suggest_action
 from engine.actions.api import ACTION_NAME, ActionDefinition, Placement
 from engine.actions.builtin import builtin_actions
-from engine.language.wording import nearest
 
-ENTRY_POINT_GROUP: Final = "segue.actions"
 BUILTIN_SOURCE: Final = "built-in"
 
 _log = logging.getLogger(__name__)
@@ -171,14 +170,3 @@ def _describe(entry_point: metadata.EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     origin = f" from {dist.name} {dist.version}" if dist is not None else ""
     return f"entry point {entry_point.name!r} ({entry_point.value}){origin}"
-
-
-def suggest_action(name: str, known: list[str], limit: int = 3) -> list[str]:
-    """Names in `known` close to `name` (typos, or a name missing its pack prefix)."""
-    suffix_matches = [
-        candidate
-        for candidate in known
-        if candidate.endswith("." + name) or candidate.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
-    ]
-    close = nearest(name, known, limit=limit, cutoff=0.75)
-    return list(dict.fromkeys([*close, *suffix_matches]))[:limit]

@@ -45,7 +45,9 @@ class Behaviour(IntEnum):
     Secrets (engine/temporal/run_secrets.py): a run whose workflow calls `$secret('name')`
     first resolves those names in one local activity, and a missing one fails the run
     with `secret_unknown` before anything runs; its secret inputs and values are masked
-    in every trace batch."""
+    in every trace batch.
+    A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
+    `data.traceId` (engine/temporal/run_spans.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

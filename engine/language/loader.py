@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -13,6 +13,7 @@ from engine.language.build import build_spec
 from engine.language.checks import check_spec
 from engine.language.deployment import Deployment
 from engine.language.salvage import Damage, salvage
+from engine.language.schedules import build_schedules
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
 from engine.language.yaml_source import MAX_BYTES, YamlDocument, parse_yaml
@@ -46,13 +47,15 @@ def check_workflow(
     name: str | None = None,
     *,
     deployment: Deployment | None = None,
+    bounded: bool = False,
 ) -> LoadResult:
     """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
-    also check its action and child workflow names (what registration checks)."""
+    also check its action and child workflow names (what registration checks). With a
+    deployment, or `bounded`, refuse more than MAX_TASKS tasks before compiling."""
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
-    if deployment is not None:
+    if deployment is not None or bounded:
         too_many = _too_many_tasks(document)
         if too_many is not None:
             return _result(None, [too_many])
@@ -71,10 +74,13 @@ def check_workflow(
         name=name if name is not None else Path(source).stem,
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
+    schedules, schedule_findings = build_schedules(document.data, document.source_map)
+    spec = replace(spec, schedules=schedules)
     diagnostics = [
         *report.diagnostics,
         *diagnostics,
         *check_spec(spec, document.source_map, damage),
+        *schedule_findings,
     ]
     notes: list[str] = []
     if deployment is not None:
@@ -106,7 +112,7 @@ def load_workflow(data: bytes | str, source: str, name: str | None = None) -> Wo
 
 
 def check_workflow_file(
-    path: str | os.PathLike[str], *, deployment: Deployment | None = None
+    path: str | os.PathLike[str], *, deployment: Deployment | None = None, bounded: bool = False
 ) -> LoadResult:
     """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
     source = os.fspath(path)
@@ -119,7 +125,7 @@ def check_workflow_file(
         return LoadResult(
             None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
         )
-    return check_workflow(data, source, deployment=deployment)
+    return check_workflow(data, source, deployment=deployment, bounded=bounded)
 
 
 def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:

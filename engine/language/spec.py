@@ -97,6 +97,26 @@ class TaskSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleSpec:
+    """One entry of `schedules`: when Segue starts runs by itself (engine/language/
+    schedules.py reads it; the API turns it into a Temporal Schedule)."""
+
+    name: str
+    cron: tuple[str, ...] = ()
+    every: float | None = None  # seconds
+    offset: float = 0.0
+    timezone: str = "UTC"
+    jitter: float = 0.0
+    start: str | None = None  # ISO 8601 with a zone
+    end: str | None = None
+    overlap: str = "skip"
+    catchup_window: float = 60.0
+    paused: bool = False
+    note: str = ""
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowSpec:
     """A whole workflow version, compiled."""
 
@@ -112,6 +132,7 @@ class WorkflowSpec:
     retry: RetrySpec | None = None
     start: tuple[str, ...] | None = None
     output: Template | None = None
+    schedules: tuple[ScheduleSpec, ...] = ()
     source: str = "<workflow>"
     content_hash: str = ""
     secrets: frozenset[str] = frozenset()  # names of the `$secret('name')` calls

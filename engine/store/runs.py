@@ -85,6 +85,7 @@ class NewRun(msgspec.Struct, frozen=True, kw_only=True):
     rerun_from_failed: bool = False  # starts where `rerun_of` stopped, not from the top
     temporal_workflow_id: str | None = None
     status: RunStatus = RunStatus.QUEUED
+    schedule_id: str | None = None  # the Temporal Schedule that started it
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,6 +117,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     completed_at: datetime | None
     request_hash: str | None = None
     errors_dropped: int = 0
+    schedule_id: str | None = None
     existing: bool = False
 
 
@@ -129,16 +131,19 @@ class RunPage(msgspec.Struct, frozen=True):
 RUN_COLUMNS = """run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
     temporal_run_id, status, input, output, errors, failure, idempotency_key, parent_run_id,
     rerun_of, rerun_from_failed, progress_completed, progress_total, history_length, last_seq,
-    created_at, started_at, updated_at, completed_at, request_hash, errors_dropped"""
+    created_at, started_at, updated_at, completed_at, request_hash, errors_dropped, schedule_id"""
 
 INSERT_RUN = f"""
 INSERT INTO runs (run_id, workflow_name, workflow_version, task_queue, temporal_workflow_id,
     status, input, idempotency_key, idempotency_scope, request_hash, parent_run_id, rerun_of,
-    rerun_from_failed)
+    rerun_from_failed, schedule_id, started_at)
 VALUES (%(run_id)s, %(workflow_name)s, %(workflow_version)s, %(task_queue)s,
     %(temporal_workflow_id)s, %(status)s, %(input)s, %(idempotency_key)s,
     %(idempotency_scope)s, %(request_hash)s, %(parent_run_id)s, %(rerun_of)s,
-    %(rerun_from_failed)s)
+    %(rerun_from_failed)s, %(schedule_id)s,
+    -- A run recorded already running (a child or scheduled run, by its first trace
+    -- write) started now; otherwise its end would stamp the start too.
+    CASE WHEN %(status)s = 'QUEUED' THEN NULL ELSE now() END)
 ON CONFLICT ON CONSTRAINT runs_idempotency_key DO NOTHING
 RETURNING {RUN_COLUMNS}
 """
@@ -228,6 +233,7 @@ async def list_runs(
     *,
     workflow: str | None = None,
     status: RunStatus | str | None = None,
+    schedule: str | None = None,
     limit: int = 50,
     before: str | None = None,
 ) -> RunPage:
@@ -243,6 +249,9 @@ async def list_runs(
     if status is not None:
         conditions.append(sql.SQL("status = %(status)s"))
         params["status"] = RunStatus(status)
+    if schedule is not None:
+        conditions.append(sql.SQL("schedule_id = %(schedule)s"))
+        params["schedule"] = schedule
     if before is not None:
         created_at_us, run_id = decode_runs_cursor(before)
         conditions.append(sql.SQL("(created_at, run_id) < (%(created_at)s, %(run_id)s)"))

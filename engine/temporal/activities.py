@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
 from temporalio import activity
+from temporalio.common import MetricMeter
 from temporalio.exceptions import ApplicationError
 
 from engine.actions.api import ActionContext, ActionError
@@ -22,6 +25,7 @@ from engine.actions.invoke import invoke
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
 from engine.masking import Masker
 from engine.secret_source import SECRET_UNKNOWN, SecretUnavailable, resolve_secrets
+from engine.temporal.action_metrics import ActionMetrics
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
@@ -44,6 +48,9 @@ WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
 TRACE_UNRECORDABLE = "trace_unrecordable"
+
+# Resolved at each use: the process's provider once tracing is installed, else no-op.
+_TRACER = trace.get_tracer("segue.activities")
 
 
 class TraceUnrecordable(Exception):
@@ -68,10 +75,13 @@ class SegueActivities:
         *,
         trace_sink: TraceSink | None = None,
         workflow_lookup: WorkflowLookup | None = None,
+        meter: MetricMeter | None = None,
     ) -> None:
         self.catalog = catalog
         self.trace_sink = trace_sink
         self.workflow_lookup = workflow_lookup
+        # The runtime's meter (exported at SEGUE_METRICS_ADDRESS), else one that drops all.
+        self.metrics = ActionMetrics(meter or MetricMeter.noop, frozenset(catalog.names()))
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
@@ -82,20 +92,58 @@ class SegueActivities:
             return {"result": _mocked(request.mock), "traced": False}
         writing: asyncio.Future[None] | None = None
         if request.trace is not None and self.trace_sink is not None:
-            writing = asyncio.ensure_future(self.trace_sink(request.trace))
+            writing = asyncio.ensure_future(self._write_trace(self.trace_sink, request.trace))
         definition = self.catalog.get(request.action)
         declared = definition.secret_values(request.input) if definition else []
         masker = Masker([*request.secrets, *declared])
+        info = activity.info()
+        waited = info.started_time - info.current_attempt_scheduled_time
+        self.metrics.attempt_started(request.action, waited.total_seconds())
+        began = time.monotonic()
+        error_type: str | None = None
         try:
-            result = await self._attempt(request, masker)
-            _check_result_size(request.action, result)
+            # The attempt's span: a child of its task execution's (the workflow's), and
+            # the parent of what the action calls (`http.request` sends `traceparent`).
+            with _TRACER.start_as_current_span(
+                f"attempt {request.task}",
+                attributes={
+                    "segue.run_id": request.run_id,
+                    "segue.task": request.task,
+                    "segue.action": request.action,
+                    "segue.attempt": request.attempt,
+                    "segue.execution": request.execution,
+                },
+            ):
+                result = await self._attempt(request, masker)
+                _check_result_size(request.action, result)
+        except ApplicationError as error:
+            error_type = error.type or "failed"
+            raise
+        except asyncio.CancelledError:
+            error_type = "cancelled"
+            raise
+        except Exception as error:
+            error_type = type(error).__name__
+            raise
         finally:
+            self.metrics.attempt_finished(request.action, error_type, time.monotonic() - began)
             traced = await _finished(writing)
         if definition is not None:
             declared.extend(definition.secret_values(result, result=True))
         if declared:
             return {"result": result, "traced": traced, "secrets": declared}
         return {"result": result, "traced": traced}
+
+    async def _write_trace(self, sink: TraceSink, batch: TraceBatch) -> None:
+        """Write a batch through the sink; its oldest event's age is the store's lag."""
+        try:
+            await sink(batch)
+        finally:
+            # Set on a failed write too: the events are still not stored, and a store
+            # that stays away shows as a lag that grows with every retry.
+            if batch.events:
+                oldest_ms = min(record.timestamp_ms for record in batch.events)
+                self.metrics.trace_written(time.time() - oldest_ms / 1000)
 
     async def _attempt(self, request: ActionRequest, masker: Masker) -> Any:
         """One attempt of the action itself."""
@@ -150,7 +198,7 @@ class SegueActivities:
         if self.trace_sink is None:
             return
         try:
-            await self.trace_sink(batch)
+            await self._write_trace(self.trace_sink, batch)
         except TraceUnrecordable as error:
             # Non-retryable: the workflow ends the run with this error (issue 11, case 1).
             raise ApplicationError(

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         RunStarted,
         RunStatus,
     )
+    from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.temporal.driver import carry_out, feed, fire_after
     from engine.temporal.metrics import RunMetrics
+    from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, InterpreterResult
@@ -53,6 +55,8 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
         run.metrics = RunMetrics(params.workflow)
         if params.snapshot is None:
             run.metrics.run_started()
+        run.spans = RunSpans(params.workflow, params.run_id)
+        run.spans.run_started(continued=params.snapshot is not None)
     if params.mocks is not None:
         run.virtual_ms = started_at
         carried = params.carried.get("mocks")
@@ -69,7 +73,7 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
             spec, action_retry_defaults=defaults, secrets=run.secrets.named
         )
         info = RunInfo(params.run_id, params.workflow, params.version, started_at)
-        run.trace.run_started(run.now_ms(), params.input)
+        run.trace.run_started(run.now_ms(), params.input, _started_data(run, behaviour))
         rerun = _rerun_point(params)
         run.waits.behaviour = behaviour
         if refused is not None:  # a named secret is missing: nothing may run
@@ -170,6 +174,7 @@ def continuation(run: RunState) -> InterpreterInput:
         timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],
         carried=carried,
         continued=params.continued + 1,
+        schedule_id=params.schedule_id,
     )
 
 
@@ -192,3 +197,11 @@ def result(run: RunState) -> InterpreterResult:
         sequence=sequence,
         continued=params.continued,
     )
+
+
+def _started_data(run: RunState, behaviour: Behaviour) -> dict[str, Any] | None:
+    """What WORKFLOW_STARTED carries: the run's trace id when it is traced."""
+    trace_id = run.spans.trace_id if run.spans is not None else None
+    if trace_id is None or behaviour < Behaviour.OBSERVED:
+        return None
+    return {"traceId": trace_id}

@@ -6,6 +6,7 @@ coordinator through the run's inbox."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any, assert_never
 
@@ -117,15 +118,20 @@ async def activity(run: RunState, command: DispatchAction, mock: dict[str, Any] 
     )
     carried = request.trace.events if request.trace else []
     timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
+    spans = run.spans.current(ref.id) if run.spans else contextlib.nullcontext()
     try:
-        outcome = await workflow.execute_activity(
-            RUN_ACTION,
-            request,
-            start_to_close_timeout=timedelta(seconds=timeout + 30),
-            heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
-            retry_policy=INFRASTRUCTURE_RETRY,
-            summary=f"{ref.task}#{ref.iteration}",
-        )
+        # Started (not awaited) in its execution's span: the activity's headers carry
+        # it; the span is current only while the command is made, not across a wait.
+        with spans:
+            started = workflow.start_activity(
+                RUN_ACTION,
+                request,
+                start_to_close_timeout=timedelta(seconds=timeout + 30),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
+                retry_policy=INFRASTRUCTURE_RETRY,
+                summary=f"{ref.task}#{ref.iteration}",
+            )
+        outcome = await started
     except ActivityError as failure:
         run.trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
         run.failed(command, error_info(failure))

@@ -135,6 +135,8 @@ def carry_out(run: RunState, command: Command) -> None:
     if run.params is not None and not run.params.trace:
         run.trace.pending.clear()  # counted for progress, written nowhere
     if isinstance(command, ExecutionStarted):
+        if run.spans is not None:
+            run.spans.execution_started(command)
         ref = command.execution
         run.waits.known_execution = max(run.waits.known_execution, ref.id)
         run.live[ref.id] = {
@@ -188,11 +190,15 @@ def carry_out(run: RunState, command: Command) -> None:
         run.finish = command
         if run.metrics is not None:
             run.metrics.run_finished(command, (run.now_ms() - run.started_at_ms) / 1000)
+        if run.spans is not None:
+            run.spans.run_finished(str(command.status), failed=str(command.status) == "failed")
 
 
 def _on_finished(run: RunState, command: ExecutionFinished, now: int) -> None:
     if run.metrics is not None:
         run.metrics.execution_finished(command)
+    if run.spans is not None:
+        run.spans.execution_finished(command)
     ref = command.execution
     live = run.live.pop(ref.id, None) or {}
     run.waits.end_execution(ref.id)

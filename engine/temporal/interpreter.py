@@ -82,6 +82,8 @@ class Interpreter(AnswerHandlers):
     @workflow.run
     async def run(self, params: InterpreterInput) -> InterpreterResult:
         run = self._run
+        if not params.run_id:  # started by a schedule: Temporal named the execution
+            params.run_id = workflow.info().workflow_id
         await begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:
@@ -99,6 +101,8 @@ class Interpreter(AnswerHandlers):
             # Nothing is in flight: the state travels in the new run's input.
             if run.metrics is not None:
                 run.metrics.continued_as_new()
+            if run.spans is not None:
+                run.spans.run_finished("continued", failed=False)
             workflow.continue_as_new(continuation(run))
         finished = result(run)
         if finished.status == "failed":

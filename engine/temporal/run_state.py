@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.run_secrets import RunSecrets
+    from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, WaitChange
     from engine.temporal.waits import WaitRegistry
@@ -43,6 +44,7 @@ class RunState:
         self.retry_numbers: dict[str, dict[str, float]] = {}
         self.children = ChildStops()
         self.metrics: RunMetrics | None = None
+        self.spans: RunSpans | None = None
         self.started_at_ms = 0
         self.inbox: list[Event] = []  # results, answers and timers for the coordinator
         self.tasks: dict[TaskKey, asyncio.Task[None]] = {}  # activities, sleeps, children

@@ -74,6 +74,7 @@ def trace_sink(pool: StorePool) -> TraceSink:
                     parent_run_id=batch.parent_run_id,
                     temporal_workflow_id=batch.run_id,
                     status=RunStatus.RUNNING,
+                    schedule_id=batch.schedule_id,
                 ),
             )
             await append_trace(pool, batch.run_id, events, projection)

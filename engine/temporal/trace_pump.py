@@ -68,6 +68,7 @@ def trace_batch(run: RunState, events: list[TraceRecord], waits: list[WaitChange
         int(params.version) if params.version.isdigit() else 0,
         params.task_queue,
         params.parent_run_id,
+        params.schedule_id,
     )
 
 

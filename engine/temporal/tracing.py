@@ -56,7 +56,7 @@ class TraceLog:
         self.pending.append(TraceRecord(self.next_seq, record_type, level, at_ms, **fields))
         self.next_seq += 1
 
-    def run_started(self, at_ms: int, run_input: Any) -> None:
+    def run_started(self, at_ms: int, run_input: Any, data: dict[str, Any] | None = None) -> None:
         self._add(
             "WORKFLOW_STARTED",
             "info",
@@ -64,6 +64,7 @@ class TraceLog:
             message="run started",
             output=run_input,
             has_output=True,
+            data=data,
         )
 
     def record(self, command: Command, at_ms: int) -> None:

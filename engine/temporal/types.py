@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.temporal.worker_config import DEFAULT_TASK_QUEUE as DEFAULT_TASK_QUEUE
+
 INTERPRETER_WORKFLOW = "SegueInterpreter"
 RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
 RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
-DEFAULT_TASK_QUEUE = "segue"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
@@ -50,6 +51,9 @@ class InterpreterInput:
     timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
     carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters, mocks
     continued: int = 0  # how many times this run continued as new
+    # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
+    # run has an empty `run_id` and takes its workflow id as its run id.
+    schedule_id: str | None = None
 
 
 @dataclass
@@ -126,6 +130,7 @@ class TraceBatch:
     version: int = 0
     task_queue: str = DEFAULT_TASK_QUEUE
     parent_run_id: str | None = None
+    schedule_id: str | None = None
 
 
 @dataclass

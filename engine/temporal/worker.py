@@ -20,10 +20,11 @@ from engine.temporal.codec import converter_from_env
 from engine.temporal.compiled import configure_action_retry_defaults
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
+from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 # Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
-from engine.temporal.worker_config import WorkerConfig
+from engine.temporal.worker_config import WorkerConfig, WorkerConfigError
 
 log = logging.getLogger("segue.worker")
 
@@ -40,6 +41,8 @@ PASSTHROUGH = (
     "attrs",
     "msgspec",
     "re2",
+    # One tracer provider for the process (engine/temporal/run_spans.py): not re-imported.
+    "opentelemetry",
 )
 
 
@@ -63,7 +66,12 @@ async def connect(
     for attempt in range(attempts):
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=converter, runtime=runtime
+                address,
+                namespace=namespace,
+                data_converter=converter,
+                runtime=runtime,
+                # With tracing on: spans of runs, task executions and attempts (otel.py).
+                plugins=tracing_plugins(),
             )
         except RuntimeError:
             if attempt == attempts - 1:
@@ -97,13 +105,20 @@ def build_worker(
 
 async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM or SIGINT, then finish the tasks in hand and stop."""
+    install_tracing("segue-worker")  # per the OTEL_* variables; off when they are unset
     catalog = ActionCatalog.from_environment(allow_shell=config.allow_shell)
     for problem in catalog.problems:
         log.warning("action plugin problem: %s", problem)
     runtime = None
     if config.metrics_address:
         # Segue's run metrics and Temporal's worker metrics, at /metrics (metrics.py).
-        runtime = prometheus_runtime(config.metrics_address)
+        try:
+            runtime = prometheus_runtime(config.metrics_address)
+        except ValueError as error:  # the SDK's words: "invalid socket address syntax"
+            raise WorkerConfigError(
+                f"metrics address {config.metrics_address[:80]!r} (an IP address and port, "
+                f"e.g. 0.0.0.0:9464): {error}"
+            ) from None
         log.info("metrics at http://%s/metrics", config.metrics_address)
     client = await connect(config.address, config.namespace, runtime=runtime)
     trace_sink = None
@@ -114,7 +129,12 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
 
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
-    activities = SegueActivities(catalog, trace_sink=trace_sink, workflow_lookup=lookup)
+    activities = SegueActivities(
+        catalog,
+        trace_sink=trace_sink,
+        workflow_lookup=lookup,
+        meter=runtime.metric_meter if runtime is not None else None,
+    )
     worker = build_worker(
         client,
         activities,
@@ -144,6 +164,11 @@ def worker_main(args: argparse.Namespace) -> int:
     config.max_concurrent_activities = args.concurrency
     config.allow_shell = args.allow_shell
     config.workflows_dir = args.workflows
+    config.metrics_address = args.metrics_address
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_worker(config))
+    try:
+        asyncio.run(run_worker(config))
+    except (TracingConfigError, WorkerConfigError) as error:
+        log.error("segue worker: %s", error)
+        return 2
     return 0

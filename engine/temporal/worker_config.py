@@ -8,7 +8,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.temporal.types import DEFAULT_TASK_QUEUE
+# Defined here, not in engine.temporal.types (which re-exports it): importing that
+# module's dataclasses cost every `segue` command several ms of start-up.
+DEFAULT_TASK_QUEUE = "segue"
+
+
+class WorkerConfigError(ValueError):
+    """A worker setting that cannot work; the message names it."""
 
 
 @dataclass
@@ -46,6 +52,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
         help="most activities this worker runs at once",
     )
     parser.add_argument("--allow-shell", action="store_true", help="enable the shell.run action")
+    parser.add_argument(
+        "--metrics-address",
+        default=defaults.metrics_address,
+        metavar="IP:PORT",
+        help="serve Prometheus metrics at http://IP:PORT/metrics (SEGUE_METRICS_ADDRESS)",
+    )
     parser.add_argument(
         "--workflows",
         type=Path,

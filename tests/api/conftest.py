@@ -159,6 +159,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
+async def start_api_worker(database: str, address: str, queue: str) -> tuple[StorePool, Any]:
+    """A running worker as the API's tests use it (its pool, and the worker to stop)."""
+    pool = await open_pool(database)
+    client = await connect(address)
+    activities = SegueActivities(
+        api_catalog(), trace_sink=trace_sink(pool), workflow_lookup=workflow_lookup(pool)
+    )
+    worker = build_worker(client, activities, task_queue=queue)
+    await worker.__aenter__()
+    return pool, worker
+
+
 @pytest.fixture(scope="package")
 def api_database(postgres_server_url: str) -> Iterator[str]:
     with temporary_database(postgres_server_url) as url:
@@ -171,17 +183,7 @@ def harness(
 ) -> Iterator[Harness]:
     queue = f"segue-api-{uuid.uuid4().hex[:8]}"
 
-    async def start_worker() -> tuple[StorePool, Any]:
-        pool = await open_pool(api_database)
-        client = await connect(temporal_address)
-        activities = SegueActivities(
-            api_catalog(), trace_sink=trace_sink(pool), workflow_lookup=workflow_lookup(pool)
-        )
-        worker = build_worker(client, activities, task_queue=queue)
-        await worker.__aenter__()
-        return pool, worker
-
-    pool, worker = background_loop.run(start_worker())
+    pool, worker = background_loop.run(start_api_worker(api_database, temporal_address, queue))
     config = ApiConfig(
         database_url=api_database,
         temporal_address=temporal_address,

@@ -32,6 +32,29 @@ def test_requests_are_counted_by_route_template(harness: Harness) -> None:
     harness.client.post(f"/runs/{run_id}/cancel")
 
 
+def test_runs_not_ended_are_counted_per_workflow(harness: Harness) -> None:
+    name = unique("active")
+    harness.register(name, APPROVAL)
+    runs = [harness.start(name) for _ in range(2)]
+    for run_id in runs:
+        harness.wait_for(run_id, lambda status: status["status"] == "RUNNING")
+    text = harness.client.get("/metrics").text
+    assert _value(text, "segue_runs_active", workflow=name) == 2
+    assert _value(text, "segue_runs_oldest_idle_seconds", workflow=name) >= 0
+    harness.client.post(f"/runs/{runs[0]}/cancel")
+    harness.wait_for(runs[0])
+    text = harness.client.get("/metrics").text
+    assert _value(text, "segue_runs_active", workflow=name) == 1
+    harness.client.post(f"/runs/{runs[1]}/cancel")
+    harness.wait_for(runs[1])
+    assert (
+        f'workflow="{name}"'
+        not in harness.client.get("/metrics")
+        .text.split("segue_runs_active", 1)[1]
+        .split("# HELP", 1)[0]
+    )
+
+
 def test_metrics_need_a_token(harness: Harness) -> None:
     import httpx
 

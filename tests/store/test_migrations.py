@@ -14,7 +14,10 @@ from tests.support.postgres import temporary_database
 
 pytestmark = pytest.mark.postgres
 
-TABLES = {"schema_version", "workflow_versions", "runs", "trace_events", "waits", "events"}
+TABLES = {
+    "schema_version", "workflow_versions", "runs", "trace_events", "waits", "events", "schedules",
+    "webhooks", "webhook_deliveries", "event_rules",
+}  # fmt: skip
 
 
 @pytest.fixture

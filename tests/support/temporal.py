@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from engine.temporal.devserver import DevServer, start_dev_server
@@ -166,3 +167,17 @@ async def start_recorded_run(
         return await start_recorded(await connect(address), pool, queue, name, text, run_id)
     finally:
         await pool.close()
+
+
+async def wait_for_event(
+    handle: WorkflowHandle[Any, Any], event_type: EventType.ValueType, seconds: float = 30
+) -> None:
+    """Wait until the run's history holds an event of this type (e.g. its timer started)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        async for event in handle.fetch_history_events():
+            if event.event_type == event_type:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {EventType.Name(event_type)} in the run's history")

@@ -46,12 +46,12 @@ def _free_port() -> int:
         return port
 
 
-def _samples(text: str, name: str) -> dict[str, float]:
-    """`{labels: value}` of every sample of metric `name` whose workflow is ours."""
+def _samples(text: str, name: str, ours: str = 'workflow="metered"') -> dict[str, float]:
+    """`{labels: value}` of every sample of metric `name` whose labels include `ours`."""
     found = {}
     for line in text.splitlines():
         match = re.match(rf"^{name}\{{(.*)\}} ([0-9.e+-]+)$", line)
-        if match and 'workflow="metered"' in match[1]:
+        if match and ours in match[1]:
             found[match[1]] = float(match[2])
     return found
 

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any, Final
 
 import httpx
+from opentelemetry import propagate
 
 from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.builtin.common import decode_limited
@@ -123,6 +124,7 @@ async def _exchange(
     )
     if "json" in input and not any(name.lower() == "content-type" for name in hops.headers):
         hops.headers["content-type"] = "application/json"
+    _add_trace_context(hops.headers)
     follow = bool(input.get("follow_redirects", True))
     async with httpx.AsyncClient(
         verify=_ssl_context(),
@@ -152,6 +154,17 @@ async def _exchange(
             finally:
                 await response.aclose()
     raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _add_trace_context(headers: dict[str, str]) -> None:
+    """Carry the attempt's trace to the server (W3C `traceparent`, while tracing is on:
+    engine/temporal/otel.py); a header of that name the workflow set itself is kept."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    present = {name.lower() for name in headers}
+    for name, value in carrier.items():
+        if name.lower() not in present:
+            headers[name] = value
 
 
 def _body(input: dict[str, Any]) -> bytes | None:
