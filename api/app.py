@@ -22,6 +22,7 @@ from api.routes.codec import CodecController
 from api.routes.events import EventController
 from api.routes.health import health
 from api.routes.metrics import MetricsController
+from api.routes.reports import RunReportsController
 from api.routes.rules import RuleController
 from api.routes.runs import RunController
 from api.routes.schedules import ScheduleController
@@ -75,6 +76,7 @@ def create_app(
             WebhookController,
             webhook_delivery,
             RuleController,
+            RunReportsController,
             EventController,
             CodecController,
             MetricsController,

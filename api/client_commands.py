@@ -1,5 +1,5 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
-`trace`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
+`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
 `events send`, `export`."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from api.client_cli import (
     Api,
     ApiProblem,
     find_api,
+    follow_logs,
     follow_run,
     print_outcome,
     register_file,
@@ -84,6 +85,42 @@ def _trace(api: Api, args: argparse.Namespace) -> int:
             print(show(event))
         cursor = page.get("cursor")
         if not page["events"] or not cursor:
+            return 0
+
+
+def log_line(line: dict[str, Any]) -> str:
+    """A task log line as one readable line: time, task and execution, level, message."""
+    when = str(line.get("timestamp", ""))[11:23]
+    where = f"{line.get('task')} #{line.get('execution')}"
+    if line.get("item") is not None:
+        where += f"[{line['item']}]"
+    stream = (line.get("data") or {}).get("stream")
+    level = line.get("level", "")
+    tag = f"{level}/{stream}" if isinstance(stream, str) else level
+    return f"{when}  {where:<20} {tag:<12} {line.get('message', '')}"
+
+
+def _logs(api: Api, args: argparse.Namespace) -> int:
+    show = (lambda line: json.dumps(line, ensure_ascii=False)) if args.json else log_line
+    params: dict[str, Any] = {}
+    if args.task:
+        params["task"] = args.task
+    if args.execution is not None:
+        params["execution"] = args.execution
+    if args.follow:
+        follow_logs(api, args.run, params, show)
+        return 0
+    cursor = None
+    while True:
+        page = api.call(
+            "GET",
+            f"/runs/{args.run}/logs",
+            params={**params, **({"cursor": cursor} if cursor else {})},
+        )
+        for line in page["logs"]:
+            print(show(line))
+        cursor = page.get("cursor")
+        if not page["logs"]:
             return 0
 
 
@@ -167,6 +204,7 @@ def _export(api: Api, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Command] = {
     "runs": _runs,
     "trace": _trace,
+    "logs": _logs,
     "cancel": _run_action("cancel"),
     "pause": _run_action("pause"),
     "resume": _run_action("resume"),

@@ -75,6 +75,17 @@ def add_client_commands(commands: Any) -> None:
         "--follow", "-f", action="store_true", help="go on printing until the run ends"
     )
     common(trace)
+    logs = commands.add_parser("logs", help="print a run's task log lines")
+    logs.add_argument("run")
+    logs.add_argument("--task", help="only this task's lines")
+    logs.add_argument(
+        "--execution", type=int, metavar="N", help="only the lines of this task execution"
+    )
+    logs.add_argument("--json", action="store_true", help="JSON lines, as the API sends them")
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="go on printing until the run ends"
+    )
+    common(logs)
     for verb, what in (
         ("cancel", "cancel a run"),
         ("pause", "pause a run: start nothing new until resumed"),

@@ -54,7 +54,7 @@ from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
-from engine.temporal.store_sink import trace_sink, workflow_lookup
+from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect
 
 log = logging.getLogger("segue.dev")
@@ -223,6 +223,7 @@ async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
+        task_logs=StoreTaskLogs(pool),
     )
     async with build_worker(client, activities):
         yield

@@ -29,7 +29,14 @@ from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
-from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
+from engine.store import (
+    LOG_CHANNEL,
+    StoreError,
+    StorePool,
+    WorkflowVersion,
+    list_workflows,
+    open_pool,
+)
 from engine.temporal.codec import EncryptionCodec, data_converter
 from engine.temporal.otel import tracing_plugins
 
@@ -139,6 +146,13 @@ class Services:
         self.hub = TraceHub(
             config.database_url, self.store.ready, poll_seconds=config.sse_poll_seconds
         )
+        # Task logs have their own notifications (engine/store/logs.py).
+        self.log_hub = TraceHub(
+            config.database_url,
+            self.store.ready,
+            poll_seconds=config.sse_poll_seconds,
+            channel=LOG_CHANNEL,
+        )
         self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
         count_streams(self.streams)
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
@@ -177,6 +191,7 @@ class Services:
         await self.cpu.warm(cpu_work.warm_up)
         await self.store.start()
         self.hub.start()
+        self.log_hub.start()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run `work` in the background for as long as the process serves (cancelled at
@@ -190,6 +205,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.hub.stop()
+        await self.log_hub.stop()
         await self.store.close()
         self.cpu.close()
 

@@ -134,9 +134,24 @@ class RerunRequest(Wire, forbid_unknown_fields=True):
     from_: str = msgspec.field(default="start", name="from")
 
 
+class TaskProgressView(Wire):
+    """What a running action last said of its progress (`ctx.progress`)."""
+
+    task: str
+    execution: int
+    attempt: int
+    done: int | float
+    updated_at: str
+    item: int | None = None
+    total: int | float | None = None
+    message: str | None = None
+
+
 class Progress(Wire):
     completed_actions: int
     total_actions: int
+    # Running actions that report progress, most recently updated first (at most 50).
+    tasks: list[TaskProgressView] | None = None
 
 
 class Failure(Wire):
@@ -182,6 +197,19 @@ class TraceEnvelope(Wire):
     run_id: str
     events: list[dict[str, Any]]
     cursor: str | None = None
+
+
+class LogEnvelope(Wire):
+    """A page of task log lines; the log stream (SSE) sends one line per message."""
+
+    run_id: str
+    logs: list[dict[str, Any]]
+    cursor: str
+
+
+class ArtifactList(Wire):
+    run_id: str
+    artifacts: list[dict[str, Any]]
 
 
 class SignalRequest(Wire, forbid_unknown_fields=True):

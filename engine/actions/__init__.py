@@ -13,14 +13,16 @@ from engine.actions.api import (
     Handler,
     Heartbeat,
     Placement,
-    Progress,
 )
 from engine.actions.catalog import ActionCatalog
-from engine.actions.invoke import invoke, invoke_inline, to_json_value
+from engine.actions.invoke import invoke, invoke_inline
+from engine.actions.json_values import to_json_value
+from engine.actions.reporting import NO_REPORTER, TaskReporter
 
 __all__ = [
     "ACTION_NAME",
     "ENTRY_POINT_GROUP",
+    "NO_REPORTER",
     "ActionCatalog",
     "ActionContext",
     "ActionDefinition",
@@ -28,7 +30,7 @@ __all__ = [
     "Handler",
     "Heartbeat",
     "Placement",
-    "Progress",
+    "TaskReporter",
     "invoke",
     "invoke_inline",
     "to_json_value",

@@ -3,7 +3,8 @@
 An action is a handler `(input, context) -> result`, plain or `async def`, wrapped in an
 `ActionDefinition` that names it and carries its metadata. Nothing here knows about
 Temporal: the host (the Temporal binding, a test, the simulator) builds the
-`ActionContext` and supplies its heartbeat, progress and cancellation callables.
+`ActionContext` and supplies its heartbeat and cancellation callables and the reporter
+that takes its logs, progress and artifacts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import enum
 import inspect
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,13 @@ import jsonschema
 import jsonschema.protocols
 from jsonschema import validators
 
+from engine.actions.reporting import (
+    NO_REPORTER,
+    TaskReporter,
+    checked_artifact,
+    checked_log,
+    checked_progress,
+)
 from engine.masking import secret_values
 
 # Dotted lower-case names with at least two segments: `core.echo`, `mypack.sub.op`.
@@ -38,17 +47,7 @@ class Heartbeat(Protocol):
     def __call__(self, details: Any = None, /) -> None: ...
 
 
-class Progress(Protocol):
-    """`progress(message, data=None)`: a human-readable step for the run's trace."""
-
-    def __call__(self, message: str, data: Any = None, /) -> None: ...
-
-
 def _no_heartbeat(details: Any = None, /) -> None:
-    return None
-
-
-def _no_progress(message: str, data: Any = None, /) -> None:
     return None
 
 
@@ -60,8 +59,9 @@ def _never_cancelled() -> bool:
 class ActionContext:
     """Where an action execution runs (LANGUAGE.md `$task`) and the host's callables.
 
-    `heartbeat`, `progress` and `is_cancelled` default to no-ops so that tests and local
-    tools can build a context with only the identifying fields.
+    `heartbeat`, `is_cancelled` and `reporter` default to no-ops so that tests and local
+    tools can build a context with only the identifying fields. An action reports with
+    `log`, `progress` and `artifact` (docs/actions.md "Logs, progress, artifacts").
     """
 
     run_id: str
@@ -72,8 +72,23 @@ class ActionContext:
     attempt: int = 1
     item: int | None = None  # the with-items index, None outside with-items
     heartbeat: Heartbeat = _no_heartbeat
-    progress: Progress = _no_progress
     is_cancelled: Callable[[], bool] = _never_cancelled
+    reporter: TaskReporter = NO_REPORTER
+    execution: int = 0  # the execution's id in its run (0 outside a run)
+
+    def log(self, level: str, message: str, /, **data: Any) -> None:
+        """A log line of this attempt: `level` is debug, info, warn or error; `data` JSON."""
+        self.reporter.log(level, message, checked_log(level, message, data))
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """How far the attempt is: `done` of `total` (units of the action's choosing)."""
+        self.reporter.progress(*checked_progress(done, total, message))
+
+    def artifact(
+        self, name: str, content: bytes | str | os.PathLike[str], media_type: str | None = None
+    ) -> None:
+        """Keep a file this attempt produced: bytes, text, or the path of a file."""
+        self.reporter.artifact(*checked_artifact(name, content, media_type))
 
 
 class ActionError(Exception):

@@ -47,7 +47,11 @@ class Behaviour(IntEnum):
     with `secret_unknown` before anything runs; its secret inputs and values are masked
     in every trace batch.
     A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
-    `data.traceId` (engine/temporal/run_spans.py)."""
+    `data.traceId` (engine/temporal/run_spans.py).
+    An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
+    becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
+    (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
+    on earlier behaviours ignore both signals."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

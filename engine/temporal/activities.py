@@ -26,12 +26,15 @@ from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, pa
 from engine.masking import Masker
 from engine.secret_source import SECRET_UNKNOWN, SecretUnavailable, resolve_secrets
 from engine.temporal.action_metrics import ActionMetrics
+from engine.temporal.task_logs import Announce, AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
     RESOLVE_SECRETS,
     RUN_ACTION,
     ActionRequest,
+    TaskArtifact,
+    TaskProgress,
     TraceBatch,
 )
 
@@ -76,12 +79,14 @@ class SegueActivities:
         trace_sink: TraceSink | None = None,
         workflow_lookup: WorkflowLookup | None = None,
         meter: MetricMeter | None = None,
+        task_logs: TaskLogStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.trace_sink = trace_sink
         self.workflow_lookup = workflow_lookup
         # The runtime's meter (exported at SEGUE_METRICS_ADDRESS), else one that drops all.
         self.metrics = ActionMetrics(meter or MetricMeter.noop, frozenset(catalog.names()))
+        self.task_logs = task_logs
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
@@ -154,9 +159,20 @@ class SegueActivities:
             last_beat[0] = loop.time()
             activity.heartbeat(details)
 
-        def progress(message: str, data: Any = None, /) -> None:
-            heartbeat({"progress": message, "data": data})
-
+        info = activity.info()
+        attempt_log = AttemptLog(
+            self.task_logs,
+            AttemptKey(
+                run_id=request.run_id,
+                task=request.task,
+                execution=request.execution,
+                attempt=request.attempt,
+                item=request.item,
+                delivery=info.attempt,
+            ),
+            _run_signals(info.workflow_id, info.workflow_run_id),
+            masker,
+        )
         context = ActionContext(
             run_id=request.run_id,
             workflow=request.workflow,
@@ -165,9 +181,10 @@ class SegueActivities:
             route=request.route,
             attempt=request.attempt,
             item=request.item,
+            execution=request.execution,
             heartbeat=heartbeat,
-            progress=progress,
             is_cancelled=activity.is_cancelled,
+            reporter=attempt_log,
         )
         beating = asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
@@ -191,6 +208,8 @@ class SegueActivities:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
+            # Before the result goes back: the run ends only after its logs are stored.
+            await attempt_log.close()
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -229,6 +248,23 @@ class SegueActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.run_action, self.record_trace, self.lookup_workflow, self.resolve_secrets]
+
+
+def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None:
+    """Sends an attempt's progress and artifacts to the run that scheduled it (None
+    without a client or a workflow: an activity run outside a worker, as in some tests)."""
+    if workflow_id is None:
+        return None
+    try:
+        client = activity.client()
+    except RuntimeError:
+        return None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+
+    async def send(name: str, payload: TaskProgress | TaskArtifact) -> None:
+        await handle.signal(name, payload)
+
+    return send
 
 
 def _check_result_size(action: str, result: Any) -> None:

@@ -136,6 +136,10 @@ class TraceLog:
         """What a person can do about a task now (e.g. how to answer a wait)."""
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
 
+    def task_progress(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
+        """How far a running action is (`ctx.progress`), or a file it kept (`ctx.artifact`)."""
+        self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
+
     def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
         """A warning about a task that changed nothing (e.g. a refused answer)."""
         self._add("PROGRESS", "warn", at_ms, node_id=task, message=message, data=data)

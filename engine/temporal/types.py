@@ -21,6 +21,9 @@ SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approv
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
 QUERY_PROGRESS = "progress"
+# An action's progress, from its activity (engine/temporal/task_logs.py), for the trace.
+SIGNAL_TASK_PROGRESS = "task_progress"
+SIGNAL_TASK_ARTIFACT = "task_artifact"  # an artifact an action stored, for the trace
 # Updates: the run says at once whether it took the answer (engine/temporal/answers.py).
 UPDATE_ANSWER = "answer"  # an answer for one wait, addressed by task (and item)
 UPDATE_EVENT = "event"  # a correlated event for the waits that declared its name and key
@@ -146,3 +149,28 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+@dataclass
+class TaskProgress:
+    """What `task_progress` carries: how far one attempt of an execution (or item) is."""
+
+    execution: int
+    attempt: int
+    done: float
+    total: float | None = None
+    message: str | None = None
+    item: int | None = None
+
+
+@dataclass
+class TaskArtifact:
+    """What `task_artifact` carries: an artifact one attempt stored (engine/store)."""
+
+    execution: int
+    attempt: int
+    artifact_id: str
+    name: str
+    media_type: str
+    size_bytes: int
+    item: int | None = None

@@ -124,16 +124,19 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
     trace_sink = None
     lookup = directory_lookup(config.workflows_dir) if config.workflows_dir else None
     pool = None
+    task_logs = None
     if config.database_url:
-        from engine.temporal.store_sink import store_bindings
+        from engine.temporal.store_sink import StoreTaskLogs, store_bindings
 
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
+        task_logs = StoreTaskLogs(pool)
     activities = SegueActivities(
         catalog,
         trace_sink=trace_sink,
         workflow_lookup=lookup,
         meter=runtime.metric_meter if runtime is not None else None,
+        task_logs=task_logs,
     )
     worker = build_worker(
         client,

@@ -163,3 +163,34 @@ def test_heartbeats_while_running(recorder: Any, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("engine.actions.builtin.common.HEARTBEAT_INTERVAL", 0.05)
     run({"argv": [PYTHON, "-c", "import time; time.sleep(0.4)"]}, recorder.context())
     assert recorder.heartbeats and all("pid" in beat for beat in recorder.heartbeats)
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        # Lines as they were printed, each with its stream; CRLF endings and a last line
+        # without a newline are lines too; bytes that are not UTF-8 are replaced.
+        (
+            "import sys; print('a'); print('b', file=sys.stderr); sys.stdout.write('c\\r\\nd')",
+            [("a", "stdout"), ("c", "stdout"), ("d", "stdout"), ("b", "stderr")],
+        ),
+        ("import sys; sys.stdout.buffer.write(b'\\xff ok\\n')", [("\ufffd ok", "stdout")]),
+        ("print()", [("", "stdout")]),
+        ("pass", []),
+    ],
+)
+def test_output_is_logged_line_by_line(
+    recorder: Any, script: str, expected: list[tuple[str, str]]
+) -> None:
+    run({"argv": [PYTHON, "-c", script]}, recorder.context())
+    logged = [(message, data["stream"]) for _, message, data in recorder.logs]
+    # The two streams are read side by side: order is kept within each stream.
+    for stream in ("stdout", "stderr"):
+        assert [m for m, s in logged if s == stream] == [m for m, s in expected if s == stream]
+    assert {level for level, _, _ in recorder.logs} <= {"info"}
+
+
+def test_a_line_that_never_ends_is_logged_in_pieces(recorder: Any) -> None:
+    script = "import sys; sys.stdout.write('x' * 20000)"
+    run({"argv": [PYTHON, "-c", script]}, recorder.context())
+    assert [len(message) for _, message, _ in recorder.logs] == [8192, 8192, 3616]

@@ -92,6 +92,10 @@ def test_secret_values_are_used_but_never_shown(harness: Harness, api_key: str) 
         assert secret not in shown
         assert json.dumps(secret)[1:-1] not in shown  # nor its JSON-escaped spelling
     assert "Bearer ***" in shown and "gate '***' is closed" in shown
+    # Task logs (the action's own lines) are masked before they are stored.
+    logs = harness.client.get(f"/runs/{run_id}/logs", params={"task": "login"})
+    assert logs.status_code == 200, logs.text
+    assert "logging in as bob with ***" in logs.text and PASSWORD not in logs.text
     assert "key=***" in shown
     started = next(e for e in harness.trace(run_id) if e["type"] == "WORKFLOW_STARTED")
     # Declared inputs are masked whatever their length (the 1-character pin included).

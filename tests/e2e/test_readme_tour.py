@@ -48,6 +48,7 @@ EXPECTED: dict[str, Expect] = {
     "segue runs": Expect(0, ("monitoring", "succeeded")),
     "segue trace RUN_ID": Expect(0, ("check #1", "run                      completed")),
     "curl -N ": Expect(0, ("id: 000000000001", '"type":"WORKFLOW_COMPLETED"')),
+    "segue logs RUN_ID --task check --follow": Expect(0, ("check #", "info         GET http")),
     "segue rerun RUN_ID": Expect(0, ("(a rerun of RUN_ID)", "status: succeeded")),
     "segue export RUN_ID --dir /tmp/segue-case": Expect(
         0, ("segue simulate /tmp/segue-case/", "--mocks /tmp/segue-case/")

@@ -19,6 +19,7 @@ from temporalio.worker import Replayer, WorkflowReplayResult
 from engine.temporal import versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
+from engine.temporal.progress_events import ProgressEvents
 from engine.temporal.worker import workflow_runner
 
 HERE = Path(__file__).parent / "histories"
@@ -55,6 +56,7 @@ def test_there_are_histories() -> None:
         "joins-behaviour-1",
         "answers",
         "secrets",
+        "progress",
     }
 
 
@@ -106,3 +108,25 @@ def test_without_the_gate_an_old_run_would_change_course(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(versioning, "workflow", EveryRunIsNew)
     assert _replay("joins-behaviour-1").replay_failure is not None
+
+
+@pytest.mark.parametrize("handler", ["record", "record_artifact"])
+def test_progress_signals_become_trace_writes(
+    monkeypatch: pytest.MonkeyPatch, handler: str
+) -> None:
+    """`progress` (behaviour 3): the action's two progress signals and its artifact's are
+    in the history, and a worker that ignored either kind (no PROGRESS events, fewer
+    trace writes) would not replay the run as it ran."""
+    signals = [
+        event["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for event in _history("progress")["events"]
+        if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["task_progress", "task_artifact", "task_progress"]
+    assert _replay("progress").replay_failure is None
+
+    def ignored(*args: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(ProgressEvents, handler, ignored)
+    assert _replay("progress").replay_failure is not None

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import ssl
+import time
 from functools import cache
 from typing import Any, Final
 
@@ -74,6 +75,8 @@ async def request(input: dict[str, Any], context: ActionContext) -> dict[str, An
     shown = redact_url(input["url"])
     timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
     where = {"method": method, "url": shown}
+    context.log("info", f"{method} {shown}")
+    started = time.monotonic()
     try:
         # asyncio.timeout bounds the whole exchange, every hop included; httpx's own
         # timeout is per operation.
@@ -99,6 +102,13 @@ async def request(input: dict[str, Any], context: ActionContext) -> dict[str, An
         kind = type(exc).__name__
         raise ActionError("http_error", f"{method} {shown} failed: {kind}", where) from None
 
+    took_ms = round((time.monotonic() - started) * 1000)
+    context.log(
+        "info",
+        f"{method} {shown} -> {response.status_code} ({took_ms} ms)",
+        status=response.status_code,
+        ms=took_ms,
+    )
     result = _result(response, body, over_limit)
     expected = input.get("expect_status")
     if expected is not None and response.status_code not in expected:

@@ -17,6 +17,7 @@ run `python tests/temporal/histories/record.py joins` in it, rename the output.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -31,9 +32,19 @@ sys.path.insert(0, str(ROOT))
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 
+from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
+from engine.actions.builtin import builtin_actions  # noqa: E402
 from engine.actions.catalog import ActionCatalog  # noqa: E402
+from engine.store import (  # noqa: E402
+    NewRun,
+    RunStatus,
+    create_run,
+    open_pool,
+    register_workflow_version,
+)
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
+from engine.temporal.store_sink import StoreTaskLogs, trace_sink  # noqa: E402
 from engine.temporal.types import (  # noqa: E402
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
@@ -43,6 +54,7 @@ from engine.temporal.types import (  # noqa: E402
     SignalPayload,
 )
 from engine.temporal.worker import build_worker, connect  # noqa: E402
+from tests.support.postgres import LOCAL_SERVER_URL, temporary_database  # noqa: E402
 
 HERE = Path(__file__).parent
 WORKFLOWS = HERE.parent / "workflows"
@@ -93,7 +105,21 @@ CASES: dict[str, dict[str, Any]] = {
         "input": {"token": "replay-token-1234"},
         "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-5678"},
     },
+    # Behaviour 3: an action reports progress twice, 5.5 s apart, and stores an artifact;
+    # its activity signals each (`task_progress`, `task_artifact`) and the run adds a
+    # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
+    # database on the local server): an artifact is announced once stored.
+    "progress": {"file": HERE / "progress.yaml", "input": {}, "trace": True, "store": True},
 }
+
+
+async def _scan(input: Any, context: ActionContext) -> dict[str, Any]:
+    context.progress(1, 2, "scanned 1/2")
+    await asyncio.sleep(5.5)  # past the activity's signal throttle (task_logs.py)
+    context.progress(2, 2, "scanned 2/2")
+    context.artifact("scan.json", b'{"scanned": 2}')
+    await asyncio.sleep(0.5)
+    return {"scanned": 2}
 
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
@@ -113,16 +139,27 @@ _PINNED: dict[str, int] = {}
 
 
 async def record(names: list[str]) -> None:
+    with temporary_database(LOCAL_SERVER_URL) as database:
+        await _record(names, database)
+
+
+async def _record(names: list[str], database: str) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     server = start_dev_server()
+    pool = await open_pool(database)
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
-        activities = SegueActivities(
-            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS)
+        catalog = ActionCatalog([*builtin_actions(), ActionDefinition("replay.scan", _scan)])
+        plain = SegueActivities(catalog, workflow_lookup=directory_lookup(WORKFLOWS))
+        stored = SegueActivities(
+            catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool)
         )
-        async with build_worker(client, activities, task_queue=queue):
+        async with (
+            build_worker(client, plain, task_queue=queue),
+            build_worker(client, stored, task_queue=f"{queue}-stored"),
+        ):
             for name, case in CASES.items():
                 if names and name not in names:
                     continue
@@ -132,9 +169,28 @@ async def record(names: list[str]) -> None:
                 if name == "monitoring":
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
-                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
+                traced = bool(case.get("trace"))  # no store: the trace activity writes nothing
+                case_queue = queue
+                if case.get("store"):
+                    case_queue = f"{queue}-stored"
+                    version = await register_workflow_version(
+                        pool, name, text, hashlib.sha256(text.encode()).hexdigest()
+                    )
+                    await create_run(
+                        pool,
+                        NewRun(
+                            run_id=run_id,
+                            workflow_name=name,
+                            workflow_version=version.version,
+                            task_queue=case_queue,
+                            status=RunStatus.QUEUED,
+                        ),
+                    )
+                params = InterpreterInput(
+                    run_id, name, "1", text, run_input, case_queue, trace=traced
+                )
                 handle = await client.start_workflow(
-                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
+                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=case_queue
                 )
                 if "early_signal" in case:
                     task, payload = case["early_signal"]
@@ -156,6 +212,7 @@ async def record(names: list[str]) -> None:
                 history = await handle.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
     finally:
+        await pool.close()
         server.stop()
         http.shutdown()
 
