@@ -301,12 +301,18 @@ async def serve(
             tokens=(),
         )
         egress.configure(dev_egress_policy(settings, temporal, database_url, settings.api_port))
-        from api.http_server import server_config
+        from api.http_server import ServerLimits, server_config
 
         app = create_app(config)
         route_logs(settings.data_dir / "segue.log")  # Litestar configured logging its way
         server = _QuietServer(
-            server_config(app, "127.0.0.1", settings.api_port, log_level="warning")
+            server_config(
+                app,
+                "127.0.0.1",
+                settings.api_port,
+                limits=ServerLimits.from_env(),
+                log_level="warning",
+            )
         )
         urls = DevUrls(
             api=f"http://127.0.0.1:{settings.api_port}",

@@ -43,7 +43,9 @@ def api_main(args: argparse.Namespace) -> int:
     try:
         config = serving_config(args.host, insecure_dev=args.insecure_dev)
         from api.app import create_app
+        from api.http_server import ServerLimits
 
+        limits = ServerLimits.from_env()
         app = create_app(config)
     except ConfigError as error:
         print(f"segue api: {error}", file=sys.stderr)
@@ -53,6 +55,8 @@ def api_main(args: argparse.Namespace) -> int:
     from api.http_server import server_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    options = server_config(app, args.host, args.port, log_level="info", proxy_headers=True)
+    options = server_config(
+        app, args.host, args.port, limits=limits, log_level="info", proxy_headers=True
+    )
     uvicorn.Server(options).run()
     return 0

@@ -37,7 +37,7 @@ from engine.store import (
     list_workflows,
     open_pool,
 )
-from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.codec import EncryptionCodec, data_converter
 from engine.temporal.otel import tracing_plugins
 
 log = logging.getLogger("segue.api")
@@ -164,6 +164,8 @@ class Services:
         )
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
+        # The codec of this deployment's payloads, for the /codec routes (None: no keys).
+        self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
         self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
@@ -184,7 +186,7 @@ class Services:
             self.config.temporal_address,
             namespace=self.config.temporal_namespace,
             lazy=True,
-            data_converter=DATA_CONVERTER,
+            data_converter=data_converter(self.config.codec_keys),
             # With tracing on, started runs carry the request's span (api/tracing.py).
             plugins=tracing_plugins(),
         )

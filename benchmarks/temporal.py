@@ -749,7 +749,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
 
     from temporalio.worker import Replayer
 
-    from engine.temporal.converter import DATA_CONVERTER
+    from engine.temporal.codec import converter_from_env
     from engine.temporal.interpreter import Interpreter
     from engine.temporal.worker import workflow_runner
 
@@ -762,7 +762,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
             replayer = Replayer(
                 workflows=workflows,
                 workflow_runner=workflow_runner(),
-                data_converter=DATA_CONVERTER,
+                data_converter=converter_from_env(),
             )
             began = time.perf_counter()
             await replayer.replay_workflow(history)
@@ -789,7 +789,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
             workflows=workflows,
             workflow_runner=workflow_runner(),
             workflow_task_executor=executor,
-            data_converter=DATA_CONVERTER,
+            data_converter=converter_from_env(),
         )
         await replayer.replay_workflow(variant.last_history)
         executor.submit(profiler.disable).result()

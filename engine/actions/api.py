@@ -30,6 +30,7 @@ from engine.actions.reporting import (
     checked_log,
     checked_progress,
 )
+from engine.masking import secret_values
 
 # Dotted lower-case names with at least two segments: `core.echo`, `mypack.sub.op`.
 ACTION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -159,6 +160,9 @@ class ActionDefinition:
       runs (draft 2020-12 unless it says otherwise with `$schema`).
     - `heartbeat_timeout`: seconds; when set, the host fails an attempt whose handler
       has not called `context.heartbeat` for that long.
+    - `secret_input`, `secret_result`: dotted paths (`headers.Authorization`; keys match
+      without regard to case) of input and result fields that hold secrets: their values
+      are masked in the run's trace, status, errors and logs from then on.
     """
 
     name: str
@@ -168,6 +172,8 @@ class ActionDefinition:
     retry_defaults: Mapping[str, float] | None = None
     input_schema: Mapping[str, Any] | None = None
     heartbeat_timeout: float | None = None
+    secret_input: tuple[str, ...] = ()
+    secret_result: tuple[str, ...] = ()
     _validator: jsonschema.protocols.Validator | None = field(
         init=False, default=None, repr=False, compare=False
     )
@@ -189,6 +195,21 @@ class ActionDefinition:
             raise ValueError(f"action {self.name!r}: heartbeat_timeout must be a positive number")
         if self.input_schema is not None:
             object.__setattr__(self, "_validator", _validator_for(self.name, self.input_schema))
+        for paths in (self.secret_input, self.secret_result):
+            if isinstance(paths, str) or not all(
+                isinstance(path, str) and path and all(path.split(".")) for path in paths
+            ):
+                raise ValueError(
+                    f"action {self.name!r}: secret fields must be a tuple of dotted paths, "
+                    f"got {paths!r}"
+                )
+
+    def secret_values(self, value: Any, *, result: bool = False) -> list[str]:
+        """The texts held by the declared secret fields of an input (or a result)."""
+        found: list[str] = []
+        for path in self.secret_result if result else self.secret_input:
+            found.extend(secret_values(_field_at(value, path.split("."))))
+        return found
 
     @property
     def is_async(self) -> bool:
@@ -233,6 +254,18 @@ def _checked_retry_defaults(name: str, raw: Mapping[str, Any]) -> dict[str, floa
             raise ValueError(f"action {name!r}: retry_defaults.backoff must be >= 1")
         checked[key] = int(value) if key == "count" else value
     return checked
+
+
+def _field_at(value: Any, steps: list[str]) -> Any:
+    for step in steps:
+        if not isinstance(value, Mapping):
+            return None
+        if step in value:
+            value = value[step]
+            continue
+        folded = step.casefold()
+        value = next((item for key, item in value.items() if str(key).casefold() == folded), None)
+    return value
 
 
 def _check_arity(name: str, handler: Callable[..., Any]) -> None:

@@ -42,6 +42,10 @@ class Behaviour(IntEnum):
     OBSERVED = 3
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
+    Secrets (engine/temporal/run_secrets.py): a run whose workflow calls `$secret('name')`
+    first resolves those names in one local activity, and a missing one fails the run
+    with `secret_unknown` before anything runs; its secret inputs and values are masked
+    in every trace batch.
     A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
     `data.traceId` (engine/temporal/run_spans.py).
     An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,

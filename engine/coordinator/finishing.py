@@ -50,6 +50,7 @@ def maybe_finish(m: Machine) -> None:
             seed=f"{state.run.id if state.run else ''}:output",
             task_status=state.latest_status.get,
             limits=m.limits,
+            secrets=m.secrets,
         )
         try:
             output = m.spec.output.render(scope)

@@ -64,6 +64,7 @@ def on_run_started(m: Machine, event: RunStarted) -> None:
         now_ms=state.now_ms,
         seed=f"{event.run.id}:vars",
         limits=m.limits,
+        secrets=m.secrets,
     )
     for name, template in m.spec.vars:
         try:

@@ -302,6 +302,15 @@ def _check_input_schemas(inputs: Mapping[str, Any], source_map: SourceMap) -> It
                 f"{clip(error.message, _MESSAGE_CHARS)}",
             )
             continue
+        if "secret" in schema and not isinstance(schema["secret"], bool):
+            # Segue's own keyword (JSON Schema ignores it): a typo must not leave a
+            # secret shown in clear.
+            yield Diagnostic(
+                source_map.position(("input", name, "secret")),
+                Category.SCHEMA,
+                f"input {clip(name)!r}: secret must be true or false, "
+                f"got {clip(repr(schema['secret']), _MESSAGE_CHARS)}",
+            )
         for reason in refused_patterns(schema):
             yield Diagnostic(
                 source_map.position(("input", name)),

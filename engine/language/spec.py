@@ -139,6 +139,12 @@ class WorkflowSpec:
     schedules: tuple[ScheduleSpec, ...] = ()
     source: str = "<workflow>"
     content_hash: str = ""
+    secrets: frozenset[str] = frozenset()  # names of the `$secret('name')` calls
+
+    @property
+    def secret_inputs(self) -> tuple[str, ...]:
+        """The inputs declared `secret: true`, in file order."""
+        return tuple(name for name, schema in self.input_schema.items() if schema.get("secret"))
 
     def cap_for(self, task: str) -> int:
         """The iteration cap of a task (LANGUAGE.md §6)."""

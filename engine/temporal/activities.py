@@ -23,11 +23,14 @@ from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
+from engine.masking import Masker
+from engine.secret_source import SECRET_UNKNOWN, SecretUnavailable, resolve_secrets
 from engine.temporal.action_metrics import ActionMetrics
 from engine.temporal.task_logs import Announce, AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
+    RESOLVE_SECRETS,
     RUN_ACTION,
     ActionRequest,
     TaskArtifact,
@@ -57,8 +60,13 @@ class TraceUnrecordable(Exception):
     """A trace batch that no retry can write (the sink says which errors are passing)."""
 
 
-def _failure(error: ActionError) -> ApplicationError:
-    return ApplicationError(error.message, error.details, type=error.type, non_retryable=True)
+def _failure(error: ActionError, masker: Masker) -> ApplicationError:
+    return ApplicationError(
+        masker.message(error.message),
+        masker.value(error.details),
+        type=error.type,
+        non_retryable=True,
+    )
 
 
 class SegueActivities:
@@ -83,12 +91,16 @@ class SegueActivities:
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
         """Run one attempt of an action (or serve the simulated outcome), writing the trace
-        events it carries meanwhile: `{"result": …, "traced": bool}`."""
+        events it carries meanwhile: `{"result": …, "traced": bool}`, and `"secrets"`: the
+        values of the action's declared secret fields, which the run masks from then on."""
         if request.mock is not None:
             return {"result": _mocked(request.mock), "traced": False}
         writing: asyncio.Future[None] | None = None
         if request.trace is not None and self.trace_sink is not None:
             writing = asyncio.ensure_future(self._write_trace(self.trace_sink, request.trace))
+        definition = self.catalog.get(request.action)
+        declared = definition.secret_values(request.input) if definition else []
+        masker = Masker([*request.secrets, *declared])
         info = activity.info()
         waited = info.started_time - info.current_attempt_scheduled_time
         self.metrics.attempt_started(request.action, waited.total_seconds())
@@ -107,7 +119,7 @@ class SegueActivities:
                     "segue.execution": request.execution,
                 },
             ):
-                result = await self._attempt(request)
+                result = await self._attempt(request, masker)
                 _check_result_size(request.action, result)
         except ApplicationError as error:
             error_type = error.type or "failed"
@@ -121,6 +133,10 @@ class SegueActivities:
         finally:
             self.metrics.attempt_finished(request.action, error_type, time.monotonic() - began)
             traced = await _finished(writing)
+        if definition is not None:
+            declared.extend(definition.secret_values(result, result=True))
+        if declared:
+            return {"result": result, "traced": traced, "secrets": declared}
         return {"result": result, "traced": traced}
 
     async def _write_trace(self, sink: TraceSink, batch: TraceBatch) -> None:
@@ -134,7 +150,7 @@ class SegueActivities:
                 oldest_ms = min(record.timestamp_ms for record in batch.events)
                 self.metrics.trace_written(time.time() - oldest_ms / 1000)
 
-    async def _attempt(self, request: ActionRequest) -> Any:
+    async def _attempt(self, request: ActionRequest, masker: Masker) -> Any:
         """One attempt of the action itself."""
         loop = asyncio.get_running_loop()
         last_beat = [loop.time()]  # when the handler last said it is alive
@@ -160,6 +176,7 @@ class SegueActivities:
                 delivery=info.attempt,
             ),
             _run_signals(info.workflow_id, info.workflow_run_id),
+            masker,
         )
         context = ActionContext(
             run_id=request.run_id,
@@ -191,7 +208,7 @@ class SegueActivities:
                     ) from None
             return await work
         except ActionError as error:
-            raise _failure(error) from None
+            raise _failure(error, masker) from None
         finally:
             if beating is not None:
                 beating.cancel()
@@ -227,8 +244,16 @@ class SegueActivities:
             )
         return found
 
+    @activity.defn(name=RESOLVE_SECRETS)
+    async def resolve_secrets(self, names: list[str]) -> dict[str, str]:
+        """A run's named secrets from this worker's environment and secrets directory."""
+        try:
+            return resolve_secrets(names)
+        except SecretUnavailable as error:
+            raise ApplicationError(str(error), type=SECRET_UNKNOWN, non_retryable=True) from None
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.run_action, self.record_trace, self.lookup_workflow]
+        return [self.run_action, self.record_trace, self.lookup_workflow, self.resolve_secrets]
 
 
 def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None:

@@ -16,9 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
         Coordinator,
         DispatchAction,
+        FinishRun,
         ResumeRequested,
         RunInfo,
         RunStarted,
+        RunStatus,
     )
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
@@ -32,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         retry_numbers,
         retry_specs,
     )
-    from engine.temporal.driver import feed, fire_after
+    from engine.temporal.driver import carry_out, feed, fire_after
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
@@ -52,6 +54,8 @@ class Carried(msgspec.Struct, omit_defaults=True):
     mocks: list[dict[str, Any]] | None = None
     sequence: list[list[Any]] | None = None
     virtual_ms: int | None = None
+    # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
+    secrets: dict[str, Any] | None = None
 
 
 def carried_of(params: InterpreterInput) -> Carried:
@@ -67,9 +71,10 @@ def carried_of(params: InterpreterInput) -> Carried:
         ) from None
 
 
-def begin(run: RunState, params: InterpreterInput) -> None:
-    """Set the run up from its start input: a new run starts its coordinator; a continued
-    one restores its snapshot, waits, timers and trace counters."""
+async def begin(run: RunState, params: InterpreterInput) -> None:
+    """Set the run up from its start input: a new run resolves its named secrets and
+    starts its coordinator; a continued one restores its snapshot, secrets, waits, timers
+    and trace counters."""
     run.params = params
     run.retry_numbers = retry_numbers(params)
     run.local_actions = local_actions(params)
@@ -93,16 +98,25 @@ def begin(run: RunState, params: InterpreterInput) -> None:
     run.trace = TraceLog(params.trace_seq or next_seq, started, finished)
     defaults = retry_specs(run.retry_numbers)
     if params.snapshot is None:
-        run.coordinator_or_none = Coordinator(spec, action_retry_defaults=defaults)
-        info = RunInfo(params.run_id, params.workflow, params.version, started_at)
         behaviour = behaviour_of_this_run()
+        refused = await run.secrets.begin(spec, params, behaviour)
+        run.coordinator_or_none = Coordinator(
+            spec, action_retry_defaults=defaults, secrets=run.secrets.named
+        )
+        info = RunInfo(params.run_id, params.workflow, params.version, started_at)
         run.trace.run_started(run.now_ms(), params.input, _started_data(run, behaviour))
         rerun = _rerun_point(params)
         run.waits.behaviour = behaviour
-        feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
+        if refused is not None:  # a named secret is missing: nothing may run
+            carry_out(run, FinishRun(RunStatus.FAILED, None, (refused,)))
+        else:
+            feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
     else:
+        run.secrets.resume(params)
         state = state_from_builtins(params.snapshot)
-        run.coordinator_or_none = Coordinator(spec, state, action_retry_defaults=defaults)
+        run.coordinator_or_none = Coordinator(
+            spec, state, action_retry_defaults=defaults, secrets=run.secrets.named
+        )
         run.paused = run.coordinator.state.paused
         run.waits.behaviour = run.behaviour
         _restore_carried(run, params, carried)
@@ -159,6 +173,7 @@ def continuation(run: RunState) -> InterpreterInput:
         trace=(run.trace.next_seq, run.trace.started, run.trace.finished),
         drain_paused=run.drain_paused,
         waits=run.waits.carried(now),
+        secrets=run.secrets.carried(),
     )
     if run.mocks is not None:
         carried.mocks = [

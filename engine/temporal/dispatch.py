@@ -128,6 +128,7 @@ async def activity(
         timeout_seconds=command.timeout_seconds,
         mock=mock,
         trace=_carried_trace(run),
+        secrets=run.secrets.values,
     )
     carried = request.trace.events if request.trace else []
     timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
@@ -170,6 +171,7 @@ async def activity(
         raise
     if not outcome.get("traced"):
         run.trace.restore(carried)
+    run.secrets.learn(outcome.get("secrets"))
     run.succeeded(command, outcome.get("result"))
 
 

@@ -112,7 +112,7 @@ class Interpreter(AnswerHandlers):
         run = self._run
         if not params.run_id:  # started by a schedule: Temporal named the execution
             params.run_id = workflow.info().workflow_id
-        begin(run, params)
+        await begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:
             outcome = await (drive_simulation(run) if run.mocks else drive(run))

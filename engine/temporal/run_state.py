@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.progress_events import ProgressEvents
+    from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, WaitChange
@@ -54,6 +55,7 @@ class RunState:
         self.waits = WaitRegistry(self.emit, self.note_wait, self.now_ms, self.warn)
         self.wait_changes: list[WaitChange] = []
         self.trace = TraceLog()
+        self.secrets = RunSecrets()  # named secrets and what the trace masks
         self.progress_events = ProgressEvents()  # actions' own progress, for the trace
         self.pump_idle = True
         self.finish: FinishRun | None = None

@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol
 import msgspec
 import psycopg
 
+from engine.masking import Masker
 from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
 from engine.store.logs import LogLine, ProgressRecord
@@ -99,8 +100,12 @@ class AttemptLog:
         store: TaskLogStore | None,
         key: AttemptKey,
         announce: Announce | None = None,
+        masker: Masker | None = None,
     ) -> None:
         self._store = store
+        # The run's secret values: masked in every line, progress message and its data
+        # before anything is kept (engine/masking.py).
+        self._masker = masker or Masker()
         self._key = key
         self._announce = announce
         self._unannounced: ProgressRecord | None = None
@@ -141,7 +146,7 @@ class AttemptLog:
             attempt=self._key.attempt,
             done=done,
             total=total,
-            message=message,
+            message=self._masker.message(message) if message and self._masker else message,
             updated_at=datetime.now(UTC),
         )
         self._kick()
@@ -174,6 +179,9 @@ class AttemptLog:
 
     def write(self, level: str, message: str, data: dict[str, Any] | None = None) -> None:
         """Keep one line (or count it, past the attempt's bounds). Every line comes here."""
+        if self._masker:
+            message = self._masker.message(message)
+            data = self._masker.value(data)
         encoded = message.encode("utf-8", "replace")  # a lone surrogate becomes "?"
         size = len(encoded)
         if self._kept_lines >= MAX_LINES or self._kept_bytes + size > MAX_BYTES:

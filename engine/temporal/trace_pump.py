@@ -62,8 +62,8 @@ def trace_batch(run: RunState, events: list[TraceRecord], waits: list[WaitChange
     return TraceBatch(
         params.run_id,
         params.workflow,
-        events,
-        projection(run),
+        [run.secrets.record(event) for event in events],
+        run.secrets.projection(projection(run)),
         waits,
         int(params.version) if params.version.isdigit() else 0,
         params.task_queue,

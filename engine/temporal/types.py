@@ -15,6 +15,7 @@ INTERPRETER_WORKFLOW = "SegueInterpreter"
 RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
+RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
@@ -91,6 +92,9 @@ class ActionRequest:
     mock: dict[str, Any] | None = None  # the served outcome in simulations
     # Trace events the activity writes while the action runs (see the interpreter).
     trace: TraceBatch | None = None
+    # The run's secret values known so far: the activity masks them in the errors and
+    # logs it writes (engine/masking.py). Empty for runs without secrets.
+    secrets: list[str] = field(default_factory=list)
 
 
 @dataclass

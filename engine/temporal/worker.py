@@ -9,14 +9,15 @@ import signal
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
+from engine.temporal.codec import converter_from_env
 from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
-from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
@@ -53,15 +54,22 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 async def connect(
-    address: str, namespace: str = "default", *, attempts: int = 50, runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    *,
+    attempts: int = 50,
+    runtime: Runtime | None = None,
+    data_converter: DataConverter | None = None,
 ) -> Client:
-    """Connect to Temporal, retrying while a just-started server comes up."""
+    """Connect to Temporal, retrying while a just-started server comes up. Payloads are
+    encrypted when the environment sets codec keys (engine/temporal/codec.py)."""
+    converter = data_converter or converter_from_env()
     for attempt in range(attempts):
         try:
             return await Client.connect(
                 address,
                 namespace=namespace,
-                data_converter=DATA_CONVERTER,
+                data_converter=converter,
                 runtime=runtime,
                 # With tracing on: spans of runs, task executions and attempts (otel.py).
                 plugins=tracing_plugins(),

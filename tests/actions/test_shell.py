@@ -73,6 +73,25 @@ def test_runs_with_env_cwd_and_stdin(context: ActionContext, tmp_path: Path) -> 
     }
 
 
+def test_programs_never_see_the_workers_secrets(
+    context: ActionContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "SEGUE_SECRET_API_KEY",
+        "SEGUE_SECRETS_DIR",
+        "SEGUE_CODEC_KEYS",
+        "SEGUE_CODEC_KEYS_FILE",
+        "SEGUE_API_TOKEN",
+        "SEGUE_DATABASE_URL",
+    ):
+        monkeypatch.setenv(name, "withheld-value")
+    monkeypatch.setenv("SEGUE_TASK_QUEUE", "kept")
+    script = "import os; print(' '.join(f'{k}={v}' for k, v in os.environ.items()))"
+    for given in ({}, {"env": {"EXTRA": "1"}}):
+        shown = run({"argv": [PYTHON, "-c", script], **given}, context)["stdout"]
+        assert "withheld-value" not in shown and "SEGUE_TASK_QUEUE=kept" in shown
+
+
 def test_nonzero_exit_is_a_result_unless_checked(context: ActionContext) -> None:
     argv = [PYTHON, "-c", "import sys; print('partial'); sys.exit(3)"]
     result = run({"argv": argv}, context)

@@ -53,6 +53,11 @@ async def _gate(data: Any, context: ActionContext) -> dict[str, Any]:
     return {"gate": gate, "passed": True}
 
 
+async def _login(data: Any, context: ActionContext) -> dict[str, Any]:
+    context.log("info", f"logging in as {data['user']} with {data['password']}")
+    return {"user": data["user"], "session": f"session-of-{data['user']}-{data['password']}"}
+
+
 async def _report(data: Any, context: ActionContext) -> dict[str, Any]:
     """Reports a log line, progress and two artifacts, then holds `hold` seconds."""
     context.log("info", "scanning", hold=data["hold"])
@@ -66,6 +71,8 @@ async def _report(data: Any, context: ActionContext) -> dict[str, Any]:
 TEST_ACTIONS = [
     ActionDefinition("test.slow", _slow),
     ActionDefinition("test.gate", _gate),
+    # A login: its password and the session it returns are secrets (issue 12).
+    ActionDefinition("test.login", _login, secret_input=("password",), secret_result=("session",)),
     ActionDefinition("test.report", _report),
 ]
 

@@ -56,6 +56,7 @@ def test_there_are_histories() -> None:
         "joins",
         "joins-behaviour-1",
         "answers",
+        "secrets",
         "progress",
         "local",
         "cancel",
@@ -98,6 +99,26 @@ def test_answers_went_through_updates() -> None:
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in kinds
     [payload] = events[-1]["workflowExecutionCompletedEventAttributes"]["result"]["payloads"]
     assert json.loads(base64.b64decode(payload["data"]))["output"]["greeting"] == "Hello ada"
+
+
+def test_a_named_secret_is_read_once_and_replays_from_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`secrets` (behaviour 3): the value came from one local activity at the start, so
+    a worker without the secret in its environment replays the run unchanged."""
+    monkeypatch.delenv("SEGUE_SECRET_REPLAY_KEY", raising=False)
+    markers = [
+        event["markerRecordedEventAttributes"]
+        for event in _history("secrets")["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+    ]
+    resolved = [
+        json.loads(base64.b64decode(marker["details"]["result"]["payloads"][0]["data"]))
+        for marker in markers
+        if marker["markerName"] == "core_local_activity"
+    ]
+    assert resolved == [{"replay_key": "replay-key-5678"}]
+    assert _replay("secrets").replay_failure is None
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:

@@ -21,7 +21,7 @@ from engine.actions.api import ActionContext, ActionDefinition, ActionError, Pla
 from engine.actions.builtin.common import decode_limited
 from engine.actions.builtin.hops import MAX_REDIRECTS, RedirectPlan, TooManyRedirects, pin
 from engine.actions.egress import EgressDenied, EgressUnresolved, current_policy
-from engine.actions.redact import redact_text, redact_url
+from engine.masking import redact_text, redact_url
 
 DEFAULT_TIMEOUT: Final = 30.0
 # JSON bodies up to this size are parsed; anything larger comes back as truncated text.
@@ -31,6 +31,7 @@ USER_AGENT: Final = "segue-http-request/1"
 RETRY_DEFAULTS: Final = {"count": 0, "delay": 1, "backoff": 2, "max_delay": 30}
 
 _SCALAR: Final = {"type": ["string", "number", "boolean"]}
+CREDENTIAL_HEADERS: Final = ("Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key")
 INPUT_SCHEMA: Final = {
     "type": "object",
     "properties": {
@@ -247,5 +248,7 @@ def http_actions() -> tuple[ActionDefinition, ...]:
             description="Send one HTTP request; non-2xx statuses are results, not failures",
             retry_defaults=RETRY_DEFAULTS,
             input_schema=INPUT_SCHEMA,
+            # Credentials in headers: masked in the trace even when written as literals.
+            secret_input=tuple(f"headers.{name}" for name in CREDENTIAL_HEADERS),
         ),
     )

@@ -83,12 +83,27 @@ class _Capture:
         return decode_limited(bytes(self.data), self.truncated)
 
 
+# The worker's own credentials: a program a workflow runs gets none of them (a workflow
+# reads the secrets it names through `$secret`, and only those).
+WITHHELD_PREFIXES: Final = ("SEGUE_SECRET_", "SEGUE_CODEC_KEYS")
+WITHHELD: Final = frozenset({"SEGUE_SECRETS_DIR", "SEGUE_API_TOKEN", "SEGUE_DATABASE_URL"})
+
+
+def inherited_environment() -> dict[str, str]:
+    """The worker's environment without its secrets, for the programs it runs."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in WITHHELD and not name.startswith(WITHHELD_PREFIXES)
+    }
+
+
 async def run(input: dict[str, Any], context: ActionContext) -> dict[str, Any]:
     """Run `argv`; a nonzero return code fails the attempt only with `check: true`."""
     argv: list[str] = input["argv"]
     timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
     stdin_text: str | None = input.get("input")
-    env = {**os.environ, **input["env"]} if "env" in input else None
+    env = {**inherited_environment(), **input.get("env", {})}
     cwd: str | None = input.get("cwd")
     if cwd is not None and not os.path.isdir(cwd):
         raise ActionError(

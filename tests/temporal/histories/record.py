@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import threading
 import uuid
@@ -129,6 +130,12 @@ CASES: dict[str, dict[str, Any]] = {
     "pause": {"file": HERE / "pause.yaml", "input": {}, "pause": (0.5, 2.0)},
     "timeouts": {"file": HERE / "timeouts.yaml", "input": {}},
     "continued": {"file": HERE / "continued.yaml", "input": {}, "small_history": True},
+    # Behaviour 3: a named secret resolved once by a local activity; a secret input.
+    "secrets": {
+        "file": HERE / "secrets.yaml",
+        "input": {"token": "replay-token-1234"},
+        "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-5678"},
+    },
     # Behaviour 3: an action reports progress twice, 5.5 s apart, and stores an artifact;
     # its activity signals each (`task_progress`, `task_artifact`) and the run adds a
     # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
@@ -194,6 +201,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
             for name, case in cases.items():
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
+                os.environ.update(case.get("env", {}))
                 if name in ("monitoring", "local", "continued"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
