@@ -117,7 +117,9 @@ class RunReportsController(Controller):
         return ArtifactList(run_id=run_id, artifacts=[artifact_json(info) for info in found])
 
     @get(
-        "/{run_id:str}/artifacts/{artifact_id:int}",
+        # A string, not `:int`: a path that is no artifact id must still reach the token
+        # check (401 before 404), and then be an ARTIFACT_NOT_FOUND like any unknown id.
+        "/{run_id:str}/artifacts/{artifact_id:str}",
         summary="Download one artifact (its bytes, with its media type)",
         media_type="application/octet-stream",
         responses=documented(404),
@@ -126,14 +128,16 @@ class RunReportsController(Controller):
         self,
         services: ServicesDep,
         run_id: RunId,
-        artifact_id: FromPath[int],
+        artifact_id: FromPath[str],
     ) -> Response[bytes]:
         await require_run(services, run_id)
         found = None
-        if 1 <= artifact_id <= 2**63 - 1:
-            found = await get_artifact(services.pool, run_id, artifact_id)
+        number = int(artifact_id) if artifact_id.isascii() and artifact_id.isdigit() else 0
+        if 1 <= number <= 2**63 - 1:
+            found = await get_artifact(services.pool, run_id, number)
         if found is None:
-            raise not_found("ARTIFACT_NOT_FOUND", f"run {run_id!r} has no artifact {artifact_id}")
+            shown = artifact_id if len(artifact_id) <= 40 else artifact_id[:40] + "…"
+            raise not_found("ARTIFACT_NOT_FOUND", f"run {run_id!r} has no artifact {shown!r}")
         return Response(
             found.content,
             media_type=found.media_type,
