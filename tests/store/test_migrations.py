@@ -16,7 +16,7 @@ pytestmark = pytest.mark.postgres
 
 TABLES = {
     "schema_version", "workflow_versions", "runs", "trace_events", "waits", "events", "schedules",
-    "webhooks", "webhook_deliveries", "event_rules",
+    "webhooks", "webhook_deliveries", "event_rules", "limit_leases",
 }  # fmt: skip
 
 
