@@ -23,7 +23,9 @@ from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
+from engine.store._db import StorePool
 from engine.temporal.action_metrics import ActionMetrics
+from engine.temporal.limit_activities import LimitActivities
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
@@ -68,8 +70,11 @@ class SegueActivities:
         trace_sink: TraceSink | None = None,
         workflow_lookup: WorkflowLookup | None = None,
         meter: MetricMeter | None = None,
+        limit_store: StorePool | None = None,
     ) -> None:
         self.catalog = catalog
+        # Concurrency limits across runs live in the store (engine/temporal/limit_activities.py).
+        self.limits = LimitActivities(limit_store)
         self.trace_sink = trace_sink
         self.workflow_lookup = workflow_lookup
         # The runtime's meter (exported at SEGUE_METRICS_ADDRESS), else one that drops all.
@@ -204,7 +209,7 @@ class SegueActivities:
         return found
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.run_action, self.record_trace, self.lookup_workflow]
+        return [self.run_action, self.record_trace, self.lookup_workflow, *self.limits.all()]
 
 
 def _check_result_size(action: str, result: Any) -> None:

@@ -109,6 +109,7 @@ def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
 
 
 def _restore_carried(run: RunState, params: InterpreterInput) -> None:
+    run.limits.asked = bool(params.carried.get("limits_asked"))
     for raw, remaining in params.carried.get("waits", []):
         command = msgspec.convert(raw, DispatchAction)
         run.waits.begin(command, remaining_ms=remaining, announce=False)
@@ -131,6 +132,8 @@ def continuation(run: RunState) -> InterpreterInput:
         "drain_paused": run.drain_paused,
         "waits": run.waits.carried(now),
     }
+    if run.limits.asked:
+        carried["limits_asked"] = True  # released when the continued run ends
     if run.mocks is not None:
         carried["mocks"] = [
             {k: v for k, v in vars(entry).items() if v is not None and k != "error"}

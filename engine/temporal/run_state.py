@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.simulator.mocks import MockBook
     from engine.temporal.children import ChildStops
+    from engine.temporal.limit_gate import LimitGate
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
@@ -42,6 +43,7 @@ class RunState:
         self.coordinator_or_none: Coordinator | None = None
         self.retry_numbers: dict[str, dict[str, float]] = {}
         self.children = ChildStops()
+        self.limits = LimitGate()  # concurrency limits across runs (engine/temporal/limits.py)
         self.metrics: RunMetrics | None = None
         self.spans: RunSpans | None = None
         self.started_at_ms = 0

@@ -116,6 +116,8 @@ def projection(run: RunState) -> dict[str, Any]:
             result["failure"] = {"reason": first.message, "details": {"type": first.type}}
     else:
         result["status"] = "PAUSED" if run.paused else "RUNNING"
+        if run.limits.queued:
+            result["status"] = "QUEUED"  # waits for a concurrency limit's slot
         state = run.coordinator_or_none.state if run.coordinator_or_none is not None else None
         if state is not None and state.errors:
             # A run that is failing while another branch still waits shows why now,
@@ -128,6 +130,8 @@ def projection(run: RunState) -> dict[str, Any]:
 def progress_of(run: RunState) -> dict[str, Any]:
     """Live progress: executions in flight and the latest finished ones."""
     status = "PAUSED" if run.paused else "RUNNING"
+    if run.limits.queued:
+        status = "QUEUED"
     if run.finish is not None:
         status = API_STATUS[run.finish.status]
     return {
@@ -138,7 +142,14 @@ def progress_of(run: RunState) -> dict[str, Any]:
         "running": sorted(run.live.values(), key=lambda e: e["execution"]),
         "recent": list(run.recent),
         "waiting": [wait.describe() for wait in run.waits.open()],
+        **({"queued": _queued(run)} if run.limits.queued else {}),
     }
+
+
+def _queued(run: RunState) -> dict[str, Any]:
+    """The limit a queued run waits for, and its place in line when it was queued."""
+    limit, key = run.limits.waiting_for or ("", "")
+    return {"limit": limit, "key": key, "position": run.limits.position}
 
 
 def api_status(finish: FinishRun) -> str:

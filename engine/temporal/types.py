@@ -13,11 +13,14 @@ INTERPRETER_WORKFLOW = "SegueInterpreter"
 RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
+ACQUIRE_LIMIT = "segue.acquire_limit"
+RELEASE_LIMITS = "segue.release_limits"
 DEFAULT_TASK_QUEUE = "segue"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
+SIGNAL_LIMIT = "limit"  # a concurrency limit's slot is granted, or the wait is over
 QUERY_PROGRESS = "progress"
 # Updates: the run says at once whether it took the answer (engine/temporal/answers.py).
 UPDATE_ANSWER = "answer"  # an answer for one wait, addressed by task (and item)
@@ -141,3 +144,38 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+@dataclass
+class LimitAcquire:
+    """A run asks for a slot of one concurrency limit's key (engine/store/limits.py)."""
+
+    run_id: str
+    name: str
+    key: str
+    capacity: int
+    strategy: str = "queue"
+    priority: int = 0
+
+
+@dataclass
+class LimitAnswer:
+    """What the limiter decided: holding, queued (at `position`) or refused; runs the
+    asker must cancel (`evict`, cancel_oldest) or tell their wait is over (`superseded`,
+    debounce)."""
+
+    outcome: str
+    position: int | None = None
+    evict: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LimitSignal:
+    """What `limit` carries to a waiting run: its slot of `name`/`key` is granted, or
+    (granted False) its wait ended without one, and why."""
+
+    name: str
+    key: str
+    granted: bool = True
+    reason: str | None = None

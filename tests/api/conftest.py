@@ -155,7 +155,10 @@ async def start_api_worker(database: str, address: str, queue: str) -> tuple[Sto
     pool = await open_pool(database)
     client = await connect(address)
     activities = SegueActivities(
-        api_catalog(), trace_sink=trace_sink(pool), workflow_lookup=workflow_lookup(pool)
+        api_catalog(),
+        trace_sink=trace_sink(pool),
+        workflow_lookup=workflow_lookup(pool),
+        limit_store=pool,
     )
     worker = build_worker(client, activities, task_queue=queue)
     await worker.__aenter__()
