@@ -43,7 +43,10 @@ class Behaviour(IntEnum):
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
     A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
-    `data.traceId` (engine/temporal/run_spans.py)."""
+    `data.traceId` (engine/temporal/run_spans.py). A run whose workflow declares
+    `concurrency_limits` acquires each limit by an activity before its first task, waits
+    for the `limit` signal while queued (WORKFLOW_QUEUED), and releases by an activity
+    before it ends, signalling the runs its release promoted (engine/temporal/limits.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)
