@@ -54,6 +54,7 @@ def test_there_are_histories() -> None:
         "joins",
         "joins-behaviour-1",
         "answers",
+        "limits",
     }
 
 
@@ -66,6 +67,25 @@ def test_answers_went_through_updates() -> None:
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in kinds
     [payload] = events[-1]["workflowExecutionCompletedEventAttributes"]["result"]["payloads"]
     assert json.loads(base64.b64decode(payload["data"]))["output"]["greeting"] == "Hello ada"
+
+
+def test_a_queued_run_waits_by_signal_not_by_polling() -> None:
+    """`limits` (behaviour 3): the run acquired (queued), waited with no timer for the
+    `limit` signal its holder's release sent, and released before it ended."""
+    events = _history("limits")["events"]
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]
+    assert scheduled == ["segue.acquire_limit", "segue.release_limits"]
+    signals = [
+        e["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["limit", "deliver"]
+    assert _timers("limits") == 0
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:

@@ -12,12 +12,16 @@ runs in flight that an upgrade must not disturb. `joins-behaviour-1.json` was re
 by the coordinator of commit ccf14fb (the last with behaviour 1, engine/coordinator/
 behaviour.py): `git worktree add /tmp/old ccf14fb`, copy this file and joins.yaml there,
 run `python tests/temporal/histories/record.py joins` in it, rename the output.
+
+The `limits` case needs PostgreSQL (the limiter's store): a database is made for it on
+`SEGUE_TEST_DATABASE_URL` (default: the local server the tests use) and dropped after.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import uuid
@@ -31,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
 
 from engine.actions.catalog import ActionCatalog  # noqa: E402
+from engine.store import open_pool  # noqa: E402
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
 from engine.temporal.types import (  # noqa: E402
@@ -42,6 +47,11 @@ from engine.temporal.types import (  # noqa: E402
     SignalPayload,
 )
 from engine.temporal.worker import build_worker, connect  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    LOCAL_SERVER_URL,
+    TEST_URL_VARIABLE,
+    temporary_database,
+)
 
 HERE = Path(__file__).parent
 WORKFLOWS = HERE.parent / "workflows"
@@ -86,6 +96,9 @@ CASES: dict[str, dict[str, Any]] = {
             ("approve", {"approved": True, "by": "eve"}),
         ],
     },
+    # Behaviour 3: a run queued for a concurrency limit behind a holder of its key, woken
+    # by the holder's release signal; it then runs and releases itself.
+    "limits": {"file": HERE / "limits.yaml", "input": {}, "behind": "replay-limits-holder"},
 }
 
 
@@ -105,15 +118,33 @@ async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int
 _PINNED: dict[str, int] = {}
 
 
+async def _wait_status(handle: WorkflowHandle[Any, Any], status: str) -> None:
+    """Until the run shows `status` (RUNNING: and waits for an answer, so it is past its
+    admission and holds its slots)."""
+    for _ in range(100):
+        progress = await handle.query(QUERY_PROGRESS)
+        if progress["status"] == status and (status != "RUNNING" or progress["waiting"]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never became {status}")
+
+
 async def record(names: list[str]) -> None:
+    server_url = os.environ.get(TEST_URL_VARIABLE, LOCAL_SERVER_URL)
+    with temporary_database(server_url) as database:
+        await _record(names, database)
+
+
+async def _record(names: list[str], database: str) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     server = start_dev_server()
+    pool = await open_pool(database)
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
         activities = SegueActivities(
-            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS)
+            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
         )
         async with build_worker(client, activities, task_queue=queue):
             for name, case in CASES.items():
@@ -124,10 +155,26 @@ async def record(names: list[str]) -> None:
                 if name == "monitoring":
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
+                holder = None
+                if "behind" in case:
+                    first = InterpreterInput(
+                        case["behind"], name, "1", text, run_input, queue, trace=False
+                    )
+                    holder = await client.start_workflow(
+                        INTERPRETER_WORKFLOW, first, id=case["behind"], task_queue=queue
+                    )
+                    await _wait_status(holder, "RUNNING")
                 params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
                 )
+                if holder is not None:
+                    await _wait_status(handle, "QUEUED")
+                    hold = SignalPayload(payload={"ok": True}, task="hold")
+                    await holder.signal(SIGNAL_DELIVER, hold)
+                    await holder.result()
+                    await _waiting_execution(handle, "hold")
+                    await handle.signal(SIGNAL_DELIVER, hold)
                 if "early_signal" in case:
                     task, payload = case["early_signal"]
                     await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
@@ -148,6 +195,7 @@ async def record(names: list[str]) -> None:
                 history = await handle.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
     finally:
+        await pool.close()
         server.stop()
         http.shutdown()
 
