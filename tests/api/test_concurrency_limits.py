@@ -74,13 +74,18 @@ def _in_use(harness: Harness, limit: str) -> tuple[int, int]:
     return harness.loop.run(read())
 
 
-def _all_released(harness: Harness, limit: str) -> None:
-    """Every slot and place in line of `limit` is given back. A run releases just after
-    it records its end (the trace and the release run side by side), so allow a moment."""
+def _until_in_use(harness: Harness, limit: str, expected: tuple[int, int]) -> None:
+    """Until `limit` has `expected` (holders, waiters). A run releases just after it
+    records its end (the trace and the release run side by side), so allow a moment."""
     deadline = time.monotonic() + 10
-    while _in_use(harness, limit) != (0, 0):
+    while _in_use(harness, limit) != expected:
         assert time.monotonic() < deadline, _in_use(harness, limit)
         time.sleep(0.1)
+
+
+def _all_released(harness: Harness, limit: str) -> None:
+    """Every slot and place in line of `limit` is given back."""
+    _until_in_use(harness, limit, (0, 0))
 
 
 def test_a_full_key_queues_the_next_run_and_the_ending_run_wakes_it(harness: Harness) -> None:
@@ -182,3 +187,39 @@ def test_a_key_that_does_not_render_fails_the_run_before_any_task(harness: Harne
     assert final["status"] == "FAILED"
     assert "must be 1 to 256 characters, got 300" in final["errors"][0]["message"]
     assert _leases(harness, run_id) == []
+
+
+def test_cancel_oldest_cancels_the_longest_holder_and_takes_its_slot(harness: Harness) -> None:
+    name, limit = _register(harness, "cancel_oldest")
+    oldest = harness.start(name, {"host": "h"})
+    _holding(harness, oldest)
+    newest = harness.start(name, {"host": "h"})
+    assert harness.wait_for(oldest)["status"] == "CANCELLED"
+    _holding(harness, newest)  # the cancelled run's release handed the slot on
+    _answer(harness, newest)
+    assert harness.wait_for(newest)["status"] == "COMPLETED"
+    _all_released(harness, limit)
+
+
+def test_a_run_timeout_still_counts_while_queued(harness: Harness) -> None:
+    name, limit = _register(harness)
+    holder = harness.start(name, {"host": "h"})
+    _holding(harness, holder)
+    impatient = unique("impatient")
+    text = (
+        HOLDER.replace("{limit}", limit)
+        .replace("{capacity}", "1")
+        .replace("{strategy}", "queue")
+        .replace("version: 1\n", "version: 1\ntimeout: 2\n")
+    )
+    harness.register(impatient, text)
+    waiter = harness.start(impatient, {"host": "h"})
+    _queued(harness, waiter)
+    final = harness.wait_for(waiter)
+    assert final["status"] == "TIMED_OUT", final
+    assert not [e for e in harness.trace(waiter) if e["type"] == "STARTED"]
+    _until_in_use(harness, limit, (1, 0))  # the timed-out waiter left the line
+    assert harness.client.get(f"/runs/{holder}").json()["status"] == "RUNNING"  # untouched
+    _answer(harness, holder)
+    harness.wait_for(holder)
+    _all_released(harness, limit)
