@@ -39,13 +39,22 @@ class KeyModel:
     holders: set[str] = field(default_factory=set)
     waiters: list[tuple[int, int, str]] = field(default_factory=list)  # (-priority, seq, run)
 
-    def acquire(self, run: str, priority: int, seq: int) -> Outcome:
+    def acquire(
+        self, run: str, priority: int, seq: int, strategy: LimitStrategy
+    ) -> tuple[Outcome, list[str]]:
+        """The outcome, and the waiters a debounce superseded."""
         if len(self.holders) < self.capacity and not self.waiters:
             self.holders.add(run)
-            return Outcome.HOLDING
+            return Outcome.HOLDING, []
+        if strategy in (LimitStrategy.FAIL, LimitStrategy.CANCEL_NEW):
+            return Outcome.REFUSED, []
+        superseded = []
+        if strategy is LimitStrategy.DEBOUNCE:
+            superseded = sorted(waiter[2] for waiter in self.waiters)
+            self.waiters = []
         self.waiters.append((-priority, seq, run))
         self.waiters.sort()
-        return Outcome.QUEUED
+        return Outcome.QUEUED, superseded
 
     def release(self, run: str) -> list[str]:
         self.holders.discard(run)
@@ -58,13 +67,14 @@ class KeyModel:
         return promoted
 
 
-# start: a new run on key k with priority p; end: the i-th live run ends (finishes, is
-# cancelled while waiting, or vanishes and is reaped: all release the same way).
-Step = tuple[str, int, int]
+# start: a new run on key k with priority p and a strategy; end: the i-th live run ends
+# (finishes, is cancelled while waiting, or vanishes and is reaped: all release alike).
+STRATEGIES = (LimitStrategy.QUEUE, LimitStrategy.QUEUE, LimitStrategy.FAIL, LimitStrategy.DEBOUNCE)
+Step = tuple[str, int, int, int]
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("start"), st.integers(0, 1), st.integers(0, 2)),
-        st.tuples(st.just("end"), st.integers(0, 30), st.just(0)),
+        st.tuples(st.just("start"), st.integers(0, 1), st.integers(0, 2), st.integers(0, 3)),
+        st.tuples(st.just("end"), st.integers(0, 30), st.just(0), st.just(0)),
     ),
     min_size=1,
     max_size=40,
@@ -86,7 +96,7 @@ def pool(postgres_url: str, loop: asyncio.AbstractEventLoop) -> Iterator[StorePo
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(capacity=st.integers(1, 3), script=steps)
 def test_the_limiter_behaves_as_the_model(
@@ -100,14 +110,21 @@ async def _play(pool: StorePool, capacity: int, script: list[Step]) -> None:
     models = {key: KeyModel(capacity) for key in ("a", "b")}
     live: list[tuple[str, str]] = []  # (run, key) in start order
     counter = itertools.count()
-    for kind, number, priority in script:
+    for kind, number, priority, strategy_index in script:
         if kind == "start":
             key = "ab"[number]
             run = f"{name}-r{next(counter)}"
             seq = next(counter)
-            got = await acquire(pool, run, LimitRequest(name, key, capacity, priority=priority))
-            assert got.outcome == models[key].acquire(run, priority, seq)
-            live.append((run, key))
+            strategy = STRATEGIES[strategy_index]
+            request = LimitRequest(name, key, capacity, strategy, priority)
+            got = await acquire(pool, run, request)
+            outcome, superseded = models[key].acquire(run, priority, seq, strategy)
+            assert (got.outcome, got.superseded) == (outcome, superseded)
+            live = [entry for entry in live if entry[0] not in superseded]  # they end
+            if outcome is not Outcome.REFUSED:
+                live.append((run, key))
+            else:
+                assert await leases_of(pool, run) == []  # a refused run holds nothing
         elif live:
             run, key = live.pop(number % len(live))
             promoted = await release(pool, run)
@@ -125,10 +142,18 @@ async def _play(pool: StorePool, capacity: int, script: list[Step]) -> None:
                     assert lease.holding == (run in model.holders)
             if usage is not None:
                 total = sum(len(m.holders) for m in models.values())
-                assert usage.holders == total
-    for run, key in live:
-        await release(pool, run)
-        models[key].release(run)
+                waiting = sum(len(m.waiters) for m in models.values())
+                assert (usage.holders, usage.waiters) == (total, waiting)
+    # No waiter starves: while holders end one by one, every waiter comes to hold.
+    served = {run for run, key in live if run in models[key].holders}
+    everyone = {run for run, _ in live}
+    while live:
+        run, key = next(entry for entry in live if entry[0] in models[entry[1]].holders)
+        live.remove((run, key))
+        promoted = [p.run_id for p in await release(pool, run)]
+        assert promoted == models[key].release(run)
+        served.update(promoted)
+    assert everyone == served
     # No slot leaks: nothing of this limit is left once every run has ended.
     assert name not in {u.name for u in await limit_usage(pool)}
     assert not [run for run in await leased_runs(pool, 10_000) if run.startswith(name)]
