@@ -21,10 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.store import open_pool  # noqa: E402
-from engine.store._db import StorePool  # noqa: E402
-from engine.store.limits import LimitRequest, acquire, release  # noqa: E402
-from tests.support.postgres import (  # noqa: E402
+from engine.store import open_pool
+from engine.store._db import StorePool
+from engine.store.limits import LimitRequest, acquire, release
+from tests.support.postgres import (
     LOCAL_SERVER_URL,
     TEST_URL_VARIABLE,
     temporary_database,
