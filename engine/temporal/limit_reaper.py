@@ -53,10 +53,14 @@ async def reap_once(client: Client, pool: StorePool) -> ReapReport:
             for promotion in await release(pool, run_id):
                 if await _wake(client, promotion):
                     report.woken.append(promotion.run_id)
+                    await mark_woken(pool, promotion)
+    # Promotions a releasing run made: its signal normally arrived (the query says the
+    # run no longer waits, and the row is marked); one that did not is sent now.
     for promotion in await unwoken_holders(pool, UNWOKEN_AFTER):
-        if await _still_waiting(client, promotion) and await _wake(client, promotion):
+        if not await _still_waiting(client, promotion):
+            await mark_woken(pool, promotion)
+        elif await _wake(client, promotion):
             report.woken.append(promotion.run_id)
-        else:
             await mark_woken(pool, promotion)
     return report
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.store.limits import leases_of, limit_usage
+from engine.store.limits import leases_of, limit_usage, release, unwoken_holders
 from engine.temporal.limit_reaper import reap_once
 from engine.temporal.worker import connect
 from tests.api.conftest import Harness, unique
@@ -222,4 +222,36 @@ def test_a_run_timeout_still_counts_while_queued(harness: Harness) -> None:
     assert harness.client.get(f"/runs/{holder}").json()["status"] == "RUNNING"  # untouched
     _answer(harness, holder)
     harness.wait_for(holder)
+    _all_released(harness, limit)
+
+
+def test_the_reaper_wakes_a_promoted_waiter_whose_signal_was_lost(harness: Harness) -> None:
+    """A releaser terminated between its release and its signal: the waiter holds the
+    slot in the store but sleeps. The reaper asks it (a query) and signals it."""
+    name, limit = _register(harness)
+    holder = harness.start(name, {"host": "h"})
+    _holding(harness, holder)
+    waiter = harness.start(name, {"host": "h"})
+    _queued(harness, waiter)
+
+    async def lose_the_signal_then_reap() -> tuple[list[str], list[str]]:
+        pool = harness.worker_pool
+        # The release as the holder's activity makes it, but no signal follows.
+        promoted = [p.run_id for p in await release(pool, holder)]
+        async with pool.connection() as conn:
+            await conn.execute(
+                "UPDATE limit_leases SET granted_at = now() - interval '1 minute' "
+                "WHERE run_id = %s",
+                (waiter,),
+            )
+        client = await connect(harness.temporal_address)
+        return promoted, (await reap_once(client, pool)).woken
+
+    promoted, woken = harness.loop.run(lose_the_signal_then_reap())
+    assert promoted == woken == [waiter]
+    _holding(harness, waiter)
+    assert harness.loop.run(unwoken_holders(harness.worker_pool, 0)) == []  # not again
+    for run_id in (holder, waiter):
+        _answer(harness, run_id)
+        assert harness.wait_for(run_id)["status"] == "COMPLETED"
     _all_released(harness, limit)
