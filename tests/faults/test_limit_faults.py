@@ -109,3 +109,44 @@ def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
     finally:
         stop_process(first)
         stop_process(second)
+
+
+def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
+    tmp_path: Path, temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
+) -> None:
+    """No test calls the reaper here: `segue worker` runs it, every 5 s."""
+    queue = f"limit-reap-{uuid.uuid4().hex[:8]}"
+    limit = f"per_host_{uuid.uuid4().hex[:8]}"
+    text = limited_workflow(limit).replace("seconds: 4", "seconds: 600")
+    holder, waiter = (f"limit-reap-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    worker = start_worker(temporal_address, queue, postgres_url, tmp_path / "worker.log")
+    try:
+        for run_id in (holder, waiter):
+            background_loop.run(
+                start_recorded_run(postgres_url, temporal_address, queue, "limited", text, run_id)
+            )
+        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (1, 1))
+        leases = background_loop.run(_leases(postgres_url, holder, waiter))
+        (first,) = [lease for lease in leases if lease.holding]  # whichever acquired first
+        queued = waiter if first.run_id == holder else holder
+
+        async def terminate_the_holder() -> float:
+            client = await connect(temporal_address)
+            await client.get_workflow_handle(first.run_id).terminate(reason="fault test")
+            return time.monotonic()
+
+        terminated_at = background_loop.run(terminate_the_holder())
+        _until(lambda: "STARTED" in background_loop.run(_trace_types(postgres_url, queued)), 30)
+        freed_after = time.monotonic() - terminated_at
+        assert freed_after < 15, freed_after  # one reaper pass (5 s) and the wake-up
+        (lease,) = background_loop.run(_leases(postgres_url, first.run_id, queued))
+        assert (lease.run_id, lease.holding) == (queued, True)
+
+        async def cancel_the_other() -> None:
+            client = await connect(temporal_address)
+            await client.get_workflow_handle(queued).cancel()
+
+        background_loop.run(cancel_the_other())
+        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (0, 0), 30)
+    finally:
+        stop_process(worker)
