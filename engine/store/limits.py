@@ -210,13 +210,14 @@ async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:
         )
 
 
-async def leased_runs(pool: StorePool, limit: int = 500) -> list[str]:
-    """Runs that hold or wait for a slot, longest-known first (for the reaper)."""
+async def leased_runs(pool: StorePool, after: str = "", limit: int = 200) -> list[str]:
+    """Runs that hold or wait for a slot, by run id after `after` (the reaper walks them
+    in pages, so every run is looked at however many there are)."""
     async with pool.connection() as conn, conn.cursor() as cursor:
         await cursor.execute(
-            """SELECT run_id FROM limit_leases GROUP BY run_id ORDER BY min(created_at)
-            LIMIT %s""",
-            (limit,),
+            """SELECT DISTINCT run_id FROM limit_leases WHERE run_id > %s
+            ORDER BY run_id LIMIT %s""",
+            (after, limit),
         )
         return [str(row[0]) for row in await cursor.fetchall()]
 

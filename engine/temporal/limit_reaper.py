@@ -21,7 +21,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
 
-from engine.store._db import StorePool
+from engine.store._db import StorePool, fetch_value
 from engine.store.limits import (
     Promotion,
     leased_runs,
@@ -33,21 +33,32 @@ from engine.store.limits import (
 from engine.temporal.types import QUERY_PROGRESS, SIGNAL_LIMIT, LimitSignal
 
 log = logging.getLogger("segue.limits")
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 
 REAP_EVERY = 5.0  # seconds between passes: how long a terminated run's slot stays taken
 UNWOKEN_AFTER = 10.0  # seconds a promoted waiter may go without its signal
+
+
+REAP_PAGE = 200  # runs described per pass: one DescribeWorkflowExecution each
+# One worker reaps at a time (a transaction-scoped advisory lock for the pass): more
+# workers do not multiply the calls to Temporal. "segue" "rp" as bytes.
+REAPER_LOCK_KEY = 0x73656775657270
 
 
 @dataclass
 class ReapReport:
     released: list[str] = field(default_factory=list)  # closed runs whose leases went
     woken: list[str] = field(default_factory=list)  # promoted waiters signalled
+    next_after: str = ""  # where the next pass goes on ("" : from the start again)
 
 
-async def reap_once(client: Client, pool: StorePool) -> ReapReport:
-    """One pass: release the leases of closed runs, wake unwoken promoted waiters."""
+async def reap_once(client: Client, pool: StorePool, after: str = "") -> ReapReport:
+    """One pass over a page of leased runs (from `after`): release the leases of closed
+    runs, wake promoted waiters whose wake-up was lost."""
     report = ReapReport()
-    for run_id in await leased_runs(pool):
+    page = await leased_runs(pool, after, REAP_PAGE)
+    report.next_after = page[-1] if len(page) == REAP_PAGE else ""
+    for run_id in page:
         if await _closed(client, run_id):
             report.released.append(run_id)
             for promotion in await release(pool, run_id):
@@ -128,9 +139,13 @@ async def run_reaper(
     """Reap until cancelled; a pass that fails (store or Temporal away) is logged and
     the next one tries again."""
     gauges = LimitGauges(meter) if meter is not None else None
+    after = ""
     while True:
         try:
-            report = await reap_once(client, pool)
+            async with pool.connection() as conn, conn.transaction():
+                locked = await fetch_value(conn, TRY_LOCK, (REAPER_LOCK_KEY,))
+                report = await reap_once(client, pool, after) if locked else ReapReport()
+            after = report.next_after
             if report.released:
                 log.info("released the limits of closed runs %s", report.released)
             if gauges is not None:

@@ -156,7 +156,7 @@ async def _play(pool: StorePool, capacity: int, script: list[Step]) -> None:
     assert everyone == served
     # No slot leaks: nothing of this limit is left once every run has ended.
     assert name not in {u.name for u in await limit_usage(pool)}
-    assert not [run for run in await leased_runs(pool, 10_000) if run.startswith(name)]
+    assert not [run for run in await leased_runs(pool, name, 10_000) if run.startswith(name)]
 
 
 def test_a_full_key_refuses_fails_supersedes_or_evicts_as_its_strategy_says(
@@ -215,3 +215,25 @@ def test_concurrent_acquirers_never_overfill_a_key(
         assert name not in {u.name for u in await limit_usage(pool)}
 
     loop.run_until_complete(scenario())
+
+
+def test_the_reaper_walks_every_leased_run_in_pages(
+    pool: StorePool, loop: asyncio.AbstractEventLoop
+) -> None:
+    async def scenario() -> tuple[list[list[str]], list[str]]:
+        name = unique("lim").replace("-", "_")
+        runs = [f"{name}-{index}" for index in range(5)]
+        for run in runs:
+            await acquire(pool, run, LimitRequest(name, "k", 2))  # 2 hold, 3 wait
+        pages: list[list[str]] = []
+        after = name  # below every run id of this test
+        while page := [run for run in await leased_runs(pool, after, 2) if run in runs]:
+            pages.append(page)
+            after = page[-1]
+        for run in runs:
+            await release(pool, run)
+        return pages, runs
+
+    pages, runs = loop.run_until_complete(scenario())
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [run for page in pages for run in page] == runs  # holders and waiters alike
