@@ -11,8 +11,8 @@ from typing import Final
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.concurrency_limits import build_limits
 from engine.language.deployment import Deployment
-from engine.language.limits import build_limits
 from engine.language.salvage import Damage, salvage
 from engine.language.schedules import build_schedules
 from engine.language.schema import validate_schema

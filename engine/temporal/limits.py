@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, FailRequested, TimerFired
     from engine.coordinator.behaviour import Behaviour
     from engine.expressions import ExpressionError, Scope
-    from engine.language.limits import render_key
+    from engine.language.concurrency_limits import render_key
     from engine.language.spec import LimitSpec
     from engine.temporal.compiled import compiled_spec
     from engine.temporal.driver import drive, feed

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from engine.expressions import ExpressionError, Scope
-from engine.language.limits import DEFAULT_KEY, render_key
+from engine.language.concurrency_limits import DEFAULT_KEY, render_key
 from engine.language.loader import check_workflow
 from engine.language.spec import LimitSpec
 
