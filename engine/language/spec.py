@@ -99,8 +99,9 @@ class TaskSpec:
 @dataclass(frozen=True, slots=True)
 class LimitSpec:
     """One entry of `concurrency_limits`: at most `capacity` runs of any workflow that
-    declares the limit `name` hold its `key` at once (engine/language/concurrency_limits.py reads it;
-    engine/temporal/limits.py acquires it). No key: one slot pool for the whole name."""
+    declares the limit `name` hold its `key` at once (read by engine/language/
+    concurrency_limits.py, acquired by engine/temporal/limits.py). No key: one slot pool
+    for the whole name."""
 
     name: str
     capacity: int

@@ -16,11 +16,6 @@ import msgspec
 
 from engine.store._db import StoreConnection, StorePool, fetch_all, fetch_one, fetch_value
 
-# Bounds the language checks too (engine/language/concurrency_limits.py); the table CHECKs them again.
-MAX_CAPACITY = 10_000
-MAX_KEY_CHARS = 256
-PRIORITY_RANGE = (-1000, 1000)
-
 
 class LimitStrategy(StrEnum):
     """What a run does when the limit's key is full."""
