@@ -12,13 +12,17 @@ from litestar.openapi import OpenAPIConfig
 
 from api.auth import bearer_guard
 from api.browsers import LOOPBACK_HOSTS, browser_guard
+from api.codec_cors import codec_cors
 from api.config import ApiConfig, ConfigError
+from api.console_assets import console_router
 from api.limits import check_body_depth
 from api.metrics import PROMETHEUS
 from api.problems import EXCEPTION_HANDLERS
+from api.routes.codec import CodecController
 from api.routes.events import EventController
 from api.routes.health import health
 from api.routes.metrics import MetricsController
+from api.routes.reports import RunReportsController
 from api.routes.rules import RuleController
 from api.routes.runs import RunController
 from api.routes.schedules import ScheduleController
@@ -64,7 +68,7 @@ def create_app(
             await services.stop()
 
     hosts = config.allowed_hosts or (LOOPBACK_HOSTS if config.auth_disabled else ("*",))
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             WorkflowController,
             RunController,
@@ -72,11 +76,14 @@ def create_app(
             WebhookController,
             webhook_delivery,
             RuleController,
+            RunReportsController,
             EventController,
+            CodecController,
             MetricsController,
             health,
+            console_router(),
         ],
-        middleware=[browser_guard(hosts, config.allowed_origins), PROMETHEUS.middleware],
+        middleware=[PROMETHEUS.middleware],
         before_request=check_body_depth,
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],
@@ -92,3 +99,11 @@ def create_app(
         lifespan=[lifespan],
         debug=False,
     )
+    # Around the whole ASGI handler, as Litestar's own CORS is: before routing, so that a
+    # foreign Host is refused on every path (unknown ones included, not answered 404) and
+    # the Temporal UI's codec preflight is answered without a route for OPTIONS.
+    guarded = codec_cors(config.temporal_ui_origin)(app.asgi_handler)
+    app.asgi_handler = browser_guard(hosts, config.allowed_origins, config.temporal_ui_origin)(
+        guarded
+    )
+    return app

@@ -28,6 +28,7 @@ from api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]")
 CLIENT_HEADER: Final = "x-segue-client"
+CODEC_PREFIX: Final = "/codec/"
 # Content types a cross-site page cannot send without a preflight.
 _STRUCTURED: Final = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
@@ -80,14 +81,22 @@ def cross_site_problem(
     )
 
 
-def browser_guard(hosts: tuple[str, ...], origins: tuple[str, ...]) -> type[_BrowserGuard]:
-    """An ASGI middleware class for Litestar's `middleware=` with these allow-lists."""
-    return type("BrowserGuard", (_BrowserGuard,), {"hosts": hosts, "origins": origins})
+def browser_guard(
+    hosts: tuple[str, ...], origins: tuple[str, ...], codec_origin: str | None = None
+) -> type[_BrowserGuard]:
+    """An ASGI middleware class for Litestar's `middleware=` with these allow-lists;
+    `codec_origin` (the Temporal UI) may also write, to the codec routes only."""
+    return type(
+        "BrowserGuard",
+        (_BrowserGuard,),
+        {"hosts": hosts, "origins": origins, "codec_origin": codec_origin},
+    )
 
 
 class _BrowserGuard:
     hosts: tuple[str, ...] = ()
     origins: tuple[str, ...] = ()
+    codec_origin: str | None = None
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,7 +117,10 @@ class _BrowserGuard:
             )
         else:
             method = str(scope.get("method", "GET"))
-            problem = cross_site_problem(method, headers, self.origins)
+            origins = self.origins
+            if self.codec_origin and str(scope.get("path", "")).startswith(CODEC_PREFIX):
+                origins = (*origins, self.codec_origin)
+            problem = cross_site_problem(method, headers, origins)
         if problem is None:
             await self.app(scope, receive, send)
             return

@@ -196,6 +196,33 @@ def follow_run(
             time.sleep(1)  # the API restarted: resume from the last event seen
 
 
+def follow_logs(
+    api: Api, run_id: str, params: dict[str, Any], show: Callable[[dict[str, Any]], str]
+) -> None:
+    """Print the run's log lines from the SSE stream as they are written, until the run
+    has ended and every line is out (the stream closes then); resume after a lost
+    connection from the last line seen."""
+    last_id: str | None = None
+    while True:
+        headers = {"last-event-id": last_id} if last_id else {}
+        try:
+            with api.http.stream(
+                "GET", f"/runs/{run_id}/logs/stream", params=params, headers=headers, timeout=None
+            ) as stream:
+                if stream.status_code >= 400:
+                    stream.read()
+                    raise ApiProblem(_problem_text(stream))
+                for line in stream.iter_lines():
+                    if line.startswith("id:"):
+                        last_id = line[3:].strip()
+                    if line.startswith("data:"):
+                        for entry in json.loads(line[5:]).get("logs", []):
+                            print(show(entry), flush=True)
+            return  # the stream ended: the run has ended and every line was sent
+        except httpx.HTTPError:
+            time.sleep(1)  # the API restarted: resume from the last line seen
+
+
 # An input default that begins with this is the demo service of the stack the run goes
 # to: `segue run` fills it in. The `.invalid` domain never resolves (RFC 2606), so a run
 # started any other way fails plainly instead of polling a service nobody started for it.

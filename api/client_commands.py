@@ -1,6 +1,6 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
-`trace`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
-`events send`."""
+`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
+`events send`, `export`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from api.cli_render import error_line, status_word
@@ -16,6 +17,7 @@ from api.client_cli import (
     Api,
     ApiProblem,
     find_api,
+    follow_logs,
     follow_run,
     print_outcome,
     register_file,
@@ -86,6 +88,42 @@ def _trace(api: Api, args: argparse.Namespace) -> int:
             return 0
 
 
+def log_line(line: dict[str, Any]) -> str:
+    """A task log line as one readable line: time, task and execution, level, message."""
+    when = str(line.get("timestamp", ""))[11:23]
+    where = f"{line.get('task')} #{line.get('execution')}"
+    if line.get("item") is not None:
+        where += f"[{line['item']}]"
+    stream = (line.get("data") or {}).get("stream")
+    level = line.get("level", "")
+    tag = f"{level}/{stream}" if isinstance(stream, str) else level
+    return f"{when}  {where:<20} {tag:<12} {line.get('message', '')}"
+
+
+def _logs(api: Api, args: argparse.Namespace) -> int:
+    show = (lambda line: json.dumps(line, ensure_ascii=False)) if args.json else log_line
+    params: dict[str, Any] = {}
+    if args.task:
+        params["task"] = args.task
+    if args.execution is not None:
+        params["execution"] = args.execution
+    if args.follow:
+        follow_logs(api, args.run, params, show)
+        return 0
+    cursor = None
+    while True:
+        page = api.call(
+            "GET",
+            f"/runs/{args.run}/logs",
+            params={**params, **({"cursor": cursor} if cursor else {})},
+        )
+        for line in page["logs"]:
+            print(show(line))
+        cursor = page.get("cursor")
+        if not page["logs"]:
+            return 0
+
+
 def _run_action(action: str) -> Command:
     def command(api: Api, args: argparse.Namespace) -> int:
         answer = api.call("POST", f"/runs/{args.run}/{action}")
@@ -146,9 +184,27 @@ def _events(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(api: Api, args: argparse.Namespace) -> int:
+    from api.export_files import case_yaml, write_case
+
+    case = api.call("GET", f"/runs/{args.run}/export")
+    for note in case.get("inexact") or []:
+        print(f"segue export: inexact: {note}", file=sys.stderr)
+    if args.dir is None:
+        print(case_yaml(case), end="")
+        return 0
+    paths = write_case(case, Path(args.dir))
+    print(
+        f"segue simulate {paths['workflow']} --input @{paths['input']} "
+        f"--mocks {paths['mocks']} --json"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "runs": _runs,
     "trace": _trace,
+    "logs": _logs,
     "cancel": _run_action("cancel"),
     "pause": _run_action("pause"),
     "resume": _run_action("resume"),
@@ -157,4 +213,5 @@ COMMANDS: dict[str, Command] = {
     "workflows": _workflows,
     "register": _register,
     "events": _events,
+    "export": _export,
 }

@@ -6,7 +6,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from api.cli_render import UnknownChoice, parse_status
+from api.cli_render import STATUS_WORDS, UnknownChoice, parse_status
+from api.completion import (
+    add_completion_command,
+    completes,
+    files_or_workflows,
+    run_ids,
+    words,
+    workflow_names,
+)
+
+GRAPH_FORMATS = ("text", "dot", "json", "mermaid")  # api.graph_command renders each
+MAX_VERSION = 2**31 - 1  # versions are PostgreSQL integers
 
 
 def _status_option(text: str) -> str:
@@ -14,6 +25,16 @@ def _status_option(text: str) -> str:
         return parse_status(text)
     except UnknownChoice as unknown:
         raise argparse.ArgumentTypeError(str(unknown)) from None
+
+
+def _version_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_VERSION:
+        raise argparse.ArgumentTypeError(f"{text!r}: a version is a number from 1 to {MAX_VERSION}")
+    return number
 
 
 def add_client_commands(commands: Any) -> None:
@@ -28,7 +49,7 @@ def add_client_commands(commands: Any) -> None:
     run = commands.add_parser(
         "run", help="run a workflow (file or registered name) and print its output"
     )
-    run.add_argument("target", metavar="FILE|NAME")
+    completes(run.add_argument("target", metavar="FILE|NAME"), files_or_workflows)
     run.add_argument("--input", metavar="JSON|@FILE")
     run.add_argument("--version", type=int, help="a registered version (default: latest)")
     run.add_argument("--name", help="register the file under this name (default: its stem)")
@@ -37,34 +58,46 @@ def add_client_commands(commands: Any) -> None:
     )
     common(run)
     runs = commands.add_parser("runs", help="list runs, newest first")
-    runs.add_argument("--workflow")
-    runs.add_argument(
+    completes(runs.add_argument("--workflow"), workflow_names)
+    status = runs.add_argument(
         "--status",
         type=_status_option,
         help="only runs with this status: running, paused, succeeded, failed, canceled, … "
         "(any case; the API's COMPLETED, CANCELLED too)",
     )
+    completes(status, words(*(word for word in STATUS_WORDS.values() if " " not in word)))
     runs.add_argument("--limit", type=int, default=20)
     common(runs)
     trace = commands.add_parser("trace", help="print a run's trace events, one line each")
-    trace.add_argument("run")
+    completes(trace.add_argument("run"), run_ids)
     trace.add_argument("--json", action="store_true", help="JSON lines, as the API sends them")
     trace.add_argument(
         "--follow", "-f", action="store_true", help="go on printing until the run ends"
     )
     common(trace)
+    logs = commands.add_parser("logs", help="print a run's task log lines")
+    logs.add_argument("run")
+    logs.add_argument("--task", help="only this task's lines")
+    logs.add_argument(
+        "--execution", type=int, metavar="N", help="only the lines of this task execution"
+    )
+    logs.add_argument("--json", action="store_true", help="JSON lines, as the API sends them")
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="go on printing until the run ends"
+    )
+    common(logs)
     for verb, what in (
         ("cancel", "cancel a run"),
         ("pause", "pause a run: start nothing new until resumed"),
         ("resume", "resume a paused run"),
     ):
         command = commands.add_parser(verb, help=what)
-        command.add_argument("run")
+        completes(command.add_argument("run"), run_ids)
         common(command)
     rerun = commands.add_parser(
         "rerun", help="run a finished run again (a new run) and follow it as `segue run` does"
     )
-    rerun.add_argument("run")
+    completes(rerun.add_argument("run"), run_ids)
     rerun.add_argument("--detach", action="store_true", help="print the new run (JSON) and return")
     rerun.add_argument(
         "--failed",
@@ -73,7 +106,7 @@ def add_client_commands(commands: Any) -> None:
     )
     common(rerun)
     signal = commands.add_parser("signal", help="resume a waiting task of a run with a payload")
-    signal.add_argument("run")
+    completes(signal.add_argument("run"), run_ids)
     signal.add_argument("task")
     signal.add_argument("--payload", metavar="JSON|@FILE")
     signal.add_argument(
@@ -86,6 +119,31 @@ def add_client_commands(commands: Any) -> None:
     register.add_argument("file", metavar="FILE")
     register.add_argument("--name", help="the workflow's name (default: the file's stem)")
     common(register)
+    graph = commands.add_parser(
+        "graph",
+        help="print a workflow's task graph (a file, or a registered workflow by name)",
+    )
+    completes(graph.add_argument("target", metavar="FILE|WORKFLOW"), files_or_workflows)
+    graph.add_argument(
+        "--format",
+        type=str.lower,
+        choices=GRAPH_FORMATS,
+        default="text",
+        help="text (for a terminal, the default), dot (Graphviz), json (as the API's "
+        "GET /workflows/{name}/graph), mermaid",
+    )
+    graph.add_argument(
+        "--version", type=_version_number, help="a registered version (default: latest)"
+    )
+    common(graph)
+    export = commands.add_parser(
+        "export", help="a run as a `segue simulate` case (workflow, input, mocks, expectations)"
+    )
+    completes(export.add_argument("run"), run_ids)
+    export.add_argument(
+        "--dir", metavar="DIR", help="write the files `segue simulate` reads into DIR"
+    )
+    common(export)
     events = commands.add_parser("events", help="deliver events to runs waiting for them")
     actions = events.add_subparsers(dest="events_action", required=True, metavar="ACTION")
     send = actions.add_parser("send", help="deliver an event (by name and correlation key)")
@@ -93,3 +151,4 @@ def add_client_commands(commands: Any) -> None:
     send.add_argument("--key", help="the correlation key (default: derived by the API)")
     send.add_argument("--payload", metavar="JSON|@FILE")
     common(send)
+    add_completion_command(commands)

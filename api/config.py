@@ -6,8 +6,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.temporal.types import DEFAULT_TASK_QUEUE
+
+if TYPE_CHECKING:
+    from engine.temporal.codec import CodecKeys
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/segue"
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
@@ -49,14 +53,27 @@ class ApiConfig:
     sse_max_streams_per_client: int = 16  # per client address
     sse_idle_check_seconds: float = 5.0  # first pause between "has the run ended?" checks
     sse_idle_check_max_seconds: float = 60.0  # the pause doubles up to this
+    # Payload codec keys (SEGUE_CODEC_KEYS / SEGUE_CODEC_KEYS_FILE): Temporal payloads
+    # encrypted at rest, and the /codec routes the Temporal UI decodes through.
+    codec_keys: CodecKeys | None = None
+    # The Temporal UI's origin (scheme://host[:port]): the only one granted CORS, and
+    # only on /codec/encode and /codec/decode.
+    temporal_ui_origin: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
         """Read `SEGUE_DATABASE_URL`, `SEGUE_TEMPORAL_ADDRESS`, `SEGUE_TEMPORAL_NAMESPACE`,
         `SEGUE_TASK_QUEUE`, `SEGUE_API_TOKEN` (comma-separated), `SEGUE_EVENT_KEYS` (JSON
         object), `SEGUE_API_MAX_BODY_BYTES`, `SEGUE_API_ALLOWED_HOSTS` and
-        `SEGUE_API_ALLOWED_ORIGINS` (comma-separated); keyword overrides win."""
+        `SEGUE_API_ALLOWED_ORIGINS` (comma-separated), the codec keys and
+        `SEGUE_TEMPORAL_UI_ORIGIN`; keyword overrides win."""
+        from engine.temporal.codec import CodecConfigError, CodecKeys
+
         env = os.environ if environ is None else environ
+        try:
+            codec_keys = CodecKeys.from_env(env)
+        except CodecConfigError as error:
+            raise ConfigError(str(error)) from None
         values: dict[str, object] = {
             "database_url": _text(env, "SEGUE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             "temporal_address": _text(env, "SEGUE_TEMPORAL_ADDRESS") or DEFAULT_TEMPORAL_ADDRESS,
@@ -66,6 +83,8 @@ class ApiConfig:
             "event_keys": parse_event_keys(env.get("SEGUE_EVENT_KEYS", "")),
             "allowed_hosts": _list(env, "SEGUE_API_ALLOWED_HOSTS", lower=True),
             "allowed_origins": _list(env, "SEGUE_API_ALLOWED_ORIGINS"),
+            "codec_keys": codec_keys,
+            "temporal_ui_origin": _text(env, "SEGUE_TEMPORAL_UI_ORIGIN").rstrip("/") or None,
         }
         max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")
         if max_body:

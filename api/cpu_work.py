@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api import validation
-from engine.actions.catalog import suggest_action
+from engine.action_names import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Category, Diagnostic
 from engine.language.loader import load_workflow
@@ -26,12 +26,16 @@ class ActionNameSet:
     """The installed action names, as the deployment checks need them."""
 
     names: tuple[str, ...]
+    in_workflow: frozenset[str] = frozenset()  # carried out by the workflow itself
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         return suggest_action(name, list(self.names), limit)
+
+    def runs_in_workflow(self, name: str) -> bool:
+        return name in self.in_workflow
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,8 @@ from engine.actions.egress import EgressPolicy, Endpoint
 from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
-from engine.temporal.devserver import DevServer, free_port, start_dev_server
-from engine.temporal.store_sink import trace_sink, workflow_lookup
+from engine.temporal.devserver import DevServer, free_port, launch_dev_server
+from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect
 
 log = logging.getLogger("segue.dev")
@@ -155,35 +155,49 @@ def embedded_postgres(data_dir: Path, watch: Callable[[ServerProcess], None]) ->
         from pgserver import get_server  # type: ignore[attr-defined]
 
     pgdata = data_dir / "postgres"
-    server = get_server(str(pgdata), cleanup_mode="stop")
+    server = None
     try:
-        pid = server.get_pid()
-        if pid is not None:
-            watch(ServerProcess.of(pid, "postgres", "PostgreSQL"))
+        # A stop signal while PostgreSQL starts (a second or two) waits until its
+        # postmaster is recorded, then stops it: never a server nobody knows of.
+        with deferred_stop():
+            server = get_server(str(pgdata), cleanup_mode="stop")
+            pid = server.get_pid()
+            if pid is not None:
+                watch(ServerProcess.of(pid, "postgres", "PostgreSQL"))
         yield str(server.get_uri())
     finally:
-        server.cleanup()
+        if server is not None:
+            server.cleanup()
 
 
 @contextmanager
 def temporal_server(
     settings: DevSettings, watch: Callable[[ServerProcess], None]
 ) -> Iterator[DevServer]:
+    """The Temporal dev server, watched by the guardian from the moment it is spawned:
+    a stop signal in its ~1 s readiness wait stops it, and so does the guardian if
+    `segue dev` is killed then."""
     # A known HTTP API port, so that the egress policy can keep actions away from it.
     settings.temporal_http_port = free_port()
-    server = start_dev_server(
-        db_file=settings.data_dir / "temporal.db",
-        port=settings.temporal_port,
-        ui=True,
-        ui_port=settings.ui_port,
-        log_path=settings.data_dir / "temporal.log",
-        extra_args=["--http-port", str(settings.temporal_http_port)],
-    )
+    server: DevServer | None = None
     try:
-        watch(ServerProcess.of(server.process.pid, "group", "Temporal server"))
+        # Between spawning and recording the process a signal must not unwind: it would
+        # leave a server nobody knows of. It is raised once the process is recorded.
+        with deferred_stop():
+            server = launch_dev_server(
+                db_file=settings.data_dir / "temporal.db",
+                port=settings.temporal_port,
+                ui=True,
+                ui_port=settings.ui_port,
+                log_path=settings.data_dir / "temporal.log",
+                extra_args=["--http-port", str(settings.temporal_http_port)],
+            )
+            watch(ServerProcess.of(server.process.pid, "group", "Temporal server"))
+        server.wait_ready()
         yield server
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
@@ -209,6 +223,7 @@ async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
+        task_logs=StoreTaskLogs(pool),
     )
     async with build_worker(client, activities):
         yield
@@ -231,8 +246,30 @@ class StopRequested(KeyboardInterrupt):
     """SIGTERM or SIGHUP while the stack starts or stops: unwind as Ctrl-C does."""
 
 
+# Stop signals received inside `deferred_stop`, raised when it ends (None: not deferring).
+_deferred_signals: list[int] | None = None
+
+
 def _raise_stop(signum: int, _frame: object) -> None:
+    if _deferred_signals is not None:
+        _deferred_signals.append(signum)
+        return
     raise StopRequested(signal.Signals(signum).name)
+
+
+@contextmanager
+def deferred_stop() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP (as `segue dev` handles them) for the block, and
+    raise the first one received when it ends. Only for short steps that must finish
+    together, such as starting a process and recording it."""
+    global _deferred_signals
+    outer, _deferred_signals = _deferred_signals, []
+    try:
+        yield
+    finally:
+        held, _deferred_signals = _deferred_signals, outer
+    if held:
+        raise StopRequested(signal.Signals(held[0]).name)
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -264,12 +301,18 @@ async def serve(
             tokens=(),
         )
         egress.configure(dev_egress_policy(settings, temporal, database_url, settings.api_port))
-        from api.http_server import server_config
+        from api.http_server import ServerLimits, server_config
 
         app = create_app(config)
         route_logs(settings.data_dir / "segue.log")  # Litestar configured logging its way
         server = _QuietServer(
-            server_config(app, "127.0.0.1", settings.api_port, log_level="warning")
+            server_config(
+                app,
+                "127.0.0.1",
+                settings.api_port,
+                limits=ServerLimits.from_env(),
+                log_level="warning",
+            )
         )
         urls = DevUrls(
             api=f"http://127.0.0.1:{settings.api_port}",
@@ -334,6 +377,7 @@ def _say(text: str, *, embedded: bool) -> None:
 def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
+        f"  console       {urls.api}/      (the run console, in a browser)",
         f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",

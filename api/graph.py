@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from api.validation import template_text
-from api.wire import GraphEdge, GraphNode, GraphView
+from api.wire import GraphEdge, GraphNode, GraphTransition, GraphView
 from engine.graph import build_graph
 from engine.language.spec import TaskSpec, WorkflowSpec
 
@@ -17,8 +17,12 @@ _ESCAPES: Final = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "\n": "
 
 def graph_view(spec: WorkflowSpec, name: str, version: int) -> GraphView:
     """The graph of a compiled workflow version."""
-    entries = list(build_graph(spec).entries)
-    nodes = [_node(task, task.name in entries) for task in spec.tasks.values()]
+    facts = build_graph(spec)
+    entries = list(facts.entries)
+    nodes = [
+        _node(task, entry=task.name in entries, cycle=task.name in facts.in_cycle)
+        for task in spec.tasks.values()
+    ]
     edges = [
         GraphEdge(
             from_=task.name,
@@ -38,7 +42,7 @@ def graph_view(spec: WorkflowSpec, name: str, version: int) -> GraphView:
     return view
 
 
-def _node(task: TaskSpec, entry: bool) -> GraphNode:
+def _node(task: TaskSpec, *, entry: bool, cycle: bool) -> GraphNode:
     kind: NodeKind
     if task.join is not None:
         kind = "join"
@@ -55,6 +59,15 @@ def _node(task: TaskSpec, entry: bool) -> GraphNode:
         action=template_text(task.action),
         workflow=template_text(task.workflow),
         entry=entry,
+        cycle=cycle,
+        next=[
+            GraphTransition(
+                transition=transition.index,
+                when=transition.when.source if transition.when is not None else None,
+                do=list(transition.do),
+            )
+            for transition in task.next
+        ],
     )
 
 
@@ -67,23 +80,30 @@ def mermaid(view: GraphView) -> str:
     for entry in view.entries:
         lines.append(f"    start((start)) --> {ids[entry]}")
     for edge in view.edges:
-        label = f'|"{_escape(_clip(edge.when))}"|' if edge.when else ""
+        label = f'|"{_escape(clip_label(edge.when))}"|' if edge.when else ""
         lines.append(f"    {ids[edge.from_]} -->{label} {ids[edge.to]}")
+    cyclic = [ids[node.id] for node in view.nodes if node.cycle]
+    if cyclic:  # tasks that may run again: a dashed outline
+        lines.append("    classDef cycle stroke-dasharray: 5 3")
+        lines.append(f"    class {','.join(cyclic)} cycle")
     return "\n".join(lines) + "\n"
 
 
 def _shape(node: GraphNode) -> str:
     label = _escape(node.id)
     if node.kind == "action" and node.action:
-        return f'["{label}<br/><small>{_escape(_clip(node.action))}</small>"]'
+        return f'["{label}<br/><small>{_escape(clip_label(node.action))}</small>"]'
     if node.kind == "workflow":
-        return f'[["{label}<br/><small>workflow {_escape(_clip(node.workflow or ""))}</small>"]]'
+        return (
+            f'[["{label}<br/><small>workflow {_escape(clip_label(node.workflow or ""))}</small>"]]'
+        )
     if node.kind == "join":
         return f'{{{{"{label}<br/><small>join {node.join}</small>"}}}}'
     return f'(["{label}"])'
 
 
-def _clip(text: str | None) -> str:
+def clip_label(text: str | None) -> str:
+    """A label cut to what a drawing can hold (the JSON keeps the whole text)."""
     text = text or ""
     return text if len(text) <= _LABEL_LIMIT else text[: _LABEL_LIMIT - 1] + "…"
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +21,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from api.config import ConfigError
 from api.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 MAX_HEAD_BYTES: Final = 16 * 1024
@@ -32,6 +35,34 @@ class ServerLimits:
     body_timeout: float = 30.0  # from the head to the body's last byte
     max_connections: int = 1024  # open connections; more are closed on accept
     keep_alive: int = 5  # idle seconds between requests on one connection
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerLimits:
+        """The limits, each overridable by its variable (`ConfigError` naming a bad one)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, float | int] = {}
+        for field, (variable, kind, low, high) in _SETTINGS.items():
+            raw = env.get(variable, "").strip()
+            if not raw:
+                continue
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{variable} must be a number, got {raw[:40]!r}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{variable} must be between {low:g} and {high:g}, got {raw}")
+            values[field] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# Field -> (variable, type, lowest, highest): bounds that keep the server defensible (a
+# head timeout of an hour is no timeout) and workable (at least one connection).
+_SETTINGS: Final[dict[str, tuple[str, type[float] | type[int], float, float]]] = {
+    "header_timeout": ("SEGUE_API_HEADER_TIMEOUT", float, 0.1, 300),
+    "body_timeout": ("SEGUE_API_BODY_TIMEOUT", float, 0.1, 3600),
+    "max_connections": ("SEGUE_API_MAX_CONNECTIONS", int, 1, 1_000_000),
+    "keep_alive": ("SEGUE_API_KEEP_ALIVE", int, 1, 600),
+}
 
 
 def _timeout_answer() -> bytes:

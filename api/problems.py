@@ -62,6 +62,8 @@ TITLES: dict[str, str] = {
     "UNHEALTHY": "The service is not ready",
     "TOO_COSTLY": "Checking the request took too much CPU",
     "BUSY": "Every checking process is busy",
+    "CODEC_NOT_CONFIGURED": "This deployment has no payload codec",
+    "CODEC_FAILED": "A payload could not be decrypted",
     "INTERNAL": "Internal server error",
 }
 

@@ -170,6 +170,8 @@ async def settle_from_temporal(
         temporal_run_id=described.temporal_run_id,
         failure=failure,
         completed_at=described.closed_at,
+        closed_by_temporal=True,
+        history_length=described.history_length or None,
     )
     return updated or record
 
@@ -302,6 +304,7 @@ async def launch(
         rerun=rerun_point,
         # The run decides with these for its whole life, whichever worker replays it.
         action_retry_defaults=services.catalog.retry_defaults(),
+        local_actions=services.catalog.local_actions(),
     )
     try:
         temporal_run_id = await start_run(

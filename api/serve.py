@@ -38,23 +38,14 @@ def serving_config(host: str, *, insecure_dev: bool, config: ApiConfig | None = 
     return replace(config, auth_disabled=True)
 
 
-def add_api_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of `segue api`."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
-    parser.add_argument(
-        "--insecure-dev",
-        action="store_true",
-        help="serve without a token (only on a loopback host; for local development)",
-    )
-
-
 def api_main(args: argparse.Namespace) -> int:
     """`segue api`: serve until SIGTERM/SIGINT; 2 on a configuration that cannot work."""
     try:
         config = serving_config(args.host, insecure_dev=args.insecure_dev)
         from api.app import create_app
+        from api.http_server import ServerLimits
 
+        limits = ServerLimits.from_env()
         app = create_app(config)
     except ConfigError as error:
         print(f"segue api: {error}", file=sys.stderr)
@@ -64,6 +55,8 @@ def api_main(args: argparse.Namespace) -> int:
     from api.http_server import server_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    options = server_config(app, args.host, args.port, log_level="info", proxy_headers=True)
+    options = server_config(
+        app, args.host, args.port, limits=limits, log_level="info", proxy_headers=True
+    )
     uvicorn.Server(options).run()
     return 0

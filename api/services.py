@@ -29,8 +29,15 @@ from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.language.loader import load_workflow
-from engine.store import StoreError, StorePool, WorkflowVersion, list_workflows, open_pool
-from engine.temporal.converter import DATA_CONVERTER
+from engine.store import (
+    LOG_CHANNEL,
+    StoreError,
+    StorePool,
+    WorkflowVersion,
+    list_workflows,
+    open_pool,
+)
+from engine.temporal.codec import EncryptionCodec, data_converter
 from engine.temporal.otel import tracing_plugins
 
 log = logging.getLogger("segue.api")
@@ -139,14 +146,26 @@ class Services:
         self.hub = TraceHub(
             config.database_url, self.store.ready, poll_seconds=config.sse_poll_seconds
         )
+        # Task logs have their own notifications (engine/store/logs.py).
+        self.log_hub = TraceHub(
+            config.database_url,
+            self.store.ready,
+            poll_seconds=config.sse_poll_seconds,
+            channel=LOG_CHANNEL,
+        )
         self.streams = StreamLimits(config.sse_max_streams_per_client, config.sse_max_streams)
         count_streams(self.streams)
         self.end_checks = EndChecks(config.sse_idle_check_seconds)
         self.versions = CompiledVersions()
         self.cpu = CpuPool()
-        self.action_names = cpu_work.ActionNameSet(tuple(self.catalog.names()))
+        self.action_names = cpu_work.ActionNameSet(
+            tuple(self.catalog.names()),
+            frozenset(n for n in self.catalog.names() if self.catalog.runs_in_workflow(n)),
+        )
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
+        # The codec of this deployment's payloads, for the /codec routes (None: no keys).
+        self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
         self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
@@ -167,7 +186,7 @@ class Services:
             self.config.temporal_address,
             namespace=self.config.temporal_namespace,
             lazy=True,
-            data_converter=DATA_CONVERTER,
+            data_converter=data_converter(self.config.codec_keys),
             # With tracing on, started runs carry the request's span (api/tracing.py).
             plugins=tracing_plugins(),
         )
@@ -175,6 +194,7 @@ class Services:
         await self.cpu.warm(cpu_work.warm_up)
         await self.store.start()
         self.hub.start()
+        self.log_hub.start()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Run `work` in the background for as long as the process serves (cancelled at
@@ -188,6 +208,7 @@ class Services:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.hub.stop()
+        await self.log_hub.stop()
         await self.store.close()
         self.cpu.close()
 

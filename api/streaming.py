@@ -16,6 +16,7 @@ from litestar.response import ServerSentEventMessage
 
 from api.stream_limits import next_check_delay
 from engine.store import (
+    TRACE_CHANNEL,
     StorePool,
     TraceEventRecord,
     TraceListener,
@@ -46,9 +47,15 @@ class TraceHub:
     """Fans trace notifications out to per-run subscribers."""
 
     def __init__(
-        self, conninfo: str, store_ready: asyncio.Event, *, poll_seconds: float = 0.5
+        self,
+        conninfo: str,
+        store_ready: asyncio.Event,
+        *,
+        poll_seconds: float = 0.5,
+        channel: str = TRACE_CHANNEL,
     ) -> None:
         self._conninfo = conninfo
+        self._channel = channel  # the trace's, or the task logs' (LOG_CHANNEL)
         self._store_ready = store_ready
         self.poll_seconds = poll_seconds
         self.listening = False
@@ -56,7 +63,7 @@ class TraceHub:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="segue-trace-hub")
+        self._task = asyncio.create_task(self._listen_forever(), name=f"segue-{self._channel}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -98,7 +105,7 @@ class TraceHub:
         await self._store_ready.wait()  # the schema (and its trigger) exists by then
         while True:
             try:
-                async with TraceListener(self._conninfo) as listener:
+                async with TraceListener(self._conninfo, self._channel) as listener:
                     self.listening = True
                     self._wake_all()  # anything committed before LISTEN is read now
                     async for run_id, _seq in listener:

@@ -85,6 +85,15 @@ class WorkflowView(Wire):
     versions: list[VersionView]
 
 
+class GraphTransition(Wire):
+    """One entry of a task's `next`, whole: engine commands (`fail`, `retry`, …) included;
+    an empty `do` continues the run. Edges list only the transitions' task targets."""
+
+    transition: int  # index in the task's `next`
+    do: list[str]  # always sent, even empty: an empty `do` is a transition too
+    when: str | None = None
+
+
 class GraphNode(Wire):
     id: str
     kind: Literal["action", "passthrough", "join", "workflow"]
@@ -92,6 +101,8 @@ class GraphNode(Wire):
     action: str | None = None  # the action name (or its expression) of an action task
     workflow: str | None = None  # the child workflow of a `workflow:` task
     entry: bool = False
+    cycle: bool = False  # the task lies on a cycle of transitions (it may run again)
+    next: list[GraphTransition] = msgspec.field(default_factory=list)
 
 
 class GraphEdge(Wire):
@@ -123,9 +134,24 @@ class RerunRequest(Wire, forbid_unknown_fields=True):
     from_: str = msgspec.field(default="start", name="from")
 
 
+class TaskProgressView(Wire):
+    """What a running action last said of its progress (`ctx.progress`)."""
+
+    task: str
+    execution: int
+    attempt: int
+    done: int | float
+    updated_at: str
+    item: int | None = None
+    total: int | float | None = None
+    message: str | None = None
+
+
 class Progress(Wire):
     completed_actions: int
     total_actions: int
+    # Running actions that report progress, most recently updated first (at most 50).
+    tasks: list[TaskProgressView] | None = None
 
 
 class Failure(Wire):
@@ -171,6 +197,19 @@ class TraceEnvelope(Wire):
     run_id: str
     events: list[dict[str, Any]]
     cursor: str | None = None
+
+
+class LogEnvelope(Wire):
+    """A page of task log lines; the log stream (SSE) sends one line per message."""
+
+    run_id: str
+    logs: list[dict[str, Any]]
+    cursor: str
+
+
+class ArtifactList(Wire):
+    run_id: str
+    artifacts: list[dict[str, Any]]
 
 
 class SignalRequest(Wire, forbid_unknown_fields=True):

@@ -7,7 +7,9 @@ Wall-clock time from `start_workflow` to the result, for:
 2. fan-out: one activity, 200 activities at once gathered, one more activity (the join)
    vs Segue's `split` -> 200 tasks -> a `join: all` task (all on `bench.step`);
 3. native: Segue chains of 100 pass-through tasks and of 100 `core.noop` tasks, whose
-   per-task cost is compared with the 100-activity chain of scenario 1.
+   per-task cost is compared with the 100-activity chain of scenario 1;
+4. local: the hand-written chain of 100 ordinary activities vs Segue's chain of 100
+   `bench.step` tasks run as local activities (`run: local`), target at least 3x faster.
 
 Segue runs twice per scenario: trace off, and trace written to a real PostgreSQL; the
 chain and the fan-out also run with the trace local activity but a sink that writes
@@ -21,6 +23,7 @@ workflow tasks and local-activity markers and to split the time into phases.
     python benchmarks/temporal.py --quick       # 1 repetition
     python benchmarks/temporal.py --json        # JSON rows instead of the table
     python benchmarks/temporal.py --only fan-out  # one scenario (repeatable)
+    python benchmarks/temporal.py --only local --no-trace  # local activities vs activities
     python benchmarks/temporal.py --timers      # also: how long short timers take
     python benchmarks/temporal.py --profile     # also: replay the histories (worker CPU
                                                 # per workflow task), cProfile them, time
@@ -171,8 +174,14 @@ def _step(i: int) -> list[str]:
 
 
 def segue_chain(n: int, kind: str) -> str:
-    """A chain t0..t{n-1}: `kind` is "activity" (bench.step), "noop" or "pass"."""
-    bodies = {"activity": _step, "noop": lambda i: ["    action: core.noop"], "pass": lambda i: []}
+    """A chain t0..t{n-1}: `kind` is "activity" (bench.step), "local" (bench.step with
+    `run: local`), "noop" or "pass"."""
+    bodies = {
+        "activity": _step,
+        "local": lambda i: [*_step(i), "    run: local"],
+        "noop": lambda i: ["    action: core.noop"],
+        "pass": lambda i: [],
+    }
     return chain_workflow(n, bodies[kind])
 
 
@@ -602,8 +611,18 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
             for kind in ("pass", "noop")
             for t in traces
         ]
-        wanted = set(args.only or ["chain", "fan-out", "native"])
-        scenarios = [vs for vs in (chain, fan, native) if vs[0].scenario in wanted]
+        local = [Variant("local", "hand-written", CHAIN, bench.hand("BenchChain", CHAIN))]
+        local += [
+            Variant(
+                "local",
+                f"Segue local, {label(t)}",
+                CHAIN,
+                bench.segue("bench_local", segue_chain(CHAIN, "local"), t),
+            )
+            for t in traces
+        ]
+        wanted = set(args.only or ["chain", "fan-out", "native", "local"])
+        scenarios = [vs for vs in (chain, fan, native, local) if vs[0].scenario in wanted]
         for variants in scenarios:
             log(f"{variants[0].scenario}: {', '.join(v.name for v in variants)}")
             await measure(bench, variants, args.repeat, log)
@@ -657,6 +676,13 @@ async def run(args: argparse.Namespace, services: Services, log: Callable[[str],
                     ("native", f"Segue {kind}, {label(t)}"),
                     ">= 10",
                 )
+        for t in traces:
+            ratio(
+                f"local: hand-written activities / Segue local ({label(t)}) (x faster)",
+                ("local", "hand-written"),
+                ("local", f"Segue local, {label(t)}"),
+                ">= 3",
+            )
         if args.timers:
             results["timers"] = await timers(bench, args, log)
         if args.profile:
@@ -723,7 +749,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
 
     from temporalio.worker import Replayer
 
-    from engine.temporal.converter import DATA_CONVERTER
+    from engine.temporal.codec import converter_from_env
     from engine.temporal.interpreter import Interpreter
     from engine.temporal.worker import workflow_runner
 
@@ -736,7 +762,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
             replayer = Replayer(
                 workflows=workflows,
                 workflow_runner=workflow_runner(),
-                data_converter=DATA_CONVERTER,
+                data_converter=converter_from_env(),
             )
             began = time.perf_counter()
             await replayer.replay_workflow(history)
@@ -763,7 +789,7 @@ async def profile(variants: list[Variant], log: Callable[[str], None]) -> dict[s
             workflows=workflows,
             workflow_runner=workflow_runner(),
             workflow_task_executor=executor,
-            data_converter=DATA_CONVERTER,
+            data_converter=converter_from_env(),
         )
         await replayer.replay_workflow(variant.last_history)
         executor.submit(profiler.disable).result()
@@ -886,7 +912,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["chain", "fan-out", "native"],
+        choices=["chain", "fan-out", "native", "local"],
         help="run only this scenario (repeatable); the ratios that need others are skipped",
     )
     parser.add_argument("--timers", action="store_true", help="also measure short timers")

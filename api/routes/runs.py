@@ -3,31 +3,32 @@ signals)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEvent
 
+from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
+from api.reconcile import reconciled_page, reconciled_status
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
 from api.runs import (
-    current_status,
     failed_run_point,
     request_cancel,
     request_hash,
     request_pause,
     require_run,
-    run_has_ended,
     start_new_run,
     status_view,
 )
 from api.services import Services
 from api.signals import signal_task
+from api.sse_response import admitted_stream
 from api.streaming import trace_stream
+from api.task_reports import with_task_progress
 from api.tracing import run_start_span, trace_id_of
 from api.wire import (
     RerunRequest,
@@ -82,7 +83,8 @@ class RunController(Controller):
             limit=limit,
             before=cursor,
         )
-        return RunList(runs=[status_view(run) for run in page.runs], next_cursor=page.next_cursor)
+        views = await reconciled_page(services, page.runs, status)
+        return RunList(runs=views, next_cursor=page.next_cursor)
 
     @get(
         "/{run_id:str}",
@@ -90,7 +92,8 @@ class RunController(Controller):
         responses=documented(404),
     )
     async def status(self, services: ServicesDep, run_id: RunId) -> RunStatusView:
-        view = await current_status(services, await require_run(services, run_id))
+        view = await reconciled_status(services, await require_run(services, run_id))
+        view = await with_task_progress(services.pool, view)
         trace_id = await run_trace_id(services.pool, run_id)
         return msgspec.structs.replace(view, trace_id=trace_id) if trace_id else view
 
@@ -135,33 +138,31 @@ class RunController(Controller):
         else:
             after = decode_cursor(cursor) if cursor else 0
         await require_run(services, run_id)
-        client = request.client.host if request.client else "unknown"
-        slot = services.streams.admit(client)
-
-        async def ended() -> bool:
-            return await services.end_checks.ended(run_id, lambda: run_has_ended(services, run_id))
-
-        async def events() -> AsyncIterator[ServerSentEventMessage]:
-            try:
-                async for message in trace_stream(
-                    services.pool,
-                    services.hub,
-                    run_id,
-                    after,
-                    run_has_ended=ended,
-                    keepalive_seconds=services.config.sse_keepalive_seconds,
-                    end_check_seconds=services.config.sse_idle_check_seconds,
-                    end_check_max_seconds=services.config.sse_idle_check_max_seconds,
-                ):
-                    yield message
-            finally:
-                slot.release()
-
-        messages = events()
-        slot.tie_to(messages)
-        return ServerSentEvent(
-            messages, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return admitted_stream(
+            request,
+            services,
+            run_id,
+            lambda ended: trace_stream(
+                services.pool,
+                services.hub,
+                run_id,
+                after,
+                run_has_ended=ended,
+                keepalive_seconds=services.config.sse_keepalive_seconds,
+                end_check_seconds=services.config.sse_idle_check_seconds,
+                end_check_max_seconds=services.config.sse_idle_check_max_seconds,
+            ),
         )
+
+    @get(
+        "/{run_id:str}/export",
+        summary="The run as a `segue simulate` case: workflow, input, mocks, expectations",
+        responses=documented(404, 409),
+    )
+    async def export(self, services: ServicesDep, run_id: RunId) -> dict[str, Any]:
+        run = await require_run(services, run_id)
+        version = await require_version(services, run.workflow_name, run.workflow_version)
+        return await run_case(services, run, version)
 
     @post(
         "/{run_id:str}/cancel",

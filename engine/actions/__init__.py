@@ -4,6 +4,7 @@ Free of Temporal: the Temporal binding adapts `ActionContext` to activity heartb
 and calls `invoke` inside an activity.
 """
 
+from engine.action_names import ENTRY_POINT_GROUP
 from engine.actions.api import (
     ACTION_NAME,
     ActionContext,
@@ -12,14 +13,16 @@ from engine.actions.api import (
     Handler,
     Heartbeat,
     Placement,
-    Progress,
 )
-from engine.actions.catalog import ENTRY_POINT_GROUP, ActionCatalog
-from engine.actions.invoke import invoke, invoke_inline, to_json_value
+from engine.actions.catalog import ActionCatalog
+from engine.actions.invoke import invoke, invoke_inline
+from engine.actions.json_values import to_json_value
+from engine.actions.reporting import NO_REPORTER, TaskReporter
 
 __all__ = [
     "ACTION_NAME",
     "ENTRY_POINT_GROUP",
+    "NO_REPORTER",
     "ActionCatalog",
     "ActionContext",
     "ActionDefinition",
@@ -27,7 +30,7 @@ __all__ = [
     "Handler",
     "Heartbeat",
     "Placement",
-    "Progress",
+    "TaskReporter",
     "invoke",
     "invoke_inline",
     "to_json_value",

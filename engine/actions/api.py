@@ -3,7 +3,8 @@
 An action is a handler `(input, context) -> result`, plain or `async def`, wrapped in an
 `ActionDefinition` that names it and carries its metadata. Nothing here knows about
 Temporal: the host (the Temporal binding, a test, the simulator) builds the
-`ActionContext` and supplies its heartbeat, progress and cancellation callables.
+`ActionContext` and supplies its heartbeat and cancellation callables and the reporter
+that takes its logs, progress and artifacts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import enum
 import inspect
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +22,15 @@ from typing import Any, Final, Protocol
 import jsonschema
 import jsonschema.protocols
 from jsonschema import validators
+
+from engine.actions.reporting import (
+    NO_REPORTER,
+    TaskReporter,
+    checked_artifact,
+    checked_log,
+    checked_progress,
+)
+from engine.masking import secret_values
 
 # Dotted lower-case names with at least two segments: `core.echo`, `mypack.sub.op`.
 ACTION_NAME: Final = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -36,17 +47,7 @@ class Heartbeat(Protocol):
     def __call__(self, details: Any = None, /) -> None: ...
 
 
-class Progress(Protocol):
-    """`progress(message, data=None)`: a human-readable step for the run's trace."""
-
-    def __call__(self, message: str, data: Any = None, /) -> None: ...
-
-
 def _no_heartbeat(details: Any = None, /) -> None:
-    return None
-
-
-def _no_progress(message: str, data: Any = None, /) -> None:
     return None
 
 
@@ -58,8 +59,9 @@ def _never_cancelled() -> bool:
 class ActionContext:
     """Where an action execution runs (LANGUAGE.md `$task`) and the host's callables.
 
-    `heartbeat`, `progress` and `is_cancelled` default to no-ops so that tests and local
-    tools can build a context with only the identifying fields.
+    `heartbeat`, `is_cancelled` and `reporter` default to no-ops so that tests and local
+    tools can build a context with only the identifying fields. An action reports with
+    `log`, `progress` and `artifact` (docs/actions.md "Logs, progress, artifacts").
     """
 
     run_id: str
@@ -70,8 +72,23 @@ class ActionContext:
     attempt: int = 1
     item: int | None = None  # the with-items index, None outside with-items
     heartbeat: Heartbeat = _no_heartbeat
-    progress: Progress = _no_progress
     is_cancelled: Callable[[], bool] = _never_cancelled
+    reporter: TaskReporter = NO_REPORTER
+    execution: int = 0  # the execution's id in its run (0 outside a run)
+
+    def log(self, level: str, message: str, /, **data: Any) -> None:
+        """A log line of this attempt: `level` is debug, info, warn or error; `data` JSON."""
+        self.reporter.log(level, message, checked_log(level, message, data))
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """How far the attempt is: `done` of `total` (units of the action's choosing)."""
+        self.reporter.progress(*checked_progress(done, total, message))
+
+    def artifact(
+        self, name: str, content: bytes | str | os.PathLike[str], media_type: str | None = None
+    ) -> None:
+        """Keep a file this attempt produced: bytes, text, or the path of a file."""
+        self.reporter.artifact(*checked_artifact(name, content, media_type))
 
 
 class ActionError(Exception):
@@ -110,14 +127,21 @@ class Placement(enum.Enum):
     """Where the Temporal binding runs an action's attempts.
 
     The one declaration the interpreter, `segue simulate`, validation and the docs read.
-    Issue 10 adds a third value (a local activity); code that branches on placement
-    matches every member, so a new one is a type error until each site handles it.
+    Code that branches on placement matches every member, so a new one is a type error
+    until each site handles it. A task may move an action between LOCAL_ACTIVITY and
+    ACTIVITY with `run: local|activity`; nothing moves a WORKFLOW action.
     """
 
     # Carried out by the workflow itself: no activity, recorded in the workflow's
     # history only by what it causes (a timer, a wait, a result). Deterministic engine
     # actions only (`core.*`); never a plugin.
     WORKFLOW = "workflow"
+    # One Temporal local activity per attempt, run by the worker that runs the workflow
+    # task and recorded with that task's completion: no activity task round trip through
+    # the server, so several times cheaper, but an attempt cut off by a worker loss is
+    # started again from the beginning, and its worker cannot be chosen apart from the
+    # workflow's. For short, idempotent work.
+    LOCAL_ACTIVITY = "local_activity"
     # One Temporal activity per attempt, on any worker of the task queue.
     ACTIVITY = "activity"
 
@@ -136,6 +160,9 @@ class ActionDefinition:
       runs (draft 2020-12 unless it says otherwise with `$schema`).
     - `heartbeat_timeout`: seconds; when set, the host fails an attempt whose handler
       has not called `context.heartbeat` for that long.
+    - `secret_input`, `secret_result`: dotted paths (`headers.Authorization`; keys match
+      without regard to case) of input and result fields that hold secrets: their values
+      are masked in the run's trace, status, errors and logs from then on.
     """
 
     name: str
@@ -145,6 +172,8 @@ class ActionDefinition:
     retry_defaults: Mapping[str, float] | None = None
     input_schema: Mapping[str, Any] | None = None
     heartbeat_timeout: float | None = None
+    secret_input: tuple[str, ...] = ()
+    secret_result: tuple[str, ...] = ()
     _validator: jsonschema.protocols.Validator | None = field(
         init=False, default=None, repr=False, compare=False
     )
@@ -166,6 +195,21 @@ class ActionDefinition:
             raise ValueError(f"action {self.name!r}: heartbeat_timeout must be a positive number")
         if self.input_schema is not None:
             object.__setattr__(self, "_validator", _validator_for(self.name, self.input_schema))
+        for paths in (self.secret_input, self.secret_result):
+            if isinstance(paths, str) or not all(
+                isinstance(path, str) and path and all(path.split(".")) for path in paths
+            ):
+                raise ValueError(
+                    f"action {self.name!r}: secret fields must be a tuple of dotted paths, "
+                    f"got {paths!r}"
+                )
+
+    def secret_values(self, value: Any, *, result: bool = False) -> list[str]:
+        """The texts held by the declared secret fields of an input (or a result)."""
+        found: list[str] = []
+        for path in self.secret_result if result else self.secret_input:
+            found.extend(secret_values(_field_at(value, path.split("."))))
+        return found
 
     @property
     def is_async(self) -> bool:
@@ -210,6 +254,18 @@ def _checked_retry_defaults(name: str, raw: Mapping[str, Any]) -> dict[str, floa
             raise ValueError(f"action {name!r}: retry_defaults.backoff must be >= 1")
         checked[key] = int(value) if key == "count" else value
     return checked
+
+
+def _field_at(value: Any, steps: list[str]) -> Any:
+    for step in steps:
+        if not isinstance(value, Mapping):
+            return None
+        if step in value:
+            value = value[step]
+            continue
+        folded = step.casefold()
+        value = next((item for key, item in value.items() if str(key).casefold() == folded), None)
+    return value
 
 
 def _check_arity(name: str, handler: Callable[..., Any]) -> None:

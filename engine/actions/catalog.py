@@ -11,11 +11,10 @@ from dataclasses import replace
 from importlib import metadata
 from typing import Any, Final
 
+from engine.action_names import ENTRY_POINT_GROUP, suggest_action
 from engine.actions.api import ACTION_NAME, ActionDefinition, Placement
 from engine.actions.builtin import builtin_actions
-from engine.language.wording import nearest
 
-ENTRY_POINT_GROUP: Final = "segue.actions"
 BUILTIN_SOURCE: Final = "built-in"
 
 _log = logging.getLogger(__name__)
@@ -79,6 +78,19 @@ class ActionCatalog:
             if definition.retry_defaults
         }
 
+    def local_actions(self) -> list[str]:
+        """The actions declared to run as local activities, by name (a run's start input
+        carries them, as it carries the retry defaults)."""
+        return [
+            name
+            for name, definition in sorted(self._actions.items())
+            if definition.placement is Placement.LOCAL_ACTIVITY
+        ]
+
+    def runs_in_workflow(self, name: str) -> bool:
+        """Whether the action is carried out by the workflow itself (it cannot be moved)."""
+        return self.placement(name) is Placement.WORKFLOW
+
     def placement(self, name: str) -> Placement | None:
         """Where the Temporal binding runs the action called `name`, or None if unknown."""
         definition = self._actions.get(name)
@@ -115,7 +127,7 @@ class ActionCatalog:
             return (
                 f"{source}: action {name!r} declares placement "
                 f"{definition.placement.value!r}; only Segue's built-in actions run in the "
-                "workflow; plugins run as activities (leave `placement` unset)"
+                "workflow; plugins run as activities or local activities"
             )
         self._actions[name] = definition
         self._sources[name] = source
@@ -171,14 +183,3 @@ def _describe(entry_point: metadata.EntryPoint) -> str:
     dist = getattr(entry_point, "dist", None)
     origin = f" from {dist.name} {dist.version}" if dist is not None else ""
     return f"entry point {entry_point.name!r} ({entry_point.value}){origin}"
-
-
-def suggest_action(name: str, known: list[str], limit: int = 3) -> list[str]:
-    """Names in `known` close to `name` (typos, or a name missing its pack prefix)."""
-    suffix_matches = [
-        candidate
-        for candidate in known
-        if candidate.endswith("." + name) or candidate.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]
-    ]
-    close = nearest(name, known, limit=limit, cutoff=0.75)
-    return list(dict.fromkeys([*close, *suffix_matches]))[:limit]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import math
 import threading
 import traceback
 from dataclasses import replace
@@ -17,11 +16,11 @@ from typing import Any, Final
 
 from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.catalog import ActionCatalog
+from engine.actions.json_values import to_json_value
+from engine.actions.reporting import TaskReporter
 
 # How many lines of a handler's traceback `$error.details.traceback` keeps.
 TRACEBACK_LINES: Final = 12
-# Results nested deeper than this are refused (and cycles with them).
-MAX_RESULT_DEPTH: Final = 200
 
 
 async def invoke(catalog: ActionCatalog, name: str, input: Any, context: ActionContext) -> Any:
@@ -80,9 +79,10 @@ async def _call(definition: ActionDefinition, input: Any, context: ActionContext
 async def _in_thread(definition: ActionDefinition, input: Any, context: ActionContext) -> Any:
     """Run a plain handler in a thread, with a context whose host callables are safe there.
 
-    Heartbeat and progress calls hop back to the event loop's thread, where the host's
-    callables live; `is_cancelled()` also turns true once this attempt was cancelled, since
-    a thread cannot be interrupted and must notice by itself.
+    Heartbeats, log lines and progress hop back to the event loop's thread, where the
+    host's callables live; an artifact waits there for the host's answer, so a refusal
+    (too many artifacts) raises in the handler; `is_cancelled()` also turns true once this
+    attempt was cancelled, since a thread cannot be interrupted and must notice by itself.
     """
     loop = asyncio.get_running_loop()
     cancelled = threading.Event()
@@ -94,18 +94,41 @@ async def _in_thread(definition: ActionDefinition, input: Any, context: ActionCo
     def heartbeat(details: Any = None, /) -> None:
         on_loop(context.heartbeat, details)
 
-    def progress(message: str, data: Any = None, /) -> None:
-        on_loop(context.progress, message, data)
-
     def is_cancelled() -> bool:
         return cancelled.is_set() or context.is_cancelled()
 
-    threaded = replace(context, heartbeat=heartbeat, progress=progress, is_cancelled=is_cancelled)
+    threaded = replace(
+        context,
+        heartbeat=heartbeat,
+        is_cancelled=is_cancelled,
+        reporter=_ThreadReporter(context.reporter, loop, on_loop),
+    )
     try:
         return await asyncio.to_thread(definition.handler, input, threaded)
     except asyncio.CancelledError:
         cancelled.set()
         raise
+
+
+class _ThreadReporter:
+    """A host reporter called from a handler's thread: every call runs on the loop."""
+
+    def __init__(self, host: TaskReporter, loop: asyncio.AbstractEventLoop, on_loop: Any) -> None:
+        self._host = host
+        self._loop = loop
+        self._on_loop = on_loop
+
+    def log(self, level: str, message: str, data: dict[str, Any] | None, /) -> None:
+        self._on_loop(self._host.log, level, message, data)
+
+    def progress(self, done: float, total: float | None, message: str | None, /) -> None:
+        self._on_loop(self._host.progress, done, total, message)
+
+    def artifact(self, name: str, content: bytes, media_type: str, /) -> None:
+        async def hand_over() -> None:
+            self._host.artifact(name, content, media_type)
+
+        asyncio.run_coroutine_threadsafe(hand_over(), self._loop).result()
 
 
 def _unknown(catalog: ActionCatalog, name: str) -> ActionError:
@@ -121,25 +144,3 @@ def _unknown(catalog: ActionCatalog, name: str) -> ActionError:
 def _tail(exc: BaseException) -> str:
     lines = "".join(traceback.format_exception(exc)).rstrip().splitlines()
     return "\n".join(lines[-TRACEBACK_LINES:])
-
-
-def to_json_value(value: Any, path: str = "result", depth: int = 0) -> Any:
-    """`value` as plain JSON data (tuples become lists); ValueError naming the first bad path."""
-    if depth > MAX_RESULT_DEPTH:
-        raise ValueError(f"{path}: nested deeper than {MAX_RESULT_DEPTH} levels")
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{path}: {value} is not a JSON number")
-        return value
-    if isinstance(value, list | tuple):
-        return [to_json_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        converted: dict[str, Any] = {}
-        for key, member in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"{path}: key {key!r} is not a string")
-            converted[key] = to_json_value(member, f"{path}.{key}", depth + 1)
-        return converted
-    raise ValueError(f"{path}: a value of type {type(value).__name__} is not JSON")

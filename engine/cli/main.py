@@ -30,14 +30,30 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, Any]:
-    """The parser with the engine's subcommands, and its subparsers (to add more)."""
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, Any]:
+    """The parser with the engine's subcommands, and its subparsers (to add more).
+    `only`: the command the command line names, the one subparser built (start-up:
+    each subparser costs a fraction of a millisecond, `worker`'s an import too)."""
     parser = argparse.ArgumentParser(
         prog="segue", description="Run YAML workflows with Orquesta-style transitions on Temporal."
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    if only in (None, "validate"):
+        _add_validate(commands)
+    if only in (None, "simulate"):
+        _add_simulate(commands)
+    if only in (None, "worker"):
+        from engine.temporal.worker_config import add_worker_arguments
+
+        add_worker_arguments(
+            commands.add_parser("worker", help="run a Temporal worker for Segue workflows")
+        )
+    return parser, commands
+
+
+def _add_validate(commands: Any) -> None:
     validate = commands.add_parser("validate", help="check workflow files; every error at once")
     validate.add_argument("files", nargs="+", metavar="FILE")
     validate.add_argument("--json", action="store_true", help="print the findings as JSON")
@@ -50,6 +66,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
         "the files' own directories are always looked in)",
     )
 
+
+def _add_simulate(commands: Any) -> None:
     simulate = commands.add_parser(
         "simulate", help="run a workflow through the coordinator locally, with mocked actions"
     )
@@ -68,12 +86,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
         action="store_true",
         help="run on a real Temporal server (started for the command, or SEGUE_TEMPORAL_ADDRESS)",
     )
-
-    worker = commands.add_parser("worker", help="run a Temporal worker for Segue workflows")
-    from engine.temporal.worker_config import add_worker_arguments
-
-    add_worker_arguments(worker)
-    return parser, commands
 
 
 def run_engine_command(args: argparse.Namespace) -> int | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -11,7 +13,15 @@ import yaml
 
 from engine.language.loader import check_workflow_file
 from engine.language.spec import WorkflowSpec
-from engine.simulator.mocks import MockError, parse_mocks, unknown_mock_tasks, unmocked_tasks
+from engine.masking import Masker, secret_values
+from engine.secret_source import SecretUnavailable, resolve_secrets
+from engine.simulator.mocks import (
+    MockEntry,
+    MockError,
+    parse_mocks,
+    unknown_mock_tasks,
+    unmocked_tasks,
+)
 from engine.simulator.waves import Simulation, simulate
 
 EXIT_SUCCEEDED = 0
@@ -90,23 +100,71 @@ def run_simulate(
             file=err,
         )
         return EXIT_BAD_INPUT
+    try:
+        secrets = resolve_secrets(loaded.spec.secrets)
+    except SecretUnavailable as problem:
+        print(f"segue simulate: {problem}", file=err)
+        return EXIT_BAD_INPUT
+    # What is printed shows no secret: written whole, then masked as text (the masker
+    # knows secrets' JSON-escaped spellings too).
+    masker = Masker(
+        [
+            *secrets.values(),
+            *(
+                text
+                for name in loaded.spec.secret_inputs
+                for text in secret_values(run_input.get(name))
+            ),
+        ]
+    )
+    shown = io.StringIO()
+    status = _simulate(
+        masker,
+        file,
+        loaded.spec,
+        run_input,
+        raw_mocks,
+        mocks,
+        warnings,
+        secrets,
+        on_temporal,
+        as_json,
+        shown,
+    )
+    out.write(masker.text(shown.getvalue()))
+    out.flush()
+    return status
+
+
+def _simulate(
+    masker: Masker,
+    file: str,
+    spec: WorkflowSpec,
+    run_input: dict[str, Any],
+    raw_mocks: Any,
+    mocks: list[MockEntry],
+    warnings: list[str],
+    secrets: dict[str, str],
+    on_temporal: bool,
+    as_json: bool,
+    out: TextIO,
+) -> int:
     if on_temporal:
-        outcome = _on_temporal(file, loaded.spec, run_input, raw_mocks or [])
+        outcome = _on_temporal(file, spec, run_input, raw_mocks or [])
         if warnings:
             outcome["warnings"] = warnings
-        json.dump(outcome, out, ensure_ascii=False)
+        json.dump(masker.value(outcome), out, ensure_ascii=False)
         out.write("\n")
-        out.flush()
         return EXIT_SUCCEEDED if outcome["status"] == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
-    result = simulate(loaded.spec, run_input, mocks)
+    result = simulate(spec, run_input, mocks, secrets=secrets)
     if as_json:
         report = result.to_json()
         if warnings:  # only when there are some, like `errors_dropped`
             report["warnings"] = warnings
-        json.dump(report, out, ensure_ascii=False)
+        json.dump(masker.value(report), out, ensure_ascii=False)
         out.write("\n")
     else:
-        print_table(result, out)
+        print_table(replace(result, output=masker.value(result.output)), out)
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
 
 

@@ -88,13 +88,14 @@ def run_validate(
 
 
 def _installed_actions(err: TextIO) -> ActionNames:
-    """The catalog a worker would load here: built-ins and `segue.actions` plugins."""
-    from engine.actions.catalog import ActionCatalog
+    """The names a worker would know here: built-ins and `segue.actions` plugins (the
+    catalog is loaded only when there are plugins: engine/action_names.py)."""
+    from engine.action_names import installed_action_names
 
-    catalog = ActionCatalog.from_environment()
-    for problem in catalog.problems:  # a plugin that failed to load: its actions are missing
+    names, problems = installed_action_names()
+    for problem in problems:  # a plugin that failed to load: its actions are missing
         err.write(f"segue validate: note: {problem}\n")
-    return catalog
+    return names
 
 
 def _workflow_names(files: Iterable[str], directories: Iterable[str]) -> frozenset[str]:

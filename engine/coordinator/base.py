@@ -8,6 +8,7 @@ dispatching.py, completion.py, starting.py, finishing.py); `Coordinator`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from engine.coordinator.commands import CancelTimer, Command, ExecutionStatus, StartTimer, TimerKind
@@ -36,6 +37,7 @@ class Machine:
         limits: Limits = DEFAULT_LIMITS,
         action_retry_defaults: dict[str, RetrySpec] | None = None,
         item_limit: int = ENGINE_ITEM_LIMIT,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.program: WorkflowProgram = program_for(spec)
         self.spec = spec
@@ -44,6 +46,9 @@ class Machine:
         self.limits = limits
         self.action_retry_defaults = action_retry_defaults or {}
         self.item_limit = item_limit
+        # The run's named secrets, resolved outside the coordinator (an activity, or the
+        # simulator): `$secret('name')` reads them; they are not part of the state.
+        self.secrets: Mapping[str, str] = secrets or {}
         self.out: list[Command] = []
         self.run_binding: dict[str, Any] = {}
         if self.state.run is not None:
@@ -115,6 +120,7 @@ def scope_for(
         error=error.to_json() if error is not None else UNDEFINED,
         task_status=m.state.latest_status.get,
         limits=m.limits,
+        secrets=m.secrets,
     )
     if item is not None and execution.items is not None:
         scope.item = execution.items.items[item]

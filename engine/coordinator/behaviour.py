@@ -42,11 +42,32 @@ class Behaviour(IntEnum):
     OBSERVED = 3
     """Releases from the second 2026-12-02 session on. Each change gated on this member
     says here what it changes (a new run takes it; runs started before keep 2).
+    Secrets (engine/temporal/run_secrets.py): a run whose workflow calls `$secret('name')`
+    first resolves those names in one local activity, and a missing one fails the run
+    with `secret_unknown` before anything runs; its secret inputs and values are masked
+    in every trace batch.
     A traced run's WORKFLOW_STARTED trace event carries its OpenTelemetry trace id in
-    `data.traceId` (engine/temporal/run_spans.py). A run whose workflow declares
-    `concurrency_limits` acquires each limit by an activity before its first task, waits
-    for the `limit` signal while queued (WORKFLOW_QUEUED), and releases by an activity
-    before it ends, signalling the runs its release promoted (engine/temporal/limits.py)."""
+    `data.traceId` (engine/temporal/run_spans.py).
+    An action's progress (`ctx.progress`), signalled by its activity as `task_progress`,
+    becomes a `PROGRESS` trace event with `data.progress`, and an artifact it stored
+    (`task_artifact`) one with `data.artifact` (engine/temporal/progress_events.py); runs
+    on earlier behaviours ignore both signals.
+    Local activities (issue 10): an action declared `LOCAL_ACTIVITY` (`http.request`)
+    in a task whose `timeout` is at most 10 s, or a task with `run: local`, runs its
+    attempts as Temporal local activities, and
+    `run: activity` moves a declared-local one back (engine/temporal/placement.py); runs
+    on 2 schedule ordinary activities for every action that is not carried out by the
+    workflow.
+    A publish that makes the run's context larger than `MAX_CONTEXT_BYTES` (512 KiB as
+    JSON, engine/coordinator/payloads.py) fails its transition with `payload_too_large`
+    naming the task and the published name (the context grew without bound before).
+    A refused answer to a wait is recorded (trace warning, Update events) once per wait
+    and reason and at most 20 times a history; the Update validator turns the others
+    away, writing nothing (engine/temporal/refusals.py).
+    A run whose workflow declares `concurrency_limits` acquires each limit by an activity
+    before its first task, waits for the `limit` signal while queued (WORKFLOW_QUEUED),
+    and releases by an activity before it ends, signalling the runs its release promoted
+    (engine/temporal/limits.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -113,7 +113,7 @@ class CancelTimer(Command, frozen=True, tag="cancel_timer"):
 class ErrorEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     """One failure of the run (LANGUAGE.md §9)."""
 
-    type: str
+    type: str  # an ErrorType (engine/coordinator/error_types.py); read back as its value
     message: str
     task: str | None = None
     iteration: int | None = None

@@ -14,6 +14,7 @@ from engine.coordinator.commands import (
     ExecutionStatus,
 )
 from engine.coordinator.context import Context
+from engine.coordinator.error_types import KEPT_FROM_ACTIONS, ErrorType
 from engine.coordinator.events import (
     ErrorInfo,
 )
@@ -25,18 +26,13 @@ from engine.coordinator.paths import (
     path_ends,
     record_expression_error,
 )
-from engine.coordinator.payloads import PAYLOAD_TOO_LARGE
+from engine.coordinator.payloads import check_context
 from engine.coordinator.state import (
     Execution,
     Ready,
 )
 from engine.expressions import ExpressionError, Scope
 from engine.language.spec import RETRY_COMMAND_COUNT, TransitionSpec
-
-# Error types that an action's own failure keeps; anything else is `action_failed`.
-_KEPT_ERROR_TYPES = frozenset(
-    {"timeout", "child_failed", "canceled", "expression", PAYLOAD_TOO_LARGE}
-)
 
 
 def complete(
@@ -96,7 +92,7 @@ def complete(
         assert error is not None
         state.add_error(
             ErrorEntry(
-                type=error.type if error.type in _KEPT_ERROR_TYPES else "action_failed",
+                type=error.type if error.type in KEPT_FROM_ACTIONS else ErrorType.ACTION_FAILED,
                 message=f"task {ref.task!r} failed: {error.message}",
                 task=ref.task,
                 iteration=ref.iteration,
@@ -186,7 +182,7 @@ def _take_fail(m: Machine, execution: Execution, transition: TransitionSpec) -> 
     ref = execution.ref
     m.state.add_error(
         ErrorEntry(
-            type="fail_command",
+            type=ErrorType.FAIL_COMMAND,
             message=f"task {ref.task!r} took a transition to `fail`",
             task=ref.task,
             iteration=ref.iteration,
@@ -222,6 +218,8 @@ def _render_publish(
             values[name] = template.render(scope)
     finally:
         scope.ctx = context.values
+    if m.state.behaviour >= Behaviour.OBSERVED:
+        check_context(values, (name for name, _ in transition.publish))
     m.state.stamp += 1
     stamps = dict(context.stamps)
     for name, _ in transition.publish:

@@ -12,6 +12,7 @@ from engine.coordinator.commands import (
     FinishRun,
     RunStatus,
 )
+from engine.coordinator.error_types import ErrorType
 from engine.coordinator.paths import record_expression_error
 from engine.coordinator.payloads import PAYLOAD_TOO_LARGE, check_payload
 from engine.coordinator.rerun import build_rerun_point
@@ -30,7 +31,7 @@ def maybe_finish(m: Machine) -> None:
                     needed = m.graph.join_threshold[barrier.task]
                     state.add_error(
                         ErrorEntry(
-                            type="unreachable_join",
+                            type=ErrorType.UNREACHABLE_JOIN,
                             message=f"join task {barrier.task!r} got "
                             f"{len(barrier.arrived)} of the {needed} arrivals it needs "
                             f"(from {', '.join(barrier.arrived)}) and no more can come",
@@ -49,6 +50,7 @@ def maybe_finish(m: Machine) -> None:
             seed=f"{state.run.id if state.run else ''}:output",
             task_status=state.latest_status.get,
             limits=m.limits,
+            secrets=m.secrets,
         )
         try:
             output = m.spec.output.render(scope)

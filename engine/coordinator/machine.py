@@ -23,6 +23,7 @@ from engine.coordinator.dispatching import (
     request_dispatch,
     run_execution,
 )
+from engine.coordinator.error_types import ErrorType
 from engine.coordinator.events import (
     ActionFailed,
     ActionSucceeded,
@@ -88,7 +89,7 @@ class Coordinator(Machine):
         elif isinstance(event, TimerFired):
             _on_timer(self, event.timer)
         elif isinstance(event, CancelRequested):
-            abort(self, ErrorEntry(type="canceled", message=event.reason), canceled=True)
+            abort(self, ErrorEntry(type=ErrorType.CANCELED, message=event.reason), canceled=True)
         elif isinstance(event, FailRequested):
             abort(self, ErrorEntry(type=event.error_type, message=event.reason), canceled=False)
         elif isinstance(event, PauseRequested):
@@ -111,7 +112,9 @@ def _on_timer(m: Machine, timer_id: int) -> None:
         seconds = m.spec.timeout
         abort(
             m,
-            ErrorEntry(type="timeout", message=f"the run did not finish within {seconds} s"),
+            ErrorEntry(
+                type=ErrorType.TIMEOUT, message=f"the run did not finish within {seconds} s"
+            ),
             canceled=False,
         )
         return

@@ -8,12 +8,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.expressions import CompiledExpression, Condition, Template
 from engine.graph import WorkflowGraph, build_graph
 from engine.language.linear_regex import LinearValidator
 from engine.language.spec import RetrySpec, WorkflowSpec
+from engine.masking import MASK, Masker, secret_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +97,28 @@ class WorkflowProgram:
         problems = [
             InputProblem(
                 "/" + "/".join(str(part) for part in error.absolute_path),
-                error.message if len(error.message) <= 300 else error.message[:300] + "…",
+                _clipped(self._shown(error, values)),
             )
             for error in sorted(validator.iter_errors(values), key=lambda e: list(e.path))
         ]
         return values, problems
+
+    def _shown(self, error: jsonschema.ValidationError, values: Mapping[str, Any]) -> str:
+        """A violation's message without the value of a secret input (jsonschema quotes
+        the value it refuses: `'hunter2' is too short`)."""
+        secret = self.spec.secret_inputs
+        if not secret:
+            return error.message
+        message = error.message
+        if error.absolute_path and error.absolute_path[0] in secret:
+            message = message.replace(repr(error.instance), MASK)
+        return Masker(text for name in secret for text in secret_values(values.get(name))).text(
+            message
+        )
+
+
+def _clipped(message: str) -> str:
+    return message if len(message) <= 300 else message[:300] + "…"
 
 
 def spec_expressions(spec: WorkflowSpec) -> Iterator[CompiledExpression]:

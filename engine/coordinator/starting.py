@@ -15,6 +15,7 @@ from engine.coordinator.commands import (
 from engine.coordinator.completion import arrive_at
 from engine.coordinator.context import Context
 from engine.coordinator.dispatching import begin
+from engine.coordinator.error_types import ErrorType
 from engine.coordinator.events import (
     RunStarted,
 )
@@ -52,7 +53,7 @@ def on_run_started(m: Machine, event: RunStarted) -> None:
     if problems:
         for problem in problems:
             state.add_error(
-                ErrorEntry(type="input", message=f"input {problem.path}: {problem.reason}")
+                ErrorEntry(type=ErrorType.INPUT, message=f"input {problem.path}: {problem.reason}")
             )
         state.failing = True
         return
@@ -63,6 +64,7 @@ def on_run_started(m: Machine, event: RunStarted) -> None:
         now_ms=state.now_ms,
         seed=f"{event.run.id}:vars",
         limits=m.limits,
+        secrets=m.secrets,
     )
     for name, template in m.spec.vars:
         try:
@@ -84,7 +86,7 @@ def _start_from(m: Machine, point: RerunPoint) -> None:
     if unknown:
         state.add_error(
             ErrorEntry(
-                type="rerun",
+                type=ErrorType.RERUN,
                 message=f"the rerun point names tasks this workflow does not have: "
                 f"{', '.join(unknown)}",
             )
@@ -137,7 +139,7 @@ def start_ready(m: Machine) -> None:
         if iteration > cap:
             state.add_error(
                 ErrorEntry(
-                    type="iteration_cap",
+                    type=ErrorType.ITERATION_CAP,
                     message=f"task {arrival.task!r} would start a {_ordinal(iteration)} time, "
                     f"over its cap of {cap} (max_iterations)",
                     task=arrival.task,

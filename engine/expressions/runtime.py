@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from jsonata import Jsonata
@@ -32,6 +33,7 @@ from engine.expressions.budget import (
     spending,
 )
 from engine.expressions.errors import ExpressionError
+from engine.expressions.secrets import SecretUnknown, secret_function, secret_names
 
 
 class _Undefined:
@@ -70,6 +72,7 @@ class Scope:
     index: Any = UNDEFINED
     task_status: Callable[[str], str | None] | None = None
     limits: Limits = DEFAULT_LIMITS
+    secrets: Mapping[str, str] | None = None  # the run's resolved `$secret` values
     _rng: random.Random | None = field(default=None, repr=False)
 
     def rng(self) -> random.Random:
@@ -210,6 +213,7 @@ _BINDERS: Final[dict[str, Callable[[Scope], Any]]] = {
     "failed": lambda scope: Jsonata.JLambda(lambda: scope.status == "failed"),
     "completed": lambda scope: Jsonata.JLambda(lambda: scope.status in TERMINAL_STATUSES),
     "task_status": _task_status,
+    "secret": lambda scope: secret_function(scope.secrets),
 }
 
 _NAME: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -228,7 +232,7 @@ def _check_size(value: Any, expression: str, limit: int) -> None:
 class CompiledExpression:
     """One JSONata expression, parsed once per workflow version."""
 
-    __slots__ = ("_compiled", "_names", "_native", "source")
+    __slots__ = ("_compiled", "_names", "_native", "secret_names", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -244,6 +248,9 @@ class CompiledExpression:
         compiled.set_validate_input(False)
         compiled.set_output_convert_nulls(False)
         self._compiled = compiled
+        self.secret_names = (
+            secret_names(compiled.ast, source) if "secret" in self._names else frozenset[str]()
+        )
         from engine.expressions.native import translate
 
         self._native = translate(compiled.ast)
@@ -292,7 +299,7 @@ class CompiledExpression:
             raise ExpressionError(_message(error), expression=self.source) from None
         except RecursionError:
             raise ExpressionError("expression nests too deeply", expression=self.source) from None
-        except _Refused as error:
+        except (_Refused, SecretUnknown) as error:
             raise ExpressionError(str(error), expression=self.source) from None
         except ExpressionError:
             raise
@@ -302,6 +309,20 @@ class CompiledExpression:
             ) from None
         _check_size(value, self.source, limits.max_result_bytes)
         return value
+
+
+# Distinct expression texts whose compiled form a process keeps. A workflow repeats its
+# expressions (`$succeeded()`, `$ctx.x`, `$result.value` on every task) and a new version
+# mostly repeats the last one's; parsing costs ~0.1 ms each, so a 5,000-task file spent
+# most of its compile time parsing the same few texts again. A compiled expression holds
+# no state of its own between evaluations, so one copy serves every place that names it.
+EXPRESSION_CACHE_SIZE: Final = 4096
+
+
+@lru_cache(maxsize=EXPRESSION_CACHE_SIZE)
+def compile_expression(source: str) -> CompiledExpression:
+    """The compiled form of an expression text, shared (`ExpressionError` if it fails)."""
+    return CompiledExpression(source)
 
 
 def _message(error: JException) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from engine.expressions.errors import ExpressionError
-from engine.expressions.runtime import UNDEFINED, CompiledExpression, Scope
+from engine.expressions.runtime import UNDEFINED, CompiledExpression, Scope, compile_expression
 
 Path = tuple[str | int, ...]
 
@@ -203,7 +203,7 @@ def _compile(source: str, path: Path, problems: list[CompileProblem]) -> Compile
         )
         return None
     try:
-        return CompiledExpression(source)
+        return compile_expression(source)
     except ExpressionError as error:
         problems.append(CompileProblem(path, error.located(field=path_text(path))))
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from engine.diagnostics import Category, Diagnostic
 from engine.expressions import (
@@ -17,6 +17,7 @@ from engine.expressions.template import strip_delimiters
 from engine.language.spec import (
     JoinSpec,
     RetrySpec,
+    TaskRun,
     TaskSpec,
     TransitionSpec,
     WithItemsSpec,
@@ -26,6 +27,7 @@ from engine.language.wording import Path, clip, subject
 from engine.language.yaml_source import SourceMap, YamlDocument
 
 _EXPRESSION_CHARS: Final = 80
+_Compiled = TypeVar("_Compiled", Template, Condition)
 
 
 def build_spec(
@@ -51,6 +53,7 @@ class _Builder:
     def __init__(self, source_map: SourceMap) -> None:
         self.source_map = source_map
         self.problems: list[CompileProblem] = []
+        self.secrets: set[str] = set()  # every `$secret('name')` of the workflow
 
     def workflow(
         self, data: Mapping[str, Any], *, name: str | None, content_hash: str
@@ -73,6 +76,8 @@ class _Builder:
             output=self.optional(data, "output", ()),
             source=self.source_map.file,
             content_hash=content_hash,
+            # Read after every task above compiled (keyword arguments run in order).
+            secrets=frozenset(self.secrets),
         )
 
     def task(self, name: str, raw: Mapping[str, Any]) -> TaskSpec:
@@ -92,6 +97,7 @@ class _Builder:
             timeout=self.optional(raw, "timeout", path),
             delay=self.optional(raw, "delay", path),
             max_iterations=_optional_int(raw.get("max_iterations")),
+            run=_task_run(raw.get("run")),
             position=self.source_map.key_position(path),
         )
 
@@ -128,7 +134,7 @@ class _Builder:
         )
 
     def template(self, raw: Any, path: Path) -> Template:
-        return compile_template(raw, path, self.problems)
+        return self._noted(compile_template(raw, path, self.problems))
 
     def optional(self, raw: Mapping[str, Any], key: str, path: Path) -> Template | None:
         return self.template(raw[key], (*path, key)) if key in raw else None
@@ -136,7 +142,12 @@ class _Builder:
     def condition(self, raw: str | bool, path: Path) -> Condition:
         # `when: true` is a YAML boolean; the condition of the same name is meant.
         text = ("true" if raw else "false") if isinstance(raw, bool) else raw
-        return compile_condition(text, path, self.problems)
+        return self._noted(compile_condition(text, path, self.problems))
+
+    def _noted(self, compiled: _Compiled) -> _Compiled:
+        for expression in compiled.expressions():
+            self.secrets.update(expression.secret_names)
+        return compiled
 
     def diagnostic(self, problem: CompileProblem) -> Diagnostic:
         error = problem.error
@@ -158,3 +169,12 @@ def _join(raw: Any) -> JoinSpec | None:
 def _optional_int(raw: Any) -> int | None:
     # The schema accepts 3.0 as an integer, as JSON does; the spec holds a real int.
     return None if raw is None else int(raw)
+
+
+def _task_run(raw: Any) -> TaskRun | None:
+    """The schema admits only these two values; anything else is left to its finding."""
+    if raw == "local":
+        return "local"
+    if raw == "activity":
+        return "activity"
+    return None

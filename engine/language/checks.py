@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Final
 
 from engine.diagnostics import Category, Diagnostic, Position, Severity
@@ -117,7 +118,7 @@ class _Checker:
 
     def target_position(self, do_path: Path, index: int, target: str) -> Position:
         """The name's own node in the list form, else its place in the comma string."""
-        item = self.source_map.values.get((*do_path, index))
+        item = self.source_map.value_position((*do_path, index))
         return item or self.source_map.fragment_position(do_path, target, 1)
 
     def task_shapes(self, damage: Damage) -> Iterator[Diagnostic]:
@@ -131,6 +132,14 @@ class _Checker:
                     Category.SCHEMA,
                     f"task {clip(name)!r}: `with` needs an `action` or a `workflow` to run "
                     "once per item",
+                )
+            if task.run is not None and task.action is None:
+                runs = "a child workflow" if task.workflow is not None else "no action"
+                yield self.key_error(
+                    (*path, "run"),
+                    Category.SCHEMA,
+                    f"task {clip(name)!r}: `run` says where an action runs, and this task "
+                    f"runs {runs}",
                 )
             if task.action is not None and task.workflow is not None:
                 yield self.key_error(
@@ -252,7 +261,7 @@ class _ContextReads:
         if task.with_items is not None:
             # The shorthand `with: <expr>` has no `items` node of its own.
             items_path: Path = (*path, "with", "items")
-            if items_path not in self.source_map.values:
+            if not self.source_map.has_value(items_path):
                 items_path = (*path, "with")
             yield from _template_sites(task.with_items.items, items_path)
             yield from _template_sites(task.with_items.concurrency, (*path, "with", "concurrency"))
@@ -265,21 +274,26 @@ class _ContextReads:
         self, sites: Iterable[tuple[Path, str]], readable: set[str] | frozenset[str], reason: str
     ) -> Iterator[Diagnostic]:
         for path, source in sites:
-            matches = [
-                (match.group(1) or match.group(2), match) for match in _CTX_READ.finditer(source)
-            ]
-            guarded = {name for name, match in matches if _guarded(source, match)}
-            for name, match in matches:
-                if name in readable or name in guarded or (path, name) in self.seen:
+            for name, text in _unguarded_reads(source):
+                if name in readable or (path, name) in self.seen:
                     continue
                 self.seen.add((path, name))
                 yield Diagnostic(
-                    self.source_map.fragment_position(path, match.group(), 1),
+                    self.source_map.fragment_position(path, text, 1),
                     Category.CONTEXT,
                     f"{subject(path)} reads $ctx.{clip(name)}"
                     f"{self.suggest(name, sorted(readable))}, {reason}",
                     Severity.WARNING,
                 )
+
+
+@lru_cache(maxsize=4096)
+def _unguarded_reads(source: str) -> tuple[tuple[str, str], ...]:
+    """The `$ctx` names an expression reads without testing them first, each with the
+    text that reads it (memoised: a workflow repeats its expressions)."""
+    matches = [(match.group(1) or match.group(2), match) for match in _CTX_READ.finditer(source)]
+    guarded = {name for name, match in matches if _guarded(source, match)}
+    return tuple((name, match.group()) for name, match in matches if name not in guarded)
 
 
 def _guarded(source: str, match: re.Match[str]) -> bool:

@@ -22,6 +22,8 @@ class ActionNames(Protocol):
 
     def suggest(self, name: str, limit: int = 3) -> list[str]: ...
 
+    def runs_in_workflow(self, name: str) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChildWorkflows:
@@ -75,7 +77,16 @@ class Deployment:
     def _unknown_actions(self, spec: WorkflowSpec, source_map: SourceMap) -> Iterator[Diagnostic]:
         for task in spec.tasks.values():
             action = _literal(task.action)
-            if action is None or action in self.actions:
+            if action is None:
+                continue
+            if action in self.actions:
+                if task.run is not None and self.actions.runs_in_workflow(action):
+                    yield Diagnostic(
+                        source_map.key_position(("tasks", task.name, "run")),
+                        Category.SCHEMA,
+                        f"task {clip(task.name)!r}: {clip(action)} runs in the workflow itself; "
+                        f"`run: {task.run}` cannot move it (leave `run` out)",
+                    )
                 continue
             suggestions = self.actions.suggest(action)
             hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""

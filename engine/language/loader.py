@@ -6,23 +6,19 @@ import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
 
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
+from engine.language.collection import collector_paused
 from engine.language.concurrency_limits import build_limits
 from engine.language.deployment import Deployment
+from engine.language.limits import over_limits
 from engine.language.salvage import Damage, salvage
 from engine.language.schedules import build_schedules
 from engine.language.schema import validate_schema
 from engine.language.spec import WorkflowSpec
 from engine.language.yaml_source import MAX_BYTES, YamlDocument, parse_yaml
-
-# Compiling takes ~0.35 ms a task here (benchmarks/compile.py): 1,000 tasks compile in
-# ~0.35 s, well inside the 2 s a Temporal workflow task may take (the worker compiles a
-# version once per process, in the run's first workflow task).
-MAX_TASKS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +44,30 @@ def check_workflow(
     name: str | None = None,
     *,
     deployment: Deployment | None = None,
+    bounded: bool = False,
 ) -> LoadResult:
     """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
-    also check its action and child workflow names (what registration checks)."""
+    also check its action and child workflow names (what registration checks). With a
+    deployment, or `bounded`, refuse what is over the registration limits (tasks,
+    distinct expressions: engine/language/limits.py) before compiling."""
+    with collector_paused():
+        return _check_workflow(data, source, name, deployment, bounded)
+
+
+def _check_workflow(
+    data: bytes | str,
+    source: str,
+    name: str | None,
+    deployment: Deployment | None,
+    bounded: bool,
+) -> LoadResult:
     document, diagnostics = parse_yaml(data, source)
     if document is None:
         return _result(None, diagnostics)
-    if deployment is not None:
-        too_many = _too_many_tasks(document)
-        if too_many is not None:
-            return _result(None, [too_many])
+    if deployment is not None or bounded:
+        too_much = over_limits(document)
+        if too_much is not None:
+            return _result(None, [too_much])
     report = validate_schema(document)
     damage = Damage()
     if report.unreadable:
@@ -90,30 +100,13 @@ def check_workflow(
     return _result(spec, diagnostics, notes)
 
 
-def _too_many_tasks(document: YamlDocument) -> Diagnostic | None:
-    """Registration's bound on the task count, checked before anything is compiled.
-
-    Only where a workflow is checked for a deployment (registration, `segue validate`):
-    a version registered before the bound existed still loads in the worker, so runs in
-    flight replay as they ran."""
-    tasks = document.data.get("tasks") if isinstance(document.data, dict) else None
-    if not isinstance(tasks, dict) or len(tasks) <= MAX_TASKS:
-        return None
-    return Diagnostic(
-        document.source_map.key_position(("tasks",)),
-        Category.SCHEMA,
-        f"the workflow has {len(tasks)} tasks; a workflow may have at most {MAX_TASKS} "
-        "(docs/reliability.md, Limits): split it into child workflows",
-    )
-
-
 def load_workflow(data: bytes | str, source: str, name: str | None = None) -> WorkflowSpec:
     """The compiled workflow, or `WorkflowInvalid` carrying every finding."""
     return _spec_or_raise(check_workflow(data, source, name))
 
 
 def check_workflow_file(
-    path: str | os.PathLike[str], *, deployment: Deployment | None = None
+    path: str | os.PathLike[str], *, deployment: Deployment | None = None, bounded: bool = False
 ) -> LoadResult:
     """Validate a workflow file (an unreadable file is a FILE diagnostic)."""
     source = os.fspath(path)
@@ -126,7 +119,7 @@ def check_workflow_file(
         return LoadResult(
             None, [Diagnostic(None, Category.FILE, f"{source}: cannot read: {reason}")]
         )
-    return check_workflow(data, source, deployment=deployment)
+    return check_workflow(data, source, deployment=deployment, bounded=bounded)
 
 
 def load_workflow_file(path: str | os.PathLike[str]) -> WorkflowSpec:

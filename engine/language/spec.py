@@ -22,6 +22,9 @@ DEFAULT_MAX_ITERATIONS: Final = 1000
 RETRY_COMMAND_COUNT: Final = 3
 
 JoinSpec = int | TypingLiteral["all"]
+# Where a task runs its action instead of the action's declared placement
+# (docs/actions.md): a local activity, or an activity.
+TaskRun = TypingLiteral["local", "activity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class TaskSpec:
     timeout: Template | None = None
     delay: Template | None = None
     max_iterations: int | None = None
+    run: TaskRun | None = None
     position: Position | None = None
 
     @property
@@ -150,6 +154,12 @@ class WorkflowSpec:
     limits: tuple[LimitSpec, ...] = ()  # in name order: the order they are acquired in
     source: str = "<workflow>"
     content_hash: str = ""
+    secrets: frozenset[str] = frozenset()  # names of the `$secret('name')` calls
+
+    @property
+    def secret_inputs(self) -> tuple[str, ...]:
+        """The inputs declared `secret: true`, in file order."""
+        return tuple(name for name, schema in self.input_schema.items() if schema.get("secret"))
 
     def cap_for(self, task: str) -> int:
         """The iteration cap of a task (LANGUAGE.md §6)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
@@ -41,6 +40,8 @@ def nearest(
     name: str, candidates: Iterable[str], *, limit: int = 1, cutoff: float = 0.6
 ) -> list[str]:
     """The known names closest to a misspelt `name`, closest first (for "did you mean")."""
+    import difflib  # only when a name is unknown: not on every start of `segue validate`
+
     return difflib.get_close_matches(name, [c for c in candidates if c != name], limit, cutoff)
 
 

@@ -67,35 +67,45 @@ class _Events(Protocol):
 
 
 class Node:
-    """A composed YAML node: its tag and where it starts (positions are made on demand)."""
+    """A composed YAML node: its tag and where it starts (positions are made on demand).
 
-    __slots__ = ("_file", "_start", "tag")
+    The start is kept as two integers rather than the parser's mark object: a large
+    document holds ~100,000 nodes, and each retained mark is one more object for the
+    garbage collector to walk on every full collection (most of the load's time before).
+    """
+
+    __slots__ = ("_column", "_file", "_line", "tag")
 
     def __init__(self, tag: str, file: str, start: _Mark | None) -> None:
         self.tag = tag
         self._file = file
-        self._start = start
+        self._line = -1 if start is None else start.line
+        self._column = -1 if start is None else start.column
 
     @property
     def position(self) -> Position:
-        return _position(self._file, self._start)
+        if self._line < 0:
+            return Position(self._file, 1, 1)
+        return Position(self._file, self._line + 1, self._column + 1)
 
 
 class Scalar(Node):
-    __slots__ = ("_end", "value")
+    __slots__ = ("_span", "value")
 
     def __init__(self, tag: str, file: str, start: _Mark | None, end: _Mark | None, value: str):
         super().__init__(tag, file, start)
-        self._end = end
+        # The character range of the scalar when it sits on one line.
+        self._span = (
+            None
+            if start is None or end is None or start.line != end.line
+            else (start.index, end.index)
+        )
         self.value = value
 
     @property
     def span(self) -> tuple[int, int] | None:
         """The character range of the scalar when it sits on one line."""
-        start, end = self._start, self._end
-        if start is None or end is None or start.line != end.line:
-            return None
-        return start.index, end.index
+        return self._span
 
 
 class Sequence(Node):
@@ -133,8 +143,9 @@ def rejected(
 def compose(text: str, source: str) -> Node | None:
     """Parse text into one node tree (None if empty) within the node, depth and alias limits."""
     events: _Events = yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
+    composer = _Composer(events, source)
     try:
-        root = _Composer(events, source).document()
+        root = composer.document()
     except MarkedYAMLError as error:
         if _is_parser_depth_limit(error):
             raise rejected(_depth_position(source, text, error), _too_deep()) from None
@@ -145,7 +156,8 @@ def compose(text: str, source: str) -> Node | None:
         raise rejected(Position(source, 1, 1), _too_deep()) from None
     finally:
         events.dispose()
-    if root is not None:
+    # Shared nodes are the only way past the composer's own count and depth checks.
+    if root is not None and composer.aliased:
         _AliasBudget().measure(root, 1)
     return root
 
@@ -221,6 +233,8 @@ class _Composer:
         self.resolve: Callable[..., str] = _JsonResolver().resolve
         self.anchors: dict[str, Node] = {}
         self.count = 0
+        self.aliased = False  # without aliases the tree is a tree: counted and bounded here
+        self.plain_tags: dict[str, str] = {}
 
     def document(self) -> Node | None:
         self.events.get_event()  # stream start
@@ -237,13 +251,17 @@ class _Composer:
         return root
 
     def node(self, depth: int) -> Node:
-        event = self.events.get_event()
+        return self.build(self.events.get_event(), depth)
+
+    def build(self, event: Any, depth: int) -> Node:
+        """The node that starts with `event` (its children read from the parser)."""
         if isinstance(event, AliasEvent):
             anchor = event.anchor or ""
             if anchor not in self.anchors:
                 raise rejected(
                     self.position(event), f"alias *{clip(anchor)} names no anchor before it"
                 )
+            self.aliased = True
             return self.anchors[anchor]
         self.count += 1
         if self.count > MAX_NODES:
@@ -251,35 +269,44 @@ class _Composer:
         if depth > MAX_DEPTH:
             raise rejected(self.position(event), _too_deep())
         node: Node
+        get_event = self.events.get_event
         if isinstance(event, ScalarEvent):
             tag = event.tag
             if tag is None or tag == "!":
                 # Quoted scalars are strings; only plain ones go through implicit typing.
-                tag = (
-                    self.resolve(ScalarNode, event.value, event.implicit)
-                    if event.implicit[0]
-                    else STR_TAG
-                )
+                tag = self.plain_tag(event.value) if event.implicit[0] else STR_TAG
             node = Scalar(tag, self.source, event.start_mark, event.end_mark, event.value)
-            self.remember(event.anchor, node)
         elif isinstance(event, SequenceStartEvent):
-            sequence = Sequence(_explicit(event.tag) or SEQ_TAG, self.source, event.start_mark)
+            sequence = node = Sequence(
+                _explicit(event.tag) or SEQ_TAG, self.source, event.start_mark
+            )
             self.remember(event.anchor, sequence)
-            while not self.events.check_event(SequenceEndEvent):
-                sequence.items.append(self.node(depth + 1))
-            self.events.get_event()
-            node = sequence
+            items = sequence.items
+            # One parser call per item: the end event is read as the next item would be.
+            item = get_event()
+            while not isinstance(item, SequenceEndEvent):
+                items.append(self.build(item, depth + 1))
+                item = get_event()
         elif isinstance(event, MappingStartEvent):
-            mapping = Mapping(_explicit(event.tag) or MAP_TAG, self.source, event.start_mark)
+            mapping = node = Mapping(_explicit(event.tag) or MAP_TAG, self.source, event.start_mark)
             self.remember(event.anchor, mapping)
-            while not self.events.check_event(MappingEndEvent):
-                key = self.node(depth + 1)
-                mapping.pairs.append((key, self.node(depth + 1)))
-            self.events.get_event()
-            node = mapping
+            pairs = mapping.pairs
+            key = get_event()
+            while not isinstance(key, MappingEndEvent):
+                pairs.append((self.build(key, depth + 1), self.build(get_event(), depth + 1)))
+                key = get_event()
         else:  # the parser guarantees a node event here
             raise rejected(self.position(event), f"unexpected {type(event).__name__}")
+        if event.anchor is not None and isinstance(node, Scalar):
+            self.anchors[event.anchor] = node
         return node
+
+    def plain_tag(self, value: str) -> str:
+        """The implicit type of a plain scalar (memoised: keys and values repeat a lot)."""
+        tag = self.plain_tags.get(value)
+        if tag is None:
+            tag = self.plain_tags[value] = self.resolve(ScalarNode, value, (True, False))
+        return tag
 
     def position(self, event: Any) -> Position:
         return _position(self.source, event.start_mark)

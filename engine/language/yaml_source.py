@@ -41,25 +41,69 @@ _NON_PRINTABLE: Final[re.Pattern[str]] = Reader.NON_PRINTABLE
 
 @dataclass(frozen=True, slots=True)
 class SourceMap:
-    """Where each value of a parsed document sits in its file."""
+    """Where each value of a parsed document sits in its file.
+
+    It keeps the composed tree and finds a path's node when a position is asked for,
+    indexing a mapping's keys the first time a path goes through it: a 5,000-task file
+    has ~100,000 values and keys, and only the tasks, their transitions and the
+    findings ever need a position. A path goes where conversion went: string keys
+    (the first of duplicates), list indexes, nothing inside a node of the wrong tag.
+    """
 
     file: str
     text: str
-    values: dict[Path, Position] = field(default_factory=dict)  # start of each value
-    keys: dict[Path, Position] = field(default_factory=dict)  # start of the key of each entry
-    spans: dict[Path, tuple[int, int]] = field(default_factory=dict)  # single-line scalars
+    root: Node | None = None
+    # id(node) -> its children by key or index: (value node, key node or None)
+    _children: dict[int, dict[Any, tuple[Node, Node | None]]] = field(default_factory=dict)
+
+    def has_value(self, path: Path) -> bool:
+        """Whether the document has a value at `path`."""
+        return self._find(path) is not None
+
+    def value_position(self, path: Path) -> Position | None:
+        """The position of the value at `path` itself, if it has one."""
+        found = self._find(path)
+        return None if found is None else found[0].position
 
     def position(self, path: Path) -> Position:
         """The position of a value, or of its nearest ancestor that has one."""
         for end in range(len(path), -1, -1):
-            found = self.values.get(path[:end])
+            found = self._find(path[:end])
             if found is not None:
-                return found
+                return found[0].position
         return Position(self.file, 1, 1)
 
     def key_position(self, path: Path) -> Position:
         """The position of the key of a mapping entry (the value's if it has no key)."""
-        return self.keys.get(path) or self.position(path)
+        found = self._find(path)
+        if found is not None and found[1] is not None:
+            return found[1].position
+        return self.position(path)
+
+    def _find(self, path: Path) -> tuple[Node, Node | None] | None:
+        """The node at `path` and the key node it is the value of."""
+        if self.root is None:
+            return None
+        found: tuple[Node, Node | None] = (self.root, None)
+        for part in path:
+            entry = self._children_of(found[0]).get(part)
+            if entry is None:
+                return None
+            found = entry
+        return found
+
+    def _children_of(self, node: Node) -> dict[Any, tuple[Node, Node | None]]:
+        children = self._children.get(id(node))
+        if children is None:
+            children = {}
+            if isinstance(node, Mapping) and node.tag == MAP_TAG:
+                for key_node, value_node in node.pairs:
+                    if isinstance(key_node, Scalar) and key_node.tag == STR_TAG:
+                        children.setdefault(key_node.value, (value_node, key_node))
+            elif isinstance(node, Sequence) and node.tag == SEQ_TAG:
+                children = {index: (item, None) for index, item in enumerate(node.items)}
+            self._children[id(node)] = children
+        return children
 
     def fragment_position(self, path: Path, fragment: str, offset: int | None) -> Position:
         """The position of character `offset` (1-based) of `fragment` inside a scalar.
@@ -68,7 +112,8 @@ class SourceMap:
         (escapes and folding would shift columns); otherwise the scalar's own position.
         """
         start = self.position(path)
-        span = self.spans.get(path)
+        found = self._find(path)
+        span = found[0].span if found is not None and isinstance(found[0], Scalar) else None
         if offset is None or span is None or not fragment:
             return start
         raw = self.text[span[0] : span[1]]
@@ -94,8 +139,8 @@ def parse_yaml(data: bytes | str, source: str) -> tuple[YamlDocument | None, lis
         root = compose(text, source)
     except Rejected as stop:
         return None, [stop.diagnostic]
-    converter = _Converter(source, text)
-    value = converter.convert(root, ())
+    converter = _Converter(source, text, root)
+    value = converter.convert(root)
     problems = converter.problems
     if not isinstance(value, dict):
         what = "empty" if value is None else f"a {_kind(value)}"
@@ -162,55 +207,54 @@ def _text_position(source: str, text: str, index: int) -> Position:
 
 
 class _Converter:
-    """Node tree -> plain data, recording positions and collecting non-fatal problems."""
+    """Node tree -> plain data, collecting non-fatal problems."""
 
-    def __init__(self, source: str, text: str) -> None:
-        self.source_map = SourceMap(source, text)
+    def __init__(self, source: str, text: str, root: Node | None) -> None:
+        self.source_map = SourceMap(source, text, root)
         self.problems: list[Diagnostic] = []
         self.constructor = SafeConstructor()
 
     def problem(self, node: Node, message: str) -> None:
         self.problems.append(Diagnostic(node.position, Category.YAML, message))
 
-    def convert(self, node: Node | None, path: Path) -> Any:
+    def convert(self, node: Node | None) -> Any:
         if node is None:
             return None
-        self.source_map.values[path] = node.position
         if isinstance(node, Scalar):
-            span = node.span
-            if span is not None:
-                self.source_map.spans[path] = span
             return self.scalar(node)
         if isinstance(node, Sequence):
             if node.tag != SEQ_TAG:
                 self.problem(node, _tag_message(node.tag, "list"))
                 return None
-            return [self.convert(item, (*path, index)) for index, item in enumerate(node.items)]
+            return [self.convert(item) for item in node.items]
         if isinstance(node, Mapping):
-            return self.mapping(node, path)
+            return self.mapping(node)
         return None
 
-    def mapping(self, node: Mapping, path: Path) -> dict[str, Any] | None:
+    def mapping(self, node: Mapping) -> dict[str, Any] | None:
         if node.tag != MAP_TAG:
             self.problem(node, _tag_message(node.tag, "mapping"))
             return None
         result: dict[str, Any] = {}
-        first_seen: dict[str, Position] = {}
+        first_keys: dict[str, Node] = {}
         for key_node, value_node in node.pairs:
-            key = self.key(key_node)
+            key = (
+                key_node.value
+                if isinstance(key_node, Scalar) and key_node.tag == STR_TAG
+                else self.key(key_node)
+            )
             if key is None:
                 continue
-            first = first_seen.get(key)
-            if first is not None:
+            if key in result:
+                first = first_keys[key].position
                 self.problem(
                     key_node,
                     f"duplicate key {clip(key)!r} (first defined at line {first.line}, "
                     f"column {first.column})",
                 )
                 continue
-            first_seen[key] = key_node.position
-            self.source_map.keys[(*path, key)] = key_node.position
-            result[key] = self.convert(value_node, (*path, key))
+            first_keys[key] = key_node
+            result[key] = self.convert(value_node)
         return result
 
     def key(self, node: Node) -> str | None:

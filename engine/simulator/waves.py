@@ -10,6 +10,7 @@ timeout fires when the virtual clock passes it, or when nothing else can happen.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,9 @@ class _Simulator:
         restored = load_state(saved)
         if dump_state(restored) != saved:
             raise AssertionError("the coordinator state did not round-trip exactly")
-        self.coordinator = Coordinator(self.coordinator.spec, restored)
+        self.coordinator = Coordinator(
+            self.coordinator.spec, restored, secrets=self.coordinator.secrets
+        )
 
     def _carry_out(self, command: Command) -> None:
         if isinstance(command, ExecutionStarted):
@@ -211,6 +214,7 @@ def simulate(
     roundtrip_state: bool = False,
     rerun: RerunPoint | None = None,
     behaviour: Behaviour = CURRENT_BEHAVIOUR,
+    secrets: Mapping[str, str] | None = None,
 ) -> Simulation:
     """Run `spec` to its end (or until nothing more can happen) with mocked actions.
 
@@ -218,8 +222,11 @@ def simulate(
     every event (a test of the state's completeness). With `rerun` (a failed simulation's
     `rerun`), the run starts where that one stopped. `behaviour` is the coordinator
     behaviour the run starts on (an older one: how runs in flight since then go on).
+    `secrets` are the values `$secret('name')` gives.
     """
-    simulator = _Simulator(Coordinator(spec), MockBook(mocks), roundtrip=roundtrip_state)
+    simulator = _Simulator(
+        Coordinator(spec, secrets=secrets), MockBook(mocks), roundtrip=roundtrip_state
+    )
     run = RunInfo(run_id, spec.name or "workflow", spec.content_hash or "local", VIRTUAL_EPOCH_MS)
     simulator.feed(RunStarted(simulator.now_ms, run, run_input, rerun, behaviour))
     waves = 0

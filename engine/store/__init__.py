@@ -2,7 +2,19 @@
 log, shared by the worker (which writes the trace) and the API (which reads it).
 Postgres holds a projection; Temporal decides."""
 
-from engine.store.cursors import decode_cursor, encode_cursor
+from engine.statuses import TERMINAL_STATUSES
+from engine.store._db import iso_utc
+from engine.store.artifacts import (
+    MAX_ARTIFACT_BYTES,
+    ArtifactContent,
+    ArtifactInfo,
+    NewArtifact,
+    artifact_json,
+    get_artifact,
+    list_artifacts,
+    put_artifact,
+)
+from engine.store.cursors import decode_cursor, decode_log_cursor, encode_cursor, encode_log_cursor
 from engine.store.errors import (
     InvalidCursor,
     MigrationError,
@@ -12,10 +24,24 @@ from engine.store.errors import (
 )
 from engine.store.events import EventRecord, get_event, record_event, set_event_matches
 from engine.store.listen import TRACE_CHANNEL, TraceListener, listen_trace, parse_notification
+from engine.store.logs import (
+    LOG_CHANNEL,
+    LOG_LEVELS,
+    MAX_LOG_PAGE,
+    LogLine,
+    LogRecord,
+    ProgressRecord,
+    append_logs,
+    clear_progress,
+    log_line_id,
+    log_line_json,
+    log_page,
+    running_progress,
+    set_progress,
+)
 from engine.store.migrate import apply_migrations, load_migrations
 from engine.store.pool import StorePool, open_pool, store_url_from_env
 from engine.store.runs import (
-    TERMINAL_STATUSES,
     NewRun,
     RunPage,
     RunRecord,
@@ -52,12 +78,22 @@ from engine.store.workflows import (
 )
 
 __all__ = [
+    "LOG_CHANNEL",
+    "LOG_LEVELS",
+    "MAX_ARTIFACT_BYTES",
+    "MAX_LOG_PAGE",
     "TERMINAL_STATUSES",
     "TRACE_CHANNEL",
+    "ArtifactContent",
+    "ArtifactInfo",
     "EventRecord",
     "InvalidCursor",
+    "LogLine",
+    "LogRecord",
     "MigrationError",
+    "NewArtifact",
     "NewRun",
+    "ProgressRecord",
     "RunNotFound",
     "RunPage",
     "RunProjection",
@@ -76,29 +112,43 @@ __all__ = [
     "WorkflowVersion",
     "WorkflowVersionInfo",
     "add_wait",
+    "append_logs",
     "append_trace",
     "apply_migrations",
+    "artifact_json",
+    "clear_progress",
     "create_run",
     "decode_cursor",
+    "decode_log_cursor",
     "encode_cursor",
+    "encode_log_cursor",
     "event_id",
     "find_waiting",
+    "get_artifact",
     "get_event",
     "get_rerun_point",
     "get_run",
     "get_workflow",
     "get_workflow_version",
+    "iso_utc",
+    "list_artifacts",
     "list_runs",
     "list_workflows",
     "listen_trace",
     "load_migrations",
+    "log_line_id",
+    "log_line_json",
+    "log_page",
     "open_pool",
     "parse_notification",
+    "put_artifact",
     "record_event",
     "register_workflow_version",
     "resolve_wait",
+    "running_progress",
     "seq_from_event_id",
     "set_event_matches",
+    "set_progress",
     "settle_status",
     "store_url_from_env",
     "summarize_output",

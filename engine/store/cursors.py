@@ -12,6 +12,7 @@ from engine.store.errors import InvalidCursor
 
 _TRACE_TAG = "t"
 _RUNS_TAG = "r"
+_LOGS_TAG = "l"
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 _MAX_BIGINT = 2**63 - 1
 # The times a cursor may carry, in microseconds since the epoch: what Python's datetime
@@ -74,3 +75,15 @@ def decode_runs_cursor(cursor: str) -> tuple[int, str]:
     if not _MIN_US <= created_at_us <= _MAX_US:
         raise InvalidCursor("malformed cursor: time out of range")
     return created_at_us, run_id
+
+
+def encode_log_cursor(run_seq: int) -> str:
+    """The task-log cursor standing after line `run_seq` of a run (0: before the first)."""
+    if not 0 <= run_seq <= _MAX_BIGINT:
+        raise ValueError(f"run_seq out of range: {run_seq}")
+    return _encode(_LOGS_TAG, str(run_seq))
+
+
+def decode_log_cursor(cursor: str) -> int:
+    """The run_seq a task-log cursor stands after; `InvalidCursor` for anything else."""
+    return _parse_seq(_decode(_LOGS_TAG, cursor))

@@ -24,13 +24,14 @@ class TraceListener:
     Iteration ends with `psycopg.OperationalError` if the connection is lost: the owner
     reconnects and re-reads each subscriber's page from its cursor."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, channel: str = TRACE_CHANNEL) -> None:
         self._conninfo = conninfo
+        self._channel = channel  # or the task-log channel, whose payloads look the same
         self._conn: AsyncConnection[TupleRow] | None = None
 
     async def __aenter__(self) -> TraceListener:
         self._conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
-        await self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(TRACE_CHANNEL)))
+        await self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
         return self
 
     async def __aexit__(

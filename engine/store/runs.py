@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import msgspec
 from psycopg import errors, sql
 
+from engine.statuses import ApiStatus
 from engine.store._db import (
     StoreConnection,
     StorePool,
@@ -24,31 +24,8 @@ from engine.store._db import (
 from engine.store.cursors import decode_runs_cursor, encode_runs_cursor
 from engine.store.errors import RunNotFound, UnknownWorkflowVersion
 
-
-class RunStatus(StrEnum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    TERMINATED = "TERMINATED"
-    TIMED_OUT = "TIMED_OUT"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {
-        RunStatus.COMPLETED,
-        RunStatus.FAILED,
-        RunStatus.CANCELLED,
-        RunStatus.TERMINATED,
-        RunStatus.TIMED_OUT,
-    }
-)
+# The API's words for a run's status (engine/statuses.py owns them and their tables).
+RunStatus = ApiStatus
 
 
 def settle_status(current: RunStatus, proposed: RunStatus, *, authoritative: bool) -> RunStatus:
@@ -278,10 +255,15 @@ async def update_run_status(
     failure: dict[str, Any] | None = None,
     started_at: datetime | None = None,
     completed_at: datetime | None = None,
+    closed_by_temporal: bool = False,
+    history_length: int | None = None,
 ) -> RunRecord | None:
     """The API's status change (e.g. QUEUED -> RUNNING with the Temporal ids, CANCELLED
     once Temporal accepted the cancel). A run already terminal keeps its status (see
-    `settle_status`). Temporal ids are filled in when the row has none yet (the
+    `settle_status`), unless `closed_by_temporal`: Temporal reports the execution closed
+    with this status, which is the truth whatever the projection said (a final
+    projection written before Temporal refused the completion, a run terminated from
+    Temporal's side). Temporal ids are filled in when the row has none yet (the
     workflow's own writes keep `temporal_run_id` current across continue-as-new).
     Returns the row as it is now, or None for an unknown run: compare its status to see
     whether the change applied."""
@@ -289,11 +271,16 @@ async def update_run_status(
         state = await lock_run(conn, run_id)
         if state is None:
             return None
-        new_status = settle_status(state.status, RunStatus(status), authoritative=False)
+        proposed = RunStatus(status)
+        new_status = settle_status(
+            state.status, proposed, authoritative=closed_by_temporal and proposed.is_terminal
+        )
         changes: dict[str, Any] = {
             "temporal_workflow_id": state.temporal_workflow_id or temporal_workflow_id,
             "temporal_run_id": state.temporal_run_id or temporal_run_id,
         }
+        if history_length is not None:
+            changes["history_length"] = history_length
         if new_status != state.status:
             changes.update(status_changes(new_status, started_at, completed_at))
             changes["failure"] = failure

@@ -13,8 +13,8 @@ from datetime import datetime
 
 import msgspec
 
+from engine.statuses import TERMINAL_STATUSES
 from engine.store._db import StorePool, fetch_all, fetch_one
-from engine.store.runs import TERMINAL_STATUSES
 
 
 class Wait(msgspec.Struct, frozen=True, kw_only=True):

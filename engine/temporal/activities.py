@@ -23,14 +23,20 @@ from engine.actions.api import ActionContext, ActionError
 from engine.actions.catalog import ActionCatalog
 from engine.actions.invoke import invoke
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
+from engine.masking import Masker
+from engine.secret_source import SECRET_UNKNOWN, SecretUnavailable, resolve_secrets
 from engine.store._db import StorePool
 from engine.temporal.action_metrics import ActionMetrics
 from engine.temporal.limit_activities import LimitActivities
+from engine.temporal.task_logs import Announce, AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
     RECORD_TRACE,
+    RESOLVE_SECRETS,
     RUN_ACTION,
     ActionRequest,
+    TaskArtifact,
+    TaskProgress,
     TraceBatch,
 )
 
@@ -56,8 +62,13 @@ class TraceUnrecordable(Exception):
     """A trace batch that no retry can write (the sink says which errors are passing)."""
 
 
-def _failure(error: ActionError) -> ApplicationError:
-    return ApplicationError(error.message, error.details, type=error.type, non_retryable=True)
+def _failure(error: ActionError, masker: Masker) -> ApplicationError:
+    return ApplicationError(
+        masker.message(error.message),
+        masker.value(error.details),
+        type=error.type,
+        non_retryable=True,
+    )
 
 
 class SegueActivities:
@@ -70,6 +81,7 @@ class SegueActivities:
         trace_sink: TraceSink | None = None,
         workflow_lookup: WorkflowLookup | None = None,
         meter: MetricMeter | None = None,
+        task_logs: TaskLogStore | None = None,
         limit_store: StorePool | None = None,
     ) -> None:
         self.catalog = catalog
@@ -79,16 +91,21 @@ class SegueActivities:
         self.workflow_lookup = workflow_lookup
         # The runtime's meter (exported at SEGUE_METRICS_ADDRESS), else one that drops all.
         self.metrics = ActionMetrics(meter or MetricMeter.noop, frozenset(catalog.names()))
+        self.task_logs = task_logs
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
         """Run one attempt of an action (or serve the simulated outcome), writing the trace
-        events it carries meanwhile: `{"result": …, "traced": bool}`."""
+        events it carries meanwhile: `{"result": …, "traced": bool}`, and `"secrets"`: the
+        values of the action's declared secret fields, which the run masks from then on."""
         if request.mock is not None:
             return {"result": _mocked(request.mock), "traced": False}
         writing: asyncio.Future[None] | None = None
         if request.trace is not None and self.trace_sink is not None:
             writing = asyncio.ensure_future(self._write_trace(self.trace_sink, request.trace))
+        definition = self.catalog.get(request.action)
+        declared = definition.secret_values(request.input) if definition else []
+        masker = Masker([*request.secrets, *declared])
         info = activity.info()
         waited = info.started_time - info.current_attempt_scheduled_time
         self.metrics.attempt_started(request.action, waited.total_seconds())
@@ -107,7 +124,7 @@ class SegueActivities:
                     "segue.execution": request.execution,
                 },
             ):
-                result = await self._attempt(request)
+                result = await self._attempt(request, masker)
                 _check_result_size(request.action, result)
         except ApplicationError as error:
             error_type = error.type or "failed"
@@ -121,6 +138,10 @@ class SegueActivities:
         finally:
             self.metrics.attempt_finished(request.action, error_type, time.monotonic() - began)
             traced = await _finished(writing)
+        if definition is not None:
+            declared.extend(definition.secret_values(result, result=True))
+        if declared:
+            return {"result": result, "traced": traced, "secrets": declared}
         return {"result": result, "traced": traced}
 
     async def _write_trace(self, sink: TraceSink, batch: TraceBatch) -> None:
@@ -134,18 +155,34 @@ class SegueActivities:
                 oldest_ms = min(record.timestamp_ms for record in batch.events)
                 self.metrics.trace_written(time.time() - oldest_ms / 1000)
 
-    async def _attempt(self, request: ActionRequest) -> Any:
+    async def _attempt(self, request: ActionRequest, masker: Masker) -> Any:
         """One attempt of the action itself."""
         loop = asyncio.get_running_loop()
         last_beat = [loop.time()]  # when the handler last said it is alive
+        # A local activity has no server-side heartbeat: its worker runs the workflow
+        # too, and a cancel reaches it in-process. The handler's beats still count for
+        # its own `heartbeat_timeout`.
+        local = activity.info().is_local
 
         def heartbeat(details: Any = None, /) -> None:
             last_beat[0] = loop.time()
-            activity.heartbeat(details)
+            if not local:
+                activity.heartbeat(details)
 
-        def progress(message: str, data: Any = None, /) -> None:
-            heartbeat({"progress": message, "data": data})
-
+        info = activity.info()
+        attempt_log = AttemptLog(
+            self.task_logs,
+            AttemptKey(
+                run_id=request.run_id,
+                task=request.task,
+                execution=request.execution,
+                attempt=request.attempt,
+                item=request.item,
+                delivery=info.attempt,
+            ),
+            _run_signals(info.workflow_id, info.workflow_run_id),
+            masker,
+        )
         context = ActionContext(
             run_id=request.run_id,
             workflow=request.workflow,
@@ -154,11 +191,12 @@ class SegueActivities:
             route=request.route,
             attempt=request.attempt,
             item=request.item,
+            execution=request.execution,
             heartbeat=heartbeat,
-            progress=progress,
             is_cancelled=activity.is_cancelled,
+            reporter=attempt_log,
         )
-        beating = asyncio.create_task(_keep_alive())
+        beating = None if local else asyncio.create_task(_keep_alive())
         definition = self.catalog.get(request.action)
         try:
             work: Awaitable[Any] = invoke(self.catalog, request.action, request.input, context)
@@ -175,11 +213,14 @@ class SegueActivities:
                     ) from None
             return await work
         except ActionError as error:
-            raise _failure(error) from None
+            raise _failure(error, masker) from None
         finally:
-            beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beating
+            if beating is not None:
+                beating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beating
+            # Before the result goes back: the run ends only after its logs are stored.
+            await attempt_log.close()
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -208,8 +249,39 @@ class SegueActivities:
             )
         return found
 
+    @activity.defn(name=RESOLVE_SECRETS)
+    async def resolve_secrets(self, names: list[str]) -> dict[str, str]:
+        """A run's named secrets from this worker's environment and secrets directory."""
+        try:
+            return resolve_secrets(names)
+        except SecretUnavailable as error:
+            raise ApplicationError(str(error), type=SECRET_UNKNOWN, non_retryable=True) from None
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.run_action, self.record_trace, self.lookup_workflow, *self.limits.all()]
+        return [
+            self.run_action,
+            self.record_trace,
+            self.lookup_workflow,
+            self.resolve_secrets,
+            *self.limits.all(),
+        ]
+
+
+def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None:
+    """Sends an attempt's progress and artifacts to the run that scheduled it (None
+    without a client or a workflow: an activity run outside a worker, as in some tests)."""
+    if workflow_id is None:
+        return None
+    try:
+        client = activity.client()
+    except RuntimeError:
+        return None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+
+    async def send(name: str, payload: TaskProgress | TaskArtifact) -> None:
+        await handle.signal(name, payload)
+
+    return send
 
 
 def _check_result_size(action: str, result: Any) -> None:

@@ -1,12 +1,14 @@
 """Answers and events as Temporal Updates: the run takes each for a live wait or refuses
 it at once, with a stable code the API passes on (docs/api.md).
 
-An answer (`POST /runs/{id}/signals/{task}`) that names a task of the workflow is always
+An answer (`POST /runs/{id}/signals/{task}`) that names a task of the workflow is
 accepted as an Update, so that a refused one is recorded: the handler either takes the
 wait or puts the refusal in the trace as a warning and fails the Update with its code.
-Only an answer that cannot concern this run (no such task, the run has ended) is turned
-away by the validator, which writes no history. The handler checks and takes the wait
-before it could yield, so of two answers racing for one wait exactly one takes it.
+An answer that cannot concern this run (no such task, the run has ended) is turned away
+by the validator, which writes no history; so is (behaviour 3) a refusal the run has
+already recorded for that wait, or one past the bound of engine/temporal/refusals.py.
+The handler checks and takes the wait before it could yield, so of two answers racing
+for one wait exactly one takes it.
 
 An event (`POST /events`) is turned away by the validator when no wait of the run takes
 it: the API then reports the run as not reached and the event stays unmatched.
@@ -22,6 +24,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from engine.coordinator.behaviour import Behaviour
+    from engine.temporal.refusals import RefusalKey
     from engine.temporal.run_state import RunState
     from engine.temporal.types import UPDATE_ANSWER, UPDATE_EVENT, SignalPayload
     from engine.temporal.waits import Wait, WaitRegistry
@@ -58,6 +62,8 @@ class AnswerHandlers:
         coordinator = self._run.coordinator_or_none
         tasks = coordinator.spec.tasks if coordinator is not None else {}
         check_answer(self._run.waits, answer, tasks, self._run.finish is not None)
+        if self._run.waits.behaviour >= Behaviour.OBSERVED:
+            check_repeated_refusal(self._run.waits, answer)
 
     @workflow.update(name=UPDATE_EVENT)
     def event(self, event: SignalPayload) -> list[dict[str, Any]]:
@@ -83,10 +89,25 @@ def check_answer(
         ).error()
 
 
+def check_repeated_refusal(waits: WaitRegistry, answer: SignalPayload) -> None:
+    """The validator's second check (behaviour 3): refuse without recording what the
+    trace already says, or what is past the bound on recorded refusals."""
+    found = choose_wait(waits, answer)
+    if isinstance(found, Refusal) and not waits.refusals.worth_recording(
+        _refusal_key(answer, found)
+    ):
+        raise found.error()
+
+
+def _refusal_key(answer: SignalPayload, refusal: Refusal) -> RefusalKey:
+    return (answer.task, answer.execution, answer.item, refusal.code)
+
+
 def take_answer(waits: WaitRegistry, answer: SignalPayload) -> dict[str, Any]:
     """The handler of an answer: take the wait it is for, or trace and raise the refusal."""
     found = choose_wait(waits, answer)
     if isinstance(found, Refusal):
+        waits.refusals.record(_refusal_key(answer, found))
         waits.warn(
             str(answer.task),
             f"answer refused ({found.code}): {found.message}",

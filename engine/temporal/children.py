@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError, TimeoutE
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import ErrorInfo
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
 
 # How long a run that is ending waits for the children it cancelled to end.
 CHILD_STOP_SECONDS: Final = 60.0
@@ -40,10 +41,12 @@ def child_error(failure: ChildWorkflowError, behaviour: Behaviour) -> ErrorInfo:
     """The task's error for a child run that did not succeed."""
     cause = failure.cause
     if isinstance(cause, ApplicationError) and cause.details:
-        return ErrorInfo("child_failed", cause.message, cause.details[0])
+        return ErrorInfo(ErrorType.CHILD_FAILED, cause.message, cause.details[0])
     if isinstance(cause, TimeoutError) and behaviour is not Behaviour.ORIGINAL:
-        return ErrorInfo("timeout", f"the child run did not finish in time ({cause.message})")
-    return ErrorInfo("child_failed", str(cause or failure))
+        return ErrorInfo(
+            ErrorType.TIMEOUT, f"the child run did not finish in time ({cause.message})"
+        )
+    return ErrorInfo(ErrorType.CHILD_FAILED, str(cause or failure))
 
 
 class ChildStops:

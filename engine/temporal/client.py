@@ -7,7 +7,8 @@ status codes themselves.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -23,6 +24,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine.statuses import FROM_TEMPORAL, ApiStatus
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
@@ -35,17 +37,6 @@ from engine.temporal.types import (
     SignalPayload,
 )
 
-# Temporal's execution status -> the status vocabulary of the HTTP API.
-API_STATUS: dict[WorkflowExecutionStatus, str] = {
-    WorkflowExecutionStatus.RUNNING: "RUNNING",
-    WorkflowExecutionStatus.COMPLETED: "COMPLETED",
-    WorkflowExecutionStatus.FAILED: "FAILED",
-    WorkflowExecutionStatus.CANCELED: "CANCELLED",
-    WorkflowExecutionStatus.TERMINATED: "TERMINATED",
-    # The latest execution of a run is described; a continued one lives on in it.
-    WorkflowExecutionStatus.CONTINUED_AS_NEW: "RUNNING",
-    WorkflowExecutionStatus.TIMED_OUT: "TIMED_OUT",
-}
 _UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 # Codes after which a call may or may not have taken effect: timeouts (CANCELLED is how
 # the SDK reports its own `rpc_timeout` expiring, "Timeout expired") and broken streams.
@@ -101,7 +92,7 @@ class AnswerRefused(TemporalClientError):
 class RunDescription(NamedTuple):
     """What Temporal says about a run's latest execution."""
 
-    status: str  # in the API's vocabulary (`API_STATUS`)
+    status: str  # in the API's words (engine/statuses.py)
     history_length: int
     temporal_run_id: str | None
     closed_at: datetime | None
@@ -173,12 +164,56 @@ async def describe_run(
         found = await client.get_workflow_handle(run_id).describe(rpc_timeout=timeout)
     raw = found.status or WorkflowExecutionStatus.RUNNING
     return RunDescription(
-        API_STATUS.get(raw, "RUNNING"),
+        FROM_TEMPORAL.get(raw.name, ApiStatus.RUNNING),
         found.history_length,
         found.run_id,
         found.close_time,
         raw.name,
     )
+
+
+# Run ids a visibility query can name verbatim in quotes: no quote, backslash or control
+# character. A run id with one (a child run of a task so named) is left to its run page.
+_QUERYABLE_ID = re.compile(r"[^'\"\\\x00-\x1f\x7f]{1,400}")
+# Ids in one visibility query (`GET /runs` asks once per 200 rows of its page).
+MAX_DESCRIBED = 200
+
+
+async def describe_runs(
+    client: Client, run_ids: Sequence[str], *, timeout: timedelta | None = None
+) -> dict[str, RunDescription]:
+    """What Temporal's visibility store says about each run's latest execution, in one
+    list call (ids it does not know, or cannot name in a query, are left out).
+
+    Visibility lags the executions by a moment, so this serves list views; the single
+    run view asks `describe_run`, which is exact."""
+    wanted = sorted({run_id for run_id in run_ids if _QUERYABLE_ID.fullmatch(run_id)})
+    if not wanted:
+        return {}
+    if len(wanted) > MAX_DESCRIBED:
+        raise ValueError(f"at most {MAX_DESCRIBED} runs are described at once")
+    listed = ", ".join(f"'{run_id}'" for run_id in wanted)
+    latest: dict[str, Any] = {}
+    async with translated_errors():
+        # A run continued as new has one execution per continuation: the newest speaks.
+        async for found in client.list_workflows(
+            f"WorkflowId IN ({listed})", page_size=4 * len(wanted), rpc_timeout=timeout
+        ):
+            known = latest.get(found.id)
+            if known is None or found.start_time > known.start_time:
+                latest[found.id] = found
+    return {
+        run_id: RunDescription(
+            FROM_TEMPORAL.get(
+                (found.status or WorkflowExecutionStatus.RUNNING).name, ApiStatus.RUNNING
+            ),
+            found.history_length,
+            found.run_id,
+            found.close_time,
+            (found.status or WorkflowExecutionStatus.RUNNING).name,
+        )
+        for run_id, found in latest.items()
+    }
 
 
 async def cancel_run(

@@ -4,7 +4,7 @@ does not carry them)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from temporalio import workflow
 
@@ -19,12 +19,24 @@ _SPECS: dict[str, WorkflowSpec] = {}
 # actions a run's start input does not carry (runs started before the input carried
 # them, or by a starter whose catalog lacks a plugin the worker has).
 _WORKER_RETRY_DEFAULTS: dict[str, dict[str, float]] = {}
+# The worker catalog's local actions, likewise only for runs whose input has none.
+_WORKER_LOCAL_ACTIONS: list[str] = []
 
 
 def configure_action_retry_defaults(defaults: Mapping[str, Mapping[str, float]]) -> None:
     """Install the worker catalog's retry defaults for every interpreter in this process."""
     _WORKER_RETRY_DEFAULTS.clear()
     _WORKER_RETRY_DEFAULTS.update({name: dict(numbers) for name, numbers in defaults.items()})
+
+
+def configure_local_actions(names: Iterable[str]) -> None:
+    """Install the worker catalog's local actions for every interpreter in this process."""
+    _WORKER_LOCAL_ACTIONS[:] = sorted(names)
+
+
+def local_actions(params: InterpreterInput) -> list[str]:
+    """The actions this run runs as local activities: what its start input carries."""
+    return list(_WORKER_LOCAL_ACTIONS if params.local_actions is None else params.local_actions)
 
 
 def retry_numbers(params: InterpreterInput) -> dict[str, dict[str, float]]:

@@ -16,9 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
         Coordinator,
         DispatchAction,
+        FinishRun,
         ResumeRequested,
         RunInfo,
         RunStarted,
+        RunStatus,
     )
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.rerun import RerunPoint
@@ -28,10 +30,11 @@ with workflow.unsafe.imports_passed_through():
     from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.compiled import (
         compiled_spec,
+        local_actions,
         retry_numbers,
         retry_specs,
     )
-    from engine.temporal.driver import feed, fire_after
+    from engine.temporal.driver import carry_out, feed, fire_after
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
@@ -40,12 +43,46 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.versioning import behaviour_of_this_run
 
 
-def begin(run: RunState, params: InterpreterInput) -> None:
-    """Set the run up from its start input: a new run starts its coordinator; a continued
-    one restores its snapshot, waits, timers and trace counters."""
+class Carried(msgspec.Struct, omit_defaults=True):
+    """What a run continued as new carries beside its coordinator snapshot
+    (`InterpreterInput.carried`, as plain JSON: records of older releases read too)."""
+
+    trace: tuple[int, int, int] = (1, 0, 0)  # next trace sequence, started, finished
+    drain_paused: bool = False  # paused only to continue as new: resume at once
+    waits: list[tuple[dict[str, Any], int | None]] = []  # open waits: dispatch, ms left
+    # `segue simulate --temporal` only:
+    mocks: list[dict[str, Any]] | None = None
+    sequence: list[list[Any]] | None = None
+    virtual_ms: int | None = None
+    # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
+    secrets: dict[str, Any] | None = None
+    # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
+    # end (engine/temporal/limits.py).
+    limits_asked: bool = False
+
+
+def carried_of(params: InterpreterInput) -> Carried:
+    """The continuation record of a start input (empty for a new run)."""
+    try:
+        return msgspec.convert(params.carried, Carried)
+    except msgspec.ValidationError as error:
+        # Fail the run at once rather than retrying its workflow task for ever.
+        raise ApplicationError(
+            f"the continuation record is malformed: {error}",
+            type="ContinuationInvalid",
+            non_retryable=True,
+        ) from None
+
+
+async def begin(run: RunState, params: InterpreterInput) -> None:
+    """Set the run up from its start input: a new run resolves its named secrets and
+    starts its coordinator; a continued one restores its snapshot, secrets, waits, timers
+    and trace counters."""
     run.params = params
     run.retry_numbers = retry_numbers(params)
+    run.local_actions = local_actions(params)
     spec = _spec(params)
+    carried = carried_of(params)
     started_at = params.started_at_ms or run.wall_ms()
     run.started_at_ms = started_at
     if params.mocks is None:  # simulations are not production runs
@@ -56,28 +93,37 @@ def begin(run: RunState, params: InterpreterInput) -> None:
         run.spans.run_started(continued=params.snapshot is not None)
     if params.mocks is not None:
         run.virtual_ms = started_at
-        carried = params.carried.get("mocks")
-        run.mocks = MockBook(parse_mocks(carried if carried is not None else params.mocks))
-        run.sequence = list(params.carried.get("sequence", []))
+        mocks = carried.mocks if carried.mocks is not None else params.mocks
+        run.mocks = MockBook(parse_mocks(mocks))
+        run.sequence = list(carried.sequence or [])
         run.sequence_open = {row[4]: row for row in run.sequence if row[3] == "running"}
-    carried_trace = params.carried.get("trace", [1, 0, 0])
-    run.trace = TraceLog(params.trace_seq or carried_trace[0], carried_trace[1], carried_trace[2])
+    next_seq, started, finished = carried.trace
+    run.trace = TraceLog(params.trace_seq or next_seq, started, finished)
     defaults = retry_specs(run.retry_numbers)
     if params.snapshot is None:
-        run.coordinator_or_none = Coordinator(spec, action_retry_defaults=defaults)
-        info = RunInfo(params.run_id, params.workflow, params.version, started_at)
         behaviour = behaviour_of_this_run()
+        refused = await run.secrets.begin(spec, params, behaviour)
+        run.coordinator_or_none = Coordinator(
+            spec, action_retry_defaults=defaults, secrets=run.secrets.named
+        )
+        info = RunInfo(params.run_id, params.workflow, params.version, started_at)
         run.trace.run_started(run.now_ms(), params.input, _started_data(run, behaviour))
         rerun = _rerun_point(params)
         run.waits.behaviour = behaviour
-        feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
+        if refused is not None:  # a named secret is missing: nothing may run
+            carry_out(run, FinishRun(RunStatus.FAILED, None, (refused,)))
+        else:
+            feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
     else:
+        run.secrets.resume(params)
         state = state_from_builtins(params.snapshot)
-        run.coordinator_or_none = Coordinator(spec, state, action_retry_defaults=defaults)
+        run.coordinator_or_none = Coordinator(
+            spec, state, action_retry_defaults=defaults, secrets=run.secrets.named
+        )
         run.paused = run.coordinator.state.paused
         run.waits.behaviour = run.behaviour
-        _restore_carried(run, params)
-        if params.carried.get("drain_paused"):
+        _restore_carried(run, params, carried)
+        if carried.drain_paused:
             run.paused = False
             feed(run, ResumeRequested(run.now_ms()))
 
@@ -108,13 +154,13 @@ def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
         ) from None
 
 
-def _restore_carried(run: RunState, params: InterpreterInput) -> None:
-    run.limits.asked = bool(params.carried.get("limits_asked"))
-    for raw, remaining in params.carried.get("waits", []):
+def _restore_carried(run: RunState, params: InterpreterInput, carried: Carried) -> None:
+    run.limits.asked = carried.limits_asked
+    for raw, remaining in carried.waits:
         command = msgspec.convert(raw, DispatchAction)
         run.waits.begin(command, remaining_ms=remaining, announce=False)
-    if run.mocks is not None:
-        run.virtual_ms = int(params.carried.get("virtual_ms", run.virtual_ms))
+    if run.mocks is not None and carried.virtual_ms is not None:
+        run.virtual_ms = carried.virtual_ms
     for timer, remaining in params.timers:
         if run.mocks is not None:
             run.timer_due[timer] = run.virtual_ms + remaining
@@ -127,15 +173,15 @@ def continuation(run: RunState) -> InterpreterInput:
     """The start input of the run continued as new: its state, with nothing in flight."""
     params = run.input
     now = run.now_ms()
-    carried: dict[str, Any] = {
-        "trace": [run.trace.next_seq, run.trace.started, run.trace.finished],
-        "drain_paused": run.drain_paused,
-        "waits": run.waits.carried(now),
-    }
-    if run.limits.asked:
-        carried["limits_asked"] = True  # released when the continued run ends
+    carried = Carried(
+        trace=(run.trace.next_seq, run.trace.started, run.trace.finished),
+        drain_paused=run.drain_paused,
+        waits=run.waits.carried(now),
+        secrets=run.secrets.carried(),
+        limits_asked=run.limits.asked,
+    )
     if run.mocks is not None:
-        carried["mocks"] = [
+        carried.mocks = [
             {k: v for k, v in vars(entry).items() if v is not None and k != "error"}
             | (
                 {"error": {"type": entry.error.type, "message": entry.error.message}}
@@ -144,8 +190,8 @@ def continuation(run: RunState) -> InterpreterInput:
             )
             for entry in run.mocks.entries
         ]
-        carried["sequence"] = run.sequence
-        carried["virtual_ms"] = run.virtual_ms
+        carried.sequence = run.sequence
+        carried.virtual_ms = run.virtual_ms
     return InterpreterInput(
         run_id=params.run_id,
         workflow=params.workflow,
@@ -158,10 +204,11 @@ def continuation(run: RunState) -> InterpreterInput:
         mocks=params.mocks,
         parent_run_id=params.parent_run_id,
         action_retry_defaults=run.retry_numbers,
+        local_actions=run.local_actions,
         snapshot=state_to_builtins(run.coordinator.state),
         trace_seq=run.trace.next_seq,
         timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],
-        carried=carried,
+        carried=msgspec.to_builtins(carried),
         continued=params.continued + 1,
         schedule_id=params.schedule_id,
     )

@@ -58,6 +58,19 @@ class DevServer:
     def ui_url(self) -> str | None:
         return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
 
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until the server listens; `DevServerError` (the server stopped) if it
+        exits or does not listen in `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DevServerError(f"temporal dev server exited with {self.process.returncode}")
+            if _port_open(self.port):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise DevServerError(f"temporal dev server did not listen on {self.port} in {timeout} s")
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server and everything it started."""
         if self.process.poll() is not None:
@@ -83,7 +96,30 @@ def start_dev_server(
     ready_timeout: float = 30.0,
     extra_args: list[str] | None = None,
 ) -> DevServer:
-    """Start a dev server on loopback (SQLite file persistence when `db_file` is given)."""
+    """Start a dev server on loopback (SQLite file persistence when `db_file` is given)
+    and wait until it listens; whatever interrupts the wait stops the server."""
+    server = launch_dev_server(
+        db_file=db_file, port=port, ui=ui, ui_port=ui_port, log_path=log_path, extra_args=extra_args
+    )
+    try:
+        server.wait_ready(ready_timeout)
+    except BaseException:  # a signal (KeyboardInterrupt) too: never leave it behind
+        server.stop()
+        raise
+    return server
+
+
+def launch_dev_server(
+    *,
+    db_file: Path | None = None,
+    port: int | None = None,
+    ui: bool = False,
+    ui_port: int | None = None,
+    log_path: Path | None = None,
+    extra_args: list[str] | None = None,
+) -> DevServer:
+    """Start the server process and return at once: `DevServer.wait_ready` waits for it.
+    Kept apart so that a caller can record the process before the (~1 s) wait."""
     port = port or free_port()
     args = [
         temporal_binary(),
@@ -116,13 +152,4 @@ def start_dev_server(
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = DevServer(process, port, ui_port, log_path)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DevServerError(f"temporal dev server exited with {process.returncode}")
-        if _port_open(port):
-            return server
-        time.sleep(0.05)
-    server.stop()
-    raise DevServerError(f"temporal dev server did not listen on {port} in {ready_timeout} s")
+    return DevServer(process, port, ui_port, log_path)

@@ -26,8 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from engine.actions.builtin import WAITS
     from engine.coordinator import DispatchAction, ErrorInfo, StartChildRun
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
     from engine.temporal.children import child_error, child_options
-    from engine.temporal.placement import placement_of, run_inline
+    from engine.temporal.placement import placement_of, run_inline, unmovable
     from engine.temporal.run_state import RunState
     from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
     from engine.temporal.types import (
@@ -59,12 +60,22 @@ INFRASTRUCTURE_RETRY = RetryPolicy(
 
 def dispatch(run: RunState, command: DispatchAction) -> None:
     """Start one attempt of an action where its placement says."""
-    placement = placement_of(command, run.behaviour)
+    key = (command.execution.id, command.item)
+    task_run = None
+    if run.behaviour >= Behaviour.OBSERVED:
+        task_run = run.coordinator.spec.tasks[command.execution.task].run
+        refused = unmovable(command, task_run)
+        if refused is not None:
+            run.failed(command, refused)
+            return
+    placement = placement_of(command, run.behaviour, run.local_actions, task_run)
     if placement is Placement.WORKFLOW:
         _in_workflow(run, command)
     elif placement is Placement.ACTIVITY:
-        run.spawn((command.execution.id, command.item), activity(run, command, None))
-    else:  # a placement added later (a local activity) is a type error until handled
+        run.spawn(key, activity(run, command, None))
+    elif placement is Placement.LOCAL_ACTIVITY:
+        run.spawn(key, activity(run, command, None, local=True))
+    else:
         assert_never(placement)
 
 
@@ -90,14 +101,17 @@ async def _sleep(run: RunState, command: DispatchAction, seconds: float) -> None
         # A task's `timeout` holds for native actions too (behaviour 1 ignored it).
         await workflow.sleep(limit)
         message = f"core.sleep of {seconds:g} s did not finish within its {limit:g} s timeout"
-        run.failed(command, ErrorInfo("timeout", message))
+        run.failed(command, ErrorInfo(ErrorType.TIMEOUT, message))
         return
     await workflow.sleep(seconds)
     run.succeeded(command, None)
 
 
-async def activity(run: RunState, command: DispatchAction, mock: dict[str, Any] | None) -> None:
-    """One attempt as the `run_action` activity, carrying the pending trace events."""
+async def activity(
+    run: RunState, command: DispatchAction, mock: dict[str, Any] | None, *, local: bool = False
+) -> None:
+    """One attempt as the `run_action` activity (or local activity), carrying the pending
+    trace events."""
     params = run.input
     ref = command.execution
     request = ActionRequest(
@@ -114,24 +128,41 @@ async def activity(run: RunState, command: DispatchAction, mock: dict[str, Any] 
         timeout_seconds=command.timeout_seconds,
         mock=mock,
         trace=_carried_trace(run),
+        secrets=run.secrets.values,
     )
     carried = request.trace.events if request.trace else []
     timeout = command.timeout_seconds or DEFAULT_ACTION_TIMEOUT
     spans = run.spans.current(ref.id) if run.spans else contextlib.nullcontext()
+    # A local activity's failure arrives as itself (an ApplicationError, a timeout), not
+    # wrapped in an ActivityError.
+    caught: type[FailureError] = FailureError if local else ActivityError
     try:
         # Started (not awaited) in its execution's span: the activity's headers carry
         # it; the span is current only while the command is made, not across a wait.
         with spans:
-            started = workflow.start_activity(
-                RUN_ACTION,
-                request,
-                start_to_close_timeout=timedelta(seconds=timeout + 30),
-                heartbeat_timeout=HEARTBEAT_TIMEOUT if timeout > HEARTBEAT_ABOVE_SECONDS else None,
-                retry_policy=INFRASTRUCTURE_RETRY,
-                summary=f"{ref.task}#{ref.iteration}",
-            )
+            if local:
+                # Run by this worker beside the workflow: nothing to heartbeat to the
+                # server; a cancel reaches it in-process.
+                started = workflow.start_local_activity(
+                    RUN_ACTION,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=timeout + 30),
+                    retry_policy=INFRASTRUCTURE_RETRY,
+                    summary=f"{ref.task}#{ref.iteration}",
+                )
+            else:
+                started = workflow.start_activity(
+                    RUN_ACTION,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=timeout + 30),
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT
+                    if timeout > HEARTBEAT_ABOVE_SECONDS
+                    else None,
+                    retry_policy=INFRASTRUCTURE_RETRY,
+                    summary=f"{ref.task}#{ref.iteration}",
+                )
         outcome = await started
-    except ActivityError as failure:
+    except caught as failure:
         run.trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
         run.failed(command, error_info(failure))
         return
@@ -140,6 +171,7 @@ async def activity(run: RunState, command: DispatchAction, mock: dict[str, Any] 
         raise
     if not outcome.get("traced"):
         run.trace.restore(carried)
+    run.secrets.learn(outcome.get("secrets"))
     run.succeeded(command, outcome.get("result"))
 
 
@@ -174,6 +206,7 @@ async def child(run: RunState, command: StartChildRun) -> None:
             trace=params.trace,
             parent_run_id=params.run_id,
             action_retry_defaults=run.retry_numbers,
+            local_actions=run.local_actions,
         )
         result = await workflow.execute_child_workflow(
             INTERPRETER_WORKFLOW,
@@ -203,8 +236,8 @@ def _seconds(data: Any, key: str, default: float) -> float:
 
 
 def error_info(failure: FailureError) -> ErrorInfo:
-    """What `$error` shows for a failed activity or child."""
-    cause = failure.cause
+    """What `$error` shows for a failed activity, local activity or child."""
+    cause = failure.cause if isinstance(failure, (ActivityError, ChildWorkflowError)) else failure
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
     if isinstance(cause, ApplicationError):
@@ -215,5 +248,5 @@ def error_info(failure: FailureError) -> ErrorInfo:
             "timeout", f"the action timed out ({cause.type.name if cause.type else 'timeout'})"
         )
     if isinstance(cause, CancelledError):
-        return ErrorInfo("canceled", "the action was canceled")
+        return ErrorInfo(ErrorType.CANCELED, "the action was canceled")
     return ErrorInfo(type(cause).__name__ if cause else "failed", str(cause or failure))

@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, PauseRequested, ResumeRequested
+    from engine.coordinator.behaviour import Behaviour
     from engine.temporal.answers import AnswerHandlers
     from engine.temporal.compiled import compiled_spec, configure_action_retry_defaults
     from engine.temporal.continuation import begin, continuation, result
@@ -37,14 +38,26 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_LIMIT,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
+        SIGNAL_TASK_ARTIFACT,
+        SIGNAL_TASK_PROGRESS,
         InterpreterInput,
         InterpreterResult,
         LimitSignal,
         SignalPayload,
+        TaskArtifact,
+        TaskProgress,
     )
 
 # Imported from here by the worker and older callers.
 __all__ = ["Interpreter", "compiled_spec", "configure_action_retry_defaults"]
+
+
+def _traces_actions_reports(run: RunState) -> bool:
+    """Whether the run puts its actions' progress and artifacts in its trace: a traced
+    run that started on behaviour 3 (earlier runs ignore the signals)."""
+    return (
+        run.coordinator_or_none is not None and run.traced and run.behaviour >= Behaviour.OBSERVED
+    )
 
 
 @workflow.defn(name=INTERPRETER_WORKFLOW)
@@ -82,6 +95,21 @@ class Interpreter(AnswerHandlers):
             run.projection_dirty = True
             run.inbox.append(ResumeRequested(run.now_ms()))
 
+    @workflow.signal(name=SIGNAL_TASK_PROGRESS)
+    def task_progress(self, signal: TaskProgress) -> None:
+        """An action's progress, from its activity: a PROGRESS trace event (behaviour 3,
+        engine/temporal/progress_events.py)."""
+        run = self._run
+        if _traces_actions_reports(run):
+            run.progress_events.record(run.trace, run.live, signal, run.now_ms())
+
+    @workflow.signal(name=SIGNAL_TASK_ARTIFACT)
+    def task_artifact(self, signal: TaskArtifact) -> None:
+        """An artifact an action stored: a PROGRESS trace event (behaviour 3)."""
+        run = self._run
+        if _traces_actions_reports(run):
+            run.progress_events.record_artifact(run.trace, run.live, signal, run.now_ms())
+
     @workflow.query(name=QUERY_PROGRESS)
     def progress(self) -> dict[str, Any]:
         """Live progress: executions in flight and the latest finished ones."""
@@ -92,7 +120,7 @@ class Interpreter(AnswerHandlers):
         run = self._run
         if not params.run_id:  # started by a schedule: Temporal named the execution
             params.run_id = workflow.info().workflow_id
-        begin(run, params)
+        await begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:
             outcome = await (drive_simulation(run) if run.mocks else drive_admitted(run))

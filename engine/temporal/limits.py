@@ -23,6 +23,7 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, FailRequested, TimerFired
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
     from engine.expressions import ExpressionError, Scope
     from engine.language.concurrency_limits import render_key
     from engine.language.spec import LimitSpec
@@ -38,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         LimitSignal,
     )
 
-LIMIT_FULL = "limit_full"
+LIMIT_FULL = ErrorType.LIMIT_FULL
 # The limiter is one short transaction: retry a store that is briefly away for as long as
 # it takes (a run that gave up here would run unlimited or strand its slot).
 LIMITER_RETRY = RetryPolicy(
@@ -109,7 +110,14 @@ def _refuse(run: RunState, limit: LimitSpec, key: str) -> None:
     if limit.strategy == "fail":
         feed(run, FailRequested(run.now_ms(), LIMIT_FULL, reason))
     else:
-        feed(run, CancelRequested(run.now_ms(), reason))
+        _end_cancelled(run, reason)
+
+
+def _end_cancelled(run: RunState, reason: str) -> None:
+    """End the run CANCELLED with `reason`. Temporal refuses a workflow's request to
+    cancel itself, so the execution closes completed; the run's projection says
+    CANCELLED and the API shows that (api/reconcile.py, REFINED_BY_THE_WORKFLOW)."""
+    feed(run, CancelRequested(run.now_ms(), reason))
 
 
 async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None) -> bool:
@@ -131,7 +139,7 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
     if (limit.name, key) in gate.granted:
         return True
     if gate.ended is not None:
-        feed(run, CancelRequested(run.now_ms(), f"limit {limit.name!r}: {gate.ended}"))
+        _end_cancelled(run, f"limit {limit.name!r}: {gate.ended}")
         return False
     events, run.inbox = run.inbox, []
     for event in events:

@@ -15,6 +15,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import ExecutionFinished, FinishRun
+    from engine.coordinator.error_types import ErrorType
 
 
 def prometheus_runtime(bind_address: str) -> Runtime:
@@ -58,7 +59,7 @@ class RunMetrics:
         self._finished.add(1, {"status": status})
         self._duration.record(max(seconds, 0.0), {"status": status})
         for entry in finish.errors:
-            if entry.type == "iteration_cap":
+            if entry.type == ErrorType.ITERATION_CAP:
                 self._capped.add(1, {"task": entry.task or ""})
             elif entry.type == "expression":
                 self._expressions.add(1)

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import ChildStops
     from engine.temporal.limit_gate import LimitGate
     from engine.temporal.metrics import RunMetrics
+    from engine.temporal.progress_events import ProgressEvents
+    from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
     from engine.temporal.types import InterpreterInput, WaitChange
@@ -42,6 +44,7 @@ class RunState:
         self.params: InterpreterInput | None = None
         self.coordinator_or_none: Coordinator | None = None
         self.retry_numbers: dict[str, dict[str, float]] = {}
+        self.local_actions: list[str] = []  # run as local activities (behaviour 3)
         self.children = ChildStops()
         self.limits = LimitGate()  # concurrency limits across runs (engine/temporal/limits.py)
         self.metrics: RunMetrics | None = None
@@ -54,6 +57,8 @@ class RunState:
         self.waits = WaitRegistry(self.emit, self.note_wait, self.now_ms, self.warn)
         self.wait_changes: list[WaitChange] = []
         self.trace = TraceLog()
+        self.secrets = RunSecrets()  # named secrets and what the trace masks
+        self.progress_events = ProgressEvents()  # actions' own progress, for the trace
         self.pump_idle = True
         self.finish: FinishRun | None = None
         self.paused = False

@@ -8,18 +8,25 @@ import msgspec
 import psycopg
 
 from engine.store import (
+    LogLine,
+    NewArtifact,
     NewRun,
+    ProgressRecord,
     RunNotFound,
     RunProjection,
     RunStatus,
     StorePool,
     TraceEvent,
     add_wait,
+    append_logs,
     append_trace,
+    clear_progress,
     create_run,
     get_workflow_version,
     open_pool,
+    put_artifact,
     resolve_wait,
+    set_progress,
     summarize_output,
 )
 from engine.temporal.activities import TraceSink, TraceUnrecordable, WorkflowLookup
@@ -93,6 +100,25 @@ def trace_sink(pool: StorePool) -> TraceSink:
                 )
 
     return write
+
+
+class StoreTaskLogs:
+    """Attempts' logs, progress and artifacts into the store (engine/temporal/task_logs.py)."""
+
+    def __init__(self, pool: StorePool) -> None:
+        self._pool = pool
+
+    async def lines(self, run_id: str, lines: list[LogLine]) -> int:
+        return await append_logs(self._pool, run_id, lines)
+
+    async def progress(self, run_id: str, record: ProgressRecord) -> None:
+        await set_progress(self._pool, run_id, record)
+
+    async def clear_progress(self, run_id: str, execution: int, item: int | None) -> None:
+        await clear_progress(self._pool, run_id, execution, item)
+
+    async def artifact(self, run_id: str, artifact: NewArtifact) -> int:
+        return await put_artifact(self._pool, run_id, artifact)
 
 
 def workflow_lookup(pool: StorePool) -> WorkflowLookup:

@@ -17,9 +17,9 @@ with workflow.unsafe.imports_passed_through():
     import msgspec
 
     from engine.coordinator import FinishRun
+    from engine.statuses import FROM_COORDINATOR, ApiStatus, finished_status, live_status
     from engine.temporal.activities import TRACE_UNRECORDABLE
     from engine.temporal.run_state import RunState
-    from engine.temporal.tracing import API_STATUS
     from engine.temporal.types import RECORD_TRACE, TraceBatch, TraceRecord, WaitChange
 
 TRACE_BATCH = 500
@@ -62,8 +62,8 @@ def trace_batch(run: RunState, events: list[TraceRecord], waits: list[WaitChange
     return TraceBatch(
         params.run_id,
         params.workflow,
-        events,
-        projection(run),
+        [run.secrets.record(event) for event in events],
+        run.secrets.projection(projection(run)),
         waits,
         int(params.version) if params.version.isdigit() else 0,
         params.task_queue,
@@ -111,13 +111,11 @@ def projection(run: RunState) -> dict[str, Any]:
         )
         if finish.rerun is not None:
             result["rerun_point"] = msgspec.to_builtins(finish.rerun)
-        if finish.errors and api_status(finish) != "COMPLETED":
+        if finish.errors and api_status(finish) is not ApiStatus.COMPLETED:
             first = finish.errors[0]
             result["failure"] = {"reason": first.message, "details": {"type": first.type}}
     else:
-        result["status"] = "PAUSED" if run.paused else "RUNNING"
-        if run.limits.queued:
-            result["status"] = "QUEUED"  # waits for a concurrency limit's slot
+        result["status"] = live_status(run.paused, run.limits.queued)
         state = run.coordinator_or_none.state if run.coordinator_or_none is not None else None
         if state is not None and state.errors:
             # A run that is failing while another branch still waits shows why now,
@@ -129,11 +127,9 @@ def projection(run: RunState) -> dict[str, Any]:
 
 def progress_of(run: RunState) -> dict[str, Any]:
     """Live progress: executions in flight and the latest finished ones."""
-    status = "PAUSED" if run.paused else "RUNNING"
-    if run.limits.queued:
-        status = "QUEUED"
+    status = live_status(run.paused, run.limits.queued)
     if run.finish is not None:
-        status = API_STATUS[run.finish.status]
+        status = FROM_COORDINATOR[run.finish.status]
     return {
         "status": status,
         "paused": run.paused,
@@ -152,10 +148,6 @@ def _queued(run: RunState) -> dict[str, Any]:
     return {"limit": limit, "key": key, "position": run.limits.position}
 
 
-def api_status(finish: FinishRun) -> str:
+def api_status(finish: FinishRun) -> ApiStatus:
     """The API's word for how a run ended (a run timeout is TIMED_OUT)."""
-    if finish.status.value == "failed" and any(
-        e.type == "timeout" and e.task is None for e in finish.errors
-    ):
-        return "TIMED_OUT"
-    return API_STATUS[finish.status]
+    return finished_status(finish.status, finish.errors)

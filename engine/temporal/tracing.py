@@ -27,13 +27,6 @@ from engine.temporal.types import TraceRecord
 # the store's run row shows it whole, and the coordinator caps it at 1 MiB).
 TRACE_OUTPUT_BYTES = 64 * 1024
 
-# Run status -> the status of the API's payload (ARCHITECTURE.md "Status payload").
-API_STATUS = {
-    RunStatus.RUNNING: "RUNNING",
-    RunStatus.SUCCEEDED: "COMPLETED",
-    RunStatus.FAILED: "FAILED",
-    RunStatus.CANCELED: "CANCELLED",
-}
 _RUN_EVENT = {
     RunStatus.SUCCEEDED: ("WORKFLOW_COMPLETED", "info"),
     RunStatus.FAILED: ("WORKFLOW_FAILED", "error"),
@@ -144,6 +137,10 @@ class TraceLog:
 
     def hint(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
         """What a person can do about a task now (e.g. how to answer a wait)."""
+        self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
+
+    def task_progress(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
+        """How far a running action is (`ctx.progress`), or a file it kept (`ctx.artifact`)."""
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
 
     def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:

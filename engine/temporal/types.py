@@ -9,19 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.temporal.worker_config import DEFAULT_TASK_QUEUE as DEFAULT_TASK_QUEUE
+
 INTERPRETER_WORKFLOW = "SegueInterpreter"
 RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
+RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
 ACQUIRE_LIMIT = "segue.acquire_limit"
 RELEASE_LIMITS = "segue.release_limits"
-DEFAULT_TASK_QUEUE = "segue"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
 SIGNAL_LIMIT = "limit"  # a concurrency limit's slot is granted, or the wait is over
 QUERY_PROGRESS = "progress"
+# An action's progress, from its activity (engine/temporal/task_logs.py), for the trace.
+SIGNAL_TASK_PROGRESS = "task_progress"
+SIGNAL_TASK_ARTIFACT = "task_artifact"  # an artifact an action stored, for the trace
 # Updates: the run says at once whether it took the answer (engine/temporal/answers.py).
 UPDATE_ANSWER = "answer"  # an answer for one wait, addressed by task (and item)
 UPDATE_EVENT = "event"  # a correlated event for the waits that declared its name and key
@@ -46,6 +51,9 @@ class InterpreterInput:
     # catalog has them: decided when the run starts, kept for its life (continue-as-new
     # and child runs included). None: runs started without them (the worker's catalog).
     action_retry_defaults: dict[str, dict[str, float]] | None = None
+    # The actions the starter's catalog declares local (engine/temporal/placement.py),
+    # kept for the run's life like the retry layers. None: the worker's catalog decides.
+    local_actions: list[str] | None = None
     # Carried over continue-as-new:
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0
@@ -87,6 +95,9 @@ class ActionRequest:
     mock: dict[str, Any] | None = None  # the served outcome in simulations
     # Trace events the activity writes while the action runs (see the interpreter).
     trace: TraceBatch | None = None
+    # The run's secret values known so far: the activity masks them in the errors and
+    # logs it writes (engine/masking.py). Empty for runs without secrets.
+    secrets: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -144,6 +155,31 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+@dataclass
+class TaskProgress:
+    """What `task_progress` carries: how far one attempt of an execution (or item) is."""
+
+    execution: int
+    attempt: int
+    done: float
+    total: float | None = None
+    message: str | None = None
+    item: int | None = None
+
+
+@dataclass
+class TaskArtifact:
+    """What `task_artifact` carries: an artifact one attempt stored (engine/store)."""
+
+    execution: int
+    attempt: int
+    artifact_id: str
+    name: str
+    media_type: str
+    size_bytes: int
+    item: int | None = None
 
 
 @dataclass

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
 
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
     from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.error_types import ErrorType
+    from engine.temporal.refusals import RefusalLedger
     from engine.temporal.types import SignalPayload, WaitChange
 
 EARLY_SIGNALS_KEPT: Final = 100
@@ -122,6 +124,7 @@ class WaitRegistry:
         # stale (see the module's docstring). Unknown (-1) until the run has begun, so
         # signals that reach a continued run before its waits are restored are kept.
         self.known_execution = -1
+        self.refusals = RefusalLedger()  # refused answers recorded (engine/temporal/refusals.py)
 
     @property
     def behaviour(self) -> Behaviour:
@@ -196,13 +199,13 @@ class WaitRegistry:
         for key in [key for key in self._waits if key[0] == execution]:
             self._close(self._waits[key], "ended before it was answered")
 
-    def carried(self, now_ms: int) -> list[list[Any]]:
-        """The open waits for a continued-as-new run: [dispatch, remaining ms or None]."""
+    def carried(self, now_ms: int) -> list[tuple[dict[str, Any], int | None]]:
+        """The open waits for a continued-as-new run: (dispatch, remaining ms or None)."""
         return [
-            [
+            (
                 msgspec.to_builtins(w.command),
                 None if w.due_ms is None else max(0, w.due_ms - now_ms),
-            ]
+            )
             for w in self.open()
         ]
 
@@ -229,7 +232,7 @@ class WaitRegistry:
                 self._now_ms(),
                 wait.execution,
                 wait.command.attempt,
-                ErrorInfo("timeout", f"no {wait.event!r} event within {limit:g} s"),
+                ErrorInfo(ErrorType.TIMEOUT, f"no {wait.event!r} event within {limit:g} s"),
                 None,
                 wait.item,
             )

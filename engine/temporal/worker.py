@@ -9,14 +9,15 @@ import signal
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
-from engine.temporal.compiled import configure_action_retry_defaults
-from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.codec import converter_from_env
+from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.metrics import prometheus_runtime
@@ -36,6 +37,7 @@ PASSTHROUGH = (
     "yaml",
     "jsonschema",
     "jsonschema_specifications",
+    "jsonschema_rs",
     "referencing",
     "rpds",
     "attrs",
@@ -53,15 +55,22 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 async def connect(
-    address: str, namespace: str = "default", *, attempts: int = 50, runtime: Runtime | None = None
+    address: str,
+    namespace: str = "default",
+    *,
+    attempts: int = 50,
+    runtime: Runtime | None = None,
+    data_converter: DataConverter | None = None,
 ) -> Client:
-    """Connect to Temporal, retrying while a just-started server comes up."""
+    """Connect to Temporal, retrying while a just-started server comes up. Payloads are
+    encrypted when the environment sets codec keys (engine/temporal/codec.py)."""
+    converter = data_converter or converter_from_env()
     for attempt in range(attempts):
         try:
             return await Client.connect(
                 address,
                 namespace=namespace,
-                data_converter=DATA_CONVERTER,
+                data_converter=converter,
                 runtime=runtime,
                 # With tracing on: spans of runs, task executions and attempts (otel.py).
                 plugins=tracing_plugins(),
@@ -81,6 +90,7 @@ def build_worker(
     max_concurrent_activities: int = 200,
 ) -> Worker:
     configure_action_retry_defaults(activities.catalog.retry_defaults())
+    configure_local_actions(activities.catalog.local_actions())
     return Worker(
         client,
         task_queue=task_queue,
@@ -117,14 +127,21 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
     trace_sink = None
     lookup = directory_lookup(config.workflows_dir) if config.workflows_dir else None
     pool = None
+    task_logs = None
     if config.database_url:
-        from engine.temporal.store_sink import store_bindings
+        from engine.temporal.store_sink import StoreTaskLogs, store_bindings
 
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
+        task_logs = StoreTaskLogs(pool)
     meter = runtime.metric_meter if runtime is not None else None
     activities = SegueActivities(
-        catalog, trace_sink=trace_sink, workflow_lookup=lookup, meter=meter, limit_store=pool
+        catalog,
+        trace_sink=trace_sink,
+        workflow_lookup=lookup,
+        meter=meter,
+        task_logs=task_logs,
+        limit_store=pool,
     )
     worker = build_worker(
         client,

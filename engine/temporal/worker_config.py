@@ -8,7 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.temporal.types import DEFAULT_TASK_QUEUE
+# Defined here, not in engine.temporal.types (which re-exports it): importing that
+# module's dataclasses cost every `segue` command several ms of start-up.
+DEFAULT_TASK_QUEUE = "segue"
 
 
 class WorkerConfigError(ValueError):

@@ -18,10 +18,13 @@ from engine.actions import ActionContext
 
 @dataclass
 class Recorder:
-    """A host stand-in: keeps every heartbeat and progress call, with the calling thread."""
+    """A host stand-in: keeps every heartbeat and report (log line, progress, artifact),
+    with the calling thread."""
 
     heartbeats: list[Any] = field(default_factory=list)
-    progress: list[tuple[str, Any]] = field(default_factory=list)
+    progress: list[tuple[float, float | None, str | None]] = field(default_factory=list)
+    logs: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
+    artifacts: list[tuple[str, bytes, str]] = field(default_factory=list)
     threads: set[int] = field(default_factory=set)
     cancelled: bool = False
 
@@ -30,19 +33,34 @@ class Recorder:
             self.threads.add(threading.get_ident())
             self.heartbeats.append(details)
 
-        def progress(message: str, data: Any = None, /) -> None:
-            self.threads.add(threading.get_ident())
-            self.progress.append((message, data))
-
         fields: dict[str, Any] = {
             "run_id": "run-1",
             "workflow": "tests",
             "task": "step",
             "heartbeat": heartbeat,
-            "progress": progress,
+            "reporter": _Reports(self),
             "is_cancelled": lambda: self.cancelled,
         }
         return ActionContext(**{**fields, **overrides})
+
+
+class _Reports:
+    """The host's TaskReporter, recording into a Recorder (arguments arrive checked)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    def log(self, level: str, message: str, data: dict[str, Any] | None, /) -> None:
+        self._recorder.threads.add(threading.get_ident())
+        self._recorder.logs.append((level, message, data))
+
+    def progress(self, done: float, total: float | None, message: str | None, /) -> None:
+        self._recorder.threads.add(threading.get_ident())
+        self._recorder.progress.append((done, total, message))
+
+    def artifact(self, name: str, content: bytes, media_type: str, /) -> None:
+        self._recorder.threads.add(threading.get_ident())
+        self._recorder.artifacts.append((name, content, media_type))
 
 
 @pytest.fixture

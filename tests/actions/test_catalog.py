@@ -39,8 +39,12 @@ def test_builtins() -> None:
         "core.wait_event",
         "core.approval",
     }
-    assert catalog.placement("http.request") is Placement.ACTIVITY
+    assert catalog.placement("http.request") is Placement.LOCAL_ACTIVITY
+    assert catalog.placement("shell.run") is Placement.ACTIVITY
     assert catalog.placement("nope.nope") is None
+    assert catalog.local_actions() == ["http.request"]
+    assert catalog.runs_in_workflow("core.sleep") and not catalog.runs_in_workflow("http.request")
+    assert not catalog.runs_in_workflow("nope.nope")
     assert catalog.source("core.echo") == "built-in"
     assert "http.request" in catalog and "nope.nope" not in catalog
     assert [d.name for d in catalog] == BUILTINS and len(catalog) == len(BUILTINS)

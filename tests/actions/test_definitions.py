@@ -79,5 +79,6 @@ def test_context_defaults() -> None:
     context = ActionContext(run_id="r", workflow="w", task="t")
     assert (context.iteration, context.route, context.attempt, context.item) == (1, 0, 1, None)
     context.heartbeat({"x": 1})
-    context.progress("step")
+    context.progress(1)
+    context.log("info", "nowhere")
     assert context.is_cancelled() is False

@@ -47,7 +47,7 @@ def test_count_heartbeats_and_reports_progress(catalog: ActionCatalog, recorder:
     result = asyncio.run(invoke(catalog, "example.count", {"n": 3}, recorder.context()))
     assert result == {"counted": 3}
     assert recorder.heartbeats == [{"step": 1}, {"step": 2}, {"step": 3}]
-    assert recorder.progress[-1] == ("counted 3 of 3", {"step": 3, "of": 3})
+    assert recorder.progress[-1] == (3, 3, "counted 3 of 3")
 
 
 def test_count_stops_when_cancelled(catalog: ActionCatalog, recorder: Recorder) -> None:

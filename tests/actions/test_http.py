@@ -138,3 +138,18 @@ def test_invalid_input(context: ActionContext) -> None:
     assert both.type == "invalid_input"
     scheme = failure({"url": "ftp://example.com/file"}, context)
     assert scheme.type == "invalid_input"
+
+
+def test_logs_the_request_line_and_status_with_secrets_masked(
+    http_server: str, recorder: Any
+) -> None:
+    url = f"{http_server.replace('http://', 'http://user:pw@')}/echo?token=s3cret&status=201"
+    request({"url": url, "method": "post"}, recorder.context())
+    (first, second) = recorder.logs
+    shown = f"{http_server.replace('http://', 'http://***@')}/echo?token=***&status=***"
+    assert first == ("info", f"POST {shown}", None)
+    level, message, data = second
+    assert level == "info"
+    assert message.startswith(f"POST {shown} -> 201 (")
+    assert data["status"] == 201 and data["ms"] >= 0
+    assert "s3cret" not in repr(recorder.logs) and "pw" not in repr(recorder.logs)

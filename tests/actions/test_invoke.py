@@ -95,13 +95,17 @@ def test_plain_handler_runs_in_a_thread_without_blocking_the_loop(context: Actio
 def test_host_callables_are_called_on_the_loop_thread(recorder: Recorder) -> None:
     def chatty(input: Any, ctx: ActionContext) -> None:
         ctx.heartbeat({"at": 1})
-        ctx.progress("halfway", {"done": 1})
+        ctx.progress(1, 2, "halfway")
+        ctx.log("info", "a line", n=1)
+        ctx.artifact("notes.txt", "hello")
         ctx.heartbeat()
 
     catalog = catalog_with("t.chatty", chatty)
     asyncio.run(invoke(catalog, "t.chatty", None, recorder.context()))
     assert recorder.heartbeats == [{"at": 1}, None]
-    assert recorder.progress == [("halfway", {"done": 1})]
+    assert recorder.progress == [(1, 2, "halfway")]
+    assert recorder.logs == [("info", "a line", {"n": 1})]
+    assert recorder.artifacts == [("notes.txt", b"hello", "text/plain; charset=utf-8")]
     assert recorder.threads == {threading.get_ident()}
 
 

@@ -73,6 +73,25 @@ def test_runs_with_env_cwd_and_stdin(context: ActionContext, tmp_path: Path) -> 
     }
 
 
+def test_programs_never_see_the_workers_secrets(
+    context: ActionContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "SEGUE_SECRET_API_KEY",
+        "SEGUE_SECRETS_DIR",
+        "SEGUE_CODEC_KEYS",
+        "SEGUE_CODEC_KEYS_FILE",
+        "SEGUE_API_TOKEN",
+        "SEGUE_DATABASE_URL",
+    ):
+        monkeypatch.setenv(name, "withheld-value")
+    monkeypatch.setenv("SEGUE_TASK_QUEUE", "kept")
+    script = "import os; print(' '.join(f'{k}={v}' for k, v in os.environ.items()))"
+    for given in ({}, {"env": {"EXTRA": "1"}}):
+        shown = run({"argv": [PYTHON, "-c", script], **given}, context)["stdout"]
+        assert "withheld-value" not in shown and "SEGUE_TASK_QUEUE=kept" in shown
+
+
 def test_nonzero_exit_is_a_result_unless_checked(context: ActionContext) -> None:
     argv = [PYTHON, "-c", "import sys; print('partial'); sys.exit(3)"]
     result = run({"argv": argv}, context)
@@ -144,3 +163,34 @@ def test_heartbeats_while_running(recorder: Any, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("engine.actions.builtin.common.HEARTBEAT_INTERVAL", 0.05)
     run({"argv": [PYTHON, "-c", "import time; time.sleep(0.4)"]}, recorder.context())
     assert recorder.heartbeats and all("pid" in beat for beat in recorder.heartbeats)
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        # Lines as they were printed, each with its stream; CRLF endings and a last line
+        # without a newline are lines too; bytes that are not UTF-8 are replaced.
+        (
+            "import sys; print('a'); print('b', file=sys.stderr); sys.stdout.write('c\\r\\nd')",
+            [("a", "stdout"), ("c", "stdout"), ("d", "stdout"), ("b", "stderr")],
+        ),
+        ("import sys; sys.stdout.buffer.write(b'\\xff ok\\n')", [("\ufffd ok", "stdout")]),
+        ("print()", [("", "stdout")]),
+        ("pass", []),
+    ],
+)
+def test_output_is_logged_line_by_line(
+    recorder: Any, script: str, expected: list[tuple[str, str]]
+) -> None:
+    run({"argv": [PYTHON, "-c", script]}, recorder.context())
+    logged = [(message, data["stream"]) for _, message, data in recorder.logs]
+    # The two streams are read side by side: order is kept within each stream.
+    for stream in ("stdout", "stderr"):
+        assert [m for m, s in logged if s == stream] == [m for m, s in expected if s == stream]
+    assert {level for level, _, _ in recorder.logs} <= {"info"}
+
+
+def test_a_line_that_never_ends_is_logged_in_pieces(recorder: Any) -> None:
+    script = "import sys; sys.stdout.write('x' * 20000)"
+    run({"argv": [PYTHON, "-c", script]}, recorder.context())
+    assert [len(message) for _, message, _ in recorder.logs] == [8192, 8192, 3616]

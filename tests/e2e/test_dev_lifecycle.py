@@ -23,6 +23,7 @@ from tests.support.devstack import (
     dev_env,
     kill_all,
     processes_naming,
+    spawn_dev,
     start_dev,
     wait_gone,
 )
@@ -210,3 +211,45 @@ def test_ctrl_c_leaves_the_run_going_on_a_running_stack(
         started = stack.processes()
         stack.stop()
     assert wait_gone(started) == []
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_a_signal_while_temporal_starts_leaves_nothing(
+    dirs: tuple[Path, dict[str, str]], signum: int
+) -> None:
+    """The signal lands in Temporal's readiness wait (its process runs, its port is not
+    open yet): the server is stopped at once (SIGKILL: by the guardian), not left for
+    the next start to clean."""
+    data_dir, env = dirs
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    flags = ["--port", "0", "--temporal-port", str(port), "--ui-port", "0", "--demo-port", "0"]
+    stack = spawn_dev(data_dir, env, *flags)
+    try:
+        deadline = time.monotonic() + 60
+        temporal: list[psutil.Process] = []
+        while not temporal:
+            assert time.monotonic() < deadline and stack.process.poll() is None, stack.output()
+            temporal = [
+                process
+                for process in processes_naming(data_dir)
+                if "start-dev" in " ".join(process.info.get("cmdline") or [])
+            ]
+            time.sleep(0.02)
+        assert not _port_open(port), "missed the window: Temporal was already listening"
+        status = stack.stop(signum)
+    finally:
+        if stack.process.poll() is None:
+            stack.process.kill()
+    assert wait_gone(temporal) == [], stack.output()
+    assert processes_naming(data_dir) == [], stack.output()
+    if signum != signal.SIGKILL:
+        assert status == 0, stack.output()
+        assert not (data_dir / "stack.json").exists()

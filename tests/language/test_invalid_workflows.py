@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from engine.actions.catalog import ActionCatalog
 from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
+from engine.language.deployment import Deployment
 from engine.language.loader import check_workflow, load_workflow
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -255,6 +257,27 @@ CASES = [
         [
             (2, 8, SCHEMA, E, "start must be a non-empty list of task names, got an empty list"),
             (3, 8, SCHEMA, E, "tasks must be a mapping of at least one task name to its task"),
+        ],
+    ),
+    Case(
+        "run says local or activity, for a task that runs an action",
+        """\
+        version: 1
+        tasks:
+          a: {action: x.y, run: remote, next: [{do: b}]}
+          b: {action: x.y, run: LOCAL, next: [{do: c}]}
+          c: {action: x.y, run: [local], next: [{do: d}]}
+          d: {action: x.y, run: null, next: [{do: e}]}
+          e: {run: local, next: [{do: f}]}
+          f: {workflow: other, run: activity}
+        """,
+        [
+            (3, 25, SCHEMA, E, "task 'a': run must be `local` or `activity`, got 'remote'"),
+            (4, 25, SCHEMA, E, "task 'b': run must be `local` or `activity`, got 'LOCAL'"),
+            (5, 25, SCHEMA, E, "task 'c': run must be `local` or `activity`, got a list"),
+            (6, 25, SCHEMA, E, "task 'd': run must be `local` or `activity`, got null"),
+            (7, 7, SCHEMA, E, "task 'e': `run` says where an action runs, and this task runs no"),
+            (8, 24, SCHEMA, E, "task 'f': `run` says where an action runs, and this task runs a"),
         ],
     ),
     Case(
@@ -1038,3 +1061,20 @@ def test_pure_python_parser_agrees(case: Case, monkeypatch: pytest.MonkeyPatch) 
         assert [d.category for d in without] == [d.category for d in with_libyaml]
     else:
         assert without == with_libyaml
+
+
+def test_run_cannot_move_an_action_the_workflow_carries_out() -> None:
+    """Where the installed actions are known (`segue validate`, `POST /workflows`)."""
+    text = textwrap.dedent(
+        """\
+        version: 1
+        tasks:
+          nap: {action: core.sleep, input: {seconds: 1}, run: local, next: [{do: call}]}
+          call: {action: http.request, input: {url: "http://x"}, run: activity}
+        """
+    )
+    result = check_workflow(text, "w.yaml", deployment=Deployment(ActionCatalog.builtin()))
+    assert [d.format() for d in result.diagnostics] == [
+        "w.yaml:3:50: error[schema]: task 'nap': core.sleep runs in the workflow itself; "
+        "`run: local` cannot move it (leave `run` out)"
+    ]

@@ -76,10 +76,8 @@ def processes_naming(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def start_dev(
-    data_dir: Path, env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 90
-) -> DevStack:
-    """Start `segue dev --data-dir DATA_DIR ARGS` and wait until it has announced its API."""
+def spawn_dev(data_dir: Path, env: dict[str, str], *args: str, cwd: Path = ROOT) -> DevStack:
+    """Start `segue dev --data-dir DATA_DIR ARGS` and return at once (output in a log)."""
     log = data_dir.parent / f"{data_dir.name}-dev.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -89,7 +87,15 @@ def start_dev(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    stack = DevStack(process, data_dir, log)
+    return DevStack(process, data_dir, log)
+
+
+def start_dev(
+    data_dir: Path, env: dict[str, str], *args: str, cwd: Path = ROOT, timeout: float = 90
+) -> DevStack:
+    """Start `segue dev --data-dir DATA_DIR ARGS` and wait until it has announced its API."""
+    stack = spawn_dev(data_dir, env, *args, cwd=cwd)
+    process = stack.process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         record = _read_record(data_dir)

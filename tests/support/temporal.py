@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,6 +91,28 @@ def background_loop() -> Iterator[BackgroundLoop]:
         yield loop
     finally:
         loop.close()
+
+
+@contextmanager
+def running_worker(
+    loop: BackgroundLoop, address: str, activities: Any, prefix: str
+) -> Iterator[tuple[Client, str]]:
+    """A Segue worker (`build_worker`) on a fresh task queue, polling in `loop` until the
+    block ends: (client, task queue)."""
+    from engine.temporal.worker import build_worker, connect
+
+    async def start() -> tuple[Client, str, Any]:
+        client = await connect(address)
+        queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        running = build_worker(client, activities, task_queue=queue)
+        await running.__aenter__()
+        return client, queue, running
+
+    client, queue, running = loop.run(start())
+    try:
+        yield client, queue
+    finally:
+        loop.run(running.__aexit__(None, None, None))
 
 
 async def start_interpreter(

@@ -20,9 +20,14 @@ from engine.store import open_pool, trace_page
 from engine.store.limits import leases_of
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
-from engine.temporal.types import InterpreterResult
+from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
 from engine.temporal.worker import build_worker, connect
-from tests.support.temporal import SUGGEST_CONTINUE_AS_NEW_AFTER, BackgroundLoop, start_recorded
+from tests.support.temporal import (
+    SUGGEST_CONTINUE_AS_NEW_AFTER,
+    BackgroundLoop,
+    record_run,
+    start_recorded,
+)
 from tests.temporal.test_runs import TEST_ACTIONS
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -85,6 +90,72 @@ def test_long_loop_continues_as_new(
     assert result.continued >= 3
     assert len(lengths) == result.continued + 1
     assert max(lengths) < SUGGEST_CONTINUE_AS_NEW_AFTER + 60, lengths
+
+
+SECRET_LOOP = """
+version: 1
+input:
+  token: {type: string, secret: true}
+vars: {checks: 0}
+start: [check]
+tasks:
+  check:
+    action: test.health
+    input: {after: 1000000, auth: "<% $secret('loop_key') %>"}
+    next:
+      - when: $ctx.checks + 1 < 70
+        publish: {checks: <% $ctx.checks + 1 %>}
+        do: check
+      - when: $ctx.checks + 1 >= 70
+        publish:
+          checks: <% $ctx.checks + 1 %>
+          last: <% $secret('loop_key') & '/' & $ctx.token %>
+output: {checks: <% $ctx.checks %>, last: <% $ctx.last %>}
+"""
+
+
+def test_secrets_outlive_continue_as_new(
+    small_history_server: str,
+    postgres_url: str,
+    background_loop: BackgroundLoop,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run's named secrets and what it masks travel in its carried state: after
+    continuing as new, `$secret` still answers (without asking the worker again) and the
+    trace still shows `***`."""
+    monkeypatch.setenv("SEGUE_SECRET_LOOP_KEY", "loop-key-31415")
+
+    async def scenario() -> tuple[InterpreterResult, list[Any]]:
+        pool = await open_pool(postgres_url)
+        client: Client = await connect(small_history_server)
+        queue = f"segue-can-{uuid.uuid4().hex[:8]}"
+        activities = SegueActivities(
+            ActionCatalog([*builtin_actions(), *TEST_ACTIONS]), trace_sink=trace_sink(pool)
+        )
+        async with build_worker(client, activities, task_queue=queue):
+            run_id = f"secret-loop-{uuid.uuid4().hex[:8]}"
+            params = await record_run(pool, "loop", SECRET_LOOP, queue, run_id)
+            params.input = {"token": "token-27182"}
+            handle = await client.start_workflow(
+                INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue,
+                result_type=InterpreterResult,
+            )  # fmt: skip
+            # Once the run has read it (its first trace events are written after), the
+            # worker's environment no longer has the secret at all.
+            while not await trace_page(pool, run_id, 0, 1):
+                await asyncio.sleep(0.05)
+            monkeypatch.delenv("SEGUE_SECRET_LOOP_KEY")
+            result: InterpreterResult = await handle.result()
+        trace = await trace_page(pool, run_id, 0, 1000)
+        await pool.close()
+        return result, trace
+
+    result, trace = background_loop.run(scenario(), timeout=300)
+    assert result.status == "succeeded" and result.continued >= 1
+    assert result.output == {"checks": 70, "last": "loop-key-31415/token-27182"}
+    shown = " ".join(f"{e.message} {e.output_summary} {e.error} {e.data}" for e in trace)
+    assert "loop-key-31415" not in shown and "token-27182" not in shown
+    assert trace[-1].type == "WORKFLOW_COMPLETED" and "***/***" in str(trace[-1].output_summary)
 
 
 def test_a_run_keeps_its_limit_slot_across_continue_as_new(

@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities
-from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.codec import converter_from_env
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
@@ -102,7 +102,7 @@ def test_run_metrics_are_counted_once_and_not_again_on_replay(
     replayer = Replayer(
         workflows=[Interpreter],
         workflow_runner=workflow_runner(),
-        data_converter=DATA_CONVERTER,
+        data_converter=converter_from_env(),
         runtime=runtime,
     )
     replayed = background_loop.run(replayer.replay_workflow(history))

@@ -16,9 +16,11 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
+from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
+from engine.temporal.progress_events import ProgressEvents
 from engine.temporal.worker import workflow_runner
 
 HERE = Path(__file__).parent / "histories"
@@ -54,8 +56,39 @@ def test_there_are_histories() -> None:
         "joins",
         "joins-behaviour-1",
         "answers",
+        "secrets",
+        "progress",
+        "local",
+        "cancel",
+        "pause",
+        "timeouts",
+        "continued",
+        "continued-last",
+        "context",
+        "refusals",
         "limits",
     }
+
+
+# (history, an event its run must have recorded: what the case is there to replay)
+FEATURES = [
+    ("cancel", "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED"),
+    ("pause", "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"),
+    ("timeouts", "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"),
+    ("continued", "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"),
+    ("continued-last", "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"),
+]
+
+
+@pytest.mark.parametrize(("stem", "event"), FEATURES, ids=[stem for stem, _ in FEATURES])
+def test_each_feature_history_shows_its_feature(stem: str, event: str) -> None:
+    assert event in {e["eventType"] for e in _history(stem)["events"]}
+
+
+def test_the_last_run_of_a_chain_started_from_a_continuation() -> None:
+    """`continued-last` replays a run that began from the state its predecessor carried."""
+    started = _history("continued-last")["events"][0]["workflowExecutionStartedEventAttributes"]
+    assert started.get("continuedExecutionRunId")
 
 
 def test_answers_went_through_updates() -> None:
@@ -69,23 +102,24 @@ def test_answers_went_through_updates() -> None:
     assert json.loads(base64.b64decode(payload["data"]))["output"]["greeting"] == "Hello ada"
 
 
-def test_a_queued_run_waits_by_signal_not_by_polling() -> None:
-    """`limits` (behaviour 3): the run acquired (queued), waited with no timer for the
-    `limit` signal its holder's release sent, and released before it ended."""
-    events = _history("limits")["events"]
-    scheduled = [
-        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
-        for e in events
-        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+def test_a_named_secret_is_read_once_and_replays_from_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`secrets` (behaviour 3): the value came from one local activity at the start, so
+    a worker without the secret in its environment replays the run unchanged."""
+    monkeypatch.delenv("SEGUE_SECRET_REPLAY_KEY", raising=False)
+    markers = [
+        event["markerRecordedEventAttributes"]
+        for event in _history("secrets")["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
     ]
-    assert scheduled == ["segue.acquire_limit", "segue.release_limits"]
-    signals = [
-        e["workflowExecutionSignaledEventAttributes"]["signalName"]
-        for e in events
-        if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    resolved = [
+        json.loads(base64.b64decode(marker["details"]["result"]["payloads"][0]["data"]))
+        for marker in markers
+        if marker["markerName"] == "core_local_activity"
     ]
-    assert signals == ["limit", "deliver"]
-    assert _timers("limits") == 0
+    assert resolved == [{"replay_key": "replay-key-5678"}]
+    assert _replay("secrets").replay_failure is None
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:
@@ -105,3 +139,101 @@ def test_without_the_gate_an_old_run_would_change_course(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(versioning, "workflow", EveryRunIsNew)
     assert _replay("joins-behaviour-1").replay_failure is not None
+
+
+@pytest.mark.parametrize("handler", ["record", "record_artifact"])
+def test_progress_signals_become_trace_writes(
+    monkeypatch: pytest.MonkeyPatch, handler: str
+) -> None:
+    """`progress` (behaviour 3): the action's two progress signals and its artifact's are
+    in the history, and a worker that ignored either kind (no PROGRESS events, fewer
+    trace writes) would not replay the run as it ran."""
+    signals = [
+        event["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for event in _history("progress")["events"]
+        if event["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["task_progress", "task_artifact", "task_progress"]
+    assert _replay("progress").replay_failure is None
+
+    def ignored(*args: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(ProgressEvents, handler, ignored)
+    assert _replay("progress").replay_failure is not None
+
+
+def test_local_attempts_are_markers_and_replay_as_local_activities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`local` (behaviour 3): three local attempts of `http.request` (markers, with the
+    coordinator's 1 s and 2 s backoff timers between them), one moved back to an activity
+    by `run: activity`. Replayed as if it had started on behaviour 2, the same history
+    breaks: the gate is what keeps runs in flight on ordinary activities."""
+    events = _history("local")["events"]
+    markers = [
+        e["markerRecordedEventAttributes"]["markerName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+    ]
+    assert markers.count("core_local_activity") == 3
+    scheduled = [e for e in events if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"]
+    assert len(scheduled) == 1
+    timers = [
+        e["timerStartedEventAttributes"]["startToFireTimeout"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_TIMER_STARTED"
+    ]
+    assert timers == ["1s", "2s"]
+
+    class BeforeObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", BeforeObserved)
+    assert _replay("local").replay_failure is not None
+
+
+def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`context` (behaviour 3): the third 200 KB publish failed the run with
+    `payload_too_large`; replayed as behaviour 2 (no cap) it would take another course."""
+    events = _history("context")["events"]
+    failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
+    assert "publishing 'b2' makes the run's context" in failed["message"]
+
+    class NotYetObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    assert _replay("context").replay_failure is not None
+
+
+def test_a_refusal_already_recorded_leaves_no_history() -> None:
+    """`refusals` (behaviour 3): four answers for a task that does not wait, after one
+    such refusal was recorded, were turned away by the validator: only that refusal and
+    the taken answer are Updates in the history."""
+    kinds = [event["eventType"] for event in _history("refusals")["events"]]
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 2
+    assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 2
+
+
+def test_a_queued_run_waits_by_signal_not_by_polling() -> None:
+    """`limits` (behaviour 3): the run acquired (queued), waited with no timer for the
+    `limit` signal its holder's release sent, and released before it ended."""
+    events = _history("limits")["events"]
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]
+    assert scheduled == ["segue.acquire_limit", "segue.release_limits"]
+    signals = [
+        e["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["limit", "deliver"]
+    assert _timers("limits") == 0

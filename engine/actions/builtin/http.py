@@ -10,17 +10,18 @@ import asyncio
 import json
 import os
 import ssl
+import time
 from functools import cache
 from typing import Any, Final
 
 import httpx
 from opentelemetry import propagate
 
-from engine.actions.api import ActionContext, ActionDefinition, ActionError
+from engine.actions.api import ActionContext, ActionDefinition, ActionError, Placement
 from engine.actions.builtin.common import decode_limited
 from engine.actions.builtin.hops import MAX_REDIRECTS, RedirectPlan, TooManyRedirects, pin
 from engine.actions.egress import EgressDenied, EgressUnresolved, current_policy
-from engine.actions.redact import redact_text, redact_url
+from engine.masking import redact_text, redact_url
 
 DEFAULT_TIMEOUT: Final = 30.0
 # JSON bodies up to this size are parsed; anything larger comes back as truncated text.
@@ -30,6 +31,7 @@ USER_AGENT: Final = "segue-http-request/1"
 RETRY_DEFAULTS: Final = {"count": 0, "delay": 1, "backoff": 2, "max_delay": 30}
 
 _SCALAR: Final = {"type": ["string", "number", "boolean"]}
+CREDENTIAL_HEADERS: Final = ("Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key")
 INPUT_SCHEMA: Final = {
     "type": "object",
     "properties": {
@@ -73,6 +75,8 @@ async def request(input: dict[str, Any], context: ActionContext) -> dict[str, An
     shown = redact_url(input["url"])
     timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
     where = {"method": method, "url": shown}
+    context.log("info", f"{method} {shown}")
+    started = time.monotonic()
     try:
         # asyncio.timeout bounds the whole exchange, every hop included; httpx's own
         # timeout is per operation.
@@ -98,6 +102,13 @@ async def request(input: dict[str, Any], context: ActionContext) -> dict[str, An
         kind = type(exc).__name__
         raise ActionError("http_error", f"{method} {shown} failed: {kind}", where) from None
 
+    took_ms = round((time.monotonic() - started) * 1000)
+    context.log(
+        "info",
+        f"{method} {shown} -> {response.status_code} ({took_ms} ms)",
+        status=response.status_code,
+        ms=took_ms,
+    )
     result = _result(response, body, over_limit)
     expected = input.get("expect_status")
     if expected is not None and response.status_code not in expected:
@@ -231,8 +242,13 @@ def http_actions() -> tuple[ActionDefinition, ...]:
         ActionDefinition(
             "http.request",
             request,
+            # Short calls: a local activity saves the activity task's round trip through
+            # the server (longer-timeout tasks run as activities: engine/temporal/placement.py).
+            placement=Placement.LOCAL_ACTIVITY,
             description="Send one HTTP request; non-2xx statuses are results, not failures",
             retry_defaults=RETRY_DEFAULTS,
             input_schema=INPUT_SCHEMA,
+            # Credentials in headers: masked in the trace even when written as literals.
+            secret_input=tuple(f"headers.{name}" for name in CREDENTIAL_HEADERS),
         ),
     )

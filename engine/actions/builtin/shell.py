@@ -22,6 +22,8 @@ from engine.actions.builtin.common import (
 )
 
 DEFAULT_TIMEOUT: Final = 60.0
+# Output lines longer than this are logged in pieces of this size.
+LOG_LINE_BYTES: Final = 8 * 1024
 DISABLED_MESSAGE: Final = "shell.run is disabled; start the worker with --allow-shell"
 DESCRIPTION: Final = "Run a program from an argv list; returns {returncode, stdout, stderr}"
 
@@ -41,11 +43,15 @@ INPUT_SCHEMA: Final = {
 
 
 class _Capture:
-    """One output stream, kept up to OUTPUT_LIMIT bytes and drained to the end."""
+    """One output stream: kept up to OUTPUT_LIMIT bytes for the result, drained to the
+    end, and logged line by line while the process runs (`data.stream` names it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: ActionContext, name: str) -> None:
         self.data = bytearray()
         self.truncated = False
+        self._context = context
+        self._name = name
+        self._partial = bytearray()
 
     async def drain(self, stream: asyncio.StreamReader | None) -> None:
         if stream is None:
@@ -54,9 +60,42 @@ class _Capture:
             room = OUTPUT_LIMIT - len(self.data)
             self.data += chunk[: max(room, 0)]
             self.truncated = self.truncated or len(chunk) > room
+            self._log_lines(chunk)
+        if self._partial:  # a last line without a newline
+            self._log(bytes(self._partial))
+            self._partial.clear()
+
+    def _log_lines(self, chunk: bytes) -> None:
+        *complete, rest = (self._partial + chunk).split(b"\n")
+        for line in complete:
+            self._log(line)
+        self._partial = bytearray(rest)
+        # A line that never ends is logged in pieces rather than held without bound.
+        while len(self._partial) >= LOG_LINE_BYTES:
+            self._log(bytes(self._partial[:LOG_LINE_BYTES]))
+            del self._partial[:LOG_LINE_BYTES]
+
+    def _log(self, line: bytes | bytearray) -> None:
+        text = line.decode("utf-8", errors="replace").removesuffix("\r")
+        self._context.log("info", text, stream=self._name)
 
     def text(self) -> tuple[str, bool]:
         return decode_limited(bytes(self.data), self.truncated)
+
+
+# The worker's own credentials: a program a workflow runs gets none of them (a workflow
+# reads the secrets it names through `$secret`, and only those).
+WITHHELD_PREFIXES: Final = ("SEGUE_SECRET_", "SEGUE_CODEC_KEYS")
+WITHHELD: Final = frozenset({"SEGUE_SECRETS_DIR", "SEGUE_API_TOKEN", "SEGUE_DATABASE_URL"})
+
+
+def inherited_environment() -> dict[str, str]:
+    """The worker's environment without its secrets, for the programs it runs."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in WITHHELD and not name.startswith(WITHHELD_PREFIXES)
+    }
 
 
 async def run(input: dict[str, Any], context: ActionContext) -> dict[str, Any]:
@@ -64,7 +103,7 @@ async def run(input: dict[str, Any], context: ActionContext) -> dict[str, Any]:
     argv: list[str] = input["argv"]
     timeout = float(input.get("timeout", DEFAULT_TIMEOUT))
     stdin_text: str | None = input.get("input")
-    env = {**os.environ, **input["env"]} if "env" in input else None
+    env = {**inherited_environment(), **input.get("env", {})}
     cwd: str | None = input.get("cwd")
     if cwd is not None and not os.path.isdir(cwd):
         raise ActionError(
@@ -87,7 +126,7 @@ async def run(input: dict[str, Any], context: ActionContext) -> dict[str, Any]:
             {"argv": argv, "cwd": cwd},
         ) from None
 
-    stdout, stderr = _Capture(), _Capture()
+    stdout, stderr = _Capture(context, "stdout"), _Capture(context, "stderr")
     try:
         async with heartbeating(context, lambda: {"pid": process.pid}), asyncio.timeout(timeout):
             await asyncio.gather(

@@ -26,7 +26,7 @@ async def count(input: dict[str, Any], context: ActionContext) -> dict[str, Any]
         if context.is_cancelled():
             raise ActionError("canceled", f"stopped counting at {step - 1} of {n}")
         context.heartbeat({"step": step})  # resumable position, kept by the host
-        context.progress(f"counted {step} of {n}", {"step": step, "of": n})
+        context.progress(step, n, f"counted {step} of {n}")
         await asyncio.sleep(input.get("delay", 0))
     return {"counted": n}
 

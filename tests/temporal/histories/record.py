@@ -3,7 +3,9 @@
     python tests/temporal/histories/record.py [CASE ...]
 
 Runs each case below (or those named) on a fresh dev server through a real worker and
-writes `<case>.json` (the full event history) beside this file. Re-record only when the
+writes `<case>.json` (the full event history) beside this file. The `monitoring` and
+`local` cases call an HTTP server on 127.0.0.1: allow it with
+`SEGUE_EGRESS_ALLOW=127.0.0.0/8` (loopback is denied by default). Re-record only when the
 interpreter changes on purpose; the replay test exists to catch accidental changes that
 would break runs already in flight (Temporal replays their histories on new code).
 
@@ -12,19 +14,18 @@ runs in flight that an upgrade must not disturb. `joins-behaviour-1.json` was re
 by the coordinator of commit ccf14fb (the last with behaviour 1, engine/coordinator/
 behaviour.py): `git worktree add /tmp/old ccf14fb`, copy this file and joins.yaml there,
 run `python tests/temporal/histories/record.py joins` in it, rename the output.
-
-The `limits` case needs PostgreSQL (the limiter's store): a database is made for it on
-`SEGUE_TEST_DATABASE_URL` (default: the local server the tests use) and dropped after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
 import threading
 import uuid
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,26 +33,37 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError  # noqa: E402
+from temporalio.client import (  # noqa: E402
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 
+from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
+from engine.actions.builtin import builtin_actions  # noqa: E402
 from engine.actions.catalog import ActionCatalog  # noqa: E402
-from engine.store import open_pool  # noqa: E402
+from engine.store import (  # noqa: E402
+    NewRun,
+    RunStatus,
+    create_run,
+    open_pool,
+    register_workflow_version,
+)
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
+from engine.temporal.store_sink import StoreTaskLogs, trace_sink  # noqa: E402
 from engine.temporal.types import (  # noqa: E402
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
     SIGNAL_DELIVER,
+    SIGNAL_PAUSE,
+    SIGNAL_RESUME,
     UPDATE_ANSWER,
     InterpreterInput,
     SignalPayload,
 )
 from engine.temporal.worker import build_worker, connect  # noqa: E402
-from tests.support.postgres import (  # noqa: E402
-    LOCAL_SERVER_URL,
-    TEST_URL_VARIABLE,
-    temporary_database,
-)
+from tests.support.postgres import LOCAL_SERVER_URL, temporary_database  # noqa: E402
 
 HERE = Path(__file__).parent
 WORKFLOWS = HERE.parent / "workflows"
@@ -84,6 +96,19 @@ CASES: dict[str, dict[str, Any]] = {
         "signal": ("approve", {"approved": True, "by": "ada"}),
     },
     "joins": {"file": HERE / "joins.yaml", "input": {}},
+    # Behaviour 3: five answers for a task that does not wait: the first is recorded (an
+    # accepted and failed Update), the validator turns the four others away; then the
+    # approval is taken.
+    "refusals": {
+        "file": HERE / "features.yaml",
+        "input": {},
+        "answers": [
+            *[("gather", {"approved": True})] * 5,
+            ("approve", {"approved": True, "by": "ada"}),
+        ],
+    },
+    # Behaviour 3: a publish over the context cap fails the run (payload_too_large).
+    "context": {"file": HERE / "context.yaml", "input": {}},
     # Behaviour 3: answers as Updates, one refused (a task that does not wait), one
     # taken, and a second answer for the same wait refused; an early signal dropped.
     "answers": {
@@ -96,10 +121,43 @@ CASES: dict[str, dict[str, Any]] = {
             ("approve", {"approved": True, "by": "eve"}),
         ],
     },
+    # Behaviour 3: http.request as a local activity, retried with backoff (the service
+    # answers 503 twice), then moved back to an activity by the task's `run`.
+    "local": {"file": HERE / "local.yaml", "input": {}},
+    # Behaviour 3: a cancel while a timer and a wait are in flight; a pause and a resume;
+    # a task timeout handled, then the run's own timeout; a loop that continues as new
+    # (`continued.json` is its first run, `continued-last.json` its last).
+    "cancel": {"file": HERE / "cancel.yaml", "input": {}, "cancel_after": 1.5},
+    "pause": {"file": HERE / "pause.yaml", "input": {}, "pause": (0.5, 2.0)},
+    "timeouts": {"file": HERE / "timeouts.yaml", "input": {}},
+    "continued": {"file": HERE / "continued.yaml", "input": {}, "small_history": True},
+    # Behaviour 3: a named secret resolved once by a local activity; a secret input.
+    "secrets": {
+        "file": HERE / "secrets.yaml",
+        "input": {"token": "replay-token-1234"},
+        "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-5678"},
+    },
+    # Behaviour 3: an action reports progress twice, 5.5 s apart, and stores an artifact;
+    # its activity signals each (`task_progress`, `task_artifact`) and the run adds a
+    # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
+    # database on the local server): an artifact is announced once stored.
+    "progress": {"file": HERE / "progress.yaml", "input": {}, "trace": True, "store": True},
     # Behaviour 3: a run queued for a concurrency limit behind a holder of its key, woken
-    # by the holder's release signal; it then runs and releases itself.
+    # by the holder's release signal; it then runs and releases itself (the limiter is
+    # the temporary database's).
     "limits": {"file": HERE / "limits.yaml", "input": {}, "behind": "replay-limits-holder"},
 }
+# The history length at which the `small_history` cases' server suggests continue-as-new.
+SMALL_HISTORY = 150
+
+
+async def _scan(input: Any, context: ActionContext) -> dict[str, Any]:
+    context.progress(1, 2, "scanned 1/2")
+    await asyncio.sleep(5.5)  # past the activity's signal throttle (task_logs.py)
+    context.progress(2, 2, "scanned 2/2")
+    context.artifact("scan.json", b'{"scanned": 2}')
+    await asyncio.sleep(0.5)
+    return {"scanned": 2}
 
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
@@ -130,43 +188,78 @@ async def _wait_status(handle: WorkflowHandle[Any, Any], status: str) -> None:
 
 
 async def record(names: list[str]) -> None:
-    server_url = os.environ.get(TEST_URL_VARIABLE, LOCAL_SERVER_URL)
-    with temporary_database(server_url) as database:
-        await _record(names, database)
+    wanted = {name: case for name, case in CASES.items() if not names or name in names}
+    for small_history in (False, True):
+        cases = {n: c for n, c in wanted.items() if c.get("small_history", False) is small_history}
+        if cases:
+            with temporary_database(LOCAL_SERVER_URL) as database:
+                await _record(cases, small_history, database)
 
 
-async def _record(names: list[str], database: str) -> None:
+async def _record(cases: dict[str, dict[str, Any]], small_history: bool, database: str) -> None:
     http = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    server = start_dev_server()
+    extra = ["--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SMALL_HISTORY}"]
+    server = start_dev_server(extra_args=extra if small_history else None)
     pool = await open_pool(database)
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
+        catalog = ActionCatalog([*builtin_actions(), ActionDefinition("replay.scan", _scan)])
         activities = SegueActivities(
-            ActionCatalog.builtin(), workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
+            catalog, workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
         )
-        async with build_worker(client, activities, task_queue=queue):
-            for name, case in CASES.items():
-                if names and name not in names:
-                    continue
+        stored = SegueActivities(
+            catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool)
+        )
+        async with (
+            build_worker(client, activities, task_queue=queue),
+            build_worker(client, stored, task_queue=f"{queue}-stored"),
+        ):
+            for name, case in cases.items():
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
-                if name == "monitoring":
+                os.environ.update(case.get("env", {}))
+                if name in ("monitoring", "local", "continued"):
+                    _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
+                traced = bool(case.get("trace"))  # no store: the trace activity writes nothing
+                case_queue = queue
+                if case.get("store"):
+                    case_queue = f"{queue}-stored"
+                    version = await register_workflow_version(
+                        pool, name, text, hashlib.sha256(text.encode()).hexdigest()
+                    )
+                    await create_run(
+                        pool,
+                        NewRun(
+                            run_id=run_id,
+                            workflow_name=name,
+                            workflow_version=version.version,
+                            task_queue=case_queue,
+                            status=RunStatus.QUEUED,
+                        ),
+                    )
+                params = InterpreterInput(
+                    run_id,
+                    name,
+                    "1",
+                    text,
+                    run_input,
+                    case_queue,
+                    trace=traced,
+                    local_actions=activities.catalog.local_actions(),  # as the API starts runs
+                )
                 holder = None
                 if "behind" in case:
-                    first = InterpreterInput(
-                        case["behind"], name, "1", text, run_input, queue, trace=False
-                    )
+                    first_params = replace(params, run_id=case["behind"])
                     holder = await client.start_workflow(
-                        INTERPRETER_WORKFLOW, first, id=case["behind"], task_queue=queue
+                        INTERPRETER_WORKFLOW, first_params, id=case["behind"], task_queue=queue
                     )
                     await _wait_status(holder, "RUNNING")
-                params = InterpreterInput(run_id, name, "1", text, run_input, queue, trace=False)
                 handle = await client.start_workflow(
-                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=queue
+                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=case_queue
                 )
                 if holder is not None:
                     await _wait_status(handle, "QUEUED")
@@ -191,9 +284,25 @@ async def _record(names: list[str], database: str) -> None:
                     await asyncio.sleep(1.0)
                     task, payload = case["signal"]
                     await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
-                print(name, await handle.result())
-                history = await handle.fetch_history()
+                if "cancel_after" in case:
+                    await asyncio.sleep(case["cancel_after"])
+                    await handle.cancel()
+                if "pause" in case:
+                    before, paused = case["pause"]
+                    await asyncio.sleep(before)
+                    await handle.signal(SIGNAL_PAUSE)
+                    await asyncio.sleep(paused)
+                    await handle.signal(SIGNAL_RESUME)
+                try:
+                    print(name, await handle.result())
+                except WorkflowFailureError as ended:  # cancelled, failed, timed out
+                    print(name, "ended:", ended.cause)
+                first = client.get_workflow_handle(run_id, run_id=handle.first_execution_run_id)
+                history = await first.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
+                last = client.get_workflow_handle(run_id)  # the latest run of a chain
+                if (await last.describe()).run_id != handle.first_execution_run_id:
+                    (HERE / f"{name}-last.json").write_text((await last.fetch_history()).to_json())
     finally:
         await pool.close()
         server.stop()

@@ -1,4 +1,5 @@
--- Concurrency limits across runs (issue 16): who holds a slot of a named limit's key and
+-- Concurrency limits across runs (issue 16; written as 0009, renumbered 0010 when main's
+-- 0009_task_logs landed first): who holds a slot of a named limit's key and
 -- who waits for one. A row lives exactly as long as its run holds or waits: the run
 -- deletes it when it ends (engine/temporal/limits.py) and the reaper when Temporal says
 -- the run is closed (engine/temporal/limit_reaper.py), so no slot outlives its run.

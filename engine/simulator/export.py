@@ -1,0 +1,163 @@
+"""A finished run as a `segue simulate` case: the workflow version, the input, every
+action execution's recorded result or error as a mock, and the expected status, output,
+task counts and order.
+
+Pure: it reads trace events as the API shows them (ARCHITECTURE.md "Trace events").
+What the trace cannot give back exactly is listed in `inexact` rather than guessed: a
+result longer than the trace keeps (summaries are cut at 1 KiB), per-item results of a
+with-items task, error details, and a rerun that started part-way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from engine.language.spec import WorkflowSpec
+
+# The API's run status -> the simulator's.
+SIMULATED_STATUS: Final = {
+    "COMPLETED": "succeeded",
+    "FAILED": "failed",
+    "CANCELLED": "canceled",
+    "RUNNING": "running",
+    "PAUSED": "running",
+    "QUEUED": "running",
+}
+_TASK_END: Final = frozenset({"COMPLETED", "FAILED"})
+
+
+@dataclass
+class _Execution:
+    task: str
+    start_number: int  # the n-th start of this task, over every route (mocks' `iteration`)
+    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    end: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunRecording:
+    """What the store knows of a run, as the export needs it."""
+
+    run_id: str
+    workflow_name: str
+    workflow_version: int
+    workflow_yaml: str
+    status: str  # the API's status (COMPLETED, FAILED, …)
+    input: Any
+    output: Any
+    rerun_of: str | None = None
+    rerun_from_failed: bool = False
+
+
+def _recorded_value(summary: str | None) -> tuple[Any, bool]:
+    """A result from its trace summary; (value, exact)."""
+    if summary is None:
+        return None, True
+    try:
+        return json.loads(summary), True
+    except ValueError:
+        return summary, False  # cut ("… (N bytes)"): the whole value is not in the trace
+
+
+def export_case(
+    recording: RunRecording, spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The simulate case of a run (a JSON-able dict; docs/console.md "Export")."""
+    executions: dict[Any, _Execution] = {}
+    starts: dict[str, int] = {}
+    order: list[str] = []
+    concurrent = False
+    open_now = 0
+    for event in events:
+        kind, task, data = event.get("type"), event.get("nodeId"), event.get("data") or {}
+        if task is None or "execution" not in data:
+            continue
+        execution_id = data["execution"]
+        if kind == "STARTED":
+            starts[task] = starts.get(task, 0) + 1
+            executions[execution_id] = _Execution(task, starts[task])
+            order.append(task)
+            open_now += 1
+            concurrent = concurrent or open_now > 1
+        elif execution_id in executions and kind == "PROGRESS" and event.get("level") == "warn":
+            if data.get("attempt") is not None and event.get("error"):
+                executions[execution_id].failed_attempts.append(event["error"])
+        elif execution_id in executions and kind in _TASK_END:
+            executions[execution_id].end = dict(event)
+            open_now -= 1
+    inexact: list[str] = []
+    if recording.rerun_of is not None and recording.rerun_from_failed:
+        inexact.append(
+            f"this run reran {recording.rerun_of} from its failed tasks; the case starts "
+            "from the top"
+        )
+    mocks = _mocks(spec, executions.values(), inexact)
+    expect: dict[str, Any] = {
+        "status": SIMULATED_STATUS.get(recording.status, recording.status.lower()),
+        "output": recording.output,
+        "tasks": {task: order.count(task) for task in dict.fromkeys(order)},
+    }
+    if not concurrent:
+        expect["order"] = order  # only when no two executions overlapped
+    return {
+        "name": f"run-{recording.run_id}",
+        "source": {
+            "run": recording.run_id,
+            "workflow": recording.workflow_name,
+            "version": recording.workflow_version,
+        },
+        "workflow": recording.workflow_yaml,
+        "input": recording.input,
+        "mocks": mocks,
+        "expect": expect,
+        "inexact": list(dict.fromkeys(inexact)),
+    }
+
+
+def _mocks(
+    spec: WorkflowSpec, executions: Iterable[_Execution], inexact: list[str]
+) -> list[dict[str, Any]]:
+    mocks: list[dict[str, Any]] = []
+    for execution in executions:
+        task_spec = spec.tasks.get(execution.task)
+        if task_spec is not None and task_spec.workflow is not None:
+            inexact.append(f"{execution.task}: a child workflow's file is not part of the case")
+        if task_spec is None or task_spec.action is None:
+            continue  # engine-native (pass-through, delay, join): nothing to mock
+        where = {"task": execution.task, "iteration": execution.start_number}
+        if task_spec.with_items is not None:
+            inexact.append(
+                f"{execution.task}: per-item results of a with-items task are not in the "
+                "trace; the mock gives the whole list to every item"
+            )
+        if execution.failed_attempts:
+            first = execution.failed_attempts[0]
+            mocks.append(
+                {
+                    **where,
+                    "status": "failed",
+                    "error": _error(first),
+                    "times": len(execution.failed_attempts),
+                }
+            )
+        end = execution.end
+        if end is None:
+            mocks.append({**where, "status": "running"})
+        elif end["type"] == "COMPLETED":
+            result, exact = _recorded_value(end.get("outputSummary"))
+            if not exact:
+                inexact.append(
+                    f"{execution.task} #{execution.start_number}: the result is cut in the trace"
+                )
+            mocks.append({**where, "result": result})
+        elif (end.get("data") or {}).get("status") == "canceled":
+            mocks.append({**where, "status": "running"})  # never finished before the end
+        else:
+            mocks.append({**where, "status": "failed", "error": _error(end.get("error") or {})})
+    return mocks
+
+
+def _error(error: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": str(error.get("code") or "failed"), "message": str(error.get("message", ""))}

@@ -1,0 +1,84 @@
+"""A run's status in the API's words (ARCHITECTURE.md "Status payload"), and the one table
+from each other vocabulary into them: the coordinator's run statuses
+(engine/coordinator/commands.py, `succeeded` …) and Temporal's execution statuses (by
+name). The store keeps these words (engine/store/runs.py), the workflow projects them
+(engine/temporal/trace_pump.py), the API and the CLI show them. Pure: it imports nothing
+of the engine, so the store and the CLI stay light."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Final, Protocol
+
+
+class ApiStatus(StrEnum):
+    """A run's status in the API's words."""
+
+    QUEUED = "QUEUED"  # recorded, its workflow not started yet, or waiting for a limit
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TERMINATED = "TERMINATED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES: Final = frozenset(
+    {
+        ApiStatus.COMPLETED,
+        ApiStatus.FAILED,
+        ApiStatus.CANCELLED,
+        ApiStatus.TERMINATED,
+        ApiStatus.TIMED_OUT,
+    }
+)
+
+# The coordinator's run status (its `RunStatus` values) -> the API's word.
+FROM_COORDINATOR: Final[Mapping[str, ApiStatus]] = {
+    "running": ApiStatus.RUNNING,
+    "succeeded": ApiStatus.COMPLETED,
+    "failed": ApiStatus.FAILED,
+    "canceled": ApiStatus.CANCELLED,
+}
+
+# Temporal's execution status (`WorkflowExecutionStatus` names) -> the API's word.
+FROM_TEMPORAL: Final[Mapping[str, ApiStatus]] = {
+    "RUNNING": ApiStatus.RUNNING,
+    "COMPLETED": ApiStatus.COMPLETED,
+    "FAILED": ApiStatus.FAILED,
+    "CANCELED": ApiStatus.CANCELLED,
+    "TERMINATED": ApiStatus.TERMINATED,
+    # The latest execution of a run is described; a continued one lives on in it.
+    "CONTINUED_AS_NEW": ApiStatus.RUNNING,
+    "TIMED_OUT": ApiStatus.TIMED_OUT,
+}
+
+
+class _Entry(Protocol):
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def task(self) -> str | None: ...
+
+
+def finished_status(status: str, errors: Iterable[_Entry]) -> ApiStatus:
+    """How a run that the coordinator finished stands: a failure by the run's own
+    `timeout` (a `timeout` entry of no task) is TIMED_OUT."""
+    if status == "failed" and any(e.type == "timeout" and e.task is None for e in errors):
+        return ApiStatus.TIMED_OUT
+    return FROM_COORDINATOR[status]
+
+
+def live_status(paused: bool, queued: bool = False) -> ApiStatus:
+    """How a run that has not finished stands (`queued`: it waits for a slot of a
+    concurrency limit, engine/temporal/limits.py)."""
+    if queued:
+        return ApiStatus.QUEUED
+    return ApiStatus.PAUSED if paused else ApiStatus.RUNNING

@@ -1,0 +1,130 @@
+"""Actions' progress in the trace: `PROGRESS` events with `data.progress: {done, total}`,
+and the artifacts they stored, as `PROGRESS` events with `data.artifact`.
+
+The trace's sequence numbers are assigned in the workflow (tracing.py), so an event can
+only join it there: the action's activity signals its progress to the run
+(`task_progress`, at most every few seconds, task_logs.py) and the run adds the event
+here (an artifact likewise, once stored: `task_artifact`). Runs on behaviour `OBSERVED`
+only; a signal for an execution that is no longer running, for an older attempt, or
+past the per-attempt cap changes nothing, so a late or repeated signal cannot disturb
+the trace or the history's size much.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from engine.temporal.tracing import TraceLog
+from engine.temporal.types import TaskArtifact, TaskProgress
+
+# Progress events (and, apart, artifact events) one attempt of one execution (or item)
+# may add to the trace; its activity sends no more than this either (each one is a
+# signal in the run's history).
+MAX_PROGRESS_EVENTS: Final = 100
+# Keys of ended executions are forgotten once this many are kept.
+_PRUNE_AT: Final = 1000
+
+
+class ProgressEvents:
+    """Counts per attempt, and the one place a progress signal becomes a trace event."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int, int | None, int], int] = {}
+
+    def _admit(
+        self,
+        live: Mapping[int, Mapping[str, Any]],
+        kind: str,
+        execution: int,
+        item: int | None,
+        attempt: int,
+    ) -> Mapping[str, Any] | None:
+        """The running execution a signal is about, if it still runs that attempt and the
+        attempt is under the cap for this kind of event (counted)."""
+        running = live.get(execution)
+        if running is None:
+            return None
+        # An execution's live attempt is its latest dispatch's: with-items items each
+        # have their own, so only a plain execution's attempt can be checked here.
+        if item is None and running.get("attempt") != attempt:
+            return None
+        key = (kind, execution, item, attempt)
+        count = self._counts.get(key, 0)
+        if count >= MAX_PROGRESS_EVENTS:
+            return None
+        if len(self._counts) >= _PRUNE_AT:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] in live}
+        self._counts[key] = count + 1
+        return running
+
+    def record_artifact(
+        self,
+        trace: TraceLog,
+        live: Mapping[int, Mapping[str, Any]],
+        signal: TaskArtifact,
+        at_ms: int,
+    ) -> bool:
+        """Announce a stored artifact if its attempt still runs and is under the cap."""
+        execution = self._admit(live, "artifact", signal.execution, signal.item, signal.attempt)
+        if execution is None:
+            return False
+        trace.task_progress(
+            at_ms,
+            str(execution["task"]),
+            f"artifact {signal.name} ({signal.size_bytes:,} bytes, {signal.media_type})",
+            {
+                **_where(signal.execution, execution, signal.attempt, signal.item),
+                "artifact": {
+                    "id": signal.artifact_id,
+                    "name": signal.name,
+                    "mediaType": signal.media_type,
+                    "sizeBytes": signal.size_bytes,
+                },
+            },
+        )
+        return True
+
+    def record(
+        self,
+        trace: TraceLog,
+        live: Mapping[int, Mapping[str, Any]],
+        signal: TaskProgress,
+        at_ms: int,
+    ) -> bool:
+        """Add the event if the execution runs that attempt and is under the cap."""
+        execution = self._admit(live, "progress", signal.execution, signal.item, signal.attempt)
+        if execution is None:
+            return False
+        shown = f"{signal.done:g}" + ("" if signal.total is None else f"/{signal.total:g}")
+        item = "" if signal.item is None else f" item {signal.item}"
+        trace.task_progress(
+            at_ms,
+            str(execution["task"]),
+            signal.message or f"{execution['task']}{item}: {shown}",
+            {
+                **_where(signal.execution, execution, signal.attempt, signal.item),
+                "progress": {"done": _number(signal.done), "total": _optional(signal.total)},
+            },
+        )
+        return True
+
+
+def _where(
+    execution_id: int, execution: Mapping[str, Any], attempt: int, item: int | None
+) -> dict[str, Any]:
+    return {
+        "execution": execution_id,
+        "iteration": execution.get("iteration"),
+        "route": execution.get("route"),
+        "attempt": attempt,
+        "item": item,
+    }
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _optional(value: float | None) -> int | float | None:
+    return None if value is None else _number(value)

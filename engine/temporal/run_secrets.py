@@ -1,0 +1,135 @@
+"""A run's secrets inside the interpreter workflow: its named secrets, resolved once by
+an activity at the start (so every replay reads them from history, never from the
+worker's environment), and the masker every trace batch and projection goes through.
+
+Masking happens when a batch is built, so a value learned late (an action result's
+secret field) still masks everything written after it; what the masker knows travels
+across continue-as-new in the run's carried state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from engine.coordinator.behaviour import Behaviour
+    from engine.coordinator.commands import ErrorEntry
+    from engine.language.spec import WorkflowSpec
+    from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values
+    from engine.secret_source import SECRET_UNKNOWN
+    from engine.temporal.types import RESOLVE_SECRETS, InterpreterInput, TraceRecord
+
+RESOLVE_TIMEOUT = timedelta(seconds=30)
+RESOLVE_RETRY = RetryPolicy(maximum_attempts=3)  # a missing secret fails for good anyway
+
+
+class RunSecrets:
+    """What a run must never show: declared secret inputs, named secrets, learned values."""
+
+    def __init__(self) -> None:
+        self.named: dict[str, str] = {}
+        self.inputs: tuple[str, ...] = ()
+        self.masker = Masker()
+
+    async def begin(
+        self, spec: WorkflowSpec, params: InterpreterInput, behaviour: Behaviour
+    ) -> ErrorEntry | None:
+        """At a run's start: resolve its named secrets and learn its secret inputs; the
+        error that fails the run when a named secret cannot be had."""
+        if behaviour < Behaviour.OBSERVED:
+            return None  # runs of older behaviours knew no secrets (and replay so)
+        self.inputs = spec.secret_inputs
+        if spec.secrets:
+            try:
+                self.named = await workflow.execute_local_activity(
+                    RESOLVE_SECRETS,
+                    sorted(spec.secrets),
+                    result_type=dict,
+                    start_to_close_timeout=RESOLVE_TIMEOUT,
+                    retry_policy=RESOLVE_RETRY,
+                )
+            except FailureError as failure:
+                cause = failure.cause if failure.cause is not None else failure
+                return ErrorEntry(
+                    type=SECRET_UNKNOWN, message=getattr(cause, "message", None) or str(cause)
+                )
+        given = params.input if isinstance(params.input, dict) else {}
+        self.learn(
+            [
+                *self.named.values(),
+                *(text for name in self.inputs for text in secret_values(given.get(name))),
+            ]
+        )
+        return None
+
+    def resume(self, params: InterpreterInput) -> None:
+        """After continue-as-new: what the previous execution knew."""
+        carried = params.carried.get("secrets")
+        if isinstance(carried, dict):
+            self.named = dict(carried.get("named", {}))
+            self.inputs = tuple(carried.get("inputs", ()))
+            self.masker = Masker(carried.get("masked", ()))
+
+    def carried(self) -> dict[str, Any] | None:
+        if not (self.named or self.inputs or self.masker):
+            return None
+        return {
+            "named": self.named,
+            "inputs": list(self.inputs),
+            "masked": list(self.masker.values),
+        }
+
+    def learn(self, values: Any) -> None:
+        """Mask these values too from now on (an action's secret fields)."""
+        if isinstance(values, list) and values:
+            self.masker = self.masker.with_values(v for v in values if isinstance(v, str))
+
+    @property
+    def values(self) -> list[str]:
+        return list(self.masker.values)
+
+    def record(self, record: TraceRecord) -> TraceRecord:
+        """A trace record as it may be stored and shown."""
+        output = record.output
+        if record.type == "WORKFLOW_STARTED" and self.inputs:
+            output = mask_fields(output, self.inputs)
+        masker = self.masker
+        error = record.error
+        if error is not None:
+            error = {**masker.value(error), "message": _message(masker, error.get("message"))}
+        return replace(
+            record,
+            message=_message(masker, record.message),
+            error=error,
+            output=masker.value(output),
+            data=masker.value(record.data),
+        )
+
+    def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
+        """The run projection (status, output, errors) as it may be stored and shown."""
+        # Not the rerun point: it is never shown, and a rerun from the failed tasks must
+        # start from the real context (the store keeps it, as it keeps the run input).
+        rerun_point = projection.pop("rerun_point", None)
+        masked: dict[str, Any] = self.masker.value(projection)
+        if rerun_point is not None:
+            masked["rerun_point"] = rerun_point
+        failure = masked.get("failure")
+        if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
+            failure["reason"] = redact_urls(failure["reason"])
+        for error in masked.get("errors") or ():
+            if isinstance(error, dict) and isinstance(error.get("message"), str):
+                error["message"] = redact_urls(error["message"])
+        return masked
+
+
+def _message(masker: Masker, text: Any) -> Any:
+    return masker.message(text) if isinstance(text, str) else text
+
+
+__all__ = ["MASK", "RunSecrets"]

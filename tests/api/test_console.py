@@ -1,0 +1,464 @@
+"""The run console in a real Chromium (Debian's, driven by Playwright) against the real
+stack: the API serving the page, a worker, the Temporal dev server and PostgreSQL.
+Screenshots land in pytest's tmp dir (the path is printed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.console_assets import CONTENT_SECURITY_POLICY, load_assets
+from api.demo_service import demo_service
+from tests.api.conftest import TOKEN, Harness, ServedApp, unique
+from tests.api.test_browsers import CHROMIUM, CHROMIUM_ARGS, dev_api  # noqa: F401 (a fixture)
+from tests.support.graphs import layered_workflow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+CONSOLE = Path(__file__).resolve().parents[2] / "api" / "console"
+needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
+
+
+# ---------------------------------------------------------------- serving
+
+
+@pytest.mark.parametrize(
+    ("path", "media"),
+    [
+        ("/", "text/html"),
+        ("/console/app.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
+        ("/console/vendor/dagre.esm.js", "text/javascript"),
+        ("/console/vendor/dagre.LICENSE", "text/plain"),
+    ],
+)
+def test_the_console_is_served_without_a_token_under_a_strict_policy(
+    harness: Harness, path: str, media: str
+) -> None:
+    answer = httpx.get(harness.url + path, timeout=10)  # no Authorization header
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith(media)
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/nope.js",
+        "/console/../api/app.py",
+        "/console/%2e%2e/%2e%2e/pyproject.toml",
+        "/console/vendor/../../app.py",
+        "/console//etc/passwd",
+        "/console/" + "a" * 5000,
+        "/console/vendor/dagre.esm.js.map",
+    ],
+)
+def test_only_the_console_files_are_served(harness: Harness, path: str) -> None:
+    answer = httpx.get(harness.url + path, timeout=10)
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["code"] == "NOT_FOUND"
+
+
+def test_the_api_keeps_its_routes_and_its_token(harness: Harness) -> None:
+    assert httpx.get(f"{harness.url}/workflows", timeout=10).status_code == 401
+    assert harness.client.get("/workflows").status_code == 200
+
+
+def test_no_markup_carries_inline_script_or_style() -> None:
+    page = (CONSOLE / "index.html").read_text()
+    assert "<script>" not in page and " style=" not in page
+    assert not re.search(r"\son[a-z]+\s*=", page, re.IGNORECASE)
+    for script in CONSOLE.glob("*.js"):
+        text = script.read_text()
+        for forbidden in ("innerHTML", "eval(", "new Function", 'setAttribute("style"'):
+            assert forbidden not in text, (script.name, forbidden)
+
+
+def test_every_console_file_is_served() -> None:
+    on_disk = {str(path.relative_to(CONSOLE)) for path in CONSOLE.rglob("*") if path.is_file()}
+    assert set(load_assets()) == on_disk  # a file of an unknown type would be left out
+
+
+def test_the_vendored_layout_library_is_the_pinned_release() -> None:
+    pins = json.loads((CONSOLE / "vendor" / "VENDORED.json").read_text())
+    for name, pin in pins.items():
+        digest = hashlib.sha256((CONSOLE / "vendor" / name).read_bytes()).hexdigest()
+        assert digest == pin["sha256"], f"{name} is not {pin['package']}@{pin['version']}"
+        for licence in pin["license_files"]:
+            assert "Permission is hereby granted" in (CONSOLE / "vendor" / licence).read_text()
+
+
+def test_segue_dev_prints_the_console_url(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.devstack import DevUrls, _announce
+
+    urls = DevUrls(
+        api="http://127.0.0.1:8000",
+        openapi="http://127.0.0.1:8000/schema/openapi.json",
+        temporal="127.0.0.1:7233",
+        temporal_ui=None,
+        database="postgresql://x",
+        demo="http://127.0.0.1:8090/health/<name>",
+    )
+    _announce(urls, [], Path("/tmp/data"), embedded=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.split()[:2] == ["console", "http://127.0.0.1:8000/"] for line in lines)
+
+
+# ---------------------------------------------------------------- in the browser
+
+
+@pytest.fixture
+def health_service() -> Iterator[str]:
+    """`segue dev`'s demo endpoint: 503 twice, then 200 (per path; a fresh path here)."""
+    with demo_service(0) as base:
+        yield f"{base}/health/{unique('console')}"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(params=["light", "dark"])
+def console(
+    request: pytest.FixtureRequest, chromium: Any, harness: Harness
+) -> Iterator[tuple[Any, list[str]]]:
+    """A page on the console, token given in the prompt; (page, problems seen)."""
+    context = chromium.new_context(
+        color_scheme=request.param, viewport={"width": 1400, "height": 1000}
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(harness.url + "/", timeout=20_000)
+    page.get_by_role("textbox", name="Token").fill(TOKEN)
+    page.get_by_role("button", name="Use token").click()
+    page.wait_for_selector("#runs", timeout=20_000)
+    problems.clear()  # the prompt came from the 401 the page met before it had a token
+    try:
+        yield page, problems
+    finally:
+        context.close()
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> None:
+    target = tmp_path / f"{name}.png"
+    page.screenshot(path=str(target), full_page=True)
+    print(f"screenshot: {target}")
+
+
+def node(page: Any, task: str) -> Any:
+    return page.locator(f'g.node[data-task="{task}"]')
+
+
+def wait_status(page: Any, task: str, status: str, timeout: float = 30_000) -> None:
+    page.wait_for_selector(f'g.node[data-task="{task}"].status-{status}', timeout=timeout)
+
+
+@needs_chromium
+def test_monitoring_run_lights_up_live(
+    harness: Harness, console: tuple[Any, list[str]], health_service: str, tmp_path: Path
+) -> None:
+    page, problems = console
+    name = unique("monitoring")
+    harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
+    run_id = harness.start(name, {"url": health_service, "interval": 2, "max_checks": 5})
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    page.wait_for_selector("svg.graph g.node", timeout=20_000)
+    # Every task is drawn from the start; `report` is not reached yet.
+    assert node(page, "report").get_attribute("class").endswith("status-pending")
+    wait_status(page, "wait", "running")  # a delay between checks, seen live
+    assert "wait: running" in (node(page, "wait").get_attribute("aria-label") or "")
+    assert health_service in page.locator("#inspector").inner_text()  # the run's input
+    wait_status(page, "report", "succeeded")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    # A loop shows its lap count; its inspector lists every execution.
+    assert node(page, "check").locator("text.counter").text_content() == "\u00d73"  # x3
+    node(page, "check").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#inspector .executions li").count() == 3
+    assert "iteration 3" in page.locator("#inspector .executions li").nth(2).inner_text()
+    assert page.locator("canvas.timeline").evaluate("canvas => canvas.width") > 0
+    # Replay: the scrubber at the first events shows an earlier state.
+    page.locator("#scrub").fill("3")
+    wait_status(page, "report", "pending")
+    assert "(replay)" in page.locator(".run-header").inner_text()
+    shot(page, tmp_path, "monitoring-replay")
+    page.locator("#scrub").fill(page.locator("#scrub").get_attribute("max") or "0")
+    wait_status(page, "report", "succeeded")
+    shot(page, tmp_path, "monitoring")
+    assert not problems, problems
+
+
+@needs_chromium
+def test_approval_is_answered_from_the_page(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    page, problems = console
+    name = unique("approval")
+    harness.register(name, (EXAMPLES / "approval.yaml").read_text())
+    run_id = harness.start(name)
+    page.goto(f"{harness.url}/#/runs/{run_id}?node=approve")
+    wait_status(page, "approve", "waiting")
+    page.get_by_label("by").fill("reviewer-7")
+    shot(page, tmp_path, "approval-waiting")
+    page.get_by_role("button", name="Approve", exact=True).click()
+    wait_status(page, "apply", "succeeded")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    status = harness.wait_for(run_id)
+    assert status["output"] == {"applied": True, "decided_by": "reviewer-7"}
+    assert page.locator(".wait-form").count() == 0  # nothing waits any more
+    # The run as a simulate case, downloaded from the page.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export case").click()
+    case = json.loads(Path(download.value.path()).read_text())
+    assert case["expect"]["status"] == "succeeded"
+    assert {
+        "task": "approve",
+        "iteration": 1,
+        "result": {"approved": True, "by": "reviewer-7"},
+    } in case["mocks"]
+    assert not problems, problems
+
+
+GATED = """\
+version: 1
+input:
+  gate: {type: string}
+tasks:
+  first:
+    action: core.echo
+    input: {step: 1}
+    next: [{do: guarded}]
+  guarded:
+    action: test.gate
+    input: {gate: <% $ctx.gate %>}
+    next: [{when: $succeeded(), do: last}]
+  last:
+    action: core.echo
+    input: {step: 3}
+"""
+
+
+@needs_chromium
+def test_a_failed_run_is_rerun_from_the_page(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    from tests.api.conftest import OPEN_GATES
+
+    page, problems = console
+    name = unique("gated")
+    gate = unique("gate")
+    harness.register(name, GATED)
+    run_id = harness.start(name, {"gate": gate})
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    wait_status(page, "guarded", "failed")
+    page.wait_for_selector(".badge.run-failed", timeout=20_000)
+    assert node(page, "last").get_attribute("class").endswith("status-pending")
+    # The failed task's error, as the trace has it.
+    node(page, "guarded").click()
+    assert "gate_closed" in page.locator("#inspector").inner_text()
+    OPEN_GATES.add(gate)
+    try:
+        page.get_by_role("button", name="Rerun failed").click()
+        # (wait_for_function would evaluate a string: the page's CSP refuses that.)
+        page.wait_for_url(lambda url: "#/runs/" in url and run_id not in url, timeout=20_000)
+        wait_status(page, "last", "succeeded")
+        page.wait_for_selector(".badge.run-completed", timeout=20_000)
+        assert run_id[:12] in page.locator(".run-header").inner_text()  # "rerun of …"
+        # `first` succeeded in the failed run: the rerun starts at the failed task.
+        assert node(page, "first").get_attribute("class").endswith("status-pending")
+        shot(page, tmp_path, "rerun")
+        # The two runs side by side, picked in the runs list.
+        rerun_id = page.url.split("#/runs/")[1].split("?")[0]
+        page.goto(f"{harness.url}/#/runs?workflow={name}")
+        for picked in (run_id, rerun_id):
+            page.locator(f'tr[data-run="{picked}"] input[type=checkbox]').check()
+        page.locator("#compare-link").click()
+        row = page.locator('#compare tr[data-task="guarded"]')
+        row.wait_for(timeout=20_000)
+        cells = row.locator("td")
+        assert "failed" in cells.nth(0).inner_text() and "succeeded" in cells.nth(1).inner_text()
+        assert "differ" in cells.nth(2).inner_text()
+        shot(page, tmp_path, "compare")
+        # What the API refuses is shown as its problem JSON (code and detail).
+        page.goto(f"{harness.url}/#/runs/no-such-run")
+        refusal = page.get_by_role("alert")
+        refusal.wait_for(timeout=20_000)
+        assert "RUN_NOT_FOUND" in refusal.inner_text()
+        assert sum("404" in problem for problem in problems) == 1  # the browser logs it
+        problems[:] = [problem for problem in problems if "404" not in problem]
+    finally:
+        OPEN_GATES.discard(gate)
+    assert not problems, problems
+
+
+def first_render_ms(page: Any, url: str) -> float:
+    """Load `url` afresh; milliseconds from navigation start to the graph's first frame."""
+    page.goto(url)
+    page.reload()
+    page.wait_for_selector("svg.graph g.node >> nth=499", state="attached", timeout=60_000)
+    page.wait_for_timeout(100)
+    mark = page.evaluate(
+        "() => performance.getEntriesByName('segue:graph-painted').map(m => m.startTime)"
+    )
+    assert mark, "the graph was never painted"
+    layout = page.evaluate(
+        "() => ['segue:layout-start', 'segue:layout-end']"
+        ".map(n => performance.getEntriesByName(n).at(-1).startTime)"
+    )
+    print(f"  layout {layout[1] - layout[0]:.0f} ms, from {layout[0]:.0f} ms to {layout[1]:.0f} ms")
+    return float(mark[-1])
+
+
+@needs_chromium
+def test_a_500_task_graph_renders_under_two_seconds(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    page, problems = console
+    name = unique("layered")
+    harness.register(name, layered_workflow(50, 10))
+    timings = [first_render_ms(page, f"{harness.url}/#/workflows/{name}") for _ in range(3)]
+    print(f"500-task graph, first render: {', '.join(f'{t:.0f}' for t in timings)} ms")
+    assert page.locator("svg.graph g.node").count() == 500
+    assert min(timings) < 2000, timings
+    node(page, "t49_9").focus()  # still interactive: keyboard selection works
+    page.keyboard.press("Enter")
+    assert "t49_9" in (page.locator("g.node.selected").get_attribute("data-task") or "")
+    shot(page, tmp_path, "layered-500")
+    assert not problems, problems
+
+
+REDUCE_10K = """async () => {
+  const { apply, emptyRun } = await import("/console/state.js");
+  const events = [];
+  const at = (ms) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  let seq = 0;
+  const event = (type, nodeId, data, ms, extra) =>
+    ({ id: String(++seq).padStart(12, "0"), type, nodeId, data, timestamp: at(ms), ...extra });
+  events.push({ id: String(++seq).padStart(12, "0"), type: "WORKFLOW_STARTED", timestamp: at(0) });
+  for (let i = 1; i <= 10000; i += 1) {
+    const data = { execution: i, iteration: i, route: 0, attempt: 1 };
+    events.push(event("STARTED", "check", data, i * 10));
+    events.push(event("COMPLETED", "check", { ...data, status: "succeeded" }, i * 10 + 5,
+      { outputSummary: JSON.stringify({ status: 200, i }) }));
+  }
+  const start = performance.now();
+  const state = emptyRun();
+  for (const e of events) apply(state, e);
+  return { ms: performance.now() - start, executions: state.nodes.get("check").executions.length };
+}"""
+
+
+@needs_chromium
+def test_ten_thousand_executions_reduce_in_the_page_quickly(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    """The reducer the run page and the replay share, over 20,001 events in Chromium (the
+    inspector then shows them 50 per page)."""
+    page, problems = console
+    measured = page.evaluate(REDUCE_10K)
+    print(f"10,000 executions (20,001 events) reduced in {measured['ms']:.0f} ms")
+    assert measured["executions"] == 10_000
+    assert measured["ms"] < 1000
+    assert not problems, problems
+
+
+HOSTILE = """\
+version: 1
+description: <img src=x onerror="document.title='owned'"><script>document.title='owned'</script>
+vars:
+  note: "</code><script>document.title='owned'</script>"
+tasks:
+  first:
+    action: core.echo
+    input: {html: "<b onmouseover=alert(1)>bold</b>"}
+    next: [{do: second}]
+  second:
+    action: core.echo
+    input: {x: 1}
+"""
+
+
+@needs_chromium
+def test_markup_in_a_workflow_stays_text_and_keys_move_between_tasks(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    page, problems = console
+    name = unique("hostile")
+    harness.register(name, HOSTILE)
+    run_id = harness.start(name)
+    harness.wait_for(run_id)
+    page.goto(f"{harness.url}/#/workflows/{name}")
+    page.wait_for_selector("svg.graph g.node")
+    assert "<script>document.title='owned'</script>" in page.locator("main").inner_text()
+    page.goto(f"{harness.url}/#/runs/{run_id}?node=first")
+    wait_status(page, "second", "succeeded")
+    assert "<b onmouseover=alert(1)>bold</b>" in page.locator("#inspector").inner_text()
+    assert page.locator("main b, main img, main script").count() == 0
+    assert page.title() == "Segue console"
+    # Keyboard: from `first`, the down arrow reaches `second`; Enter opens it.
+    node(page, "first").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    assert page.locator("#inspector h2").inner_text().startswith("second")
+    assert not problems, problems
+
+
+@needs_chromium
+def test_a_wrong_token_is_refused_and_forgotten(chromium: Any, harness: Harness) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.goto(harness.url + "/#/runs")
+        page.get_by_role("textbox", name="Token").fill("not-the-token")
+        page.get_by_role("button", name="Use token").click()
+        assert "refused" in page.get_by_role("alert").inner_text()
+        # The token lives in this tab's sessionStorage only, never in the address.
+        assert page.evaluate("() => sessionStorage.getItem('segue.apiToken')") == "not-the-token"
+        assert page.evaluate("() => localStorage.length") == 0
+        assert "not-the-token" not in page.url
+        page.get_by_role("textbox", name="Token").fill(TOKEN)
+        page.get_by_role("button", name="Use token").click()
+        page.wait_for_selector("#runs")
+        page.get_by_role("button", name="Forget token").click()
+        page.get_by_role("textbox", name="Token").wait_for()
+        assert page.evaluate("() => sessionStorage.getItem('segue.apiToken')") is None
+    finally:
+        context.close()
+
+
+@needs_chromium
+def test_without_tokens_segue_dev_style_the_page_asks_nothing(
+    chromium: Any,
+    dev_api: ServedApp,  # noqa: F811
+) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    try:
+        page.goto(dev_api.url + "/")
+        page.wait_for_selector("#runs", timeout=20_000)
+        assert page.get_by_role("textbox", name="Token").count() == 0
+        assert page.get_by_role("button", name="Forget token").is_hidden()
+    finally:
+        context.close()

@@ -1,0 +1,96 @@
+"""What an export cannot give back exactly is said, not guessed (engine/simulator/export.py),
+from trace events as the API shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.language.loader import load_workflow
+from engine.simulator.export import RunRecording, export_case
+
+WORKFLOW = """\
+version: 1
+input:
+  hosts: {type: array, default: [a, b]}
+tasks:
+  fetch:
+    action: http.request
+    input: {url: x}
+    next: [{do: each}]
+  each:
+    with:
+      items: <% $ctx.hosts %>
+    action: core.echo
+    input: {host: <% $item %>}
+"""
+
+
+def started(execution: int, task: str) -> dict[str, Any]:
+    return {"type": "STARTED", "nodeId": task, "data": {"execution": execution, "attempt": 1}}
+
+
+def completed(execution: int, task: str, summary: str) -> dict[str, Any]:
+    data = {"execution": execution, "attempt": 1, "status": "succeeded"}
+    return {"type": "COMPLETED", "nodeId": task, "data": data, "outputSummary": summary}
+
+
+def recording(**changes: Any) -> RunRecording:
+    fields: dict[str, Any] = {
+        "run_id": "r1",
+        "workflow_name": "w",
+        "workflow_version": 1,
+        "workflow_yaml": WORKFLOW,
+        "status": "COMPLETED",
+        "input": {},
+        "output": None,
+    }
+    return RunRecording(**{**fields, **changes})
+
+
+CUT = '{"body": "xxxxxxxx… (5000 bytes)'
+
+
+@pytest.mark.parametrize(
+    ("fetch_summary", "changes", "inexact"),
+    [
+        ('{"status": 200}', {}, ["each: per-item results"]),
+        (CUT, {}, ["fetch #1: the result is cut", "each: per-item results"]),
+        (
+            '{"status": 200}',
+            {"rerun_of": "r0", "rerun_from_failed": True},
+            ["this run reran r0 from its failed tasks", "each: per-item results"],
+        ),
+    ],
+)
+def test_what_the_trace_cannot_give_back_is_listed(
+    fetch_summary: str, changes: dict[str, Any], inexact: list[str]
+) -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    events = [
+        started(1, "fetch"),
+        completed(1, "fetch", fetch_summary),
+        started(2, "each"),
+        completed(2, "each", '[{"host": "a"}, {"host": "b"}]'),
+    ]
+    case = export_case(recording(**changes), spec, events)
+    assert len(case["inexact"]) == len(inexact)
+    for said, expected in zip(case["inexact"], inexact, strict=True):
+        assert said.startswith(expected)
+    assert case["expect"] == {
+        "status": "succeeded",
+        "output": None,
+        "tasks": {"fetch": 1, "each": 1},
+        "order": ["fetch", "each"],
+    }
+    assert case["mocks"][0]["task"] == "fetch" and case["mocks"][0]["iteration"] == 1
+
+
+def test_overlapping_executions_give_no_order() -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    events = [started(1, "fetch"), started(2, "each"), completed(1, "fetch", "1")]
+    case = export_case(recording(status="RUNNING"), spec, events)
+    assert "order" not in case["expect"]
+    assert case["expect"]["status"] == "running"
+    assert {"task": "each", "iteration": 1, "status": "running"} in case["mocks"]

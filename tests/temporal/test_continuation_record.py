@@ -1,0 +1,58 @@
+"""The continuation record a run continued as new carries (`InterpreterInput.carried`):
+typed when read, the plain JSON of older releases read as before, and a malformed one
+refused with a precise error instead of a workflow task that fails for ever."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from engine.coordinator import DispatchAction, ExecutionRef
+from engine.temporal.continuation import Carried, carried_of
+from engine.temporal.types import InterpreterInput
+
+WAIT = msgspec.to_builtins(
+    DispatchAction(ExecutionRef(4, "approve", 1, 0), 1, "core.approval", {"timeout": 60})
+)
+
+
+def _input(carried: dict[str, Any]) -> InterpreterInput:
+    return InterpreterInput("run", "wf", "1", "version: 1", {}, carried=carried)
+
+
+def test_a_record_of_the_previous_release_reads_as_it_was_written() -> None:
+    written = {"trace": [7, 3, 2], "drain_paused": True, "waits": [[WAIT, 1500]]}
+    assert carried_of(_input(written)) == Carried(
+        trace=(7, 3, 2), drain_paused=True, waits=[(WAIT, 1500)]
+    )
+
+
+def test_a_new_run_carries_nothing() -> None:
+    assert carried_of(_input({})) == Carried()
+
+
+def test_what_is_written_reads_back() -> None:
+    record = Carried(trace=(9, 4, 4), waits=[(WAIT, None)], mocks=[{"task": "a"}], virtual_ms=5)
+    assert carried_of(_input(msgspec.to_builtins(record))) == record
+
+
+@pytest.mark.parametrize(
+    ("carried", "where"),
+    [
+        ({"trace": "7"}, "$.trace"),
+        ({"trace": [1, 2]}, "$.trace"),
+        ({"drain_paused": "yes"}, "$.drain_paused"),
+        ({"waits": [[WAIT]]}, "$.waits[0]"),
+        ({"waits": [["not a dispatch", 5]]}, "$.waits[0][0]"),
+        ({"virtual_ms": 1.5}, "$.virtual_ms"),
+    ],
+)
+def test_a_malformed_record_fails_the_run_at_once(carried: dict[str, Any], where: str) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        carried_of(_input(carried))
+    assert refused.value.type == "ContinuationInvalid" and refused.value.non_retryable
+    assert "the continuation record is malformed" in refused.value.message
+    assert where in refused.value.message
