@@ -157,6 +157,9 @@ def test_fail_and_cancel_new_refuse_a_run_when_the_key_is_full(harness: Harness)
         assert final["errors"][0]["type"] == error_type
         assert "is full for key 'h'" in final["errors"][0]["message"]
         assert not [e for e in harness.trace(refused) if e["type"] == "STARTED"]
+        # The list says the same (it reconciles a page with Temporal's visibility).
+        listed = harness.client.get("/runs", params={"workflow": name}).json()["runs"]
+        assert {r["runId"]: r["status"] for r in listed}[refused] == status
         _answer(harness, holder)
         harness.wait_for(holder)
         _all_released(harness, limit)
