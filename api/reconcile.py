@@ -72,9 +72,18 @@ async def reconciled_page(
     return views
 
 
+# Ends the workflow gives a run itself that Temporal has no close for: a run it cancelled
+# itself (a concurrency limit's `cancel_new`, a superseded `debounce` waiter; Temporal
+# refuses a workflow's request to cancel itself) closes COMPLETED, a run timeout FAILED.
+# The workflow's own projection, written before it closed, has the precise word.
+REFINED_BY_THE_WORKFLOW = frozenset({("COMPLETED", "CANCELLED"), ("FAILED", "TIMED_OUT")})
+
+
 async def _reconciled(
     services: Services, record: RunRecord, described: RunDescription
 ) -> RunStatusView:
+    if (str(described.status), str(record.status)) in REFINED_BY_THE_WORKFLOW:
+        return status_view(record, history_length=described.history_length or None)
     if described.status in TERMINAL_NAMES:
         if described.status != str(record.status) or (
             described.history_length and described.history_length != record.history_length

@@ -107,6 +107,9 @@ def status_view(
     )
 
 
+LIVE_SHOWN = frozenset({RunStatus.PAUSED, RunStatus.QUEUED})
+
+
 async def require_run(services: Services, run_id: str) -> RunRecord:
     record = await get_run(services.pool, run_id)
     if record is None:
@@ -127,11 +130,14 @@ async def current_status(services: Services, record: RunRecord) -> RunStatusView
     if described.status in TERMINAL_NAMES:
         record = await settle_from_temporal(services, record, described)
         return status_view(record, status=described.status, history_length=described.history_length)
-    status = "PAUSED" if record.status is RunStatus.PAUSED else "RUNNING"
+    # QUEUED once started: the run waits for a concurrency limit's slot.
+    status = record.status.value if record.status in LIVE_SHOWN else "RUNNING"
     progress = None
     live = await live_progress(services, record.run_id)
     if live is not None:
         status = "PAUSED" if live.get("paused") else "RUNNING"
+        if live.get("status") == "QUEUED":
+            status = "QUEUED"
         progress = (int(live.get("finished", 0)), int(live.get("started", 0)))
     return status_view(
         record, status=status, history_length=described.history_length, progress=progress

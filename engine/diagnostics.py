@@ -35,6 +35,7 @@ class Category(StrEnum):
     EXPRESSION = "expression"  # JSONata that does not compile
     CONTEXT = "context"  # `$ctx.name` read where no path assigns it
     SCHEDULE = "schedule"  # a schedule's times, zone or bounds that cannot work
+    LIMIT = "limit"  # a concurrency limit's key that does not compile
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Final, Protocol
 class ApiStatus(StrEnum):
     """A run's status in the API's words."""
 
-    QUEUED = "QUEUED"  # recorded, its workflow not started yet
+    QUEUED = "QUEUED"  # recorded, its workflow not started yet, or waiting for a limit
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
     COMPLETED = "COMPLETED"
@@ -76,6 +76,9 @@ def finished_status(status: str, errors: Iterable[_Entry]) -> ApiStatus:
     return FROM_COORDINATOR[status]
 
 
-def live_status(paused: bool) -> ApiStatus:
-    """How a run that has not finished stands."""
+def live_status(paused: bool, queued: bool = False) -> ApiStatus:
+    """How a run that has not finished stands (`queued`: it waits for a slot of a
+    concurrency limit, engine/temporal/limits.py)."""
+    if queued:
+        return ApiStatus.QUEUED
     return ApiStatus.PAUSED if paused else ApiStatus.RUNNING

@@ -63,7 +63,11 @@ class Behaviour(IntEnum):
     naming the task and the published name (the context grew without bound before).
     A refused answer to a wait is recorded (trace warning, Update events) once per wait
     and reason and at most 20 times a history; the Update validator turns the others
-    away, writing nothing (engine/temporal/refusals.py)."""
+    away, writing nothing (engine/temporal/refusals.py).
+    A run whose workflow declares `concurrency_limits` acquires each limit by an activity
+    before its first task, waits for the `limit` signal while queued (WORKFLOW_QUEUED),
+    and releases by an activity before it ends, signalling the runs its release promoted
+    (engine/temporal/limits.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

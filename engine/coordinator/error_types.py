@@ -21,6 +21,7 @@ class ErrorType(StrEnum):
     CANCELED = "canceled"  # the run (or the execution) was canceled
     RERUN = "rerun"  # a rerun point names tasks this workflow does not have
     PAYLOAD_TOO_LARGE = "payload_too_large"  # an action input or the run output over 1 MiB
+    LIMIT_FULL = "limit_full"  # a concurrency limit was full and its strategy is `fail`
 
 
 # The action's own error types an entry keeps; any other becomes ACTION_FAILED.

@@ -71,6 +71,14 @@ class CancelRequested(Event, frozen=True, tag="cancel_requested"):
     reason: str = "canceled by request"
 
 
+class FailRequested(Event, frozen=True, tag="fail_requested"):
+    """End the run as failed from outside its tasks (e.g. a full concurrency limit whose
+    strategy is `fail`): in-flight work is cancelled, the error is the run's."""
+
+    error_type: str
+    reason: str
+
+
 class PauseRequested(Event, frozen=True, tag="pause_requested"):
     pass
 
@@ -86,6 +94,7 @@ AnyEvent = (
     | ActionFailed
     | TimerFired
     | CancelRequested
+    | FailRequested
     | PauseRequested
     | ResumeRequested
 )

@@ -29,6 +29,7 @@ from engine.coordinator.events import (
     ActionSucceeded,
     CancelRequested,
     Event,
+    FailRequested,
     PauseRequested,
     ResumeRequested,
     RunStarted,
@@ -89,6 +90,8 @@ class Coordinator(Machine):
             _on_timer(self, event.timer)
         elif isinstance(event, CancelRequested):
             abort(self, ErrorEntry(type=ErrorType.CANCELED, message=event.reason), canceled=True)
+        elif isinstance(event, FailRequested):
+            abort(self, ErrorEntry(type=event.error_type, message=event.reason), canceled=False)
         elif isinstance(event, PauseRequested):
             state.paused = True
         elif isinstance(event, ResumeRequested):

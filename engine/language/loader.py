@@ -11,6 +11,7 @@ from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
 from engine.language.collection import collector_paused
+from engine.language.concurrency_limits import build_limits
 from engine.language.deployment import Deployment
 from engine.language.limits import over_limits
 from engine.language.salvage import Damage, salvage
@@ -83,12 +84,14 @@ def _check_workflow(
         content_hash=hashlib.sha256(raw).hexdigest(),
     )
     schedules, schedule_findings = build_schedules(document.data, document.source_map)
-    spec = replace(spec, schedules=schedules)
+    limits, limit_findings = build_limits(document.data, document.source_map)
+    spec = replace(spec, schedules=schedules, limits=limits)
     diagnostics = [
         *report.diagnostics,
         *diagnostics,
         *check_spec(spec, document.source_map, damage),
         *schedule_findings,
+        *limit_findings,
     ]
     notes: list[str] = []
     if deployment is not None:

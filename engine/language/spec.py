@@ -101,6 +101,20 @@ class TaskSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """One entry of `concurrency_limits`: at most `capacity` runs of any workflow that
+    declares the limit `name` hold its `key` at once (read by engine/language/
+    concurrency_limits.py, acquired by engine/temporal/limits.py). No key: one slot pool
+    for the whole name."""
+
+    name: str
+    capacity: int
+    key: Template | None = None  # over the run's input and vars ($ctx); rendered to text
+    strategy: str = "queue"
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSpec:
     """One entry of `schedules`: when Segue starts runs by itself (engine/language/
     schedules.py reads it; the API turns it into a Temporal Schedule)."""
@@ -137,6 +151,7 @@ class WorkflowSpec:
     start: tuple[str, ...] | None = None
     output: Template | None = None
     schedules: tuple[ScheduleSpec, ...] = ()
+    limits: tuple[LimitSpec, ...] = ()  # in name order: the order they are acquired in
     source: str = "<workflow>"
     content_hash: str = ""
     secrets: frozenset[str] = frozenset()  # names of the `$secret('name')` calls

@@ -33,6 +33,7 @@ class TraceType(StrEnum):
     WORKFLOW_COMPLETED = "WORKFLOW_COMPLETED"
     WORKFLOW_FAILED = "WORKFLOW_FAILED"
     WORKFLOW_CANCELLED = "WORKFLOW_CANCELLED"
+    WORKFLOW_QUEUED = "WORKFLOW_QUEUED"  # waiting for a concurrency limit's slot
 
 
 class TraceLevel(StrEnum):

@@ -25,7 +25,9 @@ from engine.actions.invoke import invoke
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES, PAYLOAD_TOO_LARGE, payload_size
 from engine.masking import Masker
 from engine.secret_source import SECRET_UNKNOWN, SecretUnavailable, resolve_secrets
+from engine.store._db import StorePool
 from engine.temporal.action_metrics import ActionMetrics
+from engine.temporal.limit_activities import LimitActivities
 from engine.temporal.task_logs import Announce, AttemptKey, AttemptLog, TaskLogStore
 from engine.temporal.types import (
     LOOKUP_WORKFLOW,
@@ -80,8 +82,11 @@ class SegueActivities:
         workflow_lookup: WorkflowLookup | None = None,
         meter: MetricMeter | None = None,
         task_logs: TaskLogStore | None = None,
+        limit_store: StorePool | None = None,
     ) -> None:
         self.catalog = catalog
+        # Concurrency limits across runs live in the store (engine/temporal/limit_activities.py).
+        self.limits = LimitActivities(limit_store)
         self.trace_sink = trace_sink
         self.workflow_lookup = workflow_lookup
         # The runtime's meter (exported at SEGUE_METRICS_ADDRESS), else one that drops all.
@@ -253,7 +258,13 @@ class SegueActivities:
             raise ApplicationError(str(error), type=SECRET_UNKNOWN, non_retryable=True) from None
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.run_action, self.record_trace, self.lookup_workflow, self.resolve_secrets]
+        return [
+            self.run_action,
+            self.record_trace,
+            self.lookup_workflow,
+            self.resolve_secrets,
+            *self.limits.all(),
+        ]
 
 
 def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None:

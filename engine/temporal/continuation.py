@@ -56,6 +56,9 @@ class Carried(msgspec.Struct, omit_defaults=True):
     virtual_ms: int | None = None
     # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
     secrets: dict[str, Any] | None = None
+    # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
+    # end (engine/temporal/limits.py).
+    limits_asked: bool = False
 
 
 def carried_of(params: InterpreterInput) -> Carried:
@@ -152,6 +155,7 @@ def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
 
 
 def _restore_carried(run: RunState, params: InterpreterInput, carried: Carried) -> None:
+    run.limits.asked = carried.limits_asked
     for raw, remaining in carried.waits:
         command = msgspec.convert(raw, DispatchAction)
         run.waits.begin(command, remaining_ms=remaining, announce=False)
@@ -174,6 +178,7 @@ def continuation(run: RunState) -> InterpreterInput:
         drain_paused=run.drain_paused,
         waits=run.waits.carried(now),
         secrets=run.secrets.carried(),
+        limits_asked=run.limits.asked,
     )
     if run.mocks is not None:
         carried.mocks = [

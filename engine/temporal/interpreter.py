@@ -27,19 +27,22 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.answers import AnswerHandlers
     from engine.temporal.compiled import compiled_spec, configure_action_retry_defaults
     from engine.temporal.continuation import begin, continuation, result
-    from engine.temporal.driver import drive, drive_simulation, feed
+    from engine.temporal.driver import drive_simulation, feed
+    from engine.temporal.limits import drive_admitted, release_limits
     from engine.temporal.run_state import RunState
     from engine.temporal.trace_pump import drain_trace, fail_if_untraceable, progress_of, pump_trace
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
         QUERY_PROGRESS,
         SIGNAL_DELIVER,
+        SIGNAL_LIMIT,
         SIGNAL_PAUSE,
         SIGNAL_RESUME,
         SIGNAL_TASK_ARTIFACT,
         SIGNAL_TASK_PROGRESS,
         InterpreterInput,
         InterpreterResult,
+        LimitSignal,
         SignalPayload,
         TaskArtifact,
         TaskProgress,
@@ -69,6 +72,11 @@ class Interpreter(AnswerHandlers):
         """Resume a waiting task (or item) with a payload; see engine/temporal/waits.py
         for which wait a signal answers and which early signals are kept."""
         self._run.waits.deliver(signal)
+
+    @workflow.signal(name=SIGNAL_LIMIT)
+    def limit(self, signal: LimitSignal) -> None:
+        """A concurrency limit's slot is this run's, or its wait is over (limits.py)."""
+        self._run.limits.deliver(signal)
 
     @workflow.signal(name=SIGNAL_PAUSE)
     def pause(self) -> None:
@@ -115,14 +123,17 @@ class Interpreter(AnswerHandlers):
         await begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:
-            outcome = await (drive_simulation(run) if run.mocks else drive(run))
+            outcome = await (drive_simulation(run) if run.mocks else drive_admitted(run))
         except asyncio.CancelledError:
             # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
             feed(run, CancelRequested(run.now_ms(), "canceled by request"))
             await run.children.wait()
+            await release_limits(run)
             await drain_trace(run, pump)
             raise
         await run.children.wait()
+        if outcome != "continue":
+            await release_limits(run)  # a run continued as new goes on holding its slots
         await drain_trace(run, pump)
         fail_if_untraceable(run)
         if outcome == "continue":

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.simulator.mocks import MockBook
     from engine.temporal.children import ChildStops
+    from engine.temporal.limit_gate import LimitGate
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.progress_events import ProgressEvents
     from engine.temporal.run_secrets import RunSecrets
@@ -45,6 +46,7 @@ class RunState:
         self.retry_numbers: dict[str, dict[str, float]] = {}
         self.local_actions: list[str] = []  # run as local activities (behaviour 3)
         self.children = ChildStops()
+        self.limits = LimitGate()  # concurrency limits across runs (engine/temporal/limits.py)
         self.metrics: RunMetrics | None = None
         self.spans: RunSpans | None = None
         self.started_at_ms = 0

@@ -115,7 +115,7 @@ def projection(run: RunState) -> dict[str, Any]:
             first = finish.errors[0]
             result["failure"] = {"reason": first.message, "details": {"type": first.type}}
     else:
-        result["status"] = live_status(run.paused)
+        result["status"] = live_status(run.paused, run.limits.queued)
         state = run.coordinator_or_none.state if run.coordinator_or_none is not None else None
         if state is not None and state.errors:
             # A run that is failing while another branch still waits shows why now,
@@ -127,7 +127,7 @@ def projection(run: RunState) -> dict[str, Any]:
 
 def progress_of(run: RunState) -> dict[str, Any]:
     """Live progress: executions in flight and the latest finished ones."""
-    status = live_status(run.paused)
+    status = live_status(run.paused, run.limits.queued)
     if run.finish is not None:
         status = FROM_COORDINATOR[run.finish.status]
     return {
@@ -138,7 +138,14 @@ def progress_of(run: RunState) -> dict[str, Any]:
         "running": sorted(run.live.values(), key=lambda e: e["execution"]),
         "recent": list(run.recent),
         "waiting": [wait.describe() for wait in run.waits.open()],
+        **({"queued": _queued(run)} if run.limits.queued else {}),
     }
+
+
+def _queued(run: RunState) -> dict[str, Any]:
+    """The limit a queued run waits for, and its place in line when it was queued."""
+    limit, key = run.limits.waiting_for or ("", "")
+    return {"limit": limit, "key": key, "position": run.limits.position}
 
 
 def api_status(finish: FinishRun) -> ApiStatus:

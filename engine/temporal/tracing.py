@@ -125,6 +125,16 @@ class TraceLog:
                 has_output=True,
             )
 
+    def queued(self, at_ms: int, limit: str, key: str, position: int | None) -> None:
+        """The run waits for a slot of a concurrency limit (engine/temporal/limits.py)."""
+        self._add(
+            "WORKFLOW_QUEUED",
+            "info",
+            at_ms,
+            message=f"queued for limit {limit!r} (key {key!r}) at position {position}",
+            data={"limit": limit, "key": key, "position": position},
+        )
+
     def hint(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
         """What a person can do about a task now (e.g. how to answer a wait)."""
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)

@@ -16,10 +16,13 @@ RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
 RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
+ACQUIRE_LIMIT = "segue.acquire_limit"
+RELEASE_LIMITS = "segue.release_limits"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
 SIGNAL_RESUME = "resume"
+SIGNAL_LIMIT = "limit"  # a concurrency limit's slot is granted, or the wait is over
 QUERY_PROGRESS = "progress"
 # An action's progress, from its activity (engine/temporal/task_logs.py), for the trace.
 SIGNAL_TASK_PROGRESS = "task_progress"
@@ -177,3 +180,38 @@ class TaskArtifact:
     media_type: str
     size_bytes: int
     item: int | None = None
+
+
+@dataclass
+class LimitAcquire:
+    """A run asks for a slot of one concurrency limit's key (engine/store/limits.py)."""
+
+    run_id: str
+    name: str
+    key: str
+    capacity: int
+    strategy: str = "queue"
+    priority: int = 0
+
+
+@dataclass
+class LimitAnswer:
+    """What the limiter decided: holding, queued (at `position`) or refused; runs the
+    asker must cancel (`evict`, cancel_oldest) or tell their wait is over (`superseded`,
+    debounce)."""
+
+    outcome: str
+    position: int | None = None
+    evict: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LimitSignal:
+    """What `limit` carries to a waiting run: its slot of `name`/`key` is granted, or
+    (granted False) its wait ended without one, and why."""
+
+    name: str
+    key: str
+    granted: bool = True
+    reason: str | None = None

@@ -19,6 +19,7 @@ from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directo
 from engine.temporal.codec import converter_from_env
 from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
 from engine.temporal.interpreter import Interpreter
+from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
 from engine.temporal.types import DEFAULT_TASK_QUEUE
@@ -133,12 +134,14 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
         task_logs = StoreTaskLogs(pool)
+    meter = runtime.metric_meter if runtime is not None else None
     activities = SegueActivities(
         catalog,
         trace_sink=trace_sink,
         workflow_lookup=lookup,
-        meter=runtime.metric_meter if runtime is not None else None,
+        meter=meter,
         task_logs=task_logs,
+        limit_store=pool,
     )
     worker = build_worker(
         client,
@@ -152,10 +155,14 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         loop.add_signal_handler(signum, stop.set)
     async with worker:
         log.info("worker on task queue %r at %s", config.task_queue, config.address)
+        # Slots of runs that cannot release them (terminated) go back to the waiters.
+        reaper = asyncio.create_task(run_reaper(client, pool, meter)) if pool else None
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("shutting down: finishing the tasks in hand")
+        if reaper is not None:
+            reaper.cancel()
     if pool is not None:
         await pool.close()
 

@@ -181,6 +181,7 @@ async def start_api_worker(database: str, address: str, queue: str) -> tuple[Sto
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
         task_logs=StoreTaskLogs(pool),
+        limit_store=pool,
     )
     worker = build_worker(client, activities, task_queue=queue)
     await worker.__aenter__()

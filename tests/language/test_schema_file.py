@@ -39,7 +39,7 @@ def test_top_level_and_task_keys() -> None:
     schema = workflow_schema()
     assert set(schema["properties"]) == {
         "version", "description", "input", "vars", "max_iterations", "timeout",
-        "concurrency", "retry", "start", "tasks", "output", "schedules",
+        "concurrency", "retry", "start", "tasks", "output", "schedules", "concurrency_limits",
     }  # fmt: skip
     assert set(schema["$defs"]["task"]["properties"]) == {
         "action", "workflow", "input", "next", "join", "with", "retry", "timeout", "delay",

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.postgres
 TABLES = {
     "schema_version", "workflow_versions", "runs", "trace_events", "waits", "events", "schedules",
     "webhooks", "webhook_deliveries", "event_rules", "task_log_heads", "task_logs",
-    "task_progress", "artifacts",
+    "task_progress", "artifacts", "limit_leases",
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.store import open_pool, trace_page
+from engine.store.limits import leases_of
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterResult
@@ -155,3 +156,46 @@ def test_secrets_outlive_continue_as_new(
     shown = " ".join(f"{e.message} {e.output_summary} {e.error} {e.data}" for e in trace)
     assert "loop-key-31415" not in shown and "token-27182" not in shown
     assert trace[-1].type == "WORKFLOW_COMPLETED" and "***/***" in str(trace[-1].output_summary)
+
+
+def test_a_run_keeps_its_limit_slot_across_continue_as_new(
+    small_history_server: str, postgres_url: str, background_loop: BackgroundLoop
+) -> None:
+    """The slot is the run's, not one execution's: the holder continues as new still
+    holding it (the waiter stays queued), and its last execution releases it."""
+    limit = f"can_{uuid.uuid4().hex[:8]}"
+    declared = "{checks: 0}\nconcurrency_limits:\n  " + limit + ": {limit: 1}"
+    text = LOOP.replace("{checks: 0}", declared)
+    text = text.replace("< 120", "< 40").replace(">= 120", ">= 40")
+
+    async def scenario() -> tuple[list[InterpreterResult], list[str], list[Any], bool]:
+        pool = await open_pool(postgres_url)
+        client: Client = await connect(small_history_server)
+        queue = f"segue-can-{uuid.uuid4().hex[:8]}"
+        activities = SegueActivities(
+            ActionCatalog([*builtin_actions(), *TEST_ACTIONS]),
+            trace_sink=trace_sink(pool),
+            limit_store=pool,
+        )
+        async with build_worker(client, activities, task_queue=queue):
+            holder = await start_recorded(client, pool, queue, "limited_loop", text)
+            while not await leases_of(pool, holder.id):
+                await asyncio.sleep(0.1)
+            waiter = await start_recorded(client, pool, queue, "limited_loop", text)
+            results = [await holder.result(), await waiter.result()]
+        waiter_events = await trace_page(pool, waiter.id, 0, 3)
+        waiter_trace = [str(e.type) for e in waiter_events]
+        holder_events = await trace_page(pool, holder.id, 0, 1000)
+        # The waiter's first task started only after the holder's last execution ended.
+        in_turn = waiter_events[-1].timestamp >= holder_events[-1].timestamp
+        await asyncio.sleep(1)  # each run releases just after it records its end
+        left = [lease for run in (holder.id, waiter.id) for lease in await leases_of(pool, run)]
+        await pool.close()
+        return results, waiter_trace, left, in_turn
+
+    results, waiter_trace, left, in_turn = background_loop.run(scenario(), timeout=300)
+    assert [r.status for r in results] == ["succeeded", "succeeded"]
+    assert results[0].continued >= 1  # the holder continued as new while holding
+    assert waiter_trace == ["WORKFLOW_STARTED", "WORKFLOW_QUEUED", "STARTED"]
+    assert in_turn
+    assert left == []

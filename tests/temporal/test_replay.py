@@ -66,6 +66,7 @@ def test_there_are_histories() -> None:
         "continued-last",
         "context",
         "refusals",
+        "limits",
     }
 
 
@@ -217,3 +218,22 @@ def test_a_refusal_already_recorded_leaves_no_history() -> None:
     kinds = [event["eventType"] for event in _history("refusals")["events"]]
     assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == 2
     assert kinds.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED") == 2
+
+
+def test_a_queued_run_waits_by_signal_not_by_polling() -> None:
+    """`limits` (behaviour 3): the run acquired (queued), waited with no timer for the
+    `limit` signal its holder's release sent, and released before it ended."""
+    events = _history("limits")["events"]
+    scheduled = [
+        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]
+    assert scheduled == ["segue.acquire_limit", "segue.release_limits"]
+    signals = [
+        e["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for e in events
+        if e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"
+    ]
+    assert signals == ["limit", "deliver"]
+    assert _timers("limits") == 0

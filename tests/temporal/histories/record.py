@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import uuid
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,10 @@ CASES: dict[str, dict[str, Any]] = {
     # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
     # database on the local server): an artifact is announced once stored.
     "progress": {"file": HERE / "progress.yaml", "input": {}, "trace": True, "store": True},
+    # Behaviour 3: a run queued for a concurrency limit behind a holder of its key, woken
+    # by the holder's release signal; it then runs and releases itself (the limiter is
+    # the temporary database's).
+    "limits": {"file": HERE / "limits.yaml", "input": {}, "behind": "replay-limits-holder"},
 }
 # The history length at which the `small_history` cases' server suggests continue-as-new.
 SMALL_HISTORY = 150
@@ -171,6 +176,17 @@ async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int
 _PINNED: dict[str, int] = {}
 
 
+async def _wait_status(handle: WorkflowHandle[Any, Any], status: str) -> None:
+    """Until the run shows `status` (RUNNING: and waits for an answer, so it is past its
+    admission and holds its slots)."""
+    for _ in range(100):
+        progress = await handle.query(QUERY_PROGRESS)
+        if progress["status"] == status and (status != "RUNNING" or progress["waiting"]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{handle.id} never became {status}")
+
+
 async def record(names: list[str]) -> None:
     wanted = {name: case for name, case in CASES.items() if not names or name in names}
     for small_history in (False, True):
@@ -190,7 +206,9 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
         catalog = ActionCatalog([*builtin_actions(), ActionDefinition("replay.scan", _scan)])
-        activities = SegueActivities(catalog, workflow_lookup=directory_lookup(WORKFLOWS))
+        activities = SegueActivities(
+            catalog, workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
+        )
         stored = SegueActivities(
             catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool)
         )
@@ -233,9 +251,23 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                     trace=traced,
                     local_actions=activities.catalog.local_actions(),  # as the API starts runs
                 )
+                holder = None
+                if "behind" in case:
+                    first_params = replace(params, run_id=case["behind"])
+                    holder = await client.start_workflow(
+                        INTERPRETER_WORKFLOW, first_params, id=case["behind"], task_queue=queue
+                    )
+                    await _wait_status(holder, "RUNNING")
                 handle = await client.start_workflow(
                     INTERPRETER_WORKFLOW, params, id=run_id, task_queue=case_queue
                 )
+                if holder is not None:
+                    await _wait_status(handle, "QUEUED")
+                    hold = SignalPayload(payload={"ok": True}, task="hold")
+                    await holder.signal(SIGNAL_DELIVER, hold)
+                    await holder.result()
+                    await _waiting_execution(handle, "hold")
+                    await handle.signal(SIGNAL_DELIVER, hold)
                 if "early_signal" in case:
                     task, payload = case["early_signal"]
                     await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))

@@ -1,0 +1,252 @@
+"""Concurrency limits across runs: the leases of named limits, in PostgreSQL.
+
+A limit is a name and a key (the key computed from the run's input, e.g. a host); at most
+`capacity` runs hold it at once and the rest wait in order (priority, then arrival). Each
+change takes a transaction-scoped advisory lock on its (limit, key), so two runs acquiring
+or releasing the same key never interleave, and different keys never wait for each other.
+A release hands the freed slots to the next waiters in the same transaction: a slot is
+never free while someone waits for it. The caller wakes the runs it promoted.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from engine.store._db import StoreConnection, StorePool, fetch_all, fetch_one, fetch_value
+
+
+class LimitStrategy(StrEnum):
+    """What a run does when the limit's key is full."""
+
+    QUEUE = "queue"  # wait, FIFO within priority
+    CANCEL_NEW = "cancel_new"  # the new run ends CANCELLED
+    FAIL = "fail"  # the new run ends FAILED (`limit_full`)
+    CANCEL_OLDEST = "cancel_oldest"  # the oldest holder is cancelled; the new run waits for it
+    DEBOUNCE = "debounce"  # keep only the newest waiter: older waiters are cancelled
+
+
+class Outcome(StrEnum):
+    HOLDING = "holding"
+    QUEUED = "queued"
+    REFUSED = "refused"
+
+
+class LimitRequest(msgspec.Struct, frozen=True):
+    """One limit a run asks for: name, key, capacity, strategy, priority."""
+
+    name: str
+    key: str
+    capacity: int
+    strategy: LimitStrategy = LimitStrategy.QUEUE
+    priority: int = 0
+
+
+class Acquisition(msgspec.Struct, frozen=True):
+    """What `acquire` decided. `position` counts from 1 for a waiter. `evict`: holders the
+    new run asks to cancel (cancel_oldest); `superseded`: waiters it replaced (debounce),
+    already removed here, that the caller tells to end."""
+
+    outcome: Outcome
+    position: int | None = None
+    evict: list[str] = msgspec.field(default_factory=list)
+    superseded: list[str] = msgspec.field(default_factory=list)
+
+
+class Promotion(msgspec.Struct, frozen=True):
+    """A waiter that a release made a holder: the caller wakes `run_id`."""
+
+    run_id: str
+    name: str
+    key: str
+
+
+class LimitUsage(msgspec.Struct, frozen=True):
+    """Slots in use and waiters of one limit, summed over its keys."""
+
+    name: str
+    holders: int
+    waiters: int
+
+
+class Lease(msgspec.Struct, frozen=True):
+    name: str
+    key: str
+    run_id: str
+    holding: bool
+    priority: int
+    queued_seq: int
+
+
+LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('segue-limit:' || %s || ':' || %s, 0))"
+OWN = """SELECT limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq
+FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s"""
+HOLDERS = "SELECT count(*) FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND holding"
+# Waiters served before one of priority p that arrived as queued_seq s.
+AHEAD = """SELECT count(*) FROM limit_leases
+WHERE limit_name = %(name)s AND limit_key = %(key)s AND NOT holding
+AND (priority > %(priority)s OR (priority = %(priority)s AND queued_seq < %(seq)s))"""
+WAITERS_AT_LEAST = """SELECT count(*) FROM limit_leases WHERE limit_name = %s AND limit_key = %s
+AND NOT holding AND priority >= %s"""
+INSERT = """INSERT INTO limit_leases (limit_name, limit_key, run_id, holding, capacity, priority,
+    granted_at)
+VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
+RETURNING queued_seq"""
+DROP_WAITERS = """DELETE FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND NOT holding
+RETURNING run_id"""
+OLDEST_HOLDER = """SELECT run_id FROM limit_leases WHERE limit_name = %s AND limit_key = %s
+AND holding ORDER BY granted_at, queued_seq OFFSET %s LIMIT 1"""
+KEYS_OF_RUN = """SELECT DISTINCT limit_name, limit_key FROM limit_leases WHERE run_id = %s
+ORDER BY limit_name, limit_key"""
+DELETE_OWN = "DELETE FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s"
+HEAD_WAITER = """SELECT run_id, capacity FROM limit_leases
+WHERE limit_name = %s AND limit_key = %s AND NOT holding
+ORDER BY priority DESC, queued_seq LIMIT 1"""
+PROMOTE = """UPDATE limit_leases SET holding = true, granted_at = now(), unwoken = true
+WHERE limit_name = %s AND limit_key = %s AND run_id = %s"""
+
+
+async def _lock(conn: StoreConnection, name: str, key: str) -> None:
+    await conn.execute(LOCK_KEY, (name, key))
+
+
+async def _position(conn: StoreConnection, lease: Lease) -> int:
+    params = {
+        "name": lease.name,
+        "key": lease.key,
+        "priority": lease.priority,
+        "seq": lease.queued_seq,
+    }
+    return 1 + int(await fetch_value(conn, AHEAD, params))
+
+
+async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquisition:
+    """Take a slot of `request`'s key for `run_id`, or queue, or refuse, as the strategy
+    says. Asking again for what the run already holds or waits for returns that (an
+    activity retried after a lost reply changes nothing)."""
+    name, key = request.name, request.key
+    async with pool.connection() as conn, conn.transaction():
+        await _lock(conn, name, key)
+        own = await fetch_one(conn, Lease, OWN, (name, key, run_id))
+        if own is not None:
+            if own.holding:
+                return Acquisition(Outcome.HOLDING)
+            return Acquisition(Outcome.QUEUED, await _position(conn, own))
+        holders = int(await fetch_value(conn, HOLDERS, (name, key)))
+        ahead = int(await fetch_value(conn, WAITERS_AT_LEAST, (name, key, request.priority)))
+        if holders < request.capacity and ahead == 0:
+            await conn.execute(
+                INSERT, (name, key, run_id, True, request.capacity, request.priority, True)
+            )
+            return Acquisition(Outcome.HOLDING)
+        strategy = request.strategy
+        if strategy in (LimitStrategy.FAIL, LimitStrategy.CANCEL_NEW):
+            return Acquisition(Outcome.REFUSED)
+        superseded: list[str] = []
+        if strategy is LimitStrategy.DEBOUNCE:
+            async with conn.cursor() as cursor:
+                await cursor.execute(DROP_WAITERS, (name, key))
+                superseded = sorted(str(row[0]) for row in await cursor.fetchall())
+        waiting = (name, key, run_id, False, request.capacity, request.priority, False)
+        seq = int(await fetch_value(conn, INSERT, waiting))
+        lease = Lease(name, key, run_id, False, request.priority, seq)
+        position = await _position(conn, lease)
+        evict: list[str] = []
+        if strategy is LimitStrategy.CANCEL_OLDEST:
+            # Each waiter evicts a different holder: the n-th waiter the n-th oldest.
+            oldest = await fetch_value(conn, OLDEST_HOLDER, (name, key, position - 1))
+            evict = [] if oldest is None else [str(oldest)]
+        return Acquisition(Outcome.QUEUED, position, evict, superseded)
+
+
+async def release(pool: StorePool, run_id: str) -> list[Promotion]:
+    """Give up everything `run_id` holds or waits for, and hand each freed slot to the
+    next waiter (priority, then arrival). Returns the waiters promoted, to be woken.
+    Releasing a run that holds nothing does nothing (safe to repeat)."""
+    promoted: list[Promotion] = []
+    async with pool.connection() as conn, conn.transaction():
+        async with conn.cursor() as cursor:
+            await cursor.execute(KEYS_OF_RUN, (run_id,))
+            keys = [(str(row[0]), str(row[1])) for row in await cursor.fetchall()]
+        for name, key in keys:  # in a fixed order: two releases never lock in a cycle
+            await _lock(conn, name, key)
+            await conn.execute(DELETE_OWN, (name, key, run_id))
+            promoted.extend(await _hand_over(conn, name, key))
+    return promoted
+
+
+async def _hand_over(conn: StoreConnection, name: str, key: str) -> list[Promotion]:
+    """Fill the key's free slots from its waiters, head first (under the key's lock)."""
+    promoted: list[Promotion] = []
+    holders = int(await fetch_value(conn, HOLDERS, (name, key)))
+    while True:
+        async with conn.cursor() as cursor:
+            await cursor.execute(HEAD_WAITER, (name, key))
+            head = await cursor.fetchone()
+        # The head waiter's own declaration says how many may hold (it may be a newer
+        # version of the workflow than the holders).
+        if head is None or holders >= int(head[1]):
+            return promoted
+        await conn.execute(PROMOTE, (name, key, head[0]))
+        promoted.append(Promotion(str(head[0]), name, key))
+        holders += 1
+
+
+async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:
+    """What one run holds or waits for."""
+    async with pool.connection() as conn:
+        return await fetch_all(
+            conn,
+            Lease,
+            """SELECT limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq
+            FROM limit_leases WHERE run_id = %s ORDER BY limit_name, limit_key""",
+            (run_id,),
+        )
+
+
+async def leased_runs(pool: StorePool, after: str = "", limit: int = 200) -> list[str]:
+    """Runs that hold or wait for a slot, by run id after `after` (the reaper walks them
+    in pages, so every run is looked at however many there are)."""
+    async with pool.connection() as conn, conn.cursor() as cursor:
+        await cursor.execute(
+            """SELECT DISTINCT run_id FROM limit_leases WHERE run_id > %s
+            ORDER BY run_id LIMIT %s""",
+            (after, limit),
+        )
+        return [str(row[0]) for row in await cursor.fetchall()]
+
+
+async def unwoken_holders(pool: StorePool, older_than_seconds: float) -> list[Promotion]:
+    """Promoted waiters whose wake-up nobody confirmed for this long."""
+    async with pool.connection() as conn:
+        return await fetch_all(
+            conn,
+            Promotion,
+            """SELECT run_id, limit_name AS name, limit_key AS key FROM limit_leases
+            WHERE holding AND unwoken AND granted_at < now() - make_interval(secs => %s)
+            ORDER BY granted_at LIMIT 500""",
+            (older_than_seconds,),
+        )
+
+
+async def mark_woken(pool: StorePool, promotion: Promotion) -> None:
+    """The wake-up of a promoted waiter reached Temporal."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            """UPDATE limit_leases SET unwoken = false
+            WHERE limit_name = %s AND limit_key = %s AND run_id = %s""",
+            (promotion.name, promotion.key, promotion.run_id),
+        )
+
+
+async def limit_usage(pool: StorePool) -> list[LimitUsage]:
+    """Slots in use and waiters per limit (summed over keys: keys are unbounded)."""
+    async with pool.connection() as conn:
+        return await fetch_all(
+            conn,
+            LimitUsage,
+            """SELECT limit_name AS name, count(*) FILTER (WHERE holding) AS holders,
+            count(*) FILTER (WHERE NOT holding) AS waiters
+            FROM limit_leases GROUP BY limit_name ORDER BY limit_name""",
+        )
