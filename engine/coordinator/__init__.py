@@ -16,6 +16,7 @@ from engine.coordinator.commands import (
     StartChildRun,
     StartTimer,
     TimerKind,
+    TransitionEvaluated,
 )
 from engine.coordinator.events import (
     ActionFailed,
@@ -60,4 +61,5 @@ __all__ = [
     "StartTimer",
     "TimerFired",
     "TimerKind",
+    "TransitionEvaluated",
 ]

@@ -1,0 +1,47 @@
+"""Notices that explain a finished execution's transitions (behaviour 3 on): for each
+entry of its `next`, what its `when` said, whether it was taken, what names it
+published and where it led. The Temporal binding writes them as `TRANSITION` trace
+events; the run console lights edges and answers "why" from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engine.coordinator.base import Machine
+from engine.coordinator.behaviour import Behaviour
+from engine.coordinator.commands import TransitionEvaluated
+from engine.coordinator.state import Execution
+from engine.language.spec import ENGINE_COMMANDS, TransitionSpec
+
+
+def announce_transitions(
+    m: Machine,
+    execution: Execution,
+    evaluated: Sequence[TransitionSpec],
+    held: Sequence[TransitionSpec],
+    followed: Sequence[TransitionSpec],
+) -> None:
+    """One notice per evaluated transition, in `next` order. `held`: those whose `when`
+    held (or that have none); `followed`: those taken now - all of `held`, unless a
+    `retry` among them runs the execution again (then only the retrying ones publish)."""
+    if m.state.behaviour < Behaviour.OBSERVED:
+        return  # a run started earlier keeps its trace, sequence numbers included
+    ref = execution.ref
+    for transition in evaluated:
+        taken = _among(transition, followed)
+        m.out.append(
+            TransitionEvaluated(
+                ref,
+                transition.index,
+                None if transition.when is None else _among(transition, held),
+                taken,
+                tuple(name for name, _ in transition.publish) if taken else (),
+                transition.targets,
+                tuple(name for name in transition.do if name in ENGINE_COMMANDS),
+            )
+        )
+
+
+def _among(transition: TransitionSpec, transitions: Sequence[TransitionSpec]) -> bool:
+    """By identity: specs compare field by field, expressions included."""
+    return any(candidate is transition for candidate in transitions)
