@@ -77,6 +77,7 @@ class TransitionEvaluated(Command, frozen=True, tag="transition_evaluated"):
     Names only: what a transition published may be secret, so its values stay out."""
 
     execution: ExecutionRef
+    attempt: int  # the execution's attempt whose outcome `next` saw
     transition: int  # its index in the task's `next`
     when: bool | None  # None: the transition has no `when` (taken on any completion)
     taken: bool  # published and followed now (False: its `when` failed, or a retry ran)

@@ -32,6 +32,7 @@ def announce_transitions(
         m.out.append(
             TransitionEvaluated(
                 ref,
+                execution.attempt,
                 transition.index,
                 None if transition.when is None else _among(transition, held),
                 taken,

@@ -16,6 +16,7 @@ def transition_fields(notice: TransitionEvaluated) -> dict[str, Any]:
         "execution": ref.id,
         "iteration": ref.iteration,
         "route": ref.route,
+        "attempt": notice.attempt,
         "transition": notice.transition,
         "taken": notice.taken,
         "published": list(notice.published),
