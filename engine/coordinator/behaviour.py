@@ -53,7 +53,11 @@ class Behaviour(IntEnum):
     attempts as Temporal local activities, and
     `run: activity` moves a declared-local one back (engine/temporal/placement.py); runs
     on 2 schedule ordinary activities for every action that is not carried out by the
-    workflow."""
+    workflow.
+    Each evaluated entry of a finished execution's `next` is a `TransitionEvaluated`
+    notice and a `TRANSITION` trace event after the execution's own (issue 15,
+    engine/coordinator/transition_notices.py), which shifts the later sequence numbers:
+    runs on 2 get none."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

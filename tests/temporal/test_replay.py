@@ -63,6 +63,7 @@ def test_there_are_histories() -> None:
         "timeouts",
         "continued",
         "continued-last",
+        "transitions",
     }
 
 
@@ -169,3 +170,20 @@ def test_local_attempts_are_markers_and_replay_as_local_activities(
 
     monkeypatch.setattr(versioning, "workflow", BeforeObserved)
     assert _replay("local").replay_failure is not None
+
+
+def test_a_run_that_explains_its_transitions_replays() -> None:
+    """`transitions` (behaviour 3): the monitoring example, traced to PostgreSQL, wrote
+    a TRANSITION event for each evaluated `next` entry of its loop. The events ride in
+    the trace writes' inputs (local activities, whose inputs no history keeps), so the
+    history shows the behaviour-3 marker and replays; tests/temporal/test_trace.py
+    checks the events themselves."""
+    patches = [
+        base64.b64decode(event["markerRecordedEventAttributes"]["details"]["patch-data"]
+                         ["payloads"][0]["data"])
+        for event in _history("transitions")["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and event["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+    ]  # fmt: skip
+    assert any(versioning.patch_id(Behaviour.OBSERVED).encode() in data for data in patches)
+    assert _replay("transitions").replay_failure is None

@@ -121,6 +121,14 @@ CASES: dict[str, dict[str, Any]] = {
     # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
     # database on the local server): an artifact is announced once stored.
     "progress": {"file": HERE / "progress.yaml", "input": {}, "trace": True, "store": True},
+    # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
+    # transition of its loop is a TRANSITION event in the trace batches it wrote.
+    "transitions": {
+        "file": ROOT / "examples" / "monitoring.yaml",
+        "input": {"interval": 1},
+        "trace": True,
+        "store": True,
+    },
 }
 # The history length at which the `small_history` cases' server suggests continue-as-new.
 SMALL_HISTORY = 150
@@ -181,7 +189,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
             for name, case in cases.items():
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
-                if name in ("monitoring", "local", "continued"):
+                if name in ("monitoring", "local", "continued", "transitions"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
