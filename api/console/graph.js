@@ -3,7 +3,7 @@
 // nodes and edges. SVG, one <g> per node, keyboard-focusable, labelled for readers.
 
 import dagre from "./vendor/dagre.esm.js";
-import { s, clear } from "./dom.js";
+import { h, s, clear } from "./dom.js";
 import { STATUS_WORDS } from "./state.js";
 import { explainEdge } from "./why.js";
 
@@ -78,6 +78,9 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const keyText = `${edge.from}->${edge.to}`;
       if (!edges.has(keyText)) edges.set(keyText, []);
       const item = { path, count, title, edge, group };
+      group.dataset.from = edge.from;
+      group.dataset.to = edge.to;
+      group.dataset.transition = String(edge.transition);
       edges.get(keyText).push(item);
       // Hover or focus: say why the edge was taken (the `title` says it to screen readers).
       const show = (x, y) => showWhy(title.textContent, x, y);
@@ -89,7 +92,7 @@ export function drawGraph(container, view, { onSelect } = {}) {
     edgeLayer.append(group);
   }
   svg.append(edgeLayer);
-  const why = s("div", { class: "edge-why", role: "tooltip", id: "edge-why" });
+  const why = h("div", { class: "edge-why", role: "tooltip", id: "edge-why" });
   why.hidden = true;
   function showWhy(text, x, y) {
     why.textContent = text;
@@ -175,11 +178,13 @@ export function drawGraph(container, view, { onSelect } = {}) {
           item.path.setAttribute("marker-end", count > 0 ? "url(#arrow-taken)" : "url(#arrow)");
           item.count.textContent = count > 1 ? `×${count}` : "";
           const reason = reasons ? reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
-          item.title.textContent = explainEdge(item.edge, reason, count);
+          const text = explainEdge(item.edge, reason, count);
+          if (item.title.textContent === text) continue; // every frame repaints: touch only changes
+          item.title.textContent = text;
           // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
           if (reason) {
             item.group.setAttribute("tabindex", "0");
-            item.group.setAttribute("aria-label", item.title.textContent);
+            item.group.setAttribute("aria-label", text);
           } else {
             item.group.removeAttribute("tabindex");
             item.group.removeAttribute("aria-label");

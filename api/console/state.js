@@ -25,7 +25,7 @@ export function emptyRun() {
     nodes: new Map(), // task -> summary
     executions: new Map(), // execution id -> execution
     transitions: new Map(), // "from->to" -> times taken (TRANSITION events)
-    reasons: new Map(), // "from#index" -> the latest TRANSITION of that `next` entry
+    reasons: new Map(), // "from#index" -> {last, lastTaken}: TRANSITIONs of that `next` entry
   };
 }
 
@@ -72,7 +72,11 @@ export function apply(state, event) {
       // Every evaluated `next` entry has one; only a taken one lights its edges.
       const source = state.executions.get(data.execution);
       if (source) source.transitions.push(data);
-      state.reasons.set(`${event.nodeId}#${data.transition}`, { ...data, task: event.nodeId, at });
+      const key = `${event.nodeId}#${data.transition}`;
+      const reason = state.reasons.get(key) || { last: null, lastTaken: null };
+      reason.last = { ...data, task: event.nodeId, at };
+      if (data.taken !== false) reason.lastTaken = reason.last;
+      state.reasons.set(key, reason);
       if (data.taken === false) return event.nodeId;
       for (const target of data.targets || []) {
         const key = `${event.nodeId}->${target}`;
