@@ -261,7 +261,7 @@ def test_approval_is_answered_from_the_page(
     run_id = harness.start(name)
     page.goto(f"{harness.url}/#/runs/{run_id}?node=approve")
     wait_status(page, "approve", "waiting")
-    page.get_by_label("by").fill("reviewer-7")
+    page.get_by_label("by", exact=True).fill("reviewer-7")  # edges are labelled "... by ..."
     shot(page, tmp_path, "approval-waiting")
     page.get_by_role("button", name="Approve", exact=True).click()
     wait_status(page, "apply", "succeeded")
