@@ -11,7 +11,7 @@ from engine.coordinator.base import Machine
 from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import TransitionEvaluated
 from engine.coordinator.state import Execution
-from engine.language.spec import ENGINE_COMMANDS, TransitionSpec
+from engine.language.spec import TransitionSpec
 
 
 def announce_transitions(
@@ -27,8 +27,10 @@ def announce_transitions(
     if m.state.behaviour < Behaviour.OBSERVED:
         return  # a run started earlier keeps its trace, sequence numbers included
     ref = execution.ref
+    names = m.program.transition_names
     for transition in evaluated:
         taken = _among(transition, followed)
+        named = names[ref.task, transition.index]
         m.out.append(
             TransitionEvaluated(
                 ref,
@@ -36,9 +38,9 @@ def announce_transitions(
                 transition.index,
                 None if transition.when is None else _among(transition, held),
                 taken,
-                tuple(name for name, _ in transition.publish) if taken else (),
-                transition.targets,
-                tuple(name for name in transition.do if name in ENGINE_COMMANDS),
+                named.published if taken else (),
+                named.targets,
+                named.commands,
             )
         )
 
