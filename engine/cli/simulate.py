@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
 import yaml
 
+from engine.coordinator.transition_notices import describe
 from engine.language.loader import check_workflow_file
 from engine.language.spec import WorkflowSpec
 from engine.simulator.mocks import MockError, parse_mocks, unknown_mock_tasks, unmocked_tasks
@@ -54,12 +56,14 @@ def run_simulate(
     as_json: bool,
     on_temporal: bool = False,
     strict_mocks: bool = False,
+    transitions: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Simulate one workflow; the exit status reflects the run's status. Mocks that name no
     task are warned about; with `strict_mocks`, a task that could run an action or a child
-    workflow without a mock entry stops the simulation before it starts."""
+    workflow without a mock entry stops the simulation before it starts. With
+    `transitions`, every evaluated transition is listed too (the `TRANSITION` events)."""
     out = out or sys.stdout
     err = err or sys.stderr
     loaded = check_workflow_file(file)
@@ -103,10 +107,17 @@ def run_simulate(
         report = result.to_json()
         if warnings:  # only when there are some, like `errors_dropped`
             report["warnings"] = warnings
+        if transitions:
+            report["transitions"] = [msgspec.to_builtins(n) for n in result.transitions]
         json.dump(report, out, ensure_ascii=False)
         out.write("\n")
     else:
         print_table(result, out)
+        if transitions:
+            out.write("transitions:\n")
+            for notice in result.transitions:
+                ref = notice.execution
+                out.write(f"  {describe(notice)}  [iteration {ref.iteration}, route {ref.route}]\n")
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
 
 

@@ -48,3 +48,12 @@ def announce_transitions(
 def _among(transition: TransitionSpec, transitions: Sequence[TransitionSpec]) -> bool:
     """By identity: specs compare field by field, expressions included."""
     return any(candidate is transition for candidate in transitions)
+
+
+def describe(notice: TransitionEvaluated) -> str:
+    """One line a person reads (the trace's message, `segue simulate --transitions`):
+    `check next[1] taken (when true) -> wait`."""
+    leads = ", ".join((*notice.targets, *notice.commands)) or "the end of its path"
+    verdict = "taken" if notice.taken else "not taken"
+    when = "" if notice.when is None else f" (when {str(notice.when).lower()})"
+    return f"{notice.execution.task} next[{notice.transition}] {verdict}{when} -> {leads}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.coordinator import TransitionEvaluated
+from engine.coordinator.transition_notices import describe
 
 
 def transition_fields(notice: TransitionEvaluated) -> dict[str, Any]:
@@ -25,13 +26,4 @@ def transition_fields(notice: TransitionEvaluated) -> dict[str, Any]:
     }
     if notice.when is not None:
         data["when"] = notice.when  # absent: the transition has no `when`
-    return {"node_id": ref.task, "message": _message(notice), "data": data}
-
-
-def _message(notice: TransitionEvaluated) -> str:
-    """One line a person reads in `segue logs` or the trace: `check next[1] taken
-    (when true) -> wait`."""
-    leads = ", ".join((*notice.targets, *notice.commands)) or "the end of its path"
-    verdict = "taken" if notice.taken else "not taken"
-    when = "" if notice.when is None else f" (when {str(notice.when).lower()})"
-    return f"{notice.execution.task} next[{notice.transition}] {verdict}{when} -> {leads}"
+    return {"node_id": ref.task, "message": describe(notice), "data": data}
