@@ -35,6 +35,9 @@ def test_transition_notices(case: dict[str, Any]) -> None:
     outcome = simulate(spec, {}, parse_mocks(case["mocks"]), behaviour=behaviour)
     got = [_view(notice) for notice in outcome.transitions]
     expected = [{"route": 0, "when": None, **entry} for entry in case["expect"]]
+    assert outcome.status == case.get("status", "succeeded"), outcome.errors
+    if "errors" in case:
+        assert matches(case["errors"], [entry.to_json() for entry in outcome.errors])
     assert len(got) == len(expected), got
     for wanted, notice in zip(expected, got, strict=True):
         assert matches(wanted, notice), (wanted, notice)
