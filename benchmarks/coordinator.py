@@ -7,6 +7,8 @@ counter on every iteration (the monitoring-loop shape).
 
     python benchmarks/coordinator.py            # n = 100, 1,000, 10,000 (loop also 100,000)
     python benchmarks/coordinator.py --quick    # n = 100 and 1,000 only
+    python benchmarks/coordinator.py --quick --behaviour 2 --behaviour 3
+        # each run on both behaviours, interleaved, with the ratio (what a change costs)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from engine.coordinator import (
     RunStarted,
     StartReady,
 )
+from engine.coordinator.behaviour import CURRENT_BEHAVIOUR, Behaviour
 from engine.coordinator.snapshot import dump_state
 from engine.language.loader import load_workflow
 from engine.language.spec import WorkflowSpec
@@ -67,7 +70,9 @@ output:
 """
 
 
-def drive(spec: WorkflowSpec, samples: int = 10) -> dict[str, float | int | str]:
+def drive(
+    spec: WorkflowSpec, samples: int = 10, behaviour: Behaviour = CURRENT_BEHAVIOUR
+) -> dict[str, float | int | str]:
     """Run to the end; time per task execution and the largest sampled state."""
     coordinator = Coordinator(spec)
     run = RunInfo("bench", "bench", "1", 0)
@@ -91,7 +96,7 @@ def drive(spec: WorkflowSpec, samples: int = 10) -> dict[str, float | int | str]
 
     gc.collect()
     started = time.perf_counter()
-    apply(coordinator.handle(RunStarted(0, run, {})))
+    apply(coordinator.handle(RunStarted(0, run, {}, None, behaviour)))
     while finish is None:
         if coordinator.has_ready:
             apply(coordinator.handle(StartReady(events)))
@@ -126,29 +131,61 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument(
+        "--behaviour",
+        type=int,
+        action="append",
+        choices=[int(b) for b in Behaviour],
+        help="run on this coordinator behaviour (repeat to compare; default: the newest)",
+    )
     args = parser.parse_args()
+    behaviours = [Behaviour(b) for b in args.behaviour or [CURRENT_BEHAVIOUR]]
     sizes = [100, 1000] if args.quick else [100, 1000, 10_000]
     rows = []
     for name, build in SCENARIOS.items():
         scenario_sizes = sizes + ([100_000] if name == "loop" and not args.quick else [])
         for n in scenario_sizes:
             spec = load_workflow(build(n), f"{name}-{n}.yaml")
-            result = drive(spec)
-            rows.append({"scenario": name, "n": n, **result})
-            if not args.json:
-                print(
-                    f"{name:13} n={n:>7}  {result['us_per_execution']:>7} µs/execution  "
-                    f"state ≤ {result['largest_state_bytes']:>7} B  ({result['seconds']} s)",
-                    flush=True,
-                )
+            for behaviour in behaviours:
+                result = drive(spec, behaviour=behaviour)
+                rows.append({"scenario": name, "n": n, "behaviour": int(behaviour), **result})
+                if not args.json:
+                    print(
+                        f"{name:13} n={n:>7} b{int(behaviour)}  "
+                        f"{result['us_per_execution']:>7} µs/execution  "
+                        f"state ≤ {result['largest_state_bytes']:>7} B  ({result['seconds']} s)",
+                        flush=True,
+                    )
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print()
     for name in SCENARIOS:
-        per = {row["n"]: row["us_per_execution"] for row in rows if row["scenario"] == name}
-        largest = max(per)
-        print(f"{name:13} cost at n={largest} / cost at n=100: {per[largest] / per[100]:.2f}x")
+        for behaviour in behaviours:
+            per = {
+                row["n"]: row["us_per_execution"]
+                for row in rows
+                if row["scenario"] == name and row["behaviour"] == behaviour
+            }
+            largest = max(per)
+            print(
+                f"{name:13} b{int(behaviour)} cost at n={largest} / cost at n=100: "
+                f"{per[largest] / per[100]:.2f}x"
+            )
+    if len(behaviours) > 1:
+        first, last = behaviours[0], behaviours[-1]
+        for row in rows:
+            if row["behaviour"] == last:
+                base = next(
+                    r
+                    for r in rows
+                    if (r["scenario"], r["n"], r["behaviour"]) == (row["scenario"], row["n"], first)
+                )
+                ratio = float(row["us_per_execution"]) / float(base["us_per_execution"])
+                print(
+                    f"{row['scenario']:13} n={row['n']:>7} "
+                    f"b{int(last)} / b{int(first)}: {ratio:.2f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 // nodes and edges. SVG, one <g> per node, keyboard-focusable, labelled for readers.
 
 import dagre from "./vendor/dagre.esm.js";
-import { s, clear } from "./dom.js";
+import { h, s, clear } from "./dom.js";
 import { STATUS_WORDS } from "./state.js";
+import { explainEdge } from "./why.js";
 
 const NODE_HEIGHT = 46;
 const CHAR_WIDTH = 7.4;
@@ -63,7 +64,9 @@ export function drawGraph(container, view, { onSelect } = {}) {
     const info = layout.edge(key);
     const points = info.points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`);
     const path = s("path", { d: `M ${points.join(" L ")}`, class: key.v === "\u0000start" ? "edge entry" : "edge", "marker-end": "url(#arrow)" });
-    const group = s("g", {}, path);
+    // A wide invisible stroke under the drawn one: an edge is easy to point at.
+    const hit = s("path", { d: path.getAttribute("d"), class: "edge-hit" });
+    const group = s("g", { class: "edge-group" }, hit, path);
     if (key.v !== "\u0000start") {
       const edge = view.edges[info.index];
       const back = layout.node(edge.from).y >= layout.node(edge.to).y; // a cycle's back edge
@@ -74,11 +77,30 @@ export function drawGraph(container, view, { onSelect } = {}) {
       group.append(title, count);
       const keyText = `${edge.from}->${edge.to}`;
       if (!edges.has(keyText)) edges.set(keyText, []);
-      edges.get(keyText).push({ path, count, title, edge });
+      const item = { path, count, title, edge, group };
+      group.dataset.from = edge.from;
+      group.dataset.to = edge.to;
+      group.dataset.transition = String(edge.transition);
+      edges.get(keyText).push(item);
+      // Hover or focus: say why the edge was taken (the `title` says it to screen readers).
+      const show = (x, y) => showWhy(title.textContent, x, y);
+      group.addEventListener("mouseenter", (event) => show(event.clientX + 12, event.clientY + 12));
+      group.addEventListener("focus", () => { const box = path.getBoundingClientRect(); show(box.right + 8, box.top); });
+      group.addEventListener("mouseleave", hideWhy);
+      group.addEventListener("blur", hideWhy);
     }
     edgeLayer.append(group);
   }
   svg.append(edgeLayer);
+  const why = h("div", { class: "edge-why", role: "tooltip", id: "edge-why" });
+  why.hidden = true;
+  function showWhy(text, x, y) {
+    why.textContent = text;
+    why.style.left = `${Math.round(x)}px`;
+    why.style.top = `${Math.round(y)}px`;
+    why.hidden = false;
+  }
+  function hideWhy() { why.hidden = true; }
 
   const nodeLayer = s("g", { class: "nodes" });
   const nodes = new Map();
@@ -126,7 +148,7 @@ export function drawGraph(container, view, { onSelect } = {}) {
     }
     if (best) nodes.get(best).group.focus();
   }
-  clear(container).append(svg);
+  clear(container).append(svg, why);
   // For measurements (docs/performance.md): the first frame after the graph is in.
   requestAnimationFrame(() => performance.mark("segue:graph-painted"));
 
@@ -148,13 +170,25 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const laps = runs > 1 ? `, ${runs} executions` : runs === 1 ? ", 1 execution" : "";
       entry.group.setAttribute("aria-label", `${task}: ${STATUS_WORDS[status] || status}${laps}`);
     },
-    paintEdges(transitions) {
+    paintEdges(transitions, reasons) {
       for (const [key, list] of edges) {
         const count = transitions.get(key) || 0;
         for (const item of list) {
           item.path.classList.toggle("taken", count > 0);
           item.path.setAttribute("marker-end", count > 0 ? "url(#arrow-taken)" : "url(#arrow)");
           item.count.textContent = count > 1 ? `×${count}` : "";
+          const reason = reasons ? reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
+          const text = explainEdge(item.edge, reason, count);
+          if (item.title.textContent === text) continue; // every frame repaints: touch only changes
+          item.title.textContent = text;
+          // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
+          if (reason) {
+            item.group.setAttribute("tabindex", "0");
+            item.group.setAttribute("aria-label", text);
+          } else {
+            item.group.removeAttribute("tabindex");
+            item.group.removeAttribute("aria-label");
+          }
         }
       }
     },

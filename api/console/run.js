@@ -52,7 +52,7 @@ export async function showRun(main, runId, query) {
     frame = 0;
     const tasks = dirtyAll ? drawn.tasks() : [...dirty];
     for (const task of tasks) drawn.paint(task, state.nodes.get(task));
-    drawn.paintEdges(state.transitions);
+    drawn.paintEdges(state.transitions, state.reasons);
     const inspectorStale = dirtyAll || !selected || dirty.has(selected);
     dirty.clear();
     dirtyAll = false;
@@ -258,7 +258,7 @@ export async function showRun(main, runId, query) {
         field("error", chosen.error ? pretty(chosen.error) : null),
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),
         field("transitions", chosen.transitions.length ? chosen.transitions.map((t) =>
-          `#${t.transition} → ${(t.targets || []).join(", ")}${t.when !== undefined ? ` (when: ${JSON.stringify(t.when)})` : ""}${t.published && t.published.length ? ` publishes ${t.published.join(", ")}` : ""}`).join("\n") : null),
+          `#${t.transition} ${t.taken === false ? "not taken" : "taken"} → ${[...(t.targets || []), ...(t.commands || [])].join(", ") || "end"}${t.when !== undefined ? ` (when: ${JSON.stringify(t.when)})` : ""}${t.published && t.published.length ? ` publishes ${t.published.join(", ")}` : ""}`).join("\n") : null),
         field("input", "not in the trace (the run's input is the first event's summary)")));
   }
 

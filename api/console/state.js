@@ -24,7 +24,8 @@ export function emptyRun() {
     endedAt: null,
     nodes: new Map(), // task -> summary
     executions: new Map(), // execution id -> execution
-    transitions: new Map(), // "from->to" -> count (TRANSITION events)
+    transitions: new Map(), // "from->to" -> times taken (TRANSITION events)
+    reasons: new Map(), // "from#index" -> {last, lastTaken}: TRANSITIONs of that `next` entry
   };
 }
 
@@ -68,12 +69,19 @@ export function apply(state, event) {
       state.error = event.error || null;
       return null;
     case "TRANSITION": {
+      // Every evaluated `next` entry has one; only a taken one lights its edges.
+      const source = state.executions.get(data.execution);
+      if (source) source.transitions.push(data);
+      const key = `${event.nodeId}#${data.transition}`;
+      const reason = state.reasons.get(key) || { last: null, lastTaken: null };
+      reason.last = { ...data, task: event.nodeId, at };
+      if (data.taken !== false) reason.lastTaken = reason.last;
+      state.reasons.set(key, reason);
+      if (data.taken === false) return event.nodeId;
       for (const target of data.targets || []) {
         const key = `${event.nodeId}->${target}`;
         state.transitions.set(key, (state.transitions.get(key) || 0) + 1);
       }
-      const source = state.executions.get(data.execution);
-      if (source) source.transitions.push(data);
       return event.nodeId;
     }
     default:

@@ -82,6 +82,11 @@ def _add_simulate(commands: Any) -> None:
         "mock entry",
     )
     simulate.add_argument(
+        "--transitions",
+        action="store_true",
+        help="also list every evaluated transition: taken or not, its when, where it led",
+    )
+    simulate.add_argument(
         "--temporal",
         action="store_true",
         help="run on a real Temporal server (started for the command, or SEGUE_TEMPORAL_ADDRESS)",
@@ -104,6 +109,7 @@ def run_engine_command(args: argparse.Namespace) -> int | None:
             as_json=args.json,
             on_temporal=args.temporal,
             strict_mocks=args.strict_mocks,
+            transitions=args.transitions,
         )
     if args.command == "worker":
         from engine.temporal.worker import worker_main

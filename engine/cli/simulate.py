@@ -9,8 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
 import yaml
 
+from engine.coordinator.transition_notices import describe
 from engine.language.loader import check_workflow_file
 from engine.language.spec import WorkflowSpec
 from engine.masking import Masker, secret_values
@@ -64,12 +66,14 @@ def run_simulate(
     as_json: bool,
     on_temporal: bool = False,
     strict_mocks: bool = False,
+    transitions: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Simulate one workflow; the exit status reflects the run's status. Mocks that name no
     task are warned about; with `strict_mocks`, a task that could run an action or a child
-    workflow without a mock entry stops the simulation before it starts."""
+    workflow without a mock entry stops the simulation before it starts. With
+    `transitions`, every evaluated transition is listed too (the `TRANSITION` events)."""
     out = out or sys.stdout
     err = err or sys.stderr
     loaded = check_workflow_file(file)
@@ -129,6 +133,7 @@ def run_simulate(
         secrets,
         on_temporal,
         as_json,
+        transitions,
         shown,
     )
     out.write(masker.text(shown.getvalue()))
@@ -147,6 +152,7 @@ def _simulate(
     secrets: dict[str, str],
     on_temporal: bool,
     as_json: bool,
+    transitions: bool,
     out: TextIO,
 ) -> int:
     if on_temporal:
@@ -161,10 +167,17 @@ def _simulate(
         report = result.to_json()
         if warnings:  # only when there are some, like `errors_dropped`
             report["warnings"] = warnings
+        if transitions:
+            report["transitions"] = [msgspec.to_builtins(n) for n in result.transitions]
         json.dump(masker.value(report), out, ensure_ascii=False)
         out.write("\n")
     else:
         print_table(replace(result, output=masker.value(result.output)), out)
+        if transitions:
+            out.write("transitions:\n")
+            for notice in result.transitions:
+                ref = notice.execution
+                out.write(f"  {describe(notice)}  [iteration {ref.iteration}, route {ref.route}]\n")
     return EXIT_SUCCEEDED if result.status == "succeeded" else EXIT_RUN_NOT_SUCCEEDED
 
 

@@ -16,6 +16,7 @@ from engine.coordinator.commands import (
     StartChildRun,
     StartTimer,
     TimerKind,
+    TransitionEvaluated,
 )
 from engine.coordinator.events import (
     ActionFailed,
@@ -62,4 +63,5 @@ __all__ = [
     "StartTimer",
     "TimerFired",
     "TimerKind",
+    "TransitionEvaluated",
 ]

@@ -67,7 +67,11 @@ class Behaviour(IntEnum):
     A run whose workflow declares `concurrency_limits` acquires each limit by an activity
     before its first task, waits for the `limit` signal while queued (WORKFLOW_QUEUED),
     and releases by an activity before it ends, signalling the runs its release promoted
-    (engine/temporal/limits.py)."""
+    (engine/temporal/limits.py).
+    Each evaluated entry of a finished execution's `next` is a `TransitionEvaluated`
+    notice and a `TRANSITION` trace event after the execution's own (issue 15,
+    engine/coordinator/transition_notices.py), which shifts the later sequence numbers:
+    runs on 2 get none."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -71,6 +71,21 @@ class AttemptFailed(Command, frozen=True, tag="attempt_failed"):
     item: int | None = None
 
 
+class TransitionEvaluated(Command, frozen=True, tag="transition_evaluated"):
+    """Notice: one entry of a finished execution's `next` was evaluated (behaviour 3 on).
+
+    Names only: what a transition published may be secret, so its values stay out."""
+
+    execution: ExecutionRef
+    attempt: int  # the execution's attempt whose outcome `next` saw
+    transition: int  # its index in the task's `next`
+    when: bool | None  # None: the transition has no `when` (taken on any completion)
+    taken: bool  # published and followed now (False: its `when` failed, or a retry ran)
+    published: tuple[str, ...] = ()  # the names it published (none when not taken)
+    targets: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()  # engine commands in its `do`, in order
+
+
 class DispatchAction(Command, frozen=True, tag="dispatch_action"):
     """Run an action (or with-items item) once; report ActionSucceeded/ActionFailed."""
 
@@ -140,6 +155,7 @@ AnyCommand = (
     ExecutionStarted
     | ExecutionFinished
     | AttemptFailed
+    | TransitionEvaluated
     | DispatchAction
     | StartChildRun
     | CancelDispatches

@@ -31,6 +31,7 @@ from engine.coordinator.state import (
     Execution,
     Ready,
 )
+from engine.coordinator.transition_notices import announce_transitions
 from engine.expressions import ExpressionError, Scope
 from engine.language.spec import RETRY_COMMAND_COUNT, TransitionSpec
 
@@ -77,6 +78,7 @@ def complete(
             context = published
         execution.context = context
         execution.command_retries += 1
+        announce_transitions(m, execution, task.next, taken, retrying)
         dispatching.announce_retry(m, execution, execution.attempt, error, 0.0, None)
         execution.attempt += 1
         if task.is_pass_through or task.with_items is not None:
@@ -87,6 +89,7 @@ def complete(
         return
 
     finish_execution(m, execution, status, result, error)
+    announce_transitions(m, execution, task.next, taken, taken)
     handled = any(t.targets or "noop" in t.commands for t in taken)
     if status is ExecutionStatus.FAILED:
         assert error is not None

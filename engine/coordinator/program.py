@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from engine.expressions import CompiledExpression, Condition, Template
 from engine.graph import WorkflowGraph, build_graph
 from engine.language.linear_regex import LinearValidator
-from engine.language.spec import RetrySpec, WorkflowSpec
+from engine.language.spec import ENGINE_COMMANDS, RetrySpec, WorkflowSpec
 from engine.masking import MASK, Masker, secret_values
 
 
@@ -55,6 +55,13 @@ class InputProblem:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TransitionNames:
+    published: tuple[str, ...]
+    targets: tuple[str, ...]
+    commands: tuple[str, ...]
+
+
 class WorkflowProgram:
     """A workflow version ready to run: spec plus everything derived from it."""
 
@@ -78,6 +85,17 @@ class WorkflowProgram:
         self._validator = Draft202012Validator(schema, format_checker=FormatChecker())
         # Regexes on RE2 (linear time): the API, and runs on behaviour 2 and later.
         self._linear_validator = LinearValidator(schema, format_checker=FormatChecker())
+        # What each transition notice names (behaviour 3): published names, targets and
+        # engine commands, by (task, index in `next`).
+        self.transition_names: dict[tuple[str, int], TransitionNames] = {
+            (name, transition.index): TransitionNames(
+                tuple(published for published, _ in transition.publish),
+                transition.targets,
+                tuple(step for step in transition.do if step in ENGINE_COMMANDS),
+            )
+            for name, task in spec.tasks.items()
+            for transition in task.next
+        }
         # Latest statuses are kept only for workflows that can ask for them.
         self.tracks_task_status = any(
             "task_status" in expression.source for expression in spec_expressions(spec)

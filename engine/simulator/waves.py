@@ -34,6 +34,7 @@ from engine.coordinator import (
     StartTimer,
     TimerFired,
     TimerKind,
+    TransitionEvaluated,
 )
 from engine.coordinator.behaviour import CURRENT_BEHAVIOUR, Behaviour
 from engine.coordinator.rerun import RerunPoint
@@ -77,6 +78,8 @@ class Simulation:
     errors_dropped: int = 0
     waves: int = 0
     rerun: RerunPoint | None = None  # a failed run: where a rerun from the failed tasks starts
+    # Every transition evaluated, in order (behaviour 3 on; the `TRANSITION` trace events).
+    transitions: list[TransitionEvaluated] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -107,6 +110,7 @@ class _Simulator:
     finish: FinishRun | None = None
     events: deque[Event] = field(default_factory=deque)
     roundtrip: bool = False
+    transitions: list[TransitionEvaluated] = field(default_factory=list)
 
     def feed(self, event: Event) -> None:
         """Apply an event and everything that follows at once (timers firing)."""
@@ -157,6 +161,8 @@ class _Simulator:
                 self.run_deadline = None
         elif isinstance(command, FinishRun):
             self.finish = command
+        elif isinstance(command, TransitionEvaluated):
+            self.transitions.append(command)
 
     def _advance(self, due: int) -> None:
         """Move the virtual clock; the run timeout fires first if it falls due on the way."""
@@ -257,6 +263,7 @@ def simulate(
             [entry for _, entry in sequence],
             state.errors_dropped,
             waves,
+            transitions=simulator.transitions,
         )
     return Simulation(
         str(finish.status),
@@ -266,4 +273,5 @@ def simulate(
         finish.errors_dropped,
         waves,
         finish.rerun,
+        simulator.transitions,
     )

@@ -19,8 +19,10 @@ from engine.coordinator import (
     ExecutionStatus,
     FinishRun,
     RunStatus,
+    TransitionEvaluated,
 )
 from engine.coordinator.payloads import payload_size
+from engine.temporal.transition_events import transition_fields
 from engine.temporal.types import TraceRecord
 
 # Larger outputs are cut before they join the trace (the run output itself is not:
@@ -112,6 +114,10 @@ class TraceLog:
                     "status": str(command.status),
                 },
             )
+        elif isinstance(command, TransitionEvaluated):
+            # Only runs on behaviour 3 and later get these notices (the coordinator
+            # gates them): an earlier run's later sequence numbers stay as they were.
+            self._add("TRANSITION", "info", at_ms, **transition_fields(command))
         elif isinstance(command, FinishRun):
             record_type, level = _RUN_EVENT[command.status]
             first = command.errors[0].message if command.errors else None

@@ -199,6 +199,7 @@ def test_monitoring_run_lights_up_live(
     assert page.locator("#inspector .executions li").count() == 3
     assert "iteration 3" in page.locator("#inspector .executions li").nth(2).inner_text()
     assert page.locator("canvas.timeline").evaluate("canvas => canvas.width") > 0
+    _edges_say_why_they_were_taken(page)
     # Replay: the scrubber at the first events shows an earlier state.
     page.locator("#scrub").fill("3")
     wait_status(page, "report", "pending")
@@ -208,6 +209,46 @@ def test_monitoring_run_lights_up_live(
     wait_status(page, "report", "succeeded")
     shot(page, tmp_path, "monitoring")
     assert not problems, problems
+
+
+def _edge(page: Any, source: str, target: str) -> Any:
+    return page.locator(f'g.edge-group[data-from="{source}"][data-to="{target}"]')
+
+
+# The middle of an edge's drawn path, in page coordinates (where a pointer rests on it).
+_MIDDLE = """path => {
+  const point = path.getPointAtLength(path.getTotalLength() / 2);
+  const box = path.ownerSVGElement.getBoundingClientRect();
+  const view = path.ownerSVGElement.viewBox.baseVal;
+  const scale = [box.width / view.width, box.height / view.height];
+  return [box.left + point.x * scale[0], box.top + point.y * scale[1]];
+}"""
+
+
+def _edges_say_why_they_were_taken(page: Any) -> None:
+    """TRANSITION events (behaviour 3): taken edges are lit; pointing at one, or moving
+    the focus to it, says why - the source execution and what its `when` was."""
+    why = page.locator("#edge-why")
+    report = _edge(page, "check", "report")
+    assert "taken" in (report.locator("path.edge").get_attribute("class") or "")
+    x, y = report.locator("path.edge").evaluate(_MIDDLE)
+    page.mouse.move(x, y)
+    why.wait_for(state="visible", timeout=5_000)
+    text = why.inner_text()
+    assert "check → report: next[0], taken once, last by check #3" in text, text
+    assert "$result.status = 200 was true" in text and "published checks, healthy" in text
+    assert "200 was false" not in text  # check #3 is the only one that took it
+    page.mouse.move(1, 1)
+    why.wait_for(state="hidden", timeout=5_000)
+    # The keyboard reaches it too: the loop's edge, taken twice, then not on the last lap.
+    loop = _edge(page, "check", "wait")
+    loop.focus()
+    why.wait_for(state="visible", timeout=5_000)
+    text = why.inner_text()
+    assert "taken \u00d72, last by check #2" in text, text  # x2
+    assert "Since then not taken by check #3" in text and "was false" in text
+    assert text in (loop.get_attribute("aria-label") or "")
+    loop.blur()
 
 
 @needs_chromium
@@ -220,7 +261,7 @@ def test_approval_is_answered_from_the_page(
     run_id = harness.start(name)
     page.goto(f"{harness.url}/#/runs/{run_id}?node=approve")
     wait_status(page, "approve", "waiting")
-    page.get_by_label("by").fill("reviewer-7")
+    page.get_by_label("by", exact=True).fill("reviewer-7")  # edges are labelled "... by ..."
     shot(page, tmp_path, "approval-waiting")
     page.get_by_role("button", name="Approve", exact=True).click()
     wait_status(page, "apply", "succeeded")

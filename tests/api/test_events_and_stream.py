@@ -209,7 +209,8 @@ def test_sse_delivers_every_event_in_order_and_ends(harness: Harness) -> None:
     assert received == harness.trace(run_id)
     assert listening_connections(harness) >= 1  # delivered through LISTEN/NOTIFY
     assert received[0]["type"] == "WORKFLOW_STARTED"
-    assert received[-1]["type"] == "WORKFLOW_COMPLETED" and len(received) == 8
+    # 2 run events, STARTED and COMPLETED of each of 3 tasks, a TRANSITION of one and two.
+    assert received[-1]["type"] == "WORKFLOW_COMPLETED" and len(received) == 10
 
 
 def test_sse_resume_with_last_event_id_misses_nothing(harness: Harness) -> None:

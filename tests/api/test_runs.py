@@ -217,7 +217,8 @@ def test_trace_pages_by_cursor(harness: Harness, greeting: str) -> None:
     everything = harness.trace(run_id)
     types = [event["type"] for event in everything]
     assert types[0] == "WORKFLOW_STARTED" and types[-1] == "WORKFLOW_COMPLETED"
-    assert len(everything) == 8  # run start/end + 3 tasks x (STARTED, COMPLETED)
+    # run start/end + 3 tasks x (STARTED, COMPLETED) + a TRANSITION of hello and of rest
+    assert len(everything) == 10
     for event in everything:
         assert event["runId"] == run_id and event["level"] in {"info", "warn", "error", "debug"}
         if event["type"] in {"STARTED", "COMPLETED"}:

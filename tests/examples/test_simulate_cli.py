@@ -80,3 +80,23 @@ def test_strict_mocks_refuses_an_action_task_without_a_mock(
         f"segue simulate: --strict-mocks: no mock entry for {missing}; every task that can "
         "run an action or a child workflow needs one\n"
     )
+
+
+def test_transitions_lists_every_evaluated_transition_names_only(tmp_path: Path) -> None:
+    """`--transitions`: the TRANSITION events a real run would trace, in order - the
+    published names, never the values (here the status the action returned)."""
+    done = simulate(tmp_path, ALL_MOCKED, "--transitions")
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split("transitions:\n", 1)[1].splitlines()
+    assert listed == [
+        "  fetch next[0] taken -> decide  [iteration 1, route 0]",
+        "  decide next[0] taken -> report  [iteration 1, route 0]",
+    ]
+    outcome = json.loads(simulate(tmp_path, ALL_MOCKED, "--json", "--transitions").stdout)
+    assert [
+        (t["execution"]["task"], t["transition"], t["taken"], t["published"], t["targets"])
+        for t in outcome["transitions"]
+    ] == [("fetch", 0, True, ["status"], ["decide"]), ("decide", 0, True, [], ["report"])]
+    assert "200" not in json.dumps(outcome["transitions"])
+    # Without the option, neither output says anything of transitions.
+    assert "transitions" not in json.loads(simulate(tmp_path, ALL_MOCKED, "--json").stdout)

@@ -144,6 +144,8 @@ def assert_loop_trace(events: list[Any], iterations: int = ITERATIONS) -> None:
             ("WORKFLOW_STARTED", None): 1,
             ("STARTED", "check"): iterations,
             ("COMPLETED", "check"): iterations,
+            # Behaviour 3: both entries of `check`'s `next`, on every lap.
+            ("TRANSITION", "check"): 2 * iterations,
             ("STARTED", "report"): 1,
             ("COMPLETED", "report"): 1,
             ("WORKFLOW_COMPLETED", None): 1,

@@ -194,13 +194,15 @@ def test_worker_killed_mid_long_loop(
                 ("WORKFLOW_STARTED", None): 1,
                 ("STARTED", "poll"): ITERATIONS,
                 ("COMPLETED", "poll"): ITERATIONS,
+                # Behaviour 3: both entries of `poll`'s `next`, on every lap.
+                ("TRANSITION", "poll"): 2 * ITERATIONS,
                 ("STARTED", "report"): 1,
                 ("COMPLETED", "report"): 1,
                 ("WORKFLOW_COMPLETED", None): 1,
             }
         ), kinds
-        # In order: each iteration of `poll` starts once and completes once before the
-        # next one starts, then `report`, then the run's end.
+        # In order: each iteration of `poll` starts once, completes once and explains
+        # its two transitions before the next one starts, then `report`, then the end.
         steps = [(row[1], row[2], (row[3] or {}).get("iteration")) for row in rows]
         base: int = rows[1][3]["iteration"]  # the number of a task's first iteration
         expected = [
@@ -208,7 +210,12 @@ def test_worker_killed_mid_long_loop(
             *[
                 step
                 for i in range(ITERATIONS)
-                for step in (("STARTED", "poll", base + i), ("COMPLETED", "poll", base + i))
+                for step in (
+                    ("STARTED", "poll", base + i),
+                    ("COMPLETED", "poll", base + i),
+                    ("TRANSITION", "poll", base + i),
+                    ("TRANSITION", "poll", base + i),
+                )
             ],
             ("STARTED", "report", base),
             ("COMPLETED", "report", base),

@@ -139,6 +139,33 @@ def test_the_schema_refuses_malformed_events(postgres_url: str) -> None:
     run(scenario())
 
 
+def test_a_transition_event_is_stored_as_a_task_event(postgres_url: str) -> None:
+    """Migration 0010 admits TRANSITION; like every task event it names its task."""
+
+    async def scenario() -> None:
+        async with opened_pool(postgres_url) as pool:
+            run_id = (await start_run(pool)).run_id
+            data = {
+                "execution": 1, "iteration": 1, "route": 0, "transition": 0, "when": False,
+                "taken": False, "published": [], "targets": ["report"], "commands": [],
+            }  # fmt: skip
+            with pytest.raises(psycopg.errors.CheckViolation):
+                await append_trace(
+                    pool,
+                    run_id,
+                    [TraceEvent(seq=1, type="TRANSITION", level="info", timestamp_ms=T0)],
+                )
+            event = TraceEvent(
+                seq=1, type="TRANSITION", level="info", timestamp_ms=T0, node_id="check", data=data
+            )
+            assert await append_trace(pool, run_id, [event]) == 1
+            (stored,) = await trace_page(pool, run_id, 0)
+            assert stored.type == "TRANSITION" and stored.node_id == "check"
+            assert stored.data == data
+
+    run(scenario())
+
+
 def test_a_committed_append_is_notified_within_a_second(postgres_url: str) -> None:
     async def scenario() -> None:
         async with opened_pool(postgres_url) as pool, TraceListener(postgres_url) as listener:

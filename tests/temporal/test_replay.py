@@ -67,6 +67,7 @@ def test_there_are_histories() -> None:
         "context",
         "refusals",
         "limits",
+        "transitions",
     }
 
 
@@ -237,3 +238,20 @@ def test_a_queued_run_waits_by_signal_not_by_polling() -> None:
     ]
     assert signals == ["limit", "deliver"]
     assert _timers("limits") == 0
+
+
+def test_a_run_that_explains_its_transitions_replays() -> None:
+    """`transitions` (behaviour 3): the monitoring example, traced to PostgreSQL, wrote
+    a TRANSITION event for each evaluated `next` entry of its loop. The events ride in
+    the trace writes' inputs (local activities, whose inputs no history keeps), so the
+    history shows the behaviour-3 marker and replays; tests/temporal/test_trace.py
+    checks the events themselves."""
+    patches = [
+        base64.b64decode(event["markerRecordedEventAttributes"]["details"]["patch-data"]
+                         ["payloads"][0]["data"])
+        for event in _history("transitions")["events"]
+        if event["eventType"] == "EVENT_TYPE_MARKER_RECORDED"
+        and event["markerRecordedEventAttributes"]["markerName"] == "core_patch"
+    ]  # fmt: skip
+    assert any(versioning.patch_id(Behaviour.OBSERVED).encode() in data for data in patches)
+    assert _replay("transitions").replay_failure is None

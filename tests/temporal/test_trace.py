@@ -72,6 +72,49 @@ def test_trace_of_a_monitoring_loop(
     )
     assert run is not None and run.status == "COMPLETED" and run.output == {"checks": 3}
     assert run.progress_completed == 6 and run.progress_total == 6
+    _check_transitions(events)
+
+
+# Every transition of the monitoring loop, in trace order (behaviour 3): the execution's
+# task and iteration, the transition index, its `when` (None: it has none), whether it
+# was taken, and where it led. Published values never appear, only names.
+MONITOR_TRANSITIONS = [
+    ("check", 1, 0, False, False, ["done"]),
+    ("check", 1, 1, True, True, ["wait"]),
+    ("wait", 1, 0, None, True, ["check"]),
+    ("check", 2, 0, False, False, ["done"]),
+    ("check", 2, 1, True, True, ["wait"]),
+    ("wait", 2, 0, None, True, ["check"]),
+    ("check", 3, 0, True, True, ["done"]),
+    ("check", 3, 1, False, False, ["wait"]),
+]
+
+
+def _check_transitions(events: list[dict[str, Any]]) -> None:
+    """Each TRANSITION follows its source's COMPLETED and precedes what it started."""
+    seen = [
+        (e["nodeId"], e["data"]["iteration"], e["data"]["transition"], e["data"].get("when"),
+         e["data"]["taken"], e["data"]["targets"])
+        for e in events if e["type"] == "TRANSITION"
+    ]  # fmt: skip
+    assert seen == MONITOR_TRANSITIONS
+    completed_at = {
+        e["data"]["execution"]: index for index, e in enumerate(events) if e["type"] == "COMPLETED"
+    }
+    for index, event in enumerate(events):
+        if event["type"] != "TRANSITION":
+            continue
+        data = event["data"]
+        assert completed_at[data["execution"]] < index
+        assert data["published"] == (
+            ["checks"] if data["taken"] and event["nodeId"] == "check" else []
+        )
+        assert data["commands"] == []
+        assert ("when" in data) == (event["nodeId"] == "check")  # wait's transition has none
+    # check#1's taken transition comes before wait#1 starts.
+    taken = [i for i, e in enumerate(events) if e["type"] == "TRANSITION" and e["data"]["taken"]]
+    waits = [i for i, e in enumerate(events) if e["type"] == "STARTED" and e["nodeId"] == "wait"]
+    assert taken[0] < waits[0]
 
 
 def test_a_nul_character_in_run_data_does_not_block_the_trace(

@@ -85,6 +85,7 @@ tasks:
                 ("WORKFLOW_STARTED", None): 1,
                 ("STARTED", "call"): 1,
                 ("COMPLETED", "call"): 1,
+                ("TRANSITION", "call"): 1,  # behaviour 3: why `after` ran
                 ("STARTED", "after"): 1,
                 ("COMPLETED", "after"): 1,
                 ("WORKFLOW_COMPLETED", None): 1,

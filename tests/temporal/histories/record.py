@@ -146,6 +146,14 @@ CASES: dict[str, dict[str, Any]] = {
     # by the holder's release signal; it then runs and releases itself (the limiter is
     # the temporary database's).
     "limits": {"file": HERE / "limits.yaml", "input": {}, "behind": "replay-limits-holder"},
+    # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
+    # transition of its loop is a TRANSITION event in the trace batches it wrote.
+    "transitions": {
+        "file": ROOT / "examples" / "monitoring.yaml",
+        "input": {"interval": 1},
+        "trace": True,
+        "store": True,
+    },
 }
 # The history length at which the `small_history` cases' server suggests continue-as-new.
 SMALL_HISTORY = 150
@@ -220,7 +228,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
                 os.environ.update(case.get("env", {}))
-                if name in ("monitoring", "local", "continued"):
+                if name in ("monitoring", "local", "continued", "transitions"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
                 run_id = f"replay-{name}"
