@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from engine.store import MigrationError, apply_migrations, load_migrations
+from engine.store import MigrationError, TraceType, apply_migrations, load_migrations
 from tests.store.helpers import opened_pool, run
 from tests.support.postgres import temporary_database
 
@@ -60,6 +61,24 @@ def test_applying_twice_does_nothing_the_second_time(fresh_url: str) -> None:
     assert second == []
     assert _recorded_versions(fresh_url) == everything
     assert _tables(fresh_url) == TABLES
+
+
+def test_every_trace_type_is_one_the_table_accepts(fresh_url: str) -> None:
+    """Migrations that each widen the trace type CHECK must keep what the others added."""
+
+    async def scenario() -> None:
+        async with await psycopg.AsyncConnection.connect(fresh_url) as conn:
+            await apply_migrations(conn)
+
+    run(scenario())
+    with psycopg.connect(fresh_url) as conn:
+        row = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conname = 'trace_events_type_check'"
+        ).fetchone()
+    assert row is not None
+    accepted = set(re.findall(r"'([A-Z_]+)'", row[0]))
+    assert accepted == {member.value for member in TraceType}
 
 
 def test_concurrent_starters_apply_each_migration_once(fresh_url: str) -> None:
