@@ -196,6 +196,25 @@ def follow_run(
             time.sleep(1)  # the API restarted: resume from the last event seen
 
 
+# The run's trace ends before Temporal has closed the run (the workflow writes its last
+# events, then completes), and the API shows only what Temporal accepted: the status
+# can still say RUNNING for a moment after the terminal event.
+SETTLE_SECONDS = 30.0
+LIVE_STATUSES = frozenset({"RUNNING", "QUEUED", "PAUSED"})
+
+
+def settled_status(api: Api, run_id: str) -> dict[str, Any]:
+    """The run's status once Temporal has closed it (or as it stands after a while)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    pause = 0.05
+    while True:
+        final: dict[str, Any] = api.call("GET", f"/runs/{run_id}")
+        if final.get("status") not in LIVE_STATUSES or time.monotonic() >= deadline:
+            return final
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
 def follow_logs(
     api: Api, run_id: str, params: dict[str, Any], show: Callable[[dict[str, Any]], str]
 ) -> None:
@@ -317,7 +336,7 @@ def run_main(args: argparse.Namespace) -> int:
                 return 0
             print(f"run {run_id} of {name}", file=sys.stderr, flush=True)
             follow_run(api, run["runId"])
-            final = api.call("GET", f"/runs/{run['runId']}")
+            final = settled_status(api, run["runId"])
     except (ApiProblem, UsageProblem) as problem:
         print(f"segue run: {problem}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from api.client_cli import (
     follow_run,
     print_outcome,
     register_file,
+    settled_status,
 )
 from engine.cli.simulate import UsageProblem, read_document
 
@@ -142,7 +143,7 @@ def _rerun(api: Api, args: argparse.Namespace) -> int:
     new_run = answer["runId"]
     print(f"run {new_run} (a rerun of {args.run})", file=sys.stderr, flush=True)
     follow_run(api, new_run)
-    final = api.call("GET", f"/runs/{new_run}")
+    final = settled_status(api, new_run)
     print(json.dumps(final.get("output"), ensure_ascii=False), flush=True)
     print_outcome(final)
     return 0 if final["status"] == "COMPLETED" else 1
