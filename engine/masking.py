@@ -102,7 +102,7 @@ class Masker:
         if isinstance(value, str):
             return self.text(value)
         if depth > _MAX_DEPTH and isinstance(value, (dict, list, tuple)):
-            return self.text(json.dumps(value, default=str))
+            return self.text(_json_text(value))
         if isinstance(value, Mapping):
             return {
                 (self.text(k) if isinstance(k, str) else k): self._value(v, depth + 1)
@@ -181,3 +181,31 @@ def redact_urls(text: str) -> str:
 def _redact_found(found: re.Match[str]) -> str:
     url = found.group(0)
     return redact_url(url) if ("@" in url or "?" in url) else url
+
+
+class _Raw(str):
+    """JSON punctuation already written, as it goes on `_json_text`'s stack."""
+
+
+def _json_text(value: Any) -> str:
+    """`value` as JSON text, written with a stack instead of recursion: a value too deep to
+    walk (past `_MAX_DEPTH`) can be nested deeper than Python's recursion limit."""
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Raw):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            parts: list[Any] = [_Raw("{")]
+            for index, (key, inner) in enumerate(item.items()):
+                parts += [_Raw(("," if index else "") + json.dumps(str(key)) + ":"), inner]
+            stack.extend(reversed([*parts, _Raw("}")]))
+        elif isinstance(item, (list, tuple)):
+            parts = [_Raw("[")]
+            for index, inner in enumerate(item):
+                parts += ([_Raw(",")] if index else []) + [inner]
+            stack.extend(reversed([*parts, _Raw("]")]))
+        else:
+            out.append(json.dumps(item, default=str))
+    return "".join(out)
