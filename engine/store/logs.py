@@ -19,7 +19,6 @@ from engine.store.errors import RunNotFound
 from engine.store.trace import event_id
 
 LOG_CHANNEL: Final = "segue_logs"
-LOG_LEVELS: Final = ("debug", "info", "warn", "error")
 MAX_LOG_PAGE: Final = 1000
 # How many executions' progress the run status shows (the most recently updated).
 MAX_PROGRESS_ROWS: Final = 50
