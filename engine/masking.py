@@ -67,9 +67,7 @@ class Masker:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Kept as given (long enough ones only), sorted: the workflow carries them across
         # continue-as-new and the order must not depend on set iteration.
-        self.values: tuple[str, ...] = tuple(
-            sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_MASKED_LENGTH})
-        )
+        self.values: tuple[str, ...] = tuple(sorted(_maskable(secrets)))
         forms = sorted(
             {form for secret in self.values for form in spellings(secret)},
             key=lambda form: (-len(form), form),  # longest first: no partial masks
@@ -81,7 +79,7 @@ class Masker:
 
     def with_values(self, secrets: Iterable[str]) -> Masker:
         """A masker that also masks `secrets` (itself when nothing new is added)."""
-        more = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_MASKED_LENGTH}
+        more = _maskable(secrets)
         if more <= set(self.values):
             return self
         return Masker((*self.values, *more))
@@ -118,6 +116,11 @@ class Masker:
     def message(self, text: str) -> str:
         """A message for people: secrets masked, and URL userinfo and query values too."""
         return redact_urls(self.text(text))
+
+
+def _maskable(secrets: Iterable[str]) -> set[str]:
+    """The secrets long enough to mask by value."""
+    return {s for s in secrets if isinstance(s, str) and len(s) >= MIN_MASKED_LENGTH}
 
 
 def masked(value: Any, secrets: Iterable[str]) -> Any:

@@ -17,7 +17,6 @@ from engine.language.spec import LimitSpec
 from engine.language.wording import Path, subject
 from engine.language.yaml_source import SourceMap
 
-STRATEGIES: Final = ("queue", "cancel_new", "fail", "cancel_oldest", "debounce")
 MAX_KEY_CHARS: Final = 256  # of a rendered key (the store CHECKs it too)
 DEFAULT_KEY: Final = "*"  # the key of a limit that declares none: one pool
 

@@ -17,14 +17,6 @@ from engine.language.spec import ScheduleSpec
 from engine.language.wording import Path, subject
 from engine.language.yaml_source import SourceMap
 
-OVERLAP_POLICIES: Final = (
-    "skip",
-    "buffer_one",
-    "buffer_all",
-    "cancel_other",
-    "terminate_other",
-    "allow_all",
-)
 # A monitoring loop should not replay a year of missed starts after an outage (Temporal's
 # own default): a minute late is still "now", more is skipped.
 DEFAULT_CATCHUP_SECONDS: Final = 60.0

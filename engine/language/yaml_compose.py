@@ -276,6 +276,8 @@ class _Composer:
                 # Quoted scalars are strings; only plain ones go through implicit typing.
                 tag = self.plain_tag(event.value) if event.implicit[0] else STR_TAG
             node = Scalar(tag, self.source, event.start_mark, event.end_mark, event.value)
+            if event.anchor is not None:
+                self.anchors[event.anchor] = node
         elif isinstance(event, SequenceStartEvent):
             sequence = node = Sequence(
                 _explicit(event.tag) or SEQ_TAG, self.source, event.start_mark
@@ -297,8 +299,6 @@ class _Composer:
                 key = get_event()
         else:  # the parser guarantees a node event here
             raise rejected(self.position(event), f"unexpected {type(event).__name__}")
-        if event.anchor is not None and isinstance(node, Scalar):
-            self.anchors[event.anchor] = node
         return node
 
     def plain_tag(self, value: str) -> str:

@@ -26,7 +26,6 @@ from engine.store.events import EventRecord, get_event, record_event, set_event_
 from engine.store.listen import TRACE_CHANNEL, TraceListener, listen_trace, parse_notification
 from engine.store.logs import (
     LOG_CHANNEL,
-    LOG_LEVELS,
     MAX_LOG_PAGE,
     LogLine,
     LogRecord,
@@ -79,7 +78,6 @@ from engine.store.workflows import (
 
 __all__ = [
     "LOG_CHANNEL",
-    "LOG_LEVELS",
     "MAX_ARTIFACT_BYTES",
     "MAX_LOG_PAGE",
     "TERMINAL_STATUSES",

@@ -47,11 +47,15 @@ def _parse_seq(text: str) -> int:
     return int(text)
 
 
+def _encode_seq(tag: str, seq: int, what: str) -> str:
+    if not 0 <= seq <= _MAX_BIGINT:
+        raise ValueError(f"{what} out of range: {seq}")
+    return _encode(tag, str(seq))
+
+
 def encode_cursor(seq: int) -> str:
     """The trace cursor standing after event `seq` (0: before the first event)."""
-    if not 0 <= seq <= _MAX_BIGINT:
-        raise ValueError(f"seq out of range: {seq}")
-    return _encode(_TRACE_TAG, str(seq))
+    return _encode_seq(_TRACE_TAG, seq, "seq")
 
 
 def decode_cursor(cursor: str) -> int:
@@ -79,9 +83,7 @@ def decode_runs_cursor(cursor: str) -> tuple[int, str]:
 
 def encode_log_cursor(run_seq: int) -> str:
     """The task-log cursor standing after line `run_seq` of a run (0: before the first)."""
-    if not 0 <= run_seq <= _MAX_BIGINT:
-        raise ValueError(f"run_seq out of range: {run_seq}")
-    return _encode(_LOGS_TAG, str(run_seq))
+    return _encode_seq(_LOGS_TAG, run_seq, "run_seq")
 
 
 def decode_log_cursor(cursor: str) -> int:

@@ -80,7 +80,9 @@ class Lease(msgspec.Struct, frozen=True):
 
 
 LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('segue-limit:' || %s || ':' || %s, 0))"
-OWN = """SELECT limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq
+# The columns of a `Lease`, by its field names.
+LEASE_COLUMNS = "limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq"
+OWN = f"""SELECT {LEASE_COLUMNS}
 FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s"""
 HOLDERS = "SELECT count(*) FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND holding"
 # Waiters served before one of priority p that arrived as queued_seq s.
@@ -199,7 +201,7 @@ async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:
         return await fetch_all(
             conn,
             Lease,
-            """SELECT limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq
+            f"""SELECT {LEASE_COLUMNS}
             FROM limit_leases WHERE run_id = %s ORDER BY limit_name, limit_key""",
             (run_id,),
         )

@@ -16,13 +16,12 @@ from psycopg import errors
 
 from engine.store._db import StorePool, fetch_all, iso_utc
 from engine.store.errors import RunNotFound
+from engine.store.trace import event_id
 
 LOG_CHANNEL: Final = "segue_logs"
-LOG_LEVELS: Final = ("debug", "info", "warn", "error")
 MAX_LOG_PAGE: Final = 1000
 # How many executions' progress the run status shows (the most recently updated).
 MAX_PROGRESS_ROWS: Final = 50
-_ID_DIGITS = 12
 
 
 class LogLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,8 +172,8 @@ async def log_page(
 
 
 def log_line_id(run_seq: int) -> str:
-    """The JSON `id` (and SSE id) of a log line: its run_seq, 12 digits zero-padded."""
-    return f"{run_seq:0{_ID_DIGITS}d}"
+    """The JSON `id` (and SSE id) of a log line: its run_seq spelled as an event id."""
+    return event_id(run_seq)
 
 
 def log_line_json(record: LogRecord) -> dict[str, Any]:

@@ -6,18 +6,21 @@ from typing import Final
 
 import msgspec
 
+from engine.statuses import ApiStatus
 from engine.store._db import StorePool, fetch_all
 
 # At most this many workflows are reported (the catalog is far smaller in practice):
 # one scrape never turns into an unbounded answer.
 MAX_WORKFLOWS: Final = 1000
+# Queued, running, paused: every status a run has not ended in (engine/statuses.py).
+_LIVE: Final = [str(status) for status in ApiStatus if not status.is_terminal]
 
 SELECT_ACTIVE: Final = """
 SELECT workflow_name AS workflow,
        count(*) AS active,
        extract(epoch FROM now() - min(updated_at))::float8 AS oldest_idle_seconds
 FROM runs
-WHERE status IN ('QUEUED', 'RUNNING', 'PAUSED')
+WHERE status = ANY(%(live)s)
 GROUP BY workflow_name
 ORDER BY workflow_name
 LIMIT %(limit)s
@@ -36,4 +39,6 @@ class ActiveRuns(msgspec.Struct, frozen=True):
 async def active_runs(pool: StorePool) -> list[ActiveRuns]:
     """Runs queued, running or paused, per workflow (workflows with none are left out)."""
     async with pool.connection() as conn:
-        return await fetch_all(conn, ActiveRuns, SELECT_ACTIVE, {"limit": MAX_WORKFLOWS})
+        return await fetch_all(
+            conn, ActiveRuns, SELECT_ACTIVE, {"live": _LIVE, "limit": MAX_WORKFLOWS}
+        )

@@ -20,6 +20,7 @@ from engine.actions.builtin.common import (
     decode_limited,
     heartbeating,
 )
+from engine.secret_source import DIR_VARIABLE, ENV_PREFIX
 
 DEFAULT_TIMEOUT: Final = 60.0
 # Output lines longer than this are logged in pieces of this size.
@@ -85,8 +86,8 @@ class _Capture:
 
 # The worker's own credentials: a program a workflow runs gets none of them (a workflow
 # reads the secrets it names through `$secret`, and only those).
-WITHHELD_PREFIXES: Final = ("SEGUE_SECRET_", "SEGUE_CODEC_KEYS")
-WITHHELD: Final = frozenset({"SEGUE_SECRETS_DIR", "SEGUE_API_TOKEN", "SEGUE_DATABASE_URL"})
+WITHHELD_PREFIXES: Final = (ENV_PREFIX, "SEGUE_CODEC_KEYS")
+WITHHELD: Final = frozenset({DIR_VARIABLE, "SEGUE_API_TOKEN", "SEGUE_DATABASE_URL"})
 
 
 def inherited_environment() -> dict[str, str]:
