@@ -69,7 +69,7 @@ class ProgressEvents:
         execution = self._admit(live, "artifact", signal.execution, signal.item, signal.attempt)
         if execution is None:
             return False
-        trace.task_progress(
+        trace.progress(
             at_ms,
             str(execution["task"]),
             f"artifact {signal.name} ({signal.size_bytes:,} bytes, {signal.media_type})",
@@ -98,7 +98,7 @@ class ProgressEvents:
             return False
         shown = f"{signal.done:g}" + ("" if signal.total is None else f"/{signal.total:g}")
         item = "" if signal.item is None else f" item {signal.item}"
-        trace.task_progress(
+        trace.progress(
             at_ms,
             str(execution["task"]),
             signal.message or f"{execution['task']}{item}: {shown}",
