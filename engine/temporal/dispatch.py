@@ -88,7 +88,7 @@ def _in_workflow(run: RunState, command: DispatchAction) -> None:
     elif command.action in WAITS:
         run.waits.begin(command)
         if params.trace and run.behaviour is not Behaviour.ORIGINAL:
-            run.trace.hint(
+            run.trace.progress(
                 run.now_ms(), ref.task, wait_hint(command, params.run_id), {"execution": ref.id}
             )
     else:

@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, PauseRequested, ResumeRequested
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.answers import AnswerHandlers
-    from engine.temporal.compiled import compiled_spec, configure_action_retry_defaults
     from engine.temporal.continuation import begin, continuation, result
     from engine.temporal.driver import drive_simulation, feed
     from engine.temporal.limits import drive_admitted, release_limits
@@ -47,9 +46,6 @@ with workflow.unsafe.imports_passed_through():
         TaskArtifact,
         TaskProgress,
     )
-
-# Imported from here by the worker and older callers.
-__all__ = ["Interpreter", "compiled_spec", "configure_action_retry_defaults"]
 
 
 def _traces_actions_reports(run: RunState) -> bool:

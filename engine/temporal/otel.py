@@ -124,9 +124,3 @@ def tracing_plugins() -> list[SimplePlugin]:
     """Temporal client plugins: the OpenTelemetry one while tracing is on. It carries the
     current span's context in the headers of the workflows and activities started."""
     return [OpenTelemetryPlugin()] if tracing_on() else []
-
-
-def current_trace_id() -> str | None:
-    """The current span's trace id as 32 hex digits, if a span is recording."""
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None

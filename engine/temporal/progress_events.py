@@ -69,18 +69,16 @@ class ProgressEvents:
         execution = self._admit(live, "artifact", signal.execution, signal.item, signal.attempt)
         if execution is None:
             return False
-        trace.task_progress(
+        message, artifact = artifact_news(
+            signal.artifact_id, signal.name, signal.media_type, signal.size_bytes
+        )
+        trace.progress(
             at_ms,
             str(execution["task"]),
-            f"artifact {signal.name} ({signal.size_bytes:,} bytes, {signal.media_type})",
+            message,
             {
                 **_where(signal.execution, execution, signal.attempt, signal.item),
-                "artifact": {
-                    "id": signal.artifact_id,
-                    "name": signal.name,
-                    "mediaType": signal.media_type,
-                    "sizeBytes": signal.size_bytes,
-                },
+                "artifact": artifact,
             },
         )
         return True
@@ -96,9 +94,9 @@ class ProgressEvents:
         execution = self._admit(live, "progress", signal.execution, signal.item, signal.attempt)
         if execution is None:
             return False
-        shown = f"{signal.done:g}" + ("" if signal.total is None else f"/{signal.total:g}")
+        shown = progress_shown(signal.done, signal.total)
         item = "" if signal.item is None else f" item {signal.item}"
-        trace.task_progress(
+        trace.progress(
             at_ms,
             str(execution["task"]),
             signal.message or f"{execution['task']}{item}: {shown}",
@@ -108,6 +106,22 @@ class ProgressEvents:
             },
         )
         return True
+
+
+def progress_shown(done: float, total: float | None) -> str:
+    """How far an action is, as its log line and trace event say it: `3/10`, `0.5`."""
+    return f"{done:g}" + ("" if total is None else f"/{total:g}")
+
+
+def artifact_news(
+    artifact_id: str, name: str, media_type: str, size_bytes: int
+) -> tuple[str, dict[str, Any]]:
+    """How a stored artifact is announced, in the trace and in the attempt's log: the
+    message and the `data.artifact` object."""
+    return (
+        f"artifact {name} ({size_bytes:,} bytes, {media_type})",
+        {"id": artifact_id, "name": name, "mediaType": media_type, "sizeBytes": size_bytes},
+    )
 
 
 def _where(

@@ -40,7 +40,7 @@ from engine.store.artifacts import NewArtifact
 from engine.store.errors import RunNotFound
 from engine.store.logs import LogLine, ProgressRecord
 from engine.temporal.log_lines import storable_data, storable_message
-from engine.temporal.progress_events import MAX_PROGRESS_EVENTS
+from engine.temporal.progress_events import MAX_PROGRESS_EVENTS, artifact_news, progress_shown
 from engine.temporal.types import (
     SIGNAL_TASK_ARTIFACT,
     SIGNAL_TASK_PROGRESS,
@@ -306,12 +306,9 @@ class AttemptLog:
             self._unannounced = progress
             if store is not None and not self._disabled:
                 await store.progress(run_id, progress)
-                shown = f"{progress.done:g}"
-                if progress.total is not None:
-                    shown += f"/{progress.total:g}"
                 self.write(
                     "info",
-                    progress.message or f"progress {shown}",
+                    progress.message or f"progress {progress_shown(progress.done, progress.total)}",
                     {"progress": {"done": progress.done, "total": progress.total}},
                 )
         elif progress is not None:
@@ -341,18 +338,10 @@ class AttemptLog:
                     size_bytes=len(artifact.content),
                 ),
             )
-            self._marker_free_line(
-                f"artifact {artifact.name} ({len(artifact.content):,} bytes, "
-                f"{artifact.media_type})",
-                {
-                    "artifact": {
-                        "id": str(artifact_id),
-                        "name": artifact.name,
-                        "mediaType": artifact.media_type,
-                        "sizeBytes": len(artifact.content),
-                    }
-                },
+            message, announced = artifact_news(
+                str(artifact_id), artifact.name, artifact.media_type, len(artifact.content)
             )
+            self._marker_free_line(message, {"artifact": announced})
 
     async def _announce_progress(self) -> None:
         """Signal the latest progress to the run, for its trace, at most every

@@ -141,12 +141,9 @@ class TraceLog:
             data={"limit": limit, "key": key, "position": position},
         )
 
-    def hint(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
-        """What a person can do about a task now (e.g. how to answer a wait)."""
-        self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
-
-    def task_progress(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
-        """How far a running action is (`ctx.progress`), or a file it kept (`ctx.artifact`)."""
+    def progress(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
+        """News about a running task: what a person can do about it now (how to answer a
+        wait), how far its action is (`ctx.progress`) or a file it kept (`ctx.artifact`)."""
         self._add("PROGRESS", "info", at_ms, node_id=task, message=message, data=data)
 
     def warning(self, at_ms: int, task: str, message: str, data: dict[str, Any]) -> None:
