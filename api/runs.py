@@ -117,6 +117,19 @@ async def require_run(services: Services, run_id: str) -> RunRecord:
     return record
 
 
+async def require_version(
+    services: Services, name: str, version: int | None = None
+) -> WorkflowVersion:
+    """The workflow's version (its latest if `version` is None); 404 WORKFLOW_NOT_FOUND or
+    WORKFLOW_VERSION_NOT_FOUND."""
+    found = await get_workflow_version(services.pool, name, version)
+    if found is not None:
+        return found
+    if version is None or await get_workflow_version(services.pool, name) is None:
+        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {name!r}")
+    raise not_found("WORKFLOW_VERSION_NOT_FOUND", f"workflow {name!r} has no version {version}")
+
+
 async def current_status(services: Services, record: RunRecord) -> RunStatusView:
     """The status payload, reconciled with Temporal for a run the store has not seen end."""
     if record.status.is_terminal:

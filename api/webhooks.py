@@ -21,10 +21,10 @@ from typing import Any, Final
 
 from api.mapping import as_input, compiled
 from api.problems import ApiProblem, conflict, not_found
-from api.runs import start_new_run
+from api.runs import require_version, start_new_run
 from api.services import Services
 from engine.expressions import ExpressionError
-from engine.store import RunRecord, get_workflow_version
+from engine.store import RunRecord
 from engine.store import admission as store
 
 SIGNATURE_HEADER: Final = "segue-signature"
@@ -111,9 +111,7 @@ async def deliver(
     # Mapped before the delivery is remembered: a payload the mapping refuses may be
     # corrected and sent again with a new timestamp, or fixed on the hook and resent.
     run_input = _mapped(hook, payload, signature)
-    version = await get_workflow_version(services.pool, hook.workflow_name)
-    if version is None:
-        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {hook.workflow_name!r}")
+    version = await require_version(services, hook.workflow_name)
     # Kept until a replay's timestamp could no longer pass, whichever side of now.
     expires = now + timedelta(seconds=2 * hook.tolerance_seconds)
     if not await store.remember_delivery(services.pool, hook.id, signature, expires):

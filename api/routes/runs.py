@@ -14,13 +14,14 @@ from litestar.response import ServerSentEvent
 from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
 from api.reconcile import reconciled_page, reconciled_status
-from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
+from api.routes.workflows import MAX_IDEMPOTENCY_KEY
 from api.runs import (
     failed_run_point,
     request_cancel,
     request_hash,
     request_pause,
     require_run,
+    require_version,
     start_new_run,
     status_view,
 )

@@ -10,7 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.problems import ApiProblem, documented
-from api.routes.workflows import checked_name, require_version
+from api.routes.workflows import checked_name
+from api.runs import require_version
 from api.schedules import (
     backfill_window,
     declared_from_request,
