@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +78,9 @@ def _trace(api: Api, args: argparse.Namespace) -> int:
     if args.follow:
         follow_run(api, args.run, show=show, to=sys.stdout)
         return 0
-    cursor = None
-    while True:
-        params: dict[str, str] = {"cursor": cursor} if cursor else {}
-        page = api.call("GET", f"/runs/{args.run}/trace", params=params)
-        for event in page["events"]:
-            print(show(event))
-        cursor = page.get("cursor")
-        if not page["events"] or not cursor:
-            return 0
+    for event in _paged(api, f"/runs/{args.run}/trace", "events", {}):
+        print(show(event))
+    return 0
 
 
 def log_line(line: dict[str, Any]) -> str:
@@ -111,18 +105,20 @@ def _logs(api: Api, args: argparse.Namespace) -> int:
     if args.follow:
         follow_logs(api, args.run, params, show)
         return 0
+    for line in _paged(api, f"/runs/{args.run}/logs", "logs", params):
+        print(show(line))
+    return 0
+
+
+def _paged(api: Api, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every entry (`key` of each page) of a listing paged by cursor, first to last."""
     cursor = None
     while True:
-        page = api.call(
-            "GET",
-            f"/runs/{args.run}/logs",
-            params={**params, **({"cursor": cursor} if cursor else {})},
-        )
-        for line in page["logs"]:
-            print(show(line))
+        page = api.call("GET", path, params={**params, **({"cursor": cursor} if cursor else {})})
+        yield from page[key]
         cursor = page.get("cursor")
-        if not page["logs"]:
-            return 0
+        if not page[key] or not cursor:
+            return
 
 
 def _run_action(action: str) -> Command:

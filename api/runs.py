@@ -117,6 +117,19 @@ async def require_run(services: Services, run_id: str) -> RunRecord:
     return record
 
 
+async def require_version(
+    services: Services, name: str, version: int | None = None
+) -> WorkflowVersion:
+    """The workflow's version (its latest if `version` is None); 404 WORKFLOW_NOT_FOUND or
+    WORKFLOW_VERSION_NOT_FOUND."""
+    found = await get_workflow_version(services.pool, name, version)
+    if found is not None:
+        return found
+    if version is None or await get_workflow_version(services.pool, name) is None:
+        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {name!r}")
+    raise not_found("WORKFLOW_VERSION_NOT_FOUND", f"workflow {name!r} has no version {version}")
+
+
 async def current_status(services: Services, record: RunRecord) -> RunStatusView:
     """The status payload, reconciled with Temporal for a run the store has not seen end."""
     if record.status.is_terminal:
@@ -217,6 +230,22 @@ async def failed_run_point(services: Services, record: RunRecord) -> Any:
     return point
 
 
+async def valid_input(
+    services: Services, version: WorkflowVersion, given: Any, what: str = "the run input"
+) -> dict[str, Any]:
+    """The input with its defaults; 422 INPUT_INVALID listing every schema violation."""
+    values, problems = await services.prepare_input(version, given)
+    if problems:
+        raise ApiProblem(
+            422,
+            "INPUT_INVALID",
+            f"{what} breaks the input schema of {version.name!r} "
+            f"version {version.version} ({len(problems)} problem(s))",
+            errors=[{"path": problem.path, "reason": problem.reason} for problem in problems],
+        )
+    return values
+
+
 async def start_new_run(
     services: Services,
     version: WorkflowVersion,
@@ -231,15 +260,7 @@ async def start_new_run(
     idempotency key already used for the workflow and operation: that run, not a new one,
     if the request (its `fingerprint`) was the same, else 422 IDEMPOTENCY_KEY_REUSED.
     With a `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
-    values, problems = await services.prepare_input(version, given_input)
-    if problems:
-        raise ApiProblem(
-            422,
-            "INPUT_INVALID",
-            f"the run input breaks the input schema of {version.name!r} "
-            f"version {version.version} ({len(problems)} problem(s))",
-            errors=[{"path": problem.path, "reason": problem.reason} for problem in problems],
-        )
+    values = await valid_input(services, version, given_input)
     run_id = new_run_id()
     record = await create_run(
         services.pool,

@@ -12,9 +12,20 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api.runs import run_has_ended
 from api.services import Services
+from engine.store import seq_from_event_id
 
 # Given "has the run ended?" (shared and backing off), the stream's messages.
 MessageSource = Callable[[Callable[[], Awaitable[bool]]], AsyncIterator[ServerSentEventMessage]]
+
+
+def resume_point(
+    last_event_id: str | None, cursor: str | None, decode_cursor: Callable[[str], int]
+) -> int:
+    """Where a stream starts: after its `Last-Event-ID` (trace event ids and log line ids
+    are spelt alike, 12 digits zero-padded), else after `cursor`, else at the start."""
+    if last_event_id:
+        return seq_from_event_id(last_event_id.strip())
+    return decode_cursor(cursor) if cursor else 0
 
 
 def admitted_stream(

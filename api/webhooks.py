@@ -21,17 +21,15 @@ from typing import Any, Final
 
 from api.mapping import as_input, compiled
 from api.problems import ApiProblem, conflict, not_found
-from api.runs import start_new_run
+from api.runs import require_version, start_new_run
 from api.services import Services
 from engine.expressions import ExpressionError
-from engine.store import RunRecord, get_workflow_version
+from engine.store import RunRecord
 from engine.store import admission as store
 
 SIGNATURE_HEADER: Final = "segue-signature"
 TIMESTAMP_HEADER: Final = "segue-timestamp"
 SIGNATURE_PREFIX: Final = "sha256="
-DEFAULT_TOLERANCE_SECONDS: Final = 300
-DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 _HEX_DIGEST_CHARS: Final = 64
 
 
@@ -49,16 +47,12 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _refused(status: int, code: str, detail: str, **extra: Any) -> ApiProblem:
-    return ApiProblem(status, code, detail, extra=extra)
-
-
 def verified_signature(
     hook: store.Webhook, headers: Mapping[str, str], body: bytes, now: datetime
 ) -> str:
     """The delivery's signature (hex) once every check passed; the refusal otherwise."""
     if len(body) > hook.max_body_bytes:
-        raise _refused(
+        raise ApiProblem(
             413,
             "WEBHOOK_BODY_TOO_LARGE",
             f"the body has {len(body)} bytes; this webhook takes at most {hook.max_body_bytes}",
@@ -66,7 +60,7 @@ def verified_signature(
     signature = headers.get(SIGNATURE_HEADER, "")
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     if not signature or not timestamp:
-        raise _refused(
+        raise ApiProblem(
             401,
             "WEBHOOK_SIGNATURE_MISSING",
             "a delivery needs Segue-Timestamp (Unix seconds) and Segue-Signature "
@@ -74,26 +68,26 @@ def verified_signature(
         )
     hex_part = signature.removeprefix(SIGNATURE_PREFIX)
     if not signature.startswith(SIGNATURE_PREFIX) or len(hex_part) != _HEX_DIGEST_CHARS:
-        raise _refused(
+        raise ApiProblem(
             401, "WEBHOOK_SIGNATURE_INVALID", "Segue-Signature must be sha256=<64 hex digits>"
         )
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        raise _refused(
+        raise ApiProblem(
             401, "WEBHOOK_TIMESTAMP_INVALID", "Segue-Timestamp must be Unix seconds (digits)"
         )
     expected = sign(hook.secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
-        raise _refused(
+        raise ApiProblem(
             401, "WEBHOOK_SIGNATURE_INVALID", "the signature does not match this webhook's secret"
         )
     skew = abs(now.timestamp() - int(timestamp))
     if skew > hook.tolerance_seconds:
-        raise _refused(
+        raise ApiProblem(
             401,
             "WEBHOOK_TIMESTAMP_EXPIRED",
             f"the timestamp is {int(skew)} s away from now; this webhook accepts "
             f"{hook.tolerance_seconds} s either way",
-            toleranceSeconds=hook.tolerance_seconds,
+            extra={"toleranceSeconds": hook.tolerance_seconds},
         )
     return hex_part.lower()
 
@@ -111,9 +105,7 @@ async def deliver(
     # Mapped before the delivery is remembered: a payload the mapping refuses may be
     # corrected and sent again with a new timestamp, or fixed on the hook and resent.
     run_input = _mapped(hook, payload, signature)
-    version = await get_workflow_version(services.pool, hook.workflow_name)
-    if version is None:
-        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {hook.workflow_name!r}")
+    version = await require_version(services, hook.workflow_name)
     # Kept until a replay's timestamp could no longer pass, whichever side of now.
     expires = now + timedelta(seconds=2 * hook.tolerance_seconds)
     if not await store.remember_delivery(services.pool, hook.id, signature, expires):

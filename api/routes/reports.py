@@ -13,7 +13,7 @@ from litestar.response import ServerSentEvent
 from api.problems import documented, not_found
 from api.runs import require_run
 from api.services import Services
-from api.sse_response import admitted_stream
+from api.sse_response import admitted_stream, resume_point
 from api.task_reports import LogFilter, log_stream
 from api.wire import ArtifactList, LogEnvelope
 from engine.store import (
@@ -25,7 +25,6 @@ from engine.store import (
     list_artifacts,
     log_line_json,
     log_page,
-    seq_from_event_id,
 )
 
 ServicesDep = NamedDependency[Services]
@@ -81,11 +80,7 @@ class RunReportsController(Controller):
         cursor: Cursor = None,
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> ServerSentEvent:
-        if last_event_id:
-            # Log line ids are spelled as trace event ids: 12 digits, zero-padded.
-            after = seq_from_event_id(last_event_id.strip())
-        else:
-            after = decode_log_cursor(cursor) if cursor else 0
+        after = resume_point(last_event_id, cursor, decode_log_cursor)
         await require_run(services, run_id)
         return admitted_stream(
             request,

@@ -8,8 +8,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.mapping import PayloadExpression
 from api.problems import ApiProblem, documented, not_found
-from api.routes.workflows import require_version
-from api.runs import iso
+from api.runs import iso, require_version
 from api.services import Services
 from api.validation import WORKFLOW_NAME
 from api.wire import RuleList, RuleRequest, RuleView

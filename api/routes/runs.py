@@ -14,19 +14,20 @@ from litestar.response import ServerSentEvent
 from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
 from api.reconcile import reconciled_page, reconciled_status
-from api.routes.workflows import MAX_IDEMPOTENCY_KEY, require_version
+from api.routes.workflows import MAX_IDEMPOTENCY_KEY
 from api.runs import (
     failed_run_point,
     request_cancel,
     request_hash,
     request_pause,
     require_run,
+    require_version,
     start_new_run,
     status_view,
 )
 from api.services import Services
 from api.signals import signal_task
-from api.sse_response import admitted_stream
+from api.sse_response import admitted_stream, resume_point
 from api.streaming import trace_stream
 from api.task_reports import with_task_progress
 from api.tracing import run_start_span, trace_id_of
@@ -43,7 +44,6 @@ from engine.store import (
     decode_cursor,
     encode_cursor,
     list_runs,
-    seq_from_event_id,
     trace_event_json,
     trace_page,
 )
@@ -133,10 +133,7 @@ class RunController(Controller):
         cursor: FromQuery[str | None] = None,
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> ServerSentEvent:
-        if last_event_id:
-            after = seq_from_event_id(last_event_id.strip())
-        else:
-            after = decode_cursor(cursor) if cursor else 0
+        after = resume_point(last_event_id, cursor, decode_cursor)
         await require_run(services, run_id)
         return admitted_stream(
             request,

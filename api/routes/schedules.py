@@ -10,7 +10,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.problems import ApiProblem, documented
-from api.routes.workflows import checked_name, require_version
+from api.routes.workflows import checked_name
+from api.runs import require_version, valid_input
 from api.schedules import (
     backfill_window,
     declared_from_request,
@@ -84,15 +85,7 @@ class ScheduleController(Controller):
     ) -> ScheduleView:
         version = await require_version(services, name)
         declared = declared_from_request(data)
-        _, problems = await services.prepare_input(version, declared["input"])
-        if problems:
-            raise ApiProblem(
-                422,
-                "INPUT_INVALID",
-                f"the schedule's input breaks the input schema of {name!r} version "
-                f"{version.version} ({len(problems)} problem(s))",
-                errors=[{"path": p.path, "reason": p.reason} for p in problems],
-            )
+        await valid_input(services, version, declared["input"], "the schedule's input")
         row = await put_api_schedule(services, name, _checked_schedule_name(schedule), declared)
         await reconcile(services, name)
         return await schedule_view(services, await require_row(services, name, row.name))

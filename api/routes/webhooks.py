@@ -12,8 +12,7 @@ from litestar.params import FromPath, JSONBody
 from api.auth import PUBLIC
 from api.mapping import PayloadExpression
 from api.problems import ApiProblem, documented, not_found
-from api.routes.workflows import require_version
-from api.runs import iso, status_view
+from api.runs import iso, require_version, status_view
 from api.services import Services
 from api.webhooks import deliver, new_hook_id, new_secret
 from api.wire import RunStatusView, WebhookList, WebhookRequest, WebhookView

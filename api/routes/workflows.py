@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, RawB
 
 from api.graph import graph_view
 from api.problems import ApiProblem, documented, not_found, replayed
-from api.runs import iso, request_hash, start_new_run, status_view
+from api.runs import iso, request_hash, require_version, start_new_run, status_view
 from api.schedules import reconcile_quietly
 from api.services import Services
 from api.tracing import run_start_span, trace_id_of
@@ -34,9 +34,7 @@ from api.wire import (
     WorkflowView,
 )
 from engine.store import (
-    WorkflowVersion,
     get_workflow,
-    get_workflow_version,
     list_workflows,
     register_workflow_version,
 )
@@ -70,17 +68,6 @@ def checked_name(name: str) -> str:
             "and have at most 128 characters",
         )
     return name
-
-
-async def require_version(
-    services: Services, name: str, version: int | None = None
-) -> WorkflowVersion:
-    found = await get_workflow_version(services.pool, name, version)
-    if found is not None:
-        return found
-    if version is None or await get_workflow_version(services.pool, name) is None:
-        raise not_found("WORKFLOW_NOT_FOUND", f"no workflow {name!r}")
-    raise not_found("WORKFLOW_VERSION_NOT_FOUND", f"workflow {name!r} has no version {version}")
 
 
 class WorkflowController(Controller):
