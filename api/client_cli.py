@@ -170,7 +170,9 @@ def follow_run(
     to: TextIO = sys.stderr,
 ) -> None:
     """Print the run's events from the SSE stream (live progress lines unless `show`
-    formats them) until its terminal event."""
+    formats them) until its terminal event, or until the stream ends (the server ends it
+    once the run has ended, a run terminated in Temporal included); resume after a lost
+    connection from the last event seen."""
     started: dict[str, float] = {}
     show = show or (lambda event: _progress_line(event, started))
     last_id: str | None = None
@@ -180,6 +182,9 @@ def follow_run(
             with api.http.stream(
                 "GET", f"/runs/{run_id}/stream", headers=headers, timeout=None
             ) as stream:
+                if stream.status_code >= 400:
+                    stream.read()
+                    raise ApiProblem(_problem_text(stream))
                 for line in stream.iter_lines():
                     if line.startswith("id:"):
                         last_id = line[3:].strip()
@@ -192,6 +197,7 @@ def follow_run(
                             print(text, file=to, flush=True)
                         if event["type"] in TERMINAL_EVENTS:
                             return
+            return  # the stream ended without a terminal event: the run ended all the same
         except httpx.HTTPError:
             time.sleep(1)  # the API restarted: resume from the last event seen
 

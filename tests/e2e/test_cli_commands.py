@@ -109,6 +109,36 @@ def test_pause_resume_cancel(env: dict[str, str], tmp_path: Path) -> None:
         time.sleep(0.5)
 
 
+def test_a_followed_run_terminated_in_temporal_ends_the_follow(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The trace stream of a run terminated from Temporal's side ends with no terminal
+    event: `segue run` stops following and says so, instead of reconnecting for ever."""
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(SLOW)
+    follower = subprocess.Popen(
+        [SEGUE, "run", str(slow)], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert follower.stderr is not None
+        first = follower.stderr.readline()  # "run <id> of slow"
+        run_id = first.split()[1]
+        (record,) = (Path(env["XDG_STATE_HOME"]) / "segue" / "stacks").glob("*.json")
+        address = json.loads(record.read_text())["temporal"]
+        terminated = subprocess.run(
+            [str(Path(SEGUE).parent / "temporal"), "workflow", "terminate",
+             "--workflow-id", run_id, "--address", address, "--reason", "test"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert terminated.returncode == 0, terminated.stderr
+        _, rest = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert follower.returncode == 1
+    assert "status: terminated" in rest
+
+
 def test_signal_to_a_task_not_waiting_lists_the_waiting_ones(env: dict[str, str]) -> None:
     run_id = segue(env, "run", "examples/approval.yaml", "--detach").stdout.strip()
     deadline = time.monotonic() + 30
