@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from engine.actions.reporting import ARTIFACT_NAME, MAX_PROGRESS_MESSAGE
 from engine.temporal.tracing import TraceLog
 from engine.temporal.types import TaskArtifact, TaskProgress
 
@@ -24,6 +25,8 @@ from engine.temporal.types import TaskArtifact, TaskProgress
 MAX_PROGRESS_EVENTS: Final = 100
 # Keys of ended executions are forgotten once this many are kept.
 _PRUNE_AT: Final = 1000
+# A media type's length, at most: its own checks (reporting.py) do not bound the subtype.
+_MAX_MEDIA_TYPE: Final = 255
 
 
 class ProgressEvents:
@@ -66,6 +69,15 @@ class ProgressEvents:
         at_ms: int,
     ) -> bool:
         """Announce a stored artifact if its attempt still runs and is under the cap."""
+        # Anyone with access to Temporal can signal: what the activity would never send
+        # (reporting.py, task_logs.py) is ignored rather than let into the trace.
+        if not (
+            signal.artifact_id.isdigit()
+            and len(signal.artifact_id) <= 20
+            and ARTIFACT_NAME.fullmatch(signal.name)
+            and len(signal.media_type) <= _MAX_MEDIA_TYPE
+        ):
+            return False
         execution = self._admit(live, "artifact", signal.execution, signal.item, signal.attempt)
         if execution is None:
             return False
@@ -101,7 +113,10 @@ class ProgressEvents:
         trace.task_progress(
             at_ms,
             str(execution["task"]),
-            signal.message or f"{execution['task']}{item}: {shown}",
+            # Cut as the activity cuts it: a forged signal's message may be any size.
+            signal.message[:MAX_PROGRESS_MESSAGE]
+            if signal.message
+            else f"{execution['task']}{item}: {shown}",
             {
                 **_where(signal.execution, execution, signal.attempt, signal.item),
                 "progress": {"done": _number(signal.done), "total": _optional(signal.total)},
