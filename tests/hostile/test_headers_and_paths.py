@@ -1,15 +1,23 @@
 """Worst values of two inputs that need no server: the `traceparent` (and its companion
 headers) a caller sends with a run's start, and the workflow name a `GET
-/runs/{id}/export` answer gives `segue export --dir` to name its files with."""
+/runs/{id}/export` answer gives `segue export --dir` to name its files with, and the
+size of a run that export is asked for."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from api.export import MAX_EXPORT_EVENTS, run_case
 from api.export_files import write_case
+from api.problems import ApiProblem
+from api.services import Services
 from api.tracing import run_start_span, trace_id_of
+from engine.store import RunRecord, WorkflowVersion
 
 GARBAGE_HEADERS = [
     {"traceparent": "00-" + "z" * 32 + "-" + "0" * 16 + "-01"},
@@ -36,3 +44,13 @@ def test_export_files_stay_in_their_directory(tmp_path: Path, name: str) -> None
     for path in paths.values():
         assert path.parent == directory and path.is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case"]
+
+
+def test_an_export_past_its_event_cap_is_refused_before_anything_is_read() -> None:
+    # GET /runs/{id}/export builds the whole case in the API's memory: a run with more
+    # trace events than the cap is a 409, and nothing is fetched for it.
+    run = cast(RunRecord, SimpleNamespace(run_id="r", last_seq=MAX_EXPORT_EVENTS + 1))
+    no_services = cast(Services, None)  # any use of it would raise
+    with pytest.raises(ApiProblem) as refused:
+        asyncio.run(run_case(no_services, run, cast(WorkflowVersion, None)))
+    assert (refused.value.status, refused.value.code) == (409, "EXPORT_TOO_LARGE")
