@@ -23,7 +23,8 @@ from engine.temporal.types import TaskArtifact, TaskProgress
 # may add to the trace; its activity sends no more than this either (each one is a
 # signal in the run's history).
 MAX_PROGRESS_EVENTS: Final = 100
-# Keys of ended executions are forgotten once this many are kept.
+# Keys of ended executions are forgotten once this many are kept (then once twice as many
+# as survived, so that many live ones do not make every signal walk them all).
 _PRUNE_AT: Final = 1000
 # A media type's length, at most: its own checks (reporting.py) do not bound the subtype.
 _MAX_MEDIA_TYPE: Final = 255
@@ -34,6 +35,7 @@ class ProgressEvents:
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int, int | None, int], int] = {}
+        self._prune_at = _PRUNE_AT
 
     def _admit(
         self,
@@ -56,8 +58,9 @@ class ProgressEvents:
         count = self._counts.get(key, 0)
         if count >= MAX_PROGRESS_EVENTS:
             return None
-        if len(self._counts) >= _PRUNE_AT:
+        if len(self._counts) >= self._prune_at:
             self._counts = {k: v for k, v in self._counts.items() if k[1] in live}
+            self._prune_at = max(_PRUNE_AT, 2 * len(self._counts))
         self._counts[key] = count + 1
         return running
 
