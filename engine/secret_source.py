@@ -39,7 +39,7 @@ def resolve_secrets(
     directory = environ.get(DIR_VARIABLE)
     values: dict[str, str] = {}
     for name in sorted(set(names)):
-        if not SECRET_NAME.match(name):
+        if not SECRET_NAME.fullmatch(name):
             raise SecretUnavailable(f"{name[:70]!r} is not a secret name")
         value = environ.get(env_name(name))
         if value is None and directory:

@@ -35,7 +35,7 @@ def secret_names(ast: Any, source: str) -> frozenset[str]:
         if len(arguments) != 1 or arguments[0].type != "string":
             raise ExpressionError(_USAGE, expression=source)
         name = arguments[0].value
-        if not isinstance(name, str) or not SECRET_NAME.match(name):
+        if not isinstance(name, str) or not SECRET_NAME.fullmatch(name):
             raise ExpressionError(
                 f"secret name {str(name)[:70]!r} is not letters, digits and _ starting with "
                 "a letter (at most 64)",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from engine.actions.reporting import ARTIFACT_NAME, MAX_PROGRESS_MESSAGE
 from engine.temporal.tracing import TraceLog
 from engine.temporal.types import TaskArtifact, TaskProgress
 
@@ -22,8 +23,11 @@ from engine.temporal.types import TaskArtifact, TaskProgress
 # may add to the trace; its activity sends no more than this either (each one is a
 # signal in the run's history).
 MAX_PROGRESS_EVENTS: Final = 100
-# Keys of ended executions are forgotten once this many are kept.
+# Keys of ended executions are forgotten once this many are kept (then once twice as many
+# as survived, so that many live ones do not make every signal walk them all).
 _PRUNE_AT: Final = 1000
+# A media type's length, at most: its own checks (reporting.py) do not bound the subtype.
+_MAX_MEDIA_TYPE: Final = 255
 
 
 class ProgressEvents:
@@ -31,6 +35,7 @@ class ProgressEvents:
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int, int | None, int], int] = {}
+        self._prune_at = _PRUNE_AT
 
     def _admit(
         self,
@@ -53,8 +58,9 @@ class ProgressEvents:
         count = self._counts.get(key, 0)
         if count >= MAX_PROGRESS_EVENTS:
             return None
-        if len(self._counts) >= _PRUNE_AT:
+        if len(self._counts) >= self._prune_at:
             self._counts = {k: v for k, v in self._counts.items() if k[1] in live}
+            self._prune_at = max(_PRUNE_AT, 2 * len(self._counts))
         self._counts[key] = count + 1
         return running
 
@@ -66,6 +72,15 @@ class ProgressEvents:
         at_ms: int,
     ) -> bool:
         """Announce a stored artifact if its attempt still runs and is under the cap."""
+        # Anyone with access to Temporal can signal: what the activity would never send
+        # (reporting.py, task_logs.py) is ignored rather than let into the trace.
+        if not (
+            signal.artifact_id.isdigit()
+            and len(signal.artifact_id) <= 20
+            and ARTIFACT_NAME.fullmatch(signal.name)
+            and len(signal.media_type) <= _MAX_MEDIA_TYPE
+        ):
+            return False
         execution = self._admit(live, "artifact", signal.execution, signal.item, signal.attempt)
         if execution is None:
             return False
@@ -99,7 +114,10 @@ class ProgressEvents:
         trace.progress(
             at_ms,
             str(execution["task"]),
-            signal.message or f"{execution['task']}{item}: {shown}",
+            # Cut as the activity cuts it: a forged signal's message may be any size.
+            signal.message[:MAX_PROGRESS_MESSAGE]
+            if signal.message
+            else f"{execution['task']}{item}: {shown}",
             {
                 **_where(signal.execution, execution, signal.attempt, signal.item),
                 "progress": {"done": _number(signal.done), "total": _optional(signal.total)},

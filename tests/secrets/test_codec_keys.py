@@ -77,7 +77,10 @@ def test_payloads_are_sealed_with_the_newest_key_and_open_with_any_listed() -> N
 def test_altered_or_relabelled_payloads_do_not_open() -> None:
     codec = EncryptionCodec(CodecKeys.parse(f"a:{K1},b:{K1}"))
     (sealed,) = asyncio.run(codec.encode([_payload("x")]))
-    flipped = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + b"\x00")
+    # One bit of the tag flipped (a fixed byte would leave it unchanged 1 time in 256).
+    flipped = Payload(
+        metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1])
+    )
     relabelled = Payload(metadata={**sealed.metadata, KEY_ID: b"a"}, data=sealed.data)
     truncated = Payload(metadata=dict(sealed.metadata), data=b"short")
     for payload in (flipped, relabelled, truncated):

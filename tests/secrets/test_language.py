@@ -38,6 +38,8 @@ REFUSED = [
     ("x: <% $secret('a', 'b') %>", "$secret() takes one secret name in quotes"),
     ("x: <% $secret('../etc/passwd') %>", "secret name '../etc/passwd' is not letters"),
     ("x: <% $secret('') %>", "secret name '' is not letters"),
+    # `$` of a pattern also matches before a final newline: the whole name must fit.
+    ('x: <% $secret("tok\\n") %>', "secret name 'tok\\n' is not letters"),
     ("x: <% ($f := $secret; $f('a')) %>", "$secret() takes one secret name in quotes"),
 ]
 
