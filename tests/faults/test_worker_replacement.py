@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -116,6 +117,15 @@ async def _until(check: Any, seconds: float = 60) -> None:
     raise AssertionError(f"timed out waiting: {check.__doc__}")
 
 
+def _approval_open(handle: WorkflowHandle[Any, Any]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        """the approval waits"""
+        progress = await handle.query("progress")
+        return bool(progress["waiting"])
+
+    return check
+
+
 def _timers(history: Any) -> int:
     return sum(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in history.events)
 
@@ -152,13 +162,8 @@ def test_runs_in_flight_survive_a_worker_of_the_next_release(
                     len(await _runs_of(client, looping.id)) >= 2
                 )
 
-            async def approval_waits() -> bool:
-                """the approval waits"""
-                progress = await waiting.query("progress")
-                return bool(progress["waiting"])
-
             await _until(loop_continued)
-            await _until(approval_waits)
+            await _until(_approval_open(waiting))
         monkeypatch.undo()  # the next release takes over the task queue
         described = await looping.describe()
         assert described.status is not None and described.status.name == "RUNNING"
@@ -171,6 +176,10 @@ def test_runs_in_flight_survive_a_worker_of_the_next_release(
             fresh: WorkflowHandle[Any, InterpreterResult] = await start_interpreter(
                 client, queue, APPROVAL, name="approval"
             )
+            # From behaviour 2 on, a `deliver` signal no open wait takes is dropped
+            # (docs/operations.md, behaviours): answer the fresh run only once its approval
+            # is open, as the API does (409 TASK_NOT_WAITING before that).
+            await _until(_approval_open(fresh))
             await fresh.signal(
                 SIGNAL_DELIVER, SignalPayload(payload={"approved": True}, task="approve")
             )
