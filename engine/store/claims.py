@@ -9,7 +9,7 @@ from engine.store._db import StorePool, fetch_value
 
 INSERT = """
 INSERT INTO claim_checks (sha256, size_bytes, content) VALUES (%s, %s, %s)
-ON CONFLICT (sha256) DO NOTHING
+ON CONFLICT (sha256) DO UPDATE SET stored_at = now()
 """
 SELECT = "SELECT content FROM claim_checks WHERE sha256 = %s"
 
@@ -25,7 +25,8 @@ class PostgresClaims:
         return self._pool() if callable(self._pool) else self._pool
 
     async def put(self, digest: str, data: bytes) -> None:
-        """Store `data` under `digest` (its SHA-256); a second put of the same is a no-op."""
+        """Store `data` under `digest` (its SHA-256); a second put of the same stores
+        nothing new and only marks the blob as written now."""
         async with self._current().connection() as conn:
             await conn.execute(INSERT, (digest, len(data), data))
 

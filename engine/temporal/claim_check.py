@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
@@ -52,6 +53,11 @@ CEILING_MAX_RESULT: Final = 64 * 1024 * 1024
 # encryption's nonce and tag): what a reference may claim beyond the result cap.
 _ENVELOPE: Final = 1024
 CACHE_BYTES: Final = 64 * 1024 * 1024
+# A payload this process wrote within this long is not written again when it is encoded
+# again (a replay, a retried task): the store marked it written then, so a cleanup by age
+# (days, docs/operations.md) cannot have removed it since.
+WRITTEN_SECONDS: Final = 3600.0
+_WRITTEN_ENTRIES: Final = 10_000
 _HEX64: Final = re.compile(r"^[0-9a-f]{64}$")
 _DIGITS: Final = re.compile(r"^[0-9]{1,10}$")
 
@@ -113,6 +119,7 @@ class ClaimCheckCodec(PayloadCodec):
         self.max_size = max_size + _ENVELOPE
         self.inner = inner
         self._cache = _LRU(cache_bytes)
+        self._written = _Written()
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [await self._encode(payload) for payload in payloads]
@@ -128,8 +135,9 @@ class ClaimCheckCodec(PayloadCodec):
             return payload
         data = payload.SerializeToString()
         digest = hashlib.sha256(data).hexdigest()
-        if self._cache.get(digest) is None:  # known here: stored already
+        if not self._written.recent(digest):
             await self.store.put(digest, data)
+            self._written.add(digest)
             self._cache.put(digest, data)
         return Payload(
             metadata={"encoding": ENCODING, SHA256: digest.encode(), SIZE: b"%d" % len(data)}
@@ -172,6 +180,23 @@ class ClaimCheckCodec(PayloadCodec):
                 f"says {size:,}"
             )
         return data
+
+
+class _Written:
+    """The hashes this process wrote lately, with when (the oldest forgotten first)."""
+
+    def __init__(self) -> None:
+        self._at: OrderedDict[str, float] = OrderedDict()
+
+    def recent(self, digest: str) -> bool:
+        at = self._at.get(digest)
+        return at is not None and time.monotonic() - at < WRITTEN_SECONDS
+
+    def add(self, digest: str) -> None:
+        self._at[digest] = time.monotonic()
+        self._at.move_to_end(digest)
+        while len(self._at) > _WRITTEN_ENTRIES:
+            self._at.popitem(last=False)
 
 
 class _LRU:

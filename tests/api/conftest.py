@@ -68,7 +68,13 @@ async def _report(data: Any, context: ActionContext) -> dict[str, Any]:
     return {"scanned": 127}
 
 
+async def _blob(data: Any, context: ActionContext) -> str:
+    """`bytes` characters: a result large enough to travel by reference (claim-check)."""
+    return str(data.get("seed", "")) + "x" * int(data["bytes"])
+
+
 TEST_ACTIONS = [
+    ActionDefinition("test.blob", _blob),
     ActionDefinition("test.slow", _slow),
     ActionDefinition("test.gate", _gate),
     # A login: its password and the session it returns are secrets (issue 12).

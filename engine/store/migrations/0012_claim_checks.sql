@@ -11,6 +11,8 @@ CREATE TABLE claim_checks (
     -- The largest stored payload: the result cap's ceiling (64 MiB) plus its envelope.
     size_bytes integer     NOT NULL CHECK (size_bytes BETWEEN 0 AND 67109888),
     content    bytea       NOT NULL CHECK (octet_length(content) = size_bytes),
-    created_at timestamptz NOT NULL DEFAULT now()
+    -- When a process last wrote it: a second write of the same blob sets it again, so a
+    -- cleanup by age (docs/operations.md) never removes a blob just referenced anew.
+    stored_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX claim_checks_created_at ON claim_checks (created_at);
+CREATE INDEX claim_checks_stored_at ON claim_checks (stored_at);
