@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 if TYPE_CHECKING:
+    from engine.temporal.claim_check import ClaimSettings
     from engine.temporal.codec import CodecKeys
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/segue"
@@ -59,6 +60,9 @@ class ApiConfig:
     # The Temporal UI's origin (scheme://host[:port]): the only one granted CORS, and
     # only on /codec/encode and /codec/decode.
     temporal_ui_origin: str | None = None
+    # The claim-check (SEGUE_CLAIM_CHECK_BYTES, SEGUE_MAX_RESULT_BYTES): payloads over the
+    # threshold travel by reference to a blob in the database; None: the defaults.
+    claim_settings: ClaimSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
@@ -67,11 +71,13 @@ class ApiConfig:
         object), `SEGUE_API_MAX_BODY_BYTES`, `SEGUE_API_ALLOWED_HOSTS` and
         `SEGUE_API_ALLOWED_ORIGINS` (comma-separated), the codec keys and
         `SEGUE_TEMPORAL_UI_ORIGIN`; keyword overrides win."""
+        from engine.temporal.claim_check import ClaimSettings
         from engine.temporal.codec import CodecConfigError, CodecKeys
 
         env = os.environ if environ is None else environ
         try:
             codec_keys = CodecKeys.from_env(env)
+            claim_settings = ClaimSettings.from_env(env)
         except CodecConfigError as error:
             raise ConfigError(str(error)) from None
         values: dict[str, object] = {
@@ -84,6 +90,7 @@ class ApiConfig:
             "allowed_hosts": _list(env, "SEGUE_API_ALLOWED_HOSTS", lower=True),
             "allowed_origins": _list(env, "SEGUE_API_ALLOWED_ORIGINS"),
             "codec_keys": codec_keys,
+            "claim_settings": claim_settings,
             "temporal_ui_origin": _text(env, "SEGUE_TEMPORAL_UI_ORIGIN").rstrip("/") or None,
         }
         max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")

@@ -55,7 +55,7 @@ from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
-from engine.temporal.worker import build_worker, connect
+from engine.temporal.worker import build_worker, connect, store_converter
 
 log = logging.getLogger("segue.dev")
 
@@ -218,12 +218,15 @@ async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
 
 @asynccontextmanager
 async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
-    client = await connect(address)
+    # The API in this process passes large payloads by reference: so must its worker.
+    converter, max_result = store_converter(pool)
+    client = await connect(address, data_converter=converter)
     activities = SegueActivities(
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
         task_logs=StoreTaskLogs(pool),
+        max_result_bytes=max_result,
     )
     async with build_worker(client, activities):
         yield

@@ -37,7 +37,8 @@ from engine.store import (
     list_workflows,
     open_pool,
 )
-from engine.temporal.codec import EncryptionCodec, data_converter
+from engine.store.claims import PostgresClaims
+from engine.temporal.codec import data_converter
 from engine.temporal.otel import tracing_plugins
 
 log = logging.getLogger("segue.api")
@@ -164,8 +165,13 @@ class Services:
         )
         self.event_keys = EventKeyRules(config.event_keys)
         self._client: Client | None = None
-        # The codec of this deployment's payloads, for the /codec routes (None: no keys).
-        self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
+        # This deployment's payloads: encrypted with keys, large ones by reference to a
+        # blob in the database (engine/temporal/claim_check.py); the same codec serves
+        # the /codec routes (None: neither is on).
+        self.converter = data_converter(
+            config.codec_keys, PostgresClaims(lambda: self.store.pool), config.claim_settings
+        )
+        self.codec = self.converter.payload_codec
         self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
@@ -186,7 +192,7 @@ class Services:
             self.config.temporal_address,
             namespace=self.config.temporal_namespace,
             lazy=True,
-            data_converter=data_converter(self.config.codec_keys),
+            data_converter=self.converter,
             # With tracing on, started runs carry the request's span (api/tracing.py).
             plugins=tracing_plugins(),
         )

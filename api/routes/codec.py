@@ -10,10 +10,11 @@ from google.protobuf import json_format
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
 
 from api.problems import ApiProblem, documented
 from api.services import Services
-from engine.temporal.codec import CodecError, EncryptionCodec
+from engine.temporal.codec import CodecError
 
 MAX_PAYLOADS: Final = 1000  # a UI page decodes a few hundred at most
 
@@ -40,12 +41,13 @@ class CodecController(Controller):
             raise ApiProblem(422, "CODEC_FAILED", str(error)) from None
 
 
-def _codec(services: Services) -> EncryptionCodec:
+def _codec(services: Services) -> PayloadCodec:
     if services.codec is None:
         raise ApiProblem(
             409,
             "CODEC_NOT_CONFIGURED",
-            "this deployment encrypts no payloads: set SEGUE_CODEC_KEYS (docs/operations.md)",
+            "this deployment encodes no payloads: set SEGUE_CODEC_KEYS, or leave the claim-check "
+            "on (docs/operations.md)",
         )
     return services.codec
 

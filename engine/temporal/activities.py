@@ -83,8 +83,13 @@ class SegueActivities:
         meter: MetricMeter | None = None,
         task_logs: TaskLogStore | None = None,
         limit_store: StorePool | None = None,
+        max_result_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
         self.catalog = catalog
+        # The largest result an attempt may return: 1 MiB inline in Temporal's history;
+        # more (16 MiB by default) where the claim-check carries large payloads by
+        # reference (engine/temporal/claim_check.py).
+        self.max_result_bytes = max_result_bytes
         # Concurrency limits across runs live in the store (engine/temporal/limit_activities.py).
         self.limits = LimitActivities(limit_store)
         self.trace_sink = trace_sink
@@ -125,7 +130,7 @@ class SegueActivities:
                 },
             ):
                 result = await self._attempt(request, masker)
-                _check_result_size(request.action, result)
+                _check_result_size(request.action, result, self.max_result_bytes)
         except ApplicationError as error:
             error_type = error.type or "failed"
             raise
@@ -284,14 +289,15 @@ def _run_signals(workflow_id: str | None, run_id: str | None) -> Announce | None
     return send
 
 
-def _check_result_size(action: str, result: Any) -> None:
+def _check_result_size(action: str, result: Any, limit: int) -> None:
     """A result Temporal would refuse fails the attempt for good, as a typed error, rather
-    than as a retryable `PayloadsTooLarge` on every retry (issue 11, case 4)."""
+    than as a retryable `PayloadsTooLarge` on every retry (issue 11, case 4). The check is
+    here, in the activity, not in workflow code: raising the limit changes no decision a
+    replay makes (a history holds the attempt's result or its failure either way)."""
     size = payload_size(result)
-    if size > MAX_PAYLOAD_BYTES:
+    if size > limit:
         raise ApplicationError(
-            f"{action} returned {size:,} bytes as JSON, more than the {MAX_PAYLOAD_BYTES:,} "
-            "a payload may carry",
+            f"{action} returned {size:,} bytes as JSON, more than the {limit:,} a result may have",
             type=PAYLOAD_TOO_LARGE,
             non_retryable=True,
         )

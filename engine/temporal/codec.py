@@ -17,11 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,6 +35,9 @@ from temporalio.converter import (
 )
 
 from engine.temporal.converter import DATA_CONVERTER
+
+if TYPE_CHECKING:
+    from engine.temporal.claim_check import ClaimSettings, ClaimStore
 
 ENCODING: Final = b"binary/encrypted"
 KEY_ID: Final = "encryption-key-id"
@@ -126,6 +131,12 @@ class EncryptionCodec(PayloadCodec):
     def __init__(self, keys: CodecKeys) -> None:
         self.keys = keys
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.keys}
+        # A key of its own for synthetic nonces, derived so the AES key is used for
+        # nothing else.
+        self._nonce_keys = {
+            key_id: hmac.digest(key, b"segue synthetic nonce", hashlib.sha256)
+            for key_id, key in keys.keys
+        }
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.seal(payload) for payload in payloads]
@@ -133,11 +144,21 @@ class EncryptionCodec(PayloadCodec):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.open(payload) for payload in payloads]
 
-    def seal(self, payload: Payload) -> Payload:
+    def seal(self, payload: Payload, *, deterministic: bool = False) -> Payload:
+        """Sealed with the newest key. `deterministic`: the nonce is an HMAC of the
+        plaintext, so the same payload seals to the same bytes (the claim-check stores it
+        once, engine/temporal/claim_check.py). That reveals only that two such payloads
+        are equal; nonces repeat only for equal plaintexts, so GCM's nonce rule holds
+        (the SIV construction's argument), with the same 96-bit collision bound as
+        random nonces."""
         key_id, _ = self.keys.newest
-        nonce = os.urandom(_NONCE_BYTES)
+        plain = payload.SerializeToString()
+        if deterministic:
+            nonce = hmac.digest(self._nonce_keys[key_id], plain, hashlib.sha256)[:_NONCE_BYTES]
+        else:
+            nonce = os.urandom(_NONCE_BYTES)
         # The key id is authenticated too: a payload cannot be passed off under another.
-        sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
+        sealed = self._ciphers[key_id].encrypt(nonce, plain, key_id.encode())
         return Payload(
             metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=nonce + sealed
         )
@@ -166,18 +187,45 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(opened)
 
 
-def data_converter(keys: CodecKeys | None) -> DataConverter:
+def data_converter(
+    keys: CodecKeys | None, claims: ClaimStore | None = None, settings: ClaimSettings | None = None
+) -> DataConverter:
     """Segue's data converter; with keys, payloads and failure messages are encrypted
-    (failure messages and stack traces move into the encoded attributes)."""
-    if keys is None:
+    (failure messages and stack traces move into the encoded attributes); with a claim
+    store, payloads over the threshold travel by reference (engine/temporal/claim_check.py)."""
+    codec = payload_codec(keys, claims, settings)
+    if codec is None:
         return DATA_CONVERTER
+    if keys is None:
+        return dataclasses.replace(DATA_CONVERTER, payload_codec=codec)
     return dataclasses.replace(
         DATA_CONVERTER,
-        payload_codec=EncryptionCodec(keys),
+        payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 
-def converter_from_env(environ: Mapping[str, str] | None = None) -> DataConverter:
-    """The data converter the environment's codec keys call for."""
-    return data_converter(CodecKeys.from_env(environ))
+def payload_codec(
+    keys: CodecKeys | None, claims: ClaimStore | None = None, settings: ClaimSettings | None = None
+) -> PayloadCodec | None:
+    """The codec chain: encryption (with keys), then the claim-check (with a store and a
+    threshold); None when neither is on."""
+    # Here, not at the top: claim_check builds on this module's EncryptionCodec.
+    from engine.temporal.claim_check import ClaimCheckCodec, ClaimSettings
+
+    settings = settings or ClaimSettings.from_env()
+    encryption = EncryptionCodec(keys) if keys is not None else None
+    if claims is None or settings.threshold == 0:
+        return encryption
+    return ClaimCheckCodec(
+        claims, threshold=settings.threshold, max_size=settings.max_result, inner=encryption
+    )
+
+
+def converter_from_env(
+    environ: Mapping[str, str] | None = None, claims: ClaimStore | None = None
+) -> DataConverter:
+    """The data converter the environment's codec keys (and claim-check settings) call for."""
+    from engine.temporal.claim_check import ClaimSettings
+
+    return data_converter(CodecKeys.from_env(environ), claims, ClaimSettings.from_env(environ))

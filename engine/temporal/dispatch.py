@@ -208,16 +208,23 @@ async def child(run: RunState, command: StartChildRun) -> None:
             action_retry_defaults=run.retry_numbers,
             local_actions=run.local_actions,
         )
-        result = await workflow.execute_child_workflow(
-            INTERPRETER_WORKFLOW,
-            child_input,
-            id=child_id,
-            task_queue=params.task_queue,
-            execution_timeout=timedelta(seconds=command.timeout_seconds)
-            if command.timeout_seconds
-            else None,
-            **child_options(run.behaviour),
-        )
+        # Started in its execution's span, so the child's run span is that span's child
+        # (Temporal's OpenTelemetry interceptor puts the current context in the child's
+        # headers). The same command as `execute_child_workflow` (start, then await the
+        # handle): nothing a replay compares changes.
+        spans = run.spans.current(ref.id) if run.spans else contextlib.nullcontext()
+        with spans:
+            handle = await workflow.start_child_workflow(
+                INTERPRETER_WORKFLOW,
+                child_input,
+                id=child_id,
+                task_queue=params.task_queue,
+                execution_timeout=timedelta(seconds=command.timeout_seconds)
+                if command.timeout_seconds
+                else None,
+                **child_options(run.behaviour),
+            )
+        result = await handle
     except ChildWorkflowError as failure:
         run.failed(command, child_error(failure, run.behaviour))
         return

@@ -15,8 +15,12 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from engine.actions.catalog import ActionCatalog
+from engine.coordinator.payloads import MAX_PAYLOAD_BYTES
+from engine.store._db import StorePool
+from engine.store.claims import PostgresClaims
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
-from engine.temporal.codec import converter_from_env
+from engine.temporal.claim_check import ClaimSettings
+from engine.temporal.codec import CodecConfigError, converter_from_env
 from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
@@ -82,6 +86,22 @@ async def connect(
     raise AssertionError("unreachable")
 
 
+def store_converter(pool: StorePool | None) -> tuple[DataConverter, int]:
+    """The data converter of a worker with (or without) the store, and the largest action
+    result it accepts. With the store, payloads over the threshold travel by reference
+    (engine/temporal/claim_check.py) and results may reach the larger cap; without it they
+    stay inline, at most 1 MiB, as before. Every process of a deployment must agree: one
+    without the store cannot read a reference."""
+    claims = PostgresClaims(pool) if pool is not None else None
+    try:
+        settings = ClaimSettings.from_env()
+        converter = converter_from_env(claims=claims)
+    except CodecConfigError as error:
+        raise WorkerConfigError(str(error)) from None
+    claimed = claims is not None and settings.threshold > 0
+    return converter, settings.max_result if claimed else MAX_PAYLOAD_BYTES
+
+
 def build_worker(
     client: Client,
     activities: SegueActivities,
@@ -123,7 +143,6 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
                 f"e.g. 0.0.0.0:9464): {error}"
             ) from None
         log.info("metrics at http://%s/metrics", config.metrics_address)
-    client = await connect(config.address, config.namespace, runtime=runtime)
     trace_sink = None
     lookup = directory_lookup(config.workflows_dir) if config.workflows_dir else None
     pool = None
@@ -134,6 +153,10 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         pool, trace_sink, store_lookup = await store_bindings(config.database_url)
         lookup = lookup or store_lookup
         task_logs = StoreTaskLogs(pool)
+    converter, max_result = store_converter(pool)
+    client = await connect(
+        config.address, config.namespace, runtime=runtime, data_converter=converter
+    )
     meter = runtime.metric_meter if runtime is not None else None
     activities = SegueActivities(
         catalog,
@@ -142,6 +165,7 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         meter=meter,
         task_logs=task_logs,
         limit_store=pool,
+        max_result_bytes=max_result,
     )
     worker = build_worker(
         client,

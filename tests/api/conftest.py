@@ -27,7 +27,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.store import StorePool, open_pool
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
-from engine.temporal.worker import build_worker, connect
+from engine.temporal.worker import build_worker, connect, store_converter
 from tests.support.postgres import temporary_database
 from tests.support.temporal import BackgroundLoop
 
@@ -68,7 +68,13 @@ async def _report(data: Any, context: ActionContext) -> dict[str, Any]:
     return {"scanned": 127}
 
 
+async def _blob(data: Any, context: ActionContext) -> str:
+    """`bytes` characters: a result large enough to travel by reference (claim-check)."""
+    return str(data.get("seed", "")) + "x" * int(data["bytes"])
+
+
 TEST_ACTIONS = [
+    ActionDefinition("test.blob", _blob),
     ActionDefinition("test.slow", _slow),
     ActionDefinition("test.gate", _gate),
     # A login: its password and the session it returns are secrets (issue 12).
@@ -175,13 +181,16 @@ def unique(prefix: str) -> str:
 async def start_api_worker(database: str, address: str, queue: str) -> tuple[StorePool, Any]:
     """A running worker as the API's tests use it (its pool, and the worker to stop)."""
     pool = await open_pool(database)
-    client = await connect(address)
+    # As `segue worker` with a database: large payloads by reference, as the API sends them.
+    converter, max_result = store_converter(pool)
+    client = await connect(address, data_converter=converter)
     activities = SegueActivities(
         api_catalog(),
         trace_sink=trace_sink(pool),
         workflow_lookup=workflow_lookup(pool),
         task_logs=StoreTaskLogs(pool),
         limit_store=pool,
+        max_result_bytes=max_result,
     )
     worker = build_worker(client, activities, task_queue=queue)
     await worker.__aenter__()

@@ -249,3 +249,35 @@ def _started_input(shown: str) -> str:
     started = json.loads(shown)["events"][0]["workflowExecutionStartedEventAttributes"]
     data = base64.b64decode(started["input"]["payloads"][0]["data"])
     return data.decode("utf-8", "replace")
+
+
+def test_the_codec_routes_resolve_claim_check_references(codec_api: httpx.Client) -> None:
+    """A payload over the claim-check threshold encodes to a small reference (its blob in
+    the database); decoding resolves it for token holders only, and a reference to a blob
+    the store does not hold (a guessed hash) is refused, not resolved."""
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    value = b'"' + uuid.uuid4().hex.encode() * 5000 + b'"'  # 160 KB
+    body = json.dumps(
+        {
+            "payloads": [
+                {
+                    "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                    "data": base64.b64encode(value).decode(),
+                }
+            ]
+        }
+    )
+    encoded = codec_api.post("/codec/encode", content=body, headers=auth)
+    assert encoded.status_code == 200, encoded.text
+    (reference,) = json_format.Parse(encoded.content, Payloads()).payloads
+    assert reference.metadata["encoding"] == b"binary/claim-check" and not reference.data
+    assert len(encoded.content) < 1000
+    assert codec_api.post("/codec/decode", content=encoded.content).status_code in (401, 415)
+    decoded = codec_api.post("/codec/decode", content=encoded.content, headers=auth)
+    assert decoded.status_code == 200, decoded.text
+    assert json_format.Parse(decoded.content, Payloads()).payloads[0].data == value
+    guessed = encoded.content.replace(
+        base64.b64encode(reference.metadata["claim-sha256"]), base64.b64encode(b"0" * 64)
+    )
+    refused = codec_api.post("/codec/decode", content=guessed, headers=auth)
+    assert refused.status_code == 422 and "not in the store" in refused.json()["detail"]

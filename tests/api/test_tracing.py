@@ -209,3 +209,53 @@ def test_a_run_is_one_trace_from_the_api_to_the_http_request(
         workflows=[Interpreter], workflow_runner=workflow_runner(), data_converter=DATA_CONVERTER
     )
     assert background_loop.run(untraced.replay_workflow(history)).replay_failure is None
+
+
+def test_a_child_runs_span_is_a_child_of_its_parent_tasks_span(
+    temporal_address: str, api_database: str, background_loop: BackgroundLoop
+) -> None:
+    """A `workflow:` task's child run is one more level of the parent's trace: the child's
+    run span hangs under the task execution that started it, and its tasks under it."""
+    queue = f"segue-traced-{uuid.uuid4().hex[:8]}"
+    child, parent = unique("traced-child"), unique("traced-parent")
+    pool, running = background_loop.run(start_api_worker(api_database, temporal_address, queue))
+    config = ApiConfig(
+        database_url=api_database,
+        temporal_address=temporal_address,
+        task_queue=queue,
+        tokens=(TOKEN,),
+    )
+    served = ServedApp(create_app(config, catalog=api_catalog()))
+    served.start()
+    api = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {TOKEN}"})
+    try:
+        EXPORTER.clear()
+        texts = {
+            child: "version: 1\ntasks:\n  inner:\n    action: core.echo\n    input: {a: 1}\n",
+            parent: f"version: 1\ntasks:\n  sub:\n    workflow: {child}\n",
+        }
+        for name, text in texts.items():
+            answer = api.post("/workflows", params={"name": name}, content=text.encode())
+            assert answer.status_code in (200, 201), answer.text
+        started = api.post(f"/workflows/{parent}/runs", json={"input": {}})
+        assert started.status_code == 201, started.text
+        run_id, trace_id = started.json()["runId"], started.json()["traceId"]
+        for _ in range(600):
+            status = api.get(f"/runs/{run_id}").json()
+            if status["status"] not in ("QUEUED", "RUNNING"):
+                break
+            background_loop.run(asyncio.sleep(0.1))
+        assert status["status"] == "COMPLETED", status
+    finally:
+        api.close()
+        served.stop()
+        background_loop.run(running.__aexit__(None, None, None))
+        background_loop.run(pool.close())
+
+    ours = [s for s in EXPORTER.get_finished_spans() if _hex(s.context.trace_id, 32) == trace_id]
+    parent_run, sub = _one(ours, f"run {parent}"), _one(ours, "task sub")
+    child_run, inner = _one(ours, f"run {child}"), _one(ours, "task inner")
+    assert sub.parent is not None and sub.parent.span_id == parent_run.context.span_id
+    assert child_run.parent is not None and child_run.parent.span_id == sub.context.span_id
+    assert inner.parent is not None and inner.parent.span_id == child_run.context.span_id
+    assert (child_run.attributes or {}).get("segue.run_id", "").startswith(f"{run_id}.sub.")
