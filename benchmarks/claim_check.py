@@ -12,8 +12,7 @@ Two parts, both against real services (a Temporal dev server started here, Postg
    its length, on a worker with the plain converter and one with the claim-check; the
    median run time (start to result) and the history's size.
 
-    python -m benchmarks.claim_check    # about a minute (as a module: benchmarks/secrets.py
-                                        # would shadow the standard library's `secrets`)
+    python benchmarks/claim_check.py    # about a minute
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What secrets cost: sealing and opening payloads with the codec, and masking a full
 trace batch (500 events) with a run's secrets.
 
-    python benchmarks/secrets.py
+    python benchmarks/secret_costs.py
 """
 
 from __future__ import annotations
