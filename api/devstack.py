@@ -3,7 +3,9 @@
 A Temporal dev server (SQLite file under the data dir), PostgreSQL (SEGUE_DATABASE_URL,
 else an embedded server whose files live under the data dir), the API (auth off, loopback
 only), a worker, and a small demo service that turns healthy after a few polls, for the
-examples. Ctrl-C, SIGTERM or SIGHUP stops all of it; a second start reuses the data.
+examples. Payloads are encrypted with a key kept in the data dir (api.dev_codec), and the
+Temporal UI decodes them through the API's codec routes. Ctrl-C, SIGTERM or SIGHUP
+stops all of it; a second start reuses the data.
 
 Nothing outlives it: a lock makes it the only stack of its data directory, a guardian
 process (api.guardian) stops the servers if it dies without doing so, and the next start
@@ -31,6 +33,7 @@ from typing import Any
 import uvicorn
 
 from api.demo_service import demo_service
+from api.dev_codec import DevCodec, dev_codec_keys
 from api.dev_logging import route_logs
 from api.dev_options import (
     DEFAULT_API_PORT,
@@ -53,6 +56,7 @@ from engine.actions.egress import EgressPolicy, Endpoint
 from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
+from engine.temporal.codec import CodecConfigError, CodecKeys, data_converter
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect
@@ -78,6 +82,7 @@ class DevSettings:
     demo_port: int = DEFAULT_DEMO_PORT
     database_url: str | None = None
     temporal_http_port: int | None = None
+    codec: DevCodec | None = None  # set at start (dev_codec_keys)
 
     @classmethod
     def from_env(cls, data_dir: str | None = None) -> DevSettings:
@@ -111,6 +116,7 @@ class DevUrls:
     openapi: str
     temporal: str
     temporal_ui: str | None
+    codec_endpoint: str
     database: str
     demo: str
 
@@ -190,7 +196,13 @@ def temporal_server(
                 ui=True,
                 ui_port=settings.ui_port,
                 log_path=settings.data_dir / "temporal.log",
-                extra_args=["--http-port", str(settings.temporal_http_port)],
+                extra_args=[
+                    "--http-port",
+                    str(settings.temporal_http_port),
+                    # The UI decodes payloads through the API (the browser calls it).
+                    "--ui-codec-endpoint",
+                    codec_endpoint(settings),
+                ],
             )
             watch(ServerProcess.of(server.process.pid, "group", "Temporal server"))
         server.wait_ready()
@@ -198,6 +210,12 @@ def temporal_server(
     finally:
         if server is not None:
             server.stop()
+
+
+def codec_endpoint(settings: DevSettings) -> str:
+    """The API's codec routes, as the Temporal UI is told of them (the trailing slash:
+    the UI resolves `decode` relative to it)."""
+    return f"http://127.0.0.1:{settings.api_port}/codec/"
 
 
 async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
@@ -217,8 +235,10 @@ async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
-    client = await connect(address)
+async def running_worker(
+    address: str, pool: StorePool, keys: CodecKeys | None
+) -> AsyncIterator[None]:
+    client = await connect(address, data_converter=data_converter(keys))
     activities = SegueActivities(
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),
@@ -294,11 +314,15 @@ async def serve(
         registered = (
             await register_catalog(pool, settings.workflows_dir) if settings.workflows_dir else []
         )
+        keys = settings.codec.keys if settings.codec else None
         config = ApiConfig.from_env(
             database_url=database_url,
             temporal_address=temporal.address,
             auth_disabled=True,
             tokens=(),
+            codec_keys=keys,
+            # The dev UI's origin, as the banner names it: granted CORS on /codec/ only.
+            temporal_ui_origin=temporal.ui_url,
         )
         egress.configure(dev_egress_policy(settings, temporal, database_url, settings.api_port))
         from api.http_server import ServerLimits, server_config
@@ -319,6 +343,7 @@ async def serve(
             openapi=f"http://127.0.0.1:{settings.api_port}/schema/openapi.json",
             temporal=temporal.address,
             temporal_ui=temporal.ui_url,
+            codec_endpoint=codec_endpoint(settings),
             database=database_url,
             demo=f"{demo}/health/<name>",
         )
@@ -329,7 +354,7 @@ async def serve(
         if handle_signals:
             for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, stop.set)
-        async with running_worker(temporal.address, pool):
+        async with running_worker(temporal.address, pool, keys):
             api_task = asyncio.create_task(server.serve())
             while not server.started and not api_task.done():
                 await asyncio.sleep(0.05)
@@ -337,7 +362,7 @@ async def serve(
                 raise RuntimeError(f"the API did not start on port {settings.api_port}")
             record.api, record.demo, record.temporal = urls.api, demo, temporal.address
             publish(record)
-            _announce(urls, registered, settings.data_dir, embedded=not handle_signals)
+            _announce(urls, registered, settings, embedded=not handle_signals)
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
             _say("\nsegue dev: stopping…", embedded=True)
@@ -374,20 +399,25 @@ def _say(text: str, *, embedded: bool) -> None:
         print(text, file=sys.stderr if embedded else sys.stdout, flush=True)
 
 
-def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
+def _announce(
+    urls: DevUrls, registered: list[str], settings: DevSettings, *, embedded: bool
+) -> None:
+    data_dir = settings.data_dir
+    source = settings.codec.source if settings.codec else "none"
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
         f"  console       {urls.api}/      (the run console, in a browser)",
         f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",
-        f"  Temporal UI   {urls.temporal_ui}",
+        f"  Temporal UI   {urls.temporal_ui}      (decodes payloads through {urls.codec_endpoint})",
         f"  PostgreSQL    {urls.database}",
         f"  demo service  {urls.demo}   (503, 503, 200, … per name)",
         f"  data          {data_dir}",
         "  egress        actions may reach loopback (127.0.0.0/8, ::1) for the examples;"
         " the stack's own ports stay closed",
         f"  log           {data_dir / 'segue.log'}",
+        f"  codec key     {source}   (Temporal stores payloads encrypted with it)",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
@@ -408,9 +438,10 @@ def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True
         for line in clean_leftovers(settings.data_dir):
             print(f"segue dev: {line}", file=sys.stderr)
         claim_ports(settings)
-    except PortBusy as busy:
+        settings.codec = dev_codec_keys(settings.data_dir)
+    except (PortBusy, CodecConfigError) as refused:
         lock.release()
-        for line in str(busy).splitlines():
+        for line in str(refused).splitlines():
             print(f"segue dev: {line}", file=sys.stderr)
         return 1
     if handle_signals:

@@ -24,6 +24,7 @@ from api.correlation import EventKeyRules
 from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
 from api.metrics import count_streams
 from api.problems import ApiProblem, StoreUnavailable
+from api.sessions import CodecSessions
 from api.stream_limits import EndChecks, StreamLimits
 from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
@@ -166,6 +167,8 @@ class Services:
         self._client: Client | None = None
         # The codec of this deployment's payloads, for the /codec routes (None: no keys).
         self.codec = EncryptionCodec(config.codec_keys) if config.codec_keys else None
+        # Codec session cookies (POST /session), signed with keys derived from the tokens.
+        self.sessions = CodecSessions(config.tokens, config.codec_session_seconds)
         self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
