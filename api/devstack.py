@@ -116,9 +116,10 @@ class DevUrls:
     openapi: str
     temporal: str
     temporal_ui: str | None
-    codec_endpoint: str
     database: str
     demo: str
+    codec_endpoint: str | None = None  # where the Temporal UI decodes payloads
+    codec_key: str = "none"  # where the codec key comes from
 
 
 class PortBusy(Exception):
@@ -343,9 +344,10 @@ async def serve(
             openapi=f"http://127.0.0.1:{settings.api_port}/schema/openapi.json",
             temporal=temporal.address,
             temporal_ui=temporal.ui_url,
-            codec_endpoint=codec_endpoint(settings),
             database=database_url,
             demo=f"{demo}/health/<name>",
+            codec_endpoint=codec_endpoint(settings),
+            codec_key=settings.codec.source if settings.codec else "none",
         )
         stop = asyncio.Event()
         _STOPPERS.append(lambda: loop.call_soon_threadsafe(stop.set))
@@ -362,7 +364,7 @@ async def serve(
                 raise RuntimeError(f"the API did not start on port {settings.api_port}")
             record.api, record.demo, record.temporal = urls.api, demo, temporal.address
             publish(record)
-            _announce(urls, registered, settings, embedded=not handle_signals)
+            _announce(urls, registered, settings.data_dir, embedded=not handle_signals)
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({api_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
             _say("\nsegue dev: stopping…", embedded=True)
@@ -399,25 +401,23 @@ def _say(text: str, *, embedded: bool) -> None:
         print(text, file=sys.stderr if embedded else sys.stdout, flush=True)
 
 
-def _announce(
-    urls: DevUrls, registered: list[str], settings: DevSettings, *, embedded: bool
-) -> None:
-    data_dir = settings.data_dir
-    source = settings.codec.source if settings.codec else "none"
+def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
+    endpoint = urls.codec_endpoint
+    decodes = f"      (decodes payloads through {endpoint})" if endpoint else ""
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
         f"  console       {urls.api}/      (the run console, in a browser)",
         f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",
-        f"  Temporal UI   {urls.temporal_ui}      (decodes payloads through {urls.codec_endpoint})",
+        f"  Temporal UI   {urls.temporal_ui}{decodes}",
         f"  PostgreSQL    {urls.database}",
         f"  demo service  {urls.demo}   (503, 503, 200, … per name)",
         f"  data          {data_dir}",
         "  egress        actions may reach loopback (127.0.0.0/8, ::1) for the examples;"
         " the stack's own ports stay closed",
         f"  log           {data_dir / 'segue.log'}",
-        f"  codec key     {source}   (Temporal stores payloads encrypted with it)",
+        f"  codec key     {urls.codec_key}   (Temporal stores payloads encrypted with it)",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
