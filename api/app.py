@@ -26,6 +26,7 @@ from api.routes.reports import RunReportsController
 from api.routes.rules import RuleController
 from api.routes.runs import RunController
 from api.routes.schedules import ScheduleController
+from api.routes.session import SessionController
 from api.routes.webhooks import WebhookController, webhook_delivery
 from api.routes.workflows import WorkflowController
 from api.schedules import ScheduleKeeper
@@ -79,6 +80,7 @@ def create_app(
             RunReportsController,
             EventController,
             CodecController,
+            SessionController,
             MetricsController,
             health,
             console_router(),
@@ -86,7 +88,7 @@ def create_app(
         middleware=[PROMETHEUS.middleware],
         before_request=check_body_depth,
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
-        guards=[] if config.auth_disabled else [bearer_guard(config.tokens)],
+        guards=[] if config.auth_disabled else [bearer_guard(config.tokens, services.sessions)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=config.max_body_bytes,
         openapi_config=OpenAPIConfig(

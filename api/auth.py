@@ -1,6 +1,7 @@
 """Bearer-token authentication: every route but `/health`, the OpenAPI schema and webhook
 deliveries (`/hooks/{id}`, signed with the hook's secret instead: api/webhooks.py) needs
-`Authorization: Bearer <token>` with one of the configured tokens."""
+`Authorization: Bearer <token>` with one of the configured tokens. The codec routes also
+take a codec session cookie (api/sessions.py), for the Temporal UI; no other route does."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from api.problems import ApiProblem
+from api.sessions import CodecSessions, cookie_value
 
 PUBLIC = "public"  # route handler `opt` key: no token needed
+# Route handler `opt` key: a codec session cookie stands in for the token. Only for routes
+# that change nothing, since a browser attaches cookies to requests a page makes.
+CODEC_SESSION = "codec_session"
 PUBLIC_PREFIXES = ("/schema",)
 
 
@@ -28,14 +33,23 @@ def token_matches(presented: str, tokens: Sequence[str]) -> bool:
     return matched
 
 
-def bearer_guard(tokens: Sequence[str]) -> Guard:
-    """A guard refusing requests without a valid bearer token (401 problem JSON)."""
+def bearer_guard(tokens: Sequence[str], sessions: CodecSessions | None = None) -> Guard:
+    """A guard refusing requests without a valid bearer token (401 problem JSON); on
+    routes marked `CODEC_SESSION`, a live codec session cookie from `sessions` will do."""
     configured = tuple(tokens)
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if handler.opt.get(PUBLIC) or connection.scope["path"].startswith(PUBLIC_PREFIXES):
             return
-        scheme, _, presented = connection.headers.get("authorization", "").partition(" ")
+        authorization = connection.headers.get("authorization", "")
+        if not authorization and sessions is not None and handler.opt.get(CODEC_SESSION):
+            cookie = cookie_value(connection.headers.get("cookie", ""))
+            if cookie is not None:
+                problem = sessions.problem(cookie)
+                if problem is not None:
+                    raise _unauthorized(problem)
+                return
+        scheme, _, presented = authorization.partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
         if not token_matches(presented.strip(), configured):

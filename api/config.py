@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from api.sessions import DEFAULT_SESSION_SECONDS, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 if TYPE_CHECKING:
@@ -63,14 +64,16 @@ class ApiConfig:
     # The claim-check (SEGUE_CLAIM_CHECK_BYTES, SEGUE_MAX_RESULT_BYTES): payloads over the
     # threshold travel by reference to a blob in the database; None: the defaults.
     claim_settings: ClaimSettings | None = None
+    # How long a codec session cookie (POST /session) lasts: SEGUE_CODEC_SESSION_SECONDS.
+    codec_session_seconds: int = DEFAULT_SESSION_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
         """Read `SEGUE_DATABASE_URL`, `SEGUE_TEMPORAL_ADDRESS`, `SEGUE_TEMPORAL_NAMESPACE`,
         `SEGUE_TASK_QUEUE`, `SEGUE_API_TOKEN` (comma-separated), `SEGUE_EVENT_KEYS` (JSON
         object), `SEGUE_API_MAX_BODY_BYTES`, `SEGUE_API_ALLOWED_HOSTS` and
-        `SEGUE_API_ALLOWED_ORIGINS` (comma-separated), the codec keys and
-        `SEGUE_TEMPORAL_UI_ORIGIN`; keyword overrides win."""
+        `SEGUE_API_ALLOWED_ORIGINS` (comma-separated), the codec keys,
+        `SEGUE_TEMPORAL_UI_ORIGIN` and `SEGUE_CODEC_SESSION_SECONDS`; keyword overrides win."""
         from engine.temporal.claim_check import ClaimSettings
         from engine.temporal.codec import CodecConfigError, CodecKeys
 
@@ -93,6 +96,11 @@ class ApiConfig:
             "claim_settings": claim_settings,
             "temporal_ui_origin": _text(env, "SEGUE_TEMPORAL_UI_ORIGIN").rstrip("/") or None,
         }
+        session_seconds = _text(env, "SEGUE_CODEC_SESSION_SECONDS")
+        if session_seconds:
+            values["codec_session_seconds"] = _positive_int(
+                "SEGUE_CODEC_SESSION_SECONDS", session_seconds
+            )
         max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")
         if max_body:
             values["max_body_bytes"] = _positive_int("SEGUE_API_MAX_BODY_BYTES", max_body)
@@ -111,6 +119,12 @@ class ApiConfig:
             raise ConfigError(
                 f"SEGUE_API_TOKEN: {len(short)} token(s) shorter than {MIN_TOKEN_BYTES} bytes; "
                 "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        if not MIN_SESSION_SECONDS <= self.codec_session_seconds <= MAX_SESSION_SECONDS:
+            raise ConfigError(
+                f"SEGUE_CODEC_SESSION_SECONDS must be {MIN_SESSION_SECONDS}.."
+                f"{MAX_SESSION_SECONDS} (a codec session is short-lived), "
+                f"got {self.codec_session_seconds}"
             )
         if self.max_body_bytes < 1:
             raise ConfigError("the request body limit must be at least 1 byte")

@@ -3,7 +3,9 @@
 A Temporal dev server (SQLite file under the data dir), PostgreSQL (SEGUE_DATABASE_URL,
 else an embedded server whose files live under the data dir), the API (auth off, loopback
 only), a worker, and a small demo service that turns healthy after a few polls, for the
-examples. Ctrl-C, SIGTERM or SIGHUP stops all of it; a second start reuses the data.
+examples. Payloads are encrypted with a key kept in the data dir (api.dev_codec), and the
+Temporal UI decodes them through the API's codec routes. Ctrl-C, SIGTERM or SIGHUP
+stops all of it; a second start reuses the data.
 
 Nothing outlives it: a lock makes it the only stack of its data directory, a guardian
 process (api.guardian) stops the servers if it dies without doing so, and the next start
@@ -31,6 +33,7 @@ from typing import Any
 import uvicorn
 
 from api.demo_service import demo_service
+from api.dev_codec import DevCodec, dev_codec_keys
 from api.dev_logging import route_logs
 from api.dev_options import (
     DEFAULT_API_PORT,
@@ -53,6 +56,7 @@ from engine.actions.egress import EgressPolicy, Endpoint
 from engine.language.loader import check_workflow_file
 from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
+from engine.temporal.codec import CodecConfigError, CodecKeys
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect, store_converter
@@ -78,6 +82,7 @@ class DevSettings:
     demo_port: int = DEFAULT_DEMO_PORT
     database_url: str | None = None
     temporal_http_port: int | None = None
+    codec: DevCodec | None = None  # set at start (dev_codec_keys)
 
     @classmethod
     def from_env(cls, data_dir: str | None = None) -> DevSettings:
@@ -113,6 +118,8 @@ class DevUrls:
     temporal_ui: str | None
     database: str
     demo: str
+    codec_endpoint: str | None = None  # where the Temporal UI decodes payloads
+    codec_key: str = "none"  # where the codec key comes from
 
 
 class PortBusy(Exception):
@@ -190,7 +197,13 @@ def temporal_server(
                 ui=True,
                 ui_port=settings.ui_port,
                 log_path=settings.data_dir / "temporal.log",
-                extra_args=["--http-port", str(settings.temporal_http_port)],
+                extra_args=[
+                    "--http-port",
+                    str(settings.temporal_http_port),
+                    # The UI decodes payloads through the API (the browser calls it).
+                    "--ui-codec-endpoint",
+                    codec_endpoint(settings),
+                ],
             )
             watch(ServerProcess.of(server.process.pid, "group", "Temporal server"))
         server.wait_ready()
@@ -198,6 +211,12 @@ def temporal_server(
     finally:
         if server is not None:
             server.stop()
+
+
+def codec_endpoint(settings: DevSettings) -> str:
+    """The API's codec routes, as the Temporal UI is told of them (the trailing slash:
+    the UI resolves `decode` relative to it)."""
+    return f"http://127.0.0.1:{settings.api_port}/codec/"
 
 
 async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
@@ -217,9 +236,11 @@ async def register_catalog(pool: StorePool, directory: Path) -> list[str]:
 
 
 @asynccontextmanager
-async def running_worker(address: str, pool: StorePool) -> AsyncIterator[None]:
+async def running_worker(
+    address: str, pool: StorePool, keys: CodecKeys | None
+) -> AsyncIterator[None]:
     # The API in this process passes large payloads by reference: so must its worker.
-    converter, max_result = store_converter(pool)
+    converter, max_result = store_converter(pool, keys)
     client = await connect(address, data_converter=converter)
     activities = SegueActivities(
         ActionCatalog.from_environment(),
@@ -297,11 +318,15 @@ async def serve(
         registered = (
             await register_catalog(pool, settings.workflows_dir) if settings.workflows_dir else []
         )
+        keys = settings.codec.keys if settings.codec else None
         config = ApiConfig.from_env(
             database_url=database_url,
             temporal_address=temporal.address,
             auth_disabled=True,
             tokens=(),
+            codec_keys=keys,
+            # The dev UI's origin, as the banner names it: granted CORS on /codec/ only.
+            temporal_ui_origin=temporal.ui_url,
         )
         egress.configure(dev_egress_policy(settings, temporal, database_url, settings.api_port))
         from api.http_server import ServerLimits, server_config
@@ -324,6 +349,8 @@ async def serve(
             temporal_ui=temporal.ui_url,
             database=database_url,
             demo=f"{demo}/health/<name>",
+            codec_endpoint=codec_endpoint(settings),
+            codec_key=settings.codec.source if settings.codec else "none",
         )
         stop = asyncio.Event()
         _STOPPERS.append(lambda: loop.call_soon_threadsafe(stop.set))
@@ -332,7 +359,7 @@ async def serve(
         if handle_signals:
             for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, stop.set)
-        async with running_worker(temporal.address, pool):
+        async with running_worker(temporal.address, pool, keys):
             api_task = asyncio.create_task(server.serve())
             while not server.started and not api_task.done():
                 await asyncio.sleep(0.05)
@@ -378,19 +405,22 @@ def _say(text: str, *, embedded: bool) -> None:
 
 
 def _announce(urls: DevUrls, registered: list[str], data_dir: Path, *, embedded: bool) -> None:
+    endpoint = urls.codec_endpoint
+    decodes = f"      (decodes payloads through {endpoint})" if endpoint else ""
     lines = [
         "segue dev is running (Ctrl-C stops everything)",
         f"  console       {urls.api}/      (the run console, in a browser)",
         f"  API           {urls.api}      (found by `segue run` from any directory)",
         f"  OpenAPI       {urls.openapi}",
         f"  Temporal      {urls.temporal}",
-        f"  Temporal UI   {urls.temporal_ui}",
+        f"  Temporal UI   {urls.temporal_ui}{decodes}",
         f"  PostgreSQL    {urls.database}",
         f"  demo service  {urls.demo}   (503, 503, 200, … per name)",
         f"  data          {data_dir}",
         "  egress        actions may reach loopback (127.0.0.0/8, ::1) for the examples;"
         " the stack's own ports stay closed",
         f"  log           {data_dir / 'segue.log'}",
+        f"  codec key     {urls.codec_key}   (Temporal stores payloads encrypted with it)",
     ]
     if registered:
         lines.append(f"  workflows     {', '.join(registered)}")
@@ -411,9 +441,10 @@ def dev_main(settings: DevSettings | None = None, *, handle_signals: bool = True
         for line in clean_leftovers(settings.data_dir):
             print(f"segue dev: {line}", file=sys.stderr)
         claim_ports(settings)
-    except PortBusy as busy:
+        settings.codec = dev_codec_keys(settings.data_dir)
+    except (PortBusy, CodecConfigError) as refused:
         lock.release()
-        for line in str(busy).splitlines():
+        for line in str(refused).splitlines():
             print(f"segue dev: {line}", file=sys.stderr)
         return 1
     if handle_signals:

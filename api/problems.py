@@ -64,6 +64,7 @@ TITLES: dict[str, str] = {
     "BUSY": "Every checking process is busy",
     "CODEC_NOT_CONFIGURED": "This deployment has no payload codec",
     "CODEC_FAILED": "A payload could not be decrypted",
+    "SESSION_NOT_NEEDED": "Authentication is off: the codec routes need no session",
     "INTERNAL": "Internal server error",
 }
 

@@ -24,6 +24,7 @@ from api.correlation import EventKeyRules
 from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
 from api.metrics import count_streams
 from api.problems import ApiProblem, StoreUnavailable
+from api.sessions import CodecSessions
 from api.stream_limits import EndChecks, StreamLimits
 from api.streaming import TraceHub
 from engine.actions.catalog import ActionCatalog
@@ -172,6 +173,8 @@ class Services:
             config.codec_keys, PostgresClaims(lambda: self.store.pool), config.claim_settings
         )
         self.codec = self.converter.payload_codec
+        # Codec session cookies (POST /session), signed with keys derived from the tokens.
+        self.sessions = CodecSessions(config.tokens, config.codec_session_seconds)
         self._background: set[asyncio.Task[Any]] = set()
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)

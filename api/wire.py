@@ -243,6 +243,15 @@ class IngressResult(Wire):
     rules: list[RuleOutcome] = msgspec.field(default_factory=list)
 
 
+class SessionView(Wire):
+    """A codec session (`POST /session`): the cookie is set, HttpOnly, for `path`."""
+
+    cookie: str
+    path: str
+    expires: str
+    expires_in_seconds: int
+
+
 class Health(Wire):
     status: str
     postgres: str

@@ -2,7 +2,7 @@
 // Routes: #/workflows, #/workflows/NAME?version=N, #/runs?workflow=&status=,
 //         #/runs/RUN_ID?node=TASK&exec=ID&at=EVENTS
 
-import { ApiError, get, setToken, token } from "./api.js";
+import { ApiError, get, request, setToken, token } from "./api.js";
 import { h, clear, problemBox } from "./dom.js";
 import { showCatalog, showWorkflow } from "./catalog.js";
 import { showRuns } from "./runs.js";
@@ -21,13 +21,21 @@ function askForToken(reason) {
     reason ? h("p", { class: "problem", role: "alert", text: reason }) : null,
     h("label", { for: "token", text: "Token" }), " ", input, " ",
     h("button", { type: "submit", text: "Use token" }));
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     setToken(input.value.trim());
+    await startCodecSession();
     route();
   });
   clear(main).append(form);
   input.focus();
+}
+
+// Signing in also gets the codec session cookie (HttpOnly, for /codec/ only), so that the
+// Temporal UI in this browser can show decoded payloads. A refused token or an API with
+// authentication off (409) simply has none; the console itself never uses the cookie.
+async function startCodecSession() {
+  await request("POST", "/session", {}).catch(() => null);
 }
 
 async function route() {
@@ -53,7 +61,12 @@ document.getElementById("forget-token").hidden = !token();
   }
 }
 
-document.getElementById("forget-token").addEventListener("click", () => { setToken(""); route(); });
+document.getElementById("forget-token").addEventListener("click", async () => {
+  // Drop the Temporal UI's cookie too (it needs the token, so before forgetting it).
+  await request("DELETE", "/session").catch(() => null);
+  setToken("");
+  route();
+});
 window.addEventListener("hashchange", route);
 // Opened without a token on an API that needs one: ask before anything else.
 get("/health").catch(() => null).finally(route);

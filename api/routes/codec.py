@@ -1,6 +1,8 @@
 """`POST /codec/encode` and `/codec/decode`: Temporal's codec server protocol, so that
 the Temporal UI (and `temporal` CLI's `--codec-endpoint`) shows decrypted payloads to
-those who hold an API token. Bodies and answers are `{"payloads": [Payload JSON]}`."""
+those who hold an API token — or a codec session cookie made with one (`POST /session`,
+api/sessions.py), which is what the UI's browser can send. Bodies and answers are
+`{"payloads": [Payload JSON]}`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from litestar.di import NamedDependency
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
+from api.auth import CODEC_SESSION
 from api.problems import ApiProblem, documented
 from api.services import Services
 from engine.temporal.codec import CodecError
@@ -23,14 +26,26 @@ class CodecController(Controller):
     path = "/codec"
     tags = ["codec"]
 
-    @post("/encode", status_code=200, summary="Encrypt payloads", responses=documented(409, 422))
+    @post(
+        "/encode",
+        status_code=200,
+        summary="Encrypt payloads",
+        responses=documented(409, 422),
+        opt={CODEC_SESSION: True},
+    )
     async def encode(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[bytes]:
         codec = _codec(services)
         return _answer(await codec.encode(await _payloads(request)))
 
-    @post("/decode", status_code=200, summary="Decrypt payloads", responses=documented(409, 422))
+    @post(
+        "/decode",
+        status_code=200,
+        summary="Decrypt payloads",
+        responses=documented(409, 422),
+        opt={CODEC_SESSION: True},
+    )
     async def decode(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[bytes]:

@@ -20,7 +20,7 @@ from engine.store._db import StorePool
 from engine.store.claims import PostgresClaims
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.claim_check import ClaimSettings
-from engine.temporal.codec import CodecConfigError, converter_from_env
+from engine.temporal.codec import CodecConfigError, CodecKeys, converter_from_env, data_converter
 from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
@@ -86,16 +86,22 @@ async def connect(
     raise AssertionError("unreachable")
 
 
-def store_converter(pool: StorePool | None) -> tuple[DataConverter, int]:
+def store_converter(
+    pool: StorePool | None, keys: CodecKeys | None = None
+) -> tuple[DataConverter, int]:
     """The data converter of a worker with (or without) the store, and the largest action
     result it accepts. With the store, payloads over the threshold travel by reference
     (engine/temporal/claim_check.py) and results may reach the larger cap; without it they
     stay inline, at most 1 MiB, as before. Every process of a deployment must agree: one
-    without the store cannot read a reference."""
+    without the store cannot read a reference. `keys` (`segue dev`'s own key file) win
+    over the environment's codec keys."""
     claims = PostgresClaims(pool) if pool is not None else None
     try:
         settings = ClaimSettings.from_env()
-        converter = converter_from_env(claims=claims)
+        if keys is None:
+            converter = converter_from_env(claims=claims)
+        else:
+            converter = data_converter(keys, claims, settings)
     except CodecConfigError as error:
         raise WorkerConfigError(str(error)) from None
     claimed = claims is not None and settings.threshold > 0

@@ -1,7 +1,7 @@
 """The payload codec on the real Temporal dev server: what Temporal stores is ciphertext
 (read raw, without the codec), runs work end to end through it, old runs stay readable
-after a key is added, and the API's codec routes decode for token holders and grant
-CORS to the Temporal UI's origin only."""
+after a key is added, and the API's codec routes decode for token holders (or a codec
+session cookie made with a token) and grant CORS to the Temporal UI's origin only."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import base64
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf import json_format
+from litestar.testing import TestClient
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowFailureError
 
 from api.app import create_app
 from api.config import ApiConfig
+from api.sessions import COOKIE_NAME, CodecSessions
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities
@@ -281,3 +284,111 @@ def test_the_codec_routes_resolve_claim_check_references(codec_api: httpx.Client
     )
     refused = codec_api.post("/codec/decode", content=guessed, headers=auth)
     assert refused.status_code == 422 and "not in the store" in refused.json()["detail"]
+
+
+def _codec_session(api: str, token: str = TOKEN) -> httpx.Response:
+    return httpx.post(
+        f"{api}/session", json={}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def test_a_session_cookie_opens_the_codec_routes_and_nothing_else(
+    codec_api: httpx.Client, runs: dict[str, Any]
+) -> None:
+    """What the Temporal UI's browser sends: the cookie from `POST /session`, no token."""
+    api = str(codec_api.base_url).rstrip("/")
+    body = _body(runs["histories"][runs["first"]])
+    started = _codec_session(api)
+    assert started.status_code == 200, started.text
+    set_cookie = started.headers["set-cookie"]
+    for attribute in ("Path=/codec/", "Max-Age=3600", "HttpOnly", "SameSite=Strict"):
+        assert attribute in set_cookie
+    assert "Secure" not in set_cookie  # plain HTTP here; over TLS it is set
+    assert started.json()["cookie"] == COOKIE_NAME and started.json()["expiresInSeconds"] == 3600
+    value = set_cookie.split(";")[0].split("=", 1)[1]
+    cookie = {"Cookie": f"{COOKIE_NAME}={value}", "Content-Type": "application/json"}
+
+    decoded = httpx.post(f"{api}/codec/decode", content=body, headers=cookie, timeout=30)
+    assert decoded.status_code == 200, decoded.text
+    assert SECRET.encode() in json_format.Parse(decoded.content, Payloads()).payloads[0].data
+    from_ui = httpx.post(
+        f"{api}/codec/decode", content=body, headers={**cookie, "Origin": UI_ORIGIN}, timeout=30
+    )
+    assert from_ui.status_code == 200
+    assert from_ui.headers["access-control-allow-credentials"] == "true"
+
+    # Everywhere else the cookie counts for nothing: the bearer token is still needed,
+    # so a page that makes the browser send the cookie cannot change or read anything.
+    for method, path in (
+        ("GET", "/runs"),
+        ("GET", f"/runs/{runs['first']}"),
+        ("POST", "/workflows/x/runs"),
+        ("POST", "/session"),  # a cookie never makes another cookie
+        ("DELETE", "/session"),
+    ):
+        refused = httpx.request(method, f"{api}{path}", json={}, headers=cookie, timeout=30)
+        assert refused.status_code == 401, (method, path, refused.text)
+        assert "set-cookie" not in refused.headers
+    # A foreign page's request is refused before the cookie is even looked at.
+    evil = {**cookie, "Origin": "http://evil.example"}
+    assert httpx.post(f"{api}/codec/decode", content=body, headers=evil).status_code == 403
+    # A token, when given, is what counts: a wrong one is refused even with a good cookie.
+    wrong = {**cookie, "Authorization": "Bearer " + "x" * 40}
+    assert httpx.post(f"{api}/codec/decode", content=body, headers=wrong).status_code == 401
+
+    ended = httpx.delete(f"{api}/session", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ended.status_code == 204
+    assert f"{COOKIE_NAME}=;" in ended.headers["set-cookie"]
+    assert "Max-Age=0" in ended.headers["set-cookie"]
+
+
+def _stale(now: float) -> str:
+    return CodecSessions((TOKEN,), 60, clock=lambda: now).issue(TOKEN).value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (lambda: _stale(time.time() - 61), "the codec session has expired"),
+        (lambda: "v1.9999999999.AAAAAAAAAAAAAAAAAAAAAA." + "A" * 43, "not signed by a current"),
+        # Made for a token this API no longer has (rotated out): revoked with it.
+        (
+            lambda: CodecSessions(("r" * 32,)).issue("r" * 32).value,
+            "not signed by a current API token",
+        ),
+        (lambda: "garbage", "not one this API issued"),
+    ],
+)
+def test_stale_and_forged_session_cookies_are_401(
+    codec_api: httpx.Client, value: Any, problem: str
+) -> None:
+    api = str(codec_api.base_url).rstrip("/")
+    refused = httpx.post(
+        f"{api}/codec/decode",
+        content=b'{"payloads": []}',
+        headers={"Cookie": f"{COOKIE_NAME}={value()}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == "UNAUTHORIZED"
+    assert problem in refused.json()["detail"]
+    assert "www-authenticate" in refused.headers
+
+
+def test_without_authentication_no_session_is_needed(
+    postgres_url: str, temporal_address: str
+) -> None:
+    """`segue dev` (authentication off): the codec routes answer as is; `POST /session`
+    says so instead of making a cookie that nothing checks."""
+    config = ApiConfig(
+        database_url=postgres_url,
+        temporal_address=temporal_address,
+        auth_disabled=True,
+        codec_keys=ROTATED,
+    )
+    app = create_app(config, catalog=ActionCatalog(builtin_actions()))
+    with TestClient(app, base_url="http://127.0.0.1") as client:  # loopback: dev mode
+        answer = client.post("/session", json={})
+        assert answer.status_code == 409 and answer.json()["code"] == "SESSION_NOT_NEEDED"
+        assert "set-cookie" not in answer.headers
+        empty = client.post("/codec/decode", json={"payloads": []})
+        assert empty.status_code == 200

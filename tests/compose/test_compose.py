@@ -329,6 +329,11 @@ def test_the_api_reads_the_configuration_compose_gives_it() -> None:
     assert config.task_queue == environment["SEGUE_TASK_QUEUE"]
     assert config.codec_keys is not None and config.codec_keys.newest[0] == "k1"
     assert config.temporal_ui_origin == "http://localhost:8080"
+    # The UI decodes through the API with the browser's codec session cookie: the same
+    # host name as its origin (SameSite), the API's codec routes.
+    ui = environment_of(SERVICES["temporal-ui"])
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8000/codec/"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
     assert config.allowed_hosts == () and config.allowed_origins == ()
     serving_config("0.0.0.0", insecure_dev=False, config=config)  # would start, with auth
 
