@@ -37,6 +37,7 @@ from engine.coordinator.events import (
     TimerFired,
 )
 from engine.coordinator.finishing import maybe_finish
+from engine.coordinator.lifecycle import ExecutionEvent, RunPhase
 from engine.coordinator.paths import abort, guarded
 from engine.coordinator.starting import on_run_started, start_ready
 
@@ -46,7 +47,7 @@ class Coordinator(Machine):
 
     @property
     def finished(self) -> bool:
-        return self.state.finished
+        return self.state.phase.is_terminal
 
     @property
     def has_ready(self) -> bool:
@@ -58,11 +59,11 @@ class Coordinator(Machine):
         state = self.state
         if event.at_ms > state.now_ms:
             state.now_ms = event.at_ms
-        if state.finished:
+        if state.phase.is_terminal:
             return []
         if isinstance(event, RunStarted):
             on_run_started(self, event)
-        elif not state.started:
+        elif state.phase is RunPhase.PENDING:
             return []
         elif isinstance(event, StartReady):
             start_ready(self)
@@ -130,6 +131,7 @@ def _on_timer(m: Machine, timer_id: int) -> None:
     if execution.timer != timer_id:
         return
     execution.timer = None
+    execution.advance(ExecutionEvent.TIMER_FIRED)
     if timer.kind is TimerKind.DELAY:
         guarded(m, execution, run_execution)
     else:
