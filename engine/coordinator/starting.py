@@ -10,6 +10,7 @@ from engine.coordinator.commands import (
     ErrorEntry,
     ExecutionRef,
     ExecutionStarted,
+    ExecutionStatus,
     TimerKind,
 )
 from engine.coordinator.completion import arrive_at
@@ -149,7 +150,7 @@ def start_ready(m: Machine) -> None:
         state.executions[ref.id] = execution
         m.out.append(ExecutionStarted(ref))
         if m.program.tracks_task_status:
-            state.latest_status[ref.task] = "running"
+            state.latest_status[ref.task] = ExecutionStatus.RUNNING.value
         guarded(m, execution, begin)
 
 
