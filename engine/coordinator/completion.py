@@ -18,6 +18,7 @@ from engine.coordinator.error_types import KEPT_FROM_ACTIONS, ErrorType
 from engine.coordinator.events import (
     ErrorInfo,
 )
+from engine.coordinator.lifecycle import RunPhase
 from engine.coordinator.paths import (
     execution_path,
     expression_entry,
@@ -244,7 +245,7 @@ def arrive_at(m: Machine, arrival: Arrival, forced: bool) -> None:
     """A taken transition reaches a task: a barrier arrival or a ready execution."""
     state = m.state
     target, route, context = arrival.target, arrival.route, arrival.context
-    if not state.phase.admits(forced):
+    if state.phase is not RunPhase.RUNNING and not state.phase.admits(forced):
         stop_path(m, RerunEntry(target, route, context, source=arrival.source))
         return
     threshold = m.graph.join_threshold.get(target)

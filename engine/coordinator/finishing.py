@@ -13,7 +13,7 @@ from engine.coordinator.commands import (
     RunStatus,
 )
 from engine.coordinator.error_types import ErrorType
-from engine.coordinator.lifecycle import RunEvent, RunPhase
+from engine.coordinator.lifecycle import TERMINAL_RUN_PHASES, RunEvent, RunPhase
 from engine.coordinator.paths import record_expression_error
 from engine.coordinator.payloads import PAYLOAD_TOO_LARGE, check_payload
 from engine.coordinator.rerun import build_rerun_point
@@ -23,7 +23,7 @@ from engine.expressions import ExpressionError, Scope
 def maybe_finish(m: Machine) -> None:
     """Nothing is live: finish the run with its output and status."""
     state = m.state
-    if state.phase.is_terminal or state.executions or state.ready:
+    if state.executions or state.ready or state.phase in TERMINAL_RUN_PHASES:
         return
     if state.phase is RunPhase.RUNNING:
         for by_route in state.barriers.values():

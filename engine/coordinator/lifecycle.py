@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
+
+_P = TypeVar("_P", bound=StrEnum)
+_Ev = TypeVar("_Ev", bound=StrEnum)
 
 
 class IllegalTransition(RuntimeError):
@@ -115,6 +118,20 @@ EXECUTION_TABLE: Final[Mapping[tuple[ExecutionPhase, ExecutionEvent], ExecutionP
     (_E.ITEMS, _V.RUN_ITEMS): _E.ITEMS,  # `do: retry` runs all its items again
     (_E.ITEMS, _V.FINISH): _E.FINISHED,
 }
+
+
+def _by_phase(table: Mapping[tuple[_P, _Ev], _P]) -> dict[_P, dict[_Ev, _P]]:
+    """A table indexed phase first: what `advance` reads on every move (two lookups of
+    cached string hashes, no key tuple to build)."""
+    index: dict[_P, dict[_Ev, _P]] = {}
+    for (phase, event), after in table.items():
+        index.setdefault(phase, {})[event] = after
+    return index
+
+
+RUN_NEXT: Final = _by_phase(RUN_TABLE)
+EXECUTION_NEXT: Final = _by_phase(EXECUTION_TABLE)
+TERMINAL_RUN_PHASES: Final = _TERMINAL
 
 
 def run_after(phase: RunPhase, event: RunEvent) -> RunPhase:

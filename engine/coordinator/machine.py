@@ -39,7 +39,7 @@ from engine.coordinator.events import (
     TimerFired,
 )
 from engine.coordinator.finishing import maybe_finish
-from engine.coordinator.lifecycle import ExecutionEvent, RunPhase
+from engine.coordinator.lifecycle import TERMINAL_RUN_PHASES, ExecutionEvent, RunPhase
 from engine.coordinator.paths import abort, guarded
 from engine.coordinator.starting import on_run_started, start_ready
 
@@ -66,7 +66,7 @@ def handle(m: Machine, event: Event) -> list[Command]:
     state = m.state
     if event.at_ms > state.now_ms:
         state.now_ms = event.at_ms
-    if state.phase.is_terminal:
+    if state.phase in TERMINAL_RUN_PHASES:
         return []
     if isinstance(event, RunStarted):
         on_run_started(m, event)

@@ -125,7 +125,7 @@ def start_ready(m: Machine) -> None:
     ready = sorted(state.ready, key=lambda r: (r.task, r.route))
     state.ready = []
     for arrival in ready:
-        if not state.phase.admits(arrival.forced):
+        if state.phase is not RunPhase.RUNNING and not state.phase.admits(arrival.forced):
             stop_path(m, RerunEntry(arrival.task, arrival.route, arrival.context))
             continue
         repeatable = arrival.task in m.graph.repeatable

@@ -15,6 +15,8 @@ from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, Tim
 from engine.coordinator.context import Context
 from engine.coordinator.events import ErrorInfo, RunInfo
 from engine.coordinator.lifecycle import (
+    EXECUTION_NEXT,
+    RUN_NEXT,
     ExecutionEvent,
     ExecutionPhase,
     RunEvent,
@@ -99,7 +101,11 @@ class Execution:
 
     def advance(self, event: ExecutionEvent) -> None:
         """Move to the phase `event` leads to (engine/coordinator/lifecycle.py)."""
-        self.phase = execution_after(self.phase, event, self.ref.task)
+        try:
+            self.phase = EXECUTION_NEXT[self.phase][event]
+        except KeyError:
+            execution_after(self.phase, event, self.ref.task)  # raises IllegalTransition
+            raise
 
 
 @dataclass(slots=True)
@@ -174,7 +180,11 @@ class CoordinatorState:
 
     def advance(self, event: RunEvent) -> None:
         """Move the run to the phase `event` leads to (engine/coordinator/lifecycle.py)."""
-        self.phase = run_after(self.phase, event)
+        try:
+            self.phase = RUN_NEXT[self.phase][event]
+        except KeyError:
+            run_after(self.phase, event)  # raises IllegalTransition
+            raise
 
     def add_error(self, entry: ErrorEntry) -> None:
         if len(self.errors) < MAX_ERROR_ENTRIES:
