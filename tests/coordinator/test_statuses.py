@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from engine import coordinator, statuses
 from engine.coordinator import ErrorEntry, RunStatus
 from engine.statuses import FROM_COORDINATOR, FROM_TEMPORAL, ApiStatus, finished_status
 
@@ -48,8 +49,6 @@ def test_how_a_finished_run_stands(
 
 def test_the_coordinator_speaks_the_one_vocabulary() -> None:
     """The coordinator's run and task statuses are engine/statuses.py's own enums."""
-    from engine import coordinator, statuses
-
     assert coordinator.RunStatus is statuses.RunStatus
     assert coordinator.ExecutionStatus is statuses.ExecutionStatus
     assert [str(s) for s in statuses.ExecutionStatus] == [
