@@ -1,15 +1,35 @@
-"""A run's status in the API's words (ARCHITECTURE.md "Status payload"), and the one table
-from each other vocabulary into them: the coordinator's run statuses
-(engine/coordinator/commands.py, `succeeded` …) and Temporal's execution statuses (by
-name). The store keeps these words (engine/store/runs.py), the workflow projects them
-(engine/temporal/trace_pump.py), the API and the CLI show them. Pure: it imports nothing
-of the engine, so the store and the CLI stay light."""
+"""The status vocabularies, all in one place: a run's and a task execution's status in the
+coordinator's words (`succeeded` …; also what `$task_status()` and `next` conditions see),
+a run's status in the API's words (ARCHITECTURE.md "Status payload"), and the one table
+from each other vocabulary into the API's: the coordinator's run statuses and Temporal's
+execution statuses (by name). The store keeps the API's words (engine/store/runs.py), the
+workflow projects them (engine/temporal/trace_pump.py), the API and the CLI show them.
+Pure: it imports nothing of the engine, so the store, the CLI and the coordinator
+(engine/coordinator/commands.py re-exports the coordinator's two) all build on it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Final, Protocol
+
+
+class RunStatus(StrEnum):
+    """A run's status in the coordinator's words (its `FinishRun`)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class ExecutionStatus(StrEnum):
+    """A task execution's status (its `ExecutionFinished`, `$task_status()`)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class ApiStatus(StrEnum):
@@ -39,12 +59,12 @@ TERMINAL_STATUSES: Final = frozenset(
     }
 )
 
-# The coordinator's run status (its `RunStatus` values) -> the API's word.
+# The coordinator's run status -> the API's word (a plain `str` of one finds it too).
 FROM_COORDINATOR: Final[Mapping[str, ApiStatus]] = {
-    "running": ApiStatus.RUNNING,
-    "succeeded": ApiStatus.COMPLETED,
-    "failed": ApiStatus.FAILED,
-    "canceled": ApiStatus.CANCELLED,
+    RunStatus.RUNNING: ApiStatus.RUNNING,
+    RunStatus.SUCCEEDED: ApiStatus.COMPLETED,
+    RunStatus.FAILED: ApiStatus.FAILED,
+    RunStatus.CANCELED: ApiStatus.CANCELLED,
 }
 
 # Temporal's execution status (`WorkflowExecutionStatus` names) -> the API's word.
@@ -71,7 +91,7 @@ class _Entry(Protocol):
 def finished_status(status: str, errors: Iterable[_Entry]) -> ApiStatus:
     """How a run that the coordinator finished stands: a failure by the run's own
     `timeout` (a `timeout` entry of no task) is TIMED_OUT."""
-    if status == "failed" and any(e.type == "timeout" and e.task is None for e in errors):
+    if status == RunStatus.FAILED and any(e.type == "timeout" and e.task is None for e in errors):
         return ApiStatus.TIMED_OUT
     return FROM_COORDINATOR[status]
 

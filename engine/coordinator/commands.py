@@ -10,20 +10,9 @@ import msgspec
 
 from engine.coordinator.events import ErrorInfo
 from engine.coordinator.rerun import RerunPoint
+from engine.statuses import ExecutionStatus, RunStatus
 
-
-class ExecutionStatus(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
+__all__ = ["ExecutionStatus", "RunStatus"]  # their vocabularies live in engine/statuses.py
 
 
 class TimerKind(StrEnum):

@@ -18,15 +18,18 @@ from engine.coordinator.error_types import KEPT_FROM_ACTIONS, ErrorType
 from engine.coordinator.events import (
     ErrorInfo,
 )
+from engine.coordinator.lifecycle import RunPhase
 from engine.coordinator.paths import (
+    execution_path,
+    expression_entry,
     fail,
     finish_execution,
-    keep_execution,
     keep_for_rerun,
     path_ends,
-    record_expression_error,
+    stop_path,
 )
 from engine.coordinator.payloads import check_context
+from engine.coordinator.rerun import RerunEntry
 from engine.coordinator.state import (
     Execution,
     Ready,
@@ -56,14 +59,9 @@ def complete(
             holds = transition.when is None or transition.when.holds(scope)
         except ExpressionError as failure:
             finish_execution(m, execution, status, result, error)
-            keep_execution(m, execution)
-            record_expression_error(
-                m,
-                failure.located(field=f"next[{transition.index}].when"),
-                execution.ref,
-                transition.index,
-            )
-            path_ends(m, execution.context)
+            located = failure.located(field=f"next[{transition.index}].when")
+            entry = expression_entry(located, execution.ref, transition.index)
+            stop_path(m, execution_path(execution), failure=entry)
             return
         if holds:
             taken.append(transition)
@@ -104,7 +102,7 @@ def complete(
             )
         )
         if not handled:
-            keep_execution(m, execution)
+            keep_for_rerun(m, execution_path(execution))
             fail(m)
     if state.behaviour is Behaviour.ORIGINAL:
         _follow_each(m, execution, taken, scope)
@@ -193,7 +191,7 @@ def _take_fail(m: Machine, execution: Execution, transition: TransitionSpec) -> 
             transition=transition.index,
         )
     )
-    keep_execution(m, execution)
+    keep_for_rerun(m, execution_path(execution))
     fail(m)
 
 
@@ -238,23 +236,17 @@ def _publish_failed(
     context: Context,
 ) -> None:
     """A publish failed: the path ends and the run fails."""
-    keep_execution(m, execution)
-    record_expression_error(
-        m,
-        error.located(field=f"next[{transition.index}].publish"),
-        execution.ref,
-        transition.index,
-    )
-    path_ends(m, context)
+    located = error.located(field=f"next[{transition.index}].publish")
+    entry = expression_entry(located, execution.ref, transition.index)
+    stop_path(m, execution_path(execution), failure=entry, output=context)
 
 
 def arrive_at(m: Machine, arrival: Arrival, forced: bool) -> None:
     """A taken transition reaches a task: a barrier arrival or a ready execution."""
     state = m.state
     target, route, context = arrival.target, arrival.route, arrival.context
-    if (state.failing and not forced) or state.canceled:
-        keep_for_rerun(m, target, route, context, source=arrival.source)
-        path_ends(m, context)
+    if state.phase is not RunPhase.RUNNING and not state.phase.admits(forced):
+        stop_path(m, RerunEntry(target, route, context, source=arrival.source))
         return
     threshold = m.graph.join_threshold.get(target)
     if threshold is None:

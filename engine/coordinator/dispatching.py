@@ -24,12 +24,14 @@ from engine.coordinator.commands import (
 from engine.coordinator.events import (
     ErrorInfo,
 )
+from engine.coordinator.lifecycle import ExecutionEvent, ExecutionPhase
 from engine.coordinator.paths import guarded
 from engine.coordinator.payloads import check_payload
 from engine.coordinator.state import (
     Execution,
     ItemsProgress,
     RetryPolicy,
+    SlotWait,
 )
 from engine.expressions import ExpressionError, Template
 
@@ -61,11 +63,11 @@ def _slot_free(m: Machine) -> bool:
 
 def request_dispatch(m: Machine, execution: Execution) -> None:
     """Dispatch the execution's current attempt now, or when a concurrency slot frees."""
-    execution.dispatched = True
+    execution.advance(ExecutionEvent.QUEUE)
     if _slot_free(m):
         dispatch(m, execution, None)
     else:
-        m.state.waiting_for_slot.append((execution.ref.id, None))
+        m.state.waiting_for_slot.append(SlotWait(execution.ref.id))
 
 
 def pump_items(m: Machine, execution: Execution) -> None:
@@ -80,8 +82,9 @@ def pump_items(m: Machine, execution: Execution) -> None:
         else:
             return
         if not _slot_free(m):
-            if (execution.ref.id, -1) not in m.state.waiting_for_slot:
-                m.state.waiting_for_slot.append((execution.ref.id, -1))
+            wait = SlotWait(execution.ref.id, items=True)
+            if wait not in m.state.waiting_for_slot:
+                m.state.waiting_for_slot.append(wait)
             return
         if items.retry_queue:
             items.retry_queue.pop(0)
@@ -99,11 +102,11 @@ def pump_slots(m: Machine) -> None:
     """Hand freed concurrency slots to the executions waiting for one, oldest first."""
     state = m.state
     while state.waiting_for_slot and _slot_free(m):
-        execution_id, item = state.waiting_for_slot.pop(0)
-        execution = state.executions.get(execution_id)
+        wait = state.waiting_for_slot.pop(0)
+        execution = state.executions.get(wait.execution)
         if execution is None:
             continue
-        if item == -1:
+        if wait.items:
             guarded(m, execution, pump_items)
         else:
             guarded(m, execution, lambda m, e: dispatch(m, e, None))
@@ -119,7 +122,7 @@ def dispatch(m: Machine, execution: Execution, item: int | None) -> None:
         check_payload(rendered, "the action input")
     m.state.in_flight += 1
     if item is None:
-        execution.sent = True
+        execution.advance(ExecutionEvent.SEND)
     if task.workflow is not None:
         name = task.workflow.render(scope)
         m.out.append(
@@ -167,11 +170,9 @@ def on_result(
     if execution is None:
         return  # a result for an execution that was canceled or already failed
     if item is None:
-        if execution.items is not None or not execution.dispatched:
-            return
-        if attempt != execution.attempt or not execution.sent:
-            return
-        execution.dispatched = execution.sent = False
+        if execution.phase is not ExecutionPhase.SENT or attempt != execution.attempt:
+            return  # not out (queued for a slot, with-items) or a stale attempt
+        execution.advance(ExecutionEvent.REPORT)
     else:
         items = execution.items
         if items is None or items.in_flight.get(item) != attempt:
@@ -235,6 +236,7 @@ def _attempt_done(
     execution.attempt = attempt + 1
     if delay > 0:
         execution.timer = start_timer(m, TimerKind.RETRY, delay, execution.ref.id)
+        execution.advance(ExecutionEvent.BACK_OFF)
     else:
         request_dispatch(m, execution)
 
@@ -321,6 +323,7 @@ def begin(m: Machine, execution: Execution) -> None:
         seconds = number(m, task.delay, execution, "delay")
         if seconds > 0:
             execution.timer = start_timer(m, TimerKind.DELAY, seconds, execution.ref.id)
+            execution.advance(ExecutionEvent.DELAY)
             return
     run_execution(m, execution)
 
@@ -349,6 +352,7 @@ def run_execution(m: Machine, execution: Execution) -> None:
         concurrency = int(number(m, task.with_items.concurrency, execution, "concurrency"))
     concurrency = max(1, min(concurrency, m.item_limit))
     execution.items = ItemsProgress(list(items), concurrency, results=[None] * len(items))
+    execution.advance(ExecutionEvent.RUN_ITEMS)
     if not items:
         completion.complete(m, execution, ExecutionStatus.SUCCEEDED, [], None)
         return

@@ -13,6 +13,7 @@ from engine.coordinator.commands import (
     RunStatus,
 )
 from engine.coordinator.error_types import ErrorType
+from engine.coordinator.lifecycle import TERMINAL_RUN_PHASES, RunEvent, RunPhase
 from engine.coordinator.paths import record_expression_error
 from engine.coordinator.payloads import PAYLOAD_TOO_LARGE, check_payload
 from engine.coordinator.rerun import build_rerun_point
@@ -22,9 +23,9 @@ from engine.expressions import ExpressionError, Scope
 def maybe_finish(m: Machine) -> None:
     """Nothing is live: finish the run with its output and status."""
     state = m.state
-    if state.finished or state.executions or state.ready:
+    if state.executions or state.ready or state.phase in TERMINAL_RUN_PHASES:
         return
-    if not state.failing and not state.canceled:
+    if state.phase is RunPhase.RUNNING:
         for by_route in state.barriers.values():
             for barrier in by_route.values():
                 if not barrier.fired:
@@ -39,7 +40,7 @@ def maybe_finish(m: Machine) -> None:
                             route=barrier.route,
                         )
                     )
-                    state.failing = True
+                    state.advance(RunEvent.FAIL)
     output: Any = None
     context = state.output_context or state.initial
     if m.spec.output is not None and context is not None:
@@ -59,19 +60,13 @@ def maybe_finish(m: Machine) -> None:
         except ExpressionError as error:
             if error.kind == PAYLOAD_TOO_LARGE:
                 output = None  # Temporal would refuse the completion: the run fails
-                state.failing = True
+                state.advance(RunEvent.FAIL)
             record_expression_error(m, error.located(field="output"))
     if state.run_timer is not None:
         cancel_timer(m, state.run_timer)
         state.run_timer = None
-    if state.canceled:
-        status = RunStatus.CANCELED
-    elif state.failing:
-        status = RunStatus.FAILED
-    else:
-        status = RunStatus.SUCCEEDED
-    state.status = status
-    state.finished = True
+    state.advance(RunEvent.FINISH)
+    status = state.status
     rerun = None
     if status is RunStatus.FAILED and state.rerun and state.initial is not None:
         rerun = build_rerun_point(

@@ -9,7 +9,9 @@ so its cost does not grow with the run's history.
 The steps are plain functions over the run's `Machine` (engine/coordinator/base.py), one
 module per job: starting.py (the run and its ready tasks), dispatching.py (attempts,
 retries, with-items, slots), completion.py (transitions and arrivals), paths.py (where
-paths stop: failure, cancel, expression errors), finishing.py (the run's end).
+paths stop: failure, cancel, expression errors), finishing.py (the run's end). Where the
+run and each execution stand is a phase, moved only through the tables of lifecycle.py;
+`Coordinator` only gives `handle` below a class for its hosts to hold.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from engine.coordinator.events import (
     TimerFired,
 )
 from engine.coordinator.finishing import maybe_finish
+from engine.coordinator.lifecycle import TERMINAL_RUN_PHASES, ExecutionEvent, RunPhase
 from engine.coordinator.paths import abort, guarded
 from engine.coordinator.starting import on_run_started, start_ready
 
@@ -46,7 +49,7 @@ class Coordinator(Machine):
 
     @property
     def finished(self) -> bool:
-        return self.state.finished
+        return self.state.phase.is_terminal
 
     @property
     def has_ready(self) -> bool:
@@ -54,51 +57,56 @@ class Coordinator(Machine):
 
     def handle(self, event: Event) -> list[Command]:
         """Apply one event; the commands it causes, in order."""
-        self.out = []
-        state = self.state
-        if event.at_ms > state.now_ms:
-            state.now_ms = event.at_ms
-        if state.finished:
-            return []
-        if isinstance(event, RunStarted):
-            on_run_started(self, event)
-        elif not state.started:
-            return []
-        elif isinstance(event, StartReady):
-            start_ready(self)
-        elif isinstance(event, ActionSucceeded):
-            on_result(
-                self,
-                event.execution,
-                event.attempt,
-                event.item,
-                ExecutionStatus.SUCCEEDED,
-                event.result,
-                None,
-            )
-        elif isinstance(event, ActionFailed):
-            on_result(
-                self,
-                event.execution,
-                event.attempt,
-                event.item,
-                ExecutionStatus.FAILED,
-                event.result,
-                event.error,
-            )
-        elif isinstance(event, TimerFired):
-            _on_timer(self, event.timer)
-        elif isinstance(event, CancelRequested):
-            abort(self, ErrorEntry(type=ErrorType.CANCELED, message=event.reason), canceled=True)
-        elif isinstance(event, FailRequested):
-            abort(self, ErrorEntry(type=event.error_type, message=event.reason), canceled=False)
-        elif isinstance(event, PauseRequested):
-            state.paused = True
-        elif isinstance(event, ResumeRequested):
-            state.paused = False
-            pump_slots(self)
-        maybe_finish(self)
-        return self.out
+        return handle(self, event)
+
+
+def handle(m: Machine, event: Event) -> list[Command]:
+    """Apply one event to a run's machine; the commands it causes, in order."""
+    m.out = []
+    state = m.state
+    if event.at_ms > state.now_ms:
+        state.now_ms = event.at_ms
+    if state.phase in TERMINAL_RUN_PHASES:
+        return []
+    if isinstance(event, RunStarted):
+        on_run_started(m, event)
+    elif state.phase is RunPhase.PENDING:
+        return []  # nothing happens before the run starts
+    elif isinstance(event, StartReady):
+        start_ready(m)
+    elif isinstance(event, ActionSucceeded):
+        on_result(
+            m,
+            event.execution,
+            event.attempt,
+            event.item,
+            ExecutionStatus.SUCCEEDED,
+            event.result,
+            None,
+        )
+    elif isinstance(event, ActionFailed):
+        on_result(
+            m,
+            event.execution,
+            event.attempt,
+            event.item,
+            ExecutionStatus.FAILED,
+            event.result,
+            event.error,
+        )
+    elif isinstance(event, TimerFired):
+        _on_timer(m, event.timer)
+    elif isinstance(event, CancelRequested):
+        abort(m, ErrorEntry(type=ErrorType.CANCELED, message=event.reason), canceled=True)
+    elif isinstance(event, FailRequested):
+        abort(m, ErrorEntry(type=event.error_type, message=event.reason), canceled=False)
+    elif isinstance(event, PauseRequested):
+        state.paused = True
+    elif isinstance(event, ResumeRequested):
+        state.paused = False
+        pump_slots(m)
+    maybe_finish(m)
+    return m.out
 
 
 def _on_timer(m: Machine, timer_id: int) -> None:
@@ -130,6 +138,7 @@ def _on_timer(m: Machine, timer_id: int) -> None:
     if execution.timer != timer_id:
         return
     execution.timer = None
+    execution.advance(ExecutionEvent.TIMER_FIRED)
     if timer.kind is TimerKind.DELAY:
         guarded(m, execution, run_execution)
     else:

@@ -7,7 +7,8 @@ index; loading restores the sharing.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 import msgspec
 
@@ -16,6 +17,7 @@ from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context, ContextTable
 from engine.coordinator.events import ErrorInfo, RunInfo
+from engine.coordinator.lifecycle import ExecutionPhase, RunPhase
 from engine.coordinator.rerun import RerunEntry
 from engine.coordinator.state import (
     CoordinatorState,
@@ -24,6 +26,7 @@ from engine.coordinator.state import (
     JoinBarrier,
     Ready,
     RetryPolicy,
+    SlotWait,
     Timer,
 )
 
@@ -68,8 +71,9 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
                     items.highest_attempt,
                 ],
                 execution.timer,
-                execution.dispatched,
-                execution.sent,
+                # The format's flags, kept: `dispatched` (queued or out) and `sent` (out).
+                execution.phase in _DISPATCHED,
+                execution.phase is ExecutionPhase.SENT,
                 execution.forced,
             ]
         )
@@ -78,7 +82,7 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "run": msgspec.to_builtins(state.run),
         "behaviour": int(state.behaviour),
         "status": str(state.status),
-        "flags": [state.started, state.finished, state.failing, state.canceled, state.paused],
+        "flags": [*_RUN_FLAGS[state.phase], state.paused],
         "now_ms": state.now_ms,
         "initial": contexts.ref_or_none(state.initial),
         "output_context": contexts.ref_or_none(state.output_context),
@@ -95,7 +99,10 @@ def state_to_builtins(state: CoordinatorState) -> dict[str, Any]:
         "timers": [[t_id, str(t.kind), t.execution, t.item] for t_id, t in state.timers.items()],
         "run_timer": state.run_timer,
         "in_flight": state.in_flight,
-        "waiting_for_slot": [list(entry) for entry in state.waiting_for_slot],
+        # An item of -1 (the format's word for "its next items") or None (its attempt).
+        "waiting_for_slot": [
+            [wait.execution, -1 if wait.items else None] for wait in state.waiting_for_slot
+        ],
         "errors": [msgspec.to_builtins(e) for e in state.errors],
         "errors_dropped": state.errors_dropped,
         "rerun": [
@@ -121,14 +128,18 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
 
     state = CoordinatorState()
     state.run = None if data["run"] is None else msgspec.convert(data["run"], RunInfo)
-    state.status = RunStatus(data["status"])
-    state.started, state.finished, state.failing, state.canceled, state.paused = data["flags"]
+    started, finished, failing, canceled, state.paused = data["flags"]
+    state.phase = _run_phase(started, finished, failing, canceled, RunStatus(data["status"]))
     state.now_ms = data["now_ms"]
     state.initial = context(data["initial"])
     state.output_context = context(data["output_context"])
     state.next_execution, state.next_route, state.next_timer, state.stamp = data["counters"]
     state.iterations = dict(data["iterations"])
     state.latest_status = dict(data["latest_status"])
+    state.timers = {
+        t_id: Timer(TimerKind(kind), execution, item)
+        for t_id, kind, execution, item in data["timers"]
+    }
     for row in data["executions"]:
         ref = msgspec.convert(row[0], ExecutionRef)
         policy = None if row[4] is None else RetryPolicy(*row[4])
@@ -158,9 +169,8 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
             policy=policy,
             timeout=row[5],
             items=items,
+            phase=_execution_phase(row[8], row[9], row[7], items, state.timers),
             timer=row[7],
-            dispatched=row[8],
-            sent=row[9],
             forced=row[10],
         )
     state.ready = [
@@ -172,13 +182,11 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
         state.barriers.setdefault(task, {})[route] = JoinBarrier(
             task, route, _arrivals(arrived), required(ctx), fired
         )
-    state.timers = {
-        t_id: Timer(TimerKind(kind), execution, item)
-        for t_id, kind, execution, item in data["timers"]
-    }
     state.run_timer = data["run_timer"]
     state.in_flight = data["in_flight"]
-    state.waiting_for_slot = [(int(a), b) for a, b in data["waiting_for_slot"]]
+    state.waiting_for_slot = [
+        SlotWait(int(execution), items=item == -1) for execution, item in data["waiting_for_slot"]
+    ]
     state.errors = [msgspec.convert(e, ErrorEntry) for e in data["errors"]]
     state.errors_dropped = data["errors_dropped"]
     state.rerun = [  # absent from states written before reruns existed
@@ -186,6 +194,63 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
         for task, route, ctx, source, execution in data.get("rerun", [])
     ]
     return state
+
+
+# The run's phase as the format's flags: started, finished, failing, canceled.
+_RUN_FLAGS: Final[Mapping[RunPhase, tuple[bool, bool, bool, bool]]] = {
+    RunPhase.PENDING: (False, False, False, False),
+    RunPhase.RUNNING: (True, False, False, False),
+    RunPhase.FAILING: (True, False, True, False),
+    RunPhase.CANCELING: (True, False, False, True),
+    RunPhase.SUCCEEDED: (True, True, False, False),
+    RunPhase.FAILED: (True, True, True, False),
+    RunPhase.CANCELED: (True, True, False, True),
+}
+
+_FINISHED_AS: Final[Mapping[RunStatus, RunPhase]] = {
+    RunStatus.SUCCEEDED: RunPhase.SUCCEEDED,
+    RunStatus.FAILED: RunPhase.FAILED,
+    RunStatus.CANCELED: RunPhase.CANCELED,
+}
+
+_DISPATCHED: Final = frozenset({ExecutionPhase.QUEUED, ExecutionPhase.SENT})
+
+
+def _run_phase(
+    started: bool, finished: bool, failing: bool, canceled: bool, status: RunStatus
+) -> RunPhase:
+    """The phase a state written with flags is in (a cancel outranks a failure, as the
+    flags' readers always ranked them)."""
+    if not started:
+        return RunPhase.PENDING
+    if finished:
+        phase = _FINISHED_AS.get(status)
+        if phase is None:
+            raise ValueError(f"a finished coordinator state with status {status!r}")
+        return phase
+    if canceled:
+        return RunPhase.CANCELING
+    return RunPhase.FAILING if failing else RunPhase.RUNNING
+
+
+def _execution_phase(
+    dispatched: bool,
+    sent: bool,
+    timer: int | None,
+    items: ItemsProgress | None,
+    timers: Mapping[int, Timer],
+) -> ExecutionPhase:
+    """The phase of an execution written with flags: out, queued for a slot, waiting
+    for its timer (the timer's kind says which), running its items, or none of these."""
+    if sent:
+        return ExecutionPhase.SENT
+    if dispatched:
+        return ExecutionPhase.QUEUED
+    if timer is not None:
+        kind = timers.get(timer)
+        retrying = kind is not None and kind.kind is TimerKind.RETRY
+        return ExecutionPhase.BACKOFF if retrying else ExecutionPhase.DELAYED
+    return ExecutionPhase.IDLE if items is None else ExecutionPhase.ITEMS
 
 
 def _arrivals(rows: list[Any]) -> dict[str, int]:

@@ -10,6 +10,7 @@ from engine.coordinator.commands import (
     ErrorEntry,
     ExecutionRef,
     ExecutionStarted,
+    ExecutionStatus,
     TimerKind,
 )
 from engine.coordinator.completion import arrive_at
@@ -19,14 +20,9 @@ from engine.coordinator.error_types import ErrorType
 from engine.coordinator.events import (
     RunStarted,
 )
-from engine.coordinator.paths import (
-    fail,
-    guarded,
-    keep_for_rerun,
-    path_ends,
-    record_expression_error,
-)
-from engine.coordinator.rerun import RerunPoint
+from engine.coordinator.lifecycle import RunEvent, RunPhase
+from engine.coordinator.paths import guarded, record_expression_error, stop_path
+from engine.coordinator.rerun import RerunEntry, RerunPoint
 from engine.coordinator.state import (
     Execution,
     JoinBarrier,
@@ -38,9 +34,9 @@ from engine.expressions import ExpressionError, Scope
 def on_run_started(m: Machine, event: RunStarted) -> None:
     """The run begins: input, variables, run timeout, entry tasks."""
     state = m.state
-    if state.started:
+    if state.phase is not RunPhase.PENDING:
         return
-    state.started = True
+    state.advance(RunEvent.START)
     state.behaviour = Behaviour(event.behaviour)
     state.run = event.run
     bind_run(m)
@@ -55,7 +51,7 @@ def on_run_started(m: Machine, event: RunStarted) -> None:
             state.add_error(
                 ErrorEntry(type=ErrorType.INPUT, message=f"input {problem.path}: {problem.reason}")
             )
-        state.failing = True
+        state.advance(RunEvent.FAIL)
         return
     context = Context(values)
     scope = Scope(
@@ -91,7 +87,7 @@ def _start_from(m: Machine, point: RerunPoint) -> None:
                 f"{', '.join(unknown)}",
             )
         )
-        state.failing = True
+        state.advance(RunEvent.FAIL)
         return
     contexts = [point.context(index) for index in range(len(point.contexts))]
     state.initial = contexts[point.initial]
@@ -129,27 +125,22 @@ def start_ready(m: Machine) -> None:
     ready = sorted(state.ready, key=lambda r: (r.task, r.route))
     state.ready = []
     for arrival in ready:
-        if (state.failing and not arrival.forced) or state.canceled:
-            keep_for_rerun(m, arrival.task, arrival.route, arrival.context)
-            path_ends(m, arrival.context)
+        if state.phase is not RunPhase.RUNNING and not state.phase.admits(arrival.forced):
+            stop_path(m, RerunEntry(arrival.task, arrival.route, arrival.context))
             continue
         repeatable = arrival.task in m.graph.repeatable
         iteration = state.iterations.get(arrival.task, 0) + 1 if repeatable else 1
         cap = m.spec.cap_for(arrival.task)
         if iteration > cap:
-            state.add_error(
-                ErrorEntry(
-                    type=ErrorType.ITERATION_CAP,
-                    message=f"task {arrival.task!r} would start a {_ordinal(iteration)} time, "
-                    f"over its cap of {cap} (max_iterations)",
-                    task=arrival.task,
-                    iteration=iteration,
-                    route=arrival.route,
-                )
+            over = ErrorEntry(
+                type=ErrorType.ITERATION_CAP,
+                message=f"task {arrival.task!r} would start a {_ordinal(iteration)} time, "
+                f"over its cap of {cap} (max_iterations)",
+                task=arrival.task,
+                iteration=iteration,
+                route=arrival.route,
             )
-            keep_for_rerun(m, arrival.task, arrival.route, arrival.context)
-            fail(m)
-            path_ends(m, arrival.context)
+            stop_path(m, RerunEntry(arrival.task, arrival.route, arrival.context), failure=over)
             continue
         if repeatable:
             state.iterations[arrival.task] = iteration
@@ -159,7 +150,7 @@ def start_ready(m: Machine) -> None:
         state.executions[ref.id] = execution
         m.out.append(ExecutionStarted(ref))
         if m.program.tracks_task_status:
-            state.latest_status[ref.task] = "running"
+            state.latest_status[ref.task] = ExecutionStatus.RUNNING.value
         guarded(m, execution, begin)
 
 

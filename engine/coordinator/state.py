@@ -4,14 +4,34 @@ flight, never the length of the history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+import msgspec
 
 from engine.coordinator.behaviour import Behaviour
 from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, TimerKind
 from engine.coordinator.context import Context
 from engine.coordinator.events import ErrorInfo, RunInfo
+from engine.coordinator.lifecycle import (
+    EXECUTION_NEXT,
+    RUN_NEXT,
+    ExecutionEvent,
+    ExecutionPhase,
+    RunEvent,
+    RunPhase,
+    execution_after,
+    run_after,
+)
 from engine.coordinator.rerun import RerunEntry
+
+# A finished run's phase -> its status (the other phases are all `running`).
+_STATUS_OF: Final[Mapping[RunPhase, RunStatus]] = {
+    RunPhase.SUCCEEDED: RunStatus.SUCCEEDED,
+    RunPhase.FAILED: RunStatus.FAILED,
+    RunPhase.CANCELED: RunStatus.CANCELED,
+}
 
 # Error entries kept in full; beyond this only a count (a loop that fails and handles
 # the failure on every iteration must not grow the state).
@@ -71,14 +91,21 @@ class Execution:
     policy: RetryPolicy | None = None
     timeout: float | None = None
     items: ItemsProgress | None = None
-    timer: int | None = None  # pending delay/retry timer
-    dispatched: bool = False  # the current attempt is out or waiting for a concurrency slot
-    sent: bool = False  # the current attempt is out (counts against workflow `concurrency`)
+    phase: ExecutionPhase = ExecutionPhase.IDLE
+    timer: int | None = None  # the id of its timer while DELAYED or in BACKOFF
     forced: bool = False  # listed beside `fail`: runs although the run is failing
 
     @property
     def task(self) -> str:
         return self.ref.task
+
+    def advance(self, event: ExecutionEvent) -> None:
+        """Move to the phase `event` leads to (engine/coordinator/lifecycle.py)."""
+        try:
+            self.phase = EXECUTION_NEXT[self.phase][event]
+        except KeyError:
+            execution_after(self.phase, event, self.ref.task)  # raises IllegalTransition
+            raise
 
 
 @dataclass(slots=True)
@@ -110,18 +137,22 @@ class Timer:
     item: int | None = None
 
 
+class SlotWait(msgspec.Struct, frozen=True):
+    """An execution waiting for a slot of the run's `concurrency`: its current attempt,
+    or (`items`) its next with-items items."""
+
+    execution: int
+    items: bool = False
+
+
 @dataclass(slots=True)
 class CoordinatorState:
     run: RunInfo | None = None
     # What the run started on (engine/coordinator/behaviour.py); a state from before
     # behaviours were recorded is a run of the original behaviour.
     behaviour: Behaviour = Behaviour.ORIGINAL
-    status: RunStatus = RunStatus.RUNNING
-    started: bool = False
-    finished: bool = False
-    failing: bool = False  # a failure was not handled: nothing new starts
-    canceled: bool = False
-    paused: bool = False
+    phase: RunPhase = RunPhase.PENDING
+    paused: bool = False  # not a phase: a running or failing run pauses and resumes
     now_ms: int = 0
     initial: Context | None = None
     output_context: Context | None = None
@@ -137,10 +168,23 @@ class CoordinatorState:
     timers: dict[int, Timer] = field(default_factory=dict)
     run_timer: int | None = None
     in_flight: int = 0  # dispatched actions not yet reported (workflow `concurrency`)
-    waiting_for_slot: list[tuple[int, int | None]] = field(default_factory=list)
+    waiting_for_slot: list[SlotWait] = field(default_factory=list)
     errors: list[ErrorEntry] = field(default_factory=list)
     errors_dropped: int = 0
     rerun: list[RerunEntry] = field(default_factory=list)  # paths a failure stopped
+
+    @property
+    def status(self) -> RunStatus:
+        """The run's status: running until its phase is terminal."""
+        return _STATUS_OF.get(self.phase, RunStatus.RUNNING)
+
+    def advance(self, event: RunEvent) -> None:
+        """Move the run to the phase `event` leads to (engine/coordinator/lifecycle.py)."""
+        try:
+            self.phase = RUN_NEXT[self.phase][event]
+        except KeyError:
+            run_after(self.phase, event)  # raises IllegalTransition
+            raise
 
     def add_error(self, entry: ErrorEntry) -> None:
         if len(self.errors) < MAX_ERROR_ENTRIES:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
         Coordinator,
         DispatchAction,
+        ExecutionStatus,
         FinishRun,
         ResumeRequested,
         RunInfo,
@@ -39,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, InterpreterResult
+    from engine.temporal.types import InterpreterInput, InterpreterResult, SequenceRow
     from engine.temporal.versioning import behaviour_of_this_run
 
 
@@ -52,7 +53,7 @@ class Carried(msgspec.Struct, omit_defaults=True):
     waits: list[tuple[dict[str, Any], int | None]] = []  # open waits: dispatch, ms left
     # `segue simulate --temporal` only:
     mocks: list[dict[str, Any]] | None = None
-    sequence: list[list[Any]] | None = None
+    sequence: list[SequenceRow] | None = None
     virtual_ms: int | None = None
     # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
     secrets: dict[str, Any] | None = None
@@ -96,7 +97,9 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
         mocks = carried.mocks if carried.mocks is not None else params.mocks
         run.mocks = MockBook(parse_mocks(mocks))
         run.sequence = list(carried.sequence or [])
-        run.sequence_open = {row[4]: row for row in run.sequence if row[3] == "running"}
+        run.sequence_open = {
+            row.execution: row for row in run.sequence if row.status == ExecutionStatus.RUNNING
+        }
     next_seq, started, finished = carried.trace
     run.trace = TraceLog(params.trace_seq or next_seq, started, finished)
     defaults = retry_specs(run.retry_numbers)
@@ -217,7 +220,7 @@ def continuation(run: RunState) -> InterpreterInput:
 def result(run: RunState) -> InterpreterResult:
     """What the workflow returns (a simulation that stalled is `running`)."""
     params, finish = run.input, run.finish
-    sequence = None if run.sequence is None else [entry[:4] for entry in run.sequence]
+    sequence = None if run.sequence is None else [row.summary() for row in run.sequence]
     if finish is None:  # a simulation where nothing more can happen
         state = run.coordinator_or_none.state if run.coordinator_or_none else None
         errors = [e.to_json() for e in state.errors] if state else []

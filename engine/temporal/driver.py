@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         Event,
         ExecutionFinished,
         ExecutionStarted,
+        ExecutionStatus,
         FinishRun,
         PauseRequested,
         StartChildRun,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.dispatch import child, dispatch
     from engine.temporal.run_state import RunState
     from engine.temporal.trace_pump import fail_if_untraceable
+    from engine.temporal.types import SequenceRow
 
 RECENT_KEPT = 50  # finished executions the `progress` query shows
 
@@ -145,11 +147,12 @@ def carry_out(run: RunState, command: Command) -> None:
             "iteration": ref.iteration,
             "route": ref.route,
             "attempt": 1,
-            "status": "running",
+            "status": ExecutionStatus.RUNNING.value,
             "started_ms": now,
         }
         if run.sequence is not None:
-            row = [ref.task, ref.iteration, ref.route, "running", ref.id]
+            running = ExecutionStatus.RUNNING.value
+            row = SequenceRow(ref.task, ref.iteration, ref.route, running, ref.id)
             run.sequence.append(row)
             run.sequence_open[ref.id] = row
     elif isinstance(command, ExecutionFinished):
@@ -212,7 +215,7 @@ def _on_finished(run: RunState, command: ExecutionFinished, now: int) -> None:
     del run.recent[:-RECENT_KEPT]
     row = run.sequence_open.pop(ref.id, None)
     if row is not None:
-        row[3] = str(command.status)
+        row.status = str(command.status)
 
 
 def start_timer(run: RunState, timer: int, seconds: float) -> None:

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, WaitChange
+    from engine.temporal.types import InterpreterInput, SequenceRow, WaitChange
     from engine.temporal.waits import WaitRegistry
 
 TaskKey = tuple[int, int | None]  # (execution id, with-items index or None)
@@ -70,8 +70,8 @@ class RunState:
         # `segue simulate --temporal` only (engine/temporal/mocked.py):
         self.mocks: MockBook | None = None
         self.virtual_ms = 0
-        self.sequence: list[list[Any]] | None = None
-        self.sequence_open: dict[int, list[Any]] = {}  # running executions' rows
+        self.sequence: list[SequenceRow] | None = None
+        self.sequence_open: dict[int, SequenceRow] = {}  # running executions' rows
         self.immediate: list[Event] = []  # simulated timers that fire at once
         self.dispatch_order: dict[tuple[int, int | None, int], int] = {}
         self.dispatched = 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from engine.temporal.worker_config import DEFAULT_TASK_QUEUE as DEFAULT_TASK_QUEUE
 
 INTERPRETER_WORKFLOW = "SegueInterpreter"
@@ -63,6 +65,22 @@ class InterpreterInput:
     # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
     # run has an empty `run_id` and takes its workflow id as its run id.
     schedule_id: str | None = None
+
+
+class SequenceRow(msgspec.Struct, array_like=True):
+    """One execution in a simulated run's sequence (`segue simulate --temporal`), carried
+    across continue-as-new. Written as the positional row it always was
+    (`[task, iteration, route, status, execution]`), so records of older releases read."""
+
+    task: str
+    iteration: int
+    route: int
+    status: str  # the execution's status word (engine/statuses.py), `running` until it ends
+    execution: int
+
+    def summary(self) -> list[Any]:
+        """The row the workflow's result lists: `[task, iteration, route, status]`."""
+        return [self.task, self.iteration, self.route, self.status]
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from engine import coordinator, statuses
 from engine.coordinator import ErrorEntry, RunStatus
 from engine.statuses import FROM_COORDINATOR, FROM_TEMPORAL, ApiStatus, finished_status
 
@@ -44,3 +45,15 @@ def test_how_a_finished_run_stands(
     status: RunStatus, errors: list[ErrorEntry], word: ApiStatus
 ) -> None:
     assert finished_status(status, errors) is word
+
+
+def test_the_coordinator_speaks_the_one_vocabulary() -> None:
+    """The coordinator's run and task statuses are engine/statuses.py's own enums."""
+    assert coordinator.RunStatus is statuses.RunStatus
+    assert coordinator.ExecutionStatus is statuses.ExecutionStatus
+    assert [str(s) for s in statuses.ExecutionStatus] == [
+        "running",
+        "succeeded",
+        "failed",
+        "canceled",
+    ]

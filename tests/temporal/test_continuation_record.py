@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.coordinator import DispatchAction, ExecutionRef
 from engine.temporal.continuation import Carried, carried_of
-from engine.temporal.types import InterpreterInput
+from engine.temporal.types import InterpreterInput, SequenceRow
 
 WAIT = msgspec.to_builtins(
     DispatchAction(ExecutionRef(4, "approve", 1, 0), 1, "core.approval", {"timeout": 60})
@@ -39,6 +39,17 @@ def test_what_is_written_reads_back() -> None:
     assert carried_of(_input(msgspec.to_builtins(record))) == record
 
 
+def test_a_simulated_sequence_is_carried_as_the_rows_it_always_was() -> None:
+    rows = [["fetch", 1, 0, "succeeded", 1], ["notify", 2, 3, "running", 4]]
+    carried = carried_of(_input({"sequence": rows}))
+    assert carried.sequence == [
+        SequenceRow("fetch", 1, 0, "succeeded", 1),
+        SequenceRow("notify", 2, 3, "running", 4),
+    ]
+    assert msgspec.to_builtins(carried)["sequence"] == rows
+    assert [row.summary() for row in carried.sequence] == [row[:4] for row in rows]
+
+
 @pytest.mark.parametrize(
     ("carried", "where"),
     [
@@ -48,6 +59,8 @@ def test_what_is_written_reads_back() -> None:
         ({"waits": [[WAIT]]}, "$.waits[0]"),
         ({"waits": [["not a dispatch", 5]]}, "$.waits[0][0]"),
         ({"virtual_ms": 1.5}, "$.virtual_ms"),
+        ({"sequence": [["fetch", 1, 0, "running"]]}, "$.sequence[0]"),
+        ({"sequence": [["fetch", "1", 0, "running", 1]]}, "$.sequence[0][1]"),
     ],
 )
 def test_a_malformed_record_fails_the_run_at_once(carried: dict[str, Any], where: str) -> None:
