@@ -66,7 +66,7 @@ ARRIVAL = (
     "semantics/join-loop-race::looping back before the barrier fired counts once",
     "semantics/join-one-two-transitions::a failed source's transition without `when` still "
     "arrives, once",
-    "semantics/rerun::a rerun that fails again can be rerun in turn",
+    "semantics/rerun::",
     "semantics/splits::a failed route fails the run; the other route stops too",
     "semantics/with-items::a failed item (after its retry) stops new items; in-flight ones "
     "finish; failed and unstarted items are null",
