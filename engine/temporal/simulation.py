@@ -7,10 +7,22 @@ and local activity alike) answers each attempt from the run's mocks book, keyed 
 task, iteration and item, and `record_trace` keeps the trace in memory, from which the
 outcome's execution sequence is read. Tasks the workflow would carry out itself but the
 simulator serves are rewritten to a served action (engine/simulator/served.py). Timers
-(`core.sleep`, retry delays, run timeouts) take no wall time: the harness's dev server
-skips time (Temporal's per-workflow time skipping) whenever nothing is in flight.
+(`core.sleep`, retry delays, run timeouts) take about a second each, whatever their
+length: the harness's dev server skips time (Temporal's per-workflow time skipping)
+whenever no activity is in flight.
 
-Nothing here is on the production path: production payloads carry no mocks.
+Completions reach the workflow in the order they arrive, as in production, not in the
+simulator's waves (engine/simulator/waves.py): where two completions of one wave decide
+differently in either order, the outcome may differ from `segue simulate` and between
+runs (tests/temporal/test_simulate_temporal.py lists those cases). Delivering them in
+the simulator's order would need every completion of a wave in one workflow task, which
+the harness cannot make Temporal do; inline actions complete within the workflow
+task that started them in any case.
+
+Nothing here is on the production path: production payloads carry no mocks. The
+simulation path the workflow once had (mocks in its input, a virtual clock, a wave
+loop) was removed without a Behaviour gate: only simulations, which never outlive their
+harness, ever took it.
 """
 
 from __future__ import annotations
