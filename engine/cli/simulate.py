@@ -191,8 +191,8 @@ def _on_temporal(
     text = Path(file).read_text(encoding="utf-8")
 
     async def run() -> dict[str, Any]:
-        async with simulation_worker() as (client, task_queue):
-            return await simulate_on_temporal(client, task_queue, spec, text, run_input, mocks)
+        async with simulation_worker() as harness:
+            return await simulate_on_temporal(harness, spec, text, run_input, mocks)
 
     return asyncio.run(run())
 

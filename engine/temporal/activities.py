@@ -100,11 +100,9 @@ class SegueActivities:
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
-        """Run one attempt of an action (or serve the simulated outcome), writing the trace
-        events it carries meanwhile: `{"result": …, "traced": bool}`, and `"secrets"`: the
-        values of the action's declared secret fields, which the run masks from then on."""
-        if request.mock is not None:
-            return {"result": _mocked(request.mock), "traced": False}
+        """Run one attempt of an action, writing the trace events it carries meanwhile:
+        `{"result": …, "traced": bool}`, and `"secrets"`: the values of the action's
+        declared secret fields, which the run masks from then on."""
         writing: asyncio.Future[None] | None = None
         if request.trace is not None and self.trace_sink is not None:
             writing = asyncio.ensure_future(self._write_trace(self.trace_sink, request.trace))
@@ -312,18 +310,6 @@ async def _finished(writing: asyncio.Future[None] | None) -> bool:
     except Exception:  # the workflow writes the events again through its pump
         return False
     return True
-
-
-def _mocked(outcome: dict[str, Any]) -> Any:
-    if outcome["status"] == "succeeded":
-        return outcome["result"]
-    error = outcome.get("error") or {}
-    raise ApplicationError(
-        error.get("message", "mocked failure"),
-        error.get("details"),
-        type=error.get("type", "failed"),
-        non_retryable=True,
-    )
 
 
 async def _watched(work: Awaitable[Any], limit: float, last_beat: list[float], action: str) -> Any:

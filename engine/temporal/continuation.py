@@ -16,7 +16,6 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
         Coordinator,
         DispatchAction,
-        ExecutionStatus,
         FinishRun,
         ResumeRequested,
         RunInfo,
@@ -28,7 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
     from engine.language.spec import WorkflowSpec
-    from engine.simulator.mocks import MockBook, parse_mocks
     from engine.temporal.compiled import (
         compiled_spec,
         local_actions,
@@ -40,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, InterpreterResult, SequenceRow
+    from engine.temporal.types import InterpreterInput, InterpreterResult
     from engine.temporal.versioning import behaviour_of_this_run
 
 
@@ -51,10 +49,8 @@ class Carried(msgspec.Struct, omit_defaults=True):
     trace: tuple[int, int, int] = (1, 0, 0)  # next trace sequence, started, finished
     drain_paused: bool = False  # paused only to continue as new: resume at once
     waits: list[tuple[dict[str, Any], int | None]] = []  # open waits: dispatch, ms left
-    # `segue simulate --temporal` only:
-    mocks: list[dict[str, Any]] | None = None
-    sequence: list[SequenceRow] | None = None
-    virtual_ms: int | None = None
+    # (`mocks`, `sequence` and `virtual_ms` were here for simulations, which now run as
+    # any run does: engine/temporal/simulation.py. A record that has them still reads.)
     # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
     secrets: dict[str, Any] | None = None
     # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
@@ -86,20 +82,11 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
     carried = carried_of(params)
     started_at = params.started_at_ms or run.wall_ms()
     run.started_at_ms = started_at
-    if params.mocks is None:  # simulations are not production runs
-        run.metrics = RunMetrics(params.workflow)
-        if params.snapshot is None:
-            run.metrics.run_started()
-        run.spans = RunSpans(params.workflow, params.run_id)
-        run.spans.run_started(continued=params.snapshot is not None)
-    if params.mocks is not None:
-        run.virtual_ms = started_at
-        mocks = carried.mocks if carried.mocks is not None else params.mocks
-        run.mocks = MockBook(parse_mocks(mocks))
-        run.sequence = list(carried.sequence or [])
-        run.sequence_open = {
-            row.execution: row for row in run.sequence if row.status == ExecutionStatus.RUNNING
-        }
+    run.metrics = RunMetrics(params.workflow)
+    if params.snapshot is None:
+        run.metrics.run_started()
+    run.spans = RunSpans(params.workflow, params.run_id)
+    run.spans.run_started(continued=params.snapshot is not None)
     next_seq, started, finished = carried.trace
     run.trace = TraceLog(params.trace_seq or next_seq, started, finished)
     defaults = retry_specs(run.retry_numbers)
@@ -162,12 +149,7 @@ def _restore_carried(run: RunState, params: InterpreterInput, carried: Carried) 
     for raw, remaining in carried.waits:
         command = msgspec.convert(raw, DispatchAction)
         run.waits.begin(command, remaining_ms=remaining, announce=False)
-    if run.mocks is not None and carried.virtual_ms is not None:
-        run.virtual_ms = carried.virtual_ms
     for timer, remaining in params.timers:
-        if run.mocks is not None:
-            run.timer_due[timer] = run.virtual_ms + remaining
-            continue
         run.timer_due[timer] = run.now_ms() + remaining
         run.timers[timer] = asyncio.create_task(fire_after(run, timer, remaining / 1000))
 
@@ -183,18 +165,6 @@ def continuation(run: RunState) -> InterpreterInput:
         secrets=run.secrets.carried(),
         limits_asked=run.limits.asked,
     )
-    if run.mocks is not None:
-        carried.mocks = [
-            {k: v for k, v in vars(entry).items() if v is not None and k != "error"}
-            | (
-                {"error": {"type": entry.error.type, "message": entry.error.message}}
-                if entry.error
-                else {}
-            )
-            for entry in run.mocks.entries
-        ]
-        carried.sequence = run.sequence
-        carried.virtual_ms = run.virtual_ms
     return InterpreterInput(
         run_id=params.run_id,
         workflow=params.workflow,
@@ -204,7 +174,6 @@ def continuation(run: RunState) -> InterpreterInput:
         task_queue=params.task_queue,
         started_at_ms=params.started_at_ms,
         trace=params.trace,
-        mocks=params.mocks,
         parent_run_id=params.parent_run_id,
         action_retry_defaults=run.retry_numbers,
         local_actions=run.local_actions,
@@ -218,22 +187,19 @@ def continuation(run: RunState) -> InterpreterInput:
 
 
 def result(run: RunState) -> InterpreterResult:
-    """What the workflow returns (a simulation that stalled is `running`)."""
+    """What the workflow returns (`running` only if the drive loop ended without a
+    finish, which it does not: kept as it was, as it decides nothing)."""
     params, finish = run.input, run.finish
-    sequence = None if run.sequence is None else [row.summary() for row in run.sequence]
-    if finish is None:  # a simulation where nothing more can happen
+    if finish is None:
         state = run.coordinator_or_none.state if run.coordinator_or_none else None
         errors = [e.to_json() for e in state.errors] if state else []
-        return InterpreterResult(
-            params.run_id, "running", None, errors, 0, sequence, params.continued
-        )
+        return InterpreterResult(params.run_id, "running", None, errors, continued=params.continued)
     return InterpreterResult(
         run_id=params.run_id,
         status=str(finish.status),
         output=finish.output,
         errors=[e.to_json() for e in finish.errors],
         errors_dropped=finish.errors_dropped,
-        sequence=sequence,
         continued=params.continued,
     )
 

@@ -72,9 +72,9 @@ def dispatch(run: RunState, command: DispatchAction) -> None:
     if placement is Placement.WORKFLOW:
         _in_workflow(run, command)
     elif placement is Placement.ACTIVITY:
-        run.spawn(key, activity(run, command, None))
+        run.spawn(key, activity(run, command))
     elif placement is Placement.LOCAL_ACTIVITY:
-        run.spawn(key, activity(run, command, None, local=True))
+        run.spawn(key, activity(run, command, local=True))
     else:
         assert_never(placement)
 
@@ -107,9 +107,7 @@ async def _sleep(run: RunState, command: DispatchAction, seconds: float) -> None
     run.succeeded(command, None)
 
 
-async def activity(
-    run: RunState, command: DispatchAction, mock: dict[str, Any] | None, *, local: bool = False
-) -> None:
+async def activity(run: RunState, command: DispatchAction, *, local: bool = False) -> None:
     """One attempt as the `run_action` activity (or local activity), carrying the pending
     trace events."""
     params = run.input
@@ -126,7 +124,6 @@ async def activity(
         input=command.input,
         item=command.item,
         timeout_seconds=command.timeout_seconds,
-        mock=mock,
         trace=_carried_trace(run),
         secrets=run.secrets.values,
     )

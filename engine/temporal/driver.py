@@ -1,9 +1,10 @@
 """Drives the coordinator: feeds it events and carries out the commands it returns.
 
-`drive` is the production loop; `drive_simulation` the wave discipline of `segue
-simulate --temporal` (engine/temporal/mocked.py serves its results). Commands become
-trace records, live progress, dispatches (engine/temporal/dispatch.py), child runs,
-timers and cancellations; nothing else happens here.
+`drive` is the loop of every run, simulations included: `segue simulate --temporal`
+runs this same code with a mock action activity (engine/temporal/simulation.py); the
+wave discipline exists once, in engine/simulator. Commands become trace records, live
+progress, dispatches (engine/temporal/dispatch.py), child runs, timers and
+cancellations; nothing else happens here.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
-        ActionFailed,
-        ActionSucceeded,
         CancelDispatches,
         CancelTimer,
         Command,
@@ -32,11 +31,9 @@ with workflow.unsafe.imports_passed_through():
         TimerFired,
     )
     from engine.coordinator.behaviour import Behaviour
-    from engine.temporal import mocked
     from engine.temporal.dispatch import child, dispatch
     from engine.temporal.run_state import RunState
     from engine.temporal.trace_pump import fail_if_untraceable
-    from engine.temporal.types import SequenceRow
 
 RECENT_KEPT = 50  # finished executions the `progress` query shows
 
@@ -70,45 +67,6 @@ async def drive(run: RunState) -> str:
     return "finished"
 
 
-async def drive_simulation(run: RunState) -> str:
-    """`segue simulate --temporal`: the simulator's waves over real activities.
-
-    Start what is ready; wait until every dispatch of the wave has come back; then
-    complete one dispatch per execution, oldest first, in start order. The outcome
-    then matches `segue simulate` even where real concurrency would reorder it.
-    Returns "finished", or "stalled" when nothing more can happen.
-    """
-    coordinator = run.coordinator
-    held: dict[int, list[tuple[int, Event]]] = {}
-    while run.finish is None:
-        if coordinator.has_ready:
-            feed(run, StartReady(run.now_ms()))
-            if run.finish is not None:
-                break
-        await workflow.wait_condition(lambda: not run.tasks)
-        events, run.inbox = run.inbox, []
-        for event in events:
-            if isinstance(event, (ActionSucceeded, ActionFailed)) and event.execution >= 0:
-                order = run.dispatch_order.pop((event.execution, event.item, event.attempt), 0)
-                held.setdefault(event.execution, []).append((order, event))
-        progressed = False
-        for execution in sorted(held):
-            queue = sorted(held[execution], key=lambda entry: entry[0])
-            feed(run, queue[0][1])
-            progressed = True
-            held[execution] = queue[1:]
-            if run.finish is not None:
-                break
-        held = {execution: queue for execution, queue in held.items() if queue}
-        if progressed or coordinator.has_ready or held:
-            continue
-        fired = mocked.settle(run)
-        if fired is None:
-            return "stalled"
-        feed(run, fired)
-    return "finished"
-
-
 def has_news(run: RunState) -> bool:
     """Something for the coordinator, or a trace write that failed for good."""
     return bool(run.inbox) or run.trace_failure is not None
@@ -120,14 +78,9 @@ def has_news_or_drained(run: RunState) -> bool:
 
 
 def feed(run: RunState, event: Event) -> None:
-    """Apply an event, and what follows at once (simulated timers fire at once)."""
-    coordinator = run.coordinator
-    queue = [event]
-    while queue:
-        for command in coordinator.handle(queue.pop(0)):
-            carry_out(run, command)
-        queue.extend(run.immediate)
-        run.immediate.clear()
+    """Apply an event: carry out the commands the coordinator answers with."""
+    for command in run.coordinator.handle(event):
+        carry_out(run, command)
 
 
 def carry_out(run: RunState, command: Command) -> None:
@@ -150,25 +103,16 @@ def carry_out(run: RunState, command: Command) -> None:
             "status": ExecutionStatus.RUNNING.value,
             "started_ms": now,
         }
-        if run.sequence is not None:
-            running = ExecutionStatus.RUNNING.value
-            row = SequenceRow(ref.task, ref.iteration, ref.route, running, ref.id)
-            run.sequence.append(row)
-            run.sequence_open[ref.id] = row
     elif isinstance(command, ExecutionFinished):
         _on_finished(run, command, now)
     elif isinstance(command, DispatchAction):
         live = run.live.get(command.execution.id)
         if live is not None:
             live["attempt"] = command.attempt
-        if run.mocks is not None:
-            mocked.dispatch_mocked(run, command)
-        else:
-            dispatch(run, command)
+        dispatch(run, command)
     elif isinstance(command, StartChildRun):
         key = (command.execution.id, command.item)
-        work = child(run, command) if run.mocks is None else mocked.child(run, command)
-        run.spawn(key, work)
+        run.spawn(key, child(run, command))
         if run.behaviour is not Behaviour.ORIGINAL:
             run.children.started(key)
     elif isinstance(command, CancelDispatches):
@@ -180,10 +124,7 @@ def carry_out(run: RunState, command: Command) -> None:
         for execution in command.executions:
             run.waits.end_execution(execution)
     elif isinstance(command, StartTimer):
-        if run.mocks is not None:
-            mocked.start_timer(run, command)
-        else:
-            start_timer(run, command.timer, command.seconds)
+        start_timer(run, command.timer, command.seconds)
     elif isinstance(command, CancelTimer):
         timer = run.timers.pop(command.timer, None)
         run.timer_due.pop(command.timer, None)
@@ -213,9 +154,6 @@ def _on_finished(run: RunState, command: ExecutionFinished, now: int) -> None:
     }
     run.recent.append(summary)
     del run.recent[:-RECENT_KEPT]
-    row = run.sequence_open.pop(ref.id, None)
-    if row is not None:
-        row.status = str(command.status)
 
 
 def start_timer(run: RunState, timer: int, seconds: float) -> None:

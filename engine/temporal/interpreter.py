@@ -7,7 +7,7 @@ updates and the query to the modules that do the work.
 - engine/temporal/dispatch.py runs each action where its `Placement` says: `core.*` in
   the workflow at no activity cost (inline, a timer, or a wait for an answer:
   engine/temporal/waits.py and answers.py), everything else as an activity, `workflow:`
-  tasks as child runs; engine/temporal/mocked.py serves `segue simulate --temporal`;
+  tasks as child runs;
 - engine/temporal/trace_pump.py writes trace events by a local activity beside the
   coordinator, in order, each exactly once, with the run's projection.
 Long runs continue as new when the server suggests it, once nothing is in flight.
@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.answers import AnswerHandlers
     from engine.temporal.continuation import begin, continuation, result
-    from engine.temporal.driver import drive_simulation, feed
+    from engine.temporal.driver import feed
     from engine.temporal.limits import drive_admitted, release_limits
     from engine.temporal.run_state import RunState
     from engine.temporal.trace_pump import drain_trace, fail_if_untraceable, progress_of, pump_trace
@@ -119,7 +119,7 @@ class Interpreter(AnswerHandlers):
         await begin(run, params)
         pump = asyncio.create_task(pump_trace(run)) if params.trace else None
         try:
-            outcome = await (drive_simulation(run) if run.mocks else drive_admitted(run))
+            outcome = await drive_admitted(run)
         except asyncio.CancelledError:
             # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
             feed(run, CancelRequested(run.now_ms(), "canceled by request"))

@@ -58,10 +58,10 @@ async def drive_admitted(run: RunState) -> str:
 
 
 def declared_limits(run: RunState) -> tuple[LimitSpec, ...]:
-    """The limits this run takes part in: none for simulations, for runs on an older
-    behaviour, or for a run continued as new (it already holds them)."""
+    """The limits this run takes part in: none for runs on an older behaviour, or for a
+    run continued as new (it already holds them)."""
     params = run.input
-    if run.mocks is not None or params.snapshot is not None:
+    if params.snapshot is not None:
         return ()
     if run.behaviour < Behaviour.OBSERVED:
         return ()

@@ -1,6 +1,6 @@
 """The one state object of an interpreter run: what the workflow's handlers mutate and
 the modules that drive it (engine/temporal/driver.py, dispatch.py, trace_pump.py,
-continuation.py, mocked.py) read. Nothing here issues a Temporal command."""
+continuation.py) read. Nothing here issues a Temporal command."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         StartChildRun,
     )
     from engine.coordinator.behaviour import Behaviour
-    from engine.simulator.mocks import MockBook
     from engine.temporal.children import ChildStops
     from engine.temporal.limit_gate import LimitGate
     from engine.temporal.metrics import RunMetrics
@@ -30,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, SequenceRow, WaitChange
+    from engine.temporal.types import InterpreterInput, WaitChange
     from engine.temporal.waits import WaitRegistry
 
 TaskKey = tuple[int, int | None]  # (execution id, with-items index or None)
@@ -67,14 +66,6 @@ class RunState:
         self.live: dict[int, dict[str, Any]] = {}
         self.projection_dirty = False  # the run's status changed without a trace event
         self.trace_failure: str | None = None  # a trace write that no retry can make
-        # `segue simulate --temporal` only (engine/temporal/mocked.py):
-        self.mocks: MockBook | None = None
-        self.virtual_ms = 0
-        self.sequence: list[SequenceRow] | None = None
-        self.sequence_open: dict[int, SequenceRow] = {}  # running executions' rows
-        self.immediate: list[Event] = []  # simulated timers that fire at once
-        self.dispatch_order: dict[tuple[int, int | None, int], int] = {}
-        self.dispatched = 0
 
     @property
     def input(self) -> InterpreterInput:
@@ -103,8 +94,9 @@ class RunState:
         return int(workflow.now().timestamp() * 1000)
 
     def now_ms(self) -> int:
-        """The run's clock: workflow time, or a simulation's virtual clock."""
-        return self.virtual_ms if self.mocks is not None else self.wall_ms()
+        """The run's clock: Temporal's workflow time (`segue simulate --temporal` runs
+        on a time-skipping server: engine/temporal/simulation.py)."""
+        return self.wall_ms()
 
     def emit(self, event: Event) -> None:
         """An event for the coordinator, taken at the drive loop's next turn."""

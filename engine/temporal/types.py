@@ -1,7 +1,10 @@
 """The payloads that cross Temporal: workflow input and result, activity inputs.
 
 Plain dataclasses of JSON values, so Temporal's default converter carries them and
-replays read them back exactly.
+replays read them back exactly. Fields only simulations once set (`mocks` in the input
+and the request, `sequence` in the result) are gone: `segue simulate --temporal` serves
+its mocks from an activity of its own (engine/temporal/simulation.py). Payloads written
+before still read, as a reader ignores fields it does not know.
 """
 
 from __future__ import annotations
@@ -46,7 +49,6 @@ class InterpreterInput:
     task_queue: str = DEFAULT_TASK_QUEUE
     started_at_ms: int | None = None
     trace: bool = True  # write trace events and the run projection to the store
-    mocks: list[dict[str, Any]] | None = None  # `segue simulate --temporal`: served results
     parent_run_id: str | None = None
     rerun: dict[str, Any] | None = None  # a failed run's RerunPoint: start where it stopped
     # The actions' own retry layers (LANGUAGE.md §8), action -> numbers, as the starter's
@@ -60,7 +62,7 @@ class InterpreterInput:
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0
     timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
-    carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters, mocks
+    carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters
     continued: int = 0  # how many times this run continued as new
     # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
     # run has an empty `run_id` and takes its workflow id as its run id.
@@ -90,8 +92,6 @@ class InterpreterResult:
     output: Any
     errors: list[dict[str, Any]]
     errors_dropped: int = 0
-    # Only for simulations: [task, iteration, route, status] per execution.
-    sequence: list[list[Any]] | None = None
     continued: int = 0  # how many times the run continued as new
 
 
@@ -110,7 +110,6 @@ class ActionRequest:
     input: Any
     item: int | None = None
     timeout_seconds: float | None = None
-    mock: dict[str, Any] | None = None  # the served outcome in simulations
     # Trace events the activity writes while the action runs (see the interpreter).
     trace: TraceBatch | None = None
     # The run's secret values known so far: the activity masks them in the errors and

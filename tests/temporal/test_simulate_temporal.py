@@ -1,9 +1,22 @@
-"""`segue simulate --temporal` agrees with `segue simulate` on every case.
+"""`segue simulate --temporal` agrees with `segue simulate` on every case, up to the
+clock and the order in which completions arrive.
 
-Each conformance case (and each of the engine's semantic cases) runs through the real
-interpreter workflow and worker on the real dev server, with the mocks served as
-action results; status, output, errors and the multiset of executions must match the
-in-process simulation.
+Each conformance case (and each of the engine's semantic cases) runs through the
+unchanged production workflow and worker on a real, time-skipping dev server, with the
+mocks served by the harness's action activity (engine/temporal/simulation.py); status,
+output, errors and the multiset of executions must match the in-process simulation.
+
+Two kinds of case cannot match, and are listed below with why:
+- CLOCK: the output reads the clock. The simulator's clock starts at VIRTUAL_EPOCH_MS and
+  moves only by timers; the workflow's is Temporal's, which starts now and also moves
+  by the time the server and worker take (time skipping removes only the waits). Their
+  status, errors and executions must still match.
+- ARRIVAL: the simulator completes every dispatch of a wave together, in start order,
+  before anything new starts; the production workflow takes each completion as it
+  arrives and starts what became ready at once. Where two completions of one wave
+  decide differently depending on which comes first (a failure beside a success, a
+  join's arrivals, which publish wins, whether in-flight items finish), production
+  takes one of the legal orders and the simulator another.
 """
 
 from __future__ import annotations
@@ -21,7 +34,7 @@ import yaml
 from engine.language.loader import load_workflow
 from engine.simulator.mocks import parse_mocks
 from engine.simulator.waves import simulate
-from engine.temporal.simulation import simulate_on_temporal, simulation_worker
+from engine.temporal.simulation import Harness, simulate_on_temporal, simulation_worker
 from tests.conformance.test_conformance import CONFORMANCE
 from tests.support.temporal import BackgroundLoop
 
@@ -29,35 +42,69 @@ pytestmark = pytest.mark.temporal
 SEMANTICS = Path(__file__).resolve().parents[1] / "semantics"
 
 
+CLOCK = {
+    "semantics/expressions::bindings and the virtual clock (describe has two inbound "
+    "transitions, so it splits into route 1)",
+    "semantics/expressions::undefined in an input is an error naming task, field and expression",
+    "semantics/expressions::a condition must give a boolean",
+    "semantics/expressions::$eval is not available",
+    "semantics/retry::four attempts with delays 2, 4 and 5 (capped) seconds",
+    "semantics/retry::retry.when can retry a succeeded attempt; the task's own fields "
+    "override the workflow's",
+    "semantics/retry::when the retries run out the last attempt stands",
+}
+# Cases (or, ending in "::", whole files) whose outcome depends on the arrival order: a
+# failure and a success, or several arrivals at one join, completing in one wave. Which
+# order production takes varies from run to run, so these may pass or fail (xfail, not
+# strict); the rest must agree every time.
+ARRIVAL = (
+    "parallel::test_fail_single_branch",
+    "semantics/join-arrivals-all-three-transitions::",
+    "semantics/join-arrivals-all-two-transitions::",
+    "semantics/join-arrivals-two-of-three-three-transitions::",
+    "semantics/join-arrivals-two-of-three-two-transitions::",
+    "semantics/join-loop-race::looping back before the barrier fired counts once",
+    "semantics/join-one-two-transitions::a failed source's transition without `when` still "
+    "arrives, once",
+    "semantics/rerun::",
+    "semantics/splits::a failed route fails the run; the other route stops too",
+    "semantics/with-items::a failed item (after its retry) stops new items; in-flight ones "
+    "finish; failed and unstarted items are null",
+)
+
+
+def _param(text: str, name: str, case: dict[str, Any], case_id: str) -> Any:
+    marks = []
+    if any(
+        case_id == known or (known.endswith("::") and case_id.startswith(known))
+        for known in ARRIVAL
+    ):
+        marks.append(pytest.mark.xfail(reason="depends on the arrival order", strict=False))
+    return pytest.param(text, name, case, case_id in CLOCK, id=case_id, marks=marks)
+
+
 def _all_cases() -> list[Any]:
     params = []
     for cases_file in sorted(CONFORMANCE.glob("*.cases.yaml")):
         workflow = cases_file.with_name(cases_file.name.replace(".cases.yaml", ".yaml"))
         for case in yaml.safe_load(cases_file.read_text()):
-            params.append(
-                pytest.param(
-                    workflow.read_text(), workflow.stem, case, id=f"{workflow.stem}::{case['name']}"
-                )
-            )
+            case_id = f"{workflow.stem}::{case['name']}"
+            params.append(_param(workflow.read_text(), workflow.stem, case, case_id))
     for path in sorted(SEMANTICS.glob("*.yaml")):
         document = yaml.safe_load(path.read_text())
         for case in document["cases"]:
             params.append(
-                pytest.param(
-                    document["workflow"],
-                    path.stem,
-                    case,
-                    id=f"semantics/{path.stem}::{case['name']}",
+                _param(
+                    document["workflow"], path.stem, case, f"semantics/{path.stem}::{case['name']}"
                 )
             )
     return params
 
 
 @pytest.fixture(scope="module")
-def worker_queue(
-    temporal_address: str, background_loop: BackgroundLoop
-) -> Iterator[tuple[Any, str]]:
-    context: AbstractAsyncContextManager[tuple[Any, str]] = simulation_worker(temporal_address)
+def harness(background_loop: BackgroundLoop) -> Iterator[Harness]:
+    # A dev server of the harness's own: time skipping is a server flag.
+    context: AbstractAsyncContextManager[Harness] = simulation_worker()
     entered = background_loop.run(context.__aenter__())
     try:
         yield entered
@@ -65,10 +112,10 @@ def worker_queue(
         background_loop.run(context.__aexit__(None, None, None))
 
 
-def _comparable(outcome: dict[str, Any]) -> dict[str, Any]:
+def _comparable(outcome: dict[str, Any], clock: bool) -> dict[str, Any]:
     return {
         "status": outcome["status"],
-        "output": outcome["output"],
+        "output": None if clock else outcome["output"],
         "errors": sorted(json.dumps(e, sort_keys=True) for e in outcome["errors"]),
         "executions": Counter(
             (e["task"], e["iteration"], e["route"], e["status"]) for e in outcome["sequence"]
@@ -76,20 +123,18 @@ def _comparable(outcome: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("text", "name", "case"), _all_cases())
+@pytest.mark.parametrize(("text", "name", "case", "clock"), _all_cases())
 def test_temporal_agrees_with_simulation(
     text: str,
     name: str,
     case: dict[str, Any],
-    worker_queue: tuple[Any, str],
+    clock: bool,
+    harness: Harness,
     background_loop: BackgroundLoop,
 ) -> None:
-    client, task_queue = worker_queue
     spec = load_workflow(text, f"{name}.yaml", name=name)
     run_input = case.get("input") or {}
     mocks = case.get("mocks") or []
     expected = simulate(spec, run_input, parse_mocks(mocks)).to_json()
-    got = background_loop.run(
-        simulate_on_temporal(client, task_queue, spec, text, run_input, mocks)
-    )
-    assert _comparable(got) == _comparable(expected)
+    got = background_loop.run(simulate_on_temporal(harness, spec, text, run_input, mocks))
+    assert _comparable(got, clock) == _comparable(expected, clock)
