@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.coordinator import DispatchAction, ExecutionRef
 from engine.temporal.continuation import Carried, carried_of
-from engine.temporal.types import InterpreterInput, SequenceRow
+from engine.temporal.types import InterpreterInput
 
 WAIT = msgspec.to_builtins(
     DispatchAction(ExecutionRef(4, "approve", 1, 0), 1, "core.approval", {"timeout": 60})
@@ -43,17 +43,6 @@ def test_a_record_of_a_simulation_before_it_left_the_workflow_still_reads() -> N
 def test_what_is_written_reads_back() -> None:
     record = Carried(trace=(9, 4, 4), waits=[(WAIT, None)], limits_asked=True)
     assert carried_of(_input(msgspec.to_builtins(record))) == record
-
-
-def test_a_simulated_sequence_is_carried_as_the_rows_it_always_was() -> None:
-    rows = [["fetch", 1, 0, "succeeded", 1], ["notify", 2, 3, "running", 4]]
-    carried = carried_of(_input({"sequence": rows}))
-    assert carried.sequence == [
-        SequenceRow("fetch", 1, 0, "succeeded", 1),
-        SequenceRow("notify", 2, 3, "running", 4),
-    ]
-    assert msgspec.to_builtins(carried)["sequence"] == rows
-    assert [row.summary() for row in carried.sequence] == [row[:4] for row in rows]
 
 
 @pytest.mark.parametrize(
