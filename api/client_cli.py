@@ -16,13 +16,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from api.cli_render import error_line, problem_lines, status_word
+from api.found_api import FoundApi, data_dir, find_api
 from engine.cli.simulate import UsageProblem, read_document
 
 TERMINAL_EVENTS = frozenset({"WORKFLOW_COMPLETED", "WORKFLOW_FAILED", "WORKFLOW_CANCELLED"})
@@ -30,34 +30,6 @@ TERMINAL_EVENTS = frozenset({"WORKFLOW_COMPLETED", "WORKFLOW_FAILED", "WORKFLOW_
 
 class ApiProblem(Exception):
     """The API answered with an error (problem JSON) or could not be reached."""
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("SEGUE_DATA_DIR", ".segue")).resolve()
-
-
-@dataclass(frozen=True)
-class FoundApi:
-    """An API to talk to, and the stack's demo service when the API is a `segue dev`."""
-
-    url: str
-    demo: str = ""
-
-
-def find_api(explicit: str | None) -> FoundApi | None:
-    """`--api`, else SEGUE_API_URL, else the live stack of this directory's data dir,
-    else the most recently started live stack of this user (from any directory)."""
-    from api.stackstate import live_stacks, stack_of
-
-    if explicit:
-        return FoundApi(explicit.rstrip("/"))
-    if os.environ.get("SEGUE_API_URL"):
-        return FoundApi(os.environ["SEGUE_API_URL"].rstrip("/"))
-    record = stack_of(data_dir())
-    if record is None:
-        running = live_stacks()
-        record = running[0] if running else None
-    return FoundApi(record.api, record.demo) if record is not None else None
 
 
 @contextlib.contextmanager

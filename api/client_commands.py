@@ -16,13 +16,13 @@ from api.cli_render import error_line, status_word
 from api.client_cli import (
     Api,
     ApiProblem,
-    find_api,
     follow_logs,
     follow_run,
     print_outcome,
     register_file,
     settled_status,
 )
+from api.found_api import find_api
 from engine.cli.simulate import UsageProblem, read_document
 
 Command = Callable[[Api, argparse.Namespace], int]

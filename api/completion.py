@@ -95,7 +95,7 @@ def _ask(parsed_args: argparse.Namespace, path: str, params: dict[str, Any]) -> 
     """GET from the stack `segue` would use; None when there is none or it fails."""
     import httpx
 
-    from api.client_cli import find_api
+    from api.found_api import find_api
 
     found = find_api(getattr(parsed_args, "api", None))
     if found is None:

@@ -63,7 +63,8 @@ def _from_file(file: str) -> GraphView | None:
 
 
 def _from_api(name: str, args: argparse.Namespace) -> GraphView | None:
-    from api.client_cli import Api, ApiProblem, find_api
+    from api.client_cli import Api, ApiProblem
+    from api.found_api import find_api
 
     found = find_api(args.api)
     if found is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.client_cli import find_api
+from api.found_api import find_api
 from api.stackstate import StackRecord, live_stacks, publish, user_state_dir
 
 

@@ -53,10 +53,15 @@ def test_a_stack_that_fails_offers_options_only_and_quickly(answers: str) -> Non
         port = silent.getsockname()[1] if answers == "never answers" else 9
         env = clean_env(SEGUE_API_URL=f"http://127.0.0.1:{port}")
         started = time.monotonic()
+        complete("bash", "segue trace --", env=env)  # options only: nothing asks the stack
+        baseline = time.monotonic() - started
+        started = time.monotonic()
         words = complete("bash", "segue trace ", env=env)
         elapsed = time.monotonic() - started
     assert words and all(word.startswith("-") for word in words), words
-    assert elapsed < 5, elapsed
+    # What the stack costs beyond starting the completer (seconds under load): the 1 s
+    # timeout and some slack, measured against the same process doing no request.
+    assert elapsed - baseline < 3, (elapsed, baseline)
 
 
 @pytest.mark.parametrize("shell", ["powershell", "", "bash; rm"])
