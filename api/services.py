@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 import psycopg
 from temporalio.client import Client
 
-from api import cpu_work
+from api import cpu_work, what_if
 from api.config import ApiConfig
 from api.correlation import EventKeyRules
 from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
@@ -238,6 +238,25 @@ class Services:
             version.content_hash,
             given,
         )
+
+    async def what_if(
+        self, version: WorkflowVersion, given_input: Any, raw_mocks: Any
+    ) -> dict[str, Any]:
+        """The simulated run of a version with these mocks (api/what_if.py), in a worker
+        process; 422 INPUT_INVALID / MOCKS_INVALID / TOO_COSTLY as problems."""
+        what_if.check_mocks_size(raw_mocks)
+        answer = await self._off_loop(
+            "simulating the run",
+            what_if.SIMULATE_DEADLINE_SECONDS,
+            what_if.simulate_version,
+            version.name,
+            version.yaml,
+            version.content_hash,
+            given_input,
+            raw_mocks,
+        )
+        what_if.raise_refusal(answer)
+        return {**answer, "version": version.version}
 
     async def _off_loop(self, what: str, seconds: float, fn: Callable[..., T], *args: Any) -> T:
         try:

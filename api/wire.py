@@ -129,6 +129,14 @@ class StartRunRequest(Wire, forbid_unknown_fields=True):
     version: int | None = None
 
 
+class SimulateRequest(Wire, forbid_unknown_fields=True):
+    """`POST /workflows/{name}/simulate`: a what-if (api/what_if.py)."""
+
+    input: Any = msgspec.field(default_factory=dict)  # the run input; checked against the schema
+    version: int | None = None  # None: the latest
+    mocks: Any = msgspec.field(default_factory=list)  # `segue simulate`'s mocks document
+
+
 class RerunRequest(Wire, forbid_unknown_fields=True):
     input: Any = None  # None: the input of the run being rerun
     from_: str = msgspec.field(default="start", name="from")
