@@ -4,6 +4,7 @@
 import { get, post } from "./api.js";
 import { h, clear, problemBox, announce } from "./dom.js";
 import { drawGraph } from "./graph.js";
+import { whatIfPanel } from "./whatif.js";
 
 export async function showCatalog(main) {
   const { workflows } = await get("/workflows");
@@ -98,5 +99,11 @@ export async function showWorkflow(main, name, query) {
     const line = [...document.querySelectorAll(".yaml li code")].findIndex((c) => c.textContent.trim() === `${task}:`);
     if (line >= 0) document.getElementById(`line-${line + 1}`).scrollIntoView({ block: "center" });
   } });
+  // What if, before any run: the start form's input, and every action left to the
+  // simulator's defaults (inline core actions run, others succeed with null) until mocked.
+  start.after(whatIfPanel({
+    name, version, graph, drawn, real: () => null,
+    load: async () => { let value = {}; try { value = JSON.parse(input.value || "{}"); } catch { /* edited there */ } return { input: value, mocks: [] }; },
+  }));
   return null;
 }

@@ -74,10 +74,13 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const mid = info.points[Math.floor(info.points.length / 2)];
       const count = s("text", { x: mid.x + 4, y: mid.y - 4, class: "edge-count" });
       const title = s("title", { text: `${edge.from} → ${edge.to}: transition ${edge.transition}${edge.when ? ` when ${edge.when}` : " (always)"}` });
-      group.append(title, count);
+      // What if (whatif.js): the simulated path, dashed over the real one with its own count.
+      const ghost = s("path", { d: path.getAttribute("d"), class: "edge-whatif" });
+      const ghostCount = s("text", { x: mid.x + 4, y: mid.y + 12, class: "edge-whatif-count" });
+      group.append(title, ghost, count, ghostCount);
       const keyText = `${edge.from}->${edge.to}`;
       if (!edges.has(keyText)) edges.set(keyText, []);
-      const item = { path, count, title, edge, group };
+      const item = { path, count, title, edge, group, ghost, ghostCount, base: title.textContent, whatIf: "" };
       group.dataset.from = edge.from;
       group.dataset.to = edge.to;
       group.dataset.transition = String(edge.transition);
@@ -111,15 +114,19 @@ export function drawGraph(container, view, { onSelect } = {}) {
     const x = box.x - box.width / 2, y = box.y - box.height / 2;
     const glyph = s("text", { x: x + 10, y: y + 19, class: "glyph", "aria-hidden": "true", text: GLYPHS.pending });
     const counter = s("text", { x: x + box.width - 8, y: y + 19, class: "counter", "text-anchor": "end" });
+    const ring = s("rect", { x: x - 5, y: y - 5, width: box.width + 10, height: box.height + 10, rx: 13, class: "whatif-ring" });
+    // Under the box (between ranks), so it never covers the node's own words.
+    const badge = s("text", { x: x + box.width, y: y + box.height + 15, class: "whatif-badge", "text-anchor": "end" });
     const group = s("g", {
       class: `node kind-${node.kind} status-pending`, tabindex: 0, role: "button", "data-task": node.id,
       "aria-label": `${node.id}: ${STATUS_WORDS.pending}`,
     },
+    ring,
     s("rect", { x, y, width: box.width, height: box.height, rx: node.kind === "join" ? 2 : 10, class: "box" }),
     glyph,
     s("text", { x: x + 28, y: y + 19, class: "name", text: node.id }),
     s("text", { x: x + 28, y: y + 36, class: "sub", text: subtitle(node).slice(0, 44) }),
-    counter);
+    counter, badge);
     const select = () => onSelect && onSelect(node.id);
     group.addEventListener("click", select);
     group.addEventListener("keydown", (event) => {
@@ -127,7 +134,7 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const step = ARROWS[event.key];
       if (step) { event.preventDefault(); moveFocus(node.id, step); }
     });
-    nodes.set(node.id, { group, glyph, counter, node });
+    nodes.set(node.id, { group, glyph, counter, node, ring, badge, label: `${node.id}: ${STATUS_WORDS.pending}`, whatIf: "" });
     nodeLayer.append(group);
   }
   svg.append(nodeLayer);
@@ -147,6 +154,23 @@ export function drawGraph(container, view, { onSelect } = {}) {
       if (score < bestScore) { bestScore = score; best = id; }
     }
     if (best) nodes.get(best).group.focus();
+  }
+  // An edge's words: why the run took it (once the run page painted it), then the what-if.
+  let painted = null;
+  function explain(item) {
+    const reason = painted && painted.reasons ? painted.reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
+    const count = painted ? painted.transitions.get(`${item.edge.from}->${item.edge.to}`) || 0 : 0;
+    const text = (painted ? explainEdge(item.edge, reason, count) : item.base) + item.whatIf;
+    if (item.title.textContent === text) return; // every frame repaints: touch only changes
+    item.title.textContent = text;
+    // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
+    if (reason || item.whatIf) {
+      item.group.setAttribute("tabindex", "0");
+      item.group.setAttribute("aria-label", text);
+    } else {
+      item.group.removeAttribute("tabindex");
+      item.group.removeAttribute("aria-label");
+    }
   }
   clear(container).append(svg, why);
   // For measurements (docs/performance.md): the first frame after the graph is in.
@@ -168,27 +192,41 @@ export function drawGraph(container, view, { onSelect } = {}) {
       if (c && c.failed && runs > 1) counter += ` ${c.failed}✗`;
       entry.counter.textContent = counter;
       const laps = runs > 1 ? `, ${runs} executions` : runs === 1 ? ", 1 execution" : "";
-      entry.group.setAttribute("aria-label", `${task}: ${STATUS_WORDS[status] || status}${laps}`);
+      entry.label = `${task}: ${STATUS_WORDS[status] || status}${laps}`;
+      entry.group.setAttribute("aria-label", entry.label + entry.whatIf);
     },
     paintEdges(transitions, reasons) {
+      painted = { transitions, reasons };
       for (const [key, list] of edges) {
         const count = transitions.get(key) || 0;
         for (const item of list) {
           item.path.classList.toggle("taken", count > 0);
           item.path.setAttribute("marker-end", count > 0 ? "url(#arrow-taken)" : "url(#arrow)");
           item.count.textContent = count > 1 ? `×${count}` : "";
-          const reason = reasons ? reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
-          const text = explainEdge(item.edge, reason, count);
-          if (item.title.textContent === text) continue; // every frame repaints: touch only changes
-          item.title.textContent = text;
-          // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
-          if (reason) {
-            item.group.setAttribute("tabindex", "0");
-            item.group.setAttribute("aria-label", text);
-          } else {
-            item.group.removeAttribute("tabindex");
-            item.group.removeAttribute("aria-label");
-          }
+          explain(item);
+        }
+      }
+    },
+    /** Draw a what-if (POST /workflows/{name}/simulate) over the graph; null clears it.
+     * Its own marks only (a dashed ring, an "if" badge, a dashed edge with its count), so
+     * the real run's colours stay as they are and repaint independently. */
+    paintWhatIf(result) {
+      for (const [id, entry] of nodes) {
+        const sim = result ? result.tasks[id] : undefined;
+        entry.ring.setAttribute("class", `whatif-ring${sim ? ` shown whatif-${sim.status}` : ""}`);
+        entry.badge.textContent = !result ? "" : sim ? `if ${GLYPHS[sim.status] || "•"}${sim.executions > 1 ? ` ×${sim.executions}` : ""}` : "if ○";
+        entry.whatIf = !result ? "" : `; what if: ${sim ? `${STATUS_WORDS[sim.status] || sim.status}, ${sim.executions} execution${sim.executions === 1 ? "" : "s"}` : "not reached"}`;
+        entry.group.setAttribute("aria-label", entry.label + entry.whatIf);
+      }
+      const taken = new Map();
+      for (const e of result ? result.edges : []) taken.set(`${e.from}#${e.transition}->${e.to}`, e.taken);
+      for (const list of edges.values()) {
+        for (const item of list) {
+          const count = taken.get(`${item.edge.from}#${item.edge.transition}->${item.edge.to}`) || 0;
+          item.ghost.setAttribute("class", `edge-whatif${count ? " shown" : ""}`);
+          item.ghostCount.textContent = count ? `if ×${count}` : "";
+          item.whatIf = !result ? "" : count ? `. What if: taken ${count > 1 ? `×${count}` : "once"}` : ". What if: not taken";
+          explain(item);
         }
       }
     },

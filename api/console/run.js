@@ -9,6 +9,7 @@ import { apply, emptyRun, replay, duration, STATUS_WORDS } from "./state.js";
 import { timeline } from "./timeline.js";
 import { statusBadge } from "./runs.js";
 import { replaceQuery } from "./route.js";
+import { simulatedStatus, whatIfPanel } from "./whatif.js";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"]);
 const PAGE = 50; // executions per page in the inspector
@@ -40,6 +41,15 @@ export async function showRun(main, runId, query) {
     h("div", { class: "run-body" }, h("section", { class: "graph-pane", "aria-label": "run graph" }, graphBox, legend), inspector),
     scrubber, gantt.element);
   const drawn = drawGraph(graphBox, graph, { onSelect: (task) => selectNode(task, true) });
+  // What if: the run's export (its input, every recorded result) is the starting mocks.
+  scrubber.before(whatIfPanel({
+    name: run.workflowId, version: run.workflowVersion, graph, drawn,
+    load: async () => { const c = await get(path("export")); return { input: c.input, mocks: c.mocks }; },
+    real: () => ({
+      status: simulatedStatus(run.status),
+      tasks: new Map([...state.nodes].map(([task, s]) => [task, { executions: s.executions.length, status: s.status }])),
+    }),
+  }));
 
   // ---------------------------------------------------------------- rendering
   let frame = 0;
