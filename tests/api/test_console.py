@@ -614,3 +614,67 @@ def test_what_if_on_a_workflow_page(harness: Harness, console: tuple[Any, list[s
     )
     assert node(page, "report").locator(".whatif-badge").text_content() == "if \u25cb"
     assert not problems, problems
+
+
+TALKING = """\
+version: 1
+input:
+  password: {type: string, secret: true}
+tasks:
+  login:
+    action: test.login
+    input: {user: ada, password: <% $ctx.password %>}
+    next: [{do: talk}]
+  talk:
+    action: shell.run
+    input:
+      argv:
+        - python3
+        - -u
+        - -c
+        - |
+          import time
+          for i in range(1, 251):
+              print(f'line {i}')
+          time.sleep(4)
+          print('last line')
+"""
+
+
+@needs_chromium
+def test_an_executions_log_lines_in_the_inspector(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    """Paged (200 lines, then the next page on request), live while the attempt runs
+    (the last line arrives over the log stream), masked as the API masks them."""
+    page, problems = console
+    name = unique("talking")
+    harness.register(name, TALKING)
+    run_id = harness.start(name, {"password": "hunter2-secret"})
+    harness.wait_for_event(run_id, lambda e: e.get("nodeId") == "talk" and e["type"] == "STARTED")
+    page.goto(f"{harness.url}/#/runs/{run_id}?node=talk")
+    lines = page.locator("#log-lines li")
+    page.wait_for_function(  # the first page holds 200 lines once all 250 are printed
+        "() => document.querySelectorAll('#log-lines li').length === 200", timeout=20_000
+    )
+    assert lines.nth(0).locator(".message").inner_text() == "line 1"
+    page.get_by_role("button", name="Show the next 200 lines").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#log-lines li').length === 250", timeout=20_000
+    )
+    assert "status-running" in (node(page, "talk").get_attribute("class") or "").split()
+    page.wait_for_selector("#log-state >> text=live", timeout=10_000)
+    # Printed four seconds later, while the page follows: it arrives without a reload.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#log-lines .message')]"
+        ".some(m => m.textContent === 'last line')",
+        timeout=20_000,
+    )
+    wait_status(page, "talk", "succeeded")
+    page.wait_for_selector("#log-state >> text=251 lines", timeout=20_000)
+    # Another execution: its own lines, the secret input masked as stored.
+    node(page, "login").click()
+    page.wait_for_selector("#log-lines li", timeout=20_000)
+    text = page.locator("#log-lines").inner_text()
+    assert "logging in as ada with ***" in text and "hunter2-secret" not in text
+    assert not problems, problems
