@@ -212,13 +212,16 @@ class Services:
         await self.store.close()
         self.cpu.close()
 
-    async def check_workflow(self, body: bytes, name: str) -> cpu_work.RegistrationCheck:
-        """Registration's checks (`segue validate`'s), in a worker process."""
+    async def check_workflow(
+        self, body: bytes, name: str, *, sketch: bool = False
+    ) -> cpu_work.RegistrationCheck:
+        """Registration's checks (`segue validate`'s), in a worker process; with `sketch`,
+        the file's graph and each finding's task too (`POST /workflows/validate`)."""
         registered = frozenset(found.name for found in await list_workflows(self.pool))
         return await self._off_loop(
             "checking the workflow",
             CHECK_DEADLINE_SECONDS,
-            cpu_work.check_for_registration,
+            cpu_work.check_for_validation if sketch else cpu_work.check_for_registration,
             body,
             name,
             self.action_names,

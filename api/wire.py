@@ -38,12 +38,15 @@ class DiagnosticView(Wire):
     category: str
     message: str
     severity: str = "error"
+    task: str | None = None  # the task the finding falls in (POST /workflows/validate)
 
 
 class ValidationReport(Wire):
     valid: bool
     errors: list[DiagnosticView]
     warnings: list[DiagnosticView]
+    # The file's tasks and transitions as written (version 0), even when it has errors.
+    graph: GraphView | None = None
 
 
 class RegisteredWorkflow(Wire):

@@ -52,8 +52,28 @@ function validator() {
       for (const e of report.errors) if (e.line != null && !marks.has(e.line)) marks.set(e.line, `${e.category}: ${e.message}`);
       result.append(h("p", { class: report.valid ? "ok" : "problem", text: report.valid ? "Valid." : `${report.errors.length} error(s)` }),
         h("ul", {}, [...report.errors, ...report.warnings].map((e) =>
-          h("li", {}, h("a", { href: `#line-${e.line}`, text: `line ${e.line ?? "?"}:${e.column ?? "?"}` }), ` ${e.severity} ${e.category}: ${e.message}`))),
-        yamlView(area.value, marks));
+          h("li", {}, h("a", { href: `#line-${e.line}`, text: `line ${e.line ?? "?"}:${e.column ?? "?"}` }),
+            e.task ? ` (task ${e.task})` : "", ` ${e.severity} ${e.category}: ${e.message}`))));
+      // The file's graph as written, the tasks its findings fall in marked (a click goes
+      // to the task's first finding in the text below).
+      const byTask = new Map();
+      const firstLine = new Map();
+      for (const e of [...report.errors, ...report.warnings]) {
+        if (!e.task) continue;
+        if (!byTask.has(e.task)) { byTask.set(e.task, []); firstLine.set(e.task, e.line); }
+        byTask.get(e.task).push(`${e.severity} line ${e.line ?? "?"}: ${e.message}`);
+      }
+      if (report.graph && report.graph.nodes.length) {
+        const box = h("div", { class: "graph-box", id: "validate-graph" });
+        result.append(h("section", { "aria-label": "graph of the checked file" }, box));
+        const drawn = drawGraph(box, report.graph, { onSelect: (task) => {
+          drawn.select(task);
+          const line = firstLine.get(task);
+          if (line != null) document.getElementById(`line-${line}`)?.scrollIntoView({ block: "center" });
+        } });
+        drawn.markFindings(byTask);
+      }
+      result.append(yamlView(area.value, marks));
       announce(report.valid ? "The file is valid" : `${report.errors.length} errors`);
     } catch (error) { result.append(problemBox(error)); }
   });

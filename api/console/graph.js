@@ -230,6 +230,17 @@ export function drawGraph(container, view, { onSelect } = {}) {
         }
       }
     },
+    /** Mark the tasks a validation's findings fall in (`byTask`: task -> [words]). */
+    markFindings(byTask) {
+      for (const [id, entry] of nodes) {
+        const found = byTask.get(id) || [];
+        entry.group.classList.toggle("has-finding", found.length > 0);
+        entry.glyph.textContent = found.length ? "!" : GLYPHS.pending;
+        entry.counter.textContent = found.length ? `⚠ ${found.length}` : "";
+        entry.group.setAttribute("aria-label", found.length
+          ? `${id}: ${found.length} finding${found.length === 1 ? "" : "s"}: ${found.join("; ")}` : entry.label);
+      }
+    },
     select(task) {
       for (const [id, entry] of nodes) {
         entry.selected = id === task;

@@ -125,11 +125,12 @@ class WorkflowController(Controller):
     async def validate(
         self, services: ServicesDep, body: RawBody, name: FromQuery[str] = "workflow"
     ) -> ValidationReport:
-        checked = await services.check_workflow(body, checked_name(name))
+        checked = await services.check_workflow(body, checked_name(name), sketch=True)
         return ValidationReport(
             valid=not checked.errors,
-            errors=diagnostic_views(checked.errors),
-            warnings=diagnostic_views(checked.warnings),
+            errors=diagnostic_views(checked.errors, checked.error_tasks),
+            warnings=diagnostic_views(checked.warnings, checked.warning_tasks),
+            graph=checked.graph,
         )
 
     @get(

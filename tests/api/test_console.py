@@ -678,3 +678,37 @@ def test_an_executions_log_lines_in_the_inspector(
     text = page.locator("#log-lines").inner_text()
     assert "logging in as ada with ***" in text and "hunter2-secret" not in text
     assert not problems, problems
+
+
+@needs_chromium
+def test_validation_findings_are_marked_on_the_graph_of_a_pasted_file(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    from tests.api.test_validation_graph import BROKEN
+
+    page, problems = console
+    page.goto(f"{harness.url}/#/workflows")
+    page.locator("#paste").fill(BROKEN)
+    page.get_by_role("button", name="Validate").click()
+    graph = page.locator("#validate-graph")
+    graph.locator("g.node").nth(2).wait_for(timeout=20_000)
+
+    def finding(task: str) -> Any:
+        return graph.locator(f'g.node[data-task="{task}"]')
+
+    assert "has-finding" in (finding("second").get_attribute("class") or "")
+    label = finding("second").get_attribute("aria-label") or ""
+    assert (
+        label.startswith("second: 2 findings: error line 9:") and "no task named 'missing'" in label
+    )
+    assert finding("second").locator("text.counter").text_content() == "\u26a0 2"
+    assert "has-finding" in (finding("first").get_attribute("class") or "")
+    assert "has-finding" not in (finding("third").get_attribute("class") or "")
+    assert "(task second)" in page.locator("main").inner_text()  # in the list too
+    assert page.locator("#line-9.marked").count() == 1  # and on the lines
+    # The keyboard reaches a marked task; Enter brings its first finding's line into view.
+    finding("second").focus()
+    page.keyboard.press("Enter")
+    assert "selected" in (finding("second").get_attribute("class") or "")
+    shot(page, tmp_path, "validate-graph")
+    assert not problems, problems
