@@ -74,13 +74,11 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const mid = info.points[Math.floor(info.points.length / 2)];
       const count = s("text", { x: mid.x + 4, y: mid.y - 4, class: "edge-count" });
       const title = s("title", { text: `${edge.from} → ${edge.to}: transition ${edge.transition}${edge.when ? ` when ${edge.when}` : " (always)"}` });
-      // What if (whatif.js): the simulated path, dashed over the real one with its own count.
-      const ghost = s("path", { d: path.getAttribute("d"), class: "edge-whatif" });
-      const ghostCount = s("text", { x: mid.x + 4, y: mid.y + 12, class: "edge-whatif-count" });
-      group.append(title, ghost, count, ghostCount);
+      group.append(title, count);
       const keyText = `${edge.from}->${edge.to}`;
       if (!edges.has(keyText)) edges.set(keyText, []);
-      const item = { path, count, title, edge, group, ghost, ghostCount, base: title.textContent, whatIf: "" };
+      // `ghost`: the what-if's dashed edge, made the first time a what-if is drawn.
+      const item = { path, count, title, edge, group, mid, ghost: null, ghostCount: null, base: title.textContent, whatIf: "" };
       group.dataset.from = edge.from;
       group.dataset.to = edge.to;
       group.dataset.transition = String(edge.transition);
@@ -114,19 +112,15 @@ export function drawGraph(container, view, { onSelect } = {}) {
     const x = box.x - box.width / 2, y = box.y - box.height / 2;
     const glyph = s("text", { x: x + 10, y: y + 19, class: "glyph", "aria-hidden": "true", text: GLYPHS.pending });
     const counter = s("text", { x: x + box.width - 8, y: y + 19, class: "counter", "text-anchor": "end" });
-    const ring = s("rect", { x: x - 5, y: y - 5, width: box.width + 10, height: box.height + 10, rx: 13, class: "whatif-ring" });
-    // Under the box (between ranks), so it never covers the node's own words.
-    const badge = s("text", { x: x + box.width, y: y + box.height + 15, class: "whatif-badge", "text-anchor": "end" });
     const group = s("g", {
       class: `node kind-${node.kind} status-pending`, tabindex: 0, role: "button", "data-task": node.id,
       "aria-label": `${node.id}: ${STATUS_WORDS.pending}`,
     },
-    ring,
     s("rect", { x, y, width: box.width, height: box.height, rx: node.kind === "join" ? 2 : 10, class: "box" }),
     glyph,
     s("text", { x: x + 28, y: y + 19, class: "name", text: node.id }),
     s("text", { x: x + 28, y: y + 36, class: "sub", text: subtitle(node).slice(0, 44) }),
-    counter, badge);
+    counter);
     const select = () => onSelect && onSelect(node.id);
     group.addEventListener("click", select);
     group.addEventListener("keydown", (event) => {
@@ -134,7 +128,10 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const step = ARROWS[event.key];
       if (step) { event.preventDefault(); moveFocus(node.id, step); }
     });
-    nodes.set(node.id, { group, glyph, counter, node, ring, badge, label: `${node.id}: ${STATUS_WORDS.pending}`, whatIf: "" });
+    // `ring`, `badge`: the what-if's marks, made the first time a what-if is drawn (a
+    // 500-task graph pays nothing for them until then).
+    nodes.set(node.id, { group, glyph, counter, node, x, y, width: box.width, height: box.height,
+      ring: null, badge: null, label: `${node.id}: ${STATUS_WORDS.pending}`, whatIf: "" });
     nodeLayer.append(group);
   }
   svg.append(nodeLayer);
@@ -213,6 +210,15 @@ export function drawGraph(container, view, { onSelect } = {}) {
     paintWhatIf(result) {
       for (const [id, entry] of nodes) {
         const sim = result ? result.tasks[id] : undefined;
+        if (!entry.ring) {
+          if (!result) continue;
+          const { x, y, width: w, height: ht } = entry;
+          entry.ring = s("rect", { x: x - 5, y: y - 5, width: w + 10, height: ht + 10, rx: 13, class: "whatif-ring" });
+          // Under the box (between ranks), so it never covers the node's own words.
+          entry.badge = s("text", { x: x + w, y: y + ht + 15, class: "whatif-badge", "text-anchor": "end" });
+          entry.group.prepend(entry.ring);
+          entry.group.append(entry.badge);
+        }
         entry.ring.setAttribute("class", `whatif-ring${sim ? ` shown whatif-${sim.status}` : ""}`);
         entry.badge.textContent = !result ? "" : sim ? `if ${GLYPHS[sim.status] || "•"}${sim.executions > 1 ? ` ×${sim.executions}` : ""}` : "if ○";
         entry.whatIf = !result ? "" : `; what if: ${sim ? `${STATUS_WORDS[sim.status] || sim.status}, ${sim.executions} execution${sim.executions === 1 ? "" : "s"}` : "not reached"}`;
@@ -223,6 +229,13 @@ export function drawGraph(container, view, { onSelect } = {}) {
       for (const list of edges.values()) {
         for (const item of list) {
           const count = taken.get(`${item.edge.from}#${item.edge.transition}->${item.edge.to}`) || 0;
+          if (!item.ghost) {
+            if (!result) continue;
+            item.ghost = s("path", { d: item.path.getAttribute("d"), class: "edge-whatif" });
+            item.ghostCount = s("text", { x: item.mid.x + 4, y: item.mid.y + 12, class: "edge-whatif-count" });
+            item.path.after(item.ghost);
+            item.group.append(item.ghostCount);
+          }
           item.ghost.setAttribute("class", `edge-whatif${count ? " shown" : ""}`);
           item.ghostCount.textContent = count ? `if ×${count}` : "";
           item.whatIf = !result ? "" : count ? `. What if: taken ${count > 1 ? `×${count}` : "once"}` : ". What if: not taken";
