@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -636,7 +637,7 @@ tasks:
           import time
           for i in range(1, 251):
               print(f'line {i}')
-          time.sleep(4)
+          time.sleep(10)
           print('last line')
 """
 
@@ -651,7 +652,15 @@ def test_an_executions_log_lines_in_the_inspector(
     name = unique("talking")
     harness.register(name, TALKING)
     run_id = harness.start(name, {"password": "hunter2-secret"})
-    harness.wait_for_event(run_id, lambda e: e.get("nodeId") == "talk" and e["type"] == "STARTED")
+    # Every line before the pause is stored before the page opens, so its first page is full
+    # (opened earlier, it would follow the rest live at once: right, but not paging).
+    deadline = time.monotonic() + 30
+    while (
+        len(harness.client.get(f"/runs/{run_id}/logs", params={"task": "talk"}).json()["logs"])
+        < 250
+    ):
+        assert time.monotonic() < deadline, "the lines never arrived"
+        time.sleep(0.2)
     page.goto(f"{harness.url}/#/runs/{run_id}?node=talk")
     lines = page.locator("#log-lines li")
     page.wait_for_function(  # the first page holds 200 lines once all 250 are printed
@@ -664,7 +673,7 @@ def test_an_executions_log_lines_in_the_inspector(
     )
     assert "status-running" in (node(page, "talk").get_attribute("class") or "").split()
     page.wait_for_selector("#log-state >> text=live", timeout=10_000)
-    # Printed four seconds later, while the page follows: it arrives without a reload.
+    # Printed ten seconds later, while the page follows: it arrives without a reload.
     page.wait_for_function(
         "() => [...document.querySelectorAll('#log-lines .message')]"
         ".some(m => m.textContent === 'last line')",
