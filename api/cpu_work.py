@@ -9,10 +9,12 @@ and the content hash rather than the compiled spec.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api import validation
+from api.sketch import sketch, tasks_of
+from api.wire import GraphView
 from engine.action_names import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Category, Diagnostic
@@ -47,6 +49,11 @@ class RegistrationCheck:
     warnings: list[Diagnostic]
     # The declared schedules (engine/language/schedules.py `schedule_to_json`), by name.
     schedules: dict[str, dict[str, Any]] | None = None
+    # For `POST /workflows/validate` (api/sketch.py): the file's task graph as written, and
+    # the task each error and warning falls in.
+    graph: GraphView | None = None
+    error_tasks: tuple[str | None, ...] = ()
+    warning_tasks: tuple[str | None, ...] = ()
 
 
 def check_for_registration(
@@ -63,6 +70,21 @@ def check_for_registration(
         return RegistrationCheck(None, errors, result.warnings)
     schedules = {spec.name: schedule_to_json(spec) for spec in result.spec.schedules}
     return RegistrationCheck(result.spec.content_hash, [], result.warnings, schedules)
+
+
+def check_for_validation(
+    body: bytes, name: str, actions: ActionNameSet, registered: frozenset[str]
+) -> RegistrationCheck:
+    """The registration checks, with the sketch of the file's graph and each finding's
+    task, so a page can mark the tasks a finding is about."""
+    checked = check_for_registration(body, name, actions, registered)
+    found = sketch(body, name)
+    return replace(
+        checked,
+        graph=found.graph if found else None,
+        error_tasks=tuple(tasks_of(found, checked.errors)),
+        warning_tasks=tuple(tasks_of(found, checked.warnings)),
+    )
 
 
 def _schedule_input_problems(spec: WorkflowSpec) -> list[Diagnostic]:

@@ -62,6 +62,8 @@ TITLES: dict[str, str] = {
     "UNHEALTHY": "The service is not ready",
     "TOO_COSTLY": "Checking the request took too much CPU",
     "BUSY": "Every checking process is busy",
+    "MOCKS_INVALID": "The mocks document is not a list of valid entries",
+    "MOCKS_TOO_MANY": "The mocks document has too many entries",
     "CODEC_NOT_CONFIGURED": "This deployment has no payload codec",
     "CODEC_FAILED": "A payload could not be decrypted",
     "SESSION_NOT_NEEDED": "Authentication is off: the codec routes need no session",

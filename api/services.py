@@ -18,7 +18,7 @@ from typing import Any, Final, TypeVar
 import psycopg
 from temporalio.client import Client
 
-from api import cpu_work
+from api import cpu_work, what_if
 from api.config import ApiConfig
 from api.correlation import EventKeyRules
 from api.cpu_pool import CpuDeadlineExceeded, CpuPool, CpuPoolBusy
@@ -221,13 +221,16 @@ class Services:
         await self.store.close()
         self.cpu.close()
 
-    async def check_workflow(self, body: bytes, name: str) -> cpu_work.RegistrationCheck:
-        """Registration's checks (`segue validate`'s), in a worker process."""
+    async def check_workflow(
+        self, body: bytes, name: str, *, sketch: bool = False
+    ) -> cpu_work.RegistrationCheck:
+        """Registration's checks (`segue validate`'s), in a worker process; with `sketch`,
+        the file's graph and each finding's task too (`POST /workflows/validate`)."""
         registered = frozenset(found.name for found in await list_workflows(self.pool))
         return await self._off_loop(
             "checking the workflow",
             CHECK_DEADLINE_SECONDS,
-            cpu_work.check_for_registration,
+            cpu_work.check_for_validation if sketch else cpu_work.check_for_registration,
             body,
             name,
             self.action_names,
@@ -247,6 +250,25 @@ class Services:
             version.content_hash,
             given,
         )
+
+    async def what_if(
+        self, version: WorkflowVersion, given_input: Any, raw_mocks: Any
+    ) -> dict[str, Any]:
+        """The simulated run of a version with these mocks (api/what_if.py), in a worker
+        process; 422 INPUT_INVALID / MOCKS_INVALID / TOO_COSTLY as problems."""
+        what_if.check_mocks_size(raw_mocks)
+        answer = await self._off_loop(
+            "simulating the run",
+            what_if.SIMULATE_DEADLINE_SECONDS,
+            what_if.simulate_version,
+            version.name,
+            version.yaml,
+            version.content_hash,
+            given_input,
+            raw_mocks,
+        )
+        what_if.raise_refusal(answer)
+        return {**answer, "version": version.version}
 
     async def _off_loop(self, what: str, seconds: float, fn: Callable[..., T], *args: Any) -> T:
         try:

@@ -43,9 +43,14 @@ def _literal(template: Template | None) -> Any:
     return template.value if isinstance(template, Literal) else None
 
 
-def diagnostic_views(diagnostics: Iterable[Diagnostic]) -> list[DiagnosticView]:
+def diagnostic_views(
+    diagnostics: Iterable[Diagnostic], tasks: Iterable[str | None] = ()
+) -> list[DiagnosticView]:
+    """The findings as the API shows them; `tasks`: the task each falls in, if known."""
+    found = list(tasks)
     return [
         DiagnosticView(
+            task=found[index] if index < len(found) else None,
             file=d.position.file if d.position else None,
             line=d.position.line if d.position else None,
             column=d.position.column if d.position else None,
@@ -53,5 +58,5 @@ def diagnostic_views(diagnostics: Iterable[Diagnostic]) -> list[DiagnosticView]:
             message=d.message,
             severity=str(d.severity),
         )
-        for d in diagnostics
+        for index, d in enumerate(diagnostics)
     ]

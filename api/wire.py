@@ -38,12 +38,15 @@ class DiagnosticView(Wire):
     category: str
     message: str
     severity: str = "error"
+    task: str | None = None  # the task the finding falls in (POST /workflows/validate)
 
 
 class ValidationReport(Wire):
     valid: bool
     errors: list[DiagnosticView]
     warnings: list[DiagnosticView]
+    # The file's tasks and transitions as written (version 0), even when it has errors.
+    graph: GraphView | None = None
 
 
 class RegisteredWorkflow(Wire):
@@ -127,6 +130,14 @@ class GraphView(Wire):
 class StartRunRequest(Wire, forbid_unknown_fields=True):
     input: Any = msgspec.field(default_factory=dict)  # an object; checked against the schema
     version: int | None = None
+
+
+class SimulateRequest(Wire, forbid_unknown_fields=True):
+    """`POST /workflows/{name}/simulate`: a what-if (api/what_if.py)."""
+
+    input: Any = msgspec.field(default_factory=dict)  # the run input; checked against the schema
+    version: int | None = None  # None: the latest
+    mocks: Any = msgspec.field(default_factory=list)  # `segue simulate`'s mocks document
 
 
 class RerunRequest(Wire, forbid_unknown_fields=True):

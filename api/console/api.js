@@ -111,3 +111,48 @@ export async function follow(runId, afterCursor, onEvents, signal) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** failures, 10000)));
   }
 }
+
+/**
+ * Follow a run's task log lines (GET /runs/{id}/logs/stream, narrowed by `params`) from
+ * `afterCursor`; read with fetch for the bearer token, resumed with Last-Event-ID after a
+ * dropped connection. The server ends the stream once the run has ended and every line is
+ * sent; `signal` stops it sooner.
+ */
+export async function followLogs(runId, params, afterCursor, onLines, signal) {
+  let lastId = null;
+  let failures = 0;
+  while (!signal.aborted) {
+    const extra = { "Accept": "text/event-stream" };
+    if (lastId) extra["Last-Event-ID"] = lastId;
+    const query = new URLSearchParams(params);
+    if (!lastId && afterCursor) query.set("cursor", afterCursor);
+    try {
+      const response = await fetch(`/runs/${encodeURIComponent(runId)}/logs/stream?${query}`, { headers: headers(extra), signal });
+      if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+      failures = 0;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return; // the run ended and every line was sent
+        buffer += value.replace(/\r\n?/g, "\n");
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id:")) lastId = line.slice(3).trim();
+            else if (line.startsWith("data:")) data += line.slice(5).trimStart();
+          }
+          if (data) onLines(JSON.parse(data).logs || []);
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ApiError && error.status < 500 && error.status !== 429) throw error;
+      failures += 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** failures, 10000)));
+  }
+}

@@ -4,6 +4,7 @@
 import { get, post } from "./api.js";
 import { h, clear, problemBox, announce } from "./dom.js";
 import { drawGraph } from "./graph.js";
+import { whatIfPanel } from "./whatif.js";
 
 export async function showCatalog(main) {
   const { workflows } = await get("/workflows");
@@ -51,8 +52,28 @@ function validator() {
       for (const e of report.errors) if (e.line != null && !marks.has(e.line)) marks.set(e.line, `${e.category}: ${e.message}`);
       result.append(h("p", { class: report.valid ? "ok" : "problem", text: report.valid ? "Valid." : `${report.errors.length} error(s)` }),
         h("ul", {}, [...report.errors, ...report.warnings].map((e) =>
-          h("li", {}, h("a", { href: `#line-${e.line}`, text: `line ${e.line ?? "?"}:${e.column ?? "?"}` }), ` ${e.severity} ${e.category}: ${e.message}`))),
-        yamlView(area.value, marks));
+          h("li", {}, h("a", { href: `#line-${e.line}`, text: `line ${e.line ?? "?"}:${e.column ?? "?"}` }),
+            e.task ? ` (task ${e.task})` : "", ` ${e.severity} ${e.category}: ${e.message}`))));
+      // The file's graph as written, the tasks its findings fall in marked (a click goes
+      // to the task's first finding in the text below).
+      const byTask = new Map();
+      const firstLine = new Map();
+      for (const e of [...report.errors, ...report.warnings]) {
+        if (!e.task) continue;
+        if (!byTask.has(e.task)) { byTask.set(e.task, []); firstLine.set(e.task, e.line); }
+        byTask.get(e.task).push(`${e.severity} line ${e.line ?? "?"}: ${e.message}`);
+      }
+      if (report.graph && report.graph.nodes.length) {
+        const box = h("div", { class: "graph-box", id: "validate-graph" });
+        result.append(h("section", { "aria-label": "graph of the checked file" }, box));
+        const drawn = drawGraph(box, report.graph, { onSelect: (task) => {
+          drawn.select(task);
+          const line = firstLine.get(task);
+          if (line != null) document.getElementById(`line-${line}`)?.scrollIntoView({ block: "center" });
+        } });
+        drawn.markFindings(byTask);
+      }
+      result.append(yamlView(area.value, marks));
       announce(report.valid ? "The file is valid" : `${report.errors.length} errors`);
     } catch (error) { result.append(problemBox(error)); }
   });
@@ -98,5 +119,11 @@ export async function showWorkflow(main, name, query) {
     const line = [...document.querySelectorAll(".yaml li code")].findIndex((c) => c.textContent.trim() === `${task}:`);
     if (line >= 0) document.getElementById(`line-${line + 1}`).scrollIntoView({ block: "center" });
   } });
+  // What if, before any run: the start form's input, and every action left to the
+  // simulator's defaults (inline core actions run, others succeed with null) until mocked.
+  start.after(whatIfPanel({
+    name, version, graph, drawn, real: () => null,
+    load: async () => { let value = {}; try { value = JSON.parse(input.value || "{}"); } catch { /* edited there */ } return { input: value, mocks: [] }; },
+  }));
   return null;
 }

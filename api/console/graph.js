@@ -77,7 +77,8 @@ export function drawGraph(container, view, { onSelect } = {}) {
       group.append(title, count);
       const keyText = `${edge.from}->${edge.to}`;
       if (!edges.has(keyText)) edges.set(keyText, []);
-      const item = { path, count, title, edge, group };
+      // `ghost`: the what-if's dashed edge, made the first time a what-if is drawn.
+      const item = { path, count, title, edge, group, mid, ghost: null, ghostCount: null, base: title.textContent, whatIf: "" };
       group.dataset.from = edge.from;
       group.dataset.to = edge.to;
       group.dataset.transition = String(edge.transition);
@@ -127,7 +128,10 @@ export function drawGraph(container, view, { onSelect } = {}) {
       const step = ARROWS[event.key];
       if (step) { event.preventDefault(); moveFocus(node.id, step); }
     });
-    nodes.set(node.id, { group, glyph, counter, node });
+    // `ring`, `badge`: the what-if's marks, made the first time a what-if is drawn (a
+    // 500-task graph pays nothing for them until then).
+    nodes.set(node.id, { group, glyph, counter, node, x, y, width: box.width, height: box.height,
+      ring: null, badge: null, label: `${node.id}: ${STATUS_WORDS.pending}`, whatIf: "" });
     nodeLayer.append(group);
   }
   svg.append(nodeLayer);
@@ -147,6 +151,23 @@ export function drawGraph(container, view, { onSelect } = {}) {
       if (score < bestScore) { bestScore = score; best = id; }
     }
     if (best) nodes.get(best).group.focus();
+  }
+  // An edge's words: why the run took it (once the run page painted it), then the what-if.
+  let painted = null;
+  function explain(item) {
+    const reason = painted && painted.reasons ? painted.reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
+    const count = painted ? painted.transitions.get(`${item.edge.from}->${item.edge.to}`) || 0 : 0;
+    const text = (painted ? explainEdge(item.edge, reason, count) : item.base) + item.whatIf;
+    if (item.title.textContent === text) return; // every frame repaints: touch only changes
+    item.title.textContent = text;
+    // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
+    if (reason || item.whatIf) {
+      item.group.setAttribute("tabindex", "0");
+      item.group.setAttribute("aria-label", text);
+    } else {
+      item.group.removeAttribute("tabindex");
+      item.group.removeAttribute("aria-label");
+    }
   }
   clear(container).append(svg, why);
   // For measurements (docs/performance.md): the first frame after the graph is in.
@@ -168,28 +189,69 @@ export function drawGraph(container, view, { onSelect } = {}) {
       if (c && c.failed && runs > 1) counter += ` ${c.failed}✗`;
       entry.counter.textContent = counter;
       const laps = runs > 1 ? `, ${runs} executions` : runs === 1 ? ", 1 execution" : "";
-      entry.group.setAttribute("aria-label", `${task}: ${STATUS_WORDS[status] || status}${laps}`);
+      entry.label = `${task}: ${STATUS_WORDS[status] || status}${laps}`;
+      entry.group.setAttribute("aria-label", entry.label + entry.whatIf);
     },
     paintEdges(transitions, reasons) {
+      painted = { transitions, reasons };
       for (const [key, list] of edges) {
         const count = transitions.get(key) || 0;
         for (const item of list) {
           item.path.classList.toggle("taken", count > 0);
           item.path.setAttribute("marker-end", count > 0 ? "url(#arrow-taken)" : "url(#arrow)");
           item.count.textContent = count > 1 ? `×${count}` : "";
-          const reason = reasons ? reasons.get(`${item.edge.from}#${item.edge.transition}`) : undefined;
-          const text = explainEdge(item.edge, reason, count);
-          if (item.title.textContent === text) continue; // every frame repaints: touch only changes
-          item.title.textContent = text;
-          // Evaluated edges join the tab order, so a keyboard reaches the explanation too.
-          if (reason) {
-            item.group.setAttribute("tabindex", "0");
-            item.group.setAttribute("aria-label", text);
-          } else {
-            item.group.removeAttribute("tabindex");
-            item.group.removeAttribute("aria-label");
-          }
+          explain(item);
         }
+      }
+    },
+    /** Draw a what-if (POST /workflows/{name}/simulate) over the graph; null clears it.
+     * Its own marks only (a dashed ring, an "if" badge, a dashed edge with its count), so
+     * the real run's colours stay as they are and repaint independently. */
+    paintWhatIf(result) {
+      for (const [id, entry] of nodes) {
+        const sim = result ? result.tasks[id] : undefined;
+        if (!entry.ring) {
+          if (!result) continue;
+          const { x, y, width: w, height: ht } = entry;
+          entry.ring = s("rect", { x: x - 5, y: y - 5, width: w + 10, height: ht + 10, rx: 13, class: "whatif-ring" });
+          // Under the box (between ranks), so it never covers the node's own words.
+          entry.badge = s("text", { x: x + w, y: y + ht + 15, class: "whatif-badge", "text-anchor": "end" });
+          entry.group.prepend(entry.ring);
+          entry.group.append(entry.badge);
+        }
+        entry.ring.setAttribute("class", `whatif-ring${sim ? ` shown whatif-${sim.status}` : ""}`);
+        entry.badge.textContent = !result ? "" : sim ? `if ${GLYPHS[sim.status] || "•"}${sim.executions > 1 ? ` ×${sim.executions}` : ""}` : "if ○";
+        entry.whatIf = !result ? "" : `; what if: ${sim ? `${STATUS_WORDS[sim.status] || sim.status}, ${sim.executions} execution${sim.executions === 1 ? "" : "s"}` : "not reached"}`;
+        entry.group.setAttribute("aria-label", entry.label + entry.whatIf);
+      }
+      const taken = new Map();
+      for (const e of result ? result.edges : []) taken.set(`${e.from}#${e.transition}->${e.to}`, e.taken);
+      for (const list of edges.values()) {
+        for (const item of list) {
+          const count = taken.get(`${item.edge.from}#${item.edge.transition}->${item.edge.to}`) || 0;
+          if (!item.ghost) {
+            if (!result) continue;
+            item.ghost = s("path", { d: item.path.getAttribute("d"), class: "edge-whatif" });
+            item.ghostCount = s("text", { x: item.mid.x + 4, y: item.mid.y + 12, class: "edge-whatif-count" });
+            item.path.after(item.ghost);
+            item.group.append(item.ghostCount);
+          }
+          item.ghost.setAttribute("class", `edge-whatif${count ? " shown" : ""}`);
+          item.ghostCount.textContent = count ? `if ×${count}` : "";
+          item.whatIf = !result ? "" : count ? `. What if: taken ${count > 1 ? `×${count}` : "once"}` : ". What if: not taken";
+          explain(item);
+        }
+      }
+    },
+    /** Mark the tasks a validation's findings fall in (`byTask`: task -> [words]). */
+    markFindings(byTask) {
+      for (const [id, entry] of nodes) {
+        const found = byTask.get(id) || [];
+        entry.group.classList.toggle("has-finding", found.length > 0);
+        entry.glyph.textContent = found.length ? "!" : GLYPHS.pending;
+        entry.counter.textContent = found.length ? `⚠ ${found.length}` : "";
+        entry.group.setAttribute("aria-label", found.length
+          ? `${id}: ${found.length} finding${found.length === 1 ? "" : "s"}: ${found.join("; ")}` : entry.label);
       }
     },
     select(task) {

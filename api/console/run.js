@@ -9,6 +9,8 @@ import { apply, emptyRun, replay, duration, STATUS_WORDS } from "./state.js";
 import { timeline } from "./timeline.js";
 import { statusBadge } from "./runs.js";
 import { replaceQuery } from "./route.js";
+import { simulatedStatus, whatIfPanel } from "./whatif.js";
+import { logPanel } from "./logs.js";
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"]);
 const PAGE = 50; // executions per page in the inspector
@@ -40,6 +42,15 @@ export async function showRun(main, runId, query) {
     h("div", { class: "run-body" }, h("section", { class: "graph-pane", "aria-label": "run graph" }, graphBox, legend), inspector),
     scrubber, gantt.element);
   const drawn = drawGraph(graphBox, graph, { onSelect: (task) => selectNode(task, true) });
+  // What if: the run's export (its input, every recorded result) is the starting mocks.
+  scrubber.before(whatIfPanel({
+    name: run.workflowId, version: run.workflowVersion, graph, drawn,
+    load: async () => { const c = await get(path("export")); return { input: c.input, mocks: c.mocks }; },
+    real: () => ({
+      status: simulatedStatus(run.status),
+      tasks: new Map([...state.nodes].map(([task, s]) => [task, { executions: s.executions.length, status: s.status }])),
+    }),
+  }));
 
   // ---------------------------------------------------------------- rendering
   let frame = 0;
@@ -196,9 +207,22 @@ export async function showRun(main, runId, query) {
     return form;
   }
 
+  // The chosen execution's log box, kept across the inspector's repaints (it pages and
+  // follows on its own); replaced when another execution is chosen.
+  let logView = null;
+  function logsOf(execution) {
+    if (logView && logView.id === execution.id) return logView.element;
+    if (logView) logView.stop();
+    logView = logPanel(runId, execution,
+      () => replayAt === null && (execution.status === "running" || execution.status === "waiting"));
+    return logView.element;
+  }
+  function dropLogs() { if (logView) { logView.stop(); logView = null; } }
+
   function renderInspector() {
     clear(inspector);
     if (!selected) {
+      dropLogs();
       // The run itself: what went in, what came out, and why it failed.
       const field = (label, value) => value === null || value === undefined ? null : [h("dt", { text: label }), h("dd", {}, h("pre", { text: pretty(value) }))];
       inspector.append(h("h2", { text: "Run" }),
@@ -218,7 +242,7 @@ export async function showRun(main, runId, query) {
     inspector.append(h("h2", {}, selected, " ", h("span", { class: `chip status-${summary ? summary.status : "pending"}`, text: `${GLYPHS[summary ? summary.status : "pending"]} ${STATUS_WORDS[summary ? summary.status : "pending"]}` })),
       h("p", { class: "muted", text: `${node ? node.kind : ""}${node && node.action ? ` · ${node.action}` : ""} · ${ids.length} execution(s)` +
         (summary ? ` · ✓${summary.counts.succeeded} ✗${summary.counts.failed} ⊘${summary.counts.canceled}` : "") }));
-    if (!ids.length) { inspector.append(h("p", { text: "Not reached." })); return; }
+    if (!ids.length) { dropLogs(); inspector.append(h("p", { text: "Not reached." })); return; }
     const latest = state.executions.get(ids[ids.length - 1]);
     if (replayAt === null && latest.status === "waiting") inspector.append(waitForm(selected, latest));
     // The navigator: a page of executions at a time, so 10,000 stay fast.
@@ -259,7 +283,8 @@ export async function showRun(main, runId, query) {
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),
         field("transitions", chosen.transitions.length ? chosen.transitions.map((t) =>
           `#${t.transition} ${t.taken === false ? "not taken" : "taken"} → ${[...(t.targets || []), ...(t.commands || [])].join(", ") || "end"}${t.when !== undefined ? ` (when: ${JSON.stringify(t.when)})` : ""}${t.published && t.published.length ? ` publishes ${t.published.join(", ")}` : ""}`).join("\n") : null),
-        field("input", "not in the trace (the run's input is the first event's summary)")));
+        field("input", "not in the trace (the run's input is the first event's summary)")),
+      logsOf(chosen));
   }
 
   // ---------------------------------------------------------------- replay
@@ -317,5 +342,5 @@ export async function showRun(main, runId, query) {
       .catch((error) => { if (!abort.signal.aborted) messages.append(problemBox(error)); })
       .finally(() => { if (!abort.signal.aborted) refreshStatus(); });
   }
-  return () => { abort.abort(); clearTimeout(statusTimer); cancelAnimationFrame(frame); };
+  return () => { abort.abort(); dropLogs(); clearTimeout(statusTimer); cancelAnimationFrame(frame); };
 }

@@ -26,6 +26,7 @@ from api.wire import (
     LatestVersionView,
     RegisteredWorkflow,
     RunStatusView,
+    SimulateRequest,
     StartRunRequest,
     ValidationReport,
     VersionView,
@@ -124,11 +125,12 @@ class WorkflowController(Controller):
     async def validate(
         self, services: ServicesDep, body: RawBody, name: FromQuery[str] = "workflow"
     ) -> ValidationReport:
-        checked = await services.check_workflow(body, checked_name(name))
+        checked = await services.check_workflow(body, checked_name(name), sketch=True)
         return ValidationReport(
             valid=not checked.errors,
-            errors=diagnostic_views(checked.errors),
-            warnings=diagnostic_views(checked.warnings),
+            errors=diagnostic_views(checked.errors, checked.error_tasks),
+            warnings=diagnostic_views(checked.warnings, checked.warning_tasks),
+            graph=checked.graph,
         )
 
     @get(
@@ -197,6 +199,23 @@ class WorkflowController(Controller):
         if format == "mermaid":
             return Response(view.mermaid, media_type="text/plain; charset=utf-8")
         return Response(view)
+
+    @post(
+        "/{name:str}/simulate",
+        status_code=200,
+        summary="What if: the path a run would take with this input and these mocks "
+        "(the simulator; nothing is started)",
+        responses=documented(400, 404, 413, 422, 503),
+    )
+    async def simulate(
+        self,
+        services: ServicesDep,
+        name: FromPath[str],
+        data: JSONBody[SimulateRequest | None] = None,
+    ) -> dict[str, Any]:
+        body = data or SimulateRequest()
+        version = await require_version(services, name, body.version)
+        return await services.what_if(version, body.input, body.mocks)
 
     @post(
         "/{name:str}/runs",

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -509,3 +510,220 @@ def test_without_tokens_segue_dev_style_the_page_asks_nothing(
         assert page.get_by_role("button", name="Forget token").is_hidden()
     finally:
         context.close()
+
+
+def _open_what_if(page: Any) -> None:
+    page.locator("#whatif > summary").click()
+    page.wait_for_function(
+        "() => document.querySelector('#whatif-mocks').value.length > 2"
+        " || document.querySelector('#whatif-input').value.length > 2",
+        timeout=20_000,
+    )
+
+
+@needs_chromium
+def test_what_if_on_a_run_page(
+    harness: Harness, console: tuple[Any, list[str]], health_service: str, tmp_path: Path
+) -> None:
+    """The monitoring loop checked three times (503, 503, 200); what if the first check
+    had answered 200, or every check had failed? Drawn over the graph, listed as
+    differences; a broken mocks document is answered with the API's problem JSON."""
+    page, problems = console
+    name = unique("monitoring")
+    harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
+    run_id = harness.start(name, {"url": health_service, "interval": 0, "max_checks": 5})
+    harness.wait_for(run_id, timeout=60)
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    wait_status(page, "report", "succeeded")
+    _open_what_if(page)
+    assert '"status": 503' in page.locator("#whatif-mocks").input_value()  # the export
+    page.get_by_label("task", exact=True).select_option("check")
+    page.get_by_label("start #").fill("1")
+    page.get_by_label("start #").dispatch_event("change")
+    page.get_by_label("outcome").select_option("status")
+    page.get_by_label("HTTP status").fill("200")
+    assert page.locator("#whatif-result").is_hidden()  # only the chosen outcome's fields
+    page.get_by_role("button", name="Change the mock").click()
+    assert json.loads(page.locator("#whatif-mocks").input_value())[0]["result"]["status"] == 200
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_selector("#whatif-status", timeout=20_000)
+    assert (
+        "would end succeeded (the run: succeeded) · 2 executions"
+        in page.locator("#whatif-status").inner_text()
+    )
+    diff = page.locator("#whatif-diff")
+    assert diff.locator('tr[data-task="check"]').inner_text().split("\t")[1:] == [
+        "succeeded, 3 executions",
+        "succeeded, 1 execution",
+    ]
+    assert "not reached" in diff.locator('tr[data-task="wait"]').inner_text()
+    assert diff.locator('tr[data-task="report"]').count() == 0  # it runs as it did
+    # On the graph: its own marks beside the run's colours, and in the words read out.
+    assert "shown" in (node(page, "report").locator(".whatif-ring").get_attribute("class") or "")
+    assert node(page, "wait").locator(".whatif-badge").text_content() == "if \u25cb"
+    assert node(page, "check").get_attribute("class").endswith("status-succeeded")  # the run
+    assert "what if: succeeded, 1 execution" in (
+        node(page, "check").get_attribute("aria-label") or ""
+    )
+    ghost = _edge(page, "check", "report").locator(".edge-whatif")
+    assert "shown" in (ghost.get_attribute("class") or "")
+    assert "shown" not in (
+        _edge(page, "check", "wait").locator(".edge-whatif").get_attribute("class") or ""
+    )
+    assert "What if: taken once" in (
+        _edge(page, "check", "report").get_attribute("aria-label") or ""
+    )
+    shot(page, tmp_path, "what-if")
+    # Every check fails instead: the loop gives up after five.
+    page.get_by_label("start #").fill("")
+    page.get_by_label("outcome").select_option("fail")
+    page.get_by_label("message").fill("connection refused")
+    page.get_by_role("button", name="Change the mock").click()
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#whatif-status') || {}).textContent?.includes('failed')",
+        timeout=20_000,
+    )
+    assert page.locator('#whatif-diff tr[data-task="(run status)"]').count() == 1
+    assert "failed, 5 executions" in page.locator('#whatif-diff tr[data-task="check"]').inner_text()
+    assert "not reached" in page.locator('#whatif-diff tr[data-task="report"]').inner_text()
+    # A mocks document the simulator cannot read: the API's problem, as it gave it.
+    page.locator("#whatif-mocks").fill('[{"task": "check", "when": true}]')
+    page.get_by_role("button", name="Simulate").click()
+    refusal = page.locator("#whatif-result-box [role=alert]")
+    refusal.wait_for(timeout=20_000)
+    assert (
+        "MOCKS_INVALID" in refusal.inner_text() and "unknown keys ['when']" in refusal.inner_text()
+    )
+    assert sum("422" in problem for problem in problems) == 1  # the browser logs it
+    problems[:] = [problem for problem in problems if "422" not in problem]
+    page.get_by_role("button", name="Clear the what-if").click()
+    assert "shown" not in (ghost.get_attribute("class") or "")
+    assert not problems, problems
+
+
+@needs_chromium
+def test_what_if_on_a_workflow_page(harness: Harness, console: tuple[Any, list[str]]) -> None:
+    """Before any run: unmocked, an http.request succeeds with null, so the monitoring
+    loop never sees a 200 and gives up after max_checks."""
+    page, problems = console
+    name = unique("monitoring")
+    harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
+    page.goto(f"{harness.url}/#/workflows/{name}")
+    page.wait_for_selector("svg.graph g.node")
+    page.locator("#run-input").fill('{"max_checks": 3}')
+    _open_what_if(page)
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_selector("#whatif-status", timeout=20_000)
+    assert "would end failed" in page.locator("#whatif-status").inner_text()
+    assert (
+        "succeeded, 3 executions" in page.locator('#whatif-diff tr[data-task="check"]').inner_text()
+    )
+    assert node(page, "report").locator(".whatif-badge").text_content() == "if \u25cb"
+    assert not problems, problems
+
+
+TALKING = """\
+version: 1
+input:
+  password: {type: string, secret: true}
+tasks:
+  login:
+    action: test.login
+    input: {user: ada, password: <% $ctx.password %>}
+    next: [{do: talk}]
+  talk:
+    action: shell.run
+    input:
+      argv:
+        - python3
+        - -u
+        - -c
+        - |
+          import time
+          for i in range(1, 251):
+              print(f'line {i}')
+          time.sleep(10)
+          print('last line')
+"""
+
+
+@needs_chromium
+def test_an_executions_log_lines_in_the_inspector(
+    harness: Harness, console: tuple[Any, list[str]]
+) -> None:
+    """Paged (200 lines, then the next page on request), live while the attempt runs
+    (the last line arrives over the log stream), masked as the API masks them."""
+    page, problems = console
+    name = unique("talking")
+    harness.register(name, TALKING)
+    run_id = harness.start(name, {"password": "hunter2-secret"})
+    # Every line before the pause is stored before the page opens, so its first page is full
+    # (opened earlier, it would follow the rest live at once: right, but not paging).
+    deadline = time.monotonic() + 30
+    while (
+        len(harness.client.get(f"/runs/{run_id}/logs", params={"task": "talk"}).json()["logs"])
+        < 250
+    ):
+        assert time.monotonic() < deadline, "the lines never arrived"
+        time.sleep(0.2)
+    page.goto(f"{harness.url}/#/runs/{run_id}?node=talk")
+    lines = page.locator("#log-lines li")
+    page.wait_for_function(  # the first page holds 200 lines once all 250 are printed
+        "() => document.querySelectorAll('#log-lines li').length === 200", timeout=20_000
+    )
+    assert lines.nth(0).locator(".message").inner_text() == "line 1"
+    page.get_by_role("button", name="Show the next 200 lines").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#log-lines li').length === 250", timeout=20_000
+    )
+    assert "status-running" in (node(page, "talk").get_attribute("class") or "").split()
+    page.wait_for_selector("#log-state >> text=live", timeout=10_000)
+    # Printed ten seconds later, while the page follows: it arrives without a reload.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#log-lines .message')]"
+        ".some(m => m.textContent === 'last line')",
+        timeout=20_000,
+    )
+    wait_status(page, "talk", "succeeded")
+    page.wait_for_selector("#log-state >> text=251 lines", timeout=20_000)
+    # Another execution: its own lines, the secret input masked as stored.
+    node(page, "login").click()
+    page.wait_for_selector("#log-lines li", timeout=20_000)
+    text = page.locator("#log-lines").inner_text()
+    assert "logging in as ada with ***" in text and "hunter2-secret" not in text
+    assert not problems, problems
+
+
+@needs_chromium
+def test_validation_findings_are_marked_on_the_graph_of_a_pasted_file(
+    harness: Harness, console: tuple[Any, list[str]], tmp_path: Path
+) -> None:
+    from tests.api.test_validation_graph import BROKEN
+
+    page, problems = console
+    page.goto(f"{harness.url}/#/workflows")
+    page.locator("#paste").fill(BROKEN)
+    page.get_by_role("button", name="Validate").click()
+    graph = page.locator("#validate-graph")
+    graph.locator("g.node").nth(2).wait_for(timeout=20_000)
+
+    def finding(task: str) -> Any:
+        return graph.locator(f'g.node[data-task="{task}"]')
+
+    assert "has-finding" in (finding("second").get_attribute("class") or "")
+    label = finding("second").get_attribute("aria-label") or ""
+    assert (
+        label.startswith("second: 2 findings: error line 9:") and "no task named 'missing'" in label
+    )
+    assert finding("second").locator("text.counter").text_content() == "\u26a0 2"
+    assert "has-finding" in (finding("first").get_attribute("class") or "")
+    assert "has-finding" not in (finding("third").get_attribute("class") or "")
+    assert "(task second)" in page.locator("main").inner_text()  # in the list too
+    assert page.locator("#line-9.marked").count() == 1  # and on the lines
+    # The keyboard reaches a marked task; Enter brings its first finding's line into view.
+    finding("second").focus()
+    page.keyboard.press("Enter")
+    assert "selected" in (finding("second").get_attribute("class") or "")
+    shot(page, tmp_path, "validate-graph")
+    assert not problems, problems

@@ -127,7 +127,15 @@ def test_validate_stores_nothing(harness: Harness) -> None:
         "/workflows/validate", params={"name": name}, content=CHAIN.encode()
     )
     assert valid.status_code == 200
-    assert valid.json() == {"valid": True, "errors": [], "warnings": []}
+    report = valid.json()
+    # The file's graph as written (tests/api/test_validation_graph.py), then the findings.
+    assert [node["id"] for node in report.pop("graph")["nodes"]] == [
+        "greet",
+        "left",
+        "right",
+        "both",
+    ]
+    assert report == {"valid": True, "errors": [], "warnings": []}
     invalid = harness.client.post("/workflows/validate", content=SCHEMA_ERRORS.encode())
     assert invalid.status_code == 200
     assert invalid.json()["valid"] is False and len(invalid.json()["errors"]) == 2
@@ -269,4 +277,6 @@ def test_child_workflows_are_looked_up_in_the_catalog(harness: Harness) -> None:
     ]
     harness.register(child, "version: 1\ntasks: {x: {action: core.noop}}\n")
     after = harness.client.post("/workflows/validate", content=parent.encode()).json()
+    assert after["graph"]["nodes"] == [{"id": "call", "kind": "workflow", "workflow": child}]
+    del after["graph"]
     assert after == {"valid": True, "errors": [], "warnings": []}
