@@ -71,7 +71,10 @@ class Behaviour(IntEnum):
     Each evaluated entry of a finished execution's `next` is a `TransitionEvaluated`
     notice and a `TRANSITION` trace event after the execution's own (issue 15,
     engine/coordinator/transition_notices.py), which shifts the later sequence numbers:
-    runs on 2 get none."""
+    runs on 2 get none.
+    A `do: retry` transition whose publish fails ends its attempt with the attempt's own
+    status before the run fails with the expression error (engine/coordinator/
+    completion.py); on 2 the attempt stayed running and the run never ended."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

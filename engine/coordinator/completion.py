@@ -70,10 +70,15 @@ def complete(
     if retrying and execution.command_retries < RETRY_COMMAND_COUNT:
         context = execution.context
         for transition in retrying:
-            published = publish(m, transition, context, scope, execution)
-            if published is None:
+            try:
+                context = _render_publish(m, transition, context, scope)
+            except ExpressionError as failure:
+                if state.behaviour >= Behaviour.OBSERVED:
+                    # The attempt ends with its own status before the run fails; up to
+                    # behaviour 2 it stayed running, and the run never ended.
+                    finish_execution(m, execution, status, result, error)
+                _publish_failed(m, execution, transition, failure, context)
                 return
-            context = published
         execution.context = context
         execution.command_retries += 1
         announce_transitions(m, execution, task.next, taken, retrying)

@@ -68,6 +68,7 @@ def test_there_are_histories() -> None:
         "refusals",
         "limits",
         "transitions",
+        "retry-publish",
     }
 
 
@@ -210,6 +211,25 @@ def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(versioning, "workflow", NotYetObserved)
     assert _replay("context").replay_failure is not None
+
+
+def test_a_failed_publish_on_a_retry_transition_ended_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`retry-publish` (behaviour 3): the retry transition's publish failed, the attempt
+    ended and the run failed; replayed as behaviour 2 the attempt stays running and the
+    run never fails, so the recorded end does not replay."""
+    events = _history("retry-publish")["events"]
+    failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
+    assert "next[0].publish.x" in failed["message"]
+
+    class NotYetObserved:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
+
+    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    assert _replay("retry-publish").replay_failure is not None
 
 
 def test_a_refusal_already_recorded_leaves_no_history() -> None:

@@ -109,6 +109,9 @@ CASES: dict[str, dict[str, Any]] = {
     },
     # Behaviour 3: a publish over the context cap fails the run (payload_too_large).
     "context": {"file": HERE / "context.yaml", "input": {}},
+    # Behaviour 3: a failed publish on a `do: retry` transition ends the attempt and
+    # fails the run (behaviour 2 left the attempt running for ever).
+    "retry-publish": {"file": HERE / "retry-publish.yaml", "input": {}},
     # Behaviour 3: answers as Updates, one refused (a task that does not wait), one
     # taken, and a second answer for the same wait refused; an early signal dropped.
     "answers": {
