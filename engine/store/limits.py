@@ -27,6 +27,14 @@ class LimitStrategy(StrEnum):
     DEBOUNCE = "debounce"  # keep only the newest waiter: older waiters are cancelled
 
 
+class Standing(StrEnum):
+    """Where one run stands for one limit's key, as the store says."""
+
+    HOLDING = "holding"
+    WAITING = "waiting"
+    GONE = "gone"  # no row: never asked, released, or superseded
+
+
 class Outcome(StrEnum):
     HOLDING = "holding"
     QUEUED = "queued"
@@ -193,6 +201,17 @@ async def _hand_over(conn: StoreConnection, name: str, key: str) -> list[Promoti
         await conn.execute(PROMOTE, (name, key, head[0]))
         promoted.append(Promotion(str(head[0]), name, key))
         holders += 1
+
+
+async def standing(pool: StorePool, run_id: str, name: str, key: str) -> Standing:
+    """Whether `run_id` holds the key of `name`, waits for it, or has no row (read without
+    the key's lock: a holding row only ever goes away by its own run's release or the
+    reaper's, so a run that reads HOLDING holds)."""
+    async with pool.connection() as conn:
+        own = await fetch_one(conn, Lease, OWN, (name, key, run_id))
+    if own is None:
+        return Standing.GONE
+    return Standing.HOLDING if own.holding else Standing.WAITING
 
 
 async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:

@@ -15,8 +15,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine.store._db import StorePool
-from engine.store.limits import LimitRequest, LimitStrategy, acquire, release
-from engine.temporal.types import ACQUIRE_LIMIT, RELEASE_LIMITS, LimitAcquire, LimitAnswer
+from engine.store.limits import LimitRequest, LimitStrategy, acquire, release, standing
+from engine.temporal.types import (
+    ACQUIRE_LIMIT,
+    LIMIT_STANDING,
+    RELEASE_LIMITS,
+    LimitAcquire,
+    LimitAnswer,
+    LimitStanding,
+)
 
 LIMITS_NEED_STORE = "limits_need_store"
 
@@ -57,5 +64,10 @@ class LimitActivities:
         promoted = await release(self._store(), run_id)
         return [msgspec.to_builtins(promotion) for promotion in promoted]
 
+    @activity.defn(name=LIMIT_STANDING)
+    async def limit_standing(self, asked: LimitStanding) -> str:
+        """ "holding", "waiting" or "gone": what the store says of the run's place."""
+        return str(await standing(self._store(), asked.run_id, asked.name, asked.key))
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.acquire_limit, self.release_limits]
+        return [self.acquire_limit, self.release_limits, self.limit_standing]

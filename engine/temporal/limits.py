@@ -32,11 +32,13 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_state import RunState
     from engine.temporal.types import (
         ACQUIRE_LIMIT,
+        LIMIT_STANDING,
         RELEASE_LIMITS,
         SIGNAL_LIMIT,
         LimitAcquire,
         LimitAnswer,
         LimitSignal,
+        LimitStanding,
     )
 
 LIMIT_FULL = ErrorType.LIMIT_FULL
@@ -49,6 +51,9 @@ LIMITER_RETRY = RetryPolicy(
     non_retryable_error_types=["limits_need_store"],
 )
 LIMITER_TIMEOUT = timedelta(seconds=30)
+# Behaviour 3 runs recorded since the gate confirms a `limit` signal with the store carry
+# this marker (limits.json, recorded before, believes the signal: it must replay so).
+STANDING_PATCH = "segue-limit-standing"
 
 
 async def drive_admitted(run: RunState) -> str:
@@ -126,14 +131,21 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
     gate.waiting_for, gate.position = (limit.name, key), position
     run.trace.queued(run.now_ms(), limit.name, key, position)
     run.projection_dirty = True
-    # A run timeout still applies while queued; pause and resume wait for the drive loop.
-    await workflow.wait_condition(
-        lambda: (
-            (limit.name, key) in gate.granted
-            or gate.ended is not None
-            or any(isinstance(event, TimerFired) for event in run.inbox)
+    while True:
+        # A run timeout still applies while queued; pause and resume wait for the drive
+        # loop.
+        await workflow.wait_condition(
+            lambda: (
+                (limit.name, key) in gate.granted
+                or gate.ended is not None
+                or any(isinstance(event, TimerFired) for event in run.inbox)
+            )
         )
-    )
+        if ((limit.name, key) in gate.granted or gate.ended is not None) and not await _believed(
+            run, limit, key
+        ):
+            continue  # a `limit` signal the store does not bear out: keep waiting
+        break
     gate.waiting_for, gate.position = None, None
     run.projection_dirty = True
     if (limit.name, key) in gate.granted:
@@ -145,6 +157,34 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
     for event in events:
         feed(run, event)
     return run.finish is None and await _wait(run, limit, key, position)
+
+
+async def _believed(run: RunState, limit: LimitSpec, key: str) -> bool:
+    """Whether the store bears out the `limit` signal that ended the wait. Anyone who can
+    reach Temporal (or a stale duplicate) can send one; only a releaser's (or the
+    reaper's) promotion in PostgreSQL admits the run. A grant is believed when the run
+    holds; a wait's end (debounce) when its place is gone. What is not believed is
+    forgotten, and the run waits on. Runs recorded before this check (no marker in
+    their history) believe the signal, as they did."""
+    if not workflow.patched(STANDING_PATCH):
+        return True
+    gate = run.limits
+    found = await workflow.execute_activity(
+        LIMIT_STANDING,
+        LimitStanding(workflow.info().workflow_id, limit.name, key),
+        result_type=str,
+        start_to_close_timeout=LIMITER_TIMEOUT,
+        retry_policy=LIMITER_RETRY,
+    )
+    if (limit.name, key) in gate.granted:
+        if found == "holding":
+            return True
+        gate.granted.discard((limit.name, key))
+    if gate.ended is not None:
+        if found == "gone":
+            return True
+        gate.ended = None
+    return False
 
 
 async def release_limits(run: RunState) -> None:

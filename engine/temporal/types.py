@@ -18,6 +18,8 @@ LOOKUP_WORKFLOW = "segue.lookup_workflow"
 RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
 ACQUIRE_LIMIT = "segue.acquire_limit"
 RELEASE_LIMITS = "segue.release_limits"
+# Where a run stands in a limit's line, asked before a `limit` signal is believed.
+LIMIT_STANDING = "segue.limit_standing"
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
@@ -215,3 +217,13 @@ class LimitSignal:
     key: str
     granted: bool = True
     reason: str | None = None
+
+
+@dataclass
+class LimitStanding:
+    """Which (run, limit, key) the gate asks the limiter about after a `limit` signal:
+    anyone who can reach Temporal can send one, so the store has the last word."""
+
+    run_id: str
+    name: str
+    key: str
