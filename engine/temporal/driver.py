@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal import mocked
     from engine.temporal.dispatch import child, dispatch
     from engine.temporal.run_state import RunState
+    from engine.temporal.task_limits import attempt_ended, executions_cancelled
     from engine.temporal.trace_pump import fail_if_untraceable
 
 RECENT_KEPT = 50  # finished executions the `progress` query shows
@@ -120,6 +121,9 @@ def has_news_or_drained(run: RunState) -> bool:
 def feed(run: RunState, event: Event) -> None:
     """Apply an event, and what follows at once (simulated timers fire at once)."""
     coordinator = run.coordinator
+    if run.limits.attempts and isinstance(event, (ActionSucceeded, ActionFailed)):
+        # Before the coordinator sees it: a retry it dispatches is a new holder.
+        attempt_ended(run, event.execution, event.item, event.attempt)
     queue = [event]
     while queue:
         for command in coordinator.handle(queue.pop(0)):
@@ -176,6 +180,8 @@ def carry_out(run: RunState, command: Command) -> None:
                 del run.tasks[key]
         for execution in command.executions:
             run.waits.end_execution(execution)
+        if run.limits.attempts:
+            executions_cancelled(run, command.executions)
     elif isinstance(command, StartTimer):
         if run.mocks is not None:
             mocked.start_timer(run, command)

@@ -13,12 +13,7 @@ wakes the waiters its release promoted; a run that cannot (terminated) is the re
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, FailRequested, TimerFired
@@ -29,31 +24,24 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.spec import LimitSpec
     from engine.temporal.compiled import compiled_spec
     from engine.temporal.driver import drive, feed
+    from engine.temporal.limit_calls import (
+        LIMITER_RETRY,
+        LIMITER_TIMEOUT,
+        believed,
+        cancel_run,
+        signal_run,
+        wake,
+    )
     from engine.temporal.run_state import RunState
     from engine.temporal.types import (
         ACQUIRE_LIMIT,
-        LIMIT_STANDING,
         RELEASE_LIMITS,
-        SIGNAL_LIMIT,
         LimitAcquire,
         LimitAnswer,
         LimitSignal,
-        LimitStanding,
     )
 
 LIMIT_FULL = ErrorType.LIMIT_FULL
-# The limiter is one short transaction: retry a store that is briefly away for as long as
-# it takes (a run that gave up here would run unlimited or strand its slot).
-LIMITER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["limits_need_store"],
-)
-LIMITER_TIMEOUT = timedelta(seconds=30)
-# Behaviour 3 runs recorded since the gate confirms a `limit` signal with the store carry
-# this marker (limits.json, recorded before, believes the signal: it must replay so).
-STANDING_PATCH = "segue-limit-standing"
 
 
 async def drive_admitted(run: RunState) -> str:
@@ -100,9 +88,9 @@ async def admit(run: RunState) -> None:
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         for superseded in answer.superseded:
-            await _signal(superseded, LimitSignal(limit.name, key, False, "superseded"))
+            await signal_run(superseded, LimitSignal(limit.name, key, False, "superseded"))
         for holder in answer.evict:
-            await _cancel(holder)
+            await cancel_run(holder)
         if answer.outcome == "refused":
             _refuse(run, limit, key)
             return
@@ -136,19 +124,18 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
         # loop.
         await workflow.wait_condition(
             lambda: (
-                (limit.name, key) in gate.granted
+                (limit.name, key, "") in gate.granted
                 or gate.ended is not None
                 or any(isinstance(event, TimerFired) for event in run.inbox)
             )
         )
-        if ((limit.name, key) in gate.granted or gate.ended is not None) and not await _believed(
-            run, limit, key
-        ):
+        woken = (limit.name, key, "") in gate.granted or gate.ended is not None
+        if woken and not await believed(run, limit, key):
             continue  # a `limit` signal the store does not bear out: keep waiting
         break
     gate.waiting_for, gate.position = None, None
     run.projection_dirty = True
-    if (limit.name, key) in gate.granted:
+    if (limit.name, key, "") in gate.granted:
         return True
     if gate.ended is not None:
         _end_cancelled(run, f"limit {limit.name!r}: {gate.ended}")
@@ -157,34 +144,6 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
     for event in events:
         feed(run, event)
     return run.finish is None and await _wait(run, limit, key, position)
-
-
-async def _believed(run: RunState, limit: LimitSpec, key: str) -> bool:
-    """Whether the store bears out the `limit` signal that ended the wait. Anyone who can
-    reach Temporal (or a stale duplicate) can send one; only a releaser's (or the
-    reaper's) promotion in PostgreSQL admits the run. A grant is believed when the run
-    holds; a wait's end (debounce) when its place is gone. What is not believed is
-    forgotten, and the run waits on. Runs recorded before this check (no marker in
-    their history) believe the signal, as they did."""
-    if not workflow.patched(STANDING_PATCH):
-        return True
-    gate = run.limits
-    found = await workflow.execute_activity(
-        LIMIT_STANDING,
-        LimitStanding(workflow.info().workflow_id, limit.name, key),
-        result_type=str,
-        start_to_close_timeout=LIMITER_TIMEOUT,
-        retry_policy=LIMITER_RETRY,
-    )
-    if (limit.name, key) in gate.granted:
-        if found == "holding":
-            return True
-        gate.granted.discard((limit.name, key))
-    if gate.ended is not None:
-        if found == "gone":
-            return True
-        gate.ended = None
-    return False
 
 
 async def release_limits(run: RunState) -> None:
@@ -200,16 +159,4 @@ async def release_limits(run: RunState) -> None:
         retry_policy=LIMITER_RETRY,
     )
     run.limits.asked = False
-    for promotion in promoted:
-        await _signal(promotion["run_id"], LimitSignal(promotion["name"], promotion["key"]))
-
-
-async def _signal(run_id: str, signal: LimitSignal) -> None:
-    # A run that is gone (terminated) refuses: the reaper releases its row, wakes the next.
-    with contextlib.suppress(FailureError):
-        await workflow.get_external_workflow_handle(run_id).signal(SIGNAL_LIMIT, signal)
-
-
-async def _cancel(run_id: str) -> None:
-    with contextlib.suppress(FailureError):  # gone already: the reaper hands its slot over
-        await workflow.get_external_workflow_handle(run_id).cancel()
+    await wake(promoted)
