@@ -59,12 +59,17 @@ async def believed(run: RunState, limit: LimitSpec, key: str, holder: str = "") 
     return False
 
 
-async def wake(promoted: list[dict[str, str]]) -> None:
-    """Signal each waiter (a run, or a task attempt in one) that a release promoted."""
+async def wake(run: RunState, promoted: list[dict[str, str]]) -> None:
+    """Signal each waiter (a run, or a task attempt in one) that a release promoted. A
+    task attempt of this very run is told directly: a run cannot signal itself."""
+    own = workflow.info().workflow_id
     for promotion in promoted:
         signal = LimitSignal(promotion["name"], promotion["key"])
         signal.holder = promotion.get("holder", "")
-        await signal_run(promotion["run_id"], signal)
+        if promotion["run_id"] == own:
+            run.limits.deliver(signal)
+        else:
+            await signal_run(promotion["run_id"], signal)
 
 
 async def signal_run(run_id: str, signal: LimitSignal) -> None:

@@ -159,4 +159,4 @@ async def release_limits(run: RunState) -> None:
         retry_policy=LIMITER_RETRY,
     )
     run.limits.asked = False
-    await wake(promoted)
+    await wake(run, promoted)

@@ -188,7 +188,7 @@ async def _release(run: RunState, found: TaskAttempt) -> None:
         retry_policy=LIMITER_RETRY,
     )
     run.limits.granted = {g for g in run.limits.granted if g[2] != found.holder}
-    await wake(promoted)
+    await wake(run, promoted)
 
 
 async def settle_task_limits(run: RunState) -> None:

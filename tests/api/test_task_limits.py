@@ -157,3 +157,31 @@ def test_fail_fails_the_attempt_and_the_task_handles_it(harness: Harness) -> Non
     assert harness.client.post(f"/runs/{holder}/signals/probe", json=answer).status_code == 202
     assert harness.wait_for(holder)["status"] == "COMPLETED"
     _until_usage(harness, limit, (0, 0))
+
+
+ITEMS = """\
+version: 1
+tasks:
+  probe:
+    with: <% ["db-1", "db-1", "db-2"] %>
+    action: test.timed
+    input: {seconds: 1}
+    concurrency_limits:
+      {limit}: {key: <% $item %>, limit: 1}
+    next: [{publish: {spans: <% $result %>}}]
+output: <% $ctx.spans %>
+"""
+
+
+def test_items_of_one_run_on_one_key_take_turns(harness: Harness) -> None:
+    """Two items of the same key in one run: the second waits for the first, whose
+    release (in the same run) wakes it; the item of another key runs beside them."""
+    name, limit = unique("items"), unique("per_host")
+    harness.register(name, ITEMS.replace("{limit}", limit))
+    run_id = harness.start(name)
+    final = harness.wait_for(run_id, timeout=60)
+    assert final["status"] == "COMPLETED", str(final["errors"])
+    same, other = sorted(final["output"][:2], key=lambda s: s["started"]), final["output"][2]
+    assert same[1]["started"] >= same[0]["ended"], same
+    assert other["started"] < same[0]["ended"]
+    _until_usage(harness, limit, (0, 0))

@@ -68,6 +68,7 @@ def test_there_are_histories() -> None:
         "refusals",
         "limits",
         "limits-forged",
+        "task-limits",
         "transitions",
     }
 
@@ -143,6 +144,22 @@ def test_a_queued_run_asks_the_store_before_it_believes_a_limit_signal() -> None
         "segue.release_limits",
     ]
     assert _activities("limits") == ["segue.acquire_limit", "segue.release_limits"]
+
+
+def test_a_tasks_attempts_hold_their_slots_one_after_the_other() -> None:
+    """`task-limits`: both items ask; the second waits for the first's release (told by
+    its own run, without a signal), asks the store, runs, releases; the run's own
+    release at its end finds nothing left."""
+    assert _activities("task-limits") == [
+        "segue.acquire_limit",
+        "segue.acquire_limit",
+        "segue.release_limit_holder",
+        "segue.limit_standing",
+        "segue.release_limit_holder",
+        "segue.release_limits",
+    ]
+    kinds = {event["eventType"] for event in _history("task-limits")["events"]}
+    assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" not in kinds
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:

@@ -157,6 +157,9 @@ CASES: dict[str, dict[str, Any]] = {
         "behind": "replay-limits-forged-holder",
         "forge": True,
     },
+    # Behaviour 3: a task's concurrency limit; its second with-items attempt waits for the
+    # first's release (the limiter is the temporary database's).
+    "task-limits": {"file": HERE / "task-limits.yaml", "input": {}},
     # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
     # transition of its loop is a TRANSITION event in the trace batches it wrote.
     "transitions": {
