@@ -1,6 +1,6 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
-`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
-`events send`, `export`."""
+`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `limits`,
+`register`, `events send`, `export`."""
 
 from __future__ import annotations
 
@@ -161,6 +161,23 @@ def _workflows(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(api: Api, args: argparse.Namespace) -> int:
+    """One line per limit in use, then one per key: holding, waiting, the oldest wait."""
+    params = {"name": args.name} if args.name else {}
+    answer = api.call("GET", "/limits", params=params)
+    if not answer["limits"]:
+        print("no concurrency limit is in use" + (f" named {args.name}" if args.name else ""))
+    for limit in answer["limits"]:
+        print(f"{limit['name']:<28} {limit['holders']:>5} holding {limit['waiters']:>5} waiting")
+        for key in limit["keys"]:
+            since = f"  oldest wait since {key['oldestWait']}" if key.get("oldestWait") else ""
+            line = f"  {key['key']:<26} {key['holders']:>5} holding {key['waiters']:>5} waiting"
+            print(line + since)
+    if answer.get("truncated"):
+        print("(more keys are in use than listed: name one limit)")
+    return 0
+
+
 def _register(api: Api, args: argparse.Namespace) -> int:
     answer = register_file(api, args.file, args.name)
     state = "registered" if answer.get("created") else "unchanged"
@@ -208,6 +225,7 @@ COMMANDS: dict[str, Command] = {
     "rerun": _rerun,
     "signal": _signal,
     "workflows": _workflows,
+    "limits": _limits,
     "register": _register,
     "events": _events,
     "export": _export,

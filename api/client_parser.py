@@ -11,6 +11,7 @@ from api.completion import (
     add_completion_command,
     completes,
     files_or_workflows,
+    limit_names,
     run_ids,
     words,
     workflow_names,
@@ -115,6 +116,11 @@ def add_client_commands(commands: Any) -> None:
     common(signal)
     workflows = commands.add_parser("workflows", help="list registered workflows")
     common(workflows)
+    limits = commands.add_parser(
+        "limits", help="concurrency limits in use: holders and waiters per key"
+    )
+    completes(limits.add_argument("name", nargs="?", help="only this limit"), limit_names)
+    common(limits)
     register = commands.add_parser("register", help="register a workflow file (a new version)")
     register.add_argument("file", metavar="FILE")
     register.add_argument("--name", help="the workflow's name (default: the file's stem)")

@@ -10,6 +10,7 @@ never free while someone waits for it. The caller wakes the runs it promoted.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 import msgspec
@@ -79,6 +80,17 @@ class LimitUsage(msgspec.Struct, frozen=True):
     name: str
     holders: int
     waiters: int
+
+
+class KeyUsage(msgspec.Struct, frozen=True):
+    """One key of one limit: its holders and waiters, and since when the longest waiter
+    waits (None: nobody waits)."""
+
+    name: str
+    key: str
+    holders: int
+    waiters: int
+    oldest_wait: datetime | None = None
 
 
 class Lease(msgspec.Struct, frozen=True):
@@ -296,4 +308,26 @@ async def limit_usage(pool: StorePool) -> list[LimitUsage]:
             """SELECT limit_name AS name, count(*) FILTER (WHERE holding) AS holders,
             count(*) FILTER (WHERE NOT holding) AS waiters
             FROM limit_leases GROUP BY limit_name ORDER BY limit_name""",
+        )
+
+
+MAX_KEYS_LISTED = 1000  # keys are as many as the inputs: a listing is bounded
+
+
+async def key_usage(
+    pool: StorePool, name: str | None = None, limit: int = MAX_KEYS_LISTED
+) -> list[KeyUsage]:
+    """Holders and waiters per (limit, key) in use, by name then key (at most `limit`
+    keys; one limit's only with `name`)."""
+    async with pool.connection() as conn:
+        return await fetch_all(
+            conn,
+            KeyUsage,
+            """SELECT limit_name AS name, limit_key AS key,
+            count(*) FILTER (WHERE holding) AS holders,
+            count(*) FILTER (WHERE NOT holding) AS waiters,
+            min(created_at) FILTER (WHERE NOT holding) AS oldest_wait
+            FROM limit_leases WHERE %(name)s::text IS NULL OR limit_name = %(name)s
+            GROUP BY limit_name, limit_key ORDER BY limit_name, limit_key LIMIT %(limit)s""",
+            {"name": name, "limit": limit},
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
+
 from engine.store.limits import leases_of, limit_usage
 from tests.api.conftest import Harness, unique
 
@@ -185,3 +187,34 @@ def test_items_of_one_run_on_one_key_take_turns(harness: Harness) -> None:
     assert same[1]["started"] >= same[0]["ended"], same
     assert other["started"] < same[0]["ended"]
     _until_usage(harness, limit, (0, 0))
+
+
+def test_get_limits_shows_holders_waiters_and_the_oldest_wait_per_key(harness: Harness) -> None:
+    name, limit = _register(harness, "core.approval")
+    holder = harness.start(name, {"host": "h"})
+    _until_usage(harness, limit, (1, 0))
+    waiter = harness.start(name, {"host": "h"})
+    elsewhere = harness.start(name, {"host": "g"})
+    _waits(harness, waiter)
+    _until_usage(harness, limit, (2, 1))
+
+    listed = harness.client.get("/limits", params={"name": limit})
+    assert listed.status_code == 200, listed.text
+    (found,) = listed.json()["limits"]
+    assert (found["name"], found["holders"], found["waiters"]) == (limit, 2, 1)
+    keys = {key["key"]: key for key in found["keys"]}
+    assert (keys["g"]["holders"], keys["g"]["waiters"]) == (1, 0)
+    assert "oldestWait" not in keys["g"]  # nobody waits there
+    assert (keys["h"]["holders"], keys["h"]["waiters"]) == (1, 1)
+    assert keys["h"]["oldestWait"].endswith("Z")
+    assert limit in {x["name"] for x in harness.client.get("/limits").json()["limits"]}
+    # Hostile: a name too long is refused; an unknown one lists nothing; no token, 401.
+    too_long = harness.client.get("/limits", params={"name": "x" * 65})
+    assert (too_long.status_code, too_long.json()["code"]) == (400, "NAME_INVALID")
+    assert harness.client.get("/limits", params={"name": "nobody"}).json()["limits"] == []
+    assert httpx.get(f"{harness.url}/limits", timeout=10).status_code == 401
+
+    for run_id in (holder, waiter, elsewhere):
+        assert harness.client.post(f"/runs/{run_id}/cancel").status_code == 202
+    _until_usage(harness, limit, (0, 0))
+    assert harness.client.get("/limits", params={"name": limit}).json()["limits"] == []

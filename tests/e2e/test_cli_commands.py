@@ -188,3 +188,42 @@ def test_completion_offers_workflow_names_and_run_ids(env: dict[str, str]) -> No
     assert "g_fan" in complete("bash", "segue runs --workflow g_f", env=env)
     assert run_id in complete("bash", "segue trace ", env=env)
     assert complete("bash", f"segue cancel {run_id[:12]}", env=env) == [run_id]
+
+
+LIMITED = """\
+version: 1
+input:
+  host: {type: string, default: db-1}
+tasks:
+  hold:
+    action: core.approval
+    concurrency_limits:
+      cli_per_host: {key: <% $ctx.host %>, limit: 1}
+"""
+
+
+def test_limits_lists_holders_and_waiters_per_key(env: dict[str, str], tmp_path: Path) -> None:
+    """`segue limits [NAME]` as a user types it, with completion of the name."""
+    (tmp_path / "limited.yaml").write_text(LIMITED)
+    assert segue(env, "register", str(tmp_path / "limited.yaml")).returncode == 0
+    runs = [segue(env, "run", "limited", "--detach").stdout.strip() for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while "1 holding     1 waiting" not in (listed := segue(env, "limits", "cli_per_host")).stdout:
+        assert time.monotonic() < deadline, listed.stdout + listed.stderr
+        time.sleep(0.5)
+    first, key = listed.stdout.splitlines()
+    assert first.split() == ["cli_per_host", "1", "holding", "1", "waiting"]
+    assert key.split()[:5] == ["db-1", "1", "holding", "1", "waiting"]
+    assert "oldest wait since 20" in key
+    assert "cli_per_host" in segue(env, "limits").stdout
+    assert complete("bash", "segue limits cli_", env=env) == ["cli_per_host"]
+
+    for run_id in runs:
+        assert segue(env, "cancel", run_id).returncode == 0
+    deadline = time.monotonic() + 30
+    while "no concurrency limit is in use" not in (after := segue(env, "limits", "cli_per_host")).stdout:
+        assert time.monotonic() < deadline, after.stdout + after.stderr
+        time.sleep(0.5)
+    assert after.stdout.strip() == "no concurrency limit is in use named cli_per_host"
+    refused = segue(env, "limits", "x" * 65)
+    assert refused.returncode == 1 and "[NAME_INVALID]" in refused.stderr
