@@ -21,6 +21,7 @@ import contextlib
 from collections.abc import Callable
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import DispatchAction, ErrorInfo
@@ -76,14 +77,32 @@ async def _admit(
     attempt: TaskAttempt,
     go: Callable[[], None],
 ) -> None:
+    try:
+        admitted = await _acquire_all(run, command, limits, attempt)
+    except ActivityError as failure:
+        # The limiter refused for good (no store behind the worker): the attempt fails
+        # with its reason, as a run's admission would, instead of waiting for ever.
+        cause = failure.cause
+        if isinstance(cause, ApplicationError):
+            run.failed(command, ErrorInfo(cause.type or "limits_failed", cause.message))
+        else:
+            run.failed(command, ErrorInfo("limits_failed", str(cause or failure)))
+        return
+    if admitted:
+        go()
+
+
+async def _acquire_all(
+    run: RunState, command: DispatchAction, limits: tuple[LimitSpec, ...], attempt: TaskAttempt
+) -> bool:
+    """Hold every limit in name order; False once the attempt has failed instead."""
     run_id = workflow.info().workflow_id
     for limit in limits:
         try:
             key = render_key(limit, _scope(run, command))
         except ExpressionError as error:
             run.failed(command, ErrorInfo(ErrorType.EXPRESSION, str(error)))
-            return
-        run.limits.asked = True  # the run's release at its end covers this holder too
+            return False
         answer = await workflow.execute_activity(
             ACQUIRE_LIMIT,
             LimitAcquire(
@@ -102,13 +121,14 @@ async def _admit(
             # follows the cancel waits for this, and finds the row.
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        run.limits.asked = True  # the run's release at its end covers this holder too
         if answer.outcome == "refused":
             message = f"limit {limit.name!r} is full for key {key!r} ({limit.capacity} at a time)"
             run.failed(command, ErrorInfo(ErrorType.LIMIT_FULL, message))
-            return
+            return False
         if answer.outcome == "queued":
             await _wait(run, command, limit, key, attempt.holder, answer.position)
-    go()
+    return True
 
 
 def _scope(run: RunState, command: DispatchAction) -> Scope:
@@ -180,13 +200,18 @@ async def _release(run: RunState, found: TaskAttempt) -> None:
         # Its acquire commits before a cancel takes effect: release after it.
         with contextlib.suppress(asyncio.CancelledError):
             await found.admission
-    promoted = await workflow.execute_activity(
-        RELEASE_HOLDER,
-        LimitHolder(workflow.info().workflow_id, found.holder),
-        result_type=list[dict[str, str]],
-        start_to_close_timeout=LIMITER_TIMEOUT,
-        retry_policy=LIMITER_RETRY,
-    )
+    try:
+        promoted = await workflow.execute_activity(
+            RELEASE_HOLDER,
+            LimitHolder(workflow.info().workflow_id, found.holder),
+            result_type=list[dict[str, str]],
+            start_to_close_timeout=LIMITER_TIMEOUT,
+            retry_policy=LIMITER_RETRY,
+        )
+    except ActivityError:
+        # Only a worker without the store gives up (the limiter is retried otherwise):
+        # then nothing was acquired either.
+        return
     run.limits.granted = {g for g in run.limits.granted if g[2] != found.holder}
     await wake(run, promoted)
 

@@ -221,7 +221,10 @@ def test_limits_lists_holders_and_waiters_per_key(env: dict[str, str], tmp_path:
     for run_id in runs:
         assert segue(env, "cancel", run_id).returncode == 0
     deadline = time.monotonic() + 30
-    while "no concurrency limit is in use" not in (after := segue(env, "limits", "cli_per_host")).stdout:
+    while (
+        "no concurrency limit is in use"
+        not in (after := segue(env, "limits", "cli_per_host")).stdout
+    ):
         assert time.monotonic() < deadline, after.stdout + after.stderr
         time.sleep(0.5)
     assert after.stdout.strip() == "no concurrency limit is in use named cli_per_host"
