@@ -1,6 +1,6 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
 `trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `limits`,
-`register`, `events send`, `export`."""
+`schedules`, `register`, `events send`, `export`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from api.cli_render import error_line, status_word
 from api.client_cli import (
@@ -178,6 +179,37 @@ def _limits(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule_line(schedule: dict[str, Any]) -> str:
+    state = "paused" if schedule["paused"] else "active"
+    if not schedule["inTemporal"]:
+        state = "not in Temporal"
+    upcoming = schedule.get("nextRuns") or ["-"]
+    return f"{schedule['name']:<24} {state:<15} next {upcoming[0]}"
+
+
+def _schedules(api: Api, args: argparse.Namespace) -> int:
+    """`segue schedules list|show|trigger|pause|unpause WORKFLOW [SCHEDULE]`."""
+    base = f"/workflows/{quote(args.workflow, safe='')}/schedules"
+    if args.verb == "list":
+        for schedule in api.call("GET", base)["schedules"]:
+            print(_schedule_line(schedule))
+        return 0
+    path = f"{base}/{quote(args.schedule, safe='')}"
+    if args.verb == "show":
+        schedule = api.call("GET", path)
+    elif args.verb == "trigger":
+        schedule = api.call("POST", f"{path}/trigger", json={})
+    else:
+        schedule = api.call("POST", f"{path}/{args.verb}", json={"note": args.note})
+    print(_schedule_line(schedule))
+    if args.verb == "show":
+        for run in schedule.get("recentRuns") or []:
+            print(f"  ran {run.get('scheduledAt', '')} {run.get('runId', '')}")
+        if schedule.get("problem"):
+            print(f"  problem: {schedule['problem']}")
+    return 0
+
+
 def _register(api: Api, args: argparse.Namespace) -> int:
     answer = register_file(api, args.file, args.name)
     state = "registered" if answer.get("created") else "unchanged"
@@ -226,6 +258,7 @@ COMMANDS: dict[str, Command] = {
     "signal": _signal,
     "workflows": _workflows,
     "limits": _limits,
+    "schedules": _schedules,
     "register": _register,
     "events": _events,
     "export": _export,

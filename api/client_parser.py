@@ -116,6 +116,22 @@ def add_client_commands(commands: Any) -> None:
     common(signal)
     workflows = commands.add_parser("workflows", help="list registered workflows")
     common(workflows)
+    schedules = commands.add_parser("schedules", help="a workflow's schedules: list, show, …")
+    verbs = schedules.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "the workflow's schedules, with their next run"),
+        ("show", "one schedule: as declared, next and recent runs"),
+        ("trigger", "start a run of the schedule now"),
+        ("pause", "no run starts until unpaused"),
+        ("unpause", "runs start again"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        completes(command.add_argument("workflow"), workflow_names)
+        if verb != "list":
+            command.add_argument("schedule")
+        if verb in ("pause", "unpause"):
+            command.add_argument("--note", default="", help="why (kept with the schedule)")
+        common(command)
     limits = commands.add_parser(
         "limits", help="concurrency limits in use: holders and waiters per key"
     )

@@ -230,3 +230,37 @@ def test_limits_lists_holders_and_waiters_per_key(env: dict[str, str], tmp_path:
     assert after.stdout.strip() == "no concurrency limit is in use named cli_per_host"
     refused = segue(env, "limits", "x" * 65)
     assert refused.returncode == 1 and "[NAME_INVALID]" in refused.stderr
+
+
+SCHEDULED = """\
+version: 1
+schedules:
+  hourly:
+    every: 3600
+tasks:
+  hello:
+    action: core.noop
+"""
+
+
+def test_schedules_list_show_pause_unpause_trigger(env: dict[str, str], tmp_path: Path) -> None:
+    """`segue schedules VERB WORKFLOW [SCHEDULE]` over the schedules API, as typed."""
+    (tmp_path / "cli_sched.yaml").write_text(SCHEDULED)
+    assert segue(env, "register", str(tmp_path / "cli_sched.yaml")).returncode == 0
+    listed = segue(env, "schedules", "list", "cli_sched")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[:4] == ["hourly", "active", "next", listed.stdout.split()[3]]
+    assert listed.stdout.split()[3].startswith("20")  # an ISO time
+    paused = segue(env, "schedules", "pause", "cli_sched", "hourly", "--note", "maintenance")
+    assert paused.stdout.split()[:2] == ["hourly", "paused"], paused.stderr
+    assert segue(env, "schedules", "show", "cli_sched", "hourly").stdout.split()[1] == "paused"
+    unpaused = segue(env, "schedules", "unpause", "cli_sched", "hourly")
+    assert unpaused.stdout.split()[:2] == ["hourly", "active"], unpaused.stderr
+    assert segue(env, "schedules", "trigger", "cli_sched", "hourly").returncode == 0
+    deadline = time.monotonic() + 60
+    while not segue(env, "runs", "--workflow", "cli_sched").stdout.strip():
+        assert time.monotonic() < deadline, "the triggered run never showed"
+        time.sleep(0.5)
+    missing = segue(env, "schedules", "show", "cli_sched", "nope")
+    assert missing.returncode == 1 and "[SCHEDULE_NOT_FOUND]" in missing.stderr, missing.stderr
+    assert complete("bash", "segue schedules list cli_sch", env=env) == ["cli_sched"]
