@@ -210,6 +210,51 @@ def _schedules(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(api: Api, args: argparse.Namespace) -> int:
+    """`segue webhooks list|create|delete WORKFLOW [NAME]`."""
+    base = f"/workflows/{quote(args.workflow, safe='')}/webhooks"
+    if args.verb == "list":
+        for hook in api.call("GET", base)["webhooks"]:
+            print(f"{hook['name']:<24} {hook['id']:<24} {hook['url']}")
+    elif args.verb == "create":
+        body = {"name": args.hook, **({"input": args.input} if args.input else {})}
+        hook = api.call("POST", base, json=body)
+        print(f"{hook['name']:<24} {hook['id']:<24} {hook['url']}")
+        print(f"secret {hook['secret']}  (shown once: keep it now)")
+    else:
+        api.call("DELETE", f"{base}/{quote(args.hook, safe='')}")
+        print(f"deleted {args.hook}")
+    return 0
+
+
+def _rule_line(rule: dict[str, Any]) -> str:
+    return f"{rule['name']:<24} on {rule['event']:<24} starts {rule['workflow']}"
+
+
+def _rules(api: Api, args: argparse.Namespace) -> int:
+    """`segue rules list|show|put|delete [NAME]`."""
+    if args.verb == "list":
+        for rule in api.call("GET", "/rules")["rules"]:
+            print(_rule_line(rule))
+        return 0
+    path = f"/rules/{quote(args.name, safe='')}"
+    if args.verb == "delete":
+        api.call("DELETE", path)
+        print(f"deleted {args.name}")
+        return 0
+    if args.verb == "put":
+        body = {"event": args.event, "workflow": args.workflow}
+        body.update({k: v for k, v in (("criteria", args.criteria), ("input", args.input)) if v})
+        rule = api.call("PUT", path, json=body)
+    else:
+        rule = api.call("GET", path)
+    print(_rule_line(rule))
+    for part in ("criteria", "input"):
+        if rule.get(part):
+            print(f"  {part}: {rule[part]}")
+    return 0
+
+
 def _register(api: Api, args: argparse.Namespace) -> int:
     answer = register_file(api, args.file, args.name)
     state = "registered" if answer.get("created") else "unchanged"
@@ -259,6 +304,8 @@ COMMANDS: dict[str, Command] = {
     "workflows": _workflows,
     "limits": _limits,
     "schedules": _schedules,
+    "webhooks": _webhooks,
+    "rules": _rules,
     "register": _register,
     "events": _events,
     "export": _export,

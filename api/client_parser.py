@@ -132,6 +132,37 @@ def add_client_commands(commands: Any) -> None:
         if verb in ("pause", "unpause"):
             command.add_argument("--note", default="", help="why (kept with the schedule)")
         common(command)
+    webhooks = commands.add_parser("webhooks", help="a workflow's signed webhooks")
+    verbs = webhooks.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "the workflow's webhooks (without secrets)"),
+        ("create", "create a webhook; prints its URL and its secret, once"),
+        ("delete", "remove a webhook"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        completes(command.add_argument("workflow"), workflow_names)
+        if verb != "list":
+            command.add_argument("hook", metavar="NAME")
+        if verb == "create":
+            command.add_argument("--input", help="JSONata mapping the payload to the input")
+        common(command)
+    rules = commands.add_parser("rules", help="event rules that start runs from events")
+    verbs = rules.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "every event rule"),
+        ("show", "one rule"),
+        ("put", "create or replace a rule"),
+        ("delete", "remove a rule"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        if verb != "list":
+            command.add_argument("name")
+        if verb == "put":
+            command.add_argument("--event", required=True, help="the event name it takes")
+            completes(command.add_argument("--workflow", required=True), workflow_names)
+            command.add_argument("--criteria", help="JSONata over {event, key, payload}")
+            command.add_argument("--input", help="JSONata mapping the event to the input")
+        common(command)
     limits = commands.add_parser(
         "limits", help="concurrency limits in use: holders and waiters per key"
     )

@@ -264,3 +264,40 @@ def test_schedules_list_show_pause_unpause_trigger(env: dict[str, str], tmp_path
     missing = segue(env, "schedules", "show", "cli_sched", "nope")
     assert missing.returncode == 1 and "[SCHEDULE_NOT_FOUND]" in missing.stderr, missing.stderr
     assert complete("bash", "segue schedules list cli_sch", env=env) == ["cli_sched"]
+
+
+def test_webhooks_and_rules_as_typed(env: dict[str, str]) -> None:
+    """`segue webhooks …` and `segue rules …` over their APIs; problems as one line."""
+    registered = segue(env, "register", "examples/fan-out-join.yaml", "--name", "cli_hooked")
+    assert registered.returncode == 0
+    created = segue(env, "webhooks", "create", "cli_hooked", "deploys", "--input", "payload")
+    assert created.returncode == 0, created.stderr
+    hook_line, secret_line = created.stdout.splitlines()
+    assert hook_line.split()[0] == "deploys" and "/hooks/" in hook_line
+    assert secret_line.startswith("secret ") and len(secret_line.split()[1]) >= 32
+    listed = segue(env, "webhooks", "list", "cli_hooked").stdout
+    assert listed.split()[0] == "deploys" and secret_line.split()[1] not in listed
+    again = segue(env, "webhooks", "create", "cli_hooked", "deploys")
+    assert again.returncode == 1 and "[WEBHOOK_EXISTS]" in again.stderr
+    assert segue(env, "webhooks", "delete", "cli_hooked", "deploys").stdout.strip() == (
+        "deleted deploys"
+    )
+    assert segue(env, "webhooks", "list", "cli_hooked").stdout.strip() == ""
+
+    put = segue(
+        env, "rules", "put", "cli_rule", "--event", "deploy.done", "--workflow", "cli_hooked",
+        "--criteria", "payload.ok = true",
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    assert put.stdout.splitlines()[0].split() == [
+        "cli_rule", "on", "deploy.done", "starts", "cli_hooked"
+    ]  # fmt: skip
+    assert "criteria: payload.ok = true" in segue(env, "rules", "show", "cli_rule").stdout
+    assert "cli_rule" in segue(env, "rules", "list").stdout
+    bad = segue(env, "rules", "put", "cli_bad", "--event", "e", "--workflow", "cli_hooked",
+                "--criteria", "payload.(")  # fmt: skip
+    assert bad.returncode == 1 and "[EXPRESSION_INVALID]" in bad.stderr, bad.stderr
+    assert segue(env, "rules", "delete", "cli_rule").returncode == 0
+    gone = segue(env, "rules", "show", "cli_rule")
+    assert gone.returncode == 1 and "NOT_FOUND]" in gone.stderr
+    assert complete("bash", "segue webhooks list cli_hook", env=env) == ["cli_hooked"]
