@@ -21,6 +21,7 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes.codec import CodecController
 from api.routes.events import EventController
 from api.routes.health import health
+from api.routes.limits import LimitController
 from api.routes.metrics import MetricsController
 from api.routes.reports import RunReportsController
 from api.routes.rules import RuleController
@@ -77,6 +78,7 @@ def create_app(
             WebhookController,
             webhook_delivery,
             RuleController,
+            LimitController,
             RunReportsController,
             EventController,
             CodecController,

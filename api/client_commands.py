@@ -1,6 +1,6 @@
 """The operator commands that talk to a running API, apart from `segue run`: `runs`,
-`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `register`,
-`events send`, `export`."""
+`trace`, `logs`, `cancel`, `pause`, `resume`, `rerun`, `signal`, `workflows`, `limits`,
+`schedules`, `register`, `events send`, `export`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from api.cli_render import error_line, status_word
 from api.client_cli import (
@@ -161,6 +162,99 @@ def _workflows(api: Api, args: argparse.Namespace) -> int:
     return 0
 
 
+def _limits(api: Api, args: argparse.Namespace) -> int:
+    """One line per limit in use, then one per key: holding, waiting, the oldest wait."""
+    params = {"name": args.name} if args.name else {}
+    answer = api.call("GET", "/limits", params=params)
+    if not answer["limits"]:
+        print("no concurrency limit is in use" + (f" named {args.name}" if args.name else ""))
+    for limit in answer["limits"]:
+        print(f"{limit['name']:<28} {limit['holders']:>5} holding {limit['waiters']:>5} waiting")
+        for key in limit["keys"]:
+            since = f"  oldest wait since {key['oldestWait']}" if key.get("oldestWait") else ""
+            line = f"  {key['key']:<26} {key['holders']:>5} holding {key['waiters']:>5} waiting"
+            print(line + since)
+    if answer.get("truncated"):
+        print("(more keys are in use than listed: name one limit)")
+    return 0
+
+
+def _schedule_line(schedule: dict[str, Any]) -> str:
+    state = "paused" if schedule["paused"] else "active"
+    if not schedule["inTemporal"]:
+        state = "not in Temporal"
+    upcoming = schedule.get("nextRuns") or ["-"]
+    return f"{schedule['name']:<24} {state:<15} next {upcoming[0]}"
+
+
+def _schedules(api: Api, args: argparse.Namespace) -> int:
+    """`segue schedules list|show|trigger|pause|unpause WORKFLOW [SCHEDULE]`."""
+    base = f"/workflows/{quote(args.workflow, safe='')}/schedules"
+    if args.verb == "list":
+        for schedule in api.call("GET", base)["schedules"]:
+            print(_schedule_line(schedule))
+        return 0
+    path = f"{base}/{quote(args.schedule, safe='')}"
+    if args.verb == "show":
+        schedule = api.call("GET", path)
+    elif args.verb == "trigger":
+        schedule = api.call("POST", f"{path}/trigger", json={})
+    else:
+        schedule = api.call("POST", f"{path}/{args.verb}", json={"note": args.note})
+    print(_schedule_line(schedule))
+    if args.verb == "show":
+        for run in schedule.get("recentRuns") or []:
+            print(f"  ran {run.get('scheduledAt', '')} {run.get('runId', '')}")
+        if schedule.get("problem"):
+            print(f"  problem: {schedule['problem']}")
+    return 0
+
+
+def _webhooks(api: Api, args: argparse.Namespace) -> int:
+    """`segue webhooks list|create|delete WORKFLOW [NAME]`."""
+    base = f"/workflows/{quote(args.workflow, safe='')}/webhooks"
+    if args.verb == "list":
+        for hook in api.call("GET", base)["webhooks"]:
+            print(f"{hook['name']:<24} {hook['id']:<24} {hook['url']}")
+    elif args.verb == "create":
+        body = {"name": args.hook, **({"input": args.input} if args.input else {})}
+        hook = api.call("POST", base, json=body)
+        print(f"{hook['name']:<24} {hook['id']:<24} {hook['url']}")
+        print(f"secret {hook['secret']}  (shown once: keep it now)")
+    else:
+        api.call("DELETE", f"{base}/{quote(args.hook, safe='')}")
+        print(f"deleted {args.hook}")
+    return 0
+
+
+def _rule_line(rule: dict[str, Any]) -> str:
+    return f"{rule['name']:<24} on {rule['event']:<24} starts {rule['workflow']}"
+
+
+def _rules(api: Api, args: argparse.Namespace) -> int:
+    """`segue rules list|show|put|delete [NAME]`."""
+    if args.verb == "list":
+        for rule in api.call("GET", "/rules")["rules"]:
+            print(_rule_line(rule))
+        return 0
+    path = f"/rules/{quote(args.name, safe='')}"
+    if args.verb == "delete":
+        api.call("DELETE", path)
+        print(f"deleted {args.name}")
+        return 0
+    if args.verb == "put":
+        body = {"event": args.event, "workflow": args.workflow}
+        body.update({k: v for k, v in (("criteria", args.criteria), ("input", args.input)) if v})
+        rule = api.call("PUT", path, json=body)
+    else:
+        rule = api.call("GET", path)
+    print(_rule_line(rule))
+    for part in ("criteria", "input"):
+        if rule.get(part):
+            print(f"  {part}: {rule[part]}")
+    return 0
+
+
 def _register(api: Api, args: argparse.Namespace) -> int:
     answer = register_file(api, args.file, args.name)
     state = "registered" if answer.get("created") else "unchanged"
@@ -208,6 +302,10 @@ COMMANDS: dict[str, Command] = {
     "rerun": _rerun,
     "signal": _signal,
     "workflows": _workflows,
+    "limits": _limits,
+    "schedules": _schedules,
+    "webhooks": _webhooks,
+    "rules": _rules,
     "register": _register,
     "events": _events,
     "export": _export,

@@ -11,6 +11,7 @@ from api.completion import (
     add_completion_command,
     completes,
     files_or_workflows,
+    limit_names,
     run_ids,
     words,
     workflow_names,
@@ -115,6 +116,58 @@ def add_client_commands(commands: Any) -> None:
     common(signal)
     workflows = commands.add_parser("workflows", help="list registered workflows")
     common(workflows)
+    schedules = commands.add_parser("schedules", help="a workflow's schedules: list, show, …")
+    verbs = schedules.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "the workflow's schedules, with their next run"),
+        ("show", "one schedule: as declared, next and recent runs"),
+        ("trigger", "start a run of the schedule now"),
+        ("pause", "no run starts until unpaused"),
+        ("unpause", "runs start again"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        completes(command.add_argument("workflow"), workflow_names)
+        if verb != "list":
+            command.add_argument("schedule")
+        if verb in ("pause", "unpause"):
+            command.add_argument("--note", default="", help="why (kept with the schedule)")
+        common(command)
+    webhooks = commands.add_parser("webhooks", help="a workflow's signed webhooks")
+    verbs = webhooks.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "the workflow's webhooks (without secrets)"),
+        ("create", "create a webhook; prints its URL and its secret, once"),
+        ("delete", "remove a webhook"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        completes(command.add_argument("workflow"), workflow_names)
+        if verb != "list":
+            command.add_argument("hook", metavar="NAME")
+        if verb == "create":
+            command.add_argument("--input", help="JSONata mapping the payload to the input")
+        common(command)
+    rules = commands.add_parser("rules", help="event rules that start runs from events")
+    verbs = rules.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb, what in (
+        ("list", "every event rule"),
+        ("show", "one rule"),
+        ("put", "create or replace a rule"),
+        ("delete", "remove a rule"),
+    ):
+        command = verbs.add_parser(verb, help=what)
+        if verb != "list":
+            command.add_argument("name")
+        if verb == "put":
+            command.add_argument("--event", required=True, help="the event name it takes")
+            completes(command.add_argument("--workflow", required=True), workflow_names)
+            command.add_argument("--criteria", help="JSONata over {event, key, payload}")
+            command.add_argument("--input", help="JSONata mapping the event to the input")
+        common(command)
+    limits = commands.add_parser(
+        "limits", help="concurrency limits in use: holders and waiters per key"
+    )
+    completes(limits.add_argument("name", nargs="?", help="only this limit"), limit_names)
+    common(limits)
     register = commands.add_parser("register", help="register a workflow file (a new version)")
     register.add_argument("file", metavar="FILE")
     register.add_argument("--name", help="the workflow's name (default: the file's stem)")

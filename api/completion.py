@@ -63,6 +63,13 @@ def workflow_names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> li
     return _starting(prefix, (str(item.get("name", "")) for item in workflows))
 
 
+def limit_names(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """Concurrency limits in use (from the stack the command would talk to)."""
+    answer = _ask(parsed_args, "/limits", {})
+    limits = answer.get("limits", []) if isinstance(answer, dict) else []
+    return _starting(prefix, (str(item.get("name", "")) for item in limits))
+
+
 def files_or_workflows(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
     """Workflow files here and registered workflow names."""
     import argcomplete.completers

@@ -58,6 +58,7 @@ from engine.store import StorePool, open_pool, register_workflow_version
 from engine.temporal.activities import SegueActivities
 from engine.temporal.codec import CodecConfigError, CodecKeys
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
+from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect, store_converter
 
@@ -248,9 +249,16 @@ async def running_worker(
         workflow_lookup=workflow_lookup(pool),
         task_logs=StoreTaskLogs(pool),
         max_result_bytes=max_result,
+        # Concurrency limits need the store (without it a limited run fails at once).
+        limit_store=pool,
     )
     async with build_worker(client, activities):
-        yield
+        # As `segue worker`: slots of runs that cannot release them go back to waiters.
+        reaper = asyncio.create_task(run_reaper(client, pool))
+        try:
+            yield
+        finally:
+            reaper.cancel()
 
 
 _STOPPERS: list[Any] = []

@@ -366,6 +366,8 @@ async def launch(
         RunStatus.RUNNING,
         temporal_workflow_id=record.run_id,
         temporal_run_id=temporal_run_id,
+        # The run may already have said QUEUED (a concurrency limit) or more: keep that.
+        unless_the_workflow_wrote=True,
     )
     return updated or record
 

@@ -380,6 +380,27 @@ class RuleList(Wire):
     rules: list[RuleView]
 
 
+class LimitKeyView(Wire):
+    """One key of a concurrency limit in use (docs/api.md, "Concurrency limits")."""
+
+    key: str
+    holders: int
+    waiters: int
+    oldest_wait: str | None = None  # since when its longest waiter waits
+
+
+class LimitView(Wire):
+    name: str
+    holders: int
+    waiters: int
+    keys: list[LimitKeyView]
+
+
+class LimitList(Wire):
+    limits: list[LimitView]
+    truncated: bool = False  # more keys are in use than one answer lists
+
+
 class RuleOutcome(Wire):
     """What one rule did with an event: started a run, or why not (a problem code)."""
 

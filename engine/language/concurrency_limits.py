@@ -25,7 +25,54 @@ def build_limits(
     data: Mapping[str, Any], source_map: SourceMap
 ) -> tuple[tuple[LimitSpec, ...], list[Diagnostic]]:
     """The limits of a schema-valid document in name order, and their problems."""
-    raw_limits = data.get("concurrency_limits")
+    return _build(data.get("concurrency_limits"), ("concurrency_limits",), source_map)
+
+
+def build_task_limits(
+    data: Mapping[str, Any], source_map: SourceMap, run_limits: tuple[LimitSpec, ...]
+) -> tuple[dict[str, tuple[LimitSpec, ...]], list[Diagnostic]]:
+    """Each task's own limits (tasks without any left out), and their problems: a key
+    that does not compile; a task that runs no action (a pass-through or a `workflow:`
+    task: nothing to hold a slot while it runs); a name the workflow declares too (the
+    run would wait for the slot it holds itself)."""
+    tasks = data.get("tasks")
+    if not isinstance(tasks, Mapping):
+        return {}, []
+    found: dict[str, tuple[LimitSpec, ...]] = {}
+    diagnostics: list[Diagnostic] = []
+    run_names = {limit.name for limit in run_limits}
+    for task, raw_task in tasks.items():
+        if not isinstance(raw_task, Mapping) or "concurrency_limits" not in raw_task:
+            continue
+        path: Path = ("tasks", task, "concurrency_limits")
+        limits, problems = _build(raw_task["concurrency_limits"], path, source_map)
+        diagnostics += problems
+        if "action" not in raw_task:
+            diagnostics.append(
+                _problem(source_map, path, "a task limit needs an `action` to hold it")
+            )
+        for limit in limits:
+            if limit.name in run_names:
+                diagnostics.append(
+                    _problem(
+                        source_map,
+                        (*path, limit.name),
+                        f"the workflow declares limit {limit.name!r} for the whole run: a "
+                        "task of the run would wait for the slot its own run holds",
+                    )
+                )
+        if limits:
+            found[str(task)] = limits
+    return found, diagnostics
+
+
+def _problem(source_map: SourceMap, path: Path, message: str) -> Diagnostic:
+    return Diagnostic(source_map.position(path), Category.LIMIT, f"{subject(path)}: {message}")
+
+
+def _build(
+    raw_limits: Any, at: Path, source_map: SourceMap
+) -> tuple[tuple[LimitSpec, ...], list[Diagnostic]]:
     if not isinstance(raw_limits, Mapping):
         return (), []
     found: list[LimitSpec] = []
@@ -34,17 +81,11 @@ def build_limits(
         raw = raw_limits[name]
         if not isinstance(raw, Mapping) or not isinstance(raw.get("limit"), int):
             continue  # the schema reported it
-        path: Path = ("concurrency_limits", name, "key")
+        path: Path = (*at, name, "key")
         problems: list[CompileProblem] = []
         key = compile_template(raw["key"], path, problems) if "key" in raw else None
         for problem in problems:
-            diagnostics.append(
-                Diagnostic(
-                    source_map.position(problem.path),
-                    Category.LIMIT,
-                    f"{subject(problem.path)}: {problem.error}",
-                )
-            )
+            diagnostics.append(_problem(source_map, problem.path, str(problem.error)))
         found.append(
             LimitSpec(
                 name=str(name),

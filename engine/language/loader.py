@@ -11,7 +11,7 @@ from engine.diagnostics import Category, Diagnostic, Severity, WorkflowInvalid
 from engine.language.build import build_spec
 from engine.language.checks import check_spec
 from engine.language.collection import collector_paused
-from engine.language.concurrency_limits import build_limits
+from engine.language.concurrency_limits import build_limits, build_task_limits
 from engine.language.deployment import Deployment
 from engine.language.limits import over_limits
 from engine.language.salvage import Damage, salvage
@@ -85,13 +85,19 @@ def _check_workflow(
     )
     schedules, schedule_findings = build_schedules(document.data, document.source_map)
     limits, limit_findings = build_limits(document.data, document.source_map)
-    spec = replace(spec, schedules=schedules, limits=limits)
+    task_limits, task_limit_findings = build_task_limits(document.data, document.source_map, limits)
+    tasks = {
+        name: replace(task, limits=task_limits[name]) if name in task_limits else task
+        for name, task in spec.tasks.items()
+    }
+    spec = replace(spec, schedules=schedules, limits=limits, tasks=tasks)
     diagnostics = [
         *report.diagnostics,
         *diagnostics,
         *check_spec(spec, document.source_map, damage),
         *schedule_findings,
         *limit_findings,
+        *task_limit_findings,
     ]
     notes: list[str] = []
     if deployment is not None:

@@ -80,6 +80,20 @@ class WithItemsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSpec:
+    """One entry of `concurrency_limits`: at most `capacity` runs of any workflow that
+    declares the limit `name` hold its `key` at once (read by engine/language/
+    concurrency_limits.py, acquired by engine/temporal/limits.py). No key: one slot pool
+    for the whole name."""
+
+    name: str
+    capacity: int
+    key: Template | None = None  # over the run's input and vars ($ctx); rendered to text
+    strategy: str = "queue"
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     name: str
     action: Template | None = None
@@ -94,24 +108,13 @@ class TaskSpec:
     max_iterations: int | None = None
     run: TaskRun | None = None
     position: Position | None = None
+    # `concurrency_limits` on the task: each attempt of its action holds a slot of every
+    # one (in name order) while it runs (engine/temporal/task_limits.py).
+    limits: tuple[LimitSpec, ...] = ()
 
     @property
     def is_pass_through(self) -> bool:
         return self.action is None and self.workflow is None
-
-
-@dataclass(frozen=True, slots=True)
-class LimitSpec:
-    """One entry of `concurrency_limits`: at most `capacity` runs of any workflow that
-    declares the limit `name` hold its `key` at once (read by engine/language/
-    concurrency_limits.py, acquired by engine/temporal/limits.py). No key: one slot pool
-    for the whole name."""
-
-    name: str
-    capacity: int
-    key: Template | None = None  # over the run's input and vars ($ctx); rendered to text
-    strategy: str = "queue"
-    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

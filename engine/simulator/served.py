@@ -8,7 +8,8 @@ inline, the waits wait for an answer nobody sends in a simulation, and a `workfl
 task starts a child run. Such a task, when the simulator would serve it (a mock entry
 names it; a wait or a child run always), gets the action SERVED_ACTION in the workflow
 document the harness starts, so that its outcome comes from the book as in `segue
-simulate`. Every other task runs exactly as written: inline actions inline, `core.sleep`
+simulate`. Concurrency limits are left out, as `segue simulate` ignores them. Every
+other task runs exactly as written: inline actions inline, `core.sleep`
 as a durable timer (the harness's server skips the time), activities as activities.
 """
 
@@ -50,10 +51,17 @@ def served_document(text: str, spec: WorkflowSpec, entries: list[MockEntry]) -> 
             continue  # an activity already, or a name computed at run time
         if action in WAITS or name in mocked:
             originals[name] = action
-    if not originals:
+    limited = bool(spec.limits) or any(task.limits for task in spec.tasks.values())
+    if not originals and not limited:
         return ServedDocument(text)
     document: Any = yaml.safe_load(text)
     tasks = document["tasks"]
+    # `segue simulate` ignores concurrency limits (docs/language.md §10b), and a simulated
+    # run holds no slot of the deployment's: the harness's document declares none.
+    document.pop("concurrency_limits", None)
+    for body in tasks.values():
+        if isinstance(body, dict):
+            body.pop("concurrency_limits", None)
     for name in originals:
         body = tasks[name]
         body.pop("workflow", None)

@@ -10,6 +10,7 @@ never free while someone waits for it. The caller wakes the runs it promoted.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 import msgspec
@@ -27,6 +28,14 @@ class LimitStrategy(StrEnum):
     DEBOUNCE = "debounce"  # keep only the newest waiter: older waiters are cancelled
 
 
+class Standing(StrEnum):
+    """Where one run stands for one limit's key, as the store says."""
+
+    HOLDING = "holding"
+    WAITING = "waiting"
+    GONE = "gone"  # no row: never asked, released, or superseded
+
+
 class Outcome(StrEnum):
     HOLDING = "holding"
     QUEUED = "queued"
@@ -41,6 +50,7 @@ class LimitRequest(msgspec.Struct, frozen=True):
     capacity: int
     strategy: LimitStrategy = LimitStrategy.QUEUE
     priority: int = 0
+    holder: str = ""  # within the run: '' the run itself, else one attempt of a task
 
 
 class Acquisition(msgspec.Struct, frozen=True):
@@ -55,11 +65,13 @@ class Acquisition(msgspec.Struct, frozen=True):
 
 
 class Promotion(msgspec.Struct, frozen=True):
-    """A waiter that a release made a holder: the caller wakes `run_id`."""
+    """A waiter that a release made a holder: the caller wakes `run_id` (`holder` says
+    which of its waits: '' the run's own, else a task attempt's)."""
 
     run_id: str
     name: str
     key: str
+    holder: str = ""
 
 
 class LimitUsage(msgspec.Struct, frozen=True):
@@ -70,6 +82,17 @@ class LimitUsage(msgspec.Struct, frozen=True):
     waiters: int
 
 
+class KeyUsage(msgspec.Struct, frozen=True):
+    """One key of one limit: its holders and waiters, and since when the longest waiter
+    waits (None: nobody waits)."""
+
+    name: str
+    key: str
+    holders: int
+    waiters: int
+    oldest_wait: datetime | None = None
+
+
 class Lease(msgspec.Struct, frozen=True):
     name: str
     key: str
@@ -77,13 +100,16 @@ class Lease(msgspec.Struct, frozen=True):
     holding: bool
     priority: int
     queued_seq: int
+    holder: str = ""
 
 
 LOCK_KEY = "SELECT pg_advisory_xact_lock(hashtextextended('segue-limit:' || %s || ':' || %s, 0))"
 # The columns of a `Lease`, by its field names.
-LEASE_COLUMNS = "limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq"
+LEASE_COLUMNS = (
+    "limit_name AS name, limit_key AS key, run_id, holding, priority, queued_seq, holder"
+)
 OWN = f"""SELECT {LEASE_COLUMNS}
-FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s"""
+FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
 HOLDERS = "SELECT count(*) FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND holding"
 # Waiters served before one of priority p that arrived as queued_seq s.
 AHEAD = """SELECT count(*) FROM limit_leases
@@ -92,21 +118,27 @@ AND (priority > %(priority)s OR (priority = %(priority)s AND queued_seq < %(seq)
 WAITERS_AT_LEAST = """SELECT count(*) FROM limit_leases WHERE limit_name = %s AND limit_key = %s
 AND NOT holding AND priority >= %s"""
 INSERT = """INSERT INTO limit_leases (limit_name, limit_key, run_id, holding, capacity, priority,
-    granted_at)
-VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
+    granted_at, holder)
+VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s)
 RETURNING queued_seq"""
+# debounce and cancel_oldest act on runs' own places only: a task attempt that shares the
+# name waits or holds as it is (it is no run to supersede or cancel).
 DROP_WAITERS = """DELETE FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND NOT holding
-RETURNING run_id"""
+AND holder = '' RETURNING run_id"""
 OLDEST_HOLDER = """SELECT run_id FROM limit_leases WHERE limit_name = %s AND limit_key = %s
-AND holding ORDER BY granted_at, queued_seq OFFSET %s LIMIT 1"""
+AND holding AND holder = '' ORDER BY granted_at, queued_seq OFFSET %s LIMIT 1"""
 KEYS_OF_RUN = """SELECT DISTINCT limit_name, limit_key FROM limit_leases WHERE run_id = %s
 ORDER BY limit_name, limit_key"""
+KEYS_OF_HOLDER = """SELECT DISTINCT limit_name, limit_key FROM limit_leases
+WHERE run_id = %s AND holder = %s ORDER BY limit_name, limit_key"""
 DELETE_OWN = "DELETE FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND run_id = %s"
-HEAD_WAITER = """SELECT run_id, capacity FROM limit_leases
+DELETE_HOLDER = """DELETE FROM limit_leases
+WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
+HEAD_WAITER = """SELECT run_id, capacity, holder FROM limit_leases
 WHERE limit_name = %s AND limit_key = %s AND NOT holding
 ORDER BY priority DESC, queued_seq LIMIT 1"""
 PROMOTE = """UPDATE limit_leases SET holding = true, granted_at = now(), unwoken = true
-WHERE limit_name = %s AND limit_key = %s AND run_id = %s"""
+WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
 
 
 async def _lock(conn: StoreConnection, name: str, key: str) -> None:
@@ -127,10 +159,10 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
     """Take a slot of `request`'s key for `run_id`, or queue, or refuse, as the strategy
     says. Asking again for what the run already holds or waits for returns that (an
     activity retried after a lost reply changes nothing)."""
-    name, key = request.name, request.key
+    name, key, holder = request.name, request.key, request.holder
     async with pool.connection() as conn, conn.transaction():
         await _lock(conn, name, key)
-        own = await fetch_one(conn, Lease, OWN, (name, key, run_id))
+        own = await fetch_one(conn, Lease, OWN, (name, key, run_id, holder))
         if own is not None:
             if own.holding:
                 return Acquisition(Outcome.HOLDING)
@@ -139,7 +171,7 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
         ahead = int(await fetch_value(conn, WAITERS_AT_LEAST, (name, key, request.priority)))
         if holders < request.capacity and ahead == 0:
             await conn.execute(
-                INSERT, (name, key, run_id, True, request.capacity, request.priority, True)
+                INSERT, (name, key, run_id, True, request.capacity, request.priority, True, holder)
             )
             return Acquisition(Outcome.HOLDING)
         strategy = request.strategy
@@ -150,9 +182,9 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
             async with conn.cursor() as cursor:
                 await cursor.execute(DROP_WAITERS, (name, key))
                 superseded = sorted(str(row[0]) for row in await cursor.fetchall())
-        waiting = (name, key, run_id, False, request.capacity, request.priority, False)
+        waiting = (name, key, run_id, False, request.capacity, request.priority, False, holder)
         seq = int(await fetch_value(conn, INSERT, waiting))
-        lease = Lease(name, key, run_id, False, request.priority, seq)
+        lease = Lease(name, key, run_id, False, request.priority, seq, holder)
         position = await _position(conn, lease)
         evict: list[str] = []
         if strategy is LimitStrategy.CANCEL_OLDEST:
@@ -178,6 +210,20 @@ async def release(pool: StorePool, run_id: str) -> list[Promotion]:
     return promoted
 
 
+async def release_holder(pool: StorePool, run_id: str, holder: str) -> list[Promotion]:
+    """`release`, for one holder within the run (a task attempt whose action ended)."""
+    promoted: list[Promotion] = []
+    async with pool.connection() as conn, conn.transaction():
+        async with conn.cursor() as cursor:
+            await cursor.execute(KEYS_OF_HOLDER, (run_id, holder))
+            keys = [(str(row[0]), str(row[1])) for row in await cursor.fetchall()]
+        for name, key in keys:
+            await _lock(conn, name, key)
+            await conn.execute(DELETE_HOLDER, (name, key, run_id, holder))
+            promoted.extend(await _hand_over(conn, name, key))
+    return promoted
+
+
 async def _hand_over(conn: StoreConnection, name: str, key: str) -> list[Promotion]:
     """Fill the key's free slots from its waiters, head first (under the key's lock)."""
     promoted: list[Promotion] = []
@@ -190,9 +236,20 @@ async def _hand_over(conn: StoreConnection, name: str, key: str) -> list[Promoti
         # version of the workflow than the holders).
         if head is None or holders >= int(head[1]):
             return promoted
-        await conn.execute(PROMOTE, (name, key, head[0]))
-        promoted.append(Promotion(str(head[0]), name, key))
+        await conn.execute(PROMOTE, (name, key, head[0], head[2]))
+        promoted.append(Promotion(str(head[0]), name, key, str(head[2])))
         holders += 1
+
+
+async def standing(pool: StorePool, run_id: str, name: str, key: str, holder: str = "") -> Standing:
+    """Whether `run_id` holds the key of `name`, waits for it, or has no row (read without
+    the key's lock: a holding row only ever goes away by its own run's release or the
+    reaper's, so a run that reads HOLDING holds)."""
+    async with pool.connection() as conn:
+        own = await fetch_one(conn, Lease, OWN, (name, key, run_id, holder))
+    if own is None:
+        return Standing.GONE
+    return Standing.HOLDING if own.holding else Standing.WAITING
 
 
 async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:
@@ -202,7 +259,7 @@ async def leases_of(pool: StorePool, run_id: str) -> list[Lease]:
             conn,
             Lease,
             f"""SELECT {LEASE_COLUMNS}
-            FROM limit_leases WHERE run_id = %s ORDER BY limit_name, limit_key""",
+            FROM limit_leases WHERE run_id = %s ORDER BY limit_name, limit_key, holder""",
             (run_id,),
         )
 
@@ -225,7 +282,7 @@ async def unwoken_holders(pool: StorePool, older_than_seconds: float) -> list[Pr
         return await fetch_all(
             conn,
             Promotion,
-            """SELECT run_id, limit_name AS name, limit_key AS key FROM limit_leases
+            """SELECT run_id, limit_name AS name, limit_key AS key, holder FROM limit_leases
             WHERE holding AND unwoken AND granted_at < now() - make_interval(secs => %s)
             ORDER BY granted_at LIMIT 500""",
             (older_than_seconds,),
@@ -237,8 +294,8 @@ async def mark_woken(pool: StorePool, promotion: Promotion) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             """UPDATE limit_leases SET unwoken = false
-            WHERE limit_name = %s AND limit_key = %s AND run_id = %s""",
-            (promotion.name, promotion.key, promotion.run_id),
+            WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s""",
+            (promotion.name, promotion.key, promotion.run_id, promotion.holder),
         )
 
 
@@ -251,4 +308,26 @@ async def limit_usage(pool: StorePool) -> list[LimitUsage]:
             """SELECT limit_name AS name, count(*) FILTER (WHERE holding) AS holders,
             count(*) FILTER (WHERE NOT holding) AS waiters
             FROM limit_leases GROUP BY limit_name ORDER BY limit_name""",
+        )
+
+
+MAX_KEYS_LISTED = 1000  # keys are as many as the inputs: a listing is bounded
+
+
+async def key_usage(
+    pool: StorePool, name: str | None = None, limit: int = MAX_KEYS_LISTED
+) -> list[KeyUsage]:
+    """Holders and waiters per (limit, key) in use, by name then key (at most `limit`
+    keys; one limit's only with `name`)."""
+    async with pool.connection() as conn:
+        return await fetch_all(
+            conn,
+            KeyUsage,
+            """SELECT limit_name AS name, limit_key AS key,
+            count(*) FILTER (WHERE holding) AS holders,
+            count(*) FILTER (WHERE NOT holding) AS waiters,
+            min(created_at) FILTER (WHERE NOT holding) AS oldest_wait
+            FROM limit_leases WHERE %(name)s::text IS NULL OR limit_name = %(name)s
+            GROUP BY limit_name, limit_key ORDER BY limit_name, limit_key LIMIT %(limit)s""",
+            {"name": name, "limit": limit},
         )

@@ -131,7 +131,8 @@ WHERE workflow_name = %s AND idempotency_scope = %s AND idempotency_key = %s
 SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s"
 SELECT_RERUN_POINT = "SELECT rerun_point FROM runs WHERE run_id = %s"
 LOCK_RUN = """
-SELECT status, last_seq, temporal_workflow_id, temporal_run_id FROM runs WHERE run_id = %s
+SELECT status, last_seq, temporal_workflow_id, temporal_run_id, history_length
+FROM runs WHERE run_id = %s
 FOR NO KEY UPDATE
 """
 
@@ -166,6 +167,13 @@ class RunState(msgspec.Struct, frozen=True):
     last_seq: int
     temporal_workflow_id: str | None
     temporal_run_id: str | None
+    history_length: int = 0
+
+    @property
+    def written_by_the_workflow(self) -> bool:
+        """Whether the run's workflow has written its projection (every write of the
+        workflow carries its history length; its events move `last_seq`)."""
+        return self.last_seq > 0 or self.history_length > 0
 
 
 async def create_run(pool: StorePool, new_run: NewRun) -> RunRecord:
@@ -257,6 +265,7 @@ async def update_run_status(
     completed_at: datetime | None = None,
     closed_by_temporal: bool = False,
     history_length: int | None = None,
+    unless_the_workflow_wrote: bool = False,
 ) -> RunRecord | None:
     """The API's status change (e.g. QUEUED -> RUNNING with the Temporal ids, CANCELLED
     once Temporal accepted the cancel). A run already terminal keeps its status (see
@@ -265,6 +274,9 @@ async def update_run_status(
     projection written before Temporal refused the completion, a run terminated from
     Temporal's side). Temporal ids are filled in when the row has none yet (the
     workflow's own writes keep `temporal_run_id` current across continue-as-new).
+    `unless_the_workflow_wrote`: the API's RUNNING right after it started the run, which
+    may land after the workflow's own first write (QUEUED for a concurrency limit,
+    PAUSED): then the workflow's status stands and only the Temporal ids are filled in.
     Returns the row as it is now, or None for an unknown run: compare its status to see
     whether the change applied."""
     async with pool.connection() as conn, conn.transaction():
@@ -272,6 +284,8 @@ async def update_run_status(
         if state is None:
             return None
         proposed = RunStatus(status)
+        if unless_the_workflow_wrote and state.written_by_the_workflow:
+            proposed = state.status
         new_status = settle_status(
             state.status, proposed, authoritative=closed_by_temporal and proposed.is_terminal
         )

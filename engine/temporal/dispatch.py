@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.children import child_error, child_options
     from engine.temporal.placement import placement_of, run_inline, unmovable
     from engine.temporal.run_state import RunState
+    from engine.temporal.task_limits import admit_then, limits_of
     from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -59,7 +60,16 @@ INFRASTRUCTURE_RETRY = RetryPolicy(
 
 
 def dispatch(run: RunState, command: DispatchAction) -> None:
-    """Start one attempt of an action where its placement says."""
+    """Start one attempt of an action where its placement says, once it holds the slots
+    of the limits its task declares (engine/temporal/task_limits.py)."""
+    limits = limits_of(run, command)
+    if limits:
+        admit_then(run, command, limits, lambda: _dispatch_now(run, command))
+    else:
+        _dispatch_now(run, command)
+
+
+def _dispatch_now(run: RunState, command: DispatchAction) -> None:
     key = (command.execution.id, command.item)
     task_run = None
     if run.behaviour >= Behaviour.OBSERVED:

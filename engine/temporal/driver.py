@@ -15,6 +15,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import (
+        ActionFailed,
+        ActionSucceeded,
         CancelDispatches,
         CancelTimer,
         Command,
@@ -33,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.dispatch import child, dispatch
     from engine.temporal.run_state import RunState
+    from engine.temporal.task_limits import attempt_ended, executions_cancelled
     from engine.temporal.trace_pump import fail_if_untraceable
 
 RECENT_KEPT = 50  # finished executions the `progress` query shows
@@ -79,6 +82,9 @@ def has_news_or_drained(run: RunState) -> bool:
 
 def feed(run: RunState, event: Event) -> None:
     """Apply an event: carry out the commands the coordinator answers with."""
+    if run.limits.attempts and isinstance(event, (ActionSucceeded, ActionFailed)):
+        # Before the coordinator sees it: a retry it dispatches is a new holder.
+        attempt_ended(run, event.execution, event.item, event.attempt)
     for command in run.coordinator.handle(event):
         carry_out(run, command)
 
@@ -123,6 +129,8 @@ def carry_out(run: RunState, command: Command) -> None:
                 del run.tasks[key]
         for execution in command.executions:
             run.waits.end_execution(execution)
+        if run.limits.attempts:
+            executions_cancelled(run, command.executions)
     elif isinstance(command, StartTimer):
         start_timer(run, command.timer, command.seconds)
     elif isinstance(command, CancelTimer):

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.driver import feed
     from engine.temporal.limits import drive_admitted, release_limits
     from engine.temporal.run_state import RunState
+    from engine.temporal.task_limits import settle_task_limits
     from engine.temporal.trace_pump import drain_trace, fail_if_untraceable, progress_of, pump_trace
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
@@ -124,10 +125,12 @@ class Interpreter(AnswerHandlers):
             # Cancellation of the Temporal workflow: cancel in-flight work, record it, end.
             feed(run, CancelRequested(run.now_ms(), "canceled by request"))
             await run.children.wait()
+            await settle_task_limits(run)
             await release_limits(run)
             await drain_trace(run, pump)
             raise
         await run.children.wait()
+        await settle_task_limits(run)  # also before continue-as-new: attempts are done
         if outcome != "continue":
             await release_limits(run)  # a run continued as new goes on holding its slots
         await drain_trace(run, pump)

@@ -15,8 +15,24 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from engine.store._db import StorePool
-from engine.store.limits import LimitRequest, LimitStrategy, acquire, release
-from engine.temporal.types import ACQUIRE_LIMIT, RELEASE_LIMITS, LimitAcquire, LimitAnswer
+from engine.store.limits import (
+    LimitRequest,
+    LimitStrategy,
+    acquire,
+    release,
+    release_holder,
+    standing,
+)
+from engine.temporal.types import (
+    ACQUIRE_LIMIT,
+    LIMIT_STANDING,
+    RELEASE_HOLDER,
+    RELEASE_LIMITS,
+    LimitAcquire,
+    LimitAnswer,
+    LimitHolder,
+    LimitStanding,
+)
 
 LIMITS_NEED_STORE = "limits_need_store"
 
@@ -47,6 +63,7 @@ class LimitActivities:
             request.capacity,
             LimitStrategy(request.strategy),
             request.priority,
+            request.holder,
         )
         got = await acquire(self._store(), request.run_id, wanted)
         return LimitAnswer(str(got.outcome), got.position, got.evict, got.superseded)
@@ -57,5 +74,22 @@ class LimitActivities:
         promoted = await release(self._store(), run_id)
         return [msgspec.to_builtins(promotion) for promotion in promoted]
 
+    @activity.defn(name=LIMIT_STANDING)
+    async def limit_standing(self, asked: LimitStanding) -> str:
+        """ "holding", "waiting" or "gone": what the store says of the run's place."""
+        found = await standing(self._store(), asked.run_id, asked.name, asked.key, asked.holder)
+        return str(found)
+
+    @activity.defn(name=RELEASE_HOLDER)
+    async def release_limit_holder(self, holder: LimitHolder) -> list[dict[str, Any]]:
+        """Give up what one holder of the run (a task attempt) holds or waits for."""
+        promoted = await release_holder(self._store(), holder.run_id, holder.holder)
+        return [msgspec.to_builtins(promotion) for promotion in promoted]
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.acquire_limit, self.release_limits]
+        return [
+            self.acquire_limit,
+            self.release_limits,
+            self.limit_standing,
+            self.release_limit_holder,
+        ]

@@ -93,7 +93,13 @@ async def _still_waiting(client: Client, promotion: Promotion) -> bool:
         )
     except Exception:  # no worker to answer now: signal anyway, a duplicate is harmless
         return True
-    queued = progress.get("queued") if isinstance(progress, dict) else None
+    if not isinstance(progress, dict):
+        return False
+    if promotion.holder:  # a task attempt of the run
+        waiting = progress.get("queued_attempts")
+        wanted = {"holder": promotion.holder, "limit": promotion.name, "key": promotion.key}
+        return isinstance(waiting, list) and wanted in waiting
+    queued = progress.get("queued")
     return isinstance(queued, dict) and (queued.get("limit"), queued.get("key")) == (
         promotion.name,
         promotion.key,
@@ -103,7 +109,8 @@ async def _still_waiting(client: Client, promotion: Promotion) -> bool:
 async def _wake(client: Client, promotion: Promotion) -> bool:
     try:
         await client.get_workflow_handle(promotion.run_id).signal(
-            SIGNAL_LIMIT, LimitSignal(promotion.name, promotion.key)
+            SIGNAL_LIMIT,
+            LimitSignal(promotion.name, promotion.key, holder=promotion.holder),
         )
     except RPCError:
         return False  # closed meanwhile: the next pass releases it

@@ -13,12 +13,7 @@ wakes the waiters its release promoted; a run that cannot (terminated) is the re
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, FailRequested, TimerFired
@@ -29,26 +24,24 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.spec import LimitSpec
     from engine.temporal.compiled import compiled_spec
     from engine.temporal.driver import drive, feed
+    from engine.temporal.limit_calls import (
+        LIMITER_RETRY,
+        LIMITER_TIMEOUT,
+        believed,
+        cancel_run,
+        signal_run,
+        wake,
+    )
     from engine.temporal.run_state import RunState
     from engine.temporal.types import (
         ACQUIRE_LIMIT,
         RELEASE_LIMITS,
-        SIGNAL_LIMIT,
         LimitAcquire,
         LimitAnswer,
         LimitSignal,
     )
 
 LIMIT_FULL = ErrorType.LIMIT_FULL
-# The limiter is one short transaction: retry a store that is briefly away for as long as
-# it takes (a run that gave up here would run unlimited or strand its slot).
-LIMITER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["limits_need_store"],
-)
-LIMITER_TIMEOUT = timedelta(seconds=30)
 
 
 async def drive_admitted(run: RunState) -> str:
@@ -95,9 +88,9 @@ async def admit(run: RunState) -> None:
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         for superseded in answer.superseded:
-            await _signal(superseded, LimitSignal(limit.name, key, False, "superseded"))
+            await signal_run(superseded, LimitSignal(limit.name, key, False, "superseded"))
         for holder in answer.evict:
-            await _cancel(holder)
+            await cancel_run(holder)
         if answer.outcome == "refused":
             _refuse(run, limit, key)
             return
@@ -126,17 +119,23 @@ async def _wait(run: RunState, limit: LimitSpec, key: str, position: int | None)
     gate.waiting_for, gate.position = (limit.name, key), position
     run.trace.queued(run.now_ms(), limit.name, key, position)
     run.projection_dirty = True
-    # A run timeout still applies while queued; pause and resume wait for the drive loop.
-    await workflow.wait_condition(
-        lambda: (
-            (limit.name, key) in gate.granted
-            or gate.ended is not None
-            or any(isinstance(event, TimerFired) for event in run.inbox)
+    while True:
+        # A run timeout still applies while queued; pause and resume wait for the drive
+        # loop.
+        await workflow.wait_condition(
+            lambda: (
+                (limit.name, key, "") in gate.granted
+                or gate.ended is not None
+                or any(isinstance(event, TimerFired) for event in run.inbox)
+            )
         )
-    )
+        woken = (limit.name, key, "") in gate.granted or gate.ended is not None
+        if woken and not await believed(run, limit, key):
+            continue  # a `limit` signal the store does not bear out: keep waiting
+        break
     gate.waiting_for, gate.position = None, None
     run.projection_dirty = True
-    if (limit.name, key) in gate.granted:
+    if (limit.name, key, "") in gate.granted:
         return True
     if gate.ended is not None:
         _end_cancelled(run, f"limit {limit.name!r}: {gate.ended}")
@@ -160,16 +159,4 @@ async def release_limits(run: RunState) -> None:
         retry_policy=LIMITER_RETRY,
     )
     run.limits.asked = False
-    for promotion in promoted:
-        await _signal(promotion["run_id"], LimitSignal(promotion["name"], promotion["key"]))
-
-
-async def _signal(run_id: str, signal: LimitSignal) -> None:
-    # A run that is gone (terminated) refuses: the reaper releases its row, wakes the next.
-    with contextlib.suppress(FailureError):
-        await workflow.get_external_workflow_handle(run_id).signal(SIGNAL_LIMIT, signal)
-
-
-async def _cancel(run_id: str) -> None:
-    with contextlib.suppress(FailureError):  # gone already: the reaper hands its slot over
-        await workflow.get_external_workflow_handle(run_id).cancel()
+    await wake(run, promoted)

@@ -139,7 +139,16 @@ def progress_of(run: RunState) -> dict[str, Any]:
         "recent": list(run.recent),
         "waiting": [wait.describe() for wait in run.waits.open()],
         **({"queued": _queued(run)} if run.limits.queued else {}),
+        # Task attempts waiting for a limit's slot (the reaper asks before re-signalling).
+        **({"queued_attempts": _queued_attempts(run)} if run.limits.waiting_attempts else {}),
     }
+
+
+def _queued_attempts(run: RunState) -> list[dict[str, str]]:
+    return [
+        {"holder": holder, "limit": limit, "key": key}
+        for holder, (limit, key) in run.limits.waiting_attempts.items()
+    ]
 
 
 def _queued(run: RunState) -> dict[str, Any]:

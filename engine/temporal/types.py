@@ -23,6 +23,9 @@ LOOKUP_WORKFLOW = "segue.lookup_workflow"
 RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
 ACQUIRE_LIMIT = "segue.acquire_limit"
 RELEASE_LIMITS = "segue.release_limits"
+# Where a run stands in a limit's line, asked before a `limit` signal is believed.
+LIMIT_STANDING = "segue.limit_standing"
+RELEASE_HOLDER = "segue.release_limit_holder"  # a task attempt's slots, when it ends
 
 SIGNAL_DELIVER = "deliver"  # a payload for a waiting task (event wait or approval)
 SIGNAL_PAUSE = "pause"
@@ -209,6 +212,7 @@ class LimitAcquire:
     capacity: int
     strategy: str = "queue"
     priority: int = 0
+    holder: str = ""  # '' the run itself; a task attempt (engine/temporal/task_limits.py)
 
 
 @dataclass
@@ -232,3 +236,23 @@ class LimitSignal:
     key: str
     granted: bool = True
     reason: str | None = None
+    holder: str = ""  # which of the run's waits: '' its own, else a task attempt's
+
+
+@dataclass
+class LimitStanding:
+    """Which (run, limit, key) the gate asks the limiter about after a `limit` signal:
+    anyone who can reach Temporal can send one, so the store has the last word."""
+
+    run_id: str
+    name: str
+    key: str
+    holder: str = ""
+
+
+@dataclass
+class LimitHolder:
+    """One holder within a run (a task attempt) that gives up its slots."""
+
+    run_id: str
+    holder: str

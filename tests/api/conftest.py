@@ -42,6 +42,13 @@ async def _slow(data: Any, context: ActionContext) -> str:
     return "slept"
 
 
+async def _timed(data: Any, context: ActionContext) -> dict[str, float]:
+    """Sleeps, and says when it ran (wall clock): overlap shows in what two runs return."""
+    started = time.time()
+    await asyncio.sleep(float(data["seconds"]))
+    return {"started": started, "ended": time.time()}
+
+
 # Gates `test.gate` lets through; a closed gate fails the action (a fault a test can fix).
 OPEN_GATES: set[str] = set()
 
@@ -76,6 +83,7 @@ async def _blob(data: Any, context: ActionContext) -> str:
 TEST_ACTIONS = [
     ActionDefinition("test.blob", _blob),
     ActionDefinition("test.slow", _slow),
+    ActionDefinition("test.timed", _timed),
     ActionDefinition("test.gate", _gate),
     # A login: its password and the session it returns are secrets (issue 12).
     ActionDefinition("test.login", _login, secret_input=("password",), secret_result=("session",)),

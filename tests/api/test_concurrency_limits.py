@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.store.limits import leases_of, limit_usage, release, unwoken_holders
 from engine.temporal.limit_reaper import reap_once
+from engine.temporal.types import LIMIT_STANDING, SIGNAL_LIMIT, LimitSignal
 from engine.temporal.worker import connect
 from tests.api.conftest import Harness, unique
 
@@ -257,4 +258,63 @@ def test_the_reaper_wakes_a_promoted_waiter_whose_signal_was_lost(harness: Harne
     for run_id in (holder, waiter):
         _answer(harness, run_id)
         assert harness.wait_for(run_id)["status"] == "COMPLETED"
+    _all_released(harness, limit)
+
+
+def _standing_checks(harness: Harness, run_id: str) -> int:
+    """How many times the run asked the store where it stands (from its history)."""
+
+    async def count() -> int:
+        client = await connect(harness.temporal_address)
+        history = await client.get_workflow_handle(run_id).fetch_history()
+        return sum(
+            event.activity_task_completed_event_attributes.scheduled_event_id > 0
+            and _activity_type(history.events, event) == LIMIT_STANDING
+            for event in history.events
+        )
+
+    return harness.loop.run(count())
+
+
+def _activity_type(events: Any, completed: Any) -> str:
+    scheduled = completed.activity_task_completed_event_attributes.scheduled_event_id
+    for event in events:
+        if event.event_id == scheduled:
+            return str(event.activity_task_scheduled_event_attributes.activity_type.name)
+    return ""
+
+
+def test_a_forged_limit_signal_does_not_admit_a_queued_run(harness: Harness) -> None:
+    """Anyone who can reach Temporal can signal `limit`; the queued run asks the store
+    and waits on unless a release really promoted it (and a forged end of its wait does
+    not cancel it either)."""
+    name, limit = _register(harness)
+    holder = harness.start(name, {"host": "h"})
+    _holding(harness, holder)
+    waiter = harness.start(name, {"host": "h"})
+    _queued(harness, waiter)
+
+    async def forge(signal: LimitSignal) -> None:
+        client = await connect(harness.temporal_address)
+        await client.get_workflow_handle(waiter).signal(SIGNAL_LIMIT, signal)
+
+    for checks, forged in enumerate(
+        (LimitSignal(limit, "h"), LimitSignal(limit, "h", False, "forged")), start=1
+    ):
+        harness.loop.run(forge(forged))
+        deadline = time.monotonic() + 20
+        while _standing_checks(harness, waiter) < checks:  # the store was asked and said no
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert harness.client.get(f"/runs/{waiter}").json()["status"] == "QUEUED"
+        assert not [e for e in harness.trace(waiter) if e["type"] == "STARTED"]
+        assert [(lease.run_id, lease.holding) for lease in _leases(harness, holder, waiter)] == [
+            (holder, True),
+            (waiter, False),
+        ]
+
+    _answer(harness, holder)  # the real release promotes the waiter: believed
+    _holding(harness, waiter)
+    _answer(harness, waiter)
+    assert harness.wait_for(waiter)["status"] == "COMPLETED"
     _all_released(harness, limit)

@@ -188,3 +188,116 @@ def test_completion_offers_workflow_names_and_run_ids(env: dict[str, str]) -> No
     assert "g_fan" in complete("bash", "segue runs --workflow g_f", env=env)
     assert run_id in complete("bash", "segue trace ", env=env)
     assert complete("bash", f"segue cancel {run_id[:12]}", env=env) == [run_id]
+
+
+LIMITED = """\
+version: 1
+input:
+  host: {type: string, default: db-1}
+tasks:
+  hold:
+    action: core.approval
+    concurrency_limits:
+      cli_per_host: {key: <% $ctx.host %>, limit: 1}
+"""
+
+
+def test_limits_lists_holders_and_waiters_per_key(env: dict[str, str], tmp_path: Path) -> None:
+    """`segue limits [NAME]` as a user types it, with completion of the name."""
+    (tmp_path / "limited.yaml").write_text(LIMITED)
+    assert segue(env, "register", str(tmp_path / "limited.yaml")).returncode == 0
+    runs = [segue(env, "run", "limited", "--detach").stdout.strip() for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while "1 holding     1 waiting" not in (listed := segue(env, "limits", "cli_per_host")).stdout:
+        assert time.monotonic() < deadline, listed.stdout + listed.stderr
+        time.sleep(0.5)
+    first, key = listed.stdout.splitlines()
+    assert first.split() == ["cli_per_host", "1", "holding", "1", "waiting"]
+    assert key.split()[:5] == ["db-1", "1", "holding", "1", "waiting"]
+    assert "oldest wait since 20" in key
+    assert "cli_per_host" in segue(env, "limits").stdout
+    assert complete("bash", "segue limits cli_", env=env) == ["cli_per_host"]
+
+    for run_id in runs:
+        assert segue(env, "cancel", run_id).returncode == 0
+    deadline = time.monotonic() + 30
+    while (
+        "no concurrency limit is in use"
+        not in (after := segue(env, "limits", "cli_per_host")).stdout
+    ):
+        assert time.monotonic() < deadline, after.stdout + after.stderr
+        time.sleep(0.5)
+    assert after.stdout.strip() == "no concurrency limit is in use named cli_per_host"
+    refused = segue(env, "limits", "x" * 65)
+    assert refused.returncode == 1 and "[NAME_INVALID]" in refused.stderr
+
+
+SCHEDULED = """\
+version: 1
+schedules:
+  hourly:
+    every: 3600
+tasks:
+  hello:
+    action: core.noop
+"""
+
+
+def test_schedules_list_show_pause_unpause_trigger(env: dict[str, str], tmp_path: Path) -> None:
+    """`segue schedules VERB WORKFLOW [SCHEDULE]` over the schedules API, as typed."""
+    (tmp_path / "cli_sched.yaml").write_text(SCHEDULED)
+    assert segue(env, "register", str(tmp_path / "cli_sched.yaml")).returncode == 0
+    listed = segue(env, "schedules", "list", "cli_sched")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split()[:4] == ["hourly", "active", "next", listed.stdout.split()[3]]
+    assert listed.stdout.split()[3].startswith("20")  # an ISO time
+    paused = segue(env, "schedules", "pause", "cli_sched", "hourly", "--note", "maintenance")
+    assert paused.stdout.split()[:2] == ["hourly", "paused"], paused.stderr
+    assert segue(env, "schedules", "show", "cli_sched", "hourly").stdout.split()[1] == "paused"
+    unpaused = segue(env, "schedules", "unpause", "cli_sched", "hourly")
+    assert unpaused.stdout.split()[:2] == ["hourly", "active"], unpaused.stderr
+    assert segue(env, "schedules", "trigger", "cli_sched", "hourly").returncode == 0
+    deadline = time.monotonic() + 60
+    while not segue(env, "runs", "--workflow", "cli_sched").stdout.strip():
+        assert time.monotonic() < deadline, "the triggered run never showed"
+        time.sleep(0.5)
+    missing = segue(env, "schedules", "show", "cli_sched", "nope")
+    assert missing.returncode == 1 and "[SCHEDULE_NOT_FOUND]" in missing.stderr, missing.stderr
+    assert complete("bash", "segue schedules list cli_sch", env=env) == ["cli_sched"]
+
+
+def test_webhooks_and_rules_as_typed(env: dict[str, str]) -> None:
+    """`segue webhooks …` and `segue rules …` over their APIs; problems as one line."""
+    registered = segue(env, "register", "examples/fan-out-join.yaml", "--name", "cli_hooked")
+    assert registered.returncode == 0
+    created = segue(env, "webhooks", "create", "cli_hooked", "deploys", "--input", "payload")
+    assert created.returncode == 0, created.stderr
+    hook_line, secret_line = created.stdout.splitlines()
+    assert hook_line.split()[0] == "deploys" and "/hooks/" in hook_line
+    assert secret_line.startswith("secret ") and len(secret_line.split()[1]) >= 32
+    listed = segue(env, "webhooks", "list", "cli_hooked").stdout
+    assert listed.split()[0] == "deploys" and secret_line.split()[1] not in listed
+    again = segue(env, "webhooks", "create", "cli_hooked", "deploys")
+    assert again.returncode == 1 and "[WEBHOOK_EXISTS]" in again.stderr
+    assert segue(env, "webhooks", "delete", "cli_hooked", "deploys").stdout.strip() == (
+        "deleted deploys"
+    )
+    assert segue(env, "webhooks", "list", "cli_hooked").stdout.strip() == ""
+
+    put = segue(
+        env, "rules", "put", "cli_rule", "--event", "deploy.done", "--workflow", "cli_hooked",
+        "--criteria", "payload.ok = true",
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    assert put.stdout.splitlines()[0].split() == [
+        "cli_rule", "on", "deploy.done", "starts", "cli_hooked"
+    ]  # fmt: skip
+    assert "criteria: payload.ok = true" in segue(env, "rules", "show", "cli_rule").stdout
+    assert "cli_rule" in segue(env, "rules", "list").stdout
+    bad = segue(env, "rules", "put", "cli_bad", "--event", "e", "--workflow", "cli_hooked",
+                "--criteria", "payload.(")  # fmt: skip
+    assert bad.returncode == 1 and "[EXPRESSION_INVALID]" in bad.stderr, bad.stderr
+    assert segue(env, "rules", "delete", "cli_rule").returncode == 0
+    gone = segue(env, "rules", "show", "cli_rule")
+    assert gone.returncode == 1 and "NOT_FOUND]" in gone.stderr
+    assert complete("bash", "segue webhooks list cli_hook", env=env) == ["cli_hooked"]

@@ -108,3 +108,67 @@ def test_a_key_that_is_empty_too_long_or_undefined_is_an_error(
 ) -> None:
     with pytest.raises(ExpressionError, match=message):
         render_key(_limit("<% $ctx.host %>"), _scope(ctx))
+
+
+# ---------------------------------------------------------------- limits on a task
+
+TASK_HEAD = """\
+version: 1
+input:
+  host: {type: string, default: a}
+concurrency_limits:
+  run_wide: {limit: 2}
+tasks:
+  probe:
+    action: core.noop
+    concurrency_limits:
+"""
+
+
+def check_task(limits: str, head: str = TASK_HEAD) -> list[str]:
+    text = head + textwrap.indent(textwrap.dedent(limits), "      ")
+    result = check_workflow(text, "w.yaml")
+    return [
+        f"{d.position.line}:{d.category}: {d.message}" for d in result.diagnostics if d.position
+    ]
+
+
+def test_a_tasks_limits_are_read_in_name_order_beside_the_runs() -> None:
+    text = TASK_HEAD + "      per_host: {limit: 1, key: '<% $ctx.host %>'}\n"
+    text += "      all_probes: {limit: 4, strategy: fail, priority: 3}\n"
+    spec = check_workflow(text, "w.yaml").spec
+    assert (
+        spec is not None and [d.message for d in check_workflow(text, "w.yaml").diagnostics] == []
+    )
+    assert [(x.name, x.capacity, x.strategy, x.priority) for x in spec.tasks["probe"].limits] == [
+        ("all_probes", 4, "fail", 3),
+        ("per_host", 1, "queue", 0),
+    ]
+    assert [x.name for x in spec.limits] == ["run_wide"]  # the run's own, apart
+
+
+TASK_REFUSED = [
+    ("x: {limit: 0}", "task 'probe': concurrency_limits.x.limit must be an integer from 1 to"),
+    ("x: {limit: 1, strategy: debounce}", "must be queue or fail (a task's limit)"),
+    ("x: {limit: 1, strategy: cancel_oldest}", "must be queue or fail (a task's limit)"),
+    ("x: {limit: 1, priority: -1001}", "priority must be an integer from -1000 to 1000"),
+    ("x: {limit: 1, key: '<% $ctx.( %>'}", "10:limit: task 'probe': concurrency_limits.x.key: "),
+    ("x: {limit: 1, key: ''}", "task 'probe': concurrency_limits.x.key must be text"),
+    ("'9lives': {limit: 1}", "task 'probe': concurrency_limits"),
+    ("".join(f"l{i}: {{limit: 1}}\n" for i in range(6)), "at most 5 limit names"),
+    # The run holds `run_wide`: its task would wait for its own run's slot.
+    ("run_wide: {limit: 1}", "the workflow declares limit 'run_wide' for the whole run"),
+]
+
+
+@pytest.mark.parametrize(("declared", "expected"), TASK_REFUSED)
+def test_every_bad_task_limit_is_refused_at_its_key(declared: str, expected: str) -> None:
+    found = check_task(declared)
+    assert any(expected in finding for finding in found), found
+
+
+@pytest.mark.parametrize("kind", ["workflow: other", "input: {a: 1}"])
+def test_a_task_limit_needs_an_action_to_hold_it(kind: str) -> None:
+    head = TASK_HEAD.replace("    action: core.noop\n", f"    {kind}\n")
+    found = check_task("x: {limit: 1}", head)
+    assert any("a task limit needs an `action` to hold it" in f for f in found), found

@@ -43,7 +43,7 @@ def test_top_level_and_task_keys() -> None:
     }  # fmt: skip
     assert set(schema["$defs"]["task"]["properties"]) == {
         "action", "workflow", "input", "next", "join", "with", "retry", "timeout", "delay",
-        "max_iterations", "run",
+        "max_iterations", "run", "concurrency_limits",
     }  # fmt: skip
     assert set(schema["$defs"]["transition"]["properties"]) == {"when", "publish", "do"}
     assert schema["required"] == ["version", "tasks"]

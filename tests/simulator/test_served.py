@@ -80,3 +80,24 @@ def test_a_workflow_with_nothing_to_serve_is_started_verbatim() -> None:
     text = "version: 1\ntasks:\n  a: {action: svc.a}  # a comment survives\n"
     spec = load_workflow(text, "plain.yaml", name="plain")
     assert served_document(text, spec, parse_mocks([{"task": "a"}])).yaml == text
+
+
+def test_concurrency_limits_are_left_out_as_segue_simulate_ignores_them() -> None:
+    """A simulated run holds no slot of the deployment's: neither the run's limits nor a
+    task's are in the document the harness starts; the rest is as written."""
+    text = """
+version: 1
+concurrency_limits:
+  per_run: {limit: 1}
+tasks:
+  probe:
+    action: svc.probe
+    concurrency_limits:
+      per_host: {key: <% "h" %>, limit: 1}
+"""
+    spec = load_workflow(text, "limited.yaml", name="limited")
+    document = served_document(text, spec, [])
+    started: Any = yaml.safe_load(document.yaml)
+    assert "concurrency_limits" not in started
+    assert started["tasks"]["probe"] == {"action": "svc.probe"}
+    assert document.originals == {}

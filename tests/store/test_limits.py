@@ -20,11 +20,15 @@ from engine.store.limits import (
     LimitRequest,
     LimitStrategy,
     Outcome,
+    Promotion,
+    Standing,
     acquire,
     leased_runs,
     leases_of,
     limit_usage,
     release,
+    release_holder,
+    standing,
 )
 from tests.store.helpers import unique
 
@@ -237,3 +241,44 @@ def test_the_reaper_walks_every_leased_run_in_pages(
     pages, runs = loop.run_until_complete(scenario())
     assert [len(page) for page in pages] == [2, 2, 1]
     assert [run for page in pages for run in page] == runs  # holders and waiters alike
+
+
+def test_task_attempts_hold_and_wait_apart_within_one_run(
+    pool: StorePool, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Attempts of limited tasks are holders within their run: two attempts of one run
+    take two slots (or one waits behind the other); an attempt's release hands its slot
+    to the next holder, whichever run it is in; the run's release ends them all; and
+    debounce or cancel_oldest of a run sharing the name never supersede or evict an
+    attempt."""
+
+    async def scenario() -> None:
+        name = unique("lim").replace("-", "_")
+
+        def attempt(holder: str, strategy: LimitStrategy = LimitStrategy.QUEUE) -> LimitRequest:
+            return LimitRequest(name, "db-1", 1, strategy, holder=holder)
+
+        assert (await acquire(pool, "r1", attempt("probe/1/-/1"))).outcome == "holding"
+        second = await acquire(pool, "r1", attempt("probe/2/-/1"))
+        assert (second.outcome, second.position) == ("queued", 1)
+        other = await acquire(pool, "r2", attempt("probe/1/-/1"))
+        assert (other.outcome, other.position) == ("queued", 2)
+        assert await standing(pool, "r1", name, "db-1", "probe/2/-/1") == Standing.WAITING
+        # A run-level debounce on the same name supersedes no attempt, evicts none.
+        debounced = await acquire(pool, "r3", attempt("", LimitStrategy.DEBOUNCE))
+        assert (debounced.superseded, debounced.position) == ([], 3)
+        evicting = await acquire(pool, "r4", attempt("", LimitStrategy.CANCEL_OLDEST))
+        assert evicting.evict == []
+
+        promoted = await release_holder(pool, "r1", "probe/1/-/1")
+        assert promoted == [Promotion("r1", name, "db-1", "probe/2/-/1")]
+        assert await standing(pool, "r1", name, "db-1", "probe/2/-/1") == Standing.HOLDING
+        assert await standing(pool, "r1", name, "db-1", "probe/1/-/1") == Standing.GONE
+        assert await release_holder(pool, "r1", "probe/1/-/1") == []  # again: nothing
+        # The run's end releases every attempt of it at once.
+        assert await release(pool, "r1") == [Promotion("r2", name, "db-1", "probe/1/-/1")]
+        for run in ("r2", "r3", "r4"):
+            await release(pool, run)
+        assert name not in {u.name for u in await limit_usage(pool)}
+
+    loop.run_until_complete(scenario())

@@ -300,3 +300,44 @@ def test_readers_see_events_only_without_gaps(postgres_url: str) -> None:
             assert [r.seq for r in await trace_page(pool, run_id, 1)] == [2, 3]
 
     asyncio.run(scenario())
+
+
+def test_the_apis_first_running_never_overwrites_what_the_workflow_wrote(
+    postgres_url: str,
+) -> None:
+    """The API marks a run RUNNING once Temporal accepted its start; the run's workflow
+    may have written first (QUEUED behind a concurrency limit, PAUSED). Its word stands;
+    the Temporal ids still fill in. Without a workflow write, the mark applies."""
+
+    async def scenario() -> None:
+        async with opened_pool(postgres_url) as pool:
+            for written in ("QUEUED", "PAUSED"):
+                run_id = (await start_run(pool)).run_id
+                projection = RunProjection(status=written, history_length=7)
+                await append_trace(pool, run_id, [run_event(1, "WORKFLOW_STARTED")], projection)
+                marked = await update_run_status(
+                    pool, run_id, "RUNNING", temporal_run_id="t1", unless_the_workflow_wrote=True
+                )
+                assert marked is not None
+                assert (marked.status, marked.temporal_run_id) == (RunStatus(written), "t1")
+            # A projection without events still counts (its history length says whose).
+            run_id = (await start_run(pool)).run_id
+            await append_trace(pool, run_id, [], RunProjection(status="QUEUED", history_length=5))
+            marked = await update_run_status(
+                pool, run_id, "RUNNING", unless_the_workflow_wrote=True
+            )
+            assert marked is not None and marked.status is RunStatus.QUEUED
+            # Nothing written yet: the API's mark is the run's status.
+            run_id = (await start_run(pool)).run_id
+            marked = await update_run_status(
+                pool, run_id, "RUNNING", temporal_run_id="t1", unless_the_workflow_wrote=True
+            )
+            assert marked is not None and marked.status is RunStatus.RUNNING
+            # A later workflow write moves on from there as before.
+            await append_trace(
+                pool, run_id, [run_event(1, "WORKFLOW_QUEUED")], RunProjection(status="QUEUED")
+            )
+            record = await get_run(pool, run_id)
+            assert record is not None and record.status is RunStatus.QUEUED
+
+    run(scenario())

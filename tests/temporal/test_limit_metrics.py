@@ -49,9 +49,13 @@ def test_slots_in_use_and_waiters_are_gauges_per_limit(postgres_url: str) -> Non
         try:
             for run, key in (("a", "k1"), ("b", "k1"), ("c", "k2"), ("d", "k1")):
                 await acquire(pool, f"{limit}-{run}", LimitRequest(limit, key, 1))
+            # A task's attempts count the same: one holds k3, one of the same run waits.
+            for holder in ("probe/1/-/1", "probe/2/-/1"):
+                task_slot = LimitRequest(limit, "k3", 1, holder=holder)
+                await acquire(pool, f"{limit}-e", task_slot)
             await gauges.report(pool)
             seen.append(scraped())
-            for run in "abcd":
+            for run in "abcde":
                 await release(pool, f"{limit}-{run}")
             await gauges.report(pool)
             seen.append(scraped())
@@ -59,5 +63,6 @@ def test_slots_in_use_and_waiters_are_gauges_per_limit(postgres_url: str) -> Non
             await pool.close()
         return seen
 
-    # Two keys hold one slot each; k1 has two waiters. Then everything is given back.
-    assert asyncio.run(scenario()) == [(2.0, 2.0), (0.0, 0.0)]
+    # Three keys hold one slot each; k1 has two waiters, k3 one (a task attempt). Then
+    # everything is given back.
+    assert asyncio.run(scenario()) == [(3.0, 3.0), (0.0, 0.0)]

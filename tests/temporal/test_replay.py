@@ -67,6 +67,8 @@ def test_there_are_histories() -> None:
         "context",
         "refusals",
         "limits",
+        "limits-forged",
+        "task-limits",
         "transitions",
         "retry-publish",
     }
@@ -122,6 +124,43 @@ def test_a_named_secret_is_read_once_and_replays_from_history(
     ]
     assert resolved == [{"replay_key": "replay-key-5678"}]
     assert _replay("secrets").replay_failure is None
+
+
+def _activities(stem: str) -> list[str]:
+    return [
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for event in _history(stem)["events"]
+        if event["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]
+
+
+def test_a_queued_run_asks_the_store_before_it_believes_a_limit_signal() -> None:
+    """`limits-forged`: a forged grant, then the real one; each made the run ask the store
+    (it went on waiting after the first). `limits`, recorded before the check, believed
+    its one signal and must replay so."""
+    assert _activities("limits-forged") == [
+        "segue.acquire_limit",
+        "segue.limit_standing",
+        "segue.limit_standing",
+        "segue.release_limits",
+    ]
+    assert _activities("limits") == ["segue.acquire_limit", "segue.release_limits"]
+
+
+def test_a_tasks_attempts_hold_their_slots_one_after_the_other() -> None:
+    """`task-limits`: both items ask; the second waits for the first's release (told by
+    its own run, without a signal), asks the store, runs, releases; the run's own
+    release at its end finds nothing left."""
+    assert _activities("task-limits") == [
+        "segue.acquire_limit",
+        "segue.acquire_limit",
+        "segue.release_limit_holder",
+        "segue.limit_standing",
+        "segue.release_limit_holder",
+        "segue.release_limits",
+    ]
+    kinds = {event["eventType"] for event in _history("task-limits")["events"]}
+    assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" not in kinds
 
 
 def test_a_run_keeps_the_behaviour_it_started_on() -> None:

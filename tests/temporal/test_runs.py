@@ -441,3 +441,25 @@ output: <% $ctx.error %>
     result = outcome(background_loop, start_run(background_loop, worker, text))
     assert result["output"] == "timeout"
     assert time.monotonic() - started < 10
+
+
+def test_a_task_limit_on_a_worker_without_the_store_fails_the_attempt_at_once(
+    background_loop: BackgroundLoop, worker: tuple[Client, str]
+) -> None:
+    """This module's worker has no PostgreSQL: a limited task's attempt fails with the
+    precise reason (handled by its transition) instead of running unlimited or hanging."""
+    text = """
+version: 1
+tasks:
+  work:
+    action: core.noop
+    concurrency_limits:
+      per_host: {limit: 1, key: db-1}
+    next: [{when: $failed(), publish: {error: <% $error.message %>}, do: noop}]
+output: <% $ctx.error %>
+"""
+    started = time.monotonic()
+    result = outcome(background_loop, start_run(background_loop, worker, text))
+    assert result["status"] == "succeeded", result
+    assert "concurrency limits need the PostgreSQL store" in result["output"]
+    assert time.monotonic() - started < 15

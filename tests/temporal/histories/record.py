@@ -56,10 +56,12 @@ from engine.temporal.types import (  # noqa: E402
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
     SIGNAL_DELIVER,
+    SIGNAL_LIMIT,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
     UPDATE_ANSWER,
     InterpreterInput,
+    LimitSignal,
     SignalPayload,
 )
 from engine.temporal.worker import build_worker, connect  # noqa: E402
@@ -149,6 +151,18 @@ CASES: dict[str, dict[str, Any]] = {
     # by the holder's release signal; it then runs and releases itself (the limiter is
     # the temporary database's).
     "limits": {"file": HERE / "limits.yaml", "input": {}, "behind": "replay-limits-holder"},
+    # Behaviour 3, since the gate confirms a `limit` signal with the store: the queued run
+    # gets a forged grant first (the store says it still waits: it waits on), then the
+    # holder's real one (the store says it holds: it runs).
+    "limits-forged": {
+        "file": HERE / "limits.yaml",
+        "input": {},
+        "behind": "replay-limits-forged-holder",
+        "forge": True,
+    },
+    # Behaviour 3: a task's concurrency limit; its second with-items attempt waits for the
+    # first's release (the limiter is the temporary database's).
+    "task-limits": {"file": HERE / "task-limits.yaml", "input": {}},
     # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
     # transition of its loop is a TRANSITION event in the trace batches it wrote.
     "transitions": {
@@ -274,6 +288,9 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 )
                 if holder is not None:
                     await _wait_status(handle, "QUEUED")
+                    if case.get("forge"):
+                        await handle.signal(SIGNAL_LIMIT, LimitSignal("per_host", "db-1"))
+                        await asyncio.sleep(1.0)
                     hold = SignalPayload(payload={"ok": True}, task="hold")
                     await holder.signal(SIGNAL_DELIVER, hold)
                     await holder.result()
