@@ -18,7 +18,7 @@ pytestmark = pytest.mark.postgres
 TABLES = {
     "schema_version", "workflow_versions", "runs", "trace_events", "waits", "events", "schedules",
     "webhooks", "webhook_deliveries", "event_rules", "task_log_heads", "task_logs",
-    "task_progress", "artifacts", "limit_leases",
+    "task_progress", "artifacts", "limit_leases", "claim_checks",
 }  # fmt: skip
 
 
