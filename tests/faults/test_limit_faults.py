@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from engine.store import open_pool, trace_page
-from engine.store.limits import Lease, leases_of, limit_usage
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
+from tests.support.limits import leases as leases_of_runs
+from tests.support.limits import until, usage
 from tests.support.processes import start_worker, stop_process
 from tests.support.temporal import BackgroundLoop, start_recorded_run
 
@@ -37,36 +38,12 @@ tasks:
 """
 
 
-async def _leases(database: str, *run_ids: str) -> list[Lease]:
-    pool = await open_pool(database)
-    try:
-        return [lease for run in run_ids for lease in await leases_of(pool, run)]
-    finally:
-        await pool.close()
-
-
 async def _trace_types(database: str, run_id: str) -> list[str]:
     pool = await open_pool(database)
     try:
         return [str(event.type) for event in await trace_page(pool, run_id, 0, 100)]
     finally:
         await pool.close()
-
-
-async def _usage(database: str, limit: str) -> tuple[int, int]:
-    pool = await open_pool(database)
-    try:
-        found = {u.name: u for u in await limit_usage(pool)}.get(limit)
-        return (found.holders, found.waiters) if found else (0, 0)
-    finally:
-        await pool.close()
-
-
-def _until(check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.2)
 
 
 def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
@@ -82,11 +59,13 @@ def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
         background_loop.run(
             start_recorded_run(postgres_url, temporal_address, queue, "limited", text, holder)
         )
-        _until(lambda: [x.holding for x in background_loop.run(_leases(postgres_url, holder))])
+        until(
+            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))]
+        )
         background_loop.run(
             start_recorded_run(postgres_url, temporal_address, queue, "limited", text, waiter)
         )
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (1, 1))
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
 
         first.send_signal(signal.SIGKILL)
         assert first.wait(15) == -signal.SIGKILL
@@ -101,11 +80,11 @@ def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
             return statuses
 
         assert background_loop.run(results(), timeout=180) == ["succeeded", "succeeded"]
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (0, 0), 30)
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
         # The waiter queued first and ran its task only once woken.
         types = background_loop.run(_trace_types(postgres_url, waiter))
         assert types[:3] == ["WORKFLOW_STARTED", "WORKFLOW_QUEUED", "STARTED"], types
-        assert background_loop.run(_leases(postgres_url, holder, waiter)) == []
+        assert background_loop.run(leases_of_runs(postgres_url, holder, waiter)) == []
     finally:
         stop_process(first)
         stop_process(second)
@@ -125,8 +104,8 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             background_loop.run(
                 start_recorded_run(postgres_url, temporal_address, queue, "limited", text, run_id)
             )
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (1, 1))
-        leases = background_loop.run(_leases(postgres_url, holder, waiter))
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
+        leases = background_loop.run(leases_of_runs(postgres_url, holder, waiter))
         (first,) = [lease for lease in leases if lease.holding]  # whichever acquired first
         queued = waiter if first.run_id == holder else holder
 
@@ -136,11 +115,11 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             return time.monotonic()
 
         terminated_at = background_loop.run(terminate_the_holder())
-        _until(lambda: "STARTED" in background_loop.run(_trace_types(postgres_url, queued)), 30)
+        until(lambda: "STARTED" in background_loop.run(_trace_types(postgres_url, queued)), 30)
         freed_after = time.monotonic() - terminated_at
         print(f"slot freed {freed_after:.1f} s after the terminate")  # docs/operations.md
         assert freed_after < 15, freed_after  # one reaper pass (5 s) and the wake-up
-        (lease,) = background_loop.run(_leases(postgres_url, first.run_id, queued))
+        (lease,) = background_loop.run(leases_of_runs(postgres_url, first.run_id, queued))
         assert (lease.run_id, lease.holding) == (queued, True)
 
         async def cancel_the_other() -> None:
@@ -148,6 +127,6 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             await client.get_workflow_handle(queued).cancel()
 
         background_loop.run(cancel_the_other())
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (0, 0), 30)
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
     finally:
         stop_process(worker)

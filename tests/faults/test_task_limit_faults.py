@@ -7,16 +7,15 @@ task then runs, its run completes, and nothing is left behind."""
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from engine.store import open_pool
-from engine.store.limits import Lease, leases_of, limit_usage
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
+from tests.support.limits import leases as leases_of_runs
+from tests.support.limits import until, usage
 from tests.support.processes import start_worker, stop_process
 from tests.support.temporal import BackgroundLoop, start_recorded_run
 
@@ -38,30 +37,6 @@ tasks:
 """
 
 
-async def _leases(database: str, *run_ids: str) -> list[Lease]:
-    pool = await open_pool(database)
-    try:
-        return [lease for run in run_ids for lease in await leases_of(pool, run)]
-    finally:
-        await pool.close()
-
-
-async def _usage(database: str, limit: str) -> tuple[int, int]:
-    pool = await open_pool(database)
-    try:
-        found = {u.name: u for u in await limit_usage(pool)}.get(limit)
-        return (found.holders, found.waiters) if found else (0, 0)
-    finally:
-        await pool.close()
-
-
-def _until(check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.2)
-
-
 def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
     tmp_path: Path, temporal_address: str, postgres_url: str, background_loop: BackgroundLoop
 ) -> None:
@@ -76,14 +51,16 @@ def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
                 postgres_url, temporal_address, queue, "holds", probe_workflow(limit, 600), holder
             )
         )
-        _until(lambda: [x.holding for x in background_loop.run(_leases(postgres_url, holder))])
+        until(
+            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))]
+        )
         background_loop.run(
             start_recorded_run(
                 postgres_url, temporal_address, queue, "waits", probe_workflow(limit, 1), waiter
             )
         )
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (1, 1))
-        (held,) = background_loop.run(_leases(postgres_url, holder))
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
+        (held,) = background_loop.run(leases_of_runs(postgres_url, holder))
         assert held.holder.startswith("work/")  # the task's attempt holds, not the run
 
         first.send_signal(signal.SIGKILL)
@@ -94,7 +71,7 @@ def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
             await client.get_workflow_handle(holder).terminate(reason="fault test")
 
         background_loop.run(terminate_the_holder())  # no worker: it cannot release
-        assert background_loop.run(_usage(postgres_url, limit)) == (1, 1)
+        assert background_loop.run(usage(postgres_url, limit)) == (1, 1)
         second = start_worker(temporal_address, queue, postgres_url, tmp_path / "worker-2.log")
 
         async def waiter_result() -> str:
@@ -103,8 +80,8 @@ def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
             return (await handle.result()).status
 
         assert background_loop.run(waiter_result(), timeout=120) == "succeeded"
-        _until(lambda: background_loop.run(_usage(postgres_url, limit)) == (0, 0), 30)
-        assert background_loop.run(_leases(postgres_url, holder, waiter)) == []
+        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
+        assert background_loop.run(leases_of_runs(postgres_url, holder, waiter)) == []
     finally:
         stop_process(first)
         stop_process(second)
