@@ -189,19 +189,25 @@ def compile_template(raw: Any, path: Path, problems: list[CompileProblem]) -> Te
         if cursor < len(raw):
             parts.append(raw[cursor:])
         return Interpolated(tuple(parts), path)
+    # Loops rather than generators and `all(...)`: a large workflow compiles tens of
+    # thousands of values here, and only a `Literal` is constant.
     if isinstance(raw, dict):
-        items = tuple(
-            (str(key), compile_template(value, (*path, str(key)), problems))
-            for key, value in raw.items()
-        )
-        if all(value.is_constant for _, value in items):
-            return Literal(raw)
-        return MappingTemplate(items)
+        items: list[tuple[str, Template]] = []
+        constant = True
+        for key, value in raw.items():
+            name = str(key)
+            item = compile_template(value, (*path, name), problems)
+            items.append((name, item))
+            constant = constant and type(item) is Literal
+        return Literal(raw) if constant else MappingTemplate(tuple(items))
     if isinstance(raw, list):
-        values = tuple(compile_template(value, (*path, i), problems) for i, value in enumerate(raw))
-        if all(value.is_constant for value in values):
-            return Literal(raw)
-        return ListTemplate(values)
+        values: list[Template] = []
+        constant = True
+        for index, value in enumerate(raw):
+            item = compile_template(value, (*path, index), problems)
+            values.append(item)
+            constant = constant and type(item) is Literal
+        return Literal(raw) if constant else ListTemplate(tuple(values))
     return Literal(raw)
 
 

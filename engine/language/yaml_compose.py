@@ -101,9 +101,6 @@ class Composed:
     root: Node | None
     aliased: bool  # a shared node: the value must be made by expanding the tree
     problems: list[Diagnostic]
-    # id(mapping node) -> its keys as conversion read them (strings, the first of
-    # duplicates) -> (key node, value node): what a position is looked up through.
-    keys: dict[int, dict[Any, tuple[Node | None, Node]]]
 
 
 def compose(text: str, source: str) -> Node | None:
@@ -131,7 +128,7 @@ def compose_document(text: str, source: str) -> Composed:
     # Shared nodes are the only way past the composer's own count and depth checks.
     if root is not None and composer.aliased:
         _AliasBudget().measure(root, 1)
-    return Composed(root, composer.aliased, composer.problems, composer.keys)
+    return Composed(root, composer.aliased, composer.problems)
 
 
 def _explicit(tag: str | None) -> str | None:
@@ -200,11 +197,12 @@ class _Composer:
     """PyYAML's composer, with limits; anchors may be redefined (the latest wins, as in YAML).
 
     It also converts, in the same pass, each node to its plain value (`Node.data`),
-    reading mappings' keys as it goes: one walk over the events instead of a second one
-    over the tree (a third of a large file's load before). What it converts, and the
-    problems it reports, are exactly what `yaml_source`'s converter gives for the same
-    tree (tests/language/test_yaml_fused.py holds the two to it); a document with an
-    alias is converted by that converter instead, since expanding an alias copies.
+    reading mappings' keys as it goes (`Mapping.keys`): one walk over the events
+    instead of a second one over the tree (a third of a large file's load before).
+    What it converts, and the problems it reports, are exactly what `yaml_source`'s
+    converter gives for the same tree (tests/language/test_yaml_fused.py holds the two
+    to it); a document with an alias is converted by that converter instead, since
+    expanding an alias copies.
     """
 
     def __init__(self, events: _Events, source: str) -> None:
@@ -217,7 +215,6 @@ class _Composer:
         self.plain_tags: dict[str, str] = {}
         self.scalars = ScalarReader()
         self.problems: list[Diagnostic] = []
-        self.keys: dict[int, dict[Any, tuple[Node | None, Node]]] = {}
 
     def document(self) -> Node | None:
         self.events.get_event()  # stream start
@@ -306,7 +303,7 @@ class _Composer:
         problems = self.problems
         before = len(problems)
         value: dict[str, Any] = {}
-        keys: dict[Any, tuple[Node | None, Node]] = {}
+        keys: dict[str, tuple[Node, Node]] = {}
         event = get_event()
         while type(event) is not MappingEndEvent:
             before_key = len(problems)
@@ -317,9 +314,8 @@ class _Composer:
             pairs.append(pair)
             if key is None or key in keys:  # conversion skips the value
                 del problems[before_value:]
-                first_key = None if key is None else keys[key][0]
-                if key is not None and first_key is not None:
-                    first = first_key.position
+                if key is not None:
+                    first = keys[key][0].position
                     self.problem(
                         key_node,
                         f"duplicate key {clip(key)!r} (first defined at line {first.line}, "
@@ -331,7 +327,7 @@ class _Composer:
             event = get_event()
         if node.tag == MAP_TAG:
             node.data = value
-            self.keys[id(node)] = keys
+            node.keys = keys
         else:  # conversion does not look inside
             del problems[before:]
             self.problem(node, tag_message(node.tag, "mapping"))

@@ -78,11 +78,15 @@ class Sequence(Node):
 
 
 class Mapping(Node):
-    __slots__ = ("pairs",)
+    __slots__ = ("keys", "pairs")
 
     def __init__(self, tag: str, file: str, line: int, column: int) -> None:
         super().__init__(tag, file, line, column)
         self.pairs: list[tuple[Node, Node]] = []
+        # Its keys as conversion reads them (strings, the first of duplicates) -> (key
+        # node, value node): what a position is looked up through. None when conversion
+        # does not look inside (a mapping with another tag).
+        self.keys: dict[str, tuple[Node, Node]] | None = None
 
 
 def children(node: Node) -> list[Node]:

@@ -9,7 +9,7 @@ becomes a `Diagnostic`, never an exception.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from yaml.reader import Reader
@@ -41,18 +41,15 @@ class SourceMap:
     """Where each value of a parsed document sits in its file.
 
     It keeps the composed tree and finds a path's node when a position is asked for,
-    indexing a mapping's keys the first time a path goes through it: a 5,000-task file
-    has ~100,000 values and keys, and only the tasks, their transitions and the
-    findings ever need a position. A path goes where conversion went: string keys
-    (the first of duplicates), list indexes, nothing inside a node of the wrong tag.
+    through the keys the composer read for each mapping: a 5,000-task file has
+    ~100,000 values and keys, and only the tasks, their transitions and the findings
+    ever need a position. A path goes where conversion went: string keys (the first of
+    duplicates), list indexes, nothing inside a node of the wrong tag.
     """
 
     file: str
     text: str
     root: Node | None = None
-    # id(node) -> its children by key or index: (key node or None, value node); the
-    # composer gives those of every mapping, a list's are made when a path goes through.
-    _children: dict[int, dict[Any, tuple[Node | None, Node]]] = field(default_factory=dict)
 
     def has_value(self, path: Path) -> bool:
         """Whether the document has a value at `path`."""
@@ -80,28 +77,24 @@ class SourceMap:
 
     def _find(self, path: Path) -> tuple[Node | None, Node] | None:
         """The key node (if any) whose value is the node at `path`, and that node."""
-        if self.root is None:
+        node = self.root
+        if node is None:
             return None
-        found: tuple[Node | None, Node] = (None, self.root)
+        key_node: Node | None = None
         for part in path:
-            entry = self._children_of(found[1]).get(part)
-            if entry is None:
+            if type(node) is Mapping:
+                keys = node.keys
+                entry = keys.get(part) if keys is not None and isinstance(part, str) else None
+                if entry is None:
+                    return None
+                key_node, node = entry
+            elif type(node) is Sequence and node.tag == SEQ_TAG and isinstance(part, int):
+                if not 0 <= part < len(node.items):
+                    return None
+                key_node, node = None, node.items[part]
+            else:
                 return None
-            found = entry
-        return found
-
-    def _children_of(self, node: Node) -> dict[Any, tuple[Node | None, Node]]:
-        children = self._children.get(id(node))
-        if children is None:
-            children = {}
-            if isinstance(node, Mapping) and node.tag == MAP_TAG:
-                for key_node, value_node in node.pairs:
-                    if isinstance(key_node, Scalar) and key_node.tag == STR_TAG:
-                        children.setdefault(key_node.value, (key_node, value_node))
-            elif isinstance(node, Sequence) and node.tag == SEQ_TAG:
-                children = {index: (None, item) for index, item in enumerate(node.items)}
-            self._children[id(node)] = children
-        return children
+        return key_node, node
 
     def fragment_position(self, path: Path, fragment: str, offset: int | None) -> Position:
         """The position of character `offset` (1-based) of `fragment` inside a scalar.
@@ -138,7 +131,7 @@ def parse_yaml(data: bytes | str, source: str) -> tuple[YamlDocument | None, lis
     except Rejected as stop:
         return None, [stop.diagnostic]
     root = composed.root
-    source_map = SourceMap(source, text, root, composed.keys)
+    source_map = SourceMap(source, text, root)
     if composed.aliased:  # expanding an alias copies: the tree is converted on its own
         converter = _Converter(source)
         value = converter.convert(root)
