@@ -308,7 +308,10 @@ class _Composer:
         while type(event) is not MappingEndEvent:
             before_key = len(problems)
             key_node = build(event, depth + 1)
-            key = self.key(key_node, before_key)
+            if type(key_node) is Scalar and key_node.tag == STR_TAG:  # most keys
+                key: str | None = key_node.value
+            else:
+                key = self.key(key_node, before_key)
             before_value = len(problems)
             pair = (key_node, build(get_event(), depth + 1))
             pairs.append(pair)
@@ -334,8 +337,8 @@ class _Composer:
         return node
 
     def key(self, node: Node, before: int) -> str | None:
-        """A mapping key as conversion reads it: a string, or None with its problem."""
-        if type(node) is Scalar and node.tag == STR_TAG:
+        """A key that is not a string, as conversion reads it: None, with its problem."""
+        if isinstance(node, Scalar) and node.tag == STR_TAG:
             return node.value
         if not isinstance(node, Scalar):
             del self.problems[before:]  # conversion does not look inside a key
