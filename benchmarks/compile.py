@@ -3,9 +3,11 @@
 Each task is an action with an expression in its input and a transition that publishes
 an expression and names the next task: a chain, about 154 bytes a task. Prints the best
 and median of five loads per size (wall clock, and the process's CPU time, which other
-work on a shared machine does not inflate), the split between YAML and schema, and the
-CPU time when every expression text is distinct (no two tasks share a compiled one).
-Each load starts with an empty expression cache, as a fresh worker process would.
+work on a shared machine does not inflate), each stage's own CPU time (YAML: composing
+and converting; the schema; building the spec, expressions compiled; the semantic
+checks), the peak of memory one load allocates (tracemalloc, timed apart), and the CPU
+time when every expression text is distinct (no two tasks share a compiled one). Each
+load starts with an empty expression cache, as a fresh worker process would.
 
     python benchmarks/compile.py                 # 500, 1,000, 2,000, 5,000 tasks; ~30 s
     python benchmarks/compile.py --tasks 5000
@@ -18,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.expressions.runtime import compile_expression
+from engine.language.build import build_spec
+from engine.language.checks import check_spec
 from engine.language.collection import collector_paused
 from engine.language.limits import MAX_EXPRESSIONS, MAX_TASKS
 from engine.language.loader import load_workflow
@@ -61,6 +66,17 @@ def seconds(action: Callable[[], object], repeat: int = 5) -> tuple[list[float],
     return walls, cpus
 
 
+def peak_mb(action: Callable[[], object]) -> float:
+    """The most memory `action` held at once while it ran, in MB (tracemalloc)."""
+    compile_expression.cache_clear()
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
 def paused(action: Callable[[], object]) -> Callable[[], object]:
     """The action as a load runs it: with the cyclic collector paused."""
 
@@ -78,8 +94,8 @@ def main() -> None:
     print(f"registration accepts at most {MAX_TASKS} tasks, {MAX_EXPRESSIONS} distinct expressions")
     print(f"load average {os.getloadavg()[0]:.2f} (2 shared cores here)")
     print(
-        "tasks    bytes   wall best/median (s)   CPU best (s)   yaml CPU   schema CPU"
-        "   per task (ms CPU)   distinct exprs CPU (s)"
+        "tasks    bytes   wall best/median (s)   CPU best (s)   yaml   schema   build   checks"
+        "   per task (ms CPU)   peak MB   distinct exprs CPU (s)"
     )
     for count in args.tasks:
         text = chain(count).encode()
@@ -88,12 +104,19 @@ def main() -> None:
         assert document is not None
         yaml_cpu = min(seconds(paused(partial(parse_yaml, text, "c.yaml")), 3)[1])
         schema_cpu = min(seconds(paused(partial(validate_schema, document)), 3)[1])
+        build = partial(build_spec, document, name="chain", content_hash="")
+        build_cpu = min(seconds(paused(build), 3)[1])
+        spec = build()[0]
+        checks = partial(check_spec, spec, document.source_map)
+        checks_cpu = min(seconds(paused(checks), 3)[1])
+        peak = peak_mb(partial(load_workflow, text, "chain.yaml", "chain"))
         unique = chain(count, distinct=True).encode()
         distinct_cpu = min(seconds(partial(load_workflow, unique, "c.yaml", "c"), 3)[1])
         print(
             f"{count:>5} {len(text):>8}   {min(walls):.3f} / {statistics.median(walls):.3f}"
-            f"          {min(cpus):.3f}          {yaml_cpu:.3f}      {schema_cpu:.3f}"
-            f"        {1000 * min(cpus) / count:.3f}               {distinct_cpu:.3f}"
+            f"          {min(cpus):.3f}        {yaml_cpu:.3f}  {schema_cpu:.3f}    {build_cpu:.3f}"
+            f"   {checks_cpu:.3f}        {1000 * min(cpus) / count:.3f}"
+            f"        {peak:>6.1f}          {distinct_cpu:.3f}"
         )
 
 

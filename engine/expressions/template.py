@@ -65,11 +65,17 @@ class Literal(Template):
 class Evaluated(Template):
     """A string that is exactly one `<% expr %>`: the expression's typed value."""
 
-    __slots__ = ("compiled", "field")
+    __slots__ = ("compiled", "path")
 
-    def __init__(self, compiled: CompiledExpression, field: str) -> None:
+    def __init__(self, compiled: CompiledExpression, path: Path) -> None:
         self.compiled = compiled
-        self.field = field
+        self.path = path
+
+    @property
+    def field(self) -> str:
+        """Where the value sits, as errors name it (made when an error needs it: a large
+        workflow has tens of thousands of templates and few of them ever fail)."""
+        return path_text(self.path)
 
     def render(self, scope: Scope) -> Any:
         try:
@@ -105,11 +111,15 @@ def _as_string(value: Any) -> str:
 class Interpolated(Template):
     """Text with `<% %>` blocks: each block rendered as a string."""
 
-    __slots__ = ("field", "parts")
+    __slots__ = ("parts", "path")
 
-    def __init__(self, parts: tuple[str | Evaluated, ...], field: str) -> None:
+    def __init__(self, parts: tuple[str | Evaluated, ...], path: Path) -> None:
         self.parts = parts
-        self.field = field
+        self.path = path
+
+    @property
+    def field(self) -> str:
+        return path_text(self.path)
 
     def render(self, scope: Scope) -> Any:
         return "".join(
@@ -160,14 +170,13 @@ class CompileProblem:
 
 def compile_template(raw: Any, path: Path, problems: list[CompileProblem]) -> Template:
     """Compile a value; expressions that fail to compile are appended to `problems`."""
-    field = path_text(path)
     if isinstance(raw, str):
         if "<%" not in raw:
             return Literal(raw)
         whole = _WHOLE.match(raw)
         if whole and "<%" not in whole.group(1):
             compiled = _compile(whole.group(1).strip(), path, problems)
-            return Evaluated(compiled, field) if compiled else Literal(raw)
+            return Evaluated(compiled, path) if compiled else Literal(raw)
         parts: list[str | Evaluated] = []
         cursor = 0
         for block in _BLOCK.finditer(raw):
@@ -175,24 +184,30 @@ def compile_template(raw: Any, path: Path, problems: list[CompileProblem]) -> Te
                 parts.append(raw[cursor : block.start()])
             compiled = _compile(block.group(1).strip(), path, problems)
             if compiled:
-                parts.append(Evaluated(compiled, field))
+                parts.append(Evaluated(compiled, path))
             cursor = block.end()
         if cursor < len(raw):
             parts.append(raw[cursor:])
-        return Interpolated(tuple(parts), field)
+        return Interpolated(tuple(parts), path)
+    # Loops rather than generators and `all(...)`: a large workflow compiles tens of
+    # thousands of values here, and only a `Literal` is constant.
     if isinstance(raw, dict):
-        items = tuple(
-            (str(key), compile_template(value, (*path, str(key)), problems))
-            for key, value in raw.items()
-        )
-        if all(value.is_constant for _, value in items):
-            return Literal(raw)
-        return MappingTemplate(items)
+        items: list[tuple[str, Template]] = []
+        constant = True
+        for key, value in raw.items():
+            name = str(key)
+            item = compile_template(value, (*path, name), problems)
+            items.append((name, item))
+            constant = constant and type(item) is Literal
+        return Literal(raw) if constant else MappingTemplate(tuple(items))
     if isinstance(raw, list):
-        values = tuple(compile_template(value, (*path, i), problems) for i, value in enumerate(raw))
-        if all(value.is_constant for value in values):
-            return Literal(raw)
-        return ListTemplate(values)
+        values: list[Template] = []
+        constant = True
+        for index, value in enumerate(raw):
+            item = compile_template(value, (*path, index), problems)
+            values.append(item)
+            constant = constant and type(item) is Literal
+        return Literal(raw) if constant else ListTemplate(tuple(values))
     return Literal(raw)
 
 
@@ -222,19 +237,23 @@ _STATUS_CONDITIONS: Final = {
 class Condition:
     """A `when`: the whole string is JSONata and must give a boolean (undefined = false)."""
 
-    __slots__ = ("_compiled", "_statuses", "field", "source")
+    __slots__ = ("_compiled", "_statuses", "path", "source")
 
     def __init__(
         self,
         source: str,
-        field: str,
+        path: Path,
         compiled: CompiledExpression | None,
         statuses: frozenset[str] | None,
     ) -> None:
         self.source = source
-        self.field = field
+        self.path = path
         self._compiled = compiled
         self._statuses = statuses
+
+    @property
+    def field(self) -> str:
+        return path_text(self.path)
 
     def holds(self, scope: Scope) -> bool:
         if self._statuses is not None:
@@ -267,10 +286,9 @@ def strip_delimiters(source: str) -> str:
 def compile_condition(raw: str, path: Path, problems: list[CompileProblem]) -> Condition:
     """Compile a `when` (or `retry.when`) string."""
     source = strip_delimiters(raw)
-    field = path_text(path)
     statuses = _STATUS_CONDITIONS.get(source)
     if statuses is not None:
-        return Condition(source, field, None, statuses)
+        return Condition(source, path, None, statuses)
     compiled = _compile(source, path, problems)
     # A condition that failed to compile never holds; validation has reported it.
-    return Condition(source, field, compiled, None if compiled else frozenset())
+    return Condition(source, path, compiled, None if compiled else frozenset())

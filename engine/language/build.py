@@ -13,7 +13,7 @@ from engine.expressions import (
     compile_condition,
     compile_template,
 )
-from engine.expressions.template import strip_delimiters
+from engine.expressions.template import Literal, strip_delimiters
 from engine.language.spec import (
     JoinSpec,
     RetrySpec,
@@ -145,8 +145,11 @@ class _Builder:
         return self._noted(compile_condition(text, path, self.problems))
 
     def _noted(self, compiled: _Compiled) -> _Compiled:
+        if type(compiled) is Literal:  # most values: nothing to look into
+            return compiled
         for expression in compiled.expressions():
-            self.secrets.update(expression.secret_names)
+            if expression.secret_names:
+                self.secrets.update(expression.secret_names)
         return compiled
 
     def diagnostic(self, problem: CompileProblem) -> Diagnostic:

@@ -10,7 +10,7 @@ from typing import Final
 
 from engine.diagnostics import Category, Diagnostic, Position, Severity
 from engine.expressions import Condition, Template
-from engine.expressions.template import ListTemplate, MappingTemplate
+from engine.expressions.template import ListTemplate, Literal, MappingTemplate
 from engine.graph import WorkflowGraph, build_graph
 from engine.language.salvage import Damage
 from engine.language.spec import (
@@ -226,21 +226,23 @@ class _ContextReads:
             assigned.add(key)
         incoming = _incoming_names(spec, frozenset(assigned))
         everywhere: set[str] = set(assigned)
+        merged: frozenset[str] | None = None  # tasks mostly share one set: merge it once
         for name, task in spec.tasks.items():
             readable = incoming[name]
-            reason = (
-                f"but no path to task {clip(name)!r} assigns it; declare it in `input` or "
-                "`vars`, or publish it on the way"
-            )
+            reason = _Unassigned(name)
             yield from self.reads(self.task_sites(name, task), readable, reason)
-            everywhere |= readable
+            if readable is not merged:
+                everywhere |= readable
+                merged = readable
             for transition in task.next:
-                published = set(readable)
+                published = readable
                 for key, template in transition.publish:
                     path = ("tasks", name, "next", transition.index, "publish", key)
                     yield from self.reads(_template_sites(template, path), published, reason)
-                    published.add(key)
-                everywhere |= published
+                    if key not in published:
+                        published = published | {key}
+                if published is not readable:
+                    everywhere |= published
         last_reason = "which is not an input or var and is published by no transition"
         if spec.output is not None:
             yield from self.reads(
@@ -248,8 +250,9 @@ class _ContextReads:
             )
         yield from self.reads(_retry_sites(spec.retry, ("retry",)), everywhere, last_reason)
 
-    def task_sites(self, name: str, task: TaskSpec) -> Iterator[tuple[Path, str]]:
+    def task_sites(self, name: str, task: TaskSpec) -> list[tuple[Path, str]]:
         path: Path = ("tasks", name)
+        sites: list[tuple[Path, str]] = []
         for key, template in (
             ("action", task.action),
             ("workflow", task.workflow),
@@ -257,21 +260,26 @@ class _ContextReads:
             ("timeout", task.timeout),
             ("delay", task.delay),
         ):
-            yield from _template_sites(template, (*path, key))
+            _collect_sites(template, (*path, key), sites)
         if task.with_items is not None:
             # The shorthand `with: <expr>` has no `items` node of its own.
             items_path: Path = (*path, "with", "items")
             if not self.source_map.has_value(items_path):
                 items_path = (*path, "with")
-            yield from _template_sites(task.with_items.items, items_path)
-            yield from _template_sites(task.with_items.concurrency, (*path, "with", "concurrency"))
-        yield from _retry_sites(task.retry, (*path, "retry"))
+            _collect_sites(task.with_items.items, items_path, sites)
+            _collect_sites(task.with_items.concurrency, (*path, "with", "concurrency"), sites)
+        sites.extend(_retry_sites(task.retry, (*path, "retry")))
         for transition in task.next:
-            when_path: Path = (*path, "next", transition.index, "when")
-            yield from _condition_sites(transition.when, when_path)
+            if transition.when is not None:
+                when_path: Path = (*path, "next", transition.index, "when")
+                sites.extend(_condition_sites(transition.when, when_path))
+        return sites
 
     def reads(
-        self, sites: Iterable[tuple[Path, str]], readable: set[str] | frozenset[str], reason: str
+        self,
+        sites: Iterable[tuple[Path, str]],
+        readable: set[str] | frozenset[str],
+        reason: str | _Unassigned,
     ) -> Iterator[Diagnostic]:
         for path, source in sites:
             for name, text in _unguarded_reads(source):
@@ -285,6 +293,22 @@ class _ContextReads:
                     f"{self.suggest(name, sorted(readable))}, {reason}",
                     Severity.WARNING,
                 )
+
+
+class _Unassigned:
+    """Why a task's read is warned about: said only for the few reads that are (a large
+    workflow has thousands of tasks, and the sentence names each)."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def __str__(self) -> str:
+        return (
+            f"but no path to task {clip(self.task)!r} assigns it; declare it in `input` or "
+            "`vars`, or publish it on the way"
+        )
 
 
 @lru_cache(maxsize=4096)
@@ -303,40 +327,55 @@ def _guarded(source: str, match: re.Match[str]) -> bool:
     )
 
 
-def _incoming_names(spec: WorkflowSpec, initial: frozenset[str]) -> dict[str, set[str]]:
-    """For each task, the names some path to it may have assigned (to a fixed point)."""
-    incoming: dict[str, set[str]] = {name: set(initial) for name in spec.tasks}
+def _incoming_names(spec: WorkflowSpec, initial: frozenset[str]) -> dict[str, frozenset[str]]:
+    """For each task, the names some path to it may have assigned (to a fixed point).
+
+    The sets are immutable and shared: a transition that publishes nothing new passes
+    its task's own set on, so a long chain holds a few sets, not one copy per task.
+    """
+    incoming: dict[str, frozenset[str]] = dict.fromkeys(spec.tasks, initial)
     pending = deque(spec.tasks)
     queued = set(spec.tasks)
     while pending:
         name = pending.popleft()
         queued.discard(name)
         for transition in spec.tasks[name].next:
-            flowing = incoming[name] | {key for key, _ in transition.publish}
+            flowing = incoming[name]
+            for key, _ in transition.publish:
+                if key not in flowing:
+                    flowing = flowing | {key}
             for target in transition.targets:
                 known = incoming.get(target)
-                if known is None or flowing <= known:
+                if known is None or known is flowing or flowing <= known:
                     continue
-                known |= flowing
+                incoming[target] = flowing if known <= flowing else known | flowing
                 if target not in queued:
                     queued.add(target)
                     pending.append(target)
     return incoming
 
 
-def _template_sites(template: Template | None, path: Path) -> Iterator[tuple[Path, str]]:
+def _template_sites(template: Template | None, path: Path) -> list[tuple[Path, str]]:
     """(document path, expression source) of every expression in a compiled value."""
-    if template is None:
+    sites: list[tuple[Path, str]] = []
+    _collect_sites(template, path, sites)
+    return sites
+
+
+def _collect_sites(template: Template | None, path: Path, sites: list[tuple[Path, str]]) -> None:
+    # A list, not nested generators: thousands of tasks each have a few values, and most
+    # are literals with nothing to read.
+    if template is None or type(template) is Literal:
         return
     if isinstance(template, MappingTemplate):
         for key, value in template.items:
-            yield from _template_sites(value, (*path, key))
+            _collect_sites(value, (*path, key), sites)
     elif isinstance(template, ListTemplate):
         for index, value in enumerate(template.items):
-            yield from _template_sites(value, (*path, index))
+            _collect_sites(value, (*path, index), sites)
     else:
         for compiled in template.expressions():
-            yield path, compiled.source
+            sites.append((path, compiled.source))
 
 
 def _condition_sites(condition: Condition | None, path: Path) -> Iterator[tuple[Path, str]]:

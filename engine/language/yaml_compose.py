@@ -9,6 +9,7 @@ expansion is measured, not performed, before conversion.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import yaml
@@ -28,15 +29,25 @@ from yaml.resolver import Resolver
 
 from engine.diagnostics import Category, Diagnostic, Position
 from engine.language.wording import clip
+from engine.language.yaml_nodes import (
+    MAP_TAG,
+    SEQ_TAG,
+    STR_TAG,
+    YAML_TAG,
+    Mapping,
+    Node,
+    Scalar,
+    ScalarReader,
+    Sequence,
+    children,
+    describe,
+    tag_message,
+)
 
 # Values a document may hold, aliases expanded (a 10,000-task workflow holds about 70,000).
 MAX_NODES: Final = 200_000
 MAX_DEPTH: Final = 64
 
-YAML_TAG: Final = "tag:yaml.org,2002:"
-STR_TAG: Final = YAML_TAG + "str"
-SEQ_TAG: Final = YAML_TAG + "seq"
-MAP_TAG: Final = YAML_TAG + "map"
 # Implicit types that are not JSON (timestamps) or not plain keys (`<<` merge, `=` value).
 _DROPPED_RESOLVERS: Final = frozenset(YAML_TAG + name for name in ("timestamp", "merge", "value"))
 
@@ -66,64 +77,6 @@ class _Events(Protocol):
     def dispose(self) -> None: ...
 
 
-class Node:
-    """A composed YAML node: its tag and where it starts (positions are made on demand).
-
-    The start is kept as two integers rather than the parser's mark object: a large
-    document holds ~100,000 nodes, and each retained mark is one more object for the
-    garbage collector to walk on every full collection (most of the load's time before).
-    """
-
-    __slots__ = ("_column", "_file", "_line", "tag")
-
-    def __init__(self, tag: str, file: str, start: _Mark | None) -> None:
-        self.tag = tag
-        self._file = file
-        self._line = -1 if start is None else start.line
-        self._column = -1 if start is None else start.column
-
-    @property
-    def position(self) -> Position:
-        if self._line < 0:
-            return Position(self._file, 1, 1)
-        return Position(self._file, self._line + 1, self._column + 1)
-
-
-class Scalar(Node):
-    __slots__ = ("_span", "value")
-
-    def __init__(self, tag: str, file: str, start: _Mark | None, end: _Mark | None, value: str):
-        super().__init__(tag, file, start)
-        # The character range of the scalar when it sits on one line.
-        self._span = (
-            None
-            if start is None or end is None or start.line != end.line
-            else (start.index, end.index)
-        )
-        self.value = value
-
-    @property
-    def span(self) -> tuple[int, int] | None:
-        """The character range of the scalar when it sits on one line."""
-        return self._span
-
-
-class Sequence(Node):
-    __slots__ = ("items",)
-
-    def __init__(self, tag: str, file: str, start: _Mark | None) -> None:
-        super().__init__(tag, file, start)
-        self.items: list[Node] = []
-
-
-class Mapping(Node):
-    __slots__ = ("pairs",)
-
-    def __init__(self, tag: str, file: str, start: _Mark | None) -> None:
-        super().__init__(tag, file, start)
-        self.pairs: list[tuple[Node, Node]] = []
-
-
 class _JsonResolver(Resolver):
     """PyYAML's implicit typing (YAML 1.1) without the types that are not JSON."""
 
@@ -140,8 +93,24 @@ def rejected(
     return Rejected(Diagnostic(position, category, message))
 
 
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A composed document: its tree, and for a tree without aliases its plain value and
+    the problems conversion found, both made while composing (`Node.data`)."""
+
+    root: Node | None
+    aliased: bool  # a shared node: the value must be made by expanding the tree
+    problems: list[Diagnostic]
+
+
 def compose(text: str, source: str) -> Node | None:
     """Parse text into one node tree (None if empty) within the node, depth and alias limits."""
+    return compose_document(text, source).root
+
+
+def compose_document(text: str, source: str) -> Composed:
+    """Parse text into a node tree and its plain value, within the node, depth and alias
+    limits; raises `Rejected` for what stops loading."""
     events: _Events = yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
     composer = _Composer(events, source)
     try:
@@ -159,7 +128,7 @@ def compose(text: str, source: str) -> Node | None:
     # Shared nodes are the only way past the composer's own count and depth checks.
     if root is not None and composer.aliased:
         _AliasBudget().measure(root, 1)
-    return root
+    return Composed(root, composer.aliased, composer.problems)
 
 
 def _explicit(tag: str | None) -> str | None:
@@ -225,7 +194,16 @@ def _syntax_diagnostic(source: str, text: str, error: MarkedYAMLError) -> Diagno
 
 
 class _Composer:
-    """PyYAML's composer, with limits; anchors may be redefined (the latest wins, as in YAML)."""
+    """PyYAML's composer, with limits; anchors may be redefined (the latest wins, as in YAML).
+
+    It also converts, in the same pass, each node to its plain value (`Node.data`),
+    reading mappings' keys as it goes (`Mapping.keys`): one walk over the events
+    instead of a second one over the tree (a third of a large file's load before).
+    What it converts, and the problems it reports, are exactly what `yaml_source`'s
+    converter gives for the same tree (tests/language/test_yaml_fused.py holds the two
+    to it); a document with an alias is converted by that converter instead, since
+    expanding an alias copies.
+    """
 
     def __init__(self, events: _Events, source: str) -> None:
         self.events = events
@@ -235,13 +213,15 @@ class _Composer:
         self.count = 0
         self.aliased = False  # without aliases the tree is a tree: counted and bounded here
         self.plain_tags: dict[str, str] = {}
+        self.scalars = ScalarReader()
+        self.problems: list[Diagnostic] = []
 
     def document(self) -> Node | None:
         self.events.get_event()  # stream start
         if self.events.check_event(StreamEndEvent):
             return None
         self.events.get_event()  # document start
-        root = self.node(1)
+        root = self.build(self.events.get_event(), 1)
         self.events.get_event()  # document end
         if self.events.check_event(DocumentStartEvent):
             raise rejected(
@@ -250,12 +230,10 @@ class _Composer:
             )
         return root
 
-    def node(self, depth: int) -> Node:
-        return self.build(self.events.get_event(), depth)
-
     def build(self, event: Any, depth: int) -> Node:
         """The node that starts with `event` (its children read from the parser)."""
-        if isinstance(event, AliasEvent):
+        kind = type(event)
+        if kind is AliasEvent:
             anchor = event.anchor or ""
             if anchor not in self.anchors:
                 raise rejected(
@@ -268,44 +246,118 @@ class _Composer:
             raise rejected(self.position(event), f"the document has more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
             raise rejected(self.position(event), _too_deep())
-        node: Node
-        get_event = self.events.get_event
-        if isinstance(event, ScalarEvent):
-            tag = event.tag
+        start = event.start_mark
+        if kind is ScalarEvent:  # most nodes: inline, as a call per scalar shows in the total
+            tag, text, end = event.tag, event.value, event.end_mark
             if tag is None or tag == "!":
                 # Quoted scalars are strings; only plain ones go through implicit typing.
-                tag = self.plain_tag(event.value) if event.implicit[0] else STR_TAG
-            node = Scalar(tag, self.source, event.start_mark, event.end_mark, event.value)
+                if event.implicit[0]:
+                    tag = self.plain_tags.get(text) or self.plain_tag(text)
+                else:
+                    tag = STR_TAG
+            line = start.line
+            node = Scalar(
+                tag,
+                self.source,
+                line,
+                start.column,
+                start.index if line == end.line else -1,
+                end.index,
+                text,
+            )
+            if tag != STR_TAG:
+                node.data, problem = self.scalars.read(tag, text)
+                if problem is not None:
+                    self.problem(node, problem)
             if event.anchor is not None:
                 self.anchors[event.anchor] = node
-        elif isinstance(event, SequenceStartEvent):
-            sequence = node = Sequence(
-                _explicit(event.tag) or SEQ_TAG, self.source, event.start_mark
-            )
-            self.remember(event.anchor, sequence)
-            items = sequence.items
-            # One parser call per item: the end event is read as the next item would be.
+            return node
+        if kind is SequenceStartEvent:
+            return self.sequence(event, start, depth)
+        if kind is MappingStartEvent:
+            return self.mapping(event, start, depth)
+        # the parser guarantees a node event here
+        raise rejected(self.position(event), f"unexpected {type(event).__name__}")
+
+    def sequence(self, event: Any, start: _Mark, depth: int) -> Sequence:
+        node = Sequence(_explicit(event.tag) or SEQ_TAG, self.source, start.line, start.column)
+        self.remember(event.anchor, node)
+        items, build, get_event = node.items, self.build, self.events.get_event
+        problems = len(self.problems)
+        # One parser call per item: the end event is read as the next item would be.
+        item = get_event()
+        while type(item) is not SequenceEndEvent:
+            items.append(build(item, depth + 1))
             item = get_event()
-            while not isinstance(item, SequenceEndEvent):
-                items.append(self.build(item, depth + 1))
-                item = get_event()
-        elif isinstance(event, MappingStartEvent):
-            mapping = node = Mapping(_explicit(event.tag) or MAP_TAG, self.source, event.start_mark)
-            self.remember(event.anchor, mapping)
-            pairs = mapping.pairs
-            key = get_event()
-            while not isinstance(key, MappingEndEvent):
-                pairs.append((self.build(key, depth + 1), self.build(get_event(), depth + 1)))
-                key = get_event()
-        else:  # the parser guarantees a node event here
-            raise rejected(self.position(event), f"unexpected {type(event).__name__}")
+        if node.tag == SEQ_TAG:
+            node.data = [item.data for item in items]
+        else:  # conversion does not look inside
+            del self.problems[problems:]
+            self.problem(node, tag_message(node.tag, "list"))
         return node
+
+    def mapping(self, event: Any, start: _Mark, depth: int) -> Mapping:
+        node = Mapping(_explicit(event.tag) or MAP_TAG, self.source, start.line, start.column)
+        self.remember(event.anchor, node)
+        pairs, build, get_event = node.pairs, self.build, self.events.get_event
+        problems = self.problems
+        before = len(problems)
+        value: dict[str, Any] = {}
+        keys: dict[str, tuple[Node, Node]] = {}
+        event = get_event()
+        while type(event) is not MappingEndEvent:
+            before_key = len(problems)
+            key_node = build(event, depth + 1)
+            if type(key_node) is Scalar and key_node.tag == STR_TAG:  # most keys
+                key: str | None = key_node.value
+            else:
+                key = self.key(key_node, before_key)
+            before_value = len(problems)
+            pair = (key_node, build(get_event(), depth + 1))
+            pairs.append(pair)
+            if key is None or key in keys:  # conversion skips the value
+                del problems[before_value:]
+                if key is not None:
+                    first = keys[key][0].position
+                    self.problem(
+                        key_node,
+                        f"duplicate key {clip(key)!r} (first defined at line {first.line}, "
+                        f"column {first.column})",
+                    )
+            else:
+                keys[key] = pair
+                value[key] = pair[1].data
+            event = get_event()
+        if node.tag == MAP_TAG:
+            node.data = value
+            node.keys = keys
+        else:  # conversion does not look inside
+            del problems[before:]
+            self.problem(node, tag_message(node.tag, "mapping"))
+        return node
+
+    def key(self, node: Node, before: int) -> str | None:
+        """A key that is not a string, as conversion reads it: None, with its problem."""
+        if isinstance(node, Scalar) and node.tag == STR_TAG:
+            return node.value
+        if not isinstance(node, Scalar):
+            del self.problems[before:]  # conversion does not look inside a key
+            kind = "list" if isinstance(node, Sequence) else "mapping"
+            self.problem(node, f"mapping keys must be strings, got a {kind}")
+        elif len(self.problems) == before:  # a non-string scalar: say what YAML made of it
+            self.problem(
+                node,
+                f"mapping keys must be strings, but YAML reads {clip(node.value)!r} as "
+                f"{describe(node.data)}; quote it: '{clip(node.value)}'",
+            )
+        return None
+
+    def problem(self, node: Node, message: str) -> None:
+        self.problems.append(Diagnostic(node.position, Category.YAML, message))
 
     def plain_tag(self, value: str) -> str:
         """The implicit type of a plain scalar (memoised: keys and values repeat a lot)."""
-        tag = self.plain_tags.get(value)
-        if tag is None:
-            tag = self.plain_tags[value] = self.resolve(ScalarNode, value, (True, False))
+        tag = self.plain_tags[value] = self.resolve(ScalarNode, value, (True, False))
         return tag
 
     def position(self, event: Any) -> Position:
@@ -314,15 +366,6 @@ class _Composer:
     def remember(self, anchor: str | None, node: Node) -> None:
         if anchor is not None:
             self.anchors[anchor] = node
-
-
-def children(node: Node) -> list[Node]:
-    """The nodes directly inside a node (keys and values of a mapping)."""
-    if isinstance(node, Sequence):
-        return node.items
-    if isinstance(node, Mapping):
-        return [part for pair in node.pairs for part in pair]
-    return []
 
 
 class _AliasBudget:
