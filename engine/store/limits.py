@@ -166,7 +166,10 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
         if own is not None:
             if own.holding:
                 return Acquisition(Outcome.HOLDING)
-            return Acquisition(Outcome.QUEUED, await _position(conn, own))
+            position = await _position(conn, own)
+            # A cancel_oldest reply that was lost is given again: the holder to cancel is
+            # decided from the place, as the first time (cancelling twice is harmless).
+            return Acquisition(Outcome.QUEUED, position, await _evictions(conn, request, position))
         holders = int(await fetch_value(conn, HOLDERS, (name, key)))
         ahead = int(await fetch_value(conn, WAITERS_AT_LEAST, (name, key, request.priority)))
         if holders < request.capacity and ahead == 0:
@@ -186,12 +189,17 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
         seq = int(await fetch_value(conn, INSERT, waiting))
         lease = Lease(name, key, run_id, False, request.priority, seq, holder)
         position = await _position(conn, lease)
-        evict: list[str] = []
-        if strategy is LimitStrategy.CANCEL_OLDEST:
-            # Each waiter evicts a different holder: the n-th waiter the n-th oldest.
-            oldest = await fetch_value(conn, OLDEST_HOLDER, (name, key, position - 1))
-            evict = [] if oldest is None else [str(oldest)]
+        evict = await _evictions(conn, request, position)
         return Acquisition(Outcome.QUEUED, position, evict, superseded)
+
+
+async def _evictions(conn: StoreConnection, request: LimitRequest, position: int) -> list[str]:
+    """The holder a cancel_oldest waiter at `position` asks to cancel: each waiter a
+    different one, the n-th waiter the n-th oldest holder."""
+    if request.strategy is not LimitStrategy.CANCEL_OLDEST:
+        return []
+    oldest = await fetch_value(conn, OLDEST_HOLDER, (request.name, request.key, position - 1))
+    return [] if oldest is None else [str(oldest)]
 
 
 async def release(pool: StorePool, run_id: str) -> list[Promotion]:

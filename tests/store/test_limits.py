@@ -195,6 +195,9 @@ def test_a_full_key_refuses_fails_supersedes_or_evicts_as_its_strategy_says(
             1,
             ["h1"],
         )
+        # The reply was lost and the activity asks again: the same eviction, not a wait
+        # for a holder nobody cancels.
+        assert (await acquire(pool, "e1", evicting)).evict == ["h1"]
         assert (await acquire(pool, "e2", evicting)).evict == []  # h1 is already going
         assert [p.run_id for p in await release(pool, "h1")] == ["e1"]
         for run in ("d2", "e1", "e2"):
