@@ -188,7 +188,7 @@ def _schedule_line(schedule: dict[str, Any]) -> str:
 
 
 def _schedules(api: Api, args: argparse.Namespace) -> int:
-    """`segue schedules list|show|trigger|pause|unpause WORKFLOW [SCHEDULE]`."""
+    """`segue schedules list|show|trigger|backfill|pause|unpause WORKFLOW [SCHEDULE]`."""
     base = f"/workflows/{quote(args.workflow, safe='')}/schedules"
     if args.verb == "list":
         for schedule in api.call("GET", base)["schedules"]:
@@ -197,8 +197,11 @@ def _schedules(api: Api, args: argparse.Namespace) -> int:
     path = f"{base}/{quote(args.schedule, safe='')}"
     if args.verb == "show":
         schedule = api.call("GET", path)
-    elif args.verb == "trigger":
-        schedule = api.call("POST", f"{path}/trigger", json={})
+    elif args.verb in ("trigger", "backfill"):
+        body: dict[str, Any] = {"overlap": args.overlap} if args.overlap else {}
+        if args.verb == "backfill":
+            body.update(start=args.start, end=args.end)
+        schedule = api.call("POST", f"{path}/{args.verb}", json=body)
     else:
         schedule = api.call("POST", f"{path}/{args.verb}", json={"note": args.note})
     print(_schedule_line(schedule))

@@ -4,7 +4,7 @@ commands themselves so that `segue --help` imports no HTTP client."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, get_args
 
 from api.cli_render import STATUS_WORDS, UnknownChoice, parse_status
 from api.completion import (
@@ -16,6 +16,7 @@ from api.completion import (
     words,
     workflow_names,
 )
+from api.wire import OverlapName
 
 GRAPH_FORMATS = ("text", "dot", "json", "mermaid")  # api.graph_command renders each
 MAX_VERSION = 2**31 - 1  # versions are PostgreSQL integers
@@ -122,6 +123,7 @@ def add_client_commands(commands: Any) -> None:
         ("list", "the workflow's schedules, with their next run"),
         ("show", "one schedule: as declared, next and recent runs"),
         ("trigger", "start a run of the schedule now"),
+        ("backfill", "start the runs the schedule would have started in a past window"),
         ("pause", "no run starts until unpaused"),
         ("unpause", "runs start again"),
     ):
@@ -131,6 +133,13 @@ def add_client_commands(commands: Any) -> None:
             command.add_argument("schedule")
         if verb in ("pause", "unpause"):
             command.add_argument("--note", default="", help="why (kept with the schedule)")
+        if verb == "backfill":
+            command.add_argument("--start", required=True, help="ISO 8601 with a zone")
+            command.add_argument("--end", required=True, help="ISO 8601 with a zone")
+        if verb in ("trigger", "backfill"):
+            command.add_argument(
+                "--overlap", choices=get_args(OverlapName), help="instead of the schedule's own"
+            )
         common(command)
     webhooks = commands.add_parser("webhooks", help="a workflow's signed webhooks")
     verbs = webhooks.add_subparsers(dest="verb", required=True, metavar="VERB")

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,47 @@ def test_schedules_list_show_pause_unpause_trigger(env: dict[str, str], tmp_path
     missing = segue(env, "schedules", "show", "cli_sched", "nope")
     assert missing.returncode == 1 and "[SCHEDULE_NOT_FOUND]" in missing.stderr, missing.stderr
     assert complete("bash", "segue schedules list cli_sch", env=env) == ["cli_sched"]
+
+
+def test_schedules_backfill_starts_what_the_window_held(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`segue schedules backfill`: an hourly schedule backfilled over a window holding
+    exactly three of its hours starts three runs; a window that is not ISO 8601 is the
+    API's problem on one line."""
+    (tmp_path / "cli_backfill.yaml").write_text(SCHEDULED)
+    assert segue(env, "register", str(tmp_path / "cli_backfill.yaml")).returncode == 0
+    hour = 3600
+    # From half past, three hours and a bit less: three whole hours fall inside.
+    start = (int(time.time()) // hour - 4) * hour + hour // 2
+    window = [
+        datetime.fromtimestamp(moment, tz=UTC).isoformat()
+        for moment in (start, start + 3 * hour - 60)
+    ]
+    filled = segue(
+        env,
+        "schedules",
+        "backfill",
+        "cli_backfill",
+        "hourly",
+        "--start",
+        window[0],
+        "--end",
+        window[1],
+        "--overlap",
+        "allow_all",
+    )
+    assert filled.returncode == 0, filled.stderr
+    assert filled.stdout.split()[0] == "hourly"
+    deadline = time.monotonic() + 60
+    while len(segue(env, "runs", "--workflow", "cli_backfill").stdout.splitlines()) < 3:
+        assert time.monotonic() < deadline, "the backfilled runs never showed"
+        time.sleep(0.5)
+    time.sleep(2)  # a fourth would have shown by now
+    assert len(segue(env, "runs", "--workflow", "cli_backfill").stdout.splitlines()) == 3
+    bad = segue(env, "schedules", "backfill", "cli_backfill", "hourly", "--start", "yesterday",
+                "--end", window[1])  # fmt: skip
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
 
 
 def test_webhooks_and_rules_as_typed(env: dict[str, str]) -> None:
