@@ -59,6 +59,7 @@ from engine.temporal.activities import SegueActivities
 from engine.temporal.codec import CodecConfigError, CodecKeys
 from engine.temporal.devserver import DevServer, free_port, launch_dev_server
 from engine.temporal.limit_reaper import run_reaper
+from engine.temporal.spec_warmer import with_spec_warming
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
 from engine.temporal.worker import build_worker, connect, store_converter
 
@@ -242,7 +243,7 @@ async def running_worker(
 ) -> AsyncIterator[None]:
     # The API in this process passes large payloads by reference: so must its worker.
     converter, max_result = store_converter(pool, keys)
-    client = await connect(address, data_converter=converter)
+    client = await connect(address, data_converter=with_spec_warming(converter))
     activities = SegueActivities(
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),

@@ -50,12 +50,23 @@ def retry_specs(numbers: Mapping[str, Mapping[str, float]]) -> dict[str, RetrySp
 
 
 def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
-    """The spec of a workflow version, compiled once per worker process."""
-    key = f"{params.workflow}\x00{params.version}\x00{len(params.yaml)}\x00{hash(params.yaml)}"
+    """The spec of a workflow version, compiled once per worker process (usually before
+    the run's first workflow task: engine/temporal/spec_warmer.py)."""
+    return spec_of(params.workflow, params.version, params.yaml)
+
+
+def spec_of(workflow: str, version: str, yaml: str) -> WorkflowSpec:
+    """The compiled spec of (workflow, version, text), from the process's cache. Safe from
+    any thread: two that miss together both compile, and either result serves."""
+    key = f"{workflow}\x00{version}\x00{len(yaml)}\x00{hash(yaml)}"
     spec = _SPECS.get(key)
     if spec is None:
-        spec = load_workflow(params.yaml, f"{params.workflow}.yaml", name=params.workflow)
+        spec = load_workflow(yaml, f"{workflow}.yaml", name=workflow)
         if len(_SPECS) > SPECS_KEPT:
             _SPECS.clear()
         _SPECS[key] = spec
     return spec
+
+
+def is_compiled(workflow: str, version: str, yaml: str) -> bool:
+    return f"{workflow}\x00{version}\x00{len(yaml)}\x00{hash(yaml)}" in _SPECS

@@ -26,6 +26,7 @@ from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
+from engine.temporal.spec_warmer import with_spec_warming
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 # Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
@@ -161,7 +162,10 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         task_logs = StoreTaskLogs(pool)
     converter, max_result = store_converter(pool)
     client = await connect(
-        config.address, config.namespace, runtime=runtime, data_converter=converter
+        config.address,
+        config.namespace,
+        runtime=runtime,
+        data_converter=with_spec_warming(converter),
     )
     meter = runtime.metric_meter if runtime is not None else None
     activities = SegueActivities(
