@@ -196,6 +196,7 @@ def stack(
     background_loop: BackgroundLoop,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
+    binary("prometheus")  # skipped (saying why) before anything starts
     tmp_path = tmp_path_factory.mktemp("prometheus")
     queue = f"segue-prometheus-{uuid.uuid4().hex[:8]}"
     metrics = f"127.0.0.1:{_free_port()}"
