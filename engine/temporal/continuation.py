@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, InterpreterResult
+    from engine.temporal.types import REAL_RERUN_KEY, InterpreterInput, InterpreterResult
     from engine.temporal.versioning import behaviour_of_this_run
 
 
@@ -202,6 +202,15 @@ def result(run: RunState) -> InterpreterResult:
         errors_dropped=finish.errors_dropped,
         continued=params.continued,
     )
+
+
+def real_rerun_point(run: RunState) -> list[dict[str, Any]]:
+    """The failed run's rerun point in clear, as a second failure detail, when the store
+    got it masked (the run has secrets); nothing otherwise."""
+    finish = run.finish
+    if finish is None or finish.rerun is None or not run.secrets.masker:
+        return []
+    return [{REAL_RERUN_KEY: msgspec.to_builtins(finish.rerun)}]
 
 
 def _started_data(run: RunState, behaviour: Behaviour) -> dict[str, Any] | None:

@@ -113,12 +113,11 @@ class RunSecrets:
 
     def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
         """The run projection (status, output, errors) as it may be stored and shown."""
-        # Not the rerun point: it is never shown, and a rerun from the failed tasks must
-        # start from the real context (the store keeps it, as it keeps the run input).
-        rerun_point = projection.pop("rerun_point", None)
+        # The rerun point is stored masked like the rest (PostgreSQL is not sealed by the
+        # codec); a rerun from the failed tasks needs the real context, which the run's
+        # failure carries in Temporal's (sealed) history (continuation.real_rerun_point,
+        # read back by engine/temporal/run_record.py). Without secrets nothing changes.
         masked: dict[str, Any] = self.masker.value(projection)
-        if rerun_point is not None:
-            masked["rerun_point"] = rerun_point
         failure = masked.get("failure")
         if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
             failure["reason"] = redact_urls(failure["reason"])

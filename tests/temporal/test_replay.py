@@ -71,6 +71,7 @@ def test_there_are_histories() -> None:
         "task-limits",
         "transitions",
         "retry-publish",
+        "secret-rerun",
     }
 
 
@@ -124,6 +125,24 @@ def test_a_named_secret_is_read_once_and_replays_from_history(
     ]
     assert resolved == [{"replay_key": "replay-key-5678"}]
     assert _replay("secrets").replay_failure is None
+
+
+def test_a_failed_run_with_secrets_carries_its_real_rerun_point() -> None:
+    """`secret-rerun` (behaviour 3): the store gets the rerun point masked, so the run's
+    failure carries the real one (both secrets in clear: the codec seals it in a
+    deployment) as its second detail, where a rerun from the failed tasks reads it."""
+    last = _history("secret-rerun")["events"][-1]
+    assert last["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"
+    failure = last["workflowExecutionFailedEventAttributes"]["failure"]
+    _, second = failure["applicationFailureInfo"]["details"]["payloads"]
+    point = json.loads(base64.b64decode(second["data"]))["rerun_real"]
+    assert [task["task"] for task in point["tasks"]] == ["stop"]
+    assert point["contexts"][1][0] == {
+        "key": "replay-key-8765",
+        "tok": "replay-token-4321",
+        "token": "replay-token-4321",
+    }
+    assert _replay("secret-rerun").replay_failure is None
 
 
 def _activities(stem: str) -> list[str]:
