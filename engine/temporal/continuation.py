@@ -53,6 +53,9 @@ class Carried(msgspec.Struct, omit_defaults=True):
     # any run does: engine/temporal/simulation.py. A record that has them still reads.)
     # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
     secrets: dict[str, Any] | None = None
+    # Behaviour 3, a child run's first execution: the values its parent masks that it was
+    # given (run_secrets.py `passed_into`); it masks them too.
+    masked: list[str] = []
     # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
     # end (engine/temporal/limits.py).
     limits_asked: bool = False

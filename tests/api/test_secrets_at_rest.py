@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
 
 from engine.masking import spellings
+from engine.temporal.types import InterpreterResult
+from engine.temporal.worker import connect
 from tests.api.conftest import OPEN_GATES, Harness, unique
 
 API_KEY = "sk-at-rest-77aa31"
@@ -119,3 +122,71 @@ def test_runs_without_secrets_store_their_input_and_rerun_point_as_given(
         OPEN_GATES.discard(who)
     assert final["status"] == "COMPLETED", final
     assert "***" not in _database_text(harness).split(first, 1)[1].split("\n", 1)[0]
+
+
+CHILD = """\
+version: 1
+input:
+  creds: {type: object}
+  note: {type: string}
+tasks:
+  use:
+    action: core.echo
+    input:
+      auth: "Bearer <% $ctx.creds.key %>"
+      token: <% $ctx.creds.token %>
+      note: <% $ctx.note %>
+    next:
+      - publish: {used: <% $result %>}
+output: {used: <% $ctx.used %>}
+"""
+
+PARENT = """\
+version: 1
+input:
+  token: {type: string, secret: true}
+tasks:
+  call:
+    workflow: {child}
+    input:
+      creds: {key: <% $secret('api_key') %>, token: <% $ctx.token %>}
+      note: plain words
+    next:
+      - publish: {got: <% $result %>}
+output: {got: <% $ctx.got %>}
+"""
+
+
+def test_a_childs_undeclared_inputs_stay_masked_when_the_parent_masks_them(
+    harness: Harness, api_key: str
+) -> None:
+    """The child declares nothing secret; what the parent masks and passes in is masked in
+    the child's trace and status too, while the child uses the real values."""
+    child, parent = unique("child"), unique("parent")
+    harness.register(child, CHILD)
+    harness.register(parent, PARENT.replace("{child}", child))
+    run_id = harness.start(parent, {"token": TOKEN})
+    final = harness.wait_for(run_id)
+    assert final["status"] == "COMPLETED", final
+    [child_run] = harness.client.get("/runs", params={"workflow": child}).json()["runs"]
+    child_final = harness.wait_for(child_run["runId"])
+    shown = json.dumps([harness.trace(child_run["runId"]), child_final, final])
+    _assert_nowhere(shown, API_KEY, TOKEN)
+    assert "plain words" in shown  # the rest of the child's input shows as it is
+    assert child_final["output"] == {
+        "used": {"auth": "Bearer ***", "token": "***", "note": "plain words"}
+    }
+    _assert_nowhere(_database_text(harness), API_KEY, TOKEN)
+    # The child had the real values (Temporal's record of it; no store in between).
+    assert _temporal_output(harness, child_run["runId"]) == {
+        "used": {"auth": f"Bearer {API_KEY}", "token": TOKEN, "note": "plain words"}
+    }
+
+
+def _temporal_output(harness: Harness, run_id: str) -> Any:
+    async def read() -> Any:
+        client = await connect(harness.temporal_address)
+        handle = client.get_workflow_handle(run_id, result_type=InterpreterResult)
+        return (await handle.result()).output
+
+    return harness.loop.run(read())

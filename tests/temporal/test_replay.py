@@ -72,6 +72,7 @@ def test_there_are_histories() -> None:
         "transitions",
         "retry-publish",
         "secret-rerun",
+        "secret-child",
     }
 
 
@@ -143,6 +144,22 @@ def test_a_failed_run_with_secrets_carries_its_real_rerun_point() -> None:
         "token": "replay-token-4321",
     }
     assert _replay("secret-rerun").replay_failure is None
+
+
+def test_a_child_is_given_the_values_its_parent_masks() -> None:
+    """`secret-child` (behaviour 3): the child's workflow declares nothing secret, so its
+    start input carries the parent's secret it was given, for the child to mask."""
+    [started] = [
+        event["startChildWorkflowExecutionInitiatedEventAttributes"]
+        for event in _history("secret-child")["events"]
+        if event["eventType"] == "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED"
+    ]
+    [payload] = started["input"]["payloads"]
+    child_input = json.loads(base64.b64decode(payload["data"]))
+    assert child_input["input"] == {"name": "replay-child-2468"}
+    assert child_input["carried"] == {"masked": ["replay-child-2468"]}
+    assert "memo" not in started and "searchAttributes" not in started
+    assert _replay("secret-child").replay_failure is None
 
 
 def _activities(stem: str) -> list[str]:
