@@ -5,11 +5,16 @@ values, read back from the runs' (codec-sealed) history in Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from typing import Any
 
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from engine.masking import spellings
 from engine.temporal.types import InterpreterResult
@@ -190,3 +195,64 @@ def _temporal_output(harness: Harness, run_id: str) -> Any:
         return (await handle.result()).output
 
     return harness.loop.run(read())
+
+
+def _forget_in_temporal(harness: Harness, *run_ids: str) -> None:
+    """Delete the runs' executions in Temporal, as retention would, and wait until gone
+    (the dev server deletes in the background: some seconds)."""
+
+    async def gone(client: Client, run_id: str) -> bool:
+        try:
+            await client.get_workflow_handle(run_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return True
+            raise
+        return False
+
+    async def forget() -> None:
+        client = await connect(harness.temporal_address)
+        for run_id in run_ids:
+            await client.workflow_service.delete_workflow_execution(
+                DeleteWorkflowExecutionRequest(
+                    namespace=client.namespace,
+                    workflow_execution=WorkflowExecution(workflow_id=run_id),
+                )
+            )
+        for _ in range(600):
+            if all([await gone(client, run_id) for run_id in run_ids]):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"Temporal still has {run_ids}")
+
+    harness.loop.run(forget())
+
+
+def test_a_rerun_without_the_history_refuses_rather_than_start_with_masks(
+    harness: Harness, api_key: str
+) -> None:
+    """Retention removed the history of a run with secrets: the database's `***` is never
+    started with (409 RERUN_SOURCE_GONE); a run without secrets reruns from the store."""
+    name, plain = unique("gone"), unique("plain")
+    harness.register(name, GATED)
+    harness.register(plain, NO_SECRETS)
+    with_secrets = harness.start(name, {"token": TOKEN, "who": "bob"})
+    without = harness.start(plain, {"who": f"open-{plain}"})
+    for run_id in (with_secrets, without):
+        assert harness.wait_for(run_id)["status"] == "FAILED"
+    _forget_in_temporal(harness, with_secrets, without)
+    for start in ("start", "failed"):
+        answer = harness.client.post(f"/runs/{with_secrets}/rerun", json={"from": start})
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["code"] == "RERUN_SOURCE_GONE", answer.text
+    # A new input from the start needs nothing of the old run.
+    given = {"token": TOKEN, "who": "eve"}
+    answer = harness.client.post(f"/runs/{with_secrets}/rerun", json={"input": given})
+    assert answer.status_code == 201, answer.text
+    OPEN_GATES.add(f"open-{plain}")
+    try:
+        answer = harness.client.post(f"/runs/{without}/rerun", json={"from": "failed"})
+        assert answer.status_code == 201, answer.text
+        assert harness.wait_for(answer.json()["runId"])["status"] == "COMPLETED"
+    finally:
+        OPEN_GATES.discard(f"open-{plain}")
