@@ -211,7 +211,7 @@ def real_rerun_point(run: RunState) -> list[dict[str, Any]]:
     """The failed run's rerun point in clear, as a second failure detail, when the store
     got it masked (the run has secrets); nothing otherwise."""
     finish = run.finish
-    if finish is None or finish.rerun is None or not run.secrets.masker:
+    if finish is None or finish.rerun is None or not run.secrets.masks_anything:
         return []
     return [{REAL_RERUN_KEY: msgspec.to_builtins(finish.rerun)}]
 

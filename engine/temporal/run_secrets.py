@@ -129,13 +129,40 @@ class RunSecrets:
             data=masker.value(record.data),
         )
 
+    @property
+    def masks_anything(self) -> bool:
+        """Whether anything is masked: values, or declared inputs (short ones too)."""
+        return bool(self.masker) or bool(self.inputs)
+
+    def _rerun_point(self, point: Any) -> Any:
+        """The rerun point as stored: values masked, and each context's declared secret
+        inputs masked by name (a secret under 4 characters is not masked by value)."""
+        masked = self.masker.value(point)
+        if not self.inputs or not isinstance(masked, dict):
+            return masked
+        contexts = masked.get("contexts")
+        if isinstance(contexts, list):
+            masked = {
+                **masked,
+                "contexts": [
+                    [mask_fields(entry[0], self.inputs), *entry[1:]]
+                    if isinstance(entry, list) and entry
+                    else entry
+                    for entry in contexts
+                ],
+            }
+        return masked
+
     def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
         """The run projection (status, output, errors) as it may be stored and shown."""
         # The rerun point is stored masked like the rest (PostgreSQL is not sealed by the
         # codec); a rerun from the failed tasks needs the real context, which the run's
         # failure carries in Temporal's (sealed) history (continuation.real_rerun_point,
         # read back by engine/temporal/run_record.py). Without secrets nothing changes.
+        rerun_point = projection.pop("rerun_point", None)
         masked: dict[str, Any] = self.masker.value(projection)
+        if rerun_point is not None:
+            masked["rerun_point"] = self._rerun_point(rerun_point)
         failure = masked.get("failure")
         if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
             failure["reason"] = redact_urls(failure["reason"])
