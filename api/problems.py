@@ -42,6 +42,7 @@ TITLES: dict[str, str] = {
     "WAIT_NOT_OPEN": "The wait has ended",
     "RUN_NOT_FAILED": "The run did not fail",
     "NOTHING_TO_RERUN": "The failed run left no task to run again",
+    "RERUN_SOURCE_GONE": "The run's real secret values are no longer in Temporal",
     "EVENT_KEY_UNRESOLVED": "The event's correlation key could not be derived",
     "UNAUTHORIZED": "Missing or invalid bearer token",
     "BODY_TOO_LARGE": "The request body is too large",

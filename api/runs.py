@@ -13,6 +13,7 @@ from typing import Any
 from api.problems import ApiProblem, conflict, not_found, scrub, temporal_problem
 from api.services import Services
 from api.wire import Failure, Progress, RunStatusView
+from engine.masking import mask_fields
 from engine.store import (
     TERMINAL_STATUSES,
     NewRun,
@@ -261,6 +262,9 @@ async def start_new_run(
     if the request (its `fingerprint`) was the same, else 422 IDEMPOTENCY_KEY_REUSED.
     With a `rerun_point` (the failed run `rerun_of` stopped there), the run starts from it."""
     values = await valid_input(services, version, given_input)
+    # The store keeps the input with declared secrets masked (at rest in clear nowhere but
+    # Temporal's sealed history); the run itself is started with `values`.
+    secret_inputs = (await services.versions.program(version)).spec.secret_inputs
     run_id = new_run_id()
     record = await create_run(
         services.pool,
@@ -269,7 +273,7 @@ async def start_new_run(
             workflow_name=version.name,
             workflow_version=version.version,
             task_queue=services.config.task_queue,
-            input=values,
+            input=mask_fields(values, secret_inputs),
             idempotency_key=idempotency_key,
             idempotency_scope="start" if rerun_of is None else "rerun",
             request_hash=fingerprint if idempotency_key else None,
@@ -279,7 +283,7 @@ async def start_new_run(
         ),
     )
     if not record.existing:
-        return await launch(services, record, version.yaml, rerun_point), True
+        return await launch(services, record, version.yaml, values, rerun_point), True
     if record.request_hash is not None and record.request_hash != fingerprint:
         raise ApiProblem(
             422,
@@ -295,10 +299,12 @@ async def start_new_run(
             services.pool, record.workflow_name, record.workflow_version
         )
         if earlier is not None:
-            point = None
-            if record.rerun_from_failed and record.rerun_of is not None:
+            # The same request again (same fingerprint): its input and rerun point are the
+            # real ones the first request would have started with, not the stored masks.
+            point = rerun_point
+            if point is None and record.rerun_from_failed and record.rerun_of is not None:
                 point = await get_rerun_point(services.pool, record.rerun_of)
-            record = await launch(services, record, earlier.yaml, point)
+            record = await launch(services, record, earlier.yaml, values, point)
     return record, False
 
 
@@ -312,15 +318,20 @@ async def started_anyway(services: Services, run_id: str) -> str | None:
 
 
 async def launch(
-    services: Services, record: RunRecord, yaml_text: str, rerun_point: Any = None
+    services: Services,
+    record: RunRecord,
+    yaml_text: str,
+    run_input: dict[str, Any],
+    rerun_point: Any = None,
 ) -> RunRecord:
-    """Start the run's interpreter workflow; a refusal marks the run FAILED (503)."""
+    """Start the run's interpreter workflow with its real input (the record's is masked);
+    a refusal marks the run FAILED (503)."""
     params = InterpreterInput(
         run_id=record.run_id,
         workflow=record.workflow_name,
         version=str(record.workflow_version),
         yaml=yaml_text,
-        input=record.input if isinstance(record.input, dict) else {},
+        input=run_input,
         task_queue=record.task_queue,
         rerun=rerun_point,
         # The run decides with these for its whole life, whichever worker replays it.

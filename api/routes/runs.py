@@ -14,6 +14,7 @@ from litestar.response import ServerSentEvent
 from api.export import run_case
 from api.problems import ApiProblem, documented, replayed
 from api.reconcile import reconciled_page, reconciled_status
+from api.rerun_sources import earlier_input, earlier_rerun_point
 from api.routes.workflows import MAX_IDEMPOTENCY_KEY
 from api.runs import (
     failed_run_point,
@@ -217,9 +218,14 @@ class RunController(Controller):
         earlier = await require_run(services, run_id)
         point = None
         if body.from_ == "failed":
-            point = await failed_run_point(services, earlier)
+            point = await earlier_rerun_point(
+                services, earlier, await failed_run_point(services, earlier)
+            )
         version = await require_version(services, earlier.workflow_name, earlier.workflow_version)
-        given = earlier.input if body.input is None else body.input
+        # The store's copy of the input has its secrets masked: the real one is read back.
+        given = (
+            await earlier_input(services, earlier, version) if body.input is None else body.input
+        )
         route = "/runs/{run_id}/rerun"
         with run_start_span(request.headers, route, earlier.workflow_name) as span:
             record, created = await start_new_run(

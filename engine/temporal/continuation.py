@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import InterpreterInput, InterpreterResult
+    from engine.temporal.types import REAL_RERUN_KEY, InterpreterInput, InterpreterResult
     from engine.temporal.versioning import behaviour_of_this_run
 
 
@@ -53,6 +53,9 @@ class Carried(msgspec.Struct, omit_defaults=True):
     # any run does: engine/temporal/simulation.py. A record that has them still reads.)
     # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
     secrets: dict[str, Any] | None = None
+    # Behaviour 3, a child run's first execution: the values its parent masks that it was
+    # given (run_secrets.py `passed_into`); it masks them too.
+    masked: list[str] = []
     # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
     # end (engine/temporal/limits.py).
     limits_asked: bool = False
@@ -202,6 +205,15 @@ def result(run: RunState) -> InterpreterResult:
         errors_dropped=finish.errors_dropped,
         continued=params.continued,
     )
+
+
+def real_rerun_point(run: RunState) -> list[dict[str, Any]]:
+    """The failed run's rerun point in clear, as a second failure detail, when the store
+    got it masked (the run has secrets); nothing otherwise."""
+    finish = run.finish
+    if finish is None or finish.rerun is None or not run.secrets.masks_anything:
+        return []
+    return [{REAL_RERUN_KEY: msgspec.to_builtins(finish.rerun)}]
 
 
 def _started_data(run: RunState, behaviour: Behaviour) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.error_types import ErrorType
     from engine.temporal.children import child_error, child_options
     from engine.temporal.placement import placement_of, run_inline, unmovable
+    from engine.temporal.run_secrets import INHERITED_KEY
     from engine.temporal.run_state import RunState
     from engine.temporal.task_limits import admit_then, limits_of
     from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
@@ -191,6 +192,15 @@ def _carried_trace(run: RunState) -> TraceBatch | None:
     return trace_batch(run, run.trace.take(TRACE_BATCH), [])
 
 
+def _inherited(run: RunState, child_input: Any) -> dict[str, Any]:
+    """The child's start record: the secret values it is given, to mask (else empty, as
+    every child's was before Behaviour.OBSERVED)."""
+    if run.behaviour < Behaviour.OBSERVED:
+        return {}
+    passed = run.secrets.passed_into(child_input)
+    return {INHERITED_KEY: passed} if passed else {}
+
+
 async def child(run: RunState, command: StartChildRun) -> None:
     """A `workflow:` task: look the workflow up, run it as a child, take its output."""
     params = run.input
@@ -214,6 +224,8 @@ async def child(run: RunState, command: StartChildRun) -> None:
             parent_run_id=params.run_id,
             action_retry_defaults=run.retry_numbers,
             local_actions=run.local_actions,
+            # Behaviour 3 (only its runs know secrets): the parent's masks reach the child.
+            carried=_inherited(run, command.input),
         )
         # Started in its execution's span, so the child's run span is that span's child
         # (Temporal's OpenTelemetry interceptor puts the current context in the child's

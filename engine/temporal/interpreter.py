@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import CancelRequested, PauseRequested, ResumeRequested
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.answers import AnswerHandlers
-    from engine.temporal.continuation import begin, continuation, result
+    from engine.temporal.continuation import begin, continuation, real_rerun_point, result
     from engine.temporal.driver import feed
     from engine.temporal.limits import drive_admitted, release_limits
     from engine.temporal.run_state import RunState
@@ -147,6 +147,13 @@ class Interpreter(AnswerHandlers):
             # Temporal records the run as failed; the details carry the whole outcome.
             first = finished.errors[0]["message"] if finished.errors else "the run failed"
             raise ApplicationError(
-                f"run failed: {first}", finished, type="RunFailed", non_retryable=True
+                f"run failed: {first}",
+                finished,
+                # A run with secrets stores its rerun point masked: the real one rides
+                # here, sealed by the codec, for a rerun to read back (run_record.py).
+                # Only runs of Behaviour.OBSERVED know secrets: older ones replay as ever.
+                *real_rerun_point(run),
+                type="RunFailed",
+                non_retryable=True,
             )
         return finished

@@ -9,6 +9,7 @@ across continue-as-new in the run's carried state.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -21,11 +22,13 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.commands import ErrorEntry
     from engine.language.spec import WorkflowSpec
-    from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values
+    from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values, spellings
     from engine.secret_source import SECRET_UNKNOWN
     from engine.temporal.types import RESOLVE_SECRETS, InterpreterInput, TraceRecord
 
 RESOLVE_TIMEOUT = timedelta(seconds=30)
+# The key of a child run's `carried` start record that lists its parent's masks.
+INHERITED_KEY = "masked"
 RESOLVE_RETRY = RetryPolicy(maximum_attempts=3)  # a missing secret fails for good anyway
 
 
@@ -64,9 +67,24 @@ class RunSecrets:
             [
                 *self.named.values(),
                 *(text for name in self.inputs for text in secret_values(given.get(name))),
+                # A child run: what its parent masks and passed into its input, whether
+                # or not this workflow declares those inputs secret.
+                *_strings(params.carried.get(INHERITED_KEY)),
             ]
         )
         return None
+
+    def passed_into(self, value: Any) -> list[str]:
+        """The values this run masks that appear in `value` (a child run's input), in
+        any of their spellings: the child masks them too (carried in its start input,
+        which the codec seals; never in a search attribute or memo)."""
+        if not self.masker:
+            return []
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            return list(self.masker.values)  # cannot look inside: pass them all
+        return [v for v in self.masker.values if any(f in text for f in spellings(v))]
 
     def resume(self, params: InterpreterInput) -> None:
         """After continue-as-new: what the previous execution knew."""
@@ -111,14 +129,40 @@ class RunSecrets:
             data=masker.value(record.data),
         )
 
+    @property
+    def masks_anything(self) -> bool:
+        """Whether anything is masked: values, or declared inputs (short ones too)."""
+        return bool(self.masker) or bool(self.inputs)
+
+    def _rerun_point(self, point: Any) -> Any:
+        """The rerun point as stored: values masked, and each context's declared secret
+        inputs masked by name (a secret under 4 characters is not masked by value)."""
+        masked = self.masker.value(point)
+        if not self.inputs or not isinstance(masked, dict):
+            return masked
+        contexts = masked.get("contexts")
+        if isinstance(contexts, list):
+            masked = {
+                **masked,
+                "contexts": [
+                    [mask_fields(entry[0], self.inputs), *entry[1:]]
+                    if isinstance(entry, list) and entry
+                    else entry
+                    for entry in contexts
+                ],
+            }
+        return masked
+
     def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
         """The run projection (status, output, errors) as it may be stored and shown."""
-        # Not the rerun point: it is never shown, and a rerun from the failed tasks must
-        # start from the real context (the store keeps it, as it keeps the run input).
+        # The rerun point is stored masked like the rest (PostgreSQL is not sealed by the
+        # codec); a rerun from the failed tasks needs the real context, which the run's
+        # failure carries in Temporal's (sealed) history (continuation.real_rerun_point,
+        # read back by engine/temporal/run_record.py). Without secrets nothing changes.
         rerun_point = projection.pop("rerun_point", None)
         masked: dict[str, Any] = self.masker.value(projection)
         if rerun_point is not None:
-            masked["rerun_point"] = rerun_point
+            masked["rerun_point"] = self._rerun_point(rerun_point)
         failure = masked.get("failure")
         if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
             failure["reason"] = redact_urls(failure["reason"])
@@ -126,6 +170,10 @@ class RunSecrets:
             if isinstance(error, dict) and isinstance(error.get("message"), str):
                 error["message"] = redact_urls(error["message"])
         return masked
+
+
+def _strings(values: Any) -> list[str]:
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
 
 
 def _message(masker: Masker, text: Any) -> Any:

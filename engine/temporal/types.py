@@ -21,6 +21,9 @@ RUN_ACTION = "segue.run_action"
 RECORD_TRACE = "segue.record_trace"
 LOOKUP_WORKFLOW = "segue.lookup_workflow"
 RESOLVE_SECRETS = "segue.resolve_secrets"  # a run's named secrets, once, at its start
+# The key of a failed run's second failure detail: its real rerun point, when the store
+# holds it masked (continuation.real_rerun_point; read back by run_record.py).
+REAL_RERUN_KEY = "rerun_real"
 ACQUIRE_LIMIT = "segue.acquire_limit"
 RELEASE_LIMITS = "segue.release_limits"
 # Where a run stands in a limit's line, asked before a `limit` signal is believed.

@@ -30,6 +30,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities
 from engine.temporal.codec import ENCODING, KEY_ID, CodecKeys, data_converter
 from engine.temporal.converter import DATA_CONVERTER
+from engine.temporal.run_record import failed_rerun_point, started_input
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import build_worker, connect
 from tests.api.conftest import TOKEN, ServedApp
@@ -142,6 +143,26 @@ def test_what_temporal_stores_is_ciphertext(runs: dict[str, Any]) -> None:
 def test_old_runs_stay_readable_after_a_key_is_added(runs: dict[str, Any]) -> None:
     outcome = runs["old"]
     assert "run failed" in outcome.message and outcome.details[0]["status"] == "failed"
+
+
+def test_a_rerun_reads_the_real_values_through_the_codec(
+    runs: dict[str, Any], temporal_address: str, background_loop: BackgroundLoop
+) -> None:
+    """What a rerun reads back from a sealed run (engine/temporal/run_record.py): the real
+    input and rerun point through a client with the keys; ciphertext without them."""
+
+    async def read() -> tuple[Any, Any]:
+        sealed = await connect(temporal_address, data_converter=data_converter(ROTATED))
+        raw = await connect(temporal_address, data_converter=DATA_CONVERTER)
+        given = await started_input(sealed, runs["second"])
+        point = await failed_rerun_point(sealed, runs["second"])
+        with pytest.raises(KeyError, match="binary/encrypted"):  # sealed, not JSON
+            await failed_rerun_point(raw, runs["second"])
+        return given, point
+
+    given, point = background_loop.run(read())
+    assert given == {"password": SECRET}
+    assert SECRET in json.dumps(point) and [t["task"] for t in point["tasks"]] == ["check"]
 
 
 @pytest.fixture(scope="module")

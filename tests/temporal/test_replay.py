@@ -71,6 +71,8 @@ def test_there_are_histories() -> None:
         "task-limits",
         "transitions",
         "retry-publish",
+        "secret-rerun",
+        "secret-child",
     }
 
 
@@ -124,6 +126,40 @@ def test_a_named_secret_is_read_once_and_replays_from_history(
     ]
     assert resolved == [{"replay_key": "replay-key-5678"}]
     assert _replay("secrets").replay_failure is None
+
+
+def test_a_failed_run_with_secrets_carries_its_real_rerun_point() -> None:
+    """`secret-rerun` (behaviour 3): the store gets the rerun point masked, so the run's
+    failure carries the real one (both secrets in clear: the codec seals it in a
+    deployment) as its second detail, where a rerun from the failed tasks reads it."""
+    last = _history("secret-rerun")["events"][-1]
+    assert last["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"
+    failure = last["workflowExecutionFailedEventAttributes"]["failure"]
+    _, second = failure["applicationFailureInfo"]["details"]["payloads"]
+    point = json.loads(base64.b64decode(second["data"]))["rerun_real"]
+    assert [task["task"] for task in point["tasks"]] == ["stop"]
+    assert point["contexts"][1][0] == {
+        "key": "replay-key-8765",
+        "tok": "replay-token-4321",
+        "token": "replay-token-4321",
+    }
+    assert _replay("secret-rerun").replay_failure is None
+
+
+def test_a_child_is_given_the_values_its_parent_masks() -> None:
+    """`secret-child` (behaviour 3): the child's workflow declares nothing secret, so its
+    start input carries the parent's secret it was given, for the child to mask."""
+    [started] = [
+        event["startChildWorkflowExecutionInitiatedEventAttributes"]
+        for event in _history("secret-child")["events"]
+        if event["eventType"] == "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED"
+    ]
+    [payload] = started["input"]["payloads"]
+    child_input = json.loads(base64.b64decode(payload["data"]))
+    assert child_input["input"] == {"name": "replay-child-2468"}
+    assert child_input["carried"] == {"masked": ["replay-child-2468"]}
+    assert "memo" not in started and "searchAttributes" not in started
+    assert _replay("secret-child").replay_failure is None
 
 
 def _activities(stem: str) -> list[str]:

@@ -142,6 +142,16 @@ CASES: dict[str, dict[str, Any]] = {
         "input": {"token": "replay-token-1234"},
         "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-5678"},
     },
+    # Behaviour 3: a failed run with secrets; its failure's second detail is its real
+    # rerun point (the store gets it masked).
+    "secret-rerun": {
+        "file": HERE / "secret-rerun.yaml",
+        "input": {"token": "replay-token-4321"},
+        "env": {"SEGUE_SECRET_REPLAY_KEY": "replay-key-8765"},
+    },
+    # Behaviour 3: a secret input passed into a child that does not declare it secret:
+    # the child's start input carries it to mask.
+    "secret-child": {"file": HERE / "secret-child.yaml", "input": {"token": "replay-child-2468"}},
     # Behaviour 3: an action reports progress twice, 5.5 s apart, and stores an artifact;
     # its activity signals each (`task_progress`, `task_artifact`) and the run adds a
     # PROGRESS trace event for each. Recorded with a PostgreSQL store (a temporary
