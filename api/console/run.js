@@ -2,7 +2,7 @@
 // live stream), the inspector of a node's executions, the timeline, the controls and,
 // for a finished run, the replay scrubber. One reducer (state.js) for all of them.
 
-import { ApiError, follow, get, post, traceAll } from "./api.js";
+import { ApiError, TERMINAL, follow, get, post, traceAll } from "./api.js";
 import { h, clear, problemBox, announce, pretty } from "./dom.js";
 import { drawGraph, GLYPHS } from "./graph.js";
 import { apply, emptyRun, replay, duration, STATUS_WORDS } from "./state.js";
@@ -12,7 +12,6 @@ import { replaceQuery } from "./route.js";
 import { simulatedStatus, whatIfPanel } from "./whatif.js";
 import { logPanel } from "./logs.js";
 
-const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"]);
 const PAGE = 50; // executions per page in the inspector
 const STATUS_POLL_MS = 3000;
 
