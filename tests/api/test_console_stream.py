@@ -95,5 +95,10 @@ def test_a_dropped_stream_resumes_from_the_last_event_id(
     node(page, "check").focus()
     page.keyboard.press("Enter")
     assert page.locator("#inspector .executions li").count() == 3
+    # The last check's inspector: the names its taken transition published, said to be
+    # names only, and its input said to be missing from the trace.
+    details = page.locator("#inspector dl.details").inner_text()
+    assert "checks, healthy (names only: the trace keeps no published values)" in details
+    assert "not in the trace" in details
     shot(page, tmp_path, "stream-resumed")
     assert not problems, problems
