@@ -44,6 +44,9 @@ export async function request(method, path, body, options = {}) {
 }
 
 export const get = (path, options) => request("GET", path, undefined, options);
+
+/** The run statuses after which nothing more happens (GET /runs/{id}'s `status`). */
+export const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"]);
 export const post = (path, body, options) => request("POST", path, body === undefined ? {} : body, options);
 
 /** Every trace event of a run, page by page (1,000 per request). */
@@ -62,12 +65,13 @@ export async function traceAll(runId, onPage, signal) {
 /**
  * Follow a run's SSE stream. EventSource cannot send an Authorization header, so this
  * reads the stream with fetch and parses it; it reconnects with Last-Event-ID until
- * the stream ends after the run's terminal event or `signal` aborts.
+ * the run's terminal event arrives, the run is found ended, or `signal` aborts.
  */
 export async function follow(runId, afterCursor, onEvents, signal) {
   let lastId = null;
   let cursor = afterCursor;
   let failures = 0;
+  let lastPass = false;
   while (!signal.aborted) {
     const extra = { "Accept": "text/event-stream" };
     if (lastId) extra["Last-Event-ID"] = lastId;
@@ -82,7 +86,23 @@ export async function follow(runId, afterCursor, onEvents, signal) {
       let buffer = "";
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) { ended = true; break; }
+        if (done && ended) break; // the run's terminal event came: nothing follows it
+        if (done) {
+          // A stream that ends cleanly is not proof the run ended: the server ends one on
+          // a store error, and a proxy or a restarted API closes one without an error.
+          // Only the run's status says. A live run is followed again; an ended one once
+          // more, for the events the closed stream had not sent yet (the server ends
+          // that pass at the terminal event, or at once for a run that ended quietly,
+          // terminated in Temporal, which has none).
+          const run = await get(`/runs/${encodeURIComponent(runId)}`, { signal });
+          if (TERMINAL.has(run.status)) {
+            ended = lastPass;
+            lastPass = true;
+          } else {
+            failures += 1; // ended early again and again: back off
+          }
+          break;
+        }
         buffer += value.replace(/\r\n?/g, "\n");
         let cut;
         while ((cut = buffer.indexOf("\n\n")) >= 0) {
@@ -104,9 +124,7 @@ export async function follow(runId, afterCursor, onEvents, signal) {
       if (error instanceof ApiError && error.status < 500 && error.status !== 429) throw error;
       failures += 1;
     }
-    // The server ends a stream only after the run's terminal event or once the run has
-    // ended quietly (terminated in Temporal); a dropped connection throws instead, and
-    // is resumed from Last-Event-ID after a growing pause.
+    // A dropped or closed connection is resumed from Last-Event-ID after a growing pause.
     if (ended) return;
     await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** failures, 10000)));
   }

@@ -2,7 +2,7 @@
 // live stream), the inspector of a node's executions, the timeline, the controls and,
 // for a finished run, the replay scrubber. One reducer (state.js) for all of them.
 
-import { ApiError, follow, get, post, traceAll } from "./api.js";
+import { ApiError, TERMINAL, follow, get, post, traceAll } from "./api.js";
 import { h, clear, problemBox, announce, pretty } from "./dom.js";
 import { drawGraph, GLYPHS } from "./graph.js";
 import { apply, emptyRun, replay, duration, STATUS_WORDS } from "./state.js";
@@ -12,7 +12,6 @@ import { replaceQuery } from "./route.js";
 import { simulatedStatus, whatIfPanel } from "./whatif.js";
 import { logPanel } from "./logs.js";
 
-const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TERMINATED", "TIMED_OUT"]);
 const PAGE = 50; // executions per page in the inspector
 const STATUS_POLL_MS = 3000;
 
@@ -283,8 +282,18 @@ export async function showRun(main, runId, query) {
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),
         field("transitions", chosen.transitions.length ? chosen.transitions.map((t) =>
           `#${t.transition} ${t.taken === false ? "not taken" : "taken"} → ${[...(t.targets || []), ...(t.commands || [])].join(", ") || "end"}${t.when !== undefined ? ` (when: ${JSON.stringify(t.when)})` : ""}${t.published && t.published.length ? ` publishes ${t.published.join(", ")}` : ""}`).join("\n") : null),
+        field("published", published(chosen)),
+        // The trace's task events carry where an execution is (iteration, route,
+        // attempt), its result summary and its error, not its rendered input.
         field("input", "not in the trace (the run's input is the first event's summary)")),
       logsOf(chosen));
+  }
+
+  /** The names the execution's taken transitions published. TRANSITION events carry
+   * names only, never values (a value may be secret or large), so the page says so. */
+  function published(execution) {
+    const names = [...new Set(execution.transitions.filter((t) => t.taken !== false).flatMap((t) => t.published || []))];
+    return names.length ? `${names.join(", ")} (names only: the trace keeps no published values)` : null;
   }
 
   // ---------------------------------------------------------------- replay

@@ -7,7 +7,16 @@
 
 import { post } from "./api.js";
 import { h, clear, problemBox, announce } from "./dom.js";
+import { parseRoute, replaceQuery } from "./route.js";
 import { STATUS_WORDS } from "./state.js";
+
+// The what-if deep link: the changes made with "Change the mock", in order, as JSON in
+// the route's `whatif` query (not the whole mocks document: a run's export can be far
+// longer than a link should be). Bounded, and checked entry by entry when a link is
+// opened: a link is input from anyone.
+export const MAX_LINK_CHARS = 2000; // of the JSON, before URL encoding
+export const MAX_LINK_CHANGES = 20;
+const ENTRY_KEYS = new Set(["task", "iteration", "result", "status", "error"]);
 
 const RUN_STATUS = { COMPLETED: "succeeded", FAILED: "failed", CANCELLED: "canceled", TERMINATED: "canceled", TIMED_OUT: "failed" };
 
@@ -20,7 +29,8 @@ function words(summary) {
 }
 
 /** `mocks` with `task` (at start `start`, or every start when null) given `outcome`,
- * first in the list so that it wins (the simulator takes the first entry that matches). */
+ * first in the list so that it wins (the simulator takes the first entry that matches);
+ * returns `[mocks, the new entry]`. */
 export function changeMock(mocks, task, start, outcome) {
   const hits = (m) => m.task === task && (start === null || m.iteration === undefined || m.iteration === start);
   const previous = mocks.find(hits);
@@ -35,8 +45,49 @@ export function changeMock(mocks, task, start, outcome) {
   } else {
     entry.result = outcome.result;
   }
-  const kept = mocks.filter((m) => !(m.task === task && (start === null || m.iteration === start)));
+  return [putMock(mocks, entry), entry];
+}
+
+/** `mocks` with `entry` first, and the entries it replaces (same task and start) gone. */
+export function putMock(mocks, entry) {
+  const start = entry.iteration === undefined ? null : entry.iteration;
+  const kept = mocks.filter((m) => !(m.task === entry.task && (start === null || m.iteration === start)));
   return [entry, ...kept];
+}
+
+/** The `whatif` query for these changes, or null when it would be longer than a link
+ * may be (the what-if then stays on this page only). */
+export function encodeWhatIf(changes) {
+  const text = JSON.stringify(changes);
+  return text.length > MAX_LINK_CHARS || changes.length > MAX_LINK_CHANGES ? null : text;
+}
+
+/** The changes of a `whatif` query, checked against the mockable tasks; throws an Error
+ * saying precisely what is wrong. */
+export function decodeWhatIf(text, tasks) {
+  if (text.length > MAX_LINK_CHARS) throw new Error(`it is ${text.length} characters long; at most ${MAX_LINK_CHARS}`);
+  let changes;
+  try { changes = JSON.parse(text); } catch (error) { throw new Error(`it is not JSON: ${error.message}`); }
+  if (!Array.isArray(changes)) throw new Error("it must be a JSON list of mock changes");
+  if (changes.length > MAX_LINK_CHANGES) throw new Error(`it has ${changes.length} changes; at most ${MAX_LINK_CHANGES}`);
+  changes.forEach((entry, index) => {
+    const where = `change ${index + 1}`;
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) throw new Error(`${where} is not an object`);
+    const unknown = Object.keys(entry).filter((key) => !ENTRY_KEYS.has(key));
+    if (unknown.length) throw new Error(`${where} has unknown keys: ${unknown.join(", ")}`);
+    if (typeof entry.task !== "string" || !tasks.has(entry.task)) throw new Error(`${where}: ${JSON.stringify(String(entry.task)).slice(0, 80)} is not a task that runs an action or a child workflow`);
+    if (entry.iteration !== undefined && !(Number.isSafeInteger(entry.iteration) && entry.iteration >= 1)) throw new Error(`${where}: the start # must be a whole number from 1`);
+    if (entry.status === undefined) {
+      if (!("result" in entry) || "error" in entry) throw new Error(`${where}: give a result, or status "failed" and an error`);
+    } else {
+      const error = entry.error;
+      if (entry.status !== "failed" || "result" in entry || !error || typeof error !== "object"
+        || typeof error.type !== "string" || typeof error.message !== "string" || Object.keys(error).length !== 2) {
+        throw new Error(`${where}: a failure is status "failed" and an error {type, message} of strings, without a result`);
+      }
+    }
+  });
+  return changes;
 }
 
 /**
@@ -63,6 +114,7 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
   const simulate = h("button", { type: "submit", class: "primary", text: "Simulate" });
   const clearButton = h("button", { type: "button", text: "Clear the what-if" });
   const out = h("div", { id: "whatif-result-box", "aria-live": "polite" });
+  const link = h("p", { class: "muted", id: "whatif-link" });
   const succeedRow = h("div", { class: "row" }, field("whatif-result", "result (JSON)", result));
   const failRow = h("div", { class: "row" }, field("whatif-error-type", "error type", errorType), field("whatif-error", "message", errorMessage));
   const statusRow = h("div", { class: "row" }, field("whatif-code", "HTTP status", code));
@@ -73,7 +125,7 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
       succeedRow, failRow, statusRow, change),
     h("div", {}, h("label", { for: "whatif-mocks", text: "Mocks (JSON, the mocks document of segue simulate; first match wins)" }), h("br"), mocks),
     h("div", {}, h("label", { for: "whatif-input", text: "Run input (JSON)" }), h("br"), input),
-    h("div", { class: "row" }, simulate, clearButton),
+    h("div", { class: "row" }, simulate, clearButton), link,
     h("p", { class: "muted" }, "On the graph, ", h("span", { class: "key", text: "a dashed violet ring and “if ✓ ×N”" }),
       " mark the tasks the what-if runs (“if ○”: not reached), and ", h("span", { class: "key", text: "a dashed violet edge “if ×N”" }),
       " a transition it takes; the run's own colours stay as they were."), out);
@@ -106,20 +158,38 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
   task.addEventListener("change", prefill);
   start.addEventListener("change", prefill);
   outcome.addEventListener("change", showOutcomeFields);
+  // The changes made here, in order: what the link carries (see MAX_LINK_CHARS).
+  let changes = [];
+  const linked = parseRoute().query.get("whatif");
+  function showLink() {
+    const text = encodeWhatIf(changes);
+    replaceQuery({ whatif: changes.length && text ? text : null });
+    link.textContent = !changes.length ? ""
+      : text ? "The page's address now opens this what-if (copy it to share it)."
+        : `This what-if is too long for a link (at most ${MAX_LINK_CHANGES} changes, ${MAX_LINK_CHARS} characters): it stays on this page only.`;
+  }
   change.addEventListener("click", () => {
     clear(out);
     try {
       const list = parse(mocks, "the mocks");
       if (!Array.isArray(list)) throw new Error("the mocks must be a JSON list");
       const kind = outcome.value;
-      const next = changeMock(list, task.value, startNumber(), kind === "fail"
+      const [next, entry] = changeMock(list, task.value, startNumber(), kind === "fail"
         ? { kind, type: errorType.value, message: errorMessage.value }
         : kind === "status" ? { kind, code: Math.floor(Number(code.value)) } : { kind, result: parse(result, "the result") });
       mocks.value = JSON.stringify(next, null, 2);
+      changes = [...changes, entry];
+      showLink();
       announce(`mock of ${task.value} changed; press Simulate`);
     } catch (error) { out.append(problemBox(error)); }
   });
-  clearButton.addEventListener("click", () => { drawn.paintWhatIf(null); clear(out); announce("what-if cleared"); });
+  clearButton.addEventListener("click", async () => {
+    drawn.paintWhatIf(null); clear(out);
+    changes = [];
+    showLink();
+    try { mocks.value = JSON.stringify((await load()).mocks || [], null, 2); } catch (error) { out.append(problemBox(error)); }
+    announce("what-if cleared");
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -145,11 +215,23 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
     try {
       const first = await load();
       input.value = JSON.stringify(first.input ?? {}, null, 2);
-      mocks.value = JSON.stringify(first.mocks || [], null, 2);
+      let list = first.mocks || [];
+      if (linked !== null) { // a what-if link: its changes over the starting mocks, simulated
+        try {
+          changes = decodeWhatIf(linked, new Set(tasks.map((n) => n.id)));
+        } catch (error) {
+          replaceQuery({ whatif: null });
+          out.append(problemBox(new Error(`The what-if in this link is not used: ${error.message}`)));
+        }
+        for (const entry of changes) list = putMock(list, entry);
+      }
+      mocks.value = JSON.stringify(list, null, 2);
       prefill();
+      if (changes.length) { showLink(); form.requestSubmit(simulate); }
     } catch (error) { out.append(problemBox(error)); }
   });
   showOutcomeFields();
+  if (linked !== null) panel.open = true; // opens it, and the toggle above loads the link
   return panel;
 }
 

@@ -5,7 +5,12 @@ task counts and order.
 Pure: it reads trace events as the API shows them (ARCHITECTURE.md "Trace events").
 What the trace cannot give back exactly is listed in `inexact` rather than guessed: a
 result longer than the trace keeps (summaries are cut at 1 KiB), per-item results of a
-with-items task, error details, and a rerun that started part-way."""
+with-items task that failed (a failed execution's trace event carries no result), error
+details, and a rerun that started part-way.
+
+A with-items execution that succeeded is given back item by item: its result is the list
+of item results in item order (LANGUAGE.md §7), and each failed attempt's trace event
+names its item, so every item gets its own failed attempts (`times`) and its own result."""
 
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ _TASK_END: Final = frozenset({"COMPLETED", "FAILED"})
 class _Execution:
     task: str
     start_number: int  # the n-th start of this task, over every route (mocks' `iteration`)
-    failed_attempts: list[dict[str, Any]] = field(default_factory=list)
+    # (item index or None, error) per failed attempt that was retried, in trace order
+    failed_attempts: list[tuple[int | None, dict[str, Any]]] = field(default_factory=list)
     end: dict[str, Any] | None = None
 
 
@@ -83,7 +89,10 @@ def export_case(
             concurrent = concurrent or open_now > 1
         elif execution_id in executions and kind == "PROGRESS" and event.get("level") == "warn":
             if data.get("attempt") is not None and event.get("error"):
-                executions[execution_id].failed_attempts.append(event["error"])
+                item = data.get("item")
+                executions[execution_id].failed_attempts.append(
+                    (item if isinstance(item, int) else None, event["error"])
+                )
         elif execution_id in executions and kind in _TASK_END:
             executions[execution_id].end = dict(event)
             open_now -= 1
@@ -128,20 +137,9 @@ def _mocks(
             continue  # engine-native (pass-through, delay, join): nothing to mock
         where = {"task": execution.task, "iteration": execution.start_number}
         if task_spec.with_items is not None:
-            inexact.append(
-                f"{execution.task}: per-item results of a with-items task are not in the "
-                "trace; the mock gives the whole list to every item"
-            )
-        if execution.failed_attempts:
-            first = execution.failed_attempts[0]
-            mocks.append(
-                {
-                    **where,
-                    "status": "failed",
-                    "error": _error(first),
-                    "times": len(execution.failed_attempts),
-                }
-            )
+            mocks.extend(_item_mocks(execution, where, inexact))
+            continue
+        mocks.extend(_failed_attempts(where, [error for _, error in execution.failed_attempts]))
         end = execution.end
         if end is None:
             mocks.append({**where, "status": "running"})
@@ -161,3 +159,38 @@ def _mocks(
 
 def _error(error: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": str(error.get("code") or "failed"), "message": str(error.get("message", ""))}
+
+
+def _failed_attempts(where: dict[str, Any], errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The retried attempts of one execution (or item) before its last: one mock used
+    `times` times (each attempt is one use), with the first attempt's error."""
+    if not errors:
+        return []
+    return [{**where, "status": "failed", "error": _error(errors[0]), "times": len(errors)}]
+
+
+def _item_mocks(
+    execution: _Execution, where: dict[str, Any], inexact: list[str]
+) -> list[dict[str, Any]]:
+    """A with-items execution item by item: each item's retried attempts, then its result
+    taken from the task's result list. Only a succeeded execution's list is in the trace."""
+    end = execution.end
+    label = f"{execution.task} #{execution.start_number}"
+    if end is None or (end.get("data") or {}).get("status") == "canceled":
+        return [{**where, "status": "running"}]
+    results, exact = _recorded_value(end.get("outputSummary"))
+    if end["type"] != "COMPLETED" or not exact or not isinstance(results, list):
+        inexact.append(
+            f"{label}: per-item results of this with-items execution are not in the trace; "
+            "the mock gives the whole task one outcome"
+        )
+        if end["type"] == "COMPLETED":
+            return [{**where, "result": results}]
+        return [{**where, "status": "failed", "error": _error(end.get("error") or {})}]
+    mocks: list[dict[str, Any]] = []
+    for index, result in enumerate(results):
+        at = {**where, "item": index}
+        errors = [error for item, error in execution.failed_attempts if item == index]
+        mocks.extend(_failed_attempts(at, errors))
+        mocks.append({**at, "result": result})
+    return mocks

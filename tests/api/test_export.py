@@ -1,6 +1,7 @@
 """A real run (Temporal, worker, PostgreSQL) exported as a `segue simulate` case, and the
 simulator, fed that case, reproduces the run: status, output, every task's executions
-and their order. For the monitoring loop, the approval, and a retried, failed run."""
+and their order. For the monitoring loop, a loop of six laps, the approval, a retried,
+failed run, and a with-items run whose items fail and are retried."""
 
 from __future__ import annotations
 
@@ -39,6 +40,38 @@ tasks:
     input: {done: true}
 """
 
+# Items "flaky-*" expect 200 from a demo endpoint that answers 503 twice, then 200: two
+# failed attempts each, then a result; items "steady-*" take the first answer. Two run at
+# once, so the attempts of different items interleave in the trace.
+WITH_ITEMS = """\
+version: 1
+input:
+  base: {type: string}
+  hosts:
+    type: array
+    default:
+      - {name: flaky-a, expect: [200]}
+      - {name: steady-b, expect: [200, 503]}
+      - {name: flaky-c, expect: [200]}
+      - {name: steady-d, expect: [200, 503]}
+tasks:
+  check:
+    with:
+      items: <% $ctx.hosts %>
+      concurrency: 2
+    action: http.request
+    input:
+      url: "<% $ctx.base %>/<% $item.name %>"
+      expect_status: <% $item.expect %>
+    retry: {count: 2, delay: 0}
+    next:
+      - when: $succeeded()
+        publish:
+          statuses: <% $result.status %>
+output:
+  statuses: <% $ctx.statuses %>
+"""
+
 
 def simulate(paths: dict[str, Path]) -> dict[str, Any]:
     printed = io.StringIO()
@@ -64,6 +97,18 @@ def monitoring(harness: Harness, url: str) -> str:
     return harness.start(name, {"url": url, "interval": 0, "max_checks": 5})
 
 
+def six_laps(harness: Harness, url: str) -> str:
+    name = unique("loop")
+    harness.register(name, (EXAMPLES / "conditional-loop.yaml").read_text())
+    return harness.start(name, {"pages": 6})
+
+
+def with_retried_items(harness: Harness, url: str) -> str:
+    name = unique("items")
+    harness.register(name, WITH_ITEMS)
+    return harness.start(name, {"base": url})
+
+
 def approval(harness: Harness, url: str) -> str:
     name = unique("approval")
     harness.register(name, (EXAMPLES / "approval.yaml").read_text())
@@ -84,7 +129,13 @@ def retried_and_failed(harness: Harness, url: str) -> str:
 
 @pytest.mark.parametrize(
     ("scenario", "status"),
-    [(monitoring, "succeeded"), (approval, "succeeded"), (retried_and_failed, "failed")],
+    [
+        (monitoring, "succeeded"),
+        (six_laps, "succeeded"),
+        (approval, "succeeded"),
+        (retried_and_failed, "failed"),
+        (with_retried_items, "succeeded"),
+    ],
 )
 def test_simulating_the_export_reproduces_the_run(
     harness: Harness,
@@ -111,6 +162,21 @@ def test_simulating_the_export_reproduces_the_run(
         reach = [mock for mock in case["mocks"] if mock["task"] == "reach"]
         assert [mock.get("times") for mock in reach] == [2, None]
         assert all(mock["status"] == "failed" for mock in reach)
+    if scenario is six_laps:  # one mock per lap, each with its own recorded result
+        assert case["expect"]["tasks"] == {"fetch": 6}
+        laps = [(mock["iteration"], mock["result"]["page"]) for mock in case["mocks"]]
+        assert laps == [(lap, lap) for lap in range(1, 7)]
+    if scenario is with_retried_items:  # per item: its failed attempts, then its result
+        assert final["output"] == {"statuses": [200, 503, 200, 503]}
+        shape = [(mock["item"], mock.get("times"), mock.get("status")) for mock in case["mocks"]]
+        assert shape == [
+            (0, 2, "failed"),
+            (0, None, None),
+            (1, None, None),
+            (2, 2, "failed"),
+            (2, None, None),
+            (3, None, None),
+        ]
 
 
 def test_segue_export_writes_the_files_simulate_reads(

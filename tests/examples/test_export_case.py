@@ -55,12 +55,12 @@ CUT = '{"body": "xxxxxxxx… (5000 bytes)'
 @pytest.mark.parametrize(
     ("fetch_summary", "changes", "inexact"),
     [
-        ('{"status": 200}', {}, ["each: per-item results"]),
-        (CUT, {}, ["fetch #1: the result is cut", "each: per-item results"]),
+        ('{"status": 200}', {}, []),
+        (CUT, {}, ["fetch #1: the result is cut"]),
         (
             '{"status": 200}',
             {"rerun_of": "r0", "rerun_from_failed": True},
-            ["this run reran r0 from its failed tasks", "each: per-item results"],
+            ["this run reran r0 from its failed tasks"],
         ),
     ],
 )
@@ -94,3 +94,63 @@ def test_overlapping_executions_give_no_order() -> None:
     assert "order" not in case["expect"]
     assert case["expect"]["status"] == "running"
     assert {"task": "each", "iteration": 1, "status": "running"} in case["mocks"]
+
+
+def retried(execution: int, task: str, attempt: int, item: int | None) -> dict[str, Any]:
+    data = {"execution": execution, "attempt": attempt, "item": item}
+    error = {"code": "HttpStatus", "message": f"attempt {attempt} answered 503"}
+    return {"type": "PROGRESS", "level": "warn", "nodeId": task, "data": data, "error": error}
+
+
+def failed(execution: int, task: str) -> dict[str, Any]:
+    data = {"execution": execution, "attempt": 1, "status": "failed"}
+    error = {"code": "HttpStatus", "message": "item 1: answered 503"}
+    return {"type": "FAILED", "nodeId": task, "data": data, "error": error}
+
+
+def test_a_with_items_execution_is_given_back_item_by_item() -> None:
+    """Each item gets its own retried attempts (`times`) and its own result, taken from
+    the task's result list (items in item order), whatever order the attempts ran in."""
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    events = [
+        started(1, "fetch"),
+        completed(1, "fetch", "{}"),
+        started(2, "each"),
+        retried(2, "each", 1, 1),
+        retried(2, "each", 1, 0),
+        retried(2, "each", 2, 1),
+        completed(2, "each", '[{"host": "a"}, {"host": "b"}]'),
+    ]
+    case = export_case(recording(), spec, events)
+    assert case["inexact"] == []
+    error = {"type": "HttpStatus", "message": "attempt 1 answered 503"}
+    each = {"task": "each", "iteration": 1}
+    assert case["mocks"][1:] == [
+        {**each, "item": 0, "status": "failed", "error": error, "times": 1},
+        {**each, "item": 0, "result": {"host": "a"}},
+        {**each, "item": 1, "status": "failed", "error": error, "times": 2},
+        {**each, "item": 1, "result": {"host": "b"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("end", "mock"),
+    [
+        (failed(2, "each"), {"status": "failed"}),
+        (completed(2, "each", '[{"host": "a"}, {"host": "b… (5000 bytes)'), {"result": str}),
+        (completed(2, "each", '{"not": "a list"}'), {"result": dict}),
+    ],
+)
+def test_a_with_items_execution_without_its_item_results_is_said_to_be_inexact(
+    end: dict[str, Any], mock: dict[str, Any]
+) -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    events = [started(1, "fetch"), completed(1, "fetch", "{}"), started(2, "each"), end]
+    case = export_case(recording(status="FAILED"), spec, events)
+    assert [said.split(":")[0] for said in case["inexact"]] == ["each #1"]
+    (each,) = case["mocks"][1:]
+    assert "item" not in each
+    if "status" in mock:
+        assert each["status"] == "failed" and each["error"]["type"] == "HttpStatus"
+    else:
+        assert isinstance(each["result"], mock["result"])

@@ -1,0 +1,150 @@
+"""The what-if deep link: the changed mocks travel in the page's address, so a reload or
+a shared link shows the same what-if; a link is bounded and checked when opened. Real
+stack and Chromium, as tests/api/test_console.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from tests.api.conftest import Harness, unique
+from tests.api.test_console import (  # noqa: F401 (fixtures)
+    EXAMPLES,
+    chromium,
+    console,
+    health_service,
+    needs_chromium,
+    shot,
+    wait_status,
+)
+
+SAME_AS_A_RELOAD = "would end succeeded (the run: succeeded) · 2 executions"
+
+
+def linked_changes(page: Any) -> Any:
+    query = page.evaluate("() => location.hash").split("?", 1)[1]
+    return json.loads(parse_qs(query)["whatif"][0])
+
+
+def what_if_status(page: Any) -> str:
+    page.wait_for_selector("#whatif-status", timeout=20_000)
+    return str(page.locator("#whatif-status").inner_text())
+
+
+@needs_chromium
+def test_a_what_if_link_opens_the_same_what_if(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+    health_service: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    page, problems = console
+    name = unique("monitoring")
+    harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
+    run_id = harness.start(name, {"url": health_service, "interval": 0, "max_checks": 5})
+    harness.wait_for(run_id, timeout=60)
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    wait_status(page, "report", "succeeded")
+    page.locator("#whatif > summary").click()
+    page.wait_for_function("() => document.querySelector('#whatif-mocks').value.length > 2")
+    page.get_by_label("task", exact=True).select_option("check")
+    page.get_by_label("start #").fill("1")
+    page.get_by_label("start #").dispatch_event("change")
+    page.get_by_label("outcome").select_option("status")
+    page.get_by_label("HTTP status").fill("200")
+    page.get_by_role("button", name="Change the mock").click()
+    # Only the change is in the address, not the run's whole export.
+    change = {"task": "check", "iteration": 1, "result": {"status": 200}}
+    changes = linked_changes(page)
+    assert len(changes) == 1 and changes[0]["result"]["status"] == 200
+    assert {k: changes[0][k] for k in ("task", "iteration")} == {"task": "check", "iteration": 1}
+    assert "opens this what-if" in page.locator("#whatif-link").inner_text()
+
+    # A reload (as a shared link does) opens the panel and simulates the same what-if.
+    page.reload()
+    assert SAME_AS_A_RELOAD in what_if_status(page)
+    assert json.loads(page.locator("#whatif-mocks").input_value())[0]["result"]["status"] == 200
+    assert linked_changes(page) == changes
+    shot(page, tmp_path, "what-if-link")
+
+    # A link written by hand, with the least a change needs, works the same.
+    page.goto(f"{harness.url}/#/runs/{run_id}?whatif={json.dumps([change])}")
+    page.reload()
+    assert SAME_AS_A_RELOAD in what_if_status(page)
+
+    # Clearing the what-if takes it out of the address.
+    page.get_by_role("button", name="Clear the what-if").click()
+    page.wait_for_function("() => !location.hash.includes('whatif')")
+
+    # A broken link: said, not used, taken out of the address; the page still works.
+    page.goto(f"{harness.url}/#/runs/{run_id}?whatif=%5B%7B")
+    page.reload()
+    refusal = page.locator("#whatif-result-box [role=alert]")
+    refusal.wait_for(timeout=20_000)
+    assert "The what-if in this link is not used: it is not JSON" in refusal.inner_text()
+    assert "whatif" not in page.evaluate("() => location.hash")
+    assert page.locator("#whatif-status").count() == 0
+    assert not problems, problems
+
+
+LONG = "x" * 2001
+
+# (the link's JSON, what the refusal says) — the worst legal and illegal values.
+HOSTILE = [
+    ("{}", "must be a JSON list"),
+    ("[1]", "change 1 is not an object"),
+    ('[{"task": "check", "result": 1, "when": true}]', "change 1 has unknown keys: when"),
+    ('[{"task": "nope", "result": 1}]', '"nope" is not a task that runs an action'),
+    ('[{"task": "wait", "result": 1}]', '"wait" is not a task that runs an action'),
+    ('[{"task": "__proto__", "result": 1}]', "is not a task that runs an action"),
+    ('[{"task": "check", "iteration": 0, "result": 1}]', "whole number from 1"),
+    ('[{"task": "check", "iteration": 1.5, "result": 1}]', "whole number from 1"),
+    ('[{"task": "check", "iteration": 1e300, "result": 1}]', "whole number from 1"),
+    ('[{"task": "check"}]', 'give a result, or status "failed"'),
+    ('[{"task": "check", "status": "failed"}]', "an error {type, message} of strings"),
+    ('[{"task": "check", "status": "running", "error": {"type": "a", "message": "b"}}]', "{type"),
+    ('[{"task": "check", "status": "failed", "error": {"type": 1, "message": "b"}}]', "strings"),
+    (json.dumps([{"task": "check", "result": 1}] * 21), "21 changes; at most 20"),
+    (json.dumps([{"task": "check", "result": LONG}]), "characters long; at most 2000"),
+]
+
+
+@needs_chromium
+@pytest.mark.parametrize(("text", "said"), HOSTILE)
+def test_a_hostile_what_if_link_is_refused_precisely(
+    harness: Harness,
+    chromium: Any,  # noqa: F811
+    text: str,
+    said: str,
+) -> None:
+    page = chromium.new_page()
+    try:
+        page.goto(harness.url + "/", timeout=20_000)
+        refusal = page.evaluate(
+            """async ([text]) => {
+              const { decodeWhatIf } = await import("/console/whatif.js");
+              try { decodeWhatIf(text, new Set(["check", "report"])); return null; }
+              catch (error) { return error.message; }
+            }""",
+            [text],
+        )
+        assert refusal is not None and said in refusal, refusal
+        # The longest accepted link, and one over the bound, which is kept off the address.
+        kept = page.evaluate(
+            """async () => {
+              const link = await import("/console/whatif.js");
+              const { encodeWhatIf, decodeWhatIf, MAX_LINK_CHARS } = link;
+              const fits = [{ task: "check", result: "x".repeat(MAX_LINK_CHARS - 30) }];
+              const text = encodeWhatIf(fits);
+              decodeWhatIf(text, new Set(["check"]));
+              const over = [{ task: "check", result: "x".repeat(MAX_LINK_CHARS) }];
+              return [text.length, encodeWhatIf(over)];
+            }"""
+        )
+        assert kept == [2000, None]
+    finally:
+        page.close()
