@@ -12,12 +12,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 
 from api.problems import ApiProblem, documented
 from api.services import Services
 from api.sessions import COOKIE_NAME, COOKIE_PATH, Session, set_cookie_header
 from api.wire import SessionView
+
+# The cookie that replaces the browser's copy with an expired, empty one. Without
+# `Secure`: over HTTPS it still replaces a Secure cookie (only a plain-HTTP answer may
+# not), and over plain HTTP the cookie was never Secure.
+CLEARED = set_cookie_header(Session("", 0), secure=False, max_age=0)
 
 
 class SessionController(Controller):
@@ -53,12 +59,16 @@ class SessionController(Controller):
         )
         return Response(view, headers={"Set-Cookie": cookie, "Cache-Control": "no-store"})
 
-    @delete(status_code=204, summary="Forget the codec session cookie")
-    async def end(self, request: Request[Any, Any, Any]) -> Response[None]:
+    @delete(
+        status_code=204,
+        summary="Forget the codec session cookie",
+        response_headers=[ResponseHeader(name="Set-Cookie", value=CLEARED)],
+    )
+    async def end(self) -> None:
         # Clears the browser's copy; a copied cookie stays valid until it expires or its
-        # token is rotated out (sessions are signed, not stored).
-        cleared = set_cookie_header(Session("", 0), secure=_secure(request), max_age=0)
-        return Response(None, status_code=204, headers={"Set-Cookie": cleared})
+        # token is rotated out (sessions are signed, not stored). A 204 with no body, as
+        # every 204 here is documented.
+        return None
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
