@@ -137,6 +137,10 @@ WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
 HEAD_WAITER = """SELECT run_id, capacity, holder FROM limit_leases
 WHERE limit_name = %s AND limit_key = %s AND NOT holding
 ORDER BY priority DESC, queued_seq LIMIT 1"""
+SUPERSEDED_BY = """SELECT superseded FROM limit_leases
+WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
+KEEP_SUPERSEDED = """UPDATE limit_leases SET superseded = %s
+WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
 PROMOTE = """UPDATE limit_leases SET holding = true, granted_at = now(), unwoken = true
 WHERE limit_name = %s AND limit_key = %s AND run_id = %s AND holder = %s"""
 
@@ -167,9 +171,12 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
             if own.holding:
                 return Acquisition(Outcome.HOLDING)
             position = await _position(conn, own)
-            # A cancel_oldest reply that was lost is given again: the holder to cancel is
-            # decided from the place, as the first time (cancelling twice is harmless).
-            return Acquisition(Outcome.QUEUED, position, await _evictions(conn, request, position))
+            # A reply that was lost is given again: the holder a cancel_oldest waiter
+            # cancels is decided from its place, as the first time, and the waiters a
+            # debounce superseded were kept with its row (telling either twice is harmless).
+            kept = await fetch_value(conn, SUPERSEDED_BY, (name, key, run_id, holder))
+            evict = await _evictions(conn, request, position)
+            return Acquisition(Outcome.QUEUED, position, evict, list(kept or []))
         holders = int(await fetch_value(conn, HOLDERS, (name, key)))
         ahead = int(await fetch_value(conn, WAITERS_AT_LEAST, (name, key, request.priority)))
         if holders < request.capacity and ahead == 0:
@@ -187,6 +194,8 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
                 superseded = sorted(str(row[0]) for row in await cursor.fetchall())
         waiting = (name, key, run_id, False, request.capacity, request.priority, False, holder)
         seq = int(await fetch_value(conn, INSERT, waiting))
+        if superseded:
+            await conn.execute(KEEP_SUPERSEDED, (superseded, name, key, run_id, holder))
         lease = Lease(name, key, run_id, False, request.priority, seq, holder)
         position = await _position(conn, lease)
         evict = await _evictions(conn, request, position)

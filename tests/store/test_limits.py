@@ -182,8 +182,10 @@ def test_a_full_key_refuses_fails_supersedes_or_evicts_as_its_strategy_says(
         assert (first.outcome, first.position, first.superseded) == ("queued", 1, [])
         assert (second.position, second.superseded) == (1, ["d1"])
         assert await leases_of(pool, "d1") == []
-        # Asking again (a retried activity) returns what the run has, changing nothing.
-        assert (await acquire(pool, "d2", request(LimitStrategy.DEBOUNCE))).superseded == []
+        # Asking again (a retried activity) returns what the run has, changing nothing,
+        # and the waiters it superseded again: a lost reply still lets it tell them.
+        again = await acquire(pool, "d2", request(LimitStrategy.DEBOUNCE))
+        assert (again.outcome, again.position, again.superseded) == ("queued", 1, ["d1"])
 
         assert [p.run_id for p in await release(pool, "r1")] == ["d2"]
         # cancel_oldest: each waiter evicts a different holder, the oldest first.
