@@ -22,6 +22,7 @@ from api.services import Services
 from api.wire import ScheduledRunView, ScheduleOutcome, ScheduleView
 from engine.language.schedules import read_schedule, schedule_problems, schedule_to_json
 from engine.language.schema import workflow_schema
+from engine.masking import mask_fields
 from engine.store import WorkflowVersion, get_workflow_version
 from engine.store import schedules as catalog
 from engine.temporal.client import ExecutionNotFound, TemporalClientError, TemporalUnavailable
@@ -269,7 +270,7 @@ async def schedule_view(services: Services, row: catalog.ScheduleRow) -> Schedul
         name=row.name,
         schedule_id=sid,
         origin="workflow" if row.origin == "workflow" else "api",
-        declared=row.declared,
+        declared=await _shown(services, row),
         paused=row.paused,
         in_temporal=True,
         problem=row.problem,
@@ -280,6 +281,18 @@ async def schedule_view(services: Services, row: catalog.ScheduleRow) -> Schedul
         view.in_temporal = False
         return view
     return _with_status(view, status)
+
+
+async def _shown(services: Services, row: catalog.ScheduleRow) -> dict[str, Any]:
+    """The schedule as declared, its input's declared secrets masked (`***`), as a run's
+    input is shown: the latest version's input schema says which are secret."""
+    declared = dict(row.declared)
+    if isinstance(declared.get("input"), dict):
+        version = await get_workflow_version(services.pool, row.workflow_name)
+        if version is not None:
+            secret = (await services.versions.program(version)).spec.secret_inputs
+            declared["input"] = mask_fields(declared["input"], secret)
+    return declared
 
 
 def _with_status(view: ScheduleView, status: ScheduleStatus) -> ScheduleView:

@@ -174,6 +174,32 @@ def test_a_schedule_fires_with_each_overlap_policy(harness: Harness, overlap: st
         assert runs[0]["output"] == {"label": "scheduled"}
 
 
+SECRET_INPUT = """\
+version: 1
+input:
+  token: {type: string, secret: true}
+  label: {type: string}
+schedules:
+  daily: {cron: '0 3 * * *', paused: true, input: {token: tok-1234-never-shown, label: x}}
+tasks:
+  say:
+    action: core.noop
+"""
+
+
+def test_a_schedules_secret_input_is_shown_masked(harness: Harness) -> None:
+    """A schedule's input is shown as a run's is: declared secrets `***`, in the list and
+    in the schedule's own answer (the schedule itself keeps and uses the value)."""
+    name = unique("sched_secret")
+    harness.register(name, SECRET_INPUT)
+    listed = harness.client.get(f"/workflows/{name}/schedules")
+    shown = harness.client.get(f"/workflows/{name}/schedules/daily")
+    for answer in (listed, shown):
+        assert answer.status_code == 200, answer.text
+        assert "tok-1234-never-shown" not in answer.text
+    assert shown.json()["declared"]["input"] == {"token": "***", "label": "x"}
+
+
 def test_trigger_backfill_pause_and_removal(harness: Harness) -> None:
     name = unique("sched_ops")
     body = quick(
