@@ -262,15 +262,18 @@ async def put_api_schedule(
     return await catalog.put_schedule(services.pool, workflow, name, declared)
 
 
-async def schedule_view(services: Services, row: catalog.ScheduleRow) -> ScheduleView:
-    """The row with what Temporal says of it (without it when Temporal has none)."""
+async def schedule_view(
+    services: Services, row: catalog.ScheduleRow, latest: WorkflowVersion | None = None
+) -> ScheduleView:
+    """The row with what Temporal says of it (without it when Temporal has none).
+    `latest`: the workflow's latest version, when the caller has it already."""
     sid = schedule_id(row.workflow_name, row.name)
     view = ScheduleView(
         workflow=row.workflow_name,
         name=row.name,
         schedule_id=sid,
         origin="workflow" if row.origin == "workflow" else "api",
-        declared=await _shown(services, row),
+        declared=await _shown(services, row, latest),
         paused=row.paused,
         in_temporal=True,
         problem=row.problem,
@@ -283,12 +286,14 @@ async def schedule_view(services: Services, row: catalog.ScheduleRow) -> Schedul
     return _with_status(view, status)
 
 
-async def _shown(services: Services, row: catalog.ScheduleRow) -> dict[str, Any]:
+async def _shown(
+    services: Services, row: catalog.ScheduleRow, latest: WorkflowVersion | None
+) -> dict[str, Any]:
     """The schedule as declared, its input's declared secrets masked (`***`), as a run's
     input is shown: the latest version's input schema says which are secret."""
     declared = dict(row.declared)
     if isinstance(declared.get("input"), dict):
-        version = await get_workflow_version(services.pool, row.workflow_name)
+        version = latest or await get_workflow_version(services.pool, row.workflow_name)
         if version is not None:
             secret = (await services.versions.program(version)).spec.secret_inputs
             declared["input"] = mask_fields(declared["input"], secret)

@@ -52,13 +52,13 @@ class ScheduleController(Controller):
         responses=documented(404),
     )
     async def listing(self, services: ServicesDep, name: FromPath[str]) -> ScheduleList:
-        await require_version(services, name)
+        latest = await require_version(services, name)
         rows = await catalog.list_schedules(services.pool, name)
         gate = asyncio.Semaphore(8)  # Temporal is asked about each; a few at a time
 
         async def view(row: catalog.ScheduleRow) -> ScheduleView:
             async with gate:
-                return await schedule_view(services, row)
+                return await schedule_view(services, row, latest)
 
         live = [row for row in rows if not row.removing]
         return ScheduleList(schedules=list(await asyncio.gather(*(view(row) for row in live))))

@@ -58,7 +58,7 @@ def compiled_spec(params: InterpreterInput) -> WorkflowSpec:
 def spec_of(workflow: str, version: str, yaml: str) -> WorkflowSpec:
     """The compiled spec of (workflow, version, text), from the process's cache. Safe from
     any thread: two that miss together both compile, and either result serves."""
-    key = f"{workflow}\x00{version}\x00{len(yaml)}\x00{hash(yaml)}"
+    key = _key(workflow, version, yaml)
     spec = _SPECS.get(key)
     if spec is None:
         spec = load_workflow(yaml, f"{workflow}.yaml", name=workflow)
@@ -69,4 +69,8 @@ def spec_of(workflow: str, version: str, yaml: str) -> WorkflowSpec:
 
 
 def is_compiled(workflow: str, version: str, yaml: str) -> bool:
-    return f"{workflow}\x00{version}\x00{len(yaml)}\x00{hash(yaml)}" in _SPECS
+    return _key(workflow, version, yaml) in _SPECS
+
+
+def _key(workflow: str, version: str, yaml: str) -> str:
+    return f"{workflow}\x00{version}\x00{len(yaml)}\x00{hash(yaml)}"
