@@ -76,5 +76,9 @@ class Behaviour(IntEnum):
     status before the run fails with the expression error (engine/coordinator/
     completion.py); on 2 the attempt stayed running and the run never ended."""
 
+    EXPLAINED = 4
+    """Releases from the fourth 2026-12-02 session on. Each change gated on this member
+    says here what it changes (a new run takes it; runs started before keep 3 or older)."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)
