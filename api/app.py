@@ -30,6 +30,7 @@ from api.routes.schedules import ScheduleController
 from api.routes.session import SessionController
 from api.routes.webhooks import WebhookController, webhook_delivery
 from api.routes.workflows import WorkflowController
+from api.run_sweep import RunSweep
 from api.schedules import ScheduleKeeper
 from api.services import Services
 from engine.actions.catalog import ActionCatalog
@@ -53,6 +54,7 @@ def create_app(
         raise ConfigError(str(error)) from None
     services = Services(config, catalog)
     keeper = ScheduleKeeper(services)
+    sweep = RunSweep(services, config.reconcile_seconds)
 
     def provide_services() -> Services:
         return services
@@ -61,11 +63,13 @@ def create_app(
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.start()
         keeper.start()
+        sweep.start()
         if config.auth_disabled:
             log.warning("authentication is DISABLED (dev mode): serve on loopback only")
         try:
             yield
         finally:
+            await sweep.stop()
             await keeper.stop()
             await services.stop()
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/segue"
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 MIB = 1024 * 1024
+DEFAULT_RECONCILE_SECONDS = 30.0
+MAX_RECONCILE_SECONDS = 86400.0
 # A bearer token must be hard to guess: 32 bytes, e.g. `secrets.token_urlsafe(32)`.
 MIN_TOKEN_BYTES = 32
 
@@ -66,6 +68,8 @@ class ApiConfig:
     claim_settings: ClaimSettings | None = None
     # How long a codec session cookie (POST /session) lasts: SEGUE_CODEC_SESSION_SECONDS.
     codec_session_seconds: int = DEFAULT_SESSION_SECONDS
+    # The background reconciler's tick (SEGUE_RECONCILE_SECONDS, api/run_sweep.py); 0: off.
+    reconcile_seconds: float = DEFAULT_RECONCILE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ApiConfig:
@@ -73,7 +77,8 @@ class ApiConfig:
         `SEGUE_TASK_QUEUE`, `SEGUE_API_TOKEN` (comma-separated), `SEGUE_EVENT_KEYS` (JSON
         object), `SEGUE_API_MAX_BODY_BYTES`, `SEGUE_API_ALLOWED_HOSTS` and
         `SEGUE_API_ALLOWED_ORIGINS` (comma-separated), the codec keys,
-        `SEGUE_TEMPORAL_UI_ORIGIN` and `SEGUE_CODEC_SESSION_SECONDS`; keyword overrides win."""
+        `SEGUE_TEMPORAL_UI_ORIGIN`, `SEGUE_CODEC_SESSION_SECONDS` and
+        `SEGUE_RECONCILE_SECONDS`; keyword overrides win."""
         from engine.temporal.claim_check import ClaimSettings
         from engine.temporal.codec import CodecConfigError, CodecKeys
 
@@ -101,6 +106,9 @@ class ApiConfig:
             values["codec_session_seconds"] = _positive_int(
                 "SEGUE_CODEC_SESSION_SECONDS", session_seconds
             )
+        reconcile = _text(env, "SEGUE_RECONCILE_SECONDS")
+        if reconcile:
+            values["reconcile_seconds"] = _seconds("SEGUE_RECONCILE_SECONDS", reconcile)
         max_body = _text(env, "SEGUE_API_MAX_BODY_BYTES")
         if max_body:
             values["max_body_bytes"] = _positive_int("SEGUE_API_MAX_BODY_BYTES", max_body)
@@ -125,6 +133,13 @@ class ApiConfig:
                 f"SEGUE_CODEC_SESSION_SECONDS must be {MIN_SESSION_SECONDS}.."
                 f"{MAX_SESSION_SECONDS} (a codec session is short-lived), "
                 f"got {self.codec_session_seconds}"
+            )
+        if not (
+            self.reconcile_seconds == 0 or 0.1 <= self.reconcile_seconds <= MAX_RECONCILE_SECONDS
+        ):
+            raise ConfigError(
+                "SEGUE_RECONCILE_SECONDS must be 0 (off) or 0.1.."
+                f"{MAX_RECONCILE_SECONDS:g} seconds, got {self.reconcile_seconds:g}"
             )
         if self.max_body_bytes < 1:
             raise ConfigError("the request body limit must be at least 1 byte")
@@ -158,6 +173,16 @@ def _list(env: Mapping[str, str], name: str, *, lower: bool = False) -> tuple[st
 
 def _text(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
+        raise ConfigError(f"{name} must be a finite number of seconds, got {raw!r}")
+    return value
 
 
 def _positive_int(name: str, raw: str) -> int:

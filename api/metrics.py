@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from litestar.plugins.prometheus import PrometheusConfig
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -84,3 +84,17 @@ class _ActiveRunsCollector(Collector):
 
 RUNS_ACTIVE = _ActiveRunsCollector()
 REGISTRY.register(RUNS_ACTIVE)
+
+
+# The background reconciler (api/run_sweep.py). Only the process that held the sweep's
+# lock counts a sweep: across replicas, aggregate these with `sum`.
+SWEEPS = Counter(
+    "segue_sweeps",
+    "background reconcile sweeps, by outcome: swept, skipped (another process held the "
+    "lock) or failed (Temporal or the store away; retried at the next tick)",
+    ["outcome"],
+)
+SWEPT_RUNS = Counter(
+    "segue_sweep_runs_reconciled",
+    "runs whose end Temporal had closed and the store had not shown, written by the sweep",
+)

@@ -79,16 +79,31 @@ async def reconciled_page(
 REFINED_BY_THE_WORKFLOW = frozenset({("COMPLETED", "CANCELLED"), ("FAILED", "TIMED_OUT")})
 
 
+async def settle_closed(
+    services: Services, record: RunRecord, described: RunDescription
+) -> RunRecord | None:
+    """Write to the projection the end Temporal closed the run with (and its history
+    length) when the row says otherwise; the row as written, or None when there was
+    nothing to write (Temporal still runs it, or the row already agrees). Reads and the
+    background sweep (api/run_sweep.py) both settle through here."""
+    if (str(described.status), str(record.status)) in REFINED_BY_THE_WORKFLOW:
+        return None
+    if described.status not in TERMINAL_NAMES:
+        return None
+    if described.status == str(record.status) and (
+        not described.history_length or described.history_length == record.history_length
+    ):
+        return None
+    return await settle_from_temporal(services, record, described)
+
+
 async def _reconciled(
     services: Services, record: RunRecord, described: RunDescription
 ) -> RunStatusView:
     if (str(described.status), str(record.status)) in REFINED_BY_THE_WORKFLOW:
         return status_view(record, history_length=described.history_length or None)
     if described.status in TERMINAL_NAMES:
-        if described.status != str(record.status) or (
-            described.history_length and described.history_length != record.history_length
-        ):
-            record = await settle_from_temporal(services, record, described)
+        record = await settle_closed(services, record, described) or record
         return status_view(
             record,
             status=described.status,

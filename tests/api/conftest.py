@@ -225,6 +225,9 @@ def harness(
         tokens=(TOKEN, OTHER_TOKEN),
         event_keys=EVENT_KEYS,
         max_body_bytes=256 * 1024,
+        # Off: the package's tests show what reads reconcile; tests/api/test_run_sweep.py
+        # starts sweepers of its own.
+        reconcile_seconds=0,
     )
     served = ServedApp(create_app(config, catalog=api_catalog()))
     served.start()
