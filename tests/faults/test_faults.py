@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,7 +27,12 @@ from engine.store import open_pool, trace_page
 from engine.temporal.devserver import free_port, start_dev_server
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
-from tests.support.processes import clean_env, start_worker, stop_process
+from tests.support.processes import (
+    start_api,
+    start_worker,
+    stop_process,
+    wait_for_api,
+)
 from tests.support.temporal import BackgroundLoop, start_recorded_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -224,32 +228,6 @@ class EmbeddedPostgres:
             self.server.cleanup()
         finally:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-def start_api(port: int, database: str, address: str, queue: str, log: Path) -> Any:
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "api", "--insecure-dev", "--port", str(port)],
-        env=clean_env(
-            SEGUE_DATABASE_URL=database,
-            SEGUE_TEMPORAL_ADDRESS=address,
-            SEGUE_TASK_QUEUE=queue,
-        ),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the API exited"
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API never became healthy")
 
 
 def test_postgres_outage_mid_run(

@@ -6,17 +6,15 @@ still QUEUED, `GET /limits` still counts one holder and one waiter, the holder's
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from engine.temporal.devserver import free_port
-from tests.faults.test_faults import start_api, wait_for_api
-from tests.support.processes import start_worker, stop_process
+from tests.support.limits import until
+from tests.support.processes import start_api, start_worker, stop_process, wait_for_api
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -32,16 +30,6 @@ tasks:
     action: core.approval
     input: {{timeout: 300}}
 """
-
-
-def _until(check: Any, what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting: {what}"
-        time.sleep(0.2)
 
 
 def _status(api: str, run_id: str) -> str:
@@ -89,10 +77,10 @@ def test_an_api_restart_loses_no_slot_and_no_waiter(
             return str(answer.json()["runId"])
 
         holder = start()
-        _until(lambda: _usage(api, limit) == (1, 0), "the first run holds the slot")
+        until(lambda: _usage(api, limit) == (1, 0), "the first run holds the slot")
         waiter = start()
-        _until(lambda: _usage(api, limit) == (1, 1), "the second run waits")
-        _until(lambda: _status(api, waiter) == "QUEUED", "the second run is QUEUED")
+        until(lambda: _usage(api, limit) == (1, 1), "the second run waits")
+        until(lambda: _status(api, waiter) == "QUEUED", "the second run is QUEUED")
 
         stop_process(process)
         process = start_api(port, postgres_url, temporal_address, queue, tmp_path / "api.log")
@@ -102,10 +90,10 @@ def test_an_api_restart_loses_no_slot_and_no_waiter(
         assert _status(api, waiter) == "QUEUED"
         assert _status(api, holder) == "RUNNING"
         _approve(api, holder)
-        _until(lambda: _status(api, holder) == "COMPLETED", "the holder completes")
-        _until(lambda: _status(api, waiter) == "RUNNING", "the waiter takes the slot")
+        until(lambda: _status(api, holder) == "COMPLETED", "the holder completes")
+        until(lambda: _status(api, waiter) == "RUNNING", "the waiter takes the slot")
         assert _usage(api, limit) == (1, 0)
-        _until(
+        until(
             lambda: (
                 httpx.post(
                     f"{api}/runs/{waiter}/signals/approve",
@@ -116,7 +104,7 @@ def test_an_api_restart_loses_no_slot_and_no_waiter(
             ),
             "the waiter's approval is open",
         )
-        _until(lambda: _status(api, waiter) == "COMPLETED", "the waiter completes")
+        until(lambda: _status(api, waiter) == "COMPLETED", "the waiter completes")
         assert _usage(api, limit) == (0, 0)
     finally:
         stop_process(process)

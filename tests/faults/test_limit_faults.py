@@ -60,12 +60,16 @@ def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
             start_recorded_run(postgres_url, temporal_address, queue, "limited", text, holder)
         )
         until(
-            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))]
+            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))],
+            "the first run holds the slot",
         )
         background_loop.run(
             start_recorded_run(postgres_url, temporal_address, queue, "limited", text, waiter)
         )
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1),
+            "one run holds the slot and one waits",
+        )
 
         first.send_signal(signal.SIGKILL)
         assert first.wait(15) == -signal.SIGKILL
@@ -80,7 +84,11 @@ def test_a_worker_killed_while_a_run_holds_a_slot_leaks_nothing(
             return statuses
 
         assert background_loop.run(results(), timeout=180) == ["succeeded", "succeeded"]
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0),
+            "the limit is free again",
+            30,
+        )
         # The waiter queued first and ran its task only once woken.
         types = background_loop.run(_trace_types(postgres_url, waiter))
         assert types[:3] == ["WORKFLOW_STARTED", "WORKFLOW_QUEUED", "STARTED"], types
@@ -104,7 +112,10 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             background_loop.run(
                 start_recorded_run(postgres_url, temporal_address, queue, "limited", text, run_id)
             )
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1),
+            "one run holds the slot and one waits",
+        )
         leases = background_loop.run(leases_of_runs(postgres_url, holder, waiter))
         (first,) = [lease for lease in leases if lease.holding]  # whichever acquired first
         queued = waiter if first.run_id == holder else holder
@@ -115,7 +126,11 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             return time.monotonic()
 
         terminated_at = background_loop.run(terminate_the_holder())
-        until(lambda: "STARTED" in background_loop.run(_trace_types(postgres_url, queued)), 30)
+        until(
+            lambda: "STARTED" in background_loop.run(_trace_types(postgres_url, queued)),
+            "the queued run starts its task",
+            30,
+        )
         freed_after = time.monotonic() - terminated_at
         print(f"slot freed {freed_after:.1f} s after the terminate")  # docs/operations.md
         assert freed_after < 15, freed_after  # one reaper pass (5 s) and the wake-up
@@ -127,6 +142,10 @@ def test_the_workers_reaper_frees_the_slot_of_a_run_terminated_from_temporal(
             await client.get_workflow_handle(queued).cancel()
 
         background_loop.run(cancel_the_other())
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0),
+            "the limit is free again",
+            30,
+        )
     finally:
         stop_process(worker)

@@ -52,14 +52,18 @@ def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
             )
         )
         until(
-            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))]
+            lambda: [x.holding for x in background_loop.run(leases_of_runs(postgres_url, holder))],
+            "the first run's task holds the slot",
         )
         background_loop.run(
             start_recorded_run(
                 postgres_url, temporal_address, queue, "waits", probe_workflow(limit, 1), waiter
             )
         )
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1))
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (1, 1),
+            "one task holds the slot and one waits",
+        )
         (held,) = background_loop.run(leases_of_runs(postgres_url, holder))
         assert held.holder.startswith("work/")  # the task's attempt holds, not the run
 
@@ -80,7 +84,11 @@ def test_the_reaper_frees_the_task_slot_of_a_run_lost_with_its_worker(
             return (await handle.result()).status
 
         assert background_loop.run(waiter_result(), timeout=120) == "succeeded"
-        until(lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0), 30)
+        until(
+            lambda: background_loop.run(usage(postgres_url, limit)) == (0, 0),
+            "the limit is free again",
+            30,
+        )
         assert background_loop.run(leases_of_runs(postgres_url, holder, waiter)) == []
     finally:
         stop_process(first)

@@ -1,12 +1,16 @@
-"""What the concurrency-limit fault tests read from the store while they break things."""
+"""What the concurrency-limit fault tests read from the store while they break things,
+and `until`, how they wait for it."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from engine.store import open_pool
 from engine.store.limits import Lease, leases_of, limit_usage
+
+T = TypeVar("T")
 
 
 async def leases(database: str, *run_ids: str) -> list[Lease]:
@@ -28,9 +32,13 @@ async def usage(database: str, limit: str) -> tuple[int, int]:
         await pool.close()
 
 
-def until(check: Callable[[], object], timeout: float = 60.0) -> None:
-    """Wait, polling every 0.2 s, until `check()` is true; fail after `timeout` s."""
+def until(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
+    """Wait, polling every 0.2 s, until `check()` is truthy, and return its answer; fail
+    after `timeout` s saying `what` never happened."""
     deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "never happened"
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"not within {timeout:g} s: {what}"
         time.sleep(0.2)
