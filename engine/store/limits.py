@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 import msgspec
 
 from engine.store._db import StoreConnection, StorePool, fetch_all, fetch_one, fetch_value
+
+# The most waiters one `debounce` acquire supersedes (DROP_WAITERS says why).
+MAX_SUPERSEDED: Final = 100
 
 
 class LimitStrategy(StrEnum):
@@ -123,8 +127,17 @@ VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s)
 RETURNING queued_seq"""
 # debounce and cancel_oldest act on runs' own places only: a task attempt that shares the
 # name waits or holds as it is (it is no run to supersede or cancel).
-DROP_WAITERS = """DELETE FROM limit_leases WHERE limit_name = %s AND limit_key = %s AND NOT holding
-AND holder = '' RETURNING run_id"""
+# One acquire supersedes at most MAX_SUPERSEDED waiters, the latest to arrive: the list
+# is kept with its row, returned as the acquire's answer (an activity result, in the
+# run's history) and each one signalled by the run, so it must stay small. A longer line
+# only arises when runs of another strategy queued on the same key; the earlier arrivals
+# keep their places and are served in turn. The previous debounce waiter always arrived
+# after them, so it is still the first superseded.
+DROP_WAITERS = """DELETE FROM limit_leases WHERE (limit_name, limit_key, run_id, holder) IN (
+    SELECT limit_name, limit_key, run_id, holder FROM limit_leases
+    WHERE limit_name = %s AND limit_key = %s AND NOT holding AND holder = ''
+    ORDER BY queued_seq DESC LIMIT %s)
+RETURNING run_id"""
 OLDEST_HOLDER = """SELECT run_id FROM limit_leases WHERE limit_name = %s AND limit_key = %s
 AND holding AND holder = '' ORDER BY granted_at, queued_seq OFFSET %s LIMIT 1"""
 KEYS_OF_RUN = """SELECT DISTINCT limit_name, limit_key FROM limit_leases WHERE run_id = %s
@@ -190,7 +203,7 @@ async def acquire(pool: StorePool, run_id: str, request: LimitRequest) -> Acquis
         superseded: list[str] = []
         if strategy is LimitStrategy.DEBOUNCE:
             async with conn.cursor() as cursor:
-                await cursor.execute(DROP_WAITERS, (name, key))
+                await cursor.execute(DROP_WAITERS, (name, key, MAX_SUPERSEDED))
                 superseded = sorted(str(row[0]) for row in await cursor.fetchall())
         waiting = (name, key, run_id, False, request.capacity, request.priority, False, holder)
         seq = int(await fetch_value(conn, INSERT, waiting))

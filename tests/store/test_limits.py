@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from engine.store import open_pool
 from engine.store._db import StorePool
 from engine.store.limits import (
+    MAX_SUPERSEDED,
     LimitRequest,
     LimitStrategy,
     Outcome,
@@ -54,8 +56,10 @@ class KeyModel:
             return Outcome.REFUSED, []
         superseded = []
         if strategy is LimitStrategy.DEBOUNCE:
-            superseded = sorted(waiter[2] for waiter in self.waiters)
-            self.waiters = []
+            # The MAX_SUPERSEDED latest arrivals; earlier ones keep their places.
+            latest = sorted(self.waiters, key=lambda waiter: waiter[1])[-MAX_SUPERSEDED:]
+            self.waiters = [waiter for waiter in self.waiters if waiter not in latest]
+            superseded = sorted(waiter[2] for waiter in latest)
         self.waiters.append((-priority, seq, run))
         self.waiters.sort()
         return Outcome.QUEUED, superseded
@@ -285,5 +289,61 @@ def test_task_attempts_hold_and_wait_apart_within_one_run(
         for run in ("r2", "r3", "r4"):
             await release(pool, run)
         assert name not in {u.name for u in await limit_usage(pool)}
+
+    loop.run_until_complete(scenario())
+
+
+WAITERS_IN_A_LONG_LINE = 2_000
+# As `acquire` queues a run: waiting, capacity 1, priority 0, the run's own place.
+QUEUE_WAITERS = """INSERT INTO limit_leases (limit_name, limit_key, run_id, holding, capacity)
+SELECT %s, 'k', %s || '-' || lpad(n::text, 4, '0'), false, 1
+FROM generate_series(0, %s - 1) AS n ORDER BY n"""
+SUPERSEDED_SIZE = """SELECT pg_column_size(superseded), cardinality(superseded) FROM limit_leases
+WHERE limit_name = %s AND run_id = %s"""
+
+
+def test_a_debounce_behind_a_long_line_supersedes_a_bounded_number_of_waiters(
+    pool: StorePool, loop: asyncio.AbstractEventLoop
+) -> None:
+    """2,000 runs of another strategy queue on a key; a debounce acquire supersedes the
+    latest 100 of them (engine/store/limits.py MAX_SUPERSEDED), keeps that list with its
+    row, gives it again when asked again, and the other 1,900 keep their places."""
+
+    async def scenario() -> None:
+        name = unique("lim").replace("-", "_")
+        debounce = LimitRequest(name, "k", 1, LimitStrategy.DEBOUNCE)
+        await acquire(pool, f"{name}-holder", LimitRequest(name, "k", 1))
+        # Queued in one statement: 2,000 acquires one by one take ~30 s here.
+        async with pool.connection() as conn:
+            await conn.execute(QUEUE_WAITERS, (name, name, WAITERS_IN_A_LONG_LINE))
+        waiters = [f"{name}-{n:04d}" for n in range(WAITERS_IN_A_LONG_LINE)]
+
+        began = time.perf_counter()
+        got = await acquire(pool, f"{name}-d1", debounce)
+        took = time.perf_counter() - began
+        kept = WAITERS_IN_A_LONG_LINE - MAX_SUPERSEDED
+        assert (got.outcome, got.position) == (Outcome.QUEUED, kept + 1)
+        assert got.superseded == waiters[kept:]
+        async with pool.connection() as conn:
+            size = await (await conn.execute(SUPERSEDED_SIZE, (name, f"{name}-d1"))).fetchone()
+        assert size is not None and size[1] == MAX_SUPERSEDED
+        # The figure docs/operations.md quotes (a run id here is 19 characters).
+        print(f"superseded {MAX_SUPERSEDED}: {size[0]} bytes, {took * 1000:.0f} ms")
+        assert size[0] < 8192  # within one page, never TOASTed
+
+        # A lost reply: asked again, the same list, nothing else changes.
+        again = await acquire(pool, f"{name}-d1", debounce)
+        assert (again.position, again.superseded) == (kept + 1, waiters[kept:])
+        usage = {u.name: (u.holders, u.waiters) for u in await limit_usage(pool)}
+        assert usage[name] == (1, kept + 1)
+        # The next debounce supersedes the previous debounce waiter first (the latest).
+        second = await acquire(pool, f"{name}-d2", debounce)
+        assert second.superseded == sorted(
+            [f"{name}-d1", *waiters[kept - MAX_SUPERSEDED + 1 : kept]]
+        )
+        # The earliest waiter is still first in line: the holder's release promotes it.
+        assert [p.run_id for p in await release(pool, f"{name}-holder")] == [waiters[0]]
+        async with pool.connection() as conn:
+            await conn.execute("DELETE FROM limit_leases WHERE limit_name = %s", (name,))
 
     loop.run_until_complete(scenario())
