@@ -16,7 +16,7 @@ from engine.store._db import EPOCH, StorePool, fetch_all, fetch_value
 from engine.store.runs import RUN_COLUMNS, RunRecord
 
 # Queued, running, paused: every status a run has not ended in (engine/statuses.py).
-_LIVE: Final = [str(status) for status in ApiStatus if not status.is_terminal]
+LIVE: Final = [str(status) for status in ApiStatus if not status.is_terminal]
 # Two ints, "sweep" as bytes: a key of its own beside the migrations' and schedules'.
 SWEEP_LOCK: Final = (0x5345, 0x7377)
 MAX_SWEEP_PAGE: Final = 1000
@@ -48,7 +48,7 @@ async def runs_to_reconcile(
     if not 1 <= limit <= MAX_SWEEP_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_SWEEP_PAGE}, got {limit}")
     params = {
-        "live": _LIVE,
+        "live": LIVE,
         "window": ended_within,
         "after_time": after.created_at if after else EPOCH,
         "after_id": after.run_id if after else "",
