@@ -76,6 +76,11 @@ class RunSweep:
         self._position: SweepPosition | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def pass_complete(self) -> bool:
+        """Whether the last sweep reached the newest candidate (the next starts over)."""
+        return self._position is None
+
     def start(self) -> None:
         if self._every > 0:
             self._task = asyncio.create_task(self._run(), name="segue-run-sweep")
