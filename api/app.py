@@ -69,7 +69,6 @@ def create_app(
         try:
             yield
         finally:
-            await sweep.stop()
             await keeper.stop()
             await services.stop()
 

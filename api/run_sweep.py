@@ -22,7 +22,6 @@ the tick is logged, counted as failed, and the next one tries again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from enum import StrEnum
@@ -54,7 +53,7 @@ class SweepOutcome(StrEnum):
 
 
 class RunSweep:
-    """The background reconciler of one API process (started and stopped by the app)."""
+    """The background reconciler of one API process (started by the app)."""
 
     def __init__(
         self,
@@ -74,7 +73,6 @@ class RunSweep:
         self._ended_within = ended_within
         # Where the next tick starts (None: from the oldest run); kept per process.
         self._position: SweepPosition | None = None
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def pass_complete(self) -> bool:
@@ -82,14 +80,10 @@ class RunSweep:
         return self._position is None
 
     def start(self) -> None:
+        """Sweep every `every_seconds` for as long as the process serves (the services
+        cancel it when they stop); nothing when 0."""
         if self._every > 0:
-            self._task = asyncio.create_task(self._run(), name="segue-run-sweep")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._services.spawn(self._run(), name="segue-run-sweep")
 
     async def _run(self) -> None:
         while True:
