@@ -11,13 +11,15 @@ simulator serves are rewritten to a served action (engine/simulator/served.py). 
 length: the harness's dev server skips time (Temporal's per-workflow time skipping)
 whenever no activity is in flight.
 
-Completions reach the workflow in the order they arrive, as in production, not in the
-simulator's waves (engine/simulator/waves.py): where two completions of one wave decide
-differently in either order, the outcome may differ from `segue simulate` and between
-runs (tests/temporal/test_simulate_temporal.py lists those cases). Delivering them in
-the simulator's order would need every completion of a wave in one workflow task, which
-the harness cannot make Temporal do; inline actions complete within the workflow
-task that started them in any case.
+The workflow takes each completion as it arrives, as in production; the simulator
+completes a wave's dispatches in start order (engine/simulator/waves.py). So the harness
+first simulates the case and holds each mocked result until every attempt the simulator
+completes before it has completed in Temporal (engine/temporal/simulation_turns.py):
+the workflow receives the served completions in the simulator's order. What remains
+different: the workflow starts what a completion made ready before it takes the next
+completion when the two arrive in different workflow tasks (the simulator starts it
+with the next wave), and inline actions complete within the workflow task that started
+them (tests/temporal/test_simulate_temporal.py lists the cases where that decides).
 
 Nothing here is on the production path: production payloads carry no mocks. The
 simulation path the workflow once had (mocks in its input, a virtual clock, a wave
@@ -42,13 +44,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import TimeSkipper
 
+from engine.actions.builtin import workflow_actions
 from engine.actions.catalog import ActionCatalog
 from engine.language.spec import WorkflowSpec
+from engine.simulator.arrivals import completion_order
 from engine.simulator.mocks import MockBook, parse_mocks
 from engine.simulator.served import served_document
 from engine.simulator.waves import VIRTUAL_EPOCH_MS
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import start_dev_server
+from engine.temporal.simulation_turns import Attempt, Turns
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     RECORD_TRACE,
@@ -72,6 +77,7 @@ class ServedRun:
 
     book: MockBook
     originals: dict[str, str]
+    turns: Turns
     records: dict[int, TraceRecord] = field(default_factory=dict)
     # Attempts served `running`: they never complete; the harness cancels them when the
     # run is over (they send no heartbeat, so the workflow's cancel does not reach them).
@@ -86,17 +92,24 @@ class SimulatedActivities(SegueActivities):
     """The production activities, but actions are served from the runs' mocks books and
     trace batches are kept in memory."""
 
-    def __init__(self, catalog: ActionCatalog) -> None:
+    def __init__(self, catalog: ActionCatalog, client: Client) -> None:
         super().__init__(catalog)
+        self.client = client
         self.runs: dict[str, ServedRun] = {}
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
-        """The mocked outcome of one attempt: a result, a failure, or (`running`) none.
-        It returns at once: the workflow takes completions in the order they arrive."""
+        """The mocked outcome of one attempt: a result, a failure, or (`running`) none,
+        given once the attempts `segue simulate` completes before it have completed."""
         run = self.runs[request.run_id]
         if request.trace is not None:
             self._keep(run, request.trace)
+        place = run.turns.place((request.task, request.iteration, request.item))
+        if place is not None:
+            await run.turns.wait_turn(
+                place, lambda: self._pending(request.run_id), activity.heartbeat
+            )
+        # Asked in the simulator's order too, so entries with `times` are used up alike.
         action = run.originals.get(request.task, request.action)
         outcome = run.book.outcome(
             request.task, request.iteration, request.item, action, request.input
@@ -105,6 +118,8 @@ class SimulatedActivities(SegueActivities):
             held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             run.held.append(held)
             await held  # cancelled once the run is over
+        info = activity.info()
+        run.turns.answering(place, (info.workflow_run_id or "", info.activity_id))
         if outcome.status == "failed":
             error = outcome.error
             assert error is not None
@@ -112,6 +127,16 @@ class SimulatedActivities(SegueActivities):
                 error.message, error.details, type=error.type, non_retryable=True
             )
         return {"result": outcome.result, "traced": request.trace is not None}
+
+    async def _pending(self, run_id: str) -> set[Attempt] | None:
+        """The run's attempts Temporal has not recorded the end of; None while it has a
+        workflow task to do (it has not taken every completion recorded yet)."""
+        described = await self.client.get_workflow_handle(run_id).describe()
+        raw = described.raw_description
+        if raw.HasField("pending_workflow_task"):
+            return None
+        execution = raw.workflow_execution_info.execution.run_id
+        return {(execution, pending.activity_id) for pending in raw.pending_activities}
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -172,7 +197,7 @@ async def simulation_worker(address: str | None = None) -> AsyncIterator[Harness
     try:
         client = await connect(address)
         task_queue = f"segue-simulate-{uuid.uuid4().hex[:12]}"
-        activities = SimulatedActivities(ActionCatalog.from_environment())
+        activities = SimulatedActivities(ActionCatalog.from_environment(), client)
         async with build_worker(client, activities, task_queue=task_queue):
             yield Harness(client, task_queue, activities, TimeSkipper(client).client)
     finally:
@@ -191,7 +216,13 @@ async def simulate_on_temporal(
     entries = parse_mocks(mocks)
     document = served_document(yaml_text, spec, entries)
     run_id = f"simulation-{uuid.uuid4().hex[:12]}"
-    served = ServedRun(MockBook(entries), document.originals)
+    originals = document.originals
+
+    def reaches_harness(task: str, action: str) -> bool:
+        return task in originals or action not in workflow_actions()
+
+    order = completion_order(spec, run_input, parse_mocks(mocks), reaches_harness)
+    served = ServedRun(MockBook(entries), originals, Turns(order))
     harness.activities.runs[run_id] = served
     params = InterpreterInput(
         run_id=run_id,
@@ -213,12 +244,15 @@ async def simulate_on_temporal(
     finally:
         served.release()
         del harness.activities.runs[run_id]
-    return {
+    outcome = {
         "status": data["status"],
         "output": data["output"],
         "errors": data["errors"],
         "sequence": _sequence(served),
     }
+    if served.turns.problems:  # the run left the simulator's course: say where
+        outcome["warnings"] = list(served.turns.problems)
+    return outcome
 
 
 async def _outcome(
