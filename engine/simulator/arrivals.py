@@ -30,9 +30,21 @@ AttemptKey = tuple[str, int, int | None]
 @dataclass(frozen=True, slots=True)
 class CompletionOrder:
     """The attempts the harness serves, in the order the simulator completes them; the
-    n-th attempt of a key is the n-th time the key appears."""
+    n-th attempt of a key is the n-th time the key appears. `waves` gives each one's
+    wave: attempts of one wave complete before the simulator starts anything."""
 
     attempts: tuple[AttemptKey, ...]
+    waves: tuple[int, ...]
+
+    def grouped(self) -> list[list[int]]:
+        """The places of each wave's attempts, wave by wave."""
+        groups: list[list[int]] = []
+        for place, wave in enumerate(self.waves):
+            if place and wave == self.waves[place - 1]:
+                groups[-1].append(place)
+            else:
+                groups.append([place])
+        return groups
 
     def positions(self) -> dict[AttemptKey, list[int]]:
         """Each key's places in the order, first attempt first."""
@@ -50,6 +62,11 @@ class _NotingBook(MockBook):
         super().__init__(entries)
         self.served = served
         self.noted: list[AttemptKey] = []
+        self.waves: list[int] = []
+        self.wave = 0
+
+    def next_wave(self) -> None:
+        self.wave += 1
 
     def outcome(
         self, task: str, iteration: int, item: int | None, action: str, input: Any
@@ -57,6 +74,7 @@ class _NotingBook(MockBook):
         answer = super().outcome(task, iteration, item, action, input)
         if answer.status != "running" and self.served(task, action):
             self.noted.append((task, iteration, item))
+            self.waves.append(self.wave)
         return answer
 
 
@@ -70,4 +88,4 @@ def completion_order(
     of the attempts `served(task, action)` says reach the harness."""
     book = _NotingBook(entries, served)
     simulate(spec, run_input, entries, book=book)
-    return CompletionOrder(tuple(book.noted))
+    return CompletionOrder(tuple(book.noted), tuple(book.waves))

@@ -176,6 +176,7 @@ class _Simulator:
     def complete_one_each(self) -> bool:
         """The completion half of a wave; False when nothing could complete."""
         progressed = False
+        self.mocks.next_wave()
         for execution_id in sorted(self.outstanding):
             queue = self.outstanding.get(execution_id)
             if not queue:

@@ -53,7 +53,7 @@ from engine.simulator.served import served_document
 from engine.simulator.waves import VIRTUAL_EPOCH_MS
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import start_dev_server
-from engine.temporal.simulation_turns import Attempt, Turns
+from engine.temporal.simulation_turns import GatedExecutor, HeldRun, Turns
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     RECORD_TRACE,
@@ -92,9 +92,8 @@ class SimulatedActivities(SegueActivities):
     """The production activities, but actions are served from the runs' mocks books and
     trace batches are kept in memory."""
 
-    def __init__(self, catalog: ActionCatalog, client: Client) -> None:
+    def __init__(self, catalog: ActionCatalog) -> None:
         super().__init__(catalog)
-        self.client = client
         self.runs: dict[str, ServedRun] = {}
 
     @activity.defn(name=RUN_ACTION)
@@ -106,9 +105,7 @@ class SimulatedActivities(SegueActivities):
             self._keep(run, request.trace)
         place = run.turns.place((request.task, request.iteration, request.item))
         if place is not None:
-            await run.turns.wait_turn(
-                place, lambda: self._pending(request.run_id), activity.heartbeat
-            )
+            await run.turns.wait_turn(place, activity.heartbeat)
         # Asked in the simulator's order too, so entries with `times` are used up alike.
         action = run.originals.get(request.task, request.action)
         outcome = run.book.outcome(
@@ -127,16 +124,6 @@ class SimulatedActivities(SegueActivities):
                 error.message, error.details, type=error.type, non_retryable=True
             )
         return {"result": outcome.result, "traced": request.trace is not None}
-
-    async def _pending(self, run_id: str) -> set[Attempt] | None:
-        """The run's attempts Temporal has not recorded the end of; None while it has a
-        workflow task to do (it has not taken every completion recorded yet)."""
-        described = await self.client.get_workflow_handle(run_id).describe()
-        raw = described.raw_description
-        if raw.HasField("pending_workflow_task"):
-            return None
-        execution = raw.workflow_execution_info.execution.run_id
-        return {(execution, pending.activity_id) for pending in raw.pending_activities}
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:
@@ -160,6 +147,7 @@ class Harness:
     task_queue: str
     activities: SimulatedActivities
     skipping: Client | None
+    gate: GatedExecutor
 
     async def start(self, params: InterpreterInput) -> WorkflowHandle[Any, InterpreterResult]:
         """Start a run, skipping its idle time where the server can."""
@@ -197,9 +185,14 @@ async def simulation_worker(address: str | None = None) -> AsyncIterator[Harness
     try:
         client = await connect(address)
         task_queue = f"segue-simulate-{uuid.uuid4().hex[:12]}"
-        activities = SimulatedActivities(ActionCatalog.from_environment(), client)
-        async with build_worker(client, activities, task_queue=task_queue):
-            yield Harness(client, task_queue, activities, TimeSkipper(client).client)
+        activities = SimulatedActivities(ActionCatalog.from_environment())
+        gate = GatedExecutor()
+        worker = build_worker(
+            client, activities, task_queue=task_queue, workflow_task_executor=gate
+        )
+        async with worker:
+            yield Harness(client, task_queue, activities, TimeSkipper(client).client, gate)
+        gate.shutdown(wait=False)
     finally:
         if server is not None:
             server.stop()
@@ -236,12 +229,15 @@ async def simulate_on_temporal(
         action_retry_defaults={},  # as `segue simulate`: no catalog's retry layers
         local_actions=[],
     )
+    # Describing and reading the history follow the run across continue-as-new.
+    latest = harness.client.get_workflow_handle(run_id)
+    conductor = asyncio.ensure_future(served.turns.conduct(HeldRun(latest, harness.gate)))
     try:
         handle = await harness.start(params)
-        # Describing and reading the history follow the run across continue-as-new.
-        latest = harness.client.get_workflow_handle(run_id)
         data = await _outcome(handle, latest, served)
     finally:
+        conductor.cancel()
+        harness.gate.opened.set()
         served.release()
         del harness.activities.runs[run_id]
     outcome = {

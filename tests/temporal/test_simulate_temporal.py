@@ -11,14 +11,14 @@ Two kinds of case cannot match, and are listed below with why:
   moves only by timers; the workflow's is Temporal's, which starts now and also moves
   by the time the server and worker take (time skipping removes only the waits). Their
   status, errors and executions must still match.
-- ARRIVAL: the harness serves the mocked completions one at a time in the simulator's
-  order (engine/temporal/simulation_turns.py), each in a workflow task of its own. The
-  simulator takes a whole wave's completions before it starts anything; the workflow
-  starts what one completion made ready before it takes the next, and an inline action
-  (`core.noop`, `core.echo`) completes in the workflow task that started it, ahead of
-  the activities dispatched with it. Where that decides (a join that fires before its
-  last source arrives, a route that starts before its sibling fails), the workflow
-  takes another legal course than the simulator, the same one every time.
+- ARRIVAL: the harness gives the mocked completions in the simulator's order and waves
+  (engine/temporal/simulation_turns.py): a wave's completions reach the workflow in one
+  workflow task, as the simulator takes a whole wave before it starts anything. But an
+  inline action (`core.noop`, `core.echo`) completes in the workflow task that started
+  it, ahead of the activities dispatched with it, and what it makes ready starts at
+  once; the simulator completes it in the next wave with the others. Where that decides
+  (a route that goes on before its sibling's failure arrives), the workflow takes
+  another legal course than the simulator, the same one every time.
 """
 
 from __future__ import annotations
@@ -59,21 +59,15 @@ CLOCK = {
 # harness makes the order deterministic); kept as non-strict xfail all the same, so a
 # change in how Temporal groups completions cannot break the suite. The rest must agree.
 ARRIVAL = (
-    # The success's successors (task5, task6) start before task2's failure arrives.
+    # task5 (inline) completes at once and task6 starts before task2's served failure
+    # arrives; the simulator takes task2 and task5 in one wave, and task6 never starts.
     "parallel::test_fail_single_branch",
-    # The join fires on its second arrival and `meet` (an inline echo) runs before the
-    # third source's completion arrives; the simulator takes all three first.
-    "semantics/join-arrivals-two-of-three-three-transitions::",
-    "semantics/join-arrivals-two-of-three-two-transitions::",
-    # `steady` tasks are inline: they run ahead of the looping `poller` activity.
+    # The `steady` tasks are inline: they run ahead of the looping `poller` activity.
     "semantics/join-loop-race::looping back before the barrier fired counts once",
-    # `slow_2` (inline) arrives at the join before `slow`'s completion is taken.
+    # `slow_2` (inline) arrives at the join before `slow`'s served completion does.
     "semantics/join-one-two-transitions::a failed source's transition without `when` still "
     "arrives, once",
-    # Route 1's t4 succeeds and its successors start before route 2's t4 fails.
-    "semantics/splits::a failed route fails the run; the other route stops too",
 )
-
 
 def _param(text: str, name: str, case: dict[str, Any], case_id: str) -> Any:
     marks = []
