@@ -69,6 +69,7 @@ ARRIVAL = (
     "arrives, once",
 )
 
+
 def _param(text: str, name: str, case: dict[str, Any], case_id: str) -> Any:
     marks = []
     if any(
