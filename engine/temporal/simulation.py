@@ -12,14 +12,14 @@ length: the harness's dev server skips time (Temporal's per-workflow time skippi
 whenever no activity is in flight.
 
 The workflow takes each completion as it arrives, as in production; the simulator
-completes a wave's dispatches in start order (engine/simulator/waves.py). So the harness
-first simulates the case and holds each mocked result until every attempt the simulator
-completes before it has completed in Temporal (engine/temporal/simulation_turns.py):
-the workflow receives the served completions in the simulator's order. What remains
-different: the workflow starts what a completion made ready before it takes the next
-completion when the two arrive in different workflow tasks (the simulator starts it
-with the next wave), and inline actions complete within the workflow task that started
-them (tests/temporal/test_simulate_temporal.py lists the cases where that decides).
+completes a wave's dispatches in start order before it starts anything
+(engine/simulator/waves.py). So the harness first simulates the case, then holds each
+mocked result until its turn (engine/temporal/simulation_turns.py): the served
+completions reach the workflow in the simulator's order, a wave's in one workflow task
+(the harness worker's workflow tasks run on an executor the conductor can hold shut).
+What remains different: an inline action completes within the workflow task that
+started it, ahead of the activities started with it, and what it makes ready starts at
+once (tests/temporal/test_simulate_temporal.py lists the cases where that decides).
 
 Nothing here is on the production path: production payloads carry no mocks. The
 simulation path the workflow once had (mocks in its input, a virtual clock, a wave

@@ -36,6 +36,7 @@ import yaml
 from engine.language.loader import load_workflow
 from engine.simulator.mocks import parse_mocks
 from engine.simulator.waves import simulate
+from engine.temporal import simulation_turns
 from engine.temporal.simulation import Harness, simulate_on_temporal, simulation_worker
 from tests.conformance.test_conformance import CONFORMANCE
 from tests.support.temporal import BackgroundLoop
@@ -138,3 +139,21 @@ def test_temporal_agrees_with_simulation(
     expected = simulate(spec, run_input, parse_mocks(mocks)).to_json()
     got = background_loop.run(simulate_on_temporal(harness, spec, text, run_input, mocks))
     assert _comparable(got, clock) == _comparable(expected, clock)
+
+
+def test_a_hold_that_waits_in_vain_is_reported_not_hung(
+    harness: Harness, background_loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness plans the order from one workflow and runs another, where `a` comes
+    before `b`: `a` is held for `b`, which cannot come until `a` completes. The hold ends
+    at its limit, the run goes on to its end, and the outcome names what was waited for."""
+    monkeypatch.setattr(simulation_turns, "HOLD_LIMIT_SECONDS", 1.0)
+    planned = "version: 1\ntasks:\n  b: {action: svc.b, next: [{do: a}]}\n  a: {action: svc.a}\n"
+    running = "version: 1\ntasks:\n  a: {action: svc.a, next: [{do: b}]}\n  b: {action: svc.b}\n"
+    spec = load_workflow(planned, "mismatch.yaml", name="mismatch")
+    got = background_loop.run(simulate_on_temporal(harness, spec, running, {}, []))
+    assert got["status"] == "succeeded"
+    assert [entry["task"] for entry in got["sequence"]] == ["a", "b"]
+    [warning] = got["warnings"]
+    assert "waited 1 s for the attempt of 'b' (iteration 1, item None)" in warning
+    assert "completes as number 1" in warning
