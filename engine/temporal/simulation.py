@@ -190,9 +190,11 @@ async def simulation_worker(address: str | None = None) -> AsyncIterator[Harness
         worker = build_worker(
             client, activities, task_queue=task_queue, workflow_task_executor=gate
         )
-        async with worker:
-            yield Harness(client, task_queue, activities, TimeSkipper(client).client, gate)
-        gate.shutdown(wait=False)
+        try:
+            async with worker:
+                yield Harness(client, task_queue, activities, TimeSkipper(client).client, gate)
+        finally:
+            gate.shutdown(wait=False)  # ours to shut, once the worker has stopped
     finally:
         if server is not None:
             server.stop()
