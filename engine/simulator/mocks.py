@@ -115,6 +115,10 @@ class MockBook:
     def __init__(self, entries: list[MockEntry]) -> None:
         self.entries = entries
 
+    def next_wave(self) -> None:
+        """The simulator starts a wave of completions (engine/simulator/arrivals.py
+        notes which attempts complete together)."""
+
     def outcome(
         self, task: str, iteration: int, item: int | None, action: str, input: Any
     ) -> Outcome:

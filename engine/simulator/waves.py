@@ -176,6 +176,7 @@ class _Simulator:
     def complete_one_each(self) -> bool:
         """The completion half of a wave; False when nothing could complete."""
         progressed = False
+        self.mocks.next_wave()
         for execution_id in sorted(self.outstanding):
             queue = self.outstanding.get(execution_id)
             if not queue:
@@ -221,6 +222,7 @@ def simulate(
     rerun: RerunPoint | None = None,
     behaviour: Behaviour = CURRENT_BEHAVIOUR,
     secrets: Mapping[str, str] | None = None,
+    book: MockBook | None = None,
 ) -> Simulation:
     """Run `spec` to its end (or until nothing more can happen) with mocked actions.
 
@@ -228,10 +230,13 @@ def simulate(
     every event (a test of the state's completeness). With `rerun` (a failed simulation's
     `rerun`), the run starts where that one stopped. `behaviour` is the coordinator
     behaviour the run starts on (an older one: how runs in flight since then go on).
-    `secrets` are the values `$secret('name')` gives.
+    `secrets` are the values `$secret('name')` gives. `book` answers the attempts
+    instead of a new book over `mocks` (engine/simulator/arrivals.py notes its calls).
     """
     simulator = _Simulator(
-        Coordinator(spec, secrets=secrets), MockBook(mocks), roundtrip=roundtrip_state
+        Coordinator(spec, secrets=secrets),
+        MockBook(mocks) if book is None else book,
+        roundtrip=roundtrip_state,
     )
     run = RunInfo(run_id, spec.name or "workflow", spec.content_hash or "local", VIRTUAL_EPOCH_MS)
     simulator.feed(RunStarted(simulator.now_ms, run, run_input, rerun, behaviour))

@@ -11,13 +11,15 @@ simulator serves are rewritten to a served action (engine/simulator/served.py). 
 length: the harness's dev server skips time (Temporal's per-workflow time skipping)
 whenever no activity is in flight.
 
-Completions reach the workflow in the order they arrive, as in production, not in the
-simulator's waves (engine/simulator/waves.py): where two completions of one wave decide
-differently in either order, the outcome may differ from `segue simulate` and between
-runs (tests/temporal/test_simulate_temporal.py lists those cases). Delivering them in
-the simulator's order would need every completion of a wave in one workflow task, which
-the harness cannot make Temporal do; inline actions complete within the workflow
-task that started them in any case.
+The workflow takes each completion as it arrives, as in production; the simulator
+completes a wave's dispatches in start order before it starts anything
+(engine/simulator/waves.py). So the harness first simulates the case, then holds each
+mocked result until its turn (engine/temporal/simulation_turns.py): the served
+completions reach the workflow in the simulator's order, a wave's in one workflow task
+(the harness worker's workflow tasks run on an executor the conductor can hold shut).
+What remains different: an inline action completes within the workflow task that
+started it, ahead of the activities started with it, and what it makes ready starts at
+once (tests/temporal/test_simulate_temporal.py lists the cases where that decides).
 
 Nothing here is on the production path: production payloads carry no mocks. The
 simulation path the workflow once had (mocks in its input, a virtual clock, a wave
@@ -42,13 +44,16 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import TimeSkipper
 
+from engine.actions.builtin import workflow_actions
 from engine.actions.catalog import ActionCatalog
 from engine.language.spec import WorkflowSpec
+from engine.simulator.arrivals import completion_order
 from engine.simulator.mocks import MockBook, parse_mocks
 from engine.simulator.served import served_document
 from engine.simulator.waves import VIRTUAL_EPOCH_MS
 from engine.temporal.activities import SegueActivities
 from engine.temporal.devserver import start_dev_server
+from engine.temporal.simulation_turns import GatedExecutor, HeldRun, Turns
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     RECORD_TRACE,
@@ -72,6 +77,7 @@ class ServedRun:
 
     book: MockBook
     originals: dict[str, str]
+    turns: Turns
     records: dict[int, TraceRecord] = field(default_factory=dict)
     # Attempts served `running`: they never complete; the harness cancels them when the
     # run is over (they send no heartbeat, so the workflow's cancel does not reach them).
@@ -92,11 +98,15 @@ class SimulatedActivities(SegueActivities):
 
     @activity.defn(name=RUN_ACTION)
     async def run_action(self, request: ActionRequest) -> dict[str, Any]:
-        """The mocked outcome of one attempt: a result, a failure, or (`running`) none.
-        It returns at once: the workflow takes completions in the order they arrive."""
+        """The mocked outcome of one attempt: a result, a failure, or (`running`) none,
+        given once the attempts `segue simulate` completes before it have completed."""
         run = self.runs[request.run_id]
         if request.trace is not None:
             self._keep(run, request.trace)
+        place = run.turns.place((request.task, request.iteration, request.item))
+        if place is not None:
+            await run.turns.wait_turn(place, activity.heartbeat)
+        # Asked in the simulator's order too, so entries with `times` are used up alike.
         action = run.originals.get(request.task, request.action)
         outcome = run.book.outcome(
             request.task, request.iteration, request.item, action, request.input
@@ -105,6 +115,8 @@ class SimulatedActivities(SegueActivities):
             held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             run.held.append(held)
             await held  # cancelled once the run is over
+        info = activity.info()
+        run.turns.answering(place, (info.workflow_run_id or "", info.activity_id))
         if outcome.status == "failed":
             error = outcome.error
             assert error is not None
@@ -135,6 +147,7 @@ class Harness:
     task_queue: str
     activities: SimulatedActivities
     skipping: Client | None
+    gate: GatedExecutor
 
     async def start(self, params: InterpreterInput) -> WorkflowHandle[Any, InterpreterResult]:
         """Start a run, skipping its idle time where the server can."""
@@ -173,8 +186,15 @@ async def simulation_worker(address: str | None = None) -> AsyncIterator[Harness
         client = await connect(address)
         task_queue = f"segue-simulate-{uuid.uuid4().hex[:12]}"
         activities = SimulatedActivities(ActionCatalog.from_environment())
-        async with build_worker(client, activities, task_queue=task_queue):
-            yield Harness(client, task_queue, activities, TimeSkipper(client).client)
+        gate = GatedExecutor()
+        worker = build_worker(
+            client, activities, task_queue=task_queue, workflow_task_executor=gate
+        )
+        try:
+            async with worker:
+                yield Harness(client, task_queue, activities, TimeSkipper(client).client, gate)
+        finally:
+            gate.shutdown(wait=False)  # ours to shut, once the worker has stopped
     finally:
         if server is not None:
             server.stop()
@@ -191,7 +211,13 @@ async def simulate_on_temporal(
     entries = parse_mocks(mocks)
     document = served_document(yaml_text, spec, entries)
     run_id = f"simulation-{uuid.uuid4().hex[:12]}"
-    served = ServedRun(MockBook(entries), document.originals)
+    originals = document.originals
+
+    def reaches_harness(task: str, action: str) -> bool:
+        return task in originals or action not in workflow_actions()
+
+    order = completion_order(spec, run_input, parse_mocks(mocks), reaches_harness)
+    served = ServedRun(MockBook(entries), originals, Turns(order))
     harness.activities.runs[run_id] = served
     params = InterpreterInput(
         run_id=run_id,
@@ -205,20 +231,26 @@ async def simulate_on_temporal(
         action_retry_defaults={},  # as `segue simulate`: no catalog's retry layers
         local_actions=[],
     )
+    # Describing and reading the history follow the run across continue-as-new.
+    latest = harness.client.get_workflow_handle(run_id)
+    conductor = asyncio.ensure_future(served.turns.conduct(HeldRun(latest, harness.gate)))
     try:
         handle = await harness.start(params)
-        # Describing and reading the history follow the run across continue-as-new.
-        latest = harness.client.get_workflow_handle(run_id)
         data = await _outcome(handle, latest, served)
     finally:
+        conductor.cancel()
+        harness.gate.opened.set()
         served.release()
         del harness.activities.runs[run_id]
-    return {
+    outcome = {
         "status": data["status"],
         "output": data["output"],
         "errors": data["errors"],
         "sequence": _sequence(served),
     }
+    if served.turns.problems:  # the run left the simulator's course: say where
+        outcome["warnings"] = list(served.turns.problems)
+    return outcome
 
 
 async def _outcome(

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
@@ -115,7 +116,11 @@ def build_worker(
     *,
     task_queue: str = DEFAULT_TASK_QUEUE,
     max_concurrent_activities: int = 200,
+    workflow_task_executor: ThreadPoolExecutor | None = None,
 ) -> Worker:
+    """The worker of the interpreter workflow and `activities`. `workflow_task_executor`:
+    where workflow tasks run (the simulate harness holds them at a gate; None: the SDK's
+    own)."""
     configure_action_retry_defaults(activities.catalog.retry_defaults())
     configure_local_actions(activities.catalog.local_actions())
     return Worker(
@@ -124,6 +129,7 @@ def build_worker(
         workflows=[Interpreter],
         activities=activities.all(),
         workflow_runner=workflow_runner(),
+        workflow_task_executor=workflow_task_executor,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_local_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, WorkflowReplayResult
 
 from engine.coordinator.behaviour import Behaviour
-from engine.temporal import versioning
+from engine.temporal import continuation, versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.progress_events import ProgressEvents
@@ -73,6 +73,8 @@ def test_there_are_histories() -> None:
         "retry-publish",
         "secret-rerun",
         "secret-child",
+        "rerun",
+        "rerun-failed",
     }
 
 
@@ -83,6 +85,8 @@ FEATURES = [
     ("timeouts", "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"),
     ("continued", "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"),
     ("continued-last", "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"),
+    ("rerun-failed", "EVENT_TYPE_WORKFLOW_EXECUTION_FAILED"),
+    ("rerun", "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"),
 ]
 
 
@@ -160,6 +164,51 @@ def test_a_child_is_given_the_values_its_parent_masks() -> None:
     assert child_input["carried"] == {"masked": ["replay-child-2468"]}
     assert "memo" not in started and "searchAttributes" not in started
     assert _replay("secret-child").replay_failure is None
+
+
+def _started_input(stem: str) -> dict[str, Any]:
+    started = _history(stem)["events"][0]["workflowExecutionStartedEventAttributes"]
+    loaded: dict[str, Any] = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+    return loaded
+
+
+def _actions_run(stem: str) -> list[tuple[str, int | None]]:
+    """(task, item) of each action attempt the run scheduled as an activity, in order."""
+    requests = [
+        json.loads(base64.b64decode(attributes["input"]["payloads"][0]["data"]))
+        for event in _history(stem)["events"]
+        if event["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+        and (attributes := event["activityTaskScheduledEventAttributes"])["activityType"]["name"]
+        == "segue.run_action"
+    ]
+    return [(request["task"], request["item"]) for request in requests]
+
+
+def test_a_rerun_from_the_failed_tasks_starts_at_the_failed_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`rerun` (behaviour 3): started from the rerun point the store kept for
+    `rerun-failed` (as POST /runs/{id}/rerun with the failed tasks starts it), it ran the
+    failed with-items task `check` again, every item, in the context `setup` left, and
+    never `setup`. Replayed as a run started from the top, it breaks."""
+    assert _actions_run("rerun-failed") == [("setup", None), ("check", 0)]
+    point = _started_input("rerun")["rerun"]
+    assert [task["task"] for task in point["tasks"]] == ["check"]
+    assert point["contexts"][point["tasks"][0]["context"]][0]["first"] == 503
+    assert _actions_run("rerun") == [("check", 0), ("check", 1), ("check", 2)]
+    last = _history("rerun")["events"][-1]["workflowExecutionCompletedEventAttributes"]
+    [payload] = last["result"]["payloads"]
+    assert json.loads(base64.b64decode(payload["data"]))["output"] == {
+        "first": 503,
+        "statuses": [200, 200, 200],
+    }
+    assert _replay("rerun").replay_failure is None
+
+    def from_the_top(params: Any) -> None:
+        return None
+
+    monkeypatch.setattr(continuation, "_rerun_point", from_the_top)
+    assert _replay("rerun").replay_failure is not None
 
 
 def _activities(stem: str) -> list[str]:

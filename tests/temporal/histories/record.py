@@ -14,6 +14,11 @@ runs in flight that an upgrade must not disturb. `joins-behaviour-1.json` was re
 by the coordinator of commit ccf14fb (the last with behaviour 1, engine/coordinator/
 behaviour.py): `git worktree add /tmp/old ccf14fb`, copy this file and joins.yaml there,
 run `python tests/temporal/histories/record.py joins` in it, rename the output.
+
+A case may name the newest behaviour its run may take (`behaviour`): its run is then
+recorded as a release that knew no newer one would start it, so a history recorded while
+a newer behaviour is still open (gated changes are being added to it) stays valid when
+they land.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
+from temporalio import workflow  # noqa: E402
 from temporalio.client import (  # noqa: E402
     WorkflowFailureError,
     WorkflowHandle,
@@ -42,13 +50,16 @@ from temporalio.client import (  # noqa: E402
 from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
 from engine.actions.builtin import builtin_actions  # noqa: E402
 from engine.actions.catalog import ActionCatalog  # noqa: E402
+from engine.coordinator.behaviour import Behaviour  # noqa: E402
 from engine.store import (  # noqa: E402
     NewRun,
     RunStatus,
     create_run,
+    get_rerun_point,
     open_pool,
     register_workflow_version,
 )
+from engine.temporal import versioning  # noqa: E402
 from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
 from engine.temporal.devserver import start_dev_server  # noqa: E402
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink  # noqa: E402
@@ -173,6 +184,17 @@ CASES: dict[str, dict[str, Any]] = {
     # Behaviour 3: a task's concurrency limit; its second with-items attempt waits for the
     # first's release (the limiter is the temporary database's).
     "task-limits": {"file": HERE / "task-limits.yaml", "input": {}},
+    # Behaviour 3: a rerun from the failed tasks (`rerun: True`): the run that fails is
+    # `rerun-failed.json`; its rerun point, read from the store as the API reads it for
+    # POST /runs/{id}/rerun, starts the run in `rerun.json` at the failed with-items task.
+    "rerun": {
+        "file": HERE / "rerun.yaml",
+        "input": {},
+        "trace": True,
+        "store": True,
+        "rerun": True,
+        "behaviour": Behaviour.OBSERVED,
+    },
     # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
     # transition of its loop is a TRANSITION event in the trace batches it wrote.
     "transitions": {
@@ -255,15 +277,17 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 text = Path(case["file"]).read_text()
                 run_input = dict(case["input"])
                 os.environ.update(case.get("env", {}))
-                if name in ("monitoring", "local", "continued", "transitions"):
+                if name in ("monitoring", "local", "continued", "transitions", "rerun"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
-                run_id = f"replay-{name}"
+                # A rerun case's first run is the one that fails; the rerun takes the name.
+                run_id = f"replay-{name}-failed" if case.get("rerun") else f"replay-{name}"
                 traced = bool(case.get("trace"))  # no store: the trace activity writes nothing
                 case_queue = queue
+                stored_version = None
                 if case.get("store"):
                     case_queue = f"{queue}-stored"
-                    version = await register_workflow_version(
+                    stored_version = await register_workflow_version(
                         pool, name, text, hashlib.sha256(text.encode()).hexdigest()
                     )
                     await create_run(
@@ -271,7 +295,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                         NewRun(
                             run_id=run_id,
                             workflow_name=name,
-                            workflow_version=version.version,
+                            workflow_version=stored_version.version,
                             task_queue=case_queue,
                             status=RunStatus.QUEUED,
                         ),
@@ -293,48 +317,39 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                         INTERPRETER_WORKFLOW, first_params, id=case["behind"], task_queue=queue
                     )
                     await _wait_status(holder, "RUNNING")
-                handle = await client.start_workflow(
-                    INTERPRETER_WORKFLOW, params, id=run_id, task_queue=case_queue
-                )
-                if holder is not None:
-                    await _wait_status(handle, "QUEUED")
-                    if case.get("forge"):
-                        await handle.signal(SIGNAL_LIMIT, LimitSignal("per_host", "db-1"))
-                        await asyncio.sleep(1.0)
-                    hold = SignalPayload(payload={"ok": True}, task="hold")
-                    await holder.signal(SIGNAL_DELIVER, hold)
-                    await holder.result()
-                    await _waiting_execution(handle, "hold")
-                    await handle.signal(SIGNAL_DELIVER, hold)
-                if "early_signal" in case:
-                    task, payload = case["early_signal"]
-                    await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
-                    await asyncio.sleep(1.0)
-                for task, payload in case.get("answers", []):
-                    answer = SignalPayload(payload=payload, task=task, execution=None)
-                    if task == "approve":
-                        answer.execution = await _waiting_execution(handle, task)
-                    try:
-                        await handle.execute_update(UPDATE_ANSWER, answer)
-                    except WorkflowUpdateFailedError as refused:
-                        print(name, "refused:", refused.cause)
-                if "signal" in case:
-                    await asyncio.sleep(1.0)
-                    task, payload = case["signal"]
-                    await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
-                if "cancel_after" in case:
-                    await asyncio.sleep(case["cancel_after"])
-                    await handle.cancel()
-                if "pause" in case:
-                    before, paused = case["pause"]
-                    await asyncio.sleep(before)
-                    await handle.signal(SIGNAL_PAUSE)
-                    await asyncio.sleep(paused)
-                    await handle.signal(SIGNAL_RESUME)
-                try:
-                    print(name, await handle.result())
-                except WorkflowFailureError as ended:  # cancelled, failed, timed out
-                    print(name, "ended:", ended.cause)
+                with _newest_behaviour(case.get("behaviour")):
+                    handle = await client.start_workflow(
+                        INTERPRETER_WORKFLOW, params, id=run_id, task_queue=case_queue
+                    )
+                    await _follow(handle, case, holder)
+                if case.get("rerun"):
+                    (HERE / f"{name}-failed.json").write_text(
+                        (await handle.fetch_history()).to_json()
+                    )
+                    point = await get_rerun_point(pool, run_id)
+                    if point is None or stored_version is None:
+                        raise AssertionError(f"{run_id} left no rerun point in the store")
+                    run_id = f"replay-{name}"
+                    await create_run(
+                        pool,
+                        NewRun(
+                            run_id=run_id,
+                            workflow_name=name,
+                            workflow_version=stored_version.version,
+                            task_queue=case_queue,
+                            status=RunStatus.QUEUED,
+                            rerun_of=params.run_id,
+                            rerun_from_failed=True,
+                        ),
+                    )
+                    with _newest_behaviour(case.get("behaviour")):
+                        handle = await client.start_workflow(
+                            INTERPRETER_WORKFLOW,
+                            replace(params, run_id=run_id, rerun=point),
+                            id=run_id,
+                            task_queue=case_queue,
+                        )
+                        await _follow(handle, case, None)
                 first = client.get_workflow_handle(run_id, run_id=handle.first_execution_run_id)
                 history = await first.fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
@@ -345,6 +360,73 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
         await pool.close()
         server.stop()
         http.shutdown()
+
+
+@contextmanager
+def _newest_behaviour(newest: Behaviour | None) -> Iterator[None]:
+    """Runs started (and their first workflow tasks) in this block take at most `newest`:
+    the markers of newer behaviours are not asked for, as by a release without them."""
+    if newest is None:
+        yield
+        return
+    newer = {versioning.patch_id(b) for b in Behaviour if b > newest}
+
+    class Release:
+        @staticmethod
+        def patched(patch_id: str) -> bool:
+            return patch_id not in newer and workflow.patched(patch_id)
+
+    versioning.workflow = Release  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        versioning.workflow = workflow
+
+
+async def _follow(
+    handle: WorkflowHandle[Any, Any], case: dict[str, Any], holder: WorkflowHandle[Any, Any] | None
+) -> None:
+    """Drive the run as the case says (answers, signals, cancel, pause), until it ends."""
+    name = handle.id.removeprefix("replay-")
+    if holder is not None:
+        await _wait_status(handle, "QUEUED")
+        if case.get("forge"):
+            await handle.signal(SIGNAL_LIMIT, LimitSignal("per_host", "db-1"))
+            await asyncio.sleep(1.0)
+        hold = SignalPayload(payload={"ok": True}, task="hold")
+        await holder.signal(SIGNAL_DELIVER, hold)
+        await holder.result()
+        await _waiting_execution(handle, "hold")
+        await handle.signal(SIGNAL_DELIVER, hold)
+    if "early_signal" in case:
+        task, payload = case["early_signal"]
+        await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
+        await asyncio.sleep(1.0)
+    for task, payload in case.get("answers", []):
+        answer = SignalPayload(payload=payload, task=task, execution=None)
+        if task == "approve":
+            answer.execution = await _waiting_execution(handle, task)
+        try:
+            await handle.execute_update(UPDATE_ANSWER, answer)
+        except WorkflowUpdateFailedError as refused:
+            print(name, "refused:", refused.cause)
+    if "signal" in case:
+        await asyncio.sleep(1.0)
+        task, payload = case["signal"]
+        await handle.signal(SIGNAL_DELIVER, SignalPayload(payload=payload, task=task))
+    if "cancel_after" in case:
+        await asyncio.sleep(case["cancel_after"])
+        await handle.cancel()
+    if "pause" in case:
+        before, paused = case["pause"]
+        await asyncio.sleep(before)
+        await handle.signal(SIGNAL_PAUSE)
+        await asyncio.sleep(paused)
+        await handle.signal(SIGNAL_RESUME)
+    try:
+        print(name, await handle.result())
+    except WorkflowFailureError as ended:  # cancelled, failed, timed out
+        print(name, "ended:", ended.cause)
 
 
 if __name__ == "__main__":
