@@ -32,16 +32,16 @@ class Machine:
     and in the modules that take a `Machine`."""
 
     __slots__ = (
-        "program",
-        "spec",
-        "graph",
-        "state",
-        "limits",
         "action_retry_defaults",
+        "graph",
         "item_limit",
-        "secrets",
+        "limits",
         "out",
+        "program",
         "run_binding",
+        "secrets",
+        "spec",
+        "state",
     )
 
     def __init__(

@@ -12,6 +12,10 @@ stays UTF-8 rather than `\\u` escapes, which every JSON reader takes) and reads
 dataclasses back, both in C, 6-100x faster. Anything msgspec cannot encode, and any
 payload it cannot read as the dataclass asked for, goes to the default converter
 unchanged, so payloads of other clients or of earlier versions read back as ever.
+
+msgspec Structs (an action's outcome, a looked-up workflow: engine/temporal/types.py) are
+read here only, as the default converter knows nothing of them: a payload that is not
+one fails with msgspec's account of where and why.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ _JSON_PLAIN = b"json/plain"
 
 
 @cache
-def _decoder(dataclass: type) -> msgspec.json.Decoder[Any]:
+def _decoder(shape: type) -> msgspec.json.Decoder[Any]:
     # Not strict: a whole number reads into a float field, as with `value_to_type`.
-    return msgspec.json.Decoder(dataclass, strict=False)
+    return msgspec.json.Decoder(shape, strict=False)
 
 
 class FastJSONPayloadConverter(JSONPlainPayloadConverter):
@@ -50,6 +54,11 @@ class FastJSONPayloadConverter(JSONPlainPayloadConverter):
         return Payload(metadata={"encoding": _JSON_PLAIN}, data=data)
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        if isinstance(type_hint, type) and issubclass(type_hint, msgspec.Struct):
+            try:
+                return _decoder(type_hint).decode(payload.data)
+            except msgspec.DecodeError as error:
+                raise TypeError(f"the payload is not a {type_hint.__name__}: {error}") from None
         if type_hint is not None and dataclasses.is_dataclass(type_hint):
             try:
                 return _decoder(type_hint).decode(payload.data)

@@ -24,11 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from engine.language.spec import WorkflowSpec
     from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values, spellings
     from engine.secret_source import SECRET_UNKNOWN
+    from engine.temporal.carried import Carried, CarriedSecrets
     from engine.temporal.types import RESOLVE_SECRETS, InterpreterInput, TraceRecord
 
 RESOLVE_TIMEOUT = timedelta(seconds=30)
-# The key of a child run's `carried` start record that lists its parent's masks.
-INHERITED_KEY = "masked"
 RESOLVE_RETRY = RetryPolicy(maximum_attempts=3)  # a missing secret fails for good anyway
 
 
@@ -41,7 +40,11 @@ class RunSecrets:
         self.masker = Masker()
 
     async def begin(
-        self, spec: WorkflowSpec, params: InterpreterInput, behaviour: Behaviour
+        self,
+        spec: WorkflowSpec,
+        params: InterpreterInput,
+        carried: Carried,
+        behaviour: Behaviour,
     ) -> ErrorEntry | None:
         """At a run's start: resolve its named secrets and learn its secret inputs; the
         error that fails the run when a named secret cannot be had."""
@@ -69,7 +72,7 @@ class RunSecrets:
                 *(text for name in self.inputs for text in secret_values(given.get(name))),
                 # A child run: what its parent masks and passed into its input, whether
                 # or not this workflow declares those inputs secret.
-                *_strings(params.carried.get(INHERITED_KEY)),
+                *carried.masked,
             ]
         )
         return None
@@ -86,22 +89,17 @@ class RunSecrets:
             return list(self.masker.values)  # cannot look inside: pass them all
         return [v for v in self.masker.values if any(f in text for f in spellings(v))]
 
-    def resume(self, params: InterpreterInput) -> None:
+    def resume(self, carried: Carried) -> None:
         """After continue-as-new: what the previous execution knew."""
-        carried = params.carried.get("secrets")
-        if isinstance(carried, dict):
-            self.named = dict(carried.get("named", {}))
-            self.inputs = tuple(carried.get("inputs", ()))
-            self.masker = Masker(carried.get("masked", ()))
+        if carried.secrets is not None:
+            self.named = dict(carried.secrets.named)
+            self.inputs = tuple(carried.secrets.inputs)
+            self.masker = Masker(carried.secrets.masked)
 
-    def carried(self) -> dict[str, Any] | None:
+    def carried(self) -> CarriedSecrets | None:
         if not (self.named or self.inputs or self.masker):
             return None
-        return {
-            "named": self.named,
-            "inputs": list(self.inputs),
-            "masked": list(self.masker.values),
-        }
+        return CarriedSecrets(self.named, list(self.inputs), list(self.masker.values))
 
     def learn(self, values: Any) -> None:
         """Mask these values too from now on (an action's secret fields)."""
@@ -170,10 +168,6 @@ class RunSecrets:
             if isinstance(error, dict) and isinstance(error.get("message"), str):
                 error["message"] = redact_urls(error["message"])
         return masked
-
-
-def _strings(values: Any) -> list[str]:
-    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
 
 
 def _message(masker: Masker, text: Any) -> Any:

@@ -1,10 +1,13 @@
 """The payloads that cross Temporal: workflow input and result, activity inputs.
 
 Plain dataclasses of JSON values, so Temporal's default converter carries them and
-replays read them back exactly. Fields only simulations once set (`mocks` in the input
-and the request, `sequence` in the result) are gone: `segue simulate --temporal` serves
-its mocks from an activity of its own (engine/temporal/simulation.py). Payloads written
-before still read, as a reader ignores fields it does not know.
+replays read them back exactly; the newer ones are msgspec Structs, which Segue's
+converter (engine/temporal/converter.py) reads and writes, shaped to write the very JSON
+the dicts they replace wrote (the same keys, the same ones left out). Fields only
+simulations once set (`mocks` in the input and the request, `sequence` in the result) are
+gone: `segue simulate --temporal` serves its mocks from an activity of its own
+(engine/temporal/simulation.py). Payloads written before still read, as a reader ignores
+fields it does not know.
 """
 
 from __future__ import annotations
@@ -65,14 +68,47 @@ class InterpreterInput:
     # kept for the run's life like the retry layers. None: the worker's catalog decides.
     local_actions: list[str] | None = None
     # Carried over continue-as-new:
+    # The coordinator's own snapshot (engine/coordinator/snapshot.py): a format it
+    # versions and checks itself, opaque to the binding.
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0
-    timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
-    carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters
+    timers: list[TimerLeft] = field(default_factory=list)
+    # The continuation record (engine/temporal/continuation.py `Carried`). Plain JSON on
+    # the wire, read and written only there (`carried_of`, `carried_record`): a
+    # malformed record then fails the run at once, with the path of what is wrong,
+    # rather than failing the workflow task's decoding again and again.
+    carried: dict[str, Any] = field(default_factory=dict)
     continued: int = 0  # how many times this run continued as new
     # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
     # run has an empty `run_id` and takes its workflow id as its run id.
     schedule_id: str | None = None
+
+
+class TimerLeft(msgspec.Struct, array_like=True):
+    """A durable timer a run continued as new still has: `[timer id, ms left]`, the
+    positional row records of older releases hold."""
+
+    timer: int
+    remaining_ms: int
+
+
+class ActionOutcome(msgspec.Struct, omit_defaults=True):
+    """What `run_action` returns for an attempt that succeeded (a failure leaves as an
+    `ApplicationError`): `{"result": …, "traced": …}`, and `secrets` only when the
+    action declared some, as the dict it replaces."""
+
+    result: Any
+    traced: bool  # whether the trace events the request carried were written
+    # The values of the action's declared secret fields: the run masks them from now on.
+    secrets: list[str] = []
+
+
+class WorkflowFound(msgspec.Struct):
+    """What `lookup_workflow` returns: the latest registered version of a workflow."""
+
+    name: str
+    version: int | str  # the store's number, or a workflows directory's content hash
+    yaml: str
 
 
 class SequenceRow(msgspec.Struct, array_like=True):
