@@ -19,13 +19,21 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import msgspec
+
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.commands import ErrorEntry
     from engine.language.spec import WorkflowSpec
     from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values, spellings
     from engine.secret_source import SECRET_UNKNOWN
     from engine.temporal.carried import Carried, CarriedSecrets
-    from engine.temporal.types import RESOLVE_SECRETS, InterpreterInput, TraceRecord
+    from engine.temporal.types import (
+        RESOLVE_SECRETS,
+        InterpreterInput,
+        Projection,
+        RunFailure,
+        TraceRecord,
+    )
 
 RESOLVE_TIMEOUT = timedelta(seconds=30)
 RESOLVE_RETRY = RetryPolicy(maximum_attempts=3)  # a missing secret fails for good anyway
@@ -151,23 +159,36 @@ class RunSecrets:
             }
         return masked
 
-    def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
-        """The run projection (status, output, errors) as it may be stored and shown."""
+    def projection(self, projection: Projection) -> Projection:
+        """The run projection (status, output, errors) as it may be stored and shown:
+        secrets masked in every value, URLs' userinfo and query values in messages."""
         # The rerun point is stored masked like the rest (PostgreSQL is not sealed by the
         # codec); a rerun from the failed tasks needs the real context, which the run's
         # failure carries in Temporal's (sealed) history (continuation.real_rerun_point,
         # read back by engine/temporal/run_record.py). Without secrets nothing changes.
-        rerun_point = projection.pop("rerun_point", None)
-        masked: dict[str, Any] = self.masker.value(projection)
-        if rerun_point is not None:
-            masked["rerun_point"] = self._rerun_point(rerun_point)
-        failure = masked.get("failure")
-        if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
-            failure["reason"] = redact_urls(failure["reason"])
-        for error in masked.get("errors") or ():
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                error["message"] = redact_urls(error["message"])
-        return masked
+        masker = self.masker
+        failure = projection.failure
+        if failure is not None:
+            failure = RunFailure(masker.message(failure.reason), masker.value(failure.details))
+        errors = projection.errors
+        if errors is not None:
+            errors = [_error_shown(masker, error) for error in errors]
+        rerun_point = projection.rerun_point
+        return msgspec.structs.replace(
+            projection,
+            output=masker.value(projection.output),
+            errors=errors,
+            failure=failure,
+            rerun_point=None if rerun_point is None else self._rerun_point(rerun_point),
+        )
+
+
+def _error_shown(masker: Masker, error: dict[str, Any]) -> dict[str, Any]:
+    """An error entry of the run row: masked, its message redacted too."""
+    shown: dict[str, Any] = masker.value(error)
+    if isinstance(shown.get("message"), str):
+        shown = {**shown, "message": redact_urls(shown["message"])}
+    return shown
 
 
 def _message(masker: Masker, text: Any) -> Any:

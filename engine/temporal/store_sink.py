@@ -63,7 +63,9 @@ def trace_sink(pool: StorePool) -> TraceSink:
     async def _write(batch: TraceBatch) -> None:
         events = [_event(record) for record in batch.events]
         projection = (
-            msgspec.convert(storable(batch.projection), RunProjection) if batch.projection else None
+            msgspec.convert(storable(msgspec.to_builtins(batch.projection)), RunProjection)
+            if batch.projection
+            else None
         )
         try:
             await append_trace(pool, batch.run_id, events, projection)

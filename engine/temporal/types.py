@@ -187,12 +187,39 @@ class WaitChange:
     item: int | None = None  # the with-items index of an item's wait
 
 
+class RunFailure(msgspec.Struct):
+    """Why a run that did not complete ended: its first error (the run row's `failure`)."""
+
+    reason: str
+    details: dict[str, str]  # {"type": the error's type}
+
+
+class Projection(msgspec.Struct, omit_defaults=True):
+    """The run row as the API shows it, sent with each trace batch (the store's
+    `RunProjection` reads it). A field left out leaves the row's as it is: a live run
+    sends its progress and status; a finished one its output, errors and end too."""
+
+    status: str  # the API's word (engine/statuses.py)
+    progress_completed: int
+    progress_total: int
+    history_length: int
+    output: Any = None
+    # The run's error entries as the API shows them (ErrorEntry.to_json).
+    errors: list[dict[str, Any]] | None = None
+    errors_dropped: int | None = None
+    completed_at_ms: int | None = None
+    failure: RunFailure | None = None
+    # A failed run's RerunPoint (engine/coordinator/rerun.py) as JSON, its contexts masked
+    # like the rest of the row (run_secrets.py).
+    rerun_point: dict[str, Any] | None = None
+
+
 @dataclass
 class TraceBatch:
     run_id: str
     workflow: str
     events: list[TraceRecord]
-    projection: dict[str, Any] | None = None
+    projection: Projection | None = None
     waits: list[WaitChange] = field(default_factory=list)
     # For a run row the API did not create (child runs):
     version: int = 0
@@ -214,6 +241,16 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+class TakenWait(msgspec.Struct):
+    """Which wait an answer or event was taken by (what the `answer` and `event`
+    Updates return). Every field is written, `item` as null for a task's own wait."""
+
+    task: str
+    execution: int
+    item: int | None
+    attempt: int
 
 
 @dataclass

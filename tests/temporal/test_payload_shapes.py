@@ -44,6 +44,7 @@ from engine.temporal.types import (
     LimitSignal,
     LimitStanding,
     SignalPayload,
+    TakenWait,
     TaskArtifact,
     TaskProgress,
     TimerLeft,
@@ -71,9 +72,13 @@ SIGNALS = {
     SIGNAL_TASK_PROGRESS: TaskProgress,
     SIGNAL_TASK_ARTIFACT: TaskArtifact,
 }
-UPDATES = {UPDATE_ANSWER: SignalPayload, UPDATE_EVENT: SignalPayload}
+# update name -> (what the client sends, what the handler returns)
+UPDATES: dict[str, tuple[Any, Any]] = {
+    UPDATE_ANSWER: (SignalPayload, TakenWait),
+    UPDATE_EVENT: (SignalPayload, list),
+}
 # The typed payloads this table checks byte for byte: what they write is what was read.
-ROUND_TRIPS = (ActionOutcome, WorkflowFound)
+ROUND_TRIPS = (ActionOutcome, WorkflowFound, TakenWait)
 
 
 @dataclass
@@ -102,6 +107,7 @@ def _attributes(event: dict[str, Any]) -> dict[str, Any]:
 def _found(history: dict[str, Any]) -> list[Found]:
     """Each payload of the history with the type its reader asks for (None: no reader)."""
     scheduled: dict[str, str] = {}
+    updates: dict[str, str] = {}  # update id -> name
     found: list[Found] = []
     for event in history["events"]:
         kind, attributes = event["eventType"].removeprefix("EVENT_TYPE_"), _attributes(event)
@@ -134,7 +140,11 @@ def _found(history: dict[str, Any]) -> list[Found]:
             add(attributes.get("input"), SIGNALS.get(name), f"{where} {name}")
         elif kind == "WORKFLOW_EXECUTION_UPDATE_ACCEPTED":
             request = attributes["acceptedRequest"]["input"]
-            add(request.get("args"), UPDATES[request["name"]])
+            updates[attributes["acceptedRequest"]["meta"]["updateId"]] = request["name"]
+            add(request.get("args"), UPDATES[request["name"]][0])
+        elif kind == "WORKFLOW_EXECUTION_UPDATE_COMPLETED":
+            name = updates[attributes["meta"]["updateId"]]
+            add(attributes["outcome"].get("success"), UPDATES[name][1], f"{where} {name}")
         else:
             # Temporal's own payloads (patch markers, search attributes, update outcomes
             # the handlers return as plain JSON): read as untyped JSON.
@@ -174,16 +184,21 @@ def test_every_payload_reads_as_its_type(path: Path) -> None:
 
 
 def test_the_corpus_holds_every_typed_payload() -> None:
-    """The typed payloads each appear in some history, so the test above reads them."""
-    shapes = {f.shape for path in HISTORIES for f in _found(json.loads(path.read_text()))}
-    assert shapes >= {ActionOutcome, WorkflowFound, InterpreterInput, InterpreterResult}
-    continued = [
-        f
-        for path in HISTORIES
-        for f in _found(json.loads(path.read_text()))
-        if "CONTINUED_AS_NEW" in f.where
+    """The typed payloads each appear in some history, so the test above reads them: a
+    run continued as new and children started with and without a record. (No history
+    holds a timer or an open wait across continue-as-new: tests/temporal/test_converter.py
+    and test_continuation_record.py check those shapes.)"""
+    found = [f for path in HISTORIES for f in _found(json.loads(path.read_text()))]
+    shapes = {f.shape for f in found}
+    assert shapes >= {ActionOutcome, WorkflowFound, TakenWait, InterpreterInput, InterpreterResult}
+    records = [
+        json.loads(f.payload.data)["carried"]
+        for f in found
+        if "CONTINUED_AS_NEW" in f.where or "CHILD_WORKFLOW_EXECUTION_INITIATED" in f.where
     ]
-    assert any(json.loads(f.payload.data)["timers"] for f in continued) or continued
+    assert any("drain_paused" in record for record in records)  # continued as new
+    assert any("masked" in record for record in records)  # a child given secrets
+    assert {} in records  # a child given none
 
 
 @pytest.mark.parametrize(
@@ -195,6 +210,10 @@ def test_the_corpus_holds_every_typed_payload() -> None:
         (WorkflowFound("w", 3, "y"), b'{"name":"w","version":3,"yaml":"y"}'),
         (WorkflowFound("w", "ab12", "y"), b'{"name":"w","version":"ab12","yaml":"y"}'),
         (TimerLeft(4, 1500), b"[4,1500]"),
+        (
+            TakenWait("approve", 3, None, 1),
+            b'{"attempt":1,"execution":3,"item":null,"task":"approve"}',
+        ),
     ],
 )
 def test_typed_payloads_write_the_json_the_dicts_wrote(outcome: Any, written: bytes) -> None:
