@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-import msgspec
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -262,14 +261,10 @@ async def deliver_event(
     """Offer an event to the run (an Update): the waits that took it; `AnswerRefused` if
     none did."""
     async with translated_errors():
-        taken = await client.get_workflow_handle(run_id).execute_update(
-            UPDATE_EVENT, event, result_type=list, rpc_timeout=timeout
+        taken: list[TakenWait] = await client.get_workflow_handle(run_id).execute_update(
+            UPDATE_EVENT, event, result_type=list[TakenWait], rpc_timeout=timeout
         )
-    # A list of Structs is not a hint the converter reads: convert it here.
-    try:
-        return msgspec.convert(taken, list[TakenWait])
-    except msgspec.ValidationError as error:
-        raise TemporalRefused(f"unexpected event answer: {error}") from None
+    return taken
 
 
 async def query_progress(

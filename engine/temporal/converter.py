@@ -13,14 +13,15 @@ dataclasses back, both in C, 6-100x faster. Anything msgspec cannot encode, and 
 payload it cannot read as the dataclass asked for, goes to the default converter
 unchanged, so payloads of other clients or of earlier versions read back as ever.
 
-msgspec Structs (an action's outcome, a looked-up workflow: engine/temporal/types.py) are
-read here only, as the default converter knows nothing of them: a payload that is not
-one fails with msgspec's account of where and why.
+msgspec Structs (an action's outcome, a looked-up workflow: engine/temporal/types.py), and
+lists of them, are read here only, as the default converter knows nothing of them: a
+payload that is not one fails with msgspec's account of where and why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from functools import cache
 from typing import Any
 
@@ -43,6 +44,17 @@ def _decoder(shape: type) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(shape, strict=False)
 
 
+def _holds_structs(hint: Any) -> bool:
+    """A Struct, or a list of them: shapes only msgspec reads."""
+    if typing.get_origin(hint) is list:
+        (hint,) = typing.get_args(hint) or (None,)
+    return isinstance(hint, type) and issubclass(hint, msgspec.Struct)
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
+
+
 class FastJSONPayloadConverter(JSONPlainPayloadConverter):
     """`json/plain` by msgspec: all encoding, and decoding into dataclasses."""
 
@@ -54,11 +66,11 @@ class FastJSONPayloadConverter(JSONPlainPayloadConverter):
         return Payload(metadata={"encoding": _JSON_PLAIN}, data=data)
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
-        if isinstance(type_hint, type) and issubclass(type_hint, msgspec.Struct):
+        if type_hint is not None and _holds_structs(type_hint):
             try:
                 return _decoder(type_hint).decode(payload.data)
             except msgspec.DecodeError as error:
-                raise TypeError(f"the payload is not a {type_hint.__name__}: {error}") from None
+                raise TypeError(f"the payload is not a {_name(type_hint)}: {error}") from None
         if type_hint is not None and dataclasses.is_dataclass(type_hint):
             try:
                 return _decoder(type_hint).decode(payload.data)

@@ -326,6 +326,17 @@ class LimitStanding:
     holder: str = ""
 
 
+class LimitPromotion(msgspec.Struct):
+    """A waiter a release made a holder (what the release activities return): the run to
+    wake, and (`holder`) which of its waits: '' its own, else a task attempt's. Every
+    field is written, as the store's `Promotion` wrote them."""
+
+    run_id: str
+    name: str
+    key: str
+    holder: str = ""
+
+
 @dataclass
 class LimitHolder:
     """One holder within a run (a task attempt) that gives up its slots."""

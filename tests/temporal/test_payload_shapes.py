@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import typing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from engine.temporal.types import (
     LimitAcquire,
     LimitAnswer,
     LimitHolder,
+    LimitPromotion,
     LimitSignal,
     LimitStanding,
     SignalPayload,
@@ -63,8 +65,8 @@ ACTIVITIES: dict[str, tuple[Any, Any]] = {
     RECORD_TRACE: (TraceBatch, None),
     ACQUIRE_LIMIT: (LimitAcquire, LimitAnswer),
     LIMIT_STANDING: (LimitStanding, str),
-    RELEASE_LIMITS: (str, list),
-    RELEASE_HOLDER: (LimitHolder, list),
+    RELEASE_LIMITS: (str, list[LimitPromotion]),
+    RELEASE_HOLDER: (LimitHolder, list[LimitPromotion]),
 }
 SIGNALS = {
     SIGNAL_DELIVER: SignalPayload,
@@ -75,10 +77,10 @@ SIGNALS = {
 # update name -> (what the client sends, what the handler returns)
 UPDATES: dict[str, tuple[Any, Any]] = {
     UPDATE_ANSWER: (SignalPayload, TakenWait),
-    UPDATE_EVENT: (SignalPayload, list),
+    UPDATE_EVENT: (SignalPayload, list[TakenWait]),
 }
 # The typed payloads this table checks byte for byte: what they write is what was read.
-ROUND_TRIPS = (ActionOutcome, WorkflowFound, TakenWait)
+ROUND_TRIPS = (ActionOutcome, WorkflowFound, TakenWait, list[LimitPromotion], list[TakenWait])
 
 
 @dataclass
@@ -156,13 +158,18 @@ def _found(history: dict[str, Any]) -> list[Found]:
 
 def _check(found: Found) -> None:
     value = CONVERTER.from_payloads([found.payload], [found.shape] if found.shape else None)[0]
+    if found.shape in ROUND_TRIPS:
+        assert CONVERTER.to_payloads([value])[0].data == found.payload.data, found.where
+    if typing.get_origin(found.shape) is list:
+        (each,) = typing.get_args(found.shape)
+        assert isinstance(value, list), found.where
+        assert all(isinstance(v, each) for v in value), found.where
+        return
     if found.shape is None or found.shape in (str, list, dict):
         assert found.shape is None or isinstance(value, found.shape), found.where
         return
     assert isinstance(value, found.shape), f"{found.where}: {type(value).__name__}"
     written = json.loads(found.payload.data)
-    if found.shape in ROUND_TRIPS:
-        assert CONVERTER.to_payloads([value])[0].data == found.payload.data, found.where
     if isinstance(value, InterpreterInput):
         carried = carried_of(value)
         assert isinstance(carried, Carried)
@@ -191,6 +198,8 @@ def test_the_corpus_holds_every_typed_payload() -> None:
     found = [f for path in HISTORIES for f in _found(json.loads(path.read_text()))]
     shapes = {f.shape for f in found}
     assert shapes >= {ActionOutcome, WorkflowFound, TakenWait, InterpreterInput, InterpreterResult}
+    promoted = [f for f in found if f.shape == list[LimitPromotion] and f.payload.data != b"[]"]
+    assert promoted  # a release that woke a waiter
     records = [
         json.loads(f.payload.data)["carried"]
         for f in found
@@ -214,6 +223,7 @@ def test_the_corpus_holds_every_typed_payload() -> None:
             TakenWait("approve", 3, None, 1),
             b'{"attempt":1,"execution":3,"item":null,"task":"approve"}',
         ),
+        (LimitPromotion("r", "db", "k"), b'{"holder":"","key":"k","name":"db","run_id":"r"}'),
     ],
 )
 def test_typed_payloads_write_the_json_the_dicts_wrote(outcome: Any, written: bytes) -> None:
@@ -229,10 +239,12 @@ def test_typed_payloads_write_the_json_the_dicts_wrote(outcome: Any, written: by
         (ActionOutcome, b'{"result":1,"traced":true,"secrets":"s"}', "`$.secrets`"),
         (WorkflowFound, b'{"name":"w","version":1}', "missing required field `yaml`"),
         (WorkflowFound, b"[1]", "Expected `object`"),
+        (list[LimitPromotion], b'[{"run_id":"r","name":"db"}]', "`key` - at `$[0]`"),
+        (list[TakenWait], b'{"task":"t"}', "Expected `array`"),
     ],
 )
-def test_a_payload_that_is_not_its_type_says_where(shape: type, data: bytes, says: str) -> None:
+def test_a_payload_that_is_not_its_type_says_where(shape: Any, data: bytes, says: str) -> None:
     payload = Payload(metadata={"encoding": b"json/plain"}, data=data)
-    with pytest.raises(TypeError, match=f"not a {shape.__name__}") as refused:
+    with pytest.raises(TypeError, match="the payload is not a") as refused:
         CONVERTER.from_payloads([payload], [shape])
     assert says in str(refused.value)
