@@ -2,8 +2,9 @@
 the commands of the event being handled; scopes for expressions, numbers, timers.
 
 The coordinator's steps are plain functions of a `Machine` (engine/coordinator/paths.py,
-dispatching.py, completion.py, starting.py, finishing.py); `Coordinator`
-(engine/coordinator/machine.py) is the one that takes events.
+dispatching.py, completion.py, starting.py, finishing.py); `Machine` holds data only,
+no behaviour, and nothing subclasses it. `Coordinator` (engine/coordinator/machine.py)
+holds one and takes events.
 """
 
 from __future__ import annotations
@@ -27,7 +28,21 @@ ENGINE_ITEM_LIMIT = 500
 
 class Machine:
     """One run's coordinator parts: its program, its state, and `out`, the commands the
-    event being handled has caused so far."""
+    event being handled has caused so far. Data only: the steps are the functions below
+    and in the modules that take a `Machine`."""
+
+    __slots__ = (
+        "action_retry_defaults",
+        "graph",
+        "item_limit",
+        "limits",
+        "out",
+        "program",
+        "run_binding",
+        "secrets",
+        "spec",
+        "state",
+    )
 
     def __init__(
         self,

@@ -10,13 +10,16 @@ The steps are plain functions over the run's `Machine` (engine/coordinator/base.
 module per job: starting.py (the run and its ready tasks), dispatching.py (attempts,
 retries, with-items, slots), completion.py (transitions and arrivals), paths.py (where
 paths stop: failure, cancel, expression errors), finishing.py (the run's end). Where the
-run and each execution stand is a phase, moved only through the tables of lifecycle.py;
-`Coordinator` only gives `handle` below a class for its hosts to hold.
+run and each execution stand is a phase, moved only through the tables of lifecycle.py.
+`Coordinator` is no part of that chain: it holds one run's `Machine` for its hosts (the
+workflow, the simulator) and passes each event to `handle` below.
 """
 
 from __future__ import annotations
 
-from engine.coordinator.base import Machine
+from collections.abc import Mapping
+
+from engine.coordinator.base import ENGINE_ITEM_LIMIT, Machine
 from engine.coordinator.commands import Command, ErrorEntry, ExecutionStatus, TimerKind
 from engine.coordinator.dispatching import (
     on_result,
@@ -42,22 +45,61 @@ from engine.coordinator.finishing import maybe_finish
 from engine.coordinator.lifecycle import TERMINAL_RUN_PHASES, ExecutionEvent, RunPhase
 from engine.coordinator.paths import abort, guarded
 from engine.coordinator.starting import on_run_started, start_ready
+from engine.coordinator.state import CoordinatorState
+from engine.expressions import Limits
+from engine.expressions.budget import DEFAULT_LIMITS
+from engine.language.spec import RetrySpec, WorkflowSpec
 
 
-class Coordinator(Machine):
-    """Drives one run of a workflow version."""
+class Coordinator:
+    """Drives one run of a workflow version: what its hosts hold and feed events to."""
+
+    __slots__ = ("machine",)
+
+    def __init__(
+        self,
+        spec: WorkflowSpec,
+        state: CoordinatorState | None = None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        action_retry_defaults: dict[str, RetrySpec] | None = None,
+        item_limit: int = ENGINE_ITEM_LIMIT,
+        secrets: Mapping[str, str] | None = None,
+    ) -> None:
+        self.machine = Machine(
+            spec,
+            state,
+            limits=limits,
+            action_retry_defaults=action_retry_defaults,
+            item_limit=item_limit,
+            secrets=secrets,
+        )
+
+    @property
+    def spec(self) -> WorkflowSpec:
+        return self.machine.spec
+
+    @property
+    def state(self) -> CoordinatorState:
+        """The run's whole state (what a snapshot serialises)."""
+        return self.machine.state
+
+    @property
+    def secrets(self) -> Mapping[str, str]:
+        return self.machine.secrets
 
     @property
     def finished(self) -> bool:
-        return self.state.phase.is_terminal
+        return self.machine.state.phase.is_terminal
 
     @property
     def has_ready(self) -> bool:
-        return bool(self.state.ready) and not self.state.paused
+        state = self.machine.state
+        return bool(state.ready) and not state.paused
 
     def handle(self, event: Event) -> list[Command]:
         """Apply one event; the commands it causes, in order."""
-        return handle(self, event)
+        return handle(self.machine, event)
 
 
 def handle(m: Machine, event: Event) -> list[Command]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -34,10 +35,12 @@ from engine.temporal.types import (
     RECORD_TRACE,
     RESOLVE_SECRETS,
     RUN_ACTION,
+    ActionOutcome,
     ActionRequest,
     TaskArtifact,
     TaskProgress,
     TraceBatch,
+    WorkflowFound,
 )
 
 # Seconds between the wrapper's heartbeats. They tell the server the worker is alive (the
@@ -48,8 +51,8 @@ HEARTBEAT_EVERY = 5.0
 
 # Writes a trace batch somewhere (the PostgreSQL store in a deployment).
 TraceSink = Callable[[TraceBatch], Awaitable[None]]
-# Finds a registered workflow by name: {name, version, yaml}.
-WorkflowLookup = Callable[[str], Awaitable[dict[str, Any] | None]]
+# Finds a registered workflow by name.
+WorkflowLookup = Callable[[str], Awaitable[WorkflowFound | None]]
 
 
 TRACE_UNRECORDABLE = "trace_unrecordable"
@@ -99,10 +102,8 @@ class SegueActivities:
         self.task_logs = task_logs
 
     @activity.defn(name=RUN_ACTION)
-    async def run_action(self, request: ActionRequest) -> dict[str, Any]:
-        """Run one attempt of an action, writing the trace events it carries meanwhile:
-        `{"result": …, "traced": bool}`, and `"secrets"`: the values of the action's
-        declared secret fields, which the run masks from then on."""
+    async def run_action(self, request: ActionRequest) -> ActionOutcome:
+        """Run one attempt of an action, writing the trace events it carries meanwhile."""
         writing: asyncio.Future[None] | None = None
         if request.trace is not None and self.trace_sink is not None:
             writing = asyncio.ensure_future(self._write_trace(self.trace_sink, request.trace))
@@ -143,9 +144,7 @@ class SegueActivities:
             traced = await _finished(writing)
         if definition is not None:
             declared.extend(definition.secret_values(result, result=True))
-        if declared:
-            return {"result": result, "traced": traced, "secrets": declared}
-        return {"result": result, "traced": traced}
+        return ActionOutcome(result, traced, declared)
 
     async def _write_trace(self, sink: TraceSink, batch: TraceBatch) -> None:
         """Write a batch through the sink; its oldest event's age is the store's lag."""
@@ -241,7 +240,7 @@ class SegueActivities:
             ) from None
 
     @activity.defn(name=LOOKUP_WORKFLOW)
-    async def lookup_workflow(self, name: str) -> dict[str, Any]:
+    async def lookup_workflow(self, name: str) -> WorkflowFound:
         """The latest registered version of a workflow, for a child run."""
         found = await self.workflow_lookup(name) if self.workflow_lookup else None
         if found is None:
@@ -351,17 +350,11 @@ async def _keep_alive() -> None:
 def directory_lookup(directory: Path) -> WorkflowLookup:
     """Find workflows as `<name>.yaml` files in a directory (no database needed)."""
 
-    async def lookup(name: str) -> dict[str, Any] | None:
+    async def lookup(name: str) -> WorkflowFound | None:
         path = directory / f"{name}.yaml"
         if not path.is_file():
             return None
         text = path.read_text(encoding="utf-8")
-        import hashlib
-
-        return {
-            "name": name,
-            "version": hashlib.sha256(text.encode()).hexdigest()[:12],
-            "yaml": text,
-        }
+        return WorkflowFound(name, hashlib.sha256(text.encode()).hexdigest()[:12], text)
 
     return lookup

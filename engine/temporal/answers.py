@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.refusals import RefusalKey
     from engine.temporal.run_state import RunState
-    from engine.temporal.types import UPDATE_ANSWER, UPDATE_EVENT, SignalPayload
+    from engine.temporal.types import UPDATE_ANSWER, UPDATE_EVENT, SignalPayload, TakenWait
     from engine.temporal.waits import Wait, WaitRegistry
 
 ANSWERED = "answered"
@@ -53,7 +53,7 @@ class AnswerHandlers:
     _run: RunState
 
     @workflow.update(name=UPDATE_ANSWER)
-    def answer(self, answer: SignalPayload) -> dict[str, Any]:
+    def answer(self, answer: SignalPayload) -> TakenWait:
         """Answer one wait, or refuse (in the trace too)."""
         return take_answer(self._run.waits, answer)
 
@@ -66,7 +66,7 @@ class AnswerHandlers:
             check_repeated_refusal(self._run.waits, answer)
 
     @workflow.update(name=UPDATE_EVENT)
-    def event(self, event: SignalPayload) -> list[dict[str, Any]]:
+    def event(self, event: SignalPayload) -> list[TakenWait]:
         """A correlated event for the waits that declared its name and key."""
         return take_event(self._run.waits, event)
 
@@ -103,7 +103,7 @@ def _refusal_key(answer: SignalPayload, refusal: Refusal) -> RefusalKey:
     return (answer.task, answer.execution, answer.item, refusal.code)
 
 
-def take_answer(waits: WaitRegistry, answer: SignalPayload) -> dict[str, Any]:
+def take_answer(waits: WaitRegistry, answer: SignalPayload) -> TakenWait:
     """The handler of an answer: take the wait it is for, or trace and raise the refusal."""
     found = choose_wait(waits, answer)
     if isinstance(found, Refusal):
@@ -184,7 +184,7 @@ def check_event(waits: WaitRegistry, event: SignalPayload) -> None:
         raise Refusal("NO_WAIT", f"no open wait for {event.event!r} with this key").error()
 
 
-def take_event(waits: WaitRegistry, event: SignalPayload) -> list[dict[str, Any]]:
+def take_event(waits: WaitRegistry, event: SignalPayload) -> list[TakenWait]:
     """The handler of an event: every open wait that declared its name and key takes it."""
     targets = _event_targets(waits, event)
     if not targets:  # the validator saw one; a wait cannot end in between, but be sure
@@ -204,13 +204,8 @@ def _event_targets(waits: WaitRegistry, event: SignalPayload) -> list[Wait]:
     ]
 
 
-def _taken(wait: Wait) -> dict[str, Any]:
-    return {
-        "task": wait.task,
-        "execution": wait.execution,
-        "item": wait.item,
-        "attempt": wait.command.attempt,
-    }
+def _taken(wait: Wait) -> TakenWait:
+    return TakenWait(wait.task, wait.execution, wait.item, wait.command.attempt)
 
 
 def _waiting_tasks(waits: WaitRegistry) -> list[str]:

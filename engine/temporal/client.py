@@ -35,6 +35,7 @@ from engine.temporal.types import (
     UPDATE_EVENT,
     InterpreterInput,
     SignalPayload,
+    TakenWait,
 )
 
 _UNREACHABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
@@ -245,25 +246,25 @@ async def deliver(
 
 async def answer_wait(
     client: Client, run_id: str, answer: SignalPayload, *, timeout: timedelta | None = None
-) -> dict[str, Any]:
+) -> TakenWait:
     """Answer a wait of the run (an Update): which wait took it; `AnswerRefused` if none."""
     async with translated_errors():
-        taken = await client.get_workflow_handle(run_id).execute_update(
-            UPDATE_ANSWER, answer, result_type=dict, rpc_timeout=timeout
+        taken: TakenWait = await client.get_workflow_handle(run_id).execute_update(
+            UPDATE_ANSWER, answer, result_type=TakenWait, rpc_timeout=timeout
         )
-    return dict(taken)
+    return taken
 
 
 async def deliver_event(
     client: Client, run_id: str, event: SignalPayload, *, timeout: timedelta | None = None
-) -> list[dict[str, Any]]:
+) -> list[TakenWait]:
     """Offer an event to the run (an Update): the waits that took it; `AnswerRefused` if
     none did."""
     async with translated_errors():
-        taken = await client.get_workflow_handle(run_id).execute_update(
-            UPDATE_EVENT, event, result_type=list, rpc_timeout=timeout
+        taken: list[TakenWait] = await client.get_workflow_handle(run_id).execute_update(
+            UPDATE_EVENT, event, result_type=list[TakenWait], rpc_timeout=timeout
         )
-    return list(taken)
+    return taken
 
 
 async def query_progress(

@@ -15,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
 
     from engine.coordinator import (
         Coordinator,
-        DispatchAction,
         FinishRun,
         ResumeRequested,
         RunInfo,
@@ -27,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.snapshot import state_from_builtins, state_to_builtins
     from engine.diagnostics import WorkflowInvalid
     from engine.language.spec import WorkflowSpec
+    from engine.temporal.carried import Carried, carried_of, carried_record
     from engine.temporal.compiled import (
         compiled_spec,
         local_actions,
@@ -38,40 +38,13 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.run_state import RunState
     from engine.temporal.tracing import TraceLog
-    from engine.temporal.types import REAL_RERUN_KEY, InterpreterInput, InterpreterResult
+    from engine.temporal.types import (
+        REAL_RERUN_KEY,
+        InterpreterInput,
+        InterpreterResult,
+        TimerLeft,
+    )
     from engine.temporal.versioning import behaviour_of_this_run
-
-
-class Carried(msgspec.Struct, omit_defaults=True):
-    """What a run continued as new carries beside its coordinator snapshot
-    (`InterpreterInput.carried`, as plain JSON: records of older releases read too)."""
-
-    trace: tuple[int, int, int] = (1, 0, 0)  # next trace sequence, started, finished
-    drain_paused: bool = False  # paused only to continue as new: resume at once
-    waits: list[tuple[dict[str, Any], int | None]] = []  # open waits: dispatch, ms left
-    # (`mocks`, `sequence` and `virtual_ms` were here for simulations, which now run as
-    # any run does: engine/temporal/simulation.py. A record that has them still reads.)
-    # Behaviour 3: the run's named secrets and what its trace masks (run_secrets.py).
-    secrets: dict[str, Any] | None = None
-    # Behaviour 3, a child run's first execution: the values its parent masks that it was
-    # given (run_secrets.py `passed_into`); it masks them too.
-    masked: list[str] = []
-    # Behaviour 3: the run may hold or wait for a concurrency limit: it releases at its
-    # end (engine/temporal/limits.py).
-    limits_asked: bool = False
-
-
-def carried_of(params: InterpreterInput) -> Carried:
-    """The continuation record of a start input (empty for a new run)."""
-    try:
-        return msgspec.convert(params.carried, Carried)
-    except msgspec.ValidationError as error:
-        # Fail the run at once rather than retrying its workflow task for ever.
-        raise ApplicationError(
-            f"the continuation record is malformed: {error}",
-            type="ContinuationInvalid",
-            non_retryable=True,
-        ) from None
 
 
 async def begin(run: RunState, params: InterpreterInput) -> None:
@@ -95,7 +68,7 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
     defaults = retry_specs(run.retry_numbers)
     if params.snapshot is None:
         behaviour = behaviour_of_this_run()
-        refused = await run.secrets.begin(spec, params, behaviour)
+        refused = await run.secrets.begin(spec, params, carried, behaviour)
         run.coordinator_or_none = Coordinator(
             spec, action_retry_defaults=defaults, secrets=run.secrets.named
         )
@@ -108,7 +81,7 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
         else:
             feed(run, RunStarted(run.now_ms(), info, params.input, rerun, behaviour))
     else:
-        run.secrets.resume(params)
+        run.secrets.resume(carried)
         state = state_from_builtins(params.snapshot)
         run.coordinator_or_none = Coordinator(
             spec, state, action_retry_defaults=defaults, secrets=run.secrets.named
@@ -149,12 +122,13 @@ def _rerun_point(params: InterpreterInput) -> RerunPoint | None:
 
 def _restore_carried(run: RunState, params: InterpreterInput, carried: Carried) -> None:
     run.limits.asked = carried.limits_asked
-    for raw, remaining in carried.waits:
-        command = msgspec.convert(raw, DispatchAction)
+    for command, remaining in carried.waits:
         run.waits.begin(command, remaining_ms=remaining, announce=False)
-    for timer, remaining in params.timers:
-        run.timer_due[timer] = run.now_ms() + remaining
-        run.timers[timer] = asyncio.create_task(fire_after(run, timer, remaining / 1000))
+    for left in params.timers:
+        run.timer_due[left.timer] = run.now_ms() + left.remaining_ms
+        run.timers[left.timer] = asyncio.create_task(
+            fire_after(run, left.timer, left.remaining_ms / 1000)
+        )
 
 
 def continuation(run: RunState) -> InterpreterInput:
@@ -182,8 +156,10 @@ def continuation(run: RunState) -> InterpreterInput:
         local_actions=run.local_actions,
         snapshot=state_to_builtins(run.coordinator.state),
         trace_seq=run.trace.next_seq,
-        timers=[[timer, max(0, due - now)] for timer, due in sorted(run.timer_due.items())],
-        carried=msgspec.to_builtins(carried),
+        timers=[
+            TimerLeft(timer, max(0, due - now)) for timer, due in sorted(run.timer_due.items())
+        ],
+        carried=carried_record(carried),
         continued=params.continued + 1,
         schedule_id=params.schedule_id,
     )

@@ -12,11 +12,16 @@ stays UTF-8 rather than `\\u` escapes, which every JSON reader takes) and reads
 dataclasses back, both in C, 6-100x faster. Anything msgspec cannot encode, and any
 payload it cannot read as the dataclass asked for, goes to the default converter
 unchanged, so payloads of other clients or of earlier versions read back as ever.
+
+msgspec Structs (an action's outcome, a looked-up workflow: engine/temporal/types.py), and
+lists of them, are read here only, as the default converter knows nothing of them: a
+payload that is not one fails with msgspec's account of where and why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from functools import cache
 from typing import Any
 
@@ -34,9 +39,20 @@ _JSON_PLAIN = b"json/plain"
 
 
 @cache
-def _decoder(dataclass: type) -> msgspec.json.Decoder[Any]:
+def _decoder(shape: type) -> msgspec.json.Decoder[Any]:
     # Not strict: a whole number reads into a float field, as with `value_to_type`.
-    return msgspec.json.Decoder(dataclass, strict=False)
+    return msgspec.json.Decoder(shape, strict=False)
+
+
+def _holds_structs(hint: Any) -> bool:
+    """A Struct, or a list of them: shapes only msgspec reads."""
+    if typing.get_origin(hint) is list:
+        (hint,) = typing.get_args(hint) or (None,)
+    return isinstance(hint, type) and issubclass(hint, msgspec.Struct)
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
 
 
 class FastJSONPayloadConverter(JSONPlainPayloadConverter):
@@ -50,6 +66,11 @@ class FastJSONPayloadConverter(JSONPlainPayloadConverter):
         return Payload(metadata={"encoding": _JSON_PLAIN}, data=data)
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        if type_hint is not None and _holds_structs(type_hint):
+            try:
+                return _decoder(type_hint).decode(payload.data)
+            except msgspec.DecodeError as error:
+                raise TypeError(f"the payload is not a {_name(type_hint)}: {error}") from None
         if type_hint is not None and dataclasses.is_dataclass(type_hint):
             try:
                 return _decoder(type_hint).decode(payload.data)

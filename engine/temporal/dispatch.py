@@ -27,9 +27,9 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import DispatchAction, ErrorInfo, StartChildRun
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.error_types import ErrorType
+    from engine.temporal.carried import Carried, carried_record
     from engine.temporal.children import child_error, child_options
     from engine.temporal.placement import placement_of, run_inline, unmovable
-    from engine.temporal.run_secrets import INHERITED_KEY
     from engine.temporal.run_state import RunState
     from engine.temporal.task_limits import admit_then, limits_of
     from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
@@ -37,9 +37,11 @@ with workflow.unsafe.imports_passed_through():
         INTERPRETER_WORKFLOW,
         LOOKUP_WORKFLOW,
         RUN_ACTION,
+        ActionOutcome,
         ActionRequest,
         InterpreterInput,
         TraceBatch,
+        WorkflowFound,
     )
     from engine.temporal.wait_hints import wait_hint
 
@@ -154,6 +156,7 @@ async def activity(run: RunState, command: DispatchAction, *, local: bool = Fals
                 started = workflow.start_local_activity(
                     RUN_ACTION,
                     request,
+                    result_type=ActionOutcome,
                     start_to_close_timeout=timedelta(seconds=timeout + 30),
                     retry_policy=INFRASTRUCTURE_RETRY,
                     summary=f"{ref.task}#{ref.iteration}",
@@ -162,6 +165,7 @@ async def activity(run: RunState, command: DispatchAction, *, local: bool = Fals
                 started = workflow.start_activity(
                     RUN_ACTION,
                     request,
+                    result_type=ActionOutcome,
                     start_to_close_timeout=timedelta(seconds=timeout + 30),
                     heartbeat_timeout=HEARTBEAT_TIMEOUT
                     if timeout > HEARTBEAT_ABOVE_SECONDS
@@ -177,10 +181,10 @@ async def activity(run: RunState, command: DispatchAction, *, local: bool = Fals
     except asyncio.CancelledError:
         run.trace.restore(carried)
         raise
-    if not outcome.get("traced"):
+    if not outcome.traced:
         run.trace.restore(carried)
-    run.secrets.learn(outcome.get("secrets"))
-    run.succeeded(command, outcome.get("result"))
+    run.secrets.learn(outcome.secrets)
+    run.succeeded(command, outcome.result)
 
 
 def _carried_trace(run: RunState) -> TraceBatch | None:
@@ -197,8 +201,7 @@ def _inherited(run: RunState, child_input: Any) -> dict[str, Any]:
     every child's was before Behaviour.OBSERVED)."""
     if run.behaviour < Behaviour.OBSERVED:
         return {}
-    passed = run.secrets.passed_into(child_input)
-    return {INHERITED_KEY: passed} if passed else {}
+    return carried_record(Carried(masked=run.secrets.passed_into(child_input)))
 
 
 async def child(run: RunState, command: StartChildRun) -> None:
@@ -210,14 +213,15 @@ async def child(run: RunState, command: StartChildRun) -> None:
         found = await workflow.execute_local_activity(
             LOOKUP_WORKFLOW,
             command.workflow,
+            result_type=WorkflowFound,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=TRACE_RETRY,
         )
         child_input = InterpreterInput(
             run_id=child_id,
-            workflow=found["name"],
-            version=str(found["version"]),
-            yaml=found["yaml"],
+            workflow=found.name,
+            version=str(found.version),
+            yaml=found.yaml,
             input=command.input if isinstance(command.input, dict) else {},
             task_queue=params.task_queue,
             trace=params.trace,

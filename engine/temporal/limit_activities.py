@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -18,6 +17,7 @@ from engine.store._db import StorePool
 from engine.store.limits import (
     LimitRequest,
     LimitStrategy,
+    Promotion,
     acquire,
     release,
     release_holder,
@@ -31,6 +31,7 @@ from engine.temporal.types import (
     LimitAcquire,
     LimitAnswer,
     LimitHolder,
+    LimitPromotion,
     LimitStanding,
 )
 
@@ -69,10 +70,9 @@ class LimitActivities:
         return LimitAnswer(str(got.outcome), got.position, got.evict, got.superseded)
 
     @activity.defn(name=RELEASE_LIMITS)
-    async def release_limits(self, run_id: str) -> list[dict[str, Any]]:
+    async def release_limits(self, run_id: str) -> list[LimitPromotion]:
         """Give up what the run holds or waits for; the waiters promoted, to wake."""
-        promoted = await release(self._store(), run_id)
-        return [msgspec.to_builtins(promotion) for promotion in promoted]
+        return _promotions(await release(self._store(), run_id))
 
     @activity.defn(name=LIMIT_STANDING)
     async def limit_standing(self, asked: LimitStanding) -> str:
@@ -81,10 +81,9 @@ class LimitActivities:
         return str(found)
 
     @activity.defn(name=RELEASE_HOLDER)
-    async def release_limit_holder(self, holder: LimitHolder) -> list[dict[str, Any]]:
+    async def release_limit_holder(self, holder: LimitHolder) -> list[LimitPromotion]:
         """Give up what one holder of the run (a task attempt) holds or waits for."""
-        promoted = await release_holder(self._store(), holder.run_id, holder.holder)
-        return [msgspec.to_builtins(promotion) for promotion in promoted]
+        return _promotions(await release_holder(self._store(), holder.run_id, holder.holder))
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -93,3 +92,7 @@ class LimitActivities:
             self.limit_standing,
             self.release_limit_holder,
         ]
+
+
+def _promotions(promoted: list[Promotion]) -> list[LimitPromotion]:
+    return [LimitPromotion(p.run_id, p.name, p.key, p.holder) for p in promoted]

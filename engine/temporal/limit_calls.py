@@ -15,7 +15,13 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from engine.language.spec import LimitSpec
     from engine.temporal.run_state import RunState
-    from engine.temporal.types import LIMIT_STANDING, SIGNAL_LIMIT, LimitSignal, LimitStanding
+    from engine.temporal.types import (
+        LIMIT_STANDING,
+        SIGNAL_LIMIT,
+        LimitPromotion,
+        LimitSignal,
+        LimitStanding,
+    )
 
 # The limiter is one short transaction: retry a store that is briefly away for as long as
 # it takes (a run that gave up here would run unlimited or strand its slot).
@@ -59,17 +65,16 @@ async def believed(run: RunState, limit: LimitSpec, key: str, holder: str = "") 
     return False
 
 
-async def wake(run: RunState, promoted: list[dict[str, str]]) -> None:
+async def wake(run: RunState, promoted: list[LimitPromotion]) -> None:
     """Signal each waiter (a run, or a task attempt in one) that a release promoted. A
     task attempt of this very run is told directly: a run cannot signal itself."""
     own = workflow.info().workflow_id
     for promotion in promoted:
-        signal = LimitSignal(promotion["name"], promotion["key"])
-        signal.holder = promotion.get("holder", "")
-        if promotion["run_id"] == own:
+        signal = LimitSignal(promotion.name, promotion.key, holder=promotion.holder)
+        if promotion.run_id == own:
             run.limits.deliver(signal)
         else:
-            await signal_run(promotion["run_id"], signal)
+            await signal_run(promotion.run_id, signal)
 
 
 async def signal_run(run_id: str, signal: LimitSignal) -> None:

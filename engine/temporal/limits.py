@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RELEASE_LIMITS,
         LimitAcquire,
         LimitAnswer,
+        LimitPromotion,
         LimitSignal,
     )
 
@@ -154,7 +155,7 @@ async def release_limits(run: RunState) -> None:
     promoted = await workflow.execute_activity(
         RELEASE_LIMITS,
         workflow.info().workflow_id,
-        result_type=list[dict[str, str]],
+        result_type=list[LimitPromotion],
         start_to_close_timeout=LIMITER_TIMEOUT,
         retry_policy=LIMITER_RETRY,
     )

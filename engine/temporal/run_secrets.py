@@ -19,16 +19,23 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import msgspec
+
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.commands import ErrorEntry
     from engine.language.spec import WorkflowSpec
     from engine.masking import MASK, Masker, mask_fields, redact_urls, secret_values, spellings
     from engine.secret_source import SECRET_UNKNOWN
-    from engine.temporal.types import RESOLVE_SECRETS, InterpreterInput, TraceRecord
+    from engine.temporal.carried import Carried, CarriedSecrets
+    from engine.temporal.types import (
+        RESOLVE_SECRETS,
+        InterpreterInput,
+        Projection,
+        RunFailure,
+        TraceRecord,
+    )
 
 RESOLVE_TIMEOUT = timedelta(seconds=30)
-# The key of a child run's `carried` start record that lists its parent's masks.
-INHERITED_KEY = "masked"
 RESOLVE_RETRY = RetryPolicy(maximum_attempts=3)  # a missing secret fails for good anyway
 
 
@@ -41,7 +48,11 @@ class RunSecrets:
         self.masker = Masker()
 
     async def begin(
-        self, spec: WorkflowSpec, params: InterpreterInput, behaviour: Behaviour
+        self,
+        spec: WorkflowSpec,
+        params: InterpreterInput,
+        carried: Carried,
+        behaviour: Behaviour,
     ) -> ErrorEntry | None:
         """At a run's start: resolve its named secrets and learn its secret inputs; the
         error that fails the run when a named secret cannot be had."""
@@ -69,7 +80,7 @@ class RunSecrets:
                 *(text for name in self.inputs for text in secret_values(given.get(name))),
                 # A child run: what its parent masks and passed into its input, whether
                 # or not this workflow declares those inputs secret.
-                *_strings(params.carried.get(INHERITED_KEY)),
+                *carried.masked,
             ]
         )
         return None
@@ -86,22 +97,17 @@ class RunSecrets:
             return list(self.masker.values)  # cannot look inside: pass them all
         return [v for v in self.masker.values if any(f in text for f in spellings(v))]
 
-    def resume(self, params: InterpreterInput) -> None:
+    def resume(self, carried: Carried) -> None:
         """After continue-as-new: what the previous execution knew."""
-        carried = params.carried.get("secrets")
-        if isinstance(carried, dict):
-            self.named = dict(carried.get("named", {}))
-            self.inputs = tuple(carried.get("inputs", ()))
-            self.masker = Masker(carried.get("masked", ()))
+        if carried.secrets is not None:
+            self.named = dict(carried.secrets.named)
+            self.inputs = tuple(carried.secrets.inputs)
+            self.masker = Masker(carried.secrets.masked)
 
-    def carried(self) -> dict[str, Any] | None:
+    def carried(self) -> CarriedSecrets | None:
         if not (self.named or self.inputs or self.masker):
             return None
-        return {
-            "named": self.named,
-            "inputs": list(self.inputs),
-            "masked": list(self.masker.values),
-        }
+        return CarriedSecrets(self.named, list(self.inputs), list(self.masker.values))
 
     def learn(self, values: Any) -> None:
         """Mask these values too from now on (an action's secret fields)."""
@@ -153,27 +159,36 @@ class RunSecrets:
             }
         return masked
 
-    def projection(self, projection: dict[str, Any]) -> dict[str, Any]:
-        """The run projection (status, output, errors) as it may be stored and shown."""
+    def projection(self, projection: Projection) -> Projection:
+        """The run projection (status, output, errors) as it may be stored and shown:
+        secrets masked in every value, URLs' userinfo and query values in messages."""
         # The rerun point is stored masked like the rest (PostgreSQL is not sealed by the
         # codec); a rerun from the failed tasks needs the real context, which the run's
         # failure carries in Temporal's (sealed) history (continuation.real_rerun_point,
         # read back by engine/temporal/run_record.py). Without secrets nothing changes.
-        rerun_point = projection.pop("rerun_point", None)
-        masked: dict[str, Any] = self.masker.value(projection)
-        if rerun_point is not None:
-            masked["rerun_point"] = self._rerun_point(rerun_point)
-        failure = masked.get("failure")
-        if isinstance(failure, dict) and isinstance(failure.get("reason"), str):
-            failure["reason"] = redact_urls(failure["reason"])
-        for error in masked.get("errors") or ():
-            if isinstance(error, dict) and isinstance(error.get("message"), str):
-                error["message"] = redact_urls(error["message"])
-        return masked
+        masker = self.masker
+        failure = projection.failure
+        if failure is not None:
+            failure = RunFailure(masker.message(failure.reason), masker.value(failure.details))
+        errors = projection.errors
+        if errors is not None:
+            errors = [_error_shown(masker, error) for error in errors]
+        rerun_point = projection.rerun_point
+        return msgspec.structs.replace(
+            projection,
+            output=masker.value(projection.output),
+            errors=errors,
+            failure=failure,
+            rerun_point=None if rerun_point is None else self._rerun_point(rerun_point),
+        )
 
 
-def _strings(values: Any) -> list[str]:
-    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+def _error_shown(masker: Masker, error: dict[str, Any]) -> dict[str, Any]:
+    """An error entry of the run row: masked, its message redacted too."""
+    shown: dict[str, Any] = masker.value(error)
+    if isinstance(shown.get("message"), str):
+        shown = {**shown, "message": redact_urls(shown["message"])}
+    return shown
 
 
 def _message(masker: Masker, text: Any) -> Any:

@@ -58,6 +58,7 @@ from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     RECORD_TRACE,
     RUN_ACTION,
+    ActionOutcome,
     ActionRequest,
     InterpreterInput,
     InterpreterResult,
@@ -97,7 +98,7 @@ class SimulatedActivities(SegueActivities):
         self.runs: dict[str, ServedRun] = {}
 
     @activity.defn(name=RUN_ACTION)
-    async def run_action(self, request: ActionRequest) -> dict[str, Any]:
+    async def run_action(self, request: ActionRequest) -> ActionOutcome:
         """The mocked outcome of one attempt: a result, a failure, or (`running`) none,
         given once the attempts `segue simulate` completes before it have completed."""
         run = self.runs[request.run_id]
@@ -123,7 +124,7 @@ class SimulatedActivities(SegueActivities):
             raise ApplicationError(
                 error.message, error.details, type=error.type, non_retryable=True
             )
-        return {"result": outcome.result, "traced": request.trace is not None}
+        return ActionOutcome(outcome.result, request.trace is not None)
 
     @activity.defn(name=RECORD_TRACE)
     async def record_trace(self, batch: TraceBatch) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 import psycopg
 
@@ -31,7 +29,7 @@ from engine.store import (
 )
 from engine.temporal.activities import TraceSink, TraceUnrecordable, WorkflowLookup
 from engine.temporal.storable import storable
-from engine.temporal.types import TraceBatch, TraceRecord
+from engine.temporal.types import TraceBatch, TraceRecord, WorkflowFound
 
 
 def _event(record: TraceRecord) -> TraceEvent:
@@ -65,7 +63,9 @@ def trace_sink(pool: StorePool) -> TraceSink:
     async def _write(batch: TraceBatch) -> None:
         events = [_event(record) for record in batch.events]
         projection = (
-            msgspec.convert(storable(batch.projection), RunProjection) if batch.projection else None
+            msgspec.convert(storable(msgspec.to_builtins(batch.projection)), RunProjection)
+            if batch.projection
+            else None
         )
         try:
             await append_trace(pool, batch.run_id, events, projection)
@@ -124,11 +124,11 @@ class StoreTaskLogs:
 def workflow_lookup(pool: StorePool) -> WorkflowLookup:
     """The latest registered version of a workflow."""
 
-    async def lookup(name: str) -> dict[str, Any] | None:
+    async def lookup(name: str) -> WorkflowFound | None:
         found = await get_workflow_version(pool, name)
         if found is None:
             return None
-        return {"name": found.name, "version": found.version, "yaml": found.yaml}
+        return WorkflowFound(found.name, found.version, found.yaml)
 
     return lookup
 

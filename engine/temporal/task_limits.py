@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         LimitAcquire,
         LimitAnswer,
         LimitHolder,
+        LimitPromotion,
     )
 
 MAX_TASK_IN_HOLDER = 100  # characters of the task name in a holder (the store allows 200)
@@ -204,7 +205,7 @@ async def _release(run: RunState, found: TaskAttempt) -> None:
         promoted = await workflow.execute_activity(
             RELEASE_HOLDER,
             LimitHolder(workflow.info().workflow_id, found.holder),
-            result_type=list[dict[str, str]],
+            result_type=list[LimitPromotion],
             start_to_close_timeout=LIMITER_TIMEOUT,
             retry_policy=LIMITER_RETRY,
         )

@@ -20,7 +20,14 @@ with workflow.unsafe.imports_passed_through():
     from engine.statuses import FROM_COORDINATOR, ApiStatus, finished_status, live_status
     from engine.temporal.activities import TRACE_UNRECORDABLE
     from engine.temporal.run_state import RunState
-    from engine.temporal.types import RECORD_TRACE, TraceBatch, TraceRecord, WaitChange
+    from engine.temporal.types import (
+        RECORD_TRACE,
+        Projection,
+        RunFailure,
+        TraceBatch,
+        TraceRecord,
+        WaitChange,
+    )
 
 TRACE_BATCH = 500
 TRACE_RETRY = RetryPolicy(
@@ -93,36 +100,43 @@ def fail_if_untraceable(run: RunState) -> None:
         raise ApplicationError(run.trace_failure, type=TRACE_UNRECORDABLE, non_retryable=True)
 
 
-def projection(run: RunState) -> dict[str, Any]:
+def projection(run: RunState) -> Projection:
     """The run row as the API shows it: status, progress, output, errors."""
     finish = run.finish
-    result: dict[str, Any] = {
-        "progress_completed": run.trace.finished,
-        "progress_total": run.trace.started,
-        "history_length": workflow.info().get_current_history_length(),
-    }
-    if finish is not None:
-        result.update(
-            status=api_status(finish),
-            output=finish.output,
-            errors=[e.to_json() for e in finish.errors],
-            errors_dropped=finish.errors_dropped,
-            completed_at_ms=run.now_ms(),
-        )
-        if finish.rerun is not None:
-            result["rerun_point"] = msgspec.to_builtins(finish.rerun)
-        if finish.errors and api_status(finish) is not ApiStatus.COMPLETED:
-            first = finish.errors[0]
-            result["failure"] = {"reason": first.message, "details": {"type": first.type}}
-    else:
-        result["status"] = live_status(run.paused, run.limits.queued)
+    completed, total = run.trace.finished, run.trace.started
+    history_length = workflow.info().get_current_history_length()
+    if finish is None:
+        status = live_status(run.paused, run.limits.queued)
         state = run.coordinator_or_none.state if run.coordinator_or_none is not None else None
-        if state is not None and state.errors:
-            # A run that is failing while another branch still waits shows why now,
-            # not only once it ends.
-            result["errors"] = [e.to_json() for e in state.errors]
-            result["errors_dropped"] = state.errors_dropped
-    return result
+        if state is None or not state.errors:
+            return Projection(status, completed, total, history_length)
+        # A run that is failing while another branch still waits shows why now, not
+        # only once it ends.
+        return Projection(
+            status,
+            completed,
+            total,
+            history_length,
+            errors=[e.to_json() for e in state.errors],
+            errors_dropped=state.errors_dropped,
+        )
+    status = api_status(finish)
+    failure = None
+    if finish.errors and status is not ApiStatus.COMPLETED:
+        first = finish.errors[0]
+        failure = RunFailure(first.message, {"type": first.type})
+    return Projection(
+        status,
+        completed,
+        total,
+        history_length,
+        output=finish.output,
+        errors=[e.to_json() for e in finish.errors],
+        errors_dropped=finish.errors_dropped,
+        completed_at_ms=run.now_ms(),
+        failure=failure,
+        rerun_point=msgspec.to_builtins(finish.rerun) if finish.rerun is not None else None,
+    )
 
 
 def progress_of(run: RunState) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """The payloads that cross Temporal: workflow input and result, activity inputs.
 
 Plain dataclasses of JSON values, so Temporal's default converter carries them and
-replays read them back exactly. Fields only simulations once set (`mocks` in the input
-and the request, `sequence` in the result) are gone: `segue simulate --temporal` serves
-its mocks from an activity of its own (engine/temporal/simulation.py). Payloads written
-before still read, as a reader ignores fields it does not know.
+replays read them back exactly; the newer ones are msgspec Structs, which Segue's
+converter (engine/temporal/converter.py) reads and writes, shaped to write the very JSON
+the dicts they replace wrote (the same keys, the same ones left out). Fields only
+simulations once set (`mocks` in the input and the request, `sequence` in the result) are
+gone: `segue simulate --temporal` serves its mocks from an activity of its own
+(engine/temporal/simulation.py). Payloads written before still read, as a reader ignores
+fields it does not know.
 """
 
 from __future__ import annotations
@@ -65,14 +68,47 @@ class InterpreterInput:
     # kept for the run's life like the retry layers. None: the worker's catalog decides.
     local_actions: list[str] | None = None
     # Carried over continue-as-new:
+    # The coordinator's own snapshot (engine/coordinator/snapshot.py): a format it
+    # versions and checks itself, opaque to the binding.
     snapshot: dict[str, Any] | None = None
     trace_seq: int = 0
-    timers: list[list[Any]] = field(default_factory=list)  # [timer id, due ms]
-    carried: dict[str, Any] = field(default_factory=dict)  # waits, progress counters
+    timers: list[TimerLeft] = field(default_factory=list)
+    # The continuation record (engine/temporal/continuation.py `Carried`). Plain JSON on
+    # the wire, read and written only there (`carried_of`, `carried_record`): a
+    # malformed record then fails the run at once, with the path of what is wrong,
+    # rather than failing the workflow task's decoding again and again.
+    carried: dict[str, Any] = field(default_factory=dict)
     continued: int = 0  # how many times this run continued as new
     # The Temporal Schedule that started the run (engine/temporal/schedules.py); such a
     # run has an empty `run_id` and takes its workflow id as its run id.
     schedule_id: str | None = None
+
+
+class TimerLeft(msgspec.Struct, array_like=True):
+    """A durable timer a run continued as new still has: `[timer id, ms left]`, the
+    positional row records of older releases hold."""
+
+    timer: int
+    remaining_ms: int
+
+
+class ActionOutcome(msgspec.Struct, omit_defaults=True):
+    """What `run_action` returns for an attempt that succeeded (a failure leaves as an
+    `ApplicationError`): `{"result": …, "traced": …}`, and `secrets` only when the
+    action declared some, as the dict it replaces."""
+
+    result: Any
+    traced: bool  # whether the trace events the request carried were written
+    # The values of the action's declared secret fields: the run masks them from now on.
+    secrets: list[str] = []
+
+
+class WorkflowFound(msgspec.Struct):
+    """What `lookup_workflow` returns: the latest registered version of a workflow."""
+
+    name: str
+    version: int | str  # the store's number, or a workflows directory's content hash
+    yaml: str
 
 
 class SequenceRow(msgspec.Struct, array_like=True):
@@ -151,12 +187,39 @@ class WaitChange:
     item: int | None = None  # the with-items index of an item's wait
 
 
+class RunFailure(msgspec.Struct):
+    """Why a run that did not complete ended: its first error (the run row's `failure`)."""
+
+    reason: str
+    details: dict[str, str]  # {"type": the error's type}
+
+
+class Projection(msgspec.Struct, omit_defaults=True):
+    """The run row as the API shows it, sent with each trace batch (the store's
+    `RunProjection` reads it). A field left out leaves the row's as it is: a live run
+    sends its progress and status; a finished one its output, errors and end too."""
+
+    status: str  # the API's word (engine/statuses.py)
+    progress_completed: int
+    progress_total: int
+    history_length: int
+    output: Any = None
+    # The run's error entries as the API shows them (ErrorEntry.to_json).
+    errors: list[dict[str, Any]] | None = None
+    errors_dropped: int | None = None
+    completed_at_ms: int | None = None
+    failure: RunFailure | None = None
+    # A failed run's RerunPoint (engine/coordinator/rerun.py) as JSON, its contexts masked
+    # like the rest of the row (run_secrets.py).
+    rerun_point: dict[str, Any] | None = None
+
+
 @dataclass
 class TraceBatch:
     run_id: str
     workflow: str
     events: list[TraceRecord]
-    projection: dict[str, Any] | None = None
+    projection: Projection | None = None
     waits: list[WaitChange] = field(default_factory=list)
     # For a run row the API did not create (child runs):
     version: int = 0
@@ -178,6 +241,16 @@ class SignalPayload:
     # names one answers only that item's wait.
     item: int | None = None
     attempt: int | None = None  # pinned to this attempt of the wait (a retried wait)
+
+
+class TakenWait(msgspec.Struct):
+    """Which wait an answer or event was taken by (what the `answer` and `event`
+    Updates return). Every field is written, `item` as null for a task's own wait."""
+
+    task: str
+    execution: int
+    item: int | None
+    attempt: int
 
 
 @dataclass
@@ -246,6 +319,17 @@ class LimitSignal:
 class LimitStanding:
     """Which (run, limit, key) the gate asks the limiter about after a `limit` signal:
     anyone who can reach Temporal can send one, so the store has the last word."""
+
+    run_id: str
+    name: str
+    key: str
+    holder: str = ""
+
+
+class LimitPromotion(msgspec.Struct):
+    """A waiter a release made a holder (what the release activities return): the run to
+    wake, and (`holder`) which of its waits: '' its own, else a task attempt's. Every
+    field is written, as the store's `Promotion` wrote them."""
 
     run_id: str
     name: str

@@ -23,8 +23,6 @@ from typing import Any, Final
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import msgspec
-
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.error_types import ErrorType
@@ -199,13 +197,10 @@ class WaitRegistry:
         for key in [key for key in self._waits if key[0] == execution]:
             self._close(self._waits[key], "ended before it was answered")
 
-    def carried(self, now_ms: int) -> list[tuple[dict[str, Any], int | None]]:
+    def carried(self, now_ms: int) -> list[tuple[DispatchAction, int | None]]:
         """The open waits for a continued-as-new run: (dispatch, remaining ms or None)."""
         return [
-            (
-                msgspec.to_builtins(w.command),
-                None if w.due_ms is None else max(0, w.due_ms - now_ms),
-            )
+            (w.command, None if w.due_ms is None else max(0, w.due_ms - now_ms))
             for w in self.open()
         ]
 

@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from engine.actions.api import ActionContext, ActionDefinition
 from engine.actions.catalog import ActionCatalog
 from engine.temporal.activities import SegueActivities
-from engine.temporal.types import ActionRequest
+from engine.temporal.types import ActionOutcome, ActionRequest
 
 LIMIT = 0.3  # seconds without a heartbeat before the attempt fails
 
@@ -74,10 +74,10 @@ def test_a_handler_that_stops_heartbeating_fails_the_attempt(action: str) -> Non
 
 def test_a_handler_that_keeps_heartbeating_runs_to_its_end() -> None:
     outcome, spent, beats = _run("test.beat")
-    assert outcome == {"result": "done", "traced": False}
+    assert outcome == ActionOutcome("done", traced=False)
     assert spent >= 0.8 and beats[-1] == {"step": 7}
 
 
 def test_without_a_heartbeat_timeout_nothing_is_watched() -> None:
     outcome, _, _ = _run("test.unwatched")
-    assert outcome["result"] == "done"
+    assert outcome.result == "done"

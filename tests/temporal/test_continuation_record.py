@@ -11,12 +11,11 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from engine.coordinator import DispatchAction, ExecutionRef
-from engine.temporal.continuation import Carried, carried_of
+from engine.temporal.carried import Carried, CarriedSecrets, carried_of, carried_record
 from engine.temporal.types import InterpreterInput
 
-WAIT = msgspec.to_builtins(
-    DispatchAction(ExecutionRef(4, "approve", 1, 0), 1, "core.approval", {"timeout": 60})
-)
+DISPATCH = DispatchAction(ExecutionRef(4, "approve", 1, 0), 1, "core.approval", {"timeout": 60})
+WAIT = msgspec.to_builtins(DISPATCH)
 
 
 def _input(carried: dict[str, Any]) -> InterpreterInput:
@@ -26,8 +25,21 @@ def _input(carried: dict[str, Any]) -> InterpreterInput:
 def test_a_record_of_the_previous_release_reads_as_it_was_written() -> None:
     written = {"trace": [7, 3, 2], "drain_paused": True, "waits": [[WAIT, 1500]]}
     assert carried_of(_input(written)) == Carried(
-        trace=(7, 3, 2), drain_paused=True, waits=[(WAIT, 1500)]
+        trace=(7, 3, 2), drain_paused=True, waits=[(DISPATCH, 1500)]
     )
+
+
+def test_a_record_with_secrets_reads_them_typed() -> None:
+    written = {"secrets": {"named": {"token": "t0k"}, "inputs": ["password"], "masked": ["t0k"]}}
+    assert carried_of(_input(written)) == Carried(
+        secrets=CarriedSecrets({"token": "t0k"}, ["password"], ["t0k"])
+    )
+    assert carried_record(carried_of(_input(written))) == written
+
+
+def test_a_child_record_lists_what_its_parent_masks() -> None:
+    assert carried_of(_input({"masked": ["t0k"]})) == Carried(masked=["t0k"])
+    assert carried_record(Carried(masked=[])) == {}  # as a child passed nothing wrote
 
 
 def test_a_new_run_carries_nothing() -> None:
@@ -41,8 +53,9 @@ def test_a_record_of_a_simulation_before_it_left_the_workflow_still_reads() -> N
 
 
 def test_what_is_written_reads_back() -> None:
-    record = Carried(trace=(9, 4, 4), waits=[(WAIT, None)], limits_asked=True)
-    assert carried_of(_input(msgspec.to_builtins(record))) == record
+    record = Carried(trace=(9, 4, 4), waits=[(DISPATCH, None)], limits_asked=True)
+    assert carried_of(_input(carried_record(record))) == record
+    assert carried_record(record)["waits"] == [(WAIT, None)]  # the dispatch, as JSON
 
 
 @pytest.mark.parametrize(
@@ -53,7 +66,11 @@ def test_what_is_written_reads_back() -> None:
         ({"drain_paused": "yes"}, "$.drain_paused"),
         ({"waits": [[WAIT]]}, "$.waits[0]"),
         ({"waits": [["not a dispatch", 5]]}, "$.waits[0][0]"),
+        ({"waits": [[{**WAIT, "attempt": "1"}, 5]]}, "$.waits[0][0].attempt"),
         ({"limits_asked": "yes"}, "$.limits_asked"),
+        ({"secrets": {"named": {"token": 7}}}, "$.secrets.named"),
+        ({"secrets": ["t0k"]}, "$.secrets"),
+        ({"masked": "t0k"}, "$.masked"),
     ],
 )
 def test_a_malformed_record_fails_the_run_at_once(carried: dict[str, Any], where: str) -> None:

@@ -5,8 +5,10 @@ reads back what the default one reads, for every payload type that crosses Tempo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
+import msgspec
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
@@ -16,6 +18,9 @@ from engine.temporal.types import (
     ActionRequest,
     InterpreterInput,
     InterpreterResult,
+    Projection,
+    RunFailure,
+    TimerLeft,
     TraceBatch,
     TraceRecord,
     WaitChange,
@@ -28,7 +33,6 @@ BATCH = TraceBatch(
     "run-1",
     "wf",
     [TraceRecord(1, "STARTED", "info", 1_700_000_000_000, "t", data={"iteration": 1})],
-    projection={"status": "RUNNING", "progress_total": 3},
     waits=[WaitChange(4, "approve", "order.paid", "o-1")],
 )
 VALUES: list[tuple[Any, type | None]] = [
@@ -77,3 +81,72 @@ def test_what_msgspec_cannot_read_goes_to_the_default_converter() -> None:
     with pytest.raises(Exception) as default_error:
         DEFAULT.from_payloads([payload], [ActionRequest])
     assert type(fast_error.value) is type(default_error.value)
+
+
+# The typed parts of a dataclass payload, and the plain JSON the default converter wrote
+# for them before they were typed: the same bytes on the wire.
+TYPED_PARTS = [
+    (
+        replace(BATCH, projection=Projection("running", 1, 3, 12)),
+        replace(
+            BATCH,
+            projection={
+                "status": "running",
+                "progress_completed": 1,
+                "progress_total": 3,
+                "history_length": 12,
+            },
+        ),
+    ),
+    (
+        replace(
+            BATCH,
+            projection=Projection(
+                "failed",
+                2,
+                2,
+                30,
+                output={"b": 1},
+                errors=[{"type": "x", "message": "m"}],
+                errors_dropped=0,
+                completed_at_ms=5,
+                failure=RunFailure("m", {"type": "x"}),
+            ),
+        ),
+        replace(
+            BATCH,
+            projection={
+                "status": "failed",
+                "progress_completed": 2,
+                "progress_total": 2,
+                "history_length": 30,
+                "output": {"b": 1},
+                "errors": [{"type": "x", "message": "m"}],
+                "errors_dropped": 0,
+                "completed_at_ms": 5,
+                "failure": {"reason": "m", "details": {"type": "x"}},
+            },
+        ),
+    ),
+    (
+        InterpreterInput("r", "w", "1", "y", {}, timers=[TimerLeft(2, 1500), TimerLeft(5, 0)]),
+        InterpreterInput("r", "w", "1", "y", {}, timers=[[2, 1500], [5, 0]]),  # type: ignore[list-item]
+    ),
+]
+
+
+@pytest.mark.parametrize(("typed", "plain"), TYPED_PARTS)
+def test_typed_parts_write_what_their_plain_json_wrote(typed: Any, plain: Any) -> None:
+    written = FAST.to_payloads([typed])[0]
+    assert written.data == DEFAULT.to_payloads([plain])[0].data
+    assert FAST.from_payloads([written], [type(typed)])[0] == typed
+
+
+def test_a_projection_reads_back_from_the_plain_json_of_older_workflows() -> None:
+    # A live run's row as the workflow wrote it before (no output, errors or failure).
+    older = {"status": "running", "progress_completed": 0, "progress_total": 1,
+             "history_length": 3}  # fmt: skip
+    payload = DEFAULT.to_payloads([replace(BATCH, projection=older)])
+    (batch,) = FAST.from_payloads(payload, [TraceBatch])
+    assert batch.projection == Projection("running", 0, 1, 3)
+    assert msgspec.to_builtins(batch.projection) == older

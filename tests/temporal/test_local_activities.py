@@ -25,6 +25,7 @@ from engine.coordinator.behaviour import Behaviour
 from engine.temporal import versioning
 from engine.temporal.activities import SegueActivities
 from engine.temporal.types import INTERPRETER_WORKFLOW, InterpreterInput, InterpreterResult
+from tests.support.releases import EarlierRelease
 from tests.support.temporal import BackgroundLoop, running_worker
 from tests.temporal.test_runs import outcome
 
@@ -208,12 +209,8 @@ def test_a_run_on_behaviour_2_schedules_ordinary_activities(
     """A worker that decides behaviour 2 (as the previous release did, or as a replay of
     a run it started) ignores `run: local` and the declared placement."""
 
-    class PreviousRelease:
-        @staticmethod
-        def patched(patch_id: str) -> bool:
-            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
-
-    monkeypatch.setattr(versioning, "workflow", PreviousRelease)
+    # A release before behaviour 3 knew no newer marker.
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.CLARIFIED))
     for lines in ("    run: local\n", "    timeout: 5\n"):  # each local on behaviour 3
         text = _one_task("test.flaky" if "run" in lines else "test.quick", lines)
         handle = _start(background_loop, worker, text)

@@ -22,6 +22,7 @@ from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.progress_events import ProgressEvents
 from engine.temporal.worker import workflow_runner
+from tests.support.releases import EarlierRelease
 
 HERE = Path(__file__).parent / "histories"
 HISTORIES = sorted(HERE.glob("*.json"))
@@ -312,12 +313,8 @@ def test_local_attempts_are_markers_and_replay_as_local_activities(
     ]
     assert timers == ["1s", "2s"]
 
-    class BeforeObserved:
-        @staticmethod
-        def patched(patch_id: str) -> bool:
-            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
-
-    monkeypatch.setattr(versioning, "workflow", BeforeObserved)
+    # A release before behaviour 3 knew no newer marker.
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.CLARIFIED))
     assert _replay("local").replay_failure is not None
 
 
@@ -328,12 +325,8 @@ def test_a_context_over_its_cap_failed_the_run(monkeypatch: pytest.MonkeyPatch) 
     failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
     assert "publishing 'b2' makes the run's context" in failed["message"]
 
-    class NotYetObserved:
-        @staticmethod
-        def patched(patch_id: str) -> bool:
-            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
-
-    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    # A release before behaviour 3 knew no newer marker.
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.CLARIFIED))
     assert _replay("context").replay_failure is not None
 
 
@@ -347,12 +340,8 @@ def test_a_failed_publish_on_a_retry_transition_ended_the_run(
     failed = events[-1]["workflowExecutionFailedEventAttributes"]["failure"]
     assert "next[0].publish.x" in failed["message"]
 
-    class NotYetObserved:
-        @staticmethod
-        def patched(patch_id: str) -> bool:
-            return patch_id != versioning.patch_id(Behaviour.OBSERVED)
-
-    monkeypatch.setattr(versioning, "workflow", NotYetObserved)
+    # A release before behaviour 3 knew no newer marker.
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.CLARIFIED))
     assert _replay("retry-publish").replay_failure is not None
 
 
