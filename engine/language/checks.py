@@ -43,6 +43,7 @@ def check_spec(
     checks that the unreadable parts could mislead are left out. Without `context_reads`,
     the `$ctx` read check (warnings only, a third of the checks' time) is left out."""
     damage = damage or Damage()
+    reads = not damage.context and context_reads
     graph = build_graph(spec)
     checker = _Checker(spec, graph, source_map)
     return [
@@ -50,11 +51,7 @@ def check_spec(
         *checker.references(),
         *checker.task_shapes(damage),
         *(() if damage.graph else checker.graph_shape()),
-        *(
-            ()
-            if damage.context or not context_reads
-            else _ContextReads(spec, source_map).warnings()
-        ),
+        *(_ContextReads(spec, source_map).warnings() if reads else ()),
     ]
 
 

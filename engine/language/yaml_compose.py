@@ -25,7 +25,6 @@ from yaml.events import (
     StreamEndEvent,
 )
 from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
 
 from engine.diagnostics import Category, Diagnostic, Position
 from engine.language.wording import clip
@@ -33,7 +32,7 @@ from engine.language.yaml_nodes import (
     MAP_TAG,
     SEQ_TAG,
     STR_TAG,
-    YAML_TAG,
+    JsonResolver,
     Mapping,
     Node,
     Scalar,
@@ -47,9 +46,6 @@ from engine.language.yaml_nodes import (
 # Values a document may hold, aliases expanded (a 10,000-task workflow holds about 70,000).
 MAX_NODES: Final = 200_000
 MAX_DEPTH: Final = 64
-
-# Implicit types that are not JSON (timestamps) or not plain keys (`<<` merge, `=` value).
-_DROPPED_RESOLVERS: Final = frozenset(YAML_TAG + name for name in ("timestamp", "merge", "value"))
 
 
 class Rejected(Exception):
@@ -75,15 +71,6 @@ class _Events(Protocol):
     def peek_event(self) -> Any: ...
     def get_event(self) -> Any: ...
     def dispose(self) -> None: ...
-
-
-class _JsonResolver(Resolver):
-    """PyYAML's implicit typing (YAML 1.1) without the types that are not JSON."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
-        for first, resolvers in Resolver.yaml_implicit_resolvers.items()
-    }
 
 
 def rejected(
@@ -208,7 +195,7 @@ class _Composer:
     def __init__(self, events: _Events, source: str) -> None:
         self.events = events
         self.source = source
-        self.resolve: Callable[..., str] = _JsonResolver().resolve
+        self.resolve: Callable[..., str] = JsonResolver().resolve
         self.anchors: dict[str, Node] = {}
         self.count = 0
         self.aliased = False  # without aliases the tree is a tree: counted and bounded here
@@ -236,7 +223,7 @@ class _Composer:
         if kind is ScalarEvent:  # most nodes: inline, as a call per scalar shows in the total
             self.count += 1
             if self.count > MAX_NODES or depth > MAX_DEPTH:
-                self.refuse(event, depth)
+                self.refuse(event)
             tag, text, start, end = event.tag, event.value, event.start_mark, event.end_mark
             if tag is None or tag == "!":
                 # Quoted scalars are strings; only plain ones go through implicit typing.
@@ -272,7 +259,7 @@ class _Composer:
             return self.anchors[anchor]
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
-            self.refuse(event, depth)
+            self.refuse(event)
         if kind is SequenceStartEvent:
             return self.sequence(event, event.start_mark, depth)
         if kind is MappingStartEvent:
@@ -280,11 +267,10 @@ class _Composer:
         # the parser guarantees a node event here
         raise rejected(self.position(event), f"unexpected {type(event).__name__}")
 
-    def refuse(self, event: Any, depth: int) -> NoReturn:
-        """Stop at the node past the count or depth limit (the count is checked first)."""
-        if self.count > MAX_NODES:
-            raise rejected(self.position(event), f"the document has more than {MAX_NODES} values")
-        raise rejected(self.position(event), _too_deep())
+    def refuse(self, event: Any) -> NoReturn:
+        """Stop at the node past the count limit, else past the depth limit."""
+        over = f"the document has more than {MAX_NODES} values"
+        raise rejected(self.position(event), over if self.count > MAX_NODES else _too_deep())
 
     def sequence(self, event: Any, start: _Mark, depth: int) -> Sequence:
         tag = _explicit(event.tag) or SEQ_TAG

@@ -1,4 +1,5 @@
-"""Composed YAML nodes, and what a scalar's tag makes of its text.
+"""Composed YAML nodes, the tag a plain scalar's text implies, and what a scalar's tag
+makes of its text.
 
 The composer (`yaml_compose`) builds these nodes and, in the same pass, the plain value
 of each one (`Node.data`); `yaml_source` keeps the tree to answer positions.
@@ -12,6 +13,7 @@ from typing import Any, Final
 import msgspec
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
 
 from engine.diagnostics import Position
 from engine.language.wording import clip
@@ -21,6 +23,17 @@ STR_TAG: Final = YAML_TAG + "str"
 SEQ_TAG: Final = YAML_TAG + "seq"
 MAP_TAG: Final = YAML_TAG + "map"
 SCALAR_TAGS: Final = frozenset(YAML_TAG + name for name in ("str", "int", "float", "bool", "null"))
+# Implicit types that are not JSON (timestamps) or not plain keys (`<<` merge, `=` value).
+_DROPPED_RESOLVERS: Final = frozenset(YAML_TAG + name for name in ("timestamp", "merge", "value"))
+
+
+class JsonResolver(Resolver):
+    """PyYAML's implicit typing (YAML 1.1) without the types that are not JSON."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+    }
 
 
 class Node(msgspec.Struct):
