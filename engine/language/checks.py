@@ -32,12 +32,18 @@ _GUARD_BEFORE: Final = re.compile(r"\$exists\(\s*$")
 
 
 def check_spec(
-    spec: WorkflowSpec, source_map: SourceMap, damage: Damage | None = None
+    spec: WorkflowSpec,
+    source_map: SourceMap,
+    damage: Damage | None = None,
+    *,
+    context_reads: bool = True,
 ) -> list[Diagnostic]:
     """Every semantic problem of a workflow, each at its place in the file. With `damage`
     (the spec was built from the readable part of a document that breaks the schema), the
-    checks that the unreadable parts could mislead are left out."""
+    checks that the unreadable parts could mislead are left out. Without `context_reads`,
+    the `$ctx` read check (warnings only, a third of the checks' time) is left out."""
     damage = damage or Damage()
+    reads = not damage.context and context_reads
     graph = build_graph(spec)
     checker = _Checker(spec, graph, source_map)
     return [
@@ -45,7 +51,7 @@ def check_spec(
         *checker.references(),
         *checker.task_shapes(damage),
         *(() if damage.graph else checker.graph_shape()),
-        *(() if damage.context else _ContextReads(spec, source_map).warnings()),
+        *(_ContextReads(spec, source_map).warnings() if reads else ()),
     ]
 
 

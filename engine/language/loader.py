@@ -45,13 +45,15 @@ def check_workflow(
     *,
     deployment: Deployment | None = None,
     bounded: bool = False,
+    context_reads: bool = True,
 ) -> LoadResult:
     """Validate workflow text; `name` defaults to the stem of `source`. With `deployment`,
     also check its action and child workflow names (what registration checks). With a
     deployment, or `bounded`, refuse what is over the registration limits (tasks,
-    distinct expressions: engine/language/limits.py) before compiling."""
+    distinct expressions: engine/language/limits.py) before compiling. Without
+    `context_reads`, the `$ctx` read warnings are not looked for (the spec is the same)."""
     with collector_paused():
-        return _check_workflow(data, source, name, deployment, bounded)
+        return _check_workflow(data, source, name, deployment, bounded, context_reads)
 
 
 def _check_workflow(
@@ -60,6 +62,7 @@ def _check_workflow(
     name: str | None,
     deployment: Deployment | None,
     bounded: bool,
+    context_reads: bool,
 ) -> LoadResult:
     document, diagnostics = parse_yaml(data, source)
     if document is None:
@@ -94,7 +97,7 @@ def _check_workflow(
     diagnostics = [
         *report.diagnostics,
         *diagnostics,
-        *check_spec(spec, document.source_map, damage),
+        *check_spec(spec, document.source_map, damage, context_reads=context_reads),
         *schedule_findings,
         *limit_findings,
         *task_limit_findings,
@@ -108,7 +111,13 @@ def _check_workflow(
 
 def load_workflow(data: bytes | str, source: str, name: str | None = None) -> WorkflowSpec:
     """The compiled workflow, or `WorkflowInvalid` carrying every finding."""
-    return _spec_or_raise(check_workflow(data, source, name))
+    # What compiles needs no warnings: the `$ctx` read check (warnings only) is left out,
+    # and made only for a workflow that does not compile, so that its `WorkflowInvalid`
+    # carries every finding as it always did.
+    result = check_workflow(data, source, name, context_reads=False)
+    if result.spec is None:
+        result = check_workflow(data, source, name)
+    return _spec_or_raise(result)
 
 
 def check_workflow_file(

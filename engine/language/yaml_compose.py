@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NoReturn, Protocol
 
 import yaml
 from yaml.error import MarkedYAMLError
@@ -25,7 +25,6 @@ from yaml.events import (
     StreamEndEvent,
 )
 from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
 
 from engine.diagnostics import Category, Diagnostic, Position
 from engine.language.wording import clip
@@ -33,7 +32,7 @@ from engine.language.yaml_nodes import (
     MAP_TAG,
     SEQ_TAG,
     STR_TAG,
-    YAML_TAG,
+    JsonResolver,
     Mapping,
     Node,
     Scalar,
@@ -47,9 +46,6 @@ from engine.language.yaml_nodes import (
 # Values a document may hold, aliases expanded (a 10,000-task workflow holds about 70,000).
 MAX_NODES: Final = 200_000
 MAX_DEPTH: Final = 64
-
-# Implicit types that are not JSON (timestamps) or not plain keys (`<<` merge, `=` value).
-_DROPPED_RESOLVERS: Final = frozenset(YAML_TAG + name for name in ("timestamp", "merge", "value"))
 
 
 class Rejected(Exception):
@@ -75,15 +71,6 @@ class _Events(Protocol):
     def peek_event(self) -> Any: ...
     def get_event(self) -> Any: ...
     def dispose(self) -> None: ...
-
-
-class _JsonResolver(Resolver):
-    """PyYAML's implicit typing (YAML 1.1) without the types that are not JSON."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
-        for first, resolvers in Resolver.yaml_implicit_resolvers.items()
-    }
 
 
 def rejected(
@@ -208,7 +195,7 @@ class _Composer:
     def __init__(self, events: _Events, source: str) -> None:
         self.events = events
         self.source = source
-        self.resolve: Callable[..., str] = _JsonResolver().resolve
+        self.resolve: Callable[..., str] = JsonResolver().resolve
         self.anchors: dict[str, Node] = {}
         self.count = 0
         self.aliased = False  # without aliases the tree is a tree: counted and bounded here
@@ -233,22 +220,11 @@ class _Composer:
     def build(self, event: Any, depth: int) -> Node:
         """The node that starts with `event` (its children read from the parser)."""
         kind = type(event)
-        if kind is AliasEvent:
-            anchor = event.anchor or ""
-            if anchor not in self.anchors:
-                raise rejected(
-                    self.position(event), f"alias *{clip(anchor)} names no anchor before it"
-                )
-            self.aliased = True
-            return self.anchors[anchor]
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise rejected(self.position(event), f"the document has more than {MAX_NODES} values")
-        if depth > MAX_DEPTH:
-            raise rejected(self.position(event), _too_deep())
-        start = event.start_mark
         if kind is ScalarEvent:  # most nodes: inline, as a call per scalar shows in the total
-            tag, text, end = event.tag, event.value, event.end_mark
+            self.count += 1
+            if self.count > MAX_NODES or depth > MAX_DEPTH:
+                self.refuse(event)
+            tag, text, start, end = event.tag, event.value, event.start_mark, event.end_mark
             if tag is None or tag == "!":
                 # Quoted scalars are strings; only plain ones go through implicit typing.
                 if event.implicit[0]:
@@ -261,6 +237,7 @@ class _Composer:
                 self.source,
                 line,
                 start.column,
+                text,  # a string's value; other tags are read below
                 start.index if line == end.line else -1,
                 end.index,
                 text,
@@ -272,15 +249,32 @@ class _Composer:
             if event.anchor is not None:
                 self.anchors[event.anchor] = node
             return node
+        if kind is AliasEvent:
+            anchor = event.anchor or ""
+            if anchor not in self.anchors:
+                raise rejected(
+                    self.position(event), f"alias *{clip(anchor)} names no anchor before it"
+                )
+            self.aliased = True
+            return self.anchors[anchor]
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            self.refuse(event)
         if kind is SequenceStartEvent:
-            return self.sequence(event, start, depth)
+            return self.sequence(event, event.start_mark, depth)
         if kind is MappingStartEvent:
-            return self.mapping(event, start, depth)
+            return self.mapping(event, event.start_mark, depth)
         # the parser guarantees a node event here
         raise rejected(self.position(event), f"unexpected {type(event).__name__}")
 
+    def refuse(self, event: Any) -> NoReturn:
+        """Stop at the node past the count limit, else past the depth limit."""
+        over = f"the document has more than {MAX_NODES} values"
+        raise rejected(self.position(event), over if self.count > MAX_NODES else _too_deep())
+
     def sequence(self, event: Any, start: _Mark, depth: int) -> Sequence:
-        node = Sequence(_explicit(event.tag) or SEQ_TAG, self.source, start.line, start.column)
+        tag = _explicit(event.tag) or SEQ_TAG
+        node = Sequence(tag, self.source, start.line, start.column, None, [])
         self.remember(event.anchor, node)
         items, build, get_event = node.items, self.build, self.events.get_event
         problems = len(self.problems)
@@ -297,7 +291,8 @@ class _Composer:
         return node
 
     def mapping(self, event: Any, start: _Mark, depth: int) -> Mapping:
-        node = Mapping(_explicit(event.tag) or MAP_TAG, self.source, start.line, start.column)
+        tag = _explicit(event.tag) or MAP_TAG
+        node = Mapping(tag, self.source, start.line, start.column, None, [], None)
         self.remember(event.anchor, node)
         pairs, build, get_event = node.pairs, self.build, self.events.get_event
         problems = self.problems

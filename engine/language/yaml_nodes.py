@@ -1,4 +1,5 @@
-"""Composed YAML nodes, and what a scalar's tag makes of its text.
+"""Composed YAML nodes, the tag a plain scalar's text implies, and what a scalar's tag
+makes of its text.
 
 The composer (`yaml_compose`) builds these nodes and, in the same pass, the plain value
 of each one (`Node.data`); `yaml_source` keeps the tree to answer positions.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+import msgspec
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
 
 from engine.diagnostics import Position
 from engine.language.wording import clip
@@ -20,25 +23,35 @@ STR_TAG: Final = YAML_TAG + "str"
 SEQ_TAG: Final = YAML_TAG + "seq"
 MAP_TAG: Final = YAML_TAG + "map"
 SCALAR_TAGS: Final = frozenset(YAML_TAG + name for name in ("str", "int", "float", "bool", "null"))
+# Implicit types that are not JSON (timestamps) or not plain keys (`<<` merge, `=` value).
+_DROPPED_RESOLVERS: Final = frozenset(YAML_TAG + name for name in ("timestamp", "merge", "value"))
 
 
-class Node:
+class JsonResolver(Resolver):
+    """PyYAML's implicit typing (YAML 1.1) without the types that are not JSON."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_RESOLVERS]
+        for first, resolvers in Resolver.yaml_implicit_resolvers.items()
+    }
+
+
+class Node(msgspec.Struct):
     """A composed YAML node: its tag, where it starts, and its plain value.
 
     The start is kept as two integers rather than the parser's mark object, and a
     `Position` is made only when asked for: a large document holds ~100,000 nodes, and
     only the tasks, their transitions and the findings ever need a position. `data` is
     the node's plain value as conversion makes it (None for a node conversion refuses).
+    Nodes are msgspec Structs because their constructor runs in C: a Python `__init__`
+    was a tenth of composing a large file.
     """
 
-    __slots__ = ("_column", "_file", "_line", "data", "tag")
-
-    def __init__(self, tag: str, file: str, line: int, column: int) -> None:
-        self.tag = tag
-        self._file = file
-        self._line = line  # 0-based; -1 when the parser gave no place
-        self._column = column
-        self.data: Any = None
+    tag: str
+    _file: str
+    _line: int  # 0-based; -1 when the parser gave no place
+    _column: int
+    data: Any
 
     @property
     def position(self) -> Position:
@@ -47,21 +60,11 @@ class Node:
         return Position(self._file, self._line + 1, self._column + 1)
 
 
-class Scalar(Node):
-    __slots__ = ("_end", "_start", "value")
-
-    def __init__(
-        self, tag: str, file: str, line: int, column: int, start: int, end: int, value: str
-    ) -> None:
-        # Set here rather than through Node's __init__: a call less for most nodes.
-        self.tag = tag
-        self._file = file
-        self._line = line
-        self._column = column
-        self.data = value  # a string's value; other tags are read by `ScalarReader`
-        self._start = start  # character offsets; start -1 when the scalar spans lines
-        self._end = end
-        self.value = value
+class Scalar(Node, gc=False):  # holds only strings and plain values: never in a cycle
+    # Character offsets; start -1 when the scalar spans lines.
+    _start: int
+    _end: int
+    value: str
 
     @property
     def span(self) -> tuple[int, int] | None:
@@ -70,23 +73,15 @@ class Scalar(Node):
 
 
 class Sequence(Node):
-    __slots__ = ("items",)
-
-    def __init__(self, tag: str, file: str, line: int, column: int) -> None:
-        super().__init__(tag, file, line, column)
-        self.items: list[Node] = []
+    items: list[Node]
 
 
 class Mapping(Node):
-    __slots__ = ("keys", "pairs")
-
-    def __init__(self, tag: str, file: str, line: int, column: int) -> None:
-        super().__init__(tag, file, line, column)
-        self.pairs: list[tuple[Node, Node]] = []
-        # Its keys as conversion reads them (strings, the first of duplicates) -> (key
-        # node, value node): what a position is looked up through. None when conversion
-        # does not look inside (a mapping with another tag).
-        self.keys: dict[str, tuple[Node, Node]] | None = None
+    pairs: list[tuple[Node, Node]]
+    # Its keys as conversion reads them (strings, the first of duplicates) -> (key node,
+    # value node): what a position is looked up through. None when conversion does not
+    # look inside (a mapping with another tag).
+    keys: dict[str, tuple[Node, Node]] | None
 
 
 def children(node: Node) -> list[Node]:
