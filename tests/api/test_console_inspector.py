@@ -38,13 +38,13 @@ def test_the_inspector_shows_inputs_and_published_values(
     node(page, "login").click()
     details = page.locator("#inspector dl.details").inner_text()
     assert '"password": "***"' in details and '"user": "bob"' in details  # declared secret
-    assert "who = \"bob\"\nsession = \"***\"" in details  # a learned secret result
+    assert 'who = "bob"\nsession = "***"' in details  # a learned secret result
 
     node(page, "blob").click()
     details = page.locator("#inspector dl.details").inner_text()
     assert '"seed": "***"' in details
     size = f"{BLOB_BYTES + 5:,}"  # the masked blob as JSON: "***" + the x's, quoted
-    assert f'blob = "***xxx' in details and f"clipped: {size} bytes as JSON" in details
+    assert 'blob = "***xxx' in details and f"clipped: {size} bytes as JSON" in details
 
     node(page, "gate").click()
     details = page.locator("#inspector dl.details").inner_text()

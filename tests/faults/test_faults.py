@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,7 +25,13 @@ from engine.store import open_pool, trace_page
 from engine.temporal.devserver import free_port, start_dev_server
 from engine.temporal.types import InterpreterResult
 from engine.temporal.worker import connect
-from tests.support.processes import clean_env, start_worker, stop_process
+from tests.support.processes import (
+    start_api,
+    start_worker,
+    stop_api,
+    stop_process,
+    wait_for_api,
+)
 from tests.support.temporal import BackgroundLoop, start_recorded_run
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -226,32 +229,6 @@ class EmbeddedPostgres:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def start_api(port: int, database: str, address: str, queue: str, log: Path) -> Any:
-    return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "api", "--insecure-dev", "--port", str(port)],
-        env=clean_env(
-            SEGUE_DATABASE_URL=database,
-            SEGUE_TEMPORAL_ADDRESS=address,
-            SEGUE_TASK_QUEUE=queue,
-        ),
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the API exited"
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the API never became healthy")
-
-
 def test_postgres_outage_mid_run(
     tmp_path: Path,
     temporal_address: str,
@@ -375,14 +352,7 @@ def test_api_restart_under_sse_client(
         while len(received) < 3:  # WORKFLOW_STARTED and the first check, at least
             assert time.monotonic() < deadline, f"too few events before the restart: {received}"
             time.sleep(0.05)
-        # SIGTERM: uvicorn stops accepting connections but lets in-flight responses,
-        # this stream included, finish; like Docker after its grace period, kill it then.
-        api.send_signal(signal.SIGTERM)
-        try:
-            api.wait(GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.wait(10)
+        stop_api(api, GRACE_SECONDS)  # like Docker after its grace period
         assert done.wait(10), "the stream did not end with the API"
         assert first == [False], "the run ended before the API went down"
         last_id = received[-1]["id"]

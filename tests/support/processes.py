@@ -7,8 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +89,43 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def start_api(port: int, database: str, address: str, queue: str, log: Path) -> Any:
+    """A `segue api --insecure-dev` process on 127.0.0.1:`port` (no token asked)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "api", "--insecure-dev", "--port", str(port)],
+        cwd=ROOT,
+        env=clean_env(
+            SEGUE_DATABASE_URL=database,
+            SEGUE_TEMPORAL_ADDRESS=address,
+            SEGUE_TASK_QUEUE=queue,
+        ),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Until the API at `url` answers its health check (fails if the process exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the API exited"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the API never became healthy")
+
+
+def stop_api(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop the API as a supervisor would: SIGTERM (uvicorn stops accepting connections
+    but lets open responses, streams included, finish), then SIGKILL after `grace` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

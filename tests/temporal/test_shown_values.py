@@ -14,6 +14,7 @@ from engine.temporal.shown_values import SHOWN_VALUE_BYTES, clip_shown, clipped
 from engine.temporal.types import TraceRecord
 
 BIG = "é" * SHOWN_VALUE_BYTES  # 2 bytes a character in UTF-8: a cut may fall inside one
+CAP = SHOWN_VALUE_BYTES
 
 
 @pytest.mark.parametrize(
@@ -21,9 +22,9 @@ BIG = "é" * SHOWN_VALUE_BYTES  # 2 bytes a character in UTF-8: a cut may fall i
     [
         ({"a": 1}, {"a": 1}, None),
         (None, None, None),
-        ("x" * (SHOWN_VALUE_BYTES - 2), "x" * (SHOWN_VALUE_BYTES - 2), None),  # exactly at the cap
-        ("x" * (SHOWN_VALUE_BYTES - 1), '"' + "x" * (SHOWN_VALUE_BYTES - 1) + "…", SHOWN_VALUE_BYTES + 1),
-        (BIG, '"' + "é" * ((SHOWN_VALUE_BYTES - 1) // 2) + "…", 2 * SHOWN_VALUE_BYTES + 2),
+        ("x" * (CAP - 2), "x" * (CAP - 2), None),  # exactly at the cap, quotes included
+        ("x" * (CAP - 1), '"' + "x" * (CAP - 1) + "…", CAP + 1),
+        (BIG, '"' + "é" * ((CAP - 1) // 2) + "…", 2 * CAP + 2),
     ],
     ids=["small", "null", "at-the-cap", "one-over", "cut-inside-a-character"],
 )  # fmt: skip
