@@ -97,6 +97,8 @@ def simulate_version(
         "sequence": [entry.to_json() for entry in result.sequence[:MAX_SEQUENCE]],
         "sequenceTotal": len(result.sequence),
         "warnings": warnings,
+        # The console keeps these out of a what-if link (no secret goes into a URL).
+        "secretInputs": sorted(spec.secret_inputs),
     }
     masker = Masker(
         [text for secret in spec.secret_inputs for text in secret_values(run_input.get(secret))]

@@ -138,6 +138,26 @@ def mask_fields(value: Any, fields: Iterable[str]) -> Any:
     return {key: (MASK if key in names else item) for key, item in value.items()}
 
 
+def mask_paths(value: Any, paths: Iterable[str]) -> Any:
+    """A copy of `value` with the fields at these dotted paths (`headers.Authorization`;
+    keys match without regard to case, as an action's `secret_input` declares them)
+    replaced by `***`, whatever their length. Only the mappings on a path are copied."""
+    for path in paths:
+        value = _mask_path(value, path.split("."))
+    return value
+
+
+def _mask_path(value: Any, steps: list[str]) -> Any:
+    if not steps or not isinstance(value, Mapping):
+        return value
+    folded = steps[0].casefold()
+    copy = dict(value)
+    for key, item in value.items():
+        if str(key).casefold() == folded:
+            copy[key] = MASK if len(steps) == 1 else _mask_path(item, steps[1:])
+    return copy
+
+
 # ---------------------------------------------------------------------- URLs
 
 

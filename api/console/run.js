@@ -283,17 +283,35 @@ export async function showRun(main, runId, query) {
         field("transitions", chosen.transitions.length ? chosen.transitions.map((t) =>
           `#${t.transition} ${t.taken === false ? "not taken" : "taken"} → ${[...(t.targets || []), ...(t.commands || [])].join(", ") || "end"}${t.when !== undefined ? ` (when: ${JSON.stringify(t.when)})` : ""}${t.published && t.published.length ? ` publishes ${t.published.join(", ")}` : ""}`).join("\n") : null),
         field("published", published(chosen)),
-        // The trace's task events carry where an execution is (iteration, route,
-        // attempt), its result summary and its error, not its rendered input.
-        field("input", "not in the trace (the run's input is the first event's summary)")),
+        field("input", renderedInput(chosen))),
       logsOf(chosen));
   }
 
-  /** The names the execution's taken transitions published. TRANSITION events carry
-   * names only, never values (a value may be secret or large), so the page says so. */
+  const CLIPPED = (bytes) => `\n… clipped: ${bytes.toLocaleString("en")} bytes as JSON; the whole value is in Temporal's history`;
+
+  /** What the execution's taken transitions published: each name with its value (masked,
+   * and clipped past 8 KiB, by the worker) on runs started on behaviour 4; names only
+   * before, and the page says so. */
   function published(execution) {
-    const names = [...new Set(execution.transitions.filter((t) => t.taken !== false).flatMap((t) => t.published || []))];
-    return names.length ? `${names.join(", ")} (names only: the trace keeps no published values)` : null;
+    const taken = execution.transitions.filter((t) => t.taken !== false && (t.published || []).length);
+    if (!taken.length) return null;
+    const lines = taken.flatMap((t) => t.published.map((name) => {
+      if (!t.values || !(name in t.values)) return `${name} (names only: the run started before values were traced)`;
+      const size = t.clipped && t.clipped[`values.${name}`];
+      return `${name} = ${typeof t.values[name] === "string" && size ? t.values[name] : JSON.stringify(t.values[name], null, 2)}${size ? CLIPPED(size) : ""}`;
+    }));
+    return lines.join("\n");
+  }
+
+  /** The input the execution's last ended attempt was rendered with, or why there is none. */
+  function renderedInput(execution) {
+    const shown = execution.input;
+    if (shown) {
+      const text = shown.clipped ? shown.value : pretty(shown.value);
+      return `attempt ${shown.attempt}: ${text}${shown.clipped ? CLIPPED(shown.clipped) : ""}`;
+    }
+    if (!execution.endedAt) return "shown when its attempt ends";
+    return "not in the trace (a run started before inputs were traced, a with-items task's items, or a task with no action)";
   }
 
   // ---------------------------------------------------------------- replay

@@ -106,6 +106,7 @@ export function apply(state, event) {
   if (event.type === "PROGRESS") {
     execution.notes.push({ at, level: event.level, message: event.message || "", error: event.error || null });
     if (data.attempt) execution.attempt = Math.max(execution.attempt, data.attempt + 1);
+    shownInput(execution, data);
     if (event.level === "info" && (event.message || "").startsWith("waiting")) {
       execution.waitingAt = at;
       move(summary, execution, "waiting");
@@ -117,10 +118,18 @@ export function apply(state, event) {
     execution.attempt = data.attempt || execution.attempt;
     execution.result = event.outputSummary ?? null;
     execution.error = event.error || null;
+    shownInput(execution, data);
     const status = data.status || (event.type === "COMPLETED" ? "succeeded" : "failed");
     move(summary, execution, status);
   }
   return event.nodeId;
+}
+
+/** The rendered input the event that ended an attempt shows (runs on behaviour 4; not
+ * for with-items items), with its full size when the trace keeps only a preview. */
+function shownInput(execution, data) {
+  if (!("input" in data) || (data.item !== undefined && data.item !== null)) return;
+  execution.input = { value: data.input, attempt: data.attempt, clipped: data.clipped ? data.clipped.input : undefined };
 }
 
 /** A fresh state with the first `count` events applied (the replay scrubber). */

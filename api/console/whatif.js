@@ -17,6 +17,12 @@ import { STATUS_WORDS } from "./state.js";
 export const MAX_LINK_CHARS = 2000; // of the JSON, before URL encoding
 export const MAX_LINK_CHANGES = 20;
 const ENTRY_KEYS = new Set(["task", "iteration", "result", "status", "error"]);
+// A changed run input travels too, in the `whatifinput` query: only the top-level fields
+// set differently from the starting input (the run's export, or the start form's), never
+// a field the workflow declares secret, under bounds of its own.
+export const MAX_INPUT_LINK_CHARS = 2000; // of the JSON, before URL encoding
+export const MAX_INPUT_LINK_FIELDS = 50;
+const FORBIDDEN_FIELDS = new Set(["__proto__", "constructor", "prototype"]);
 
 const RUN_STATUS = { COMPLETED: "succeeded", FAILED: "failed", CANCELLED: "canceled", TERMINATED: "canceled", TIMED_OUT: "failed" };
 
@@ -60,6 +66,43 @@ export function putMock(mocks, entry) {
 export function encodeWhatIf(changes) {
   const text = JSON.stringify(changes);
   return text.length > MAX_LINK_CHARS || changes.length > MAX_LINK_CHANGES ? null : text;
+}
+
+/** The top-level fields of `input` that are not as in `start` (added or changed), less
+ * the `secret` ones; `[fields, the secret names left out]`. A field taken out of the
+ * input is not among them (the link can only set fields). */
+export function inputChanges(start, input, secret) {
+  const base = start && typeof start === "object" && !Array.isArray(start) ? start : {};
+  const changed = {};
+  const left = [];
+  if (!input || typeof input !== "object" || Array.isArray(input)) return [changed, left];
+  for (const [key, value] of Object.entries(input)) {
+    if (Object.hasOwn(base, key) && JSON.stringify(base[key]) === JSON.stringify(value)) continue;
+    if (secret.has(key)) { left.push(key); continue; }
+    changed[key] = value;
+  }
+  return [changed, left];
+}
+
+/** The `whatifinput` query for these fields: "" when there are none, null when too long. */
+export function encodeInputChanges(fields) {
+  const keys = Object.keys(fields);
+  if (!keys.length) return "";
+  const text = JSON.stringify(fields);
+  return text.length > MAX_INPUT_LINK_CHARS || keys.length > MAX_INPUT_LINK_FIELDS ? null : text;
+}
+
+/** The fields of a `whatifinput` query; throws an Error saying precisely what is wrong. */
+export function decodeInputChanges(text) {
+  if (text.length > MAX_INPUT_LINK_CHARS) throw new Error(`its input is ${text.length} characters long; at most ${MAX_INPUT_LINK_CHARS}`);
+  let fields;
+  try { fields = JSON.parse(text); } catch (error) { throw new Error(`its input is not JSON: ${error.message}`); }
+  if (!fields || typeof fields !== "object" || Array.isArray(fields)) throw new Error("its input must be a JSON object of run input fields");
+  const keys = Object.keys(fields);
+  if (keys.length > MAX_INPUT_LINK_FIELDS) throw new Error(`its input sets ${keys.length} fields; at most ${MAX_INPUT_LINK_FIELDS}`);
+  const bad = keys.find((key) => FORBIDDEN_FIELDS.has(key) || key === "");
+  if (bad !== undefined) throw new Error(`its input may not set the field ${JSON.stringify(bad)}`);
+  return fields;
 }
 
 /** The changes of a `whatif` query, checked against the mockable tasks; throws an Error
@@ -158,15 +201,24 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
   task.addEventListener("change", prefill);
   start.addEventListener("change", prefill);
   outcome.addEventListener("change", showOutcomeFields);
-  // The changes made here, in order: what the link carries (see MAX_LINK_CHARS).
+  // The changes made here, in order: what the link carries (see MAX_LINK_CHARS); and the
+  // run input's changed fields as last simulated (see MAX_INPUT_LINK_CHARS).
   let changes = [];
+  let fields = {};
+  let secretLeft = [];
+  let startInput = {};
   const linked = parseRoute().query.get("whatif");
+  const linkedInput = parseRoute().query.get("whatifinput");
   function showLink() {
     const text = encodeWhatIf(changes);
-    replaceQuery({ whatif: changes.length && text ? text : null });
-    link.textContent = !changes.length ? ""
-      : text ? "The page's address now opens this what-if (copy it to share it)."
-        : `This what-if is too long for a link (at most ${MAX_LINK_CHANGES} changes, ${MAX_LINK_CHARS} characters): it stays on this page only.`;
+    const inputText = encodeInputChanges(fields);
+    replaceQuery({ whatif: changes.length && text ? text : null, whatifinput: inputText || null });
+    const notes = [];
+    if (changes.length && text === null) notes.push(`Its mock changes are too long for a link (at most ${MAX_LINK_CHANGES} changes, ${MAX_LINK_CHARS} characters): they stay on this page only.`);
+    if (inputText === null) notes.push(`Its input changes are too long for a link (at most ${MAX_INPUT_LINK_FIELDS} fields, ${MAX_INPUT_LINK_CHARS} characters): they stay on this page only.`);
+    if (secretLeft.length) notes.push(`Secret inputs (${secretLeft.join(", ")}) never go into a link: set them again after opening it.`);
+    const carried = (changes.length && text) || inputText;
+    link.textContent = [carried ? "The page's address now opens this what-if (copy it to share it)." : "", ...notes].filter(Boolean).join(" ");
   }
   change.addEventListener("click", () => {
     clear(out);
@@ -186,8 +238,15 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
   clearButton.addEventListener("click", async () => {
     drawn.paintWhatIf(null); clear(out);
     changes = [];
+    fields = {};
+    secretLeft = [];
     showLink();
-    try { mocks.value = JSON.stringify((await load()).mocks || [], null, 2); } catch (error) { out.append(problemBox(error)); }
+    try {
+      const first = await load();
+      startInput = first.input ?? {};
+      mocks.value = JSON.stringify(first.mocks || [], null, 2);
+      input.value = JSON.stringify(startInput, null, 2);
+    } catch (error) { out.append(problemBox(error)); }
     announce("what-if cleared");
   });
 
@@ -199,6 +258,9 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
     simulate.disabled = true;
     try {
       const answer = await post(`/workflows/${encodeURIComponent(name)}/simulate`, body);
+      // The input as simulated goes into the link (its secret fields never do).
+      [fields, secretLeft] = inputChanges(startInput, body.input, new Set(answer.secretInputs || []));
+      showLink();
       drawn.paintWhatIf(answer);
       out.append(...report(answer, real()));
       announce(`what if: the run would end ${answer.status}`);
@@ -214,24 +276,31 @@ export function whatIfPanel({ name, version, graph, drawn, load, real }) {
     loaded = true;
     try {
       const first = await load();
-      input.value = JSON.stringify(first.input ?? {}, null, 2);
+      startInput = first.input ?? {};
       let list = first.mocks || [];
-      if (linked !== null) { // a what-if link: its changes over the starting mocks, simulated
+      let linkInput = null;
+      if (linked !== null || linkedInput !== null) { // a what-if link: over the start, simulated
         try {
-          changes = decodeWhatIf(linked, new Set(tasks.map((n) => n.id)));
+          if (linkedInput !== null) linkInput = decodeInputChanges(linkedInput);
+          if (linked !== null) changes = decodeWhatIf(linked, new Set(tasks.map((n) => n.id)));
         } catch (error) {
-          replaceQuery({ whatif: null });
+          changes = [];
+          linkInput = null;
+          replaceQuery({ whatif: null, whatifinput: null });
           out.append(problemBox(new Error(`The what-if in this link is not used: ${error.message}`)));
         }
         for (const entry of changes) list = putMock(list, entry);
       }
+      const base = startInput && typeof startInput === "object" && !Array.isArray(startInput) ? startInput : {};
+      // Spread, not Object.assign: a field is only ever set as a field.
+      input.value = JSON.stringify(linkInput ? { ...base, ...linkInput } : startInput, null, 2);
       mocks.value = JSON.stringify(list, null, 2);
       prefill();
-      if (changes.length) { showLink(); form.requestSubmit(simulate); }
+      if (changes.length || linkInput) { showLink(); form.requestSubmit(simulate); }
     } catch (error) { out.append(problemBox(error)); }
   });
   showOutcomeFields();
-  if (linked !== null) panel.open = true; // opens it, and the toggle above loads the link
+  if (linked !== null || linkedInput !== null) panel.open = true; // the toggle loads the link
   return panel;
 }
 

@@ -1,6 +1,7 @@
 // Why an edge of the run graph was taken (or not), from the TRANSITION trace events of
 // its `next` entry: the source execution, the `when` and its value, the names published
-// (never values: they may be secret), and the engine commands beside it.
+// (a tooltip stays short: the values, masked and clipped, are in the inspector), and the
+// engine commands beside it.
 
 function source(notice) {
   return `${notice.task} #${notice.iteration}${notice.route ? ` route ${notice.route}` : ""}` +

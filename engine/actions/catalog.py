@@ -87,6 +87,15 @@ class ActionCatalog:
             if definition.placement is Placement.LOCAL_ACTIVITY
         ]
 
+    def secret_inputs(self) -> dict[str, tuple[str, ...]]:
+        """Action name -> the dotted paths of its declared secret input fields, for the
+        actions that declare some (the trace masks them in a shown rendered input)."""
+        return {
+            name: tuple(definition.secret_input)
+            for name, definition in sorted(self._actions.items())
+            if definition.secret_input
+        }
+
     def runs_in_workflow(self, name: str) -> bool:
         """Whether the action is carried out by the workflow itself (it cannot be moved)."""
         return self.placement(name) is Placement.WORKFLOW

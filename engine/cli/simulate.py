@@ -168,7 +168,11 @@ def _simulate(
         if warnings:  # only when there are some, like `errors_dropped`
             report["warnings"] = warnings
         if transitions:
-            report["transitions"] = [msgspec.to_builtins(n) for n in result.transitions]
+            # Names only, as documented for this listing (the trace adds the values).
+            report["transitions"] = [
+                msgspec.to_builtins(msgspec.structs.replace(n, values=None))
+                for n in result.transitions
+            ]
         json.dump(masker.value(report), out, ensure_ascii=False)
         out.write("\n")
     else:

@@ -78,7 +78,11 @@ class Behaviour(IntEnum):
 
     EXPLAINED = 4
     """Releases from the fourth 2026-12-02 session on. Each change gated on this member
-    says here what it changes (a new run takes it; runs started before keep 3 or older)."""
+    says here what it changes (a new run takes it; runs started before keep 3 or older).
+    A taken transition's `TransitionEvaluated` notice carries the values it published, its
+    publishes rendered before the notices (engine/coordinator/completion.py
+    `render_taken`), and the trace event that ends a task attempt carries the input it
+    was rendered with, both masked then clipped (engine/temporal/shown_values.py)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -63,7 +63,8 @@ class AttemptFailed(Command, frozen=True, tag="attempt_failed"):
 class TransitionEvaluated(Command, frozen=True, tag="transition_evaluated"):
     """Notice: one entry of a finished execution's `next` was evaluated (behaviour 3 on).
 
-    Names only: what a transition published may be secret, so its values stay out."""
+    From behaviour 4 on, a taken transition's notice carries the values it published
+    too: its host masks and clips them before they are shown (on 3, names only)."""
 
     execution: ExecutionRef
     attempt: int  # the execution's attempt whose outcome `next` saw
@@ -73,6 +74,7 @@ class TransitionEvaluated(Command, frozen=True, tag="transition_evaluated"):
     published: tuple[str, ...] = ()  # the names it published (none when not taken)
     targets: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()  # engine commands in its `do`, in order
+    values: dict[str, Any] | None = None  # name -> value published (behaviour 4, taken)
 
 
 class DispatchAction(Command, frozen=True, tag="dispatch_action"):

@@ -3,7 +3,7 @@ and arrive at the tasks they lead to (a barrier arrival or a ready execution).""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.coordinator import dispatching
 from engine.coordinator.barriers import Arrival, arrive
@@ -69,9 +69,11 @@ def complete(
     retrying = [t for t in taken if "retry" in t.commands]
     if retrying and execution.command_retries < RETRY_COMMAND_COUNT:
         context = execution.context
+        values: dict[int, dict[str, Any]] = {}
         for transition in retrying:
             try:
                 context = _render_publish(m, transition, context, scope)
+                values[transition.index] = _published_values(transition, context)
             except ExpressionError as failure:
                 if state.behaviour >= Behaviour.OBSERVED:
                     # The attempt ends with its own status before the run fails; up to
@@ -81,7 +83,7 @@ def complete(
                 return
         execution.context = context
         execution.command_retries += 1
-        announce_transitions(m, execution, task.next, taken, retrying)
+        announce_transitions(m, execution, task.next, taken, retrying, values)
         dispatching.announce_retry(m, execution, execution.attempt, error, 0.0, None)
         execution.attempt += 1
         if task.is_pass_through or task.with_items is not None:
@@ -92,7 +94,14 @@ def complete(
         return
 
     finish_execution(m, execution, status, result, error)
-    announce_transitions(m, execution, task.next, taken, taken)
+    rendered: Rendered | None = None
+    if state.behaviour >= Behaviour.EXPLAINED:
+        # Rendered before the notices, which carry the values (up to behaviour 3 the
+        # publishes rendered after the run's failure was taken, as `follow` still does).
+        rendered = render_taken(m, execution, taken, scope)
+    announce_transitions(
+        m, execution, task.next, taken, taken, None if rendered is None else rendered.values
+    )
     handled = any(t.targets or "noop" in t.commands for t in taken)
     if status is ExecutionStatus.FAILED:
         assert error is not None
@@ -112,17 +121,28 @@ def complete(
     if state.behaviour is Behaviour.ORIGINAL:
         _follow_each(m, execution, taken, scope)
     else:
-        follow(m, execution, taken, scope)
+        if rendered is None:
+            rendered = render_taken(m, execution, taken, scope)
+        follow(m, execution, rendered)
     if not taken:
         path_ends(m, execution.context)
 
 
-def follow(m: Machine, execution: Execution, taken: list[TransitionSpec], scope: Scope) -> None:
-    """Take the satisfied transitions. Each publish starts from the execution's
-    context; a join gets one arrival from this execution, at the first transition
-    that leads there, with the publishes of all that do merged in transition order."""
+class Rendered(NamedTuple):
+    """A finished execution's taken transitions with their publishes rendered."""
+
+    base: Context  # the execution's context, forked when its lineage splits here
+    published: list[tuple[TransitionSpec, Context]]  # each one's context, in order
+    failure: tuple[TransitionSpec, ExpressionError] | None  # the publish that failed
+    values: dict[int, dict[str, Any]]  # by transition index: name -> value published
+
+
+def render_taken(
+    m: Machine, execution: Execution, taken: list[TransitionSpec], scope: Scope
+) -> Rendered:
+    """Render the publishes of the taken transitions, in order, up to one that fails.
+    Each starts from the execution's context. Emits no command."""
     state = m.state
-    ref = execution.ref
     base = execution.context
     if sum(len(t.targets) or 1 for t in taken) > 1:
         # The lineage splits here: a join downstream tells what each path published
@@ -130,18 +150,31 @@ def follow(m: Machine, execution: Execution, taken: list[TransitionSpec], scope:
         state.stamp += 1
         base = base.forked(state.stamp)
     published: list[tuple[TransitionSpec, Context]] = []
-    failure: tuple[TransitionSpec, ExpressionError] | None = None
+    values: dict[int, dict[str, Any]] = {}
     for transition in taken:
         try:
             context = _render_publish(m, transition, base, scope)
         except ExpressionError as error:
-            failure = (transition, error)
-            break
+            return Rendered(base, published, (transition, error), values)
+        values[transition.index] = _published_values(transition, context)
         if len(transition.targets) > 1:
             # Its targets share its publish; they split after it.
             state.stamp += 1
             context = context.forked(state.stamp)
         published.append((transition, context))
+    return Rendered(base, published, None, values)
+
+
+def _published_values(transition: TransitionSpec, context: Context) -> dict[str, Any]:
+    return {name: context.values.get(name) for name, _ in transition.publish}
+
+
+def follow(m: Machine, execution: Execution, rendered: Rendered) -> None:
+    """Take the satisfied transitions, their publishes rendered: a join gets one
+    arrival from this execution, at the first transition that leads there, with the
+    publishes of all that do merged in transition order."""
+    ref = execution.ref
+    published = rendered.published
     joined: set[str] = set()
     for position, (transition, context) in enumerate(published):
         forced = "fail" in transition.commands
@@ -160,8 +193,8 @@ def follow(m: Machine, execution: Execution, taken: list[TransitionSpec], scope:
                         arriving = arriving.joined(later_context)
                         forced = forced or "fail" in later.commands
             arrive_at(m, Arrival(target, ref.route, arriving, ref.task, ref.id), forced)
-    if failure is not None:
-        _publish_failed(m, execution, failure[0], failure[1], base)
+    if rendered.failure is not None:
+        _publish_failed(m, execution, rendered.failure[0], rendered.failure[1], rendered.base)
 
 
 def _follow_each(

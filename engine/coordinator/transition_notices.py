@@ -5,7 +5,8 @@ events; the run console lights edges and answers "why" from them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from engine.coordinator.base import Machine
 from engine.coordinator.behaviour import Behaviour
@@ -20,10 +21,13 @@ def announce_transitions(
     evaluated: Sequence[TransitionSpec],
     held: Sequence[TransitionSpec],
     followed: Sequence[TransitionSpec],
+    published: Mapping[int, dict[str, Any]] | None = None,
 ) -> None:
     """One notice per evaluated transition, in `next` order. `held`: those whose `when`
     held (or that have none); `followed`: those taken now - all of `held`, unless a
-    `retry` among them runs the execution again (then only the retrying ones publish)."""
+    `retry` among them runs the execution again (then only the retrying ones publish).
+    `published`: by transition index, the values each taken one published (behaviour 4:
+    the notices carry them; a transition whose publish failed has none)."""
     if m.state.behaviour < Behaviour.OBSERVED:
         return  # a run started earlier keeps its trace, sequence numbers included
     ref = execution.ref
@@ -41,8 +45,21 @@ def announce_transitions(
                 named.published if taken else (),
                 named.targets,
                 named.commands,
+                _values(m, transition, taken, published),
             )
         )
+
+
+def _values(
+    m: Machine,
+    transition: TransitionSpec,
+    taken: bool,
+    published: Mapping[int, dict[str, Any]] | None,
+) -> dict[str, Any] | None:
+    """What a taken transition published, on behaviour 4 (before it: names only)."""
+    if m.state.behaviour < Behaviour.EXPLAINED or not taken or published is None:
+        return None
+    return published.get(transition.index)
 
 
 def _among(transition: TransitionSpec, transitions: Sequence[TransitionSpec]) -> bool:

@@ -23,6 +23,23 @@ _WORKER_RETRY_DEFAULTS: dict[str, dict[str, float]] = {}
 _WORKER_LOCAL_ACTIONS: list[str] = []
 
 
+# The worker catalog's declared secret input fields, by action: a rendered input shown
+# in the trace (behaviour 4) has them masked whatever their length. Trace content only:
+# no decision of a run depends on it, so the worker's own catalog serves every run.
+_WORKER_SECRET_INPUTS: dict[str, tuple[str, ...]] = {}
+
+
+def configure_secret_inputs(paths: Mapping[str, Iterable[str]]) -> None:
+    """Install the worker catalog's secret input fields for every interpreter."""
+    _WORKER_SECRET_INPUTS.clear()
+    _WORKER_SECRET_INPUTS.update({name: tuple(fields) for name, fields in paths.items()})
+
+
+def secret_inputs(action: str) -> tuple[str, ...]:
+    """The dotted paths of `action`'s declared secret input fields (none if unknown)."""
+    return _WORKER_SECRET_INPUTS.get(action, ())
+
+
 def configure_action_retry_defaults(defaults: Mapping[str, Mapping[str, float]]) -> None:
     """Install the worker catalog's retry defaults for every interpreter in this process."""
     _WORKER_RETRY_DEFAULTS.clear()

@@ -73,6 +73,7 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
             spec, action_retry_defaults=defaults, secrets=run.secrets.named
         )
         info = RunInfo(params.run_id, params.workflow, params.version, started_at)
+        run.trace.explains = behaviour >= Behaviour.EXPLAINED
         run.trace.run_started(run.now_ms(), params.input, _started_data(run, behaviour))
         rerun = _rerun_point(params)
         run.waits.behaviour = behaviour
@@ -88,6 +89,7 @@ async def begin(run: RunState, params: InterpreterInput) -> None:
         )
         run.paused = run.coordinator.state.paused
         run.waits.behaviour = run.behaviour
+        run.trace.explains = run.behaviour >= Behaviour.EXPLAINED
         _restore_carried(run, params, carried)
         if carried.drain_paused:
             run.paused = False

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.statuses import FROM_COORDINATOR, ApiStatus, finished_status, live_status
     from engine.temporal.activities import TRACE_UNRECORDABLE
     from engine.temporal.run_state import RunState
+    from engine.temporal.shown_values import clip_shown
     from engine.temporal.types import (
         RECORD_TRACE,
         Projection,
@@ -69,7 +70,7 @@ def trace_batch(run: RunState, events: list[TraceRecord], waits: list[WaitChange
     return TraceBatch(
         params.run_id,
         params.workflow,
-        [run.secrets.record(event) for event in events],
+        [clip_shown(run.secrets.record(event)) for event in events],
         run.secrets.projection(projection(run)),
         waits,
         int(params.version) if params.version.isdigit() else 0,

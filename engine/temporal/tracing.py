@@ -14,14 +14,18 @@ import msgspec
 from engine.coordinator import (
     AttemptFailed,
     Command,
+    DispatchAction,
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
     FinishRun,
     RunStatus,
+    StartChildRun,
     TransitionEvaluated,
 )
 from engine.coordinator.payloads import payload_size
+from engine.masking import mask_paths
+from engine.temporal.compiled import secret_inputs
 from engine.temporal.transition_events import transition_fields
 from engine.temporal.types import TraceRecord
 
@@ -44,6 +48,12 @@ class TraceLog:
         self.pending: list[TraceRecord] = []
         self.started = started
         self.finished = finished
+        # Behaviour 4: an attempt's outcome event shows the input it was rendered with.
+        self.explains = False
+        # Execution id -> the rendered input of its attempt in flight (executions
+        # without items; declared secret fields already masked). Not carried across
+        # continue-as-new: an attempt in flight then shows none.
+        self.inputs: dict[int, Any] = {}
 
     def _add(self, record_type: str, level: str, at_ms: int, **fields: Any) -> None:
         if fields.get("has_output") and record_type != "WORKFLOW_COMPLETED":
@@ -64,7 +74,9 @@ class TraceLog:
 
     def record(self, command: Command, at_ms: int) -> None:
         """Add the trace records a command stands for (most commands stand for none)."""
-        if isinstance(command, ExecutionStarted):
+        if isinstance(command, (DispatchAction, StartChildRun)):
+            self._rendered(command)
+        elif isinstance(command, ExecutionStarted):
             ref = command.execution
             self.started += 1
             self._add(
@@ -89,6 +101,7 @@ class TraceLog:
                 data={
                     **_data(ref.id, ref.iteration, ref.route, command.attempt),
                     "item": command.item,
+                    **self._input_of(ref.id, command.item),
                 },
             )
         elif isinstance(command, ExecutionFinished):
@@ -112,6 +125,7 @@ class TraceLog:
                 data={
                     **_data(ref.id, ref.iteration, ref.route, command.attempts),
                     "status": str(command.status),
+                    **self._input_of(ref.id, None),
                 },
             )
         elif isinstance(command, TransitionEvaluated):
@@ -130,6 +144,22 @@ class TraceLog:
                 output=command.output,
                 has_output=True,
             )
+
+    def _rendered(self, command: DispatchAction | StartChildRun) -> None:
+        """Keep an attempt's rendered input until its outcome's event shows it. Items
+        of a with-items execution are not kept: thousands of inputs would ride along."""
+        if not self.explains or command.item is not None:
+            return
+        rendered = command.input
+        if isinstance(command, DispatchAction):
+            rendered = mask_paths(rendered, secret_inputs(command.action))
+        self.inputs[command.execution.id] = rendered
+
+    def _input_of(self, execution: int, item: int | None) -> dict[str, Any]:
+        """`{"input": …}` for the event that ends an attempt, if its input was kept."""
+        if item is not None or execution not in self.inputs:
+            return {}
+        return {"input": self.inputs.pop(execution)}
 
     def queued(self, at_ms: int, limit: str, key: str, position: int | None) -> None:
         """The run waits for a slot of a concurrency limit (engine/temporal/limits.py)."""

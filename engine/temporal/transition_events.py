@@ -1,6 +1,7 @@
 """What a `TRANSITION` trace event holds (docs/api.md "Trace events"): why an edge of
-the run graph was taken or not, from the coordinator's notice. Names only: the values a
-transition published may be secret and stay out of the trace."""
+the run graph was taken or not, from the coordinator's notice. On behaviour 3, names
+only; from behaviour 4 on, the values too, masked then clipped on their way to the store
+(engine/temporal/shown_values.py)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def transition_fields(notice: TransitionEvaluated) -> dict[str, Any]:
         "targets": list(notice.targets),
         "commands": list(notice.commands),
     }
+    if notice.values is not None:
+        data["values"] = notice.values
     if notice.when is not None:
         data["when"] = notice.when  # absent: the transition has no `when`
     return {"node_id": ref.task, "message": describe(notice), "data": data}

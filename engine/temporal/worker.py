@@ -22,7 +22,11 @@ from engine.store.claims import PostgresClaims
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.claim_check import ClaimSettings
 from engine.temporal.codec import CodecConfigError, CodecKeys, converter_from_env, data_converter
-from engine.temporal.compiled import configure_action_retry_defaults, configure_local_actions
+from engine.temporal.compiled import (
+    configure_action_retry_defaults,
+    configure_local_actions,
+    configure_secret_inputs,
+)
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.metrics import prometheus_runtime
@@ -123,6 +127,7 @@ def build_worker(
     own)."""
     configure_action_retry_defaults(activities.catalog.retry_defaults())
     configure_local_actions(activities.catalog.local_actions())
+    configure_secret_inputs(activities.catalog.secret_inputs())
     return Worker(
         client,
         task_queue=task_queue,

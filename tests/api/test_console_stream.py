@@ -95,10 +95,10 @@ def test_a_dropped_stream_resumes_from_the_last_event_id(
     node(page, "check").focus()
     page.keyboard.press("Enter")
     assert page.locator("#inspector .executions li").count() == 3
-    # The last check's inspector: the names its taken transition published, said to be
-    # names only, and its input said to be missing from the trace.
+    # The last check's inspector: what its taken transition published, values and all,
+    # and the input its attempt was rendered with (behaviour 4).
     details = page.locator("#inspector dl.details").inner_text()
-    assert "checks, healthy (names only: the trace keeps no published values)" in details
-    assert "not in the trace" in details
+    assert "checks = 3\nhealthy = true" in details
+    assert f'"url": "{health_service}"' in details and "attempt 1:" in details
     shot(page, tmp_path, "stream-resumed")
     assert not problems, problems

@@ -1,6 +1,7 @@
-"""The what-if deep link: the changed mocks travel in the page's address, so a reload or
-a shared link shows the same what-if; a link is bounded and checked when opened. Real
-stack and Chromium, as tests/api/test_console.py."""
+"""The what-if deep link: the changed mocks and run input fields travel in the page's
+address, so a reload or a shared link shows the same what-if; a link is bounded and
+checked when opened, and never carries a secret input. Real stack and Chromium, as
+tests/api/test_console.py."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from tests.api.test_console import (  # noqa: F401 (fixtures)
 SAME_AS_A_RELOAD = "would end succeeded (the run: succeeded) · 2 executions"
 
 
-def linked_changes(page: Any) -> Any:
+def linked_changes(page: Any, key: str = "whatif") -> Any:
     query = page.evaluate("() => location.hash").split("?", 1)[1]
-    return json.loads(parse_qs(query)["whatif"][0])
+    return json.loads(parse_qs(query)[key][0])
 
 
 def what_if_status(page: Any) -> str:
@@ -146,5 +147,118 @@ def test_a_hostile_what_if_link_is_refused_precisely(
             }"""
         )
         assert kept == [2000, None]
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_a_changed_run_input_travels_in_the_link(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+    health_service: str,  # noqa: F811
+) -> None:
+    """What if the run had allowed 2 checks: only that field goes into the address; a
+    reload opens the same input over the run's and simulates it."""
+    page, problems = console
+    name = unique("monitoring")
+    harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
+    run_id = harness.start(name, {"url": health_service, "interval": 0, "max_checks": 5})
+    harness.wait_for(run_id, timeout=60)
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    wait_status(page, "report", "succeeded")
+    page.locator("#whatif > summary").click()
+    page.wait_for_function("() => document.querySelector('#whatif-input').value.length > 2")
+    changed = {**json.loads(page.locator("#whatif-input").input_value()), "max_checks": 2}
+    page.locator("#whatif-input").fill(json.dumps(changed))
+    page.get_by_role("button", name="Simulate").click()
+    assert "would end failed (the run: succeeded)" in what_if_status(page)
+    page.wait_for_function("() => location.hash.includes('whatifinput')")
+    assert linked_changes(page, "whatifinput") == {"max_checks": 2}
+    assert "whatif=" not in page.evaluate("() => location.hash")  # no mock changed
+
+    page.reload()
+    assert "would end failed (the run: succeeded)" in what_if_status(page)
+    assert json.loads(page.locator("#whatif-input").input_value()) == {
+        "url": health_service,
+        "interval": 0,
+        "max_checks": 2,
+    }
+    # Clearing puts the run's input back and takes the link out of the address.
+    page.get_by_role("button", name="Clear the what-if").click()
+    page.wait_for_function("() => !location.hash.includes('whatif')")
+    assert json.loads(page.locator("#whatif-input").input_value())["max_checks"] == 5
+    assert not problems, problems
+
+
+LONG_INPUT = json.dumps({"note": "x" * 2000})
+
+# (the link's `whatifinput`, what the refusal says)
+HOSTILE_INPUTS = [
+    ("[1, 2]", "its input must be a JSON object of run input fields"),
+    ("null", "its input must be a JSON object"),
+    ('"text"', "its input must be a JSON object"),
+    ("{", "its input is not JSON"),
+    ('{"__proto__": {"polluted": true}}', 'may not set the field "__proto__"'),
+    ('{"constructor": 1}', 'may not set the field "constructor"'),
+    ('{"": 1}', 'may not set the field ""'),
+    (json.dumps({f"f{i}": i for i in range(51)}), "sets 51 fields; at most 50"),
+    (LONG_INPUT, "characters long; at most 2000"),
+]
+
+
+@needs_chromium
+@pytest.mark.parametrize(("text", "said"), HOSTILE_INPUTS)
+def test_a_hostile_input_in_a_link_is_refused_precisely(
+    harness: Harness,
+    chromium: Any,  # noqa: F811
+    text: str,
+    said: str,
+) -> None:
+    page = chromium.new_page()
+    try:
+        page.goto(harness.url + "/", timeout=20_000)
+        refusal = page.evaluate(
+            """async ([text]) => {
+              const { decodeInputChanges } = await import("/console/whatif.js");
+              try { decodeInputChanges(text); return null; }
+              catch (error) { return error.message; }
+            }""",
+            [text],
+        )
+        assert refusal is not None and said in refusal, refusal
+        assert page.evaluate("() => ({}).polluted") is None
+    finally:
+        page.close()
+
+
+@needs_chromium
+def test_a_link_carries_only_changed_fields_and_never_a_secret(
+    harness: Harness,
+    chromium: Any,  # noqa: F811
+) -> None:
+    page = chromium.new_page()
+    try:
+        page.goto(harness.url + "/", timeout=20_000)
+        carried = page.evaluate(
+            """async () => {
+              const link = await import("/console/whatif.js");
+              const start = { url: "http://a", token: "***", list: [1, 2] };
+              const input = { url: "http://a", token: "typed-secret", list: [1, 2, 3], n: 1 };
+              const [fields, left] = link.inputChanges(start, input, new Set(["token"]));
+              const fits = { note: "x".repeat(link.MAX_INPUT_LINK_CHARS - 11) };
+              const many = Object.fromEntries([...Array(51).keys()].map((i) => [`f${i}`, i]));
+              return [fields, left, link.encodeInputChanges(fields),
+                      link.encodeInputChanges(fits).length, link.encodeInputChanges(many),
+                      link.encodeInputChanges({})];
+            }"""
+        )
+        assert carried == [
+            {"list": [1, 2, 3], "n": 1},
+            ["token"],
+            '{"list":[1,2,3],"n":1}',
+            2000,
+            None,
+            "",
+        ]
     finally:
         page.close()

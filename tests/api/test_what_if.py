@@ -225,6 +225,8 @@ def test_an_expression_that_would_never_end_fails_the_simulated_run_within_its_b
     assert what_if["status"] == "succeeded", what_if
     assert what_if["output"] == {"echoed": "*** <secret api_key>"}
     assert "s3cr3t-token" not in json.dumps(what_if)
+    # Named for the console, which keeps them out of a what-if link.
+    assert what_if["secretInputs"] == ["token"]
 
 
 def test_a_simulation_that_runs_too_long_is_stopped(harness: Harness) -> None:

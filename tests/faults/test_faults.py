@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -30,6 +28,7 @@ from engine.temporal.worker import connect
 from tests.support.processes import (
     start_api,
     start_worker,
+    stop_api,
     stop_process,
     wait_for_api,
 )
@@ -353,14 +352,7 @@ def test_api_restart_under_sse_client(
         while len(received) < 3:  # WORKFLOW_STARTED and the first check, at least
             assert time.monotonic() < deadline, f"too few events before the restart: {received}"
             time.sleep(0.05)
-        # SIGTERM: uvicorn stops accepting connections but lets in-flight responses,
-        # this stream included, finish; like Docker after its grace period, kill it then.
-        api.send_signal(signal.SIGTERM)
-        try:
-            api.wait(GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.wait(10)
+        stop_api(api, GRACE_SECONDS)  # like Docker after its grace period
         assert done.wait(10), "the stream did not end with the API"
         assert first == [False], "the run ended before the API went down"
         last_id = received[-1]["id"]

@@ -119,3 +119,14 @@ def wait_for_api(url: str, process: subprocess.Popen[bytes], timeout: float = 30
             pass
         time.sleep(0.2)
     raise AssertionError(f"the API at {url} never became healthy within {timeout:g} s")
+
+
+def stop_api(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop the API as a supervisor would: SIGTERM (uvicorn stops accepting connections
+    but lets open responses, streams included, finish), then SIGKILL after `grace` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -14,13 +14,23 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer, WorkflowReplayResult
+from temporalio.worker import (
+    Interceptor,
+    Replayer,
+    StartActivityInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+    WorkflowReplayResult,
+)
+from temporalio.workflow import ActivityHandle
 
 from engine.coordinator.behaviour import Behaviour
 from engine.temporal import continuation, versioning
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.progress_events import ProgressEvents
+from engine.temporal.tracing import TraceLog
 from engine.temporal.worker import workflow_runner
 from tests.support.releases import EarlierRelease
 
@@ -76,6 +86,7 @@ def test_there_are_histories() -> None:
         "secret-child",
         "rerun",
         "rerun-failed",
+        "explained",
     }
 
 
@@ -388,3 +399,78 @@ def test_a_run_that_explains_its_transitions_replays() -> None:
     ]  # fmt: skip
     assert any(versioning.patch_id(Behaviour.OBSERVED).encode() in data for data in patches)
     assert _replay("transitions").replay_failure is None
+
+
+class _CarriedTrace(Interceptor):
+    """Keeps the trace events each replayed action activity would carry (its input):
+    Temporal compares commands on replay, not their inputs, so a change that only adds
+    to the trace replays without complaint; this compares what the history recorded."""
+
+    def __init__(self) -> None:
+        self.carried: list[Any] = []
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        carried = self.carried
+
+        class Outbound(WorkflowOutboundInterceptor):
+            def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
+                [payload] = DATA_CONVERTER.payload_converter.to_payloads(input.args)
+                carried.append(json.loads(payload.data).get("trace"))
+                return super().start_activity(input)
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+def _recorded_trace(stem: str) -> list[Any]:
+    """The trace events each action activity of the history carried, as recorded."""
+    return [
+        json.loads(base64.b64decode(
+            e["activityTaskScheduledEventAttributes"]["input"]["payloads"][0]["data"]
+        )).get("trace")
+        for e in _history(stem)["events"]
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+    ]  # fmt: skip
+
+
+def _replayed_trace(stem: str) -> tuple[WorkflowReplayResult, list[Any]]:
+    history = WorkflowHistory.from_json(f"replay-{stem}", _history(stem))
+    spy = _CarriedTrace()
+    replayer = Replayer(
+        workflows=[Interpreter],
+        workflow_runner=workflow_runner(),
+        data_converter=DATA_CONVERTER,
+        interceptors=[spy],
+    )
+    result = asyncio.run(replayer.replay_workflow(history, raise_on_replay_failure=False))
+    return result, spy.carried
+
+
+def test_a_run_that_shows_inputs_and_published_values_replays_its_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`explained` (behaviour 4): greet's COMPLETED shows its rendered input clipped (over
+    8 KiB) and its TRANSITION the value it published, in the trace its successor's
+    activity carried; replayed, the run carries that same trace. Temporal compares no
+    activity input, so a worker that dropped them would replay "fine": the comparison
+    catches it. Replayed as behaviour 3 (the negative control) the run fails."""
+    recorded = _recorded_trace("explained")
+    events = {(e["type"], e["node_id"]): e["data"] for e in recorded[1]["events"]}
+    greet = events["COMPLETED", "greet"]
+    assert greet["clipped"] == {"input": 9023} and greet["input"].startswith('{"name":"ada",')
+    assert events["TRANSITION", "greet"]["values"] == {"greeting": "hello ada"}
+    result, replayed = _replayed_trace("explained")
+    assert result.replay_failure is None and replayed == recorded
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TraceLog, "_rendered", lambda self, command: None)  # keeps no input
+        result, without_inputs = _replayed_trace("explained")
+    assert result.replay_failure is None and without_inputs != recorded
+
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.OBSERVED))
+    assert _replay("explained").replay_failure is not None

@@ -203,6 +203,15 @@ CASES: dict[str, dict[str, Any]] = {
         "trace": True,
         "store": True,
     },
+    # Behaviour 4: each attempt's outcome event shows its rendered input (greet's over
+    # 8 KiB: a clipped preview) and each taken TRANSITION the values it published; the
+    # events ride in the next action's activity input, which the history keeps.
+    "explained": {
+        "file": HERE / "explained.yaml",
+        "input": {"name": "ada"},
+        "trace": True,
+        "store": True,
+    },
 }
 # The history length at which the `small_history` cases' server suggests continue-as-new.
 SMALL_HISTORY = 150
@@ -215,6 +224,10 @@ async def _scan(input: Any, context: ActionContext) -> dict[str, Any]:
     context.artifact("scan.json", b'{"scanned": 2}')
     await asyncio.sleep(0.5)
     return {"scanned": 2}
+
+
+async def _greet(input: Any, context: ActionContext) -> dict[str, Any]:
+    return {"greeting": f"hello {input['name']}"}
 
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
@@ -262,7 +275,13 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
     try:
         client = await connect(server.address)
         queue = f"record-{uuid.uuid4().hex[:6]}"
-        catalog = ActionCatalog([*builtin_actions(), ActionDefinition("replay.scan", _scan)])
+        catalog = ActionCatalog(
+            [
+                *builtin_actions(),
+                ActionDefinition("replay.scan", _scan),
+                ActionDefinition("replay.greet", _greet),
+            ]
+        )
         activities = SegueActivities(
             catalog, workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
         )
