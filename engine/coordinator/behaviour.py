@@ -82,7 +82,10 @@ class Behaviour(IntEnum):
     A taken transition's `TransitionEvaluated` notice carries the values it published, its
     publishes rendered before the notices (engine/coordinator/completion.py
     `render_taken`), and the trace event that ends a task attempt carries the input it
-    was rendered with, both masked then clipped (engine/temporal/shown_values.py)."""
+    was rendered with, both masked then clipped (engine/temporal/shown_values.py).
+    The trace events an action's activity request carries stop at `CARRIED_TRACE_BYTES`
+    (256 KiB as JSON, engine/temporal/tracing.py); the trace pump writes the rest (on 3 a
+    request carried up to 500 events whatever their size)."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

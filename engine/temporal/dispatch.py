@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.run_state import RunState
     from engine.temporal.task_limits import admit_then, limits_of
     from engine.temporal.trace_pump import TRACE_BATCH, TRACE_RETRY, trace_batch
+    from engine.temporal.tracing import CARRIED_TRACE_BYTES
     from engine.temporal.types import (
         INTERPRETER_WORKFLOW,
         LOOKUP_WORKFLOW,
@@ -193,7 +194,8 @@ def _carried_trace(run: RunState) -> TraceBatch | None:
     dispatched the action (readers see events only without gaps: see the store)."""
     if not run.traced or not run.trace.pending:
         return None
-    return trace_batch(run, run.trace.take(TRACE_BATCH), [])
+    budget = CARRIED_TRACE_BYTES if run.behaviour >= Behaviour.EXPLAINED else None
+    return trace_batch(run, run.trace.take(TRACE_BATCH, budget), [])
 
 
 def _inherited(run: RunState, child_input: Any) -> dict[str, Any]:

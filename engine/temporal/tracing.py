@@ -32,6 +32,11 @@ from engine.temporal.types import TraceRecord
 # Larger outputs are cut before they join the trace (the run output itself is not:
 # the store's run row shows it whole, and the coordinator caps it at 1 MiB).
 TRACE_OUTPUT_BYTES = 64 * 1024
+# The trace events an action's activity request carries (behaviour 4): with the action's
+# input (at most 1 MiB, engine/coordinator/payloads.py) the request stays well under
+# Temporal's 2 MiB payload limit; 500 events of outputs (64 KiB each), rendered inputs
+# and published values (8 KiB each) could reach tens of MiB before.
+CARRIED_TRACE_BYTES = 256 * 1024
 
 _RUN_EVENT = {
     RunStatus.SUCCEEDED: ("WORKFLOW_COMPLETED", "info"),
@@ -180,9 +185,17 @@ class TraceLog:
         """A warning about a task that changed nothing (e.g. a refused answer)."""
         self._add("PROGRESS", "warn", at_ms, node_id=task, message=message, data=data)
 
-    def take(self, limit: int | None = None) -> list[TraceRecord]:
-        """Remove and return the oldest pending records (all of them without a limit)."""
-        count = len(self.pending) if limit is None else limit
+    def take(self, limit: int | None = None, max_bytes: int | None = None) -> list[TraceRecord]:
+        """Remove and return the oldest pending records (all of them without a limit);
+        with `max_bytes`, only as many as fit in that many bytes as JSON (at least one)."""
+        count = len(self.pending) if limit is None else min(limit, len(self.pending))
+        if max_bytes is not None:
+            total = 0
+            for index in range(count):
+                total += payload_size(self.pending[index])
+                if total > max_bytes and index > 0:
+                    count = index
+                    break
         batch = self.pending[:count]
         del self.pending[:count]
         return batch
