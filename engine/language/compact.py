@@ -15,8 +15,9 @@ fingerprint, or one whose body does not match the SHA-256 the header carries (tr
 edited, garbage), decodes to None, and the caller compiles the YAML as before. The
 checksum finds damage and careless edits, not forgery: whoever may write the form's row
 may write the YAML beside it too, and the worker also checks that the decoded spec's
-content hash is the YAML's (engine/temporal/spec_warmer.py). Nothing here decides what a run does: a decoded spec
-equals the one compiling the YAML gives (tests/language/test_compact.py).
+content hash is the YAML's (engine/temporal/spec_warmer.py). Nothing here decides what
+a run does: a decoded spec equals the one compiling the YAML gives
+(tests/language/test_compact.py).
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def encode_spec(spec: WorkflowSpec) -> bytes:
     """The compact form of a compiled spec, with this process's compiler fingerprint."""
     body = _ENCODER.encode(spec)
     return MAGIC + compiler_fingerprint() + hashlib.sha256(body).digest() + body
+
+
+def form_of(spec: WorkflowSpec) -> bytes | None:
+    """The compact form of a spec, or None when it has none: a value msgpack cannot hold
+    (an integer past 64 bits), or a form over `MAX_FORM_BYTES`. Workers compile those
+    from the YAML."""
+    try:
+        form = encode_spec(spec)
+    except (TypeError, ValueError, OverflowError, NotImplementedError):
+        return None
+    return form if len(form) <= MAX_FORM_BYTES else None
 
 
 def decode_spec(form: bytes | None) -> WorkflowSpec | None:
