@@ -39,6 +39,7 @@ from engine.expressions.template import (
     MappingTemplate,
     Template,
 )
+from engine.language.collection import collector_paused
 from engine.language.spec import WorkflowSpec
 
 FORMAT_VERSION: Final = 1
@@ -48,9 +49,9 @@ _DIGEST_BYTES: Final = 32
 # one YAML gives, so it changes the fingerprint and retires every form made before.
 _ENGINE: Final = Path(__file__).resolve().parent.parent
 _COMPILER_SOURCES: Final = ("language", "expressions", "diagnostics.py")
-# A form is at most this large (a 5,000-task spec is about 1 MB): a bigger row is not
-# decoded at all.
-MAX_FORM_BYTES: Final = 64 * 1024 * 1024
+# A form is at most this large (a 5,000-task chain of 0.8 MB makes 1.9 MB: field names
+# and positions repeat): a bigger spec gets no form, and a bigger row is not decoded.
+MAX_FORM_BYTES: Final = 32 * 1024 * 1024
 
 # Template kinds, the first item of an encoded template.
 _LITERAL, _EVALUATED, _INTERPOLATED, _MAPPING, _LIST = range(5)
@@ -103,7 +104,9 @@ def decode_spec(form: bytes | None) -> WorkflowSpec | None:
     ):
         return None
     try:
-        return _DECODER.decode(memoryview(form)[body_at:])
+        # As a load from YAML: ~20 objects a task, all alive until the end (collection.py).
+        with collector_paused():
+            return _DECODER.decode(memoryview(form)[body_at:])
     except Exception:  # hostile bytes fail in many ways; every one means "compile the YAML"
         return None
 

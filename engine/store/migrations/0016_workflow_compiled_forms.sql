@@ -4,4 +4,4 @@
 -- when registration could not make one: workers compile those from the YAML, as before.
 -- A form carries its compiler's fingerprint; a worker of another release ignores it.
 ALTER TABLE workflow_versions
-    ADD COLUMN compiled bytea CHECK (octet_length(compiled) <= 64 * 1024 * 1024);
+    ADD COLUMN compiled bytea CHECK (octet_length(compiled) <= 32 * 1024 * 1024);
