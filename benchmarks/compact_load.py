@@ -8,12 +8,13 @@ form does), and of what the spec warmer runs before a spec from the form is usab
 checksum, msgpack decoding, every expression compiled again, the checks that the form is
 the YAML's). Each load starts with an empty expression cache, as a fresh worker process.
 Also: the form's size, the same load when every expression text is distinct (the worst
-case: nothing shared), and, with `--database-url`, the wall clock of reading the form
-from PostgreSQL (`get_compiled_form`, async I/O in the codec, before the decoding).
+case: nothing shared), and, with `--postgres` (a server URL), the wall clock of reading
+the form from PostgreSQL (`get_compiled_form`, async I/O in the codec, before the
+decoding), in a database of its own that it creates and drops.
 Not counted in either: parsing the start input's JSON, which the warmer does either way.
 
     python benchmarks/compact_load.py --tasks 5000 --repeat 7
-    python benchmarks/compact_load.py --tasks 5000 --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    python benchmarks/compact_load.py --tasks 5000 --postgres postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,21 +60,32 @@ def line(label: str, walls: list[float], cpus: list[float]) -> str:
     )
 
 
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A database of its own on the server, dropped afterwards: never the server's own."""
+    name = f"segue_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            admin.execute(drop.format(sql.Identifier(name)))
+
+
 async def read_time(url: str, text: str, form: bytes, repeat: int) -> list[float]:
     from engine.store import get_compiled_form, open_pool, register_workflow_version
 
     pool = await open_pool(url)
     try:
-        name = f"bench-{uuid.uuid4().hex[:8]}"
         digest = hashlib.sha256(text.encode()).hexdigest()
-        version = await register_workflow_version(pool, name, text, digest, form)
+        version = await register_workflow_version(pool, "bench", text, digest, form)
         times = []
         for _ in range(repeat):
             began = time.perf_counter()
-            assert await get_compiled_form(pool, name, version.version) is not None
+            assert await get_compiled_form(pool, "bench", version.version) is not None
             times.append(time.perf_counter() - began)
-        async with pool.connection() as conn:
-            await conn.execute("DELETE FROM workflow_versions WHERE name = %s", (name,))
         return times
     finally:
         await pool.close()
@@ -77,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="*", default=[1000, 5000])
     parser.add_argument("--repeat", type=int, default=5, help="loads timed per size")
-    parser.add_argument("--database-url", help="also time reading the form from PostgreSQL")
+    parser.add_argument("--postgres", help="a server URL: also time reading the form from it")
     args = parser.parse_args()
     began = time.process_time()
     compiler_fingerprint()
@@ -100,8 +118,9 @@ def main() -> None:
                     "load the stored form", *seconds(partial(from_form, text, stored), args.repeat)
                 )
             )
-            if args.database_url and not distinct:
-                reads = asyncio.run(read_time(args.database_url, text, form, args.repeat))
+            if args.postgres and not distinct:
+                with scratch_database(args.postgres) as url:
+                    reads = asyncio.run(read_time(url, text, form, args.repeat))
                 best, median = min(reads), statistics.median(reads)
                 print(f"  {'read the form (PostgreSQL)':<28} wall {best:.3f} / {median:.3f}")
     print(f"specs decoded: {compiled.LOADS['stored form']}")
