@@ -5,7 +5,6 @@ edited or garbage, decodes to nothing, so the caller compiles the YAML."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from typing import Any
 
@@ -13,39 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.expressions.runtime import CompiledExpression
 from engine.language import compact
 from engine.language.compact import MAGIC, compiler_fingerprint, decode_spec, encode_spec
 from engine.language.loader import check_workflow
 from tests.language.test_load_path import TEXTS, _mutated
+from tests.support.spec_shape import strict_shape
 
 COMPILED = {
     name: spec
     for name, text in TEXTS.items()
     if (spec := check_workflow(text, "w.yaml", "w", context_reads=False).spec) is not None
 }
-
-
-def _strict(value: Any) -> Any:
-    """A value's structure with each leaf's type: `1`, `1.0` and `True` differ, as do a
-    tuple and a list; compiled expressions by their text (they compare by identity)."""
-    if isinstance(value, CompiledExpression):
-        return ("expression", value.source, sorted(value.secret_names))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = dataclasses.fields(value)
-        return (type(value).__name__, [(f.name, _strict(getattr(value, f.name))) for f in fields])
-    if isinstance(value, dict):
-        return ("dict", [(_strict(key), _strict(item)) for key, item in value.items()])
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, [_strict(item) for item in value])
-    if isinstance(value, frozenset):
-        return ("frozenset", sorted(value))
-    slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
-    if slots:
-        return (type(value).__name__, [(name, _strict(getattr(value, name))) for name in slots])
-    if isinstance(value, float) and value != value:
-        return ("float", "nan")
-    return (type(value).__name__, value)
 
 
 def test_the_corpus_compiles() -> None:
@@ -58,7 +35,7 @@ def test_a_spec_decodes_to_what_compiling_its_yaml_gives(name: str) -> None:
     spec = COMPILED[name]
     decoded = decode_spec(encode_spec(spec))
     assert decoded is not None
-    assert _strict(decoded) == _strict(spec)
+    assert strict_shape(decoded) == strict_shape(spec)
     # Properties the graph and coordinator read work on the decoded spec too.
     assert [decoded.cap_for(task) for task in decoded.tasks] == [
         spec.cap_for(task) for task in spec.tasks
@@ -72,7 +49,7 @@ def test_mutated_workflows_decode_to_their_compiled_spec(text: str) -> None:
     if spec is not None:
         decoded = decode_spec(encode_spec(spec))
         assert decoded is not None
-        assert _strict(decoded) == _strict(spec)
+        assert strict_shape(decoded) == strict_shape(spec)
 
 
 def test_a_form_from_another_compiler_is_not_used() -> None:
