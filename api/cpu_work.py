@@ -3,7 +3,8 @@ file for registration, and validating a run input against its workflow's schema.
 
 Arguments and results cross a process boundary, so they are plain data: action names
 rather than the catalog, registered workflow names rather than the store, diagnostics
-and the content hash rather than the compiled spec.
+and the content hash rather than the compiled spec (which registration gets in its
+compact form: engine/language/compact.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.wire import GraphView
 from engine.action_names import suggest_action
 from engine.coordinator.program import InputProblem, WorkflowProgram
 from engine.diagnostics import Category, Diagnostic
+from engine.language.compact import form_of
 from engine.language.loader import load_workflow
 from engine.language.schedules import schedule_to_json
 from engine.language.spec import WorkflowSpec
@@ -54,10 +56,16 @@ class RegistrationCheck:
     graph: GraphView | None = None
     error_tasks: tuple[str | None, ...] = ()
     warning_tasks: tuple[str | None, ...] = ()
+    # The compiled spec's compact form, stored beside the YAML for workers to load.
+    compiled: bytes | None = None
 
 
 def check_for_registration(
-    body: bytes, name: str, actions: ActionNameSet, registered: frozenset[str]
+    body: bytes,
+    name: str,
+    actions: ActionNameSet,
+    registered: frozenset[str],
+    compiled: bool = True,
 ) -> RegistrationCheck:
     """All findings at once, as `segue validate` makes them (see api.validation), and
     each schedule's input checked against the input schema (a schedule that could only
@@ -69,7 +77,13 @@ def check_for_registration(
     if errors:
         return RegistrationCheck(None, errors, result.warnings)
     schedules = {spec.name: schedule_to_json(spec) for spec in result.spec.schedules}
-    return RegistrationCheck(result.spec.content_hash, [], result.warnings, schedules)
+    return RegistrationCheck(
+        result.spec.content_hash,
+        [],
+        result.warnings,
+        schedules,
+        compiled=form_of(result.spec) if compiled else None,
+    )
 
 
 def check_for_validation(
@@ -77,7 +91,7 @@ def check_for_validation(
 ) -> RegistrationCheck:
     """The registration checks, with the sketch of the file's graph and each finding's
     task, so a page can mark the tasks a finding is about."""
-    checked = check_for_registration(body, name, actions, registered)
+    checked = check_for_registration(body, name, actions, registered, compiled=False)
     found = sketch(body, name)
     return replace(
         checked,

@@ -61,7 +61,7 @@ from engine.temporal.devserver import DevServer, free_port, launch_dev_server
 from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.spec_warmer import with_spec_warming
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink, workflow_lookup
-from engine.temporal.worker import build_worker, connect, store_converter
+from engine.temporal.worker import build_worker, connect, store_converter, stored_forms
 
 log = logging.getLogger("segue.dev")
 
@@ -243,7 +243,7 @@ async def running_worker(
 ) -> AsyncIterator[None]:
     # The API in this process passes large payloads by reference: so must its worker.
     converter, max_result = store_converter(pool, keys)
-    client = await connect(address, data_converter=with_spec_warming(converter))
+    client = await connect(address, data_converter=with_spec_warming(converter, stored_forms(pool)))
     activities = SegueActivities(
         ActionCatalog.from_environment(),
         trace_sink=trace_sink(pool),

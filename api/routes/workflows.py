@@ -99,7 +99,7 @@ class WorkflowController(Controller):
                 extra={"warnings": msgspec.to_builtins(diagnostic_views(checked.warnings))},
             )
         version = await register_workflow_version(
-            services.pool, name, body.decode("utf-8"), checked.content_hash
+            services.pool, name, body.decode("utf-8"), checked.content_hash, checked.compiled
         )
         # The file's schedules replace its earlier ones; Temporal follows (api/schedules.py).
         await declare_file_schedules(services.pool, name, checked.schedules or {})

@@ -67,9 +67,11 @@ from engine.store.trace import (
 )
 from engine.store.waits import Wait, add_wait, find_waiting, resolve_wait
 from engine.store.workflows import (
+    CompiledForm,
     Workflow,
     WorkflowVersion,
     WorkflowVersionInfo,
+    get_compiled_form,
     get_workflow,
     get_workflow_version,
     list_workflows,
@@ -84,6 +86,7 @@ __all__ = [
     "TRACE_CHANNEL",
     "ArtifactContent",
     "ArtifactInfo",
+    "CompiledForm",
     "EventRecord",
     "InvalidCursor",
     "LogLine",
@@ -123,6 +126,7 @@ __all__ = [
     "event_id",
     "find_waiting",
     "get_artifact",
+    "get_compiled_form",
     "get_event",
     "get_rerun_point",
     "get_run",

@@ -19,10 +19,20 @@ SELECT_BY_HASH = f"""
 SELECT {VERSION_COLUMNS}, yaml FROM workflow_versions WHERE name = %s AND content_hash = %s
 """
 INSERT_NEXT_VERSION = f"""
-INSERT INTO workflow_versions (name, version, content_hash, yaml)
-SELECT %(name)s, COALESCE(max(version), 0) + 1, %(content_hash)s, %(yaml)s
+INSERT INTO workflow_versions (name, version, content_hash, yaml, compiled)
+SELECT %(name)s, COALESCE(max(version), 0) + 1, %(content_hash)s, %(yaml)s, %(compiled)s
 FROM workflow_versions WHERE name = %(name)s
 RETURNING {VERSION_COLUMNS}, yaml, true AS created
+"""
+# Registering content again brings its compiled form up to this release's (a version
+# registered by an older release, or before forms were kept, gets one).
+REFRESH_COMPILED = """
+UPDATE workflow_versions SET compiled = %(compiled)s
+WHERE name = %(name)s AND version = %(version)s AND compiled IS DISTINCT FROM %(compiled)s
+"""
+SELECT_COMPILED = """
+SELECT content_hash, compiled FROM workflow_versions
+WHERE name = %s AND version = %s AND compiled IS NOT NULL
 """
 SELECT_VERSION = f"""
 SELECT {VERSION_COLUMNS}, yaml FROM workflow_versions WHERE name = %s AND version = %s
@@ -71,6 +81,13 @@ class _VersionRow(WorkflowVersionInfo, frozen=True):
     yaml: str | None
 
 
+class CompiledForm(msgspec.Struct, frozen=True):
+    """A version's compiled spec as registration stored it, and the hash of its YAML."""
+
+    content_hash: str
+    compiled: bytes
+
+
 class Workflow(msgspec.Struct, frozen=True):
     """A workflow's latest version and the list of all its versions, oldest first."""
 
@@ -80,10 +97,12 @@ class Workflow(msgspec.Struct, frozen=True):
 
 
 async def register_workflow_version(
-    pool: StorePool, name: str, yaml_text: str, content_hash: str
+    pool: StorePool, name: str, yaml_text: str, content_hash: str, compiled: bytes | None = None
 ) -> WorkflowVersion:
     """The version holding this content, made the latest: the existing one (promoted
-    again when another version was the latest), or a new one numbered max+1."""
+    again when another version was the latest), or a new one numbered max+1. `compiled`:
+    the content's compiled spec in its compact form (engine/language/compact.py), kept
+    beside it (replacing an existing version's when given)."""
     async with pool.connection() as conn, conn.transaction():
         # Per-name lock: concurrent registrations of one workflow take turns, so the same
         # new content gets one version and different contents get distinct numbers.
@@ -93,8 +112,15 @@ async def register_workflow_version(
             key = {"name": name, "version": existing.version}
             if not await fetch_value(conn, SELECT_IS_LATEST, key):
                 await conn.execute(PROMOTE, key)
+            if compiled is not None:
+                await conn.execute(REFRESH_COMPILED, {**key, "compiled": compiled})
             return existing
-        params = {"name": name, "content_hash": content_hash, "yaml": yaml_text}
+        params = {
+            "name": name,
+            "content_hash": content_hash,
+            "yaml": yaml_text,
+            "compiled": compiled,
+        }
         created = await fetch_one(conn, WorkflowVersion, INSERT_NEXT_VERSION, params)
         assert created is not None  # INSERT … SELECT max() always yields one row
         return created
@@ -108,6 +134,12 @@ async def get_workflow_version(
         if version is None:
             return await fetch_one(conn, WorkflowVersion, SELECT_LATEST, (name,))
         return await fetch_one(conn, WorkflowVersion, SELECT_VERSION, (name, version))
+
+
+async def get_compiled_form(pool: StorePool, name: str, version: int) -> CompiledForm | None:
+    """A version's stored compiled form, or None (no such version, or none stored)."""
+    async with pool.connection() as conn:
+        return await fetch_one(conn, CompiledForm, SELECT_COMPILED, (name, version))
 
 
 async def get_workflow(pool: StorePool, name: str) -> Workflow | None:

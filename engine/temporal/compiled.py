@@ -15,6 +15,10 @@ with workflow.unsafe.imports_passed_through():
 
 SPECS_KEPT = 512
 _SPECS: dict[str, WorkflowSpec] = {}
+# How this process's specs came to be: compiled from their YAML, or decoded from the
+# compact form registration stored (engine/temporal/spec_warmer.py). Read by tests and
+# `docs/performance.md`'s benchmark; a count, not a decision.
+LOADS: dict[str, int] = {"compiled": 0, "stored form": 0}
 # The actions' own retry layers (LANGUAGE.md §8) from the worker's catalog: only for the
 # actions a run's start input does not carry (runs started before the input carried
 # them, or by a starter whose catalog lacks a plugin the worker has).
@@ -79,10 +83,24 @@ def spec_of(workflow: str, version: str, yaml: str) -> WorkflowSpec:
     spec = _SPECS.get(key)
     if spec is None:
         spec = load_workflow(yaml, f"{workflow}.yaml", name=workflow)
-        if len(_SPECS) > SPECS_KEPT:
-            _SPECS.clear()
-        _SPECS[key] = spec
+        LOADS["compiled"] += 1
+        _keep(key, spec)
     return spec
+
+
+def keep_decoded(workflow: str, version: str, yaml: str, spec: WorkflowSpec) -> None:
+    """Cache a spec decoded from the stored compact form of (workflow, version, text).
+    The caller has checked that it is this text's (its content hash, its name and source
+    as `spec_of` compiles them), and the form's fingerprint that this release's compiler
+    made it: it equals what compiling the text gives (tests/language/test_compact.py)."""
+    LOADS["stored form"] += 1
+    _keep(_key(workflow, version, yaml), spec)
+
+
+def _keep(key: str, spec: WorkflowSpec) -> None:
+    if len(_SPECS) > SPECS_KEPT:
+        _SPECS.clear()
+    _SPECS[key] = spec
 
 
 def is_compiled(workflow: str, version: str, yaml: str) -> bool:

@@ -11,6 +11,15 @@ interpreter's `InterpreterInput`: a JSON object with `run_id`, `workflow`, `vers
 and `yaml`) and compiles its workflow in a thread into the same
 per-process cache the workflow reads, so the activation finds it compiled.
 
+With the store (a worker with a database), it first reads the compact form registration
+stored for (workflow, version) (engine/language/compact.py): decoding it takes well under
+half of compiling the YAML (docs/performance.md). The form is used only when it is this
+YAML's (the content hashes agree, in the row, in the form and of the text itself) and
+this release's compiler made it (its fingerprint); otherwise, or when the store cannot
+be read, the YAML is compiled as before. The workflow still compiles on a cache miss
+(`compiled_spec`); the cache only ever holds what compiling that YAML gives, so
+replay and decisions are unchanged, and workflow code does no I/O.
+
 It decides nothing: a payload it cannot read, or a workflow that does not compile, is
 left to the workflow, which compiles (and fails) as it always did; payloads pass
 through unchanged. A cold replay on another worker warms the same way, since replayed
@@ -21,15 +30,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
-from engine.temporal.compiled import is_compiled, spec_of
+from engine.language.compact import decode_spec
+from engine.store.workflows import CompiledForm
+from engine.temporal.compiled import is_compiled, keep_decoded, spec_of
 
 log = logging.getLogger("segue.worker")
 
@@ -39,13 +52,19 @@ START_INPUT_KEYS: Final = (b'"run_id":', b'"yaml":', b'"workflow":')
 JSON_PLAIN: Final = b"json/plain"
 # Below this the compile is short whatever the load: not worth a thread hop.
 WARM_FROM_BYTES: Final = 16 * 1024
+# A store version number (a workflows directory's versions are content hashes: no form).
+_VERSION_NUMBER: Final = re.compile(r"^[1-9][0-9]{0,9}$")
+
+# Reads a version's stored compact form: `engine.store.get_compiled_form` on a pool.
+FormSource = Callable[[str, int], Awaitable[CompiledForm | None]]
 
 
 class SpecWarmingCodec(PayloadCodec):
     """A payload codec that compiles the workflow of each start input it decodes."""
 
-    def __init__(self, inner: PayloadCodec | None) -> None:
+    def __init__(self, inner: PayloadCodec | None, forms: FormSource | None = None) -> None:
         self.inner = inner
+        self.forms = forms
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return list(payloads) if self.inner is None else await self.inner.encode(payloads)
@@ -54,13 +73,31 @@ class SpecWarmingCodec(PayloadCodec):
         decoded = list(payloads) if self.inner is None else await self.inner.decode(payloads)
         for payload in decoded:
             if _is_large_start_input(payload):
-                await asyncio.to_thread(_warm, payload.data)
+                await self._warm(payload.data)
         return decoded
 
+    async def _warm(self, data: bytes) -> None:
+        start = await asyncio.to_thread(_start_of, data)
+        if start is None or is_compiled(*start):
+            return
+        form = await self._form(start[0], start[1])
+        await asyncio.to_thread(_load, start, form)
 
-def with_spec_warming(converter: DataConverter) -> DataConverter:
-    """`converter` with the warming codec outermost (it sees decrypted, resolved data)."""
-    return dataclasses.replace(converter, payload_codec=SpecWarmingCodec(converter.payload_codec))
+    async def _form(self, workflow: str, version: str) -> CompiledForm | None:
+        if self.forms is None or not _VERSION_NUMBER.match(version):
+            return None
+        try:
+            return await self.forms(workflow, int(version))
+        except Exception as error:  # the store is down: compile the YAML instead
+            log.debug("could not read the compiled form of %s v%s: %s", workflow, version, error)
+            return None
+
+
+def with_spec_warming(converter: DataConverter, forms: FormSource | None = None) -> DataConverter:
+    """`converter` with the warming codec outermost (it sees decrypted, resolved data);
+    with `forms`, registration's compiled forms are decoded instead of compiling YAML."""
+    codec = SpecWarmingCodec(converter.payload_codec, forms)
+    return dataclasses.replace(converter, payload_codec=codec)
 
 
 def _is_large_start_input(payload: Payload) -> bool:
@@ -72,13 +109,45 @@ def _is_large_start_input(payload: Payload) -> bool:
     )
 
 
-def _warm(data: bytes) -> None:
+Start = tuple[str, str, str]  # workflow, version, YAML text
+
+
+def _start_of(data: bytes) -> Start | None:
     try:
         document = json.loads(data)
         workflow, version, text = document["workflow"], document["version"], document["yaml"]
-        if not all(isinstance(value, str) for value in (workflow, version, text)):
+    except Exception as error:  # not a start input after all: the workflow decides
+        log.debug("could not read a start input ahead of its run: %s", error)
+        return None
+    if not all(isinstance(value, str) for value in (workflow, version, text)):
+        return None
+    return workflow, version, text
+
+
+def _load(start: Start, form: CompiledForm | None) -> None:
+    workflow, version, text = start
+    try:
+        if form is not None and _use_form(start, form):
             return
-        if not is_compiled(workflow, version, text):
-            spec_of(workflow, version, text)
+        spec_of(workflow, version, text)
     except Exception as error:  # the workflow compiles again and reports it
         log.debug("could not compile a start input ahead of its run: %s", error)
+
+
+def _use_form(start: Start, form: CompiledForm) -> bool:
+    """Decode and cache the form if it is this text's, made by this release's compiler."""
+    workflow, version, text = start
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    if form.content_hash != digest:
+        return False
+    spec = decode_spec(form.compiled)
+    if (
+        spec is None
+        or spec.content_hash != digest
+        or spec.name != workflow
+        or spec.source != f"{workflow}.yaml"
+    ):
+        log.debug("the compiled form of %s v%s is not usable: compiling its YAML", *start[:2])
+        return False
+    keep_decoded(workflow, version, text, spec)
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.coordinator.payloads import MAX_PAYLOAD_BYTES
 from engine.store._db import StorePool
 from engine.store.claims import PostgresClaims
+from engine.store.workflows import get_compiled_form
 from engine.temporal.activities import HEARTBEAT_EVERY, SegueActivities, directory_lookup
 from engine.temporal.claim_check import ClaimSettings
 from engine.temporal.codec import CodecConfigError, CodecKeys, converter_from_env, data_converter
@@ -31,7 +33,7 @@ from engine.temporal.interpreter import Interpreter
 from engine.temporal.limit_reaper import run_reaper
 from engine.temporal.metrics import prometheus_runtime
 from engine.temporal.otel import TracingConfigError, install_tracing, tracing_plugins
-from engine.temporal.spec_warmer import with_spec_warming
+from engine.temporal.spec_warmer import FormSource, with_spec_warming
 from engine.temporal.types import DEFAULT_TASK_QUEUE
 
 # Apart from the worker so that `segue --help` imports no SDK (kept importable from here).
@@ -90,6 +92,11 @@ async def connect(
                 raise
             await asyncio.sleep(0.2)
     raise AssertionError("unreachable")
+
+
+def stored_forms(pool: StorePool | None) -> FormSource | None:
+    """Where the spec warmer reads compiled forms: the store's, when there is one."""
+    return None if pool is None else functools.partial(get_compiled_form, pool)
 
 
 def store_converter(
@@ -176,7 +183,8 @@ async def run_worker(config: WorkerConfig, *, ready: asyncio.Event | None = None
         config.address,
         config.namespace,
         runtime=runtime,
-        data_converter=with_spec_warming(converter),
+        # With the store, the warmer loads registration's compiled forms (spec_warmer.py).
+        data_converter=with_spec_warming(converter, stored_forms(pool)),
     )
     meter = runtime.metric_meter if runtime is not None else None
     activities = SegueActivities(

@@ -3,11 +3,16 @@ storing, every error at once with its position, the catalog, versions and the gr
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
+from engine.language.compact import decode_spec
+from engine.language.loader import load_workflow
+from engine.store import get_compiled_form
 from tests.api.conftest import Harness, unique
+from tests.support.spec_shape import strict_shape
 
 pytestmark = [pytest.mark.postgres, pytest.mark.temporal]
 
@@ -119,6 +124,20 @@ def test_register_same_content_then_new_version(harness: Harness) -> None:
             "createdAt": mine[0]["createdAt"],
         }
     ]
+
+
+def test_registration_stores_the_compiled_form_workers_load(harness: Harness) -> None:
+    """Beside the YAML, the spec registration compiled, in its compact form: it decodes
+    to the spec a worker would compile from that YAML (engine/language/compact.py)."""
+    name = unique("chain")
+    version = harness.register(name, CHAIN)["version"]
+    form = harness.loop.run(get_compiled_form(harness.worker_pool, name, version), timeout=30)
+    assert form is not None
+    assert form.content_hash == hashlib.sha256(CHAIN.encode()).hexdigest()
+    decoded = decode_spec(form.compiled)
+    compiled = load_workflow(CHAIN, f"{name}.yaml", name=name)
+    assert decoded is not None
+    assert strict_shape(decoded) == strict_shape(compiled)
 
 
 def test_validate_stores_nothing(harness: Harness) -> None:
