@@ -34,9 +34,13 @@ _WORKER_SECRET_INPUTS: dict[str, tuple[str, ...]] = {}
 
 
 def configure_secret_inputs(paths: Mapping[str, Iterable[str]]) -> None:
-    """Install the worker catalog's secret input fields for every interpreter."""
-    _WORKER_SECRET_INPUTS.clear()
-    _WORKER_SECRET_INPUTS.update({name: tuple(fields) for name, fields in paths.items()})
+    """Add a worker catalog's secret input fields for every interpreter. Added, never
+    replaced: a process that builds several workers (the API's dev stack, the simulate
+    harness, tests) masks what any of their catalogs declares; masking more is the safe
+    side, and a later catalog without an action must not unmask it."""
+    for name, fields in paths.items():
+        known = _WORKER_SECRET_INPUTS.get(name, ())
+        _WORKER_SECRET_INPUTS[name] = known + tuple(f for f in fields if f not in known)
 
 
 def secret_inputs(action: str) -> tuple[str, ...]:

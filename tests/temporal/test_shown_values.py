@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from engine.masking import mask_paths
+from engine.temporal.compiled import configure_secret_inputs, secret_inputs
 from engine.temporal.shown_values import SHOWN_VALUE_BYTES, clip_shown, clipped
 from engine.temporal.types import TraceRecord
 
@@ -71,3 +72,13 @@ def test_declared_secret_fields_are_masked_by_path(
     before = json.dumps(value)
     assert mask_paths(value, paths) == masked
     assert json.dumps(value) == before  # a copy: the action still gets the real value
+
+
+def test_a_later_catalog_never_unmasks_what_an_earlier_one_declared() -> None:
+    """Several workers in one process (the dev stack, the simulate harness, tests): each
+    catalog adds its secret fields; one that lacks an action leaves its fields masked."""
+    configure_secret_inputs({"shown.login": ["password"]})
+    configure_secret_inputs({"shown.other": ["token"], "shown.login": ["otp"]})
+    configure_secret_inputs({})
+    assert secret_inputs("shown.login") == ("password", "otp")
+    assert secret_inputs("shown.other") == ("token",)
