@@ -56,6 +56,7 @@ WARM_FROM_BYTES: Final = 16 * 1024
 _VERSION_NUMBER: Final = re.compile(r"^[1-9][0-9]{0,9}$")
 
 # Reads a version's stored compact form: `engine.store.get_compiled_form` on a pool.
+FORM_READ_SECONDS = 2.0
 FormSource = Callable[[str, int], Awaitable[CompiledForm | None]]
 
 
@@ -87,8 +88,10 @@ class SpecWarmingCodec(PayloadCodec):
         if self.forms is None or not _VERSION_NUMBER.match(version):
             return None
         try:
-            return await self.forms(workflow, int(version))
-        except Exception as error:  # the store is down: compile the YAML instead
+            # Bounded: a store that hangs must not hold the activation past its workflow
+            # task's timeout; compiling the YAML is the slower but certain way.
+            return await asyncio.wait_for(self.forms(workflow, int(version)), FORM_READ_SECONDS)
+        except Exception as error:  # the store is down or slow: compile the YAML instead
             log.debug("could not read the compiled form of %s v%s: %s", workflow, version, error)
             return None
 

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.language.loader import load_workflow
-from engine.temporal import compiled
+from engine.temporal import compiled, spec_warmer
 from engine.temporal.activities import SegueActivities
 from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.spec_warmer import WARM_FROM_BYTES, SpecWarmingCodec, with_spec_warming
@@ -174,3 +174,24 @@ def test_a_workflow_that_does_not_compile_fails_the_run_alike_with_and_without_w
     warmed = background_loop.run(failure(True), timeout=120)
     assert warmed[0] == "WorkflowInvalid"
     assert warmed == background_loop.run(failure(False), timeout=120)
+
+
+def test_a_store_that_hangs_costs_the_read_bound_then_the_yaml_is_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The compiled form's read is bounded: a store that never answers holds the
+    activation for `FORM_READ_SECONDS`, not for the pool's own timeout, and the
+    workflow is compiled from its YAML instead."""
+    monkeypatch.setattr(spec_warmer, "FORM_READ_SECONDS", 0.3)
+    asked: list[tuple[str, int]] = []
+
+    async def hanging(workflow: str, version: int) -> Any:
+        asked.append((workflow, version))
+        await asyncio.sleep(3600)
+
+    document = start_input()
+    began = time.perf_counter()
+    asyncio.run(SpecWarmingCodec(None, hanging).decode([json_payload(document)]))
+    assert time.perf_counter() - began < 30  # the bound, then one compile; not an hour
+    assert asked == [(document["workflow"], 1)]
+    assert compiled.is_compiled(document["workflow"], "1", document["yaml"])
