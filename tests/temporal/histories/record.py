@@ -60,7 +60,11 @@ from engine.store import (  # noqa: E402
     register_workflow_version,
 )
 from engine.temporal import versioning  # noqa: E402
-from engine.temporal.activities import SegueActivities, directory_lookup  # noqa: E402
+from engine.temporal.activities import (  # noqa: E402
+    SegueActivities,
+    WorkflowLookup,
+    directory_lookup,
+)
 from engine.temporal.devserver import start_dev_server  # noqa: E402
 from engine.temporal.store_sink import StoreTaskLogs, trace_sink  # noqa: E402
 from engine.temporal.types import (  # noqa: E402
@@ -74,22 +78,31 @@ from engine.temporal.types import (  # noqa: E402
     InterpreterInput,
     LimitSignal,
     SignalPayload,
+    WorkflowFound,
 )
 from engine.temporal.worker import build_worker, connect  # noqa: E402
 from tests.support.postgres import LOCAL_SERVER_URL, temporary_database  # noqa: E402
 
 HERE = Path(__file__).parent
 WORKFLOWS = HERE.parent / "workflows"
+EXAMPLES = ROOT / "examples"
+# Services the examples' hosts stand for that answer 503 (the others 200), as in their
+# `.mocks.yaml`: fan-out-join's `db`, with-items-hosts' second host.
+DOWN = ("db", "beta")
 
 
 class _Health(BaseHTTPRequestHandler):
-    """Answers 503 twice, then 200."""
+    """Answers 503 twice, then 200; under /hosts/, 503 for the hosts in DOWN, 200 for
+    the others, however often asked (their order of arrival is the run's own)."""
 
     calls = 0
 
     def do_GET(self) -> None:
-        type(self).calls += 1
-        status = 200 if type(self).calls > 2 else 503
+        if self.path.startswith("/hosts/"):
+            status = 503 if self.path.rsplit("/", 1)[-1] in DOWN else 200
+        else:
+            type(self).calls += 1
+            status = 200 if type(self).calls > 2 else 503
         body = json.dumps({"healthy": status == 200}).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -102,7 +115,7 @@ class _Health(BaseHTTPRequestHandler):
 
 
 CASES: dict[str, dict[str, Any]] = {
-    "monitoring": {"file": ROOT / "examples" / "monitoring.yaml", "input": {"interval": 1}},
+    "monitoring": {"file": EXAMPLES / "monitoring.yaml", "input": {"interval": 1}},
     "features": {
         "file": HERE / "features.yaml",
         "input": {},
@@ -198,7 +211,7 @@ CASES: dict[str, dict[str, Any]] = {
     # Behaviour 3: the monitoring example traced to a PostgreSQL store; every evaluated
     # transition of its loop is a TRANSITION event in the trace batches it wrote.
     "transitions": {
-        "file": ROOT / "examples" / "monitoring.yaml",
+        "file": EXAMPLES / "monitoring.yaml",
         "input": {"interval": 1},
         "trace": True,
         "store": True,
@@ -211,6 +224,33 @@ CASES: dict[str, dict[str, Any]] = {
         "input": {"name": "ada"},
         "trace": True,
         "store": True,
+    },
+    # Behaviour 4: every other example as it is (monitoring's is `monitoring` above), with
+    # what its `.mocks.yaml` assumes: the approval given by ada; the registered `greeting`
+    # workflow (workflows/greeting.yaml) as the child; its services on 127.0.0.1
+    # (`loopback`: input field -> path on the recorder's HTTP server).
+    "example-approval": {
+        "file": EXAMPLES / "approval.yaml",
+        "input": {},
+        "answers": [("approve", {"approved": True, "by": "ada"})],
+    },
+    "example-child-workflow": {"file": EXAMPLES / "child-workflow.yaml", "input": {}},
+    "example-conditional-loop": {"file": EXAMPLES / "conditional-loop.yaml", "input": {}},
+    "example-fan-out-join": {
+        "file": EXAMPLES / "fan-out-join.yaml",
+        "input": {},
+        "loopback": {"base": "/hosts"},
+    },
+    # The health check answers 503 twice, then 200: two rollbacks, three deploys.
+    "example-retry-with-cycle": {
+        "file": EXAMPLES / "retry-with-cycle.yaml",
+        "input": {},
+        "loopback": {"health_url": "/health"},
+    },
+    "example-with-items-hosts": {
+        "file": EXAMPLES / "with-items-hosts.yaml",
+        "input": {},
+        "loopback": {"base": "/hosts"},
     },
 }
 # The history length at which the `small_history` cases' server suggests continue-as-new.
@@ -232,18 +272,32 @@ async def _greet(input: Any, context: ActionContext) -> dict[str, Any]:
 
 async def _waiting_execution(handle: WorkflowHandle[Any, Any], task: str) -> int | None:
     """The execution of the task's wait (kept after it is answered, as the API pins)."""
+    pin = (handle.id, task)  # per run: several cases answer an `approve` task
     for _ in range(50):
         progress = await handle.query(QUERY_PROGRESS)
         for wait in progress["waiting"]:
             if wait["task"] == task:
-                _PINNED[task] = int(wait["execution"])
-        if task in _PINNED:
-            return _PINNED[task]
+                _PINNED[pin] = int(wait["execution"])
+        if pin in _PINNED:
+            return _PINNED[pin]
         await asyncio.sleep(0.1)
     return None
 
 
-_PINNED: dict[str, int] = {}
+_PINNED: dict[tuple[str, str], int] = {}
+
+
+def _workflow_lookup() -> WorkflowLookup:
+    """The test workflows, then the registered ones of workflows/ (the examples' children)."""
+    lookups = [directory_lookup(WORKFLOWS), directory_lookup(ROOT / "workflows")]
+
+    async def lookup(name: str) -> WorkflowFound | None:
+        for each in lookups:
+            if (found := await each(name)) is not None:
+                return found
+        return None
+
+    return lookup
 
 
 async def _wait_status(handle: WorkflowHandle[Any, Any], status: str) -> None:
@@ -282,9 +336,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 ActionDefinition("replay.greet", _greet),
             ]
         )
-        activities = SegueActivities(
-            catalog, workflow_lookup=directory_lookup(WORKFLOWS), limit_store=pool
-        )
+        activities = SegueActivities(catalog, workflow_lookup=_workflow_lookup(), limit_store=pool)
         stored = SegueActivities(
             catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool)
         )
@@ -299,6 +351,9 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 if name in ("monitoring", "local", "continued", "transitions", "rerun"):
                     _Health.calls = 0
                     run_input["url"] = f"http://127.0.0.1:{http.server_port}/health"
+                for field, path in case.get("loopback", {}).items():
+                    _Health.calls = 0
+                    run_input[field] = f"http://127.0.0.1:{http.server_port}{path}"
                 # A rerun case's first run is the one that fails; the rerun takes the name.
                 run_id = f"replay-{name}-failed" if case.get("rerun") else f"replay-{name}"
                 traced = bool(case.get("trace"))  # no store: the trace activity writes nothing
