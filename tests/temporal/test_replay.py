@@ -87,7 +87,35 @@ def test_there_are_histories() -> None:
         "rerun",
         "rerun-failed",
         "explained",
+        *(f"example-{name}" for name, _ in EXAMPLES),
     }
+
+
+# (example, its output): every example in examples/ has a history (monitoring's is
+# `monitoring`), recorded with the answers and services its `.mocks.yaml` assumes.
+EXAMPLES = [
+    ("approval", {"applied": True, "decided_by": "ada"}),
+    ("child-workflow", {"greeting": "Hello Ada"}),
+    ("conditional-loop", {"pages": 4, "total": 100}),
+    ("fan-out-join", {"statuses": {"api": 200, "db": 503, "cache": 200}}),
+    ("retry-with-cycle", {"rollbacks": 2}),
+    ("with-items-hosts", {"answered": 4, "statuses": [200, 503, 200, 200]}),
+]
+
+
+@pytest.mark.parametrize(("name", "output"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
+def test_each_example_history_ends_with_its_output(name: str, output: dict[str, Any]) -> None:
+    last = _history(f"example-{name}")["events"][-1]
+    assert last["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+    [payload] = last["workflowExecutionCompletedEventAttributes"]["result"]["payloads"]
+    assert json.loads(base64.b64decode(payload["data"]))["output"] == output
+
+
+def test_the_examples_cover_the_directory() -> None:
+    """A new example needs its history: a CASE in record.py and a row in EXAMPLES."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    workflows = {p.stem for p in examples.glob("*.yaml") if not p.name.endswith(".mocks.yaml")}
+    assert workflows == {"monitoring", *(name for name, _ in EXAMPLES)}
 
 
 # (history, an event its run must have recorded: what the case is there to replay)
