@@ -3,8 +3,8 @@
     python tests/temporal/histories/record.py [CASE ...]
 
 Runs each case below (or those named) on a fresh dev server through a real worker and
-writes `<case>.json` (the full event history) beside this file. The `monitoring` and
-`local` cases call an HTTP server on 127.0.0.1: allow it with
+writes `<case>.json` (the full event history) beside this file. The `monitoring`,
+`local` and several `example-*` cases call an HTTP server on 127.0.0.1: allow it with
 `SEGUE_EGRESS_ALLOW=127.0.0.0/8` (loopback is denied by default). Re-record only when the
 interpreter changes on purpose; the replay test exists to catch accidental changes that
 would break runs already in flight (Temporal replays their histories on new code).
