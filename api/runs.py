@@ -14,6 +14,7 @@ from api.problems import ApiProblem, conflict, not_found, scrub, temporal_proble
 from api.services import Services
 from api.wire import Failure, Progress, RunStatusView
 from engine.masking import mask_fields
+from engine.statuses import ApiStatus
 from engine.store import (
     TERMINAL_STATUSES,
     NewRun,
@@ -37,6 +38,7 @@ from engine.temporal.client import (
     signal_resume,
     start_run,
 )
+from engine.temporal.run_progress import LiveProgress
 from engine.temporal.types import InterpreterInput
 
 TERMINAL_NAMES = frozenset(str(status) for status in TERMINAL_STATUSES)
@@ -149,16 +151,16 @@ async def current_status(services: Services, record: RunRecord) -> RunStatusView
     progress = None
     live = await live_progress(services, record.run_id)
     if live is not None:
-        status = "PAUSED" if live.get("paused") else "RUNNING"
-        if live.get("status") == "QUEUED":
+        status = "PAUSED" if live.paused else "RUNNING"
+        if live.status is ApiStatus.QUEUED:
             status = "QUEUED"
-        progress = (int(live.get("finished", 0)), int(live.get("started", 0)))
+        progress = (live.finished, live.started)
     return status_view(
         record, status=status, history_length=described.history_length, progress=progress
     )
 
 
-async def live_progress(services: Services, run_id: str) -> dict[str, Any] | None:
+async def live_progress(services: Services, run_id: str) -> LiveProgress | None:
     """The interpreter's `progress` answer, or None when no worker answers in time."""
     try:
         return await query_progress(services.temporal, run_id, timeout=services.query_timeout)
@@ -449,7 +451,7 @@ async def _await_paused(services: Services, run_id: str, paused: bool) -> None:
     deadline = loop.time() + _CONFIRM_SECONDS
     while loop.time() < deadline:
         live = await live_progress(services, run_id)
-        if live is not None and bool(live.get("paused")) is paused:
+        if live is not None and live.paused is paused:
             status = RunStatus.PAUSED if paused else RunStatus.RUNNING
             await update_run_status(services.pool, run_id, status)
             return

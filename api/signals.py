@@ -10,28 +10,23 @@ of two answers for one wait the second is refused, and never answers a later wai
 
 from __future__ import annotations
 
-from typing import Any
-
 from api.problems import conflict
 from api.runs import live_progress, require_live, require_run
 from api.services import Services
 from api.wire import SignalAccepted, SignalRequest
 from engine.temporal.client import AnswerRefused, ExecutionNotFound, answer_wait
+from engine.temporal.run_progress import OpenWait
 from engine.temporal.types import SignalPayload
 
 
-def pin(waiting: list[dict[str, Any]], answer: SignalPayload) -> None:
+def pin(waiting: list[OpenWait], answer: SignalPayload) -> None:
     """Pin the answer to the oldest open wait of its task and item, if there is one (else
     the run explains why none is waiting)."""
-    for wait in sorted(waiting, key=lambda raw: _integer(raw.get("execution")) or 0):
-        if wait.get("task") == answer.task and _integer(wait.get("item")) == answer.item:
-            answer.execution = _integer(wait.get("execution"))
-            answer.attempt = _integer(wait.get("attempt"))
+    for wait in sorted(waiting, key=lambda wait: wait.execution):
+        if wait.task == answer.task and wait.item == answer.item:
+            answer.execution = wait.execution
+            answer.attempt = wait.attempt
             return
-
-
-def _integer(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def signal_task(
@@ -43,7 +38,7 @@ async def signal_task(
     answer = SignalPayload(payload=request.payload, task=task, item=request.item)
     live = await live_progress(services, run_id)
     if live is not None:
-        pin(list(live.get("waiting", [])), answer)
+        pin(live.waiting, answer)
     try:
         await answer_wait(services.temporal, run_id, answer, timeout=services.temporal_timeout)
     except AnswerRefused as refused:

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.statuses import FROM_TEMPORAL, ApiStatus
+from engine.temporal.run_progress import LiveProgress
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
@@ -269,13 +270,16 @@ async def deliver_event(
 
 async def query_progress(
     client: Client, run_id: str, *, timeout: timedelta | None = None
-) -> dict[str, Any]:
+) -> LiveProgress:
     """The interpreter's live `progress` (status, counters, running and waiting tasks).
     Needs a worker to answer: pass a `timeout` where a slow answer is worse than none."""
     async with translated_errors():
-        answer = await client.get_workflow_handle(run_id).query(QUERY_PROGRESS, rpc_timeout=timeout)
-    if not isinstance(answer, dict):
-        raise TemporalRefused(f"unexpected progress answer: {type(answer).__name__}")
+        try:
+            answer: LiveProgress = await client.get_workflow_handle(run_id).query(
+                QUERY_PROGRESS, result_type=LiveProgress, rpc_timeout=timeout
+            )
+        except TypeError as error:  # the converter's word for an answer of another shape
+            raise TemporalRefused(f"unexpected progress answer: {error}") from None
     return answer
 
 

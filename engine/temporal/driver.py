@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.coordinator.behaviour import Behaviour
     from engine.temporal.dispatch import child, dispatch
+    from engine.temporal.run_progress import RecentExecution, RunningExecution
     from engine.temporal.run_state import RunState
     from engine.temporal.task_limits import attempt_ended, executions_cancelled
     from engine.temporal.trace_pump import fail_if_untraceable
@@ -100,21 +101,15 @@ def carry_out(run: RunState, command: Command) -> None:
             run.spans.execution_started(command)
         ref = command.execution
         run.waits.known_execution = max(run.waits.known_execution, ref.id)
-        run.live[ref.id] = {
-            "execution": ref.id,
-            "task": ref.task,
-            "iteration": ref.iteration,
-            "route": ref.route,
-            "attempt": 1,
-            "status": ExecutionStatus.RUNNING.value,
-            "started_ms": now,
-        }
+        run.live[ref.id] = RunningExecution(
+            ref.id, ref.task, ref.iteration, ref.route, 1, ExecutionStatus.RUNNING.value, now
+        )
     elif isinstance(command, ExecutionFinished):
         _on_finished(run, command, now)
     elif isinstance(command, DispatchAction):
         live = run.live.get(command.execution.id)
         if live is not None:
-            live["attempt"] = command.attempt
+            live.attempt = command.attempt
         dispatch(run, command)
     elif isinstance(command, StartChildRun):
         key = (command.execution.id, command.item)
@@ -152,15 +147,9 @@ def _on_finished(run: RunState, command: ExecutionFinished, now: int) -> None:
     if run.spans is not None:
         run.spans.execution_finished(command)
     ref = command.execution
-    live = run.live.pop(ref.id, None) or {}
+    live = run.live.pop(ref.id, None)
     run.waits.end_execution(ref.id)
-    summary = {
-        **live,
-        "status": str(command.status),
-        "attempt": command.attempts,
-        "finished_ms": now,
-    }
-    run.recent.append(summary)
+    run.recent.append(RecentExecution.of(live, str(command.status), command.attempts, now))
     del run.recent[:-RECENT_KEPT]
 
 

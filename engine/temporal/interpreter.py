@@ -16,7 +16,6 @@ Long runs continue as new when the server suggests it, once nothing is in flight
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -28,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.continuation import begin, continuation, real_rerun_point, result
     from engine.temporal.driver import feed
     from engine.temporal.limits import drive_admitted, release_limits
+    from engine.temporal.run_progress import LiveProgress
     from engine.temporal.run_state import RunState
     from engine.temporal.task_limits import settle_task_limits
     from engine.temporal.trace_pump import drain_trace, fail_if_untraceable, progress_of, pump_trace
@@ -108,7 +108,7 @@ class Interpreter(AnswerHandlers):
             run.progress_events.record_artifact(run.trace, run.live, signal, run.now_ms())
 
     @workflow.query(name=QUERY_PROGRESS)
-    def progress(self) -> dict[str, Any]:
+    def progress(self) -> LiveProgress:
         """Live progress: executions in flight and the latest finished ones."""
         return progress_of(self._run)
 

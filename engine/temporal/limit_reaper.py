@@ -30,6 +30,7 @@ from engine.store.limits import (
     release,
     unwoken_holders,
 )
+from engine.temporal.run_progress import LiveProgress, QueuedAttempt, QueuedRun
 from engine.temporal.types import QUERY_PROGRESS, SIGNAL_LIMIT, LimitSignal
 
 log = logging.getLogger("segue.limits")
@@ -88,19 +89,18 @@ async def _closed(client: Client, run_id: str) -> bool:
 async def _still_waiting(client: Client, promotion: Promotion) -> bool:
     """Whether the promoted run still waits for this slot (a query adds no history)."""
     try:
-        progress = await client.get_workflow_handle(promotion.run_id).query(
-            QUERY_PROGRESS, rpc_timeout=timedelta(seconds=5)
+        progress: LiveProgress = await client.get_workflow_handle(promotion.run_id).query(
+            QUERY_PROGRESS, result_type=LiveProgress, rpc_timeout=timedelta(seconds=5)
         )
+    except TypeError:  # an answer of another shape (the converter's word): not waiting
+        return False
     except Exception:  # no worker to answer now: signal anyway, a duplicate is harmless
         return True
-    if not isinstance(progress, dict):
-        return False
     if promotion.holder:  # a task attempt of the run
-        waiting = progress.get("queued_attempts")
-        wanted = {"holder": promotion.holder, "limit": promotion.name, "key": promotion.key}
-        return isinstance(waiting, list) and wanted in waiting
-    queued = progress.get("queued")
-    return isinstance(queued, dict) and (queued.get("limit"), queued.get("key")) == (
+        waiting = progress.queued_attempts or []
+        return QueuedAttempt(promotion.holder, promotion.name, promotion.key) in waiting
+    queued = progress.queued
+    return isinstance(queued, QueuedRun) and (queued.limit, queued.key) == (
         promotion.name,
         promotion.key,
     )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from engine.actions.reporting import ARTIFACT_NAME, MAX_PROGRESS_MESSAGE
+from engine.temporal.run_progress import RunningExecution
 from engine.temporal.tracing import TraceLog
 from engine.temporal.types import TaskArtifact, TaskProgress
 
@@ -39,12 +40,12 @@ class ProgressEvents:
 
     def _admit(
         self,
-        live: Mapping[int, Mapping[str, Any]],
+        live: Mapping[int, RunningExecution],
         kind: str,
         execution: int,
         item: int | None,
         attempt: int,
-    ) -> Mapping[str, Any] | None:
+    ) -> RunningExecution | None:
         """The running execution a signal is about, if it still runs that attempt and the
         attempt is under the cap for this kind of event (counted)."""
         running = live.get(execution)
@@ -52,7 +53,7 @@ class ProgressEvents:
             return None
         # An execution's live attempt is its latest dispatch's: with-items items each
         # have their own, so only a plain execution's attempt can be checked here.
-        if item is None and running.get("attempt") != attempt:
+        if item is None and running.attempt != attempt:
             return None
         key = (kind, execution, item, attempt)
         count = self._counts.get(key, 0)
@@ -67,7 +68,7 @@ class ProgressEvents:
     def record_artifact(
         self,
         trace: TraceLog,
-        live: Mapping[int, Mapping[str, Any]],
+        live: Mapping[int, RunningExecution],
         signal: TaskArtifact,
         at_ms: int,
     ) -> bool:
@@ -89,7 +90,7 @@ class ProgressEvents:
         )
         trace.progress(
             at_ms,
-            str(execution["task"]),
+            execution.task,
             message,
             {
                 **_where(signal.execution, execution, signal.attempt, signal.item),
@@ -101,7 +102,7 @@ class ProgressEvents:
     def record(
         self,
         trace: TraceLog,
-        live: Mapping[int, Mapping[str, Any]],
+        live: Mapping[int, RunningExecution],
         signal: TaskProgress,
         at_ms: int,
     ) -> bool:
@@ -113,11 +114,11 @@ class ProgressEvents:
         item = "" if signal.item is None else f" item {signal.item}"
         trace.progress(
             at_ms,
-            str(execution["task"]),
+            execution.task,
             # Cut as the activity cuts it: a forged signal's message may be any size.
             signal.message[:MAX_PROGRESS_MESSAGE]
             if signal.message
-            else f"{execution['task']}{item}: {shown}",
+            else f"{execution.task}{item}: {shown}",
             {
                 **_where(signal.execution, execution, signal.attempt, signal.item),
                 "progress": {"done": _number(signal.done), "total": _optional(signal.total)},
@@ -143,12 +144,12 @@ def artifact_news(
 
 
 def _where(
-    execution_id: int, execution: Mapping[str, Any], attempt: int, item: int | None
+    execution_id: int, execution: RunningExecution, attempt: int, item: int | None
 ) -> dict[str, Any]:
     return {
         "execution": execution_id,
-        "iteration": execution.get("iteration"),
-        "route": execution.get("route"),
+        "iteration": execution.iteration,
+        "route": execution.route,
         "attempt": attempt,
         "item": item,
     }

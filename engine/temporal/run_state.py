@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.temporal.limit_gate import LimitGate
     from engine.temporal.metrics import RunMetrics
     from engine.temporal.progress_events import ProgressEvents
+    from engine.temporal.run_progress import RecentExecution, RunningExecution
     from engine.temporal.run_secrets import RunSecrets
     from engine.temporal.run_spans import RunSpans
     from engine.temporal.tracing import TraceLog
@@ -62,8 +63,8 @@ class RunState:
         self.finish: FinishRun | None = None
         self.paused = False
         self.drain_paused = False  # paused only to continue as new, not by a user
-        self.recent: list[dict[str, Any]] = []
-        self.live: dict[int, dict[str, Any]] = {}
+        self.recent: list[RecentExecution] = []
+        self.live: dict[int, RunningExecution] = {}
         self.projection_dirty = False  # the run's status changed without a trace event
         self.trace_failure: str | None = None  # a trace write that no retry can make
 

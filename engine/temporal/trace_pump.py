@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator import FinishRun
     from engine.statuses import FROM_COORDINATOR, ApiStatus, finished_status, live_status
     from engine.temporal.activities import TRACE_UNRECORDABLE
+    from engine.temporal.run_progress import LiveProgress, QueuedAttempt, QueuedRun
     from engine.temporal.run_state import RunState
     from engine.temporal.shown_values import clip_shown
     from engine.temporal.types import (
@@ -140,36 +140,36 @@ def projection(run: RunState) -> Projection:
     )
 
 
-def progress_of(run: RunState) -> dict[str, Any]:
+def progress_of(run: RunState) -> LiveProgress:
     """Live progress: executions in flight and the latest finished ones."""
     status = live_status(run.paused, run.limits.queued)
     if run.finish is not None:
         status = FROM_COORDINATOR[run.finish.status]
-    return {
-        "status": status,
-        "paused": run.paused,
-        "started": run.trace.started,
-        "finished": run.trace.finished,
-        "running": sorted(run.live.values(), key=lambda e: e["execution"]),
-        "recent": list(run.recent),
-        "waiting": [wait.describe() for wait in run.waits.open()],
-        **({"queued": _queued(run)} if run.limits.queued else {}),
+    progress = LiveProgress(
+        status,
+        run.paused,
+        run.trace.started,
+        run.trace.finished,
+        sorted(run.live.values(), key=lambda e: e.execution),
+        list(run.recent),
+        [wait.describe() for wait in run.waits.open()],
+    )
+    # Both are left out of the answer, not null, when there is nothing to say.
+    if run.limits.queued:
+        progress.queued = _queued(run)
+    if run.limits.waiting_attempts:
         # Task attempts waiting for a limit's slot (the reaper asks before re-signalling).
-        **({"queued_attempts": _queued_attempts(run)} if run.limits.waiting_attempts else {}),
-    }
+        progress.queued_attempts = [
+            QueuedAttempt(holder, limit, key)
+            for holder, (limit, key) in run.limits.waiting_attempts.items()
+        ]
+    return progress
 
 
-def _queued_attempts(run: RunState) -> list[dict[str, str]]:
-    return [
-        {"holder": holder, "limit": limit, "key": key}
-        for holder, (limit, key) in run.limits.waiting_attempts.items()
-    ]
-
-
-def _queued(run: RunState) -> dict[str, Any]:
+def _queued(run: RunState) -> QueuedRun:
     """The limit a queued run waits for, and its place in line when it was queued."""
     limit, key = run.limits.waiting_for or ("", "")
-    return {"limit": limit, "key": key, "position": run.limits.position}
+    return QueuedRun(limit, key, run.limits.position)
 
 
 def api_status(finish: FinishRun) -> ApiStatus:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.error_types import ErrorType
     from engine.temporal.refusals import RefusalLedger
+    from engine.temporal.run_progress import OpenWait
     from engine.temporal.types import SignalPayload, WaitChange
 
 EARLY_SIGNALS_KEPT: Final = 100
@@ -81,16 +82,11 @@ class Wait:
             self.execution, self.task, self.event, self.key, resolved=resolved, item=self.item
         )
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> OpenWait:
         """This wait as the `progress` query shows it."""
-        return {
-            "task": self.task,
-            "execution": self.execution,
-            "item": self.item,
-            "attempt": self.command.attempt,
-            "event": self.event,
-            "key": self.key,
-        }
+        return OpenWait(
+            self.task, self.execution, self.item, self.command.attempt, self.event, self.key
+        )
 
 
 def _order(key: WaitKey) -> tuple[int, int]:

@@ -18,7 +18,9 @@ from engine.actions.api import ActionContext, ActionDefinition, ActionError
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
 from engine.language.loader import load_workflow
+from engine.statuses import ApiStatus
 from engine.temporal.activities import SegueActivities, directory_lookup
+from engine.temporal.client import query_progress
 from engine.temporal.types import (
     INTERPRETER_WORKFLOW,
     QUERY_PROGRESS,
@@ -315,6 +317,13 @@ output: {by: <% $ctx.by %>}
     time.sleep(0.5)
     progress: dict[str, Any] = background_loop.run(handle.query(QUERY_PROGRESS))
     assert progress["waiting"][0]["task"] == "approval"
+    # The API's reading of the same answer: typed, the approval's attempt and no item.
+    typed = background_loop.run(query_progress(worker[0], handle.id))
+    assert (typed.status, typed.paused, typed.started) == (ApiStatus.RUNNING, False, 1)
+    assert [(w.task, w.item, w.attempt, w.event) for w in typed.waiting] == [
+        ("approval", None, 1, progress["waiting"][0]["event"])
+    ]
+    assert [r.task for r in typed.running] == ["approval"]
     background_loop.run(
         handle.signal(
             SIGNAL_DELIVER, SignalPayload(payload={"approved": True, "by": "ada"}, task="approval")
