@@ -47,6 +47,13 @@ def dirs(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
+def _ctrl_c_as_typed() -> None:
+    """In the child: SIGINT as a terminal delivers it. A suite started in the background
+    by a shell without job control inherits SIGINT ignored, and Python then never turns
+    it into KeyboardInterrupt; a user's Ctrl-C reaches a foreground `segue run`."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _segue(
     env: dict[str, str], *args: str, cwd: Path, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -162,7 +169,13 @@ def test_ctrl_c_on_a_self_started_run(dirs: tuple[Path, dict[str, str]], tmp_pat
     slow.write_text("version: 1\nstart: [pause]\ntasks:\n  pause:\n    delay: 600\n")
     log = tmp_path / "run.log"
     with log.open("w") as out:
-        run = subprocess.Popen([SEGUE, "run", str(slow)], env=env, cwd=tmp_path, stderr=out)
+        run = subprocess.Popen(
+            [SEGUE, "run", str(slow)],
+            env=env,
+            cwd=tmp_path,
+            stderr=out,
+            preexec_fn=_ctrl_c_as_typed,
+        )
     try:
         deadline = time.monotonic() + 90
         while "pause" not in log.read_text():
@@ -190,7 +203,13 @@ def test_ctrl_c_leaves_the_run_going_on_a_running_stack(
     try:
         log = tmp_path / "run.log"
         with log.open("w") as out:
-            run = subprocess.Popen([SEGUE, "run", str(slow)], env=env, cwd=tmp_path, stderr=out)
+            run = subprocess.Popen(
+                [SEGUE, "run", str(slow)],
+                env=env,
+                cwd=tmp_path,
+                stderr=out,
+                preexec_fn=_ctrl_c_as_typed,
+            )
         try:
             deadline = time.monotonic() + 60
             while "pause" not in log.read_text():

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from engine.actions.reporting import MAX_PROGRESS_MESSAGE
 from engine.temporal.progress_events import ProgressEvents
+from engine.temporal.run_progress import RunningExecution
 from engine.temporal.tracing import TraceLog
 from engine.temporal.types import TaskArtifact, TaskProgress
 
-LIVE = {7: {"task": "fetch", "attempt": 1, "iteration": 0, "route": 0}}
+LIVE = {7: RunningExecution(7, "fetch", 0, 0, 1, "running", 0)}
 HUGE = "x" * 1_500_000  # under Temporal's 2 MB signal payload limit
 
 
