@@ -1,5 +1,8 @@
 """`GET /runs/{runId}/export`: a run as a `segue simulate` case (engine/simulator/export.py),
-built from the stored trace, the run row and its workflow version."""
+built from the stored trace, the run row and its workflow version; where the trace does
+not hold an execution's outcomes whole (a result over 1 KiB, the items of a failed
+with-items execution), from the attempts Temporal's history holds
+(engine/temporal/recorded_attempts.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from typing import Any, Final
 
 from api.problems import ApiProblem
 from api.services import Services
-from engine.simulator.export import RunRecording, export_case
+from engine.simulator.export import RunRecording, executions_to_read, export_case
 from engine.store import RunRecord, WorkflowVersion, trace_event_json, trace_page
 from engine.store.trace import MAX_PAGE_SIZE
+from engine.temporal.recorded_attempts import recorded_attempts
 
 # A case is read by people and replayed by the simulator: past this many trace events
 # (a 50,000-iteration loop) an export is refused rather than built in the API's memory.
@@ -44,4 +48,6 @@ async def run_case(services: Services, run: RunRecord, version: WorkflowVersion)
         rerun_of=run.rerun_of,
         rerun_from_failed=run.rerun_from_failed,
     )
-    return export_case(recording, program.spec, events)
+    wanted = executions_to_read(program.spec, events)
+    recorded = await recorded_attempts(services.temporal, run.run_id, wanted) if wanted else None
+    return export_case(recording, program.spec, events, recorded)

@@ -3,10 +3,13 @@ action execution's recorded result or error as a mock, and the expected status, 
 task counts and order.
 
 Pure: it reads trace events as the API shows them (ARCHITECTURE.md "Trace events").
-What the trace cannot give back exactly is listed in `inexact` rather than guessed: a
-result longer than the trace keeps (summaries are cut at 1 KiB), per-item results of a
-with-items task that failed (a failed execution's trace event carries no result), error
-details, and a rerun that started part-way.
+What the trace cannot give back exactly: a result longer than the trace keeps (summaries
+are cut at 1 KiB), and per-item outcomes of a with-items execution that failed (its
+event carries no result). `executions_to_read` names those executions; the API reads
+their attempts from Temporal's history (engine/simulator/recorded.py) and passes them in.
+An inline action (`core.echo`, …) needs no mock at all: the simulator computes it the
+same way. What neither gives back is listed in `inexact` rather than guessed: a history
+gone by retention, a child workflow's file, a rerun that started part-way.
 
 A with-items execution that succeeded is given back item by item: its result is the list
 of item results in item order (LANGUAGE.md §7), and each failed attempt's trace event
@@ -19,7 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from engine.language.spec import WorkflowSpec
+from engine.expressions.template import Literal
+from engine.language.spec import TaskSpec, WorkflowSpec
+from engine.simulator.mocks import computed_here
+from engine.simulator.recorded import RecordedRun, recorded_mocks
 
 # The API's run status -> the simulator's.
 SIMULATED_STATUS: Final = {
@@ -35,6 +41,7 @@ _TASK_END: Final = frozenset({"COMPLETED", "FAILED"})
 
 @dataclass
 class _Execution:
+    id: int
     task: str
     start_number: int  # the n-th start of this task, over every route (mocks' `iteration`)
     # (item index or None, error) per failed attempt that was retried, in trace order
@@ -67,14 +74,17 @@ def _recorded_value(summary: str | None) -> tuple[Any, bool]:
         return summary, False  # cut ("… (N bytes)"): the whole value is not in the trace
 
 
-def export_case(
-    recording: RunRecording, spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The simulate case of a run (a JSON-able dict; docs/console.md "Export")."""
-    executions: dict[Any, _Execution] = {}
+@dataclass
+class _Scan:
+    executions: dict[Any, _Execution] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    concurrent: bool = False  # whether two executions ever overlapped
+
+
+def _scan(events: Iterable[Mapping[str, Any]]) -> _Scan:
+    scan = _Scan()
+    executions = scan.executions
     starts: dict[str, int] = {}
-    order: list[str] = []
-    concurrent = False
     open_now = 0
     for event in events:
         kind, task, data = event.get("type"), event.get("nodeId"), event.get("data") or {}
@@ -83,10 +93,10 @@ def export_case(
         execution_id = data["execution"]
         if kind == "STARTED":
             starts[task] = starts.get(task, 0) + 1
-            executions[execution_id] = _Execution(task, starts[task])
-            order.append(task)
+            executions[execution_id] = _Execution(execution_id, task, starts[task])
+            scan.order.append(task)
             open_now += 1
-            concurrent = concurrent or open_now > 1
+            scan.concurrent = scan.concurrent or open_now > 1
         elif execution_id in executions and kind == "PROGRESS" and event.get("level") == "warn":
             if data.get("attempt") is not None and event.get("error"):
                 item = data.get("item")
@@ -96,19 +106,58 @@ def export_case(
         elif execution_id in executions and kind in _TASK_END:
             executions[execution_id].end = dict(event)
             open_now -= 1
+    return scan
+
+
+def executions_to_read(spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The executions whose outcomes the trace does not hold whole: to be read from
+    Temporal's history (an empty set: the trace is enough)."""
+    wanted: set[int] = set()
+    for execution in _scan(events).executions.values():
+        task_spec = spec.tasks.get(execution.task)
+        if task_spec is None or _computed_here(task_spec):
+            continue  # nothing to mock, or the simulator computes it exactly
+        if _falls_short(task_spec, execution):
+            wanted.add(execution.id)
+    return wanted
+
+
+def _falls_short(task_spec: TaskSpec, execution: _Execution) -> bool:
+    """Whether the trace lacks part of what the execution's mocks would need."""
+    end = execution.end
+    if task_spec.action is None or end is None:
+        return False
+    if (end.get("data") or {}).get("status") == "canceled":
+        return False
+    results, exact = _recorded_value(end.get("outputSummary"))
+    if task_spec.with_items is not None:
+        return end["type"] != "COMPLETED" or not exact or not isinstance(results, list)
+    return end["type"] == "COMPLETED" and not exact
+
+
+def export_case(
+    recording: RunRecording,
+    spec: WorkflowSpec,
+    events: Iterable[Mapping[str, Any]],
+    recorded: RecordedRun | None = None,
+) -> dict[str, Any]:
+    """The simulate case of a run (a JSON-able dict; docs/console.md "Export"); with
+    `recorded`, the attempts of `executions_to_read` as Temporal's history holds them."""
+    scan = _scan(events)
+    order = scan.order
     inexact: list[str] = []
     if recording.rerun_of is not None and recording.rerun_from_failed:
         inexact.append(
             f"this run reran {recording.rerun_of} from its failed tasks; the case starts "
             "from the top"
         )
-    mocks = _mocks(spec, executions.values(), inexact)
+    mocks = _mocks(spec, scan.executions.values(), recorded, inexact)
     expect: dict[str, Any] = {
         "status": SIMULATED_STATUS.get(recording.status, recording.status.lower()),
         "output": recording.output,
         "tasks": {task: order.count(task) for task in dict.fromkeys(order)},
     }
-    if not concurrent:
+    if not scan.concurrent:
         expect["order"] = order  # only when no two executions overlapped
     return {
         "name": f"run-{recording.run_id}",
@@ -126,7 +175,10 @@ def export_case(
 
 
 def _mocks(
-    spec: WorkflowSpec, executions: Iterable[_Execution], inexact: list[str]
+    spec: WorkflowSpec,
+    executions: Iterable[_Execution],
+    recorded: RecordedRun | None,
+    inexact: list[str],
 ) -> list[dict[str, Any]]:
     mocks: list[dict[str, Any]] = []
     for execution in executions:
@@ -136,6 +188,15 @@ def _mocks(
         if task_spec is None or task_spec.action is None:
             continue  # engine-native (pass-through, delay, join): nothing to mock
         where = {"task": execution.task, "iteration": execution.start_number}
+        if _falls_short(task_spec, execution):
+            if _computed_here(task_spec):
+                continue  # no mock: the simulator computes it whole, as the workflow did
+            attempts = recorded.attempts.get(execution.id) if recorded else None
+            if attempts:
+                mocks.extend(recorded_mocks(where, attempts))
+                continue
+            if recorded is not None and recorded.missing:
+                inexact.append(f"{execution.task} #{execution.start_number}: {recorded.missing}")
         if task_spec.with_items is not None:
             mocks.extend(_item_mocks(execution, where, inexact))
             continue
@@ -155,6 +216,13 @@ def _mocks(
         else:
             mocks.append({**where, "status": "failed", "error": _error(end.get("error") or {})})
     return mocks
+
+
+def _computed_here(task_spec: TaskSpec) -> bool:
+    """Whether the simulator computes the task's action as the workflow did (an inline
+    action named as it is written, not by an expression)."""
+    action = task_spec.action
+    return isinstance(action, Literal) and computed_here(str(action.value))
 
 
 def _error(error: Mapping[str, Any]) -> dict[str, Any]:

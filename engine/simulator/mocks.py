@@ -133,9 +133,15 @@ class MockBook:
         return _unmocked(task, iteration, item, action, input)
 
 
+def computed_here(action: str) -> bool:
+    """Whether an unmocked attempt of this action is computed exactly as the workflow
+    computes it (an inline workflow action), rather than given `null`."""
+    return action in workflow_actions() and action not in HOST_FORMS
+
+
 def _unmocked(task: str, iteration: int, item: int | None, action: str, input: Any) -> Outcome:
     definition = workflow_actions().get(action)
-    if definition is None or action in HOST_FORMS:
+    if definition is None or not computed_here(action):
         return Outcome("succeeded", None)
     context = ActionContext(
         run_id="simulation", workflow="", task=task, iteration=iteration, item=item

@@ -1,7 +1,10 @@
 """A real run (Temporal, worker, PostgreSQL) exported as a `segue simulate` case, and the
 simulator, fed that case, reproduces the run: status, output, every task's executions
 and their order. For the monitoring loop, a loop of six laps, the approval, a retried,
-failed run, and a with-items run whose items fail and are retried."""
+failed run, a with-items run whose items fail and are retried, and the runs whose
+outcomes the trace does not hold whole, read back from Temporal's history: results
+over 1 KiB (as an activity, a local activity, by claim-check reference, an inline echo)
+and a with-items execution that failed, its items each ending their own way."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import pytest
 
 from api.cli import main
 from api.export_files import write_case
-from tests.api.conftest import TOKEN, Harness, unique
+from tests.api.conftest import OPEN_GATES, TOKEN, Harness, unique
 from tests.api.test_console import EXAMPLES, health_service  # noqa: F401 (a fixture)
 
 RETRIED = """\
@@ -70,6 +73,66 @@ tasks:
           statuses: <% $result.status %>
 output:
   statuses: <% $ctx.statuses %>
+"""
+
+
+# A result over the trace's 1 KiB, as an activity, a local activity, and by reference
+# (claim-check: over the worker's inline limit); the output depends on all of it. The
+# secret input is in every result: the export masks it as the trace does.
+LARGE_RESULTS = """\
+version: 1
+input:
+  token: {type: string, secret: true}
+tasks:
+  remote:
+    action: test.blob
+    input: {bytes: 3000, seed: "<% $ctx.token %>-remote-"}
+    next: [{publish: {remote: "<% $substring($result, -12) %>"}, do: near}]
+  near:
+    action: test.blob
+    run: local
+    timeout: 5
+    input: {bytes: 5000, seed: near-}
+    next: [{publish: {near: "<% $length($result) %>"}, do: far}]
+  far:
+    action: test.blob
+    input: {bytes: 300000, seed: far-}
+    next: [{publish: {far: "<% $substring($result, 299990) %>"}, do: echoed}]
+  echoed:
+    action: core.echo
+    input: {text: "<% $pad('', 2000, 'e') %>", far: "<% $ctx.far %>"}
+    next: [{publish: {echoed: "<% $length($result.text) %>"}}]
+output:
+  remote: <% $ctx.remote %>
+  near: <% $ctx.near %>
+  far: <% $ctx.far %>
+  echoed: <% $ctx.echoed %>
+"""
+
+# Three items, one at a time: the first succeeds, the second fails twice (its gate is
+# closed) and the execution fails; whether the third ran depends on with-items' rules,
+# which the simulator must reproduce from the mocks alone.
+FAILED_ITEMS = """\
+version: 1
+input:
+  gates: {type: array}
+tasks:
+  each:
+    with:
+      items: <% $ctx.gates %>
+      concurrency: 1
+    action: test.gate
+    input: {gate: <% $item %>}
+    retry: {count: 1, delay: 0}
+    next:
+      - when: $failed()
+        publish: {failed: true}
+        do: cleanup
+  cleanup:
+    action: test.blob
+    input: {bytes: 10, seed: done-}
+output:
+  failed: <% $ctx.failed %>
 """
 
 
@@ -127,6 +190,19 @@ def retried_and_failed(harness: Harness, url: str) -> str:
     return harness.start(name, {"url": "http://127.0.0.1:1/refused"})
 
 
+def large_results(harness: Harness, url: str) -> str:
+    name = unique("large")
+    harness.register(name, LARGE_RESULTS)
+    return harness.start(name, {"token": "tok-5ecret-value"})
+
+
+def failed_items(harness: Harness, url: str) -> str:
+    name = unique("failed-items")
+    harness.register(name, FAILED_ITEMS)
+    OPEN_GATES.add("open-a")
+    return harness.start(name, {"gates": ["open-a", "closed-b", "open-a"]})
+
+
 @pytest.mark.parametrize(
     ("scenario", "status"),
     [
@@ -135,6 +211,8 @@ def retried_and_failed(harness: Harness, url: str) -> str:
         (approval, "succeeded"),
         (retried_and_failed, "failed"),
         (with_retried_items, "succeeded"),
+        (large_results, "succeeded"),
+        (failed_items, "succeeded"),
     ],
 )
 def test_simulating_the_export_reproduces_the_run(
@@ -176,6 +254,25 @@ def test_simulating_the_export_reproduces_the_run(
             (2, 2, "failed"),
             (2, None, None),
             (3, None, None),
+        ]
+    if scenario is large_results:  # whole values, from Temporal's history, masked
+        by_task = {mock["task"]: mock for mock in case["mocks"]}
+        assert len(by_task["remote"]["result"]) == len("***-remote-") + 3000
+        assert by_task["remote"]["result"].startswith("***-remote-")
+        assert len(by_task["near"]["result"]) == len("near-") + 5000
+        assert len(by_task["far"]["result"]) == len("far-") + 300000
+        assert "echoed" not in by_task  # the simulator computes the echo itself
+        assert "5ecret" not in json.dumps(case)
+    if scenario is failed_items:  # each item its own way: result, twice failed, …
+        items = [
+            (mock["item"], mock.get("times"), mock.get("status"), mock.get("result"))
+            for mock in case["mocks"]
+            if mock["task"] == "each"
+        ]
+        assert items[:3] == [
+            (0, None, None, {"gate": "open-a", "passed": True}),
+            (1, 1, "failed", None),
+            (1, None, "failed", None),
         ]
 
 

@@ -1,5 +1,7 @@
 """What an export cannot give back exactly is said, not guessed (engine/simulator/export.py),
-from trace events as the API shows them."""
+from trace events as the API shows them; what the trace lacks is named for reading from
+Temporal's history, and the attempts read there (engine/simulator/recorded.py) make it
+exact; an inline action needs no mock at all."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from typing import Any
 import pytest
 
 from engine.language.loader import load_workflow
-from engine.simulator.export import RunRecording, export_case
+from engine.simulator.export import RunRecording, executions_to_read, export_case
+from engine.simulator.recorded import RecordedAttempt, RecordedRun
 
 WORKFLOW = """\
 version: 1
@@ -22,8 +25,12 @@ tasks:
   each:
     with:
       items: <% $ctx.hosts %>
+    action: http.request
+    input: {url: <% $item %>}
+    next: [{do: echoed}]
+  echoed:
     action: core.echo
-    input: {host: <% $item %>}
+    input: {text: "<% $pad('', 2000, 'e') %>"}
 """
 
 
@@ -154,3 +161,73 @@ def test_a_with_items_execution_without_its_item_results_is_said_to_be_inexact(
         assert each["status"] == "failed" and each["error"]["type"] == "HttpStatus"
     else:
         assert isinstance(each["result"], mock["result"])
+
+
+FAILED_EACH = [
+    started(1, "fetch"),
+    completed(1, "fetch", "{}"),
+    started(2, "each"),
+    failed(2, "each"),
+]
+
+
+def test_what_the_trace_lacks_is_named_for_the_history() -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    cut = [started(1, "fetch"), completed(1, "fetch", CUT)]
+    echo_cut = [started(3, "echoed"), completed(3, "echoed", CUT)]
+    assert executions_to_read(spec, cut + echo_cut) == {1}  # the echo is computed
+    assert executions_to_read(spec, FAILED_EACH) == {2}
+    assert executions_to_read(spec, [started(1, "fetch"), completed(1, "fetch", "{}")]) == set()
+
+
+def attempt(item: int | None, number: int, **outcome: Any) -> RecordedAttempt:
+    return RecordedAttempt(execution=2, attempt=number, item=item, **outcome)
+
+
+def test_recorded_attempts_give_each_item_its_own_end() -> None:
+    """A failed with-items execution: item 0 succeeded at once; item 1 failed twice
+    alike, then differently, for good; item 2 was still running when the run ended."""
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    busy = {"type": "HttpStatus", "message": "503"}
+    gone = {"type": "HttpStatus", "message": "404", "details": {"status": 404}}
+    recorded = RecordedRun(
+        {
+            2: [
+                attempt(1, 2, error=busy),
+                attempt(0, 1, result={"status": 200}),
+                attempt(1, 1, error=busy),
+                attempt(1, 3, error=gone),
+                attempt(2, 1, ended=False),
+            ]
+        }
+    )
+    case = export_case(recording(status="FAILED"), spec, FAILED_EACH, recorded)
+    assert case["inexact"] == []
+    each = {"task": "each", "iteration": 1}
+    assert case["mocks"][1:] == [
+        {**each, "item": 0, "result": {"status": 200}},
+        {**each, "item": 1, "status": "failed", "error": busy, "times": 2},
+        {**each, "item": 1, "status": "failed", "error": gone},
+        {**each, "item": 2, "status": "running"},
+    ]
+
+
+def test_a_history_that_cannot_be_read_is_said() -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    gone = RecordedRun({}, "Temporal no longer holds the run's history (retention)")
+    case = export_case(recording(status="FAILED"), spec, FAILED_EACH, gone)
+    assert [said.split(": ", 1)[1] for said in case["inexact"]] == [
+        "Temporal no longer holds the run's history (retention)",
+        "per-item results of this with-items execution are not in the trace; "
+        "the mock gives the whole task one outcome",
+    ]
+
+
+def test_an_inline_action_cut_in_the_trace_gets_no_mock() -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    events = [started(1, "fetch"), completed(1, "fetch", "{}"), started(3, "echoed")]
+    case = export_case(recording(), spec, [*events, completed(3, "echoed", CUT)])
+    assert case["inexact"] == []
+    assert [mock["task"] for mock in case["mocks"]] == ["fetch"]
+    case = export_case(recording(), spec, [*events, completed(3, "echoed", '{"text": ""}')])
+    assert [mock["task"] for mock in case["mocks"]] == ["fetch", "echoed"]
