@@ -87,5 +87,14 @@ class Behaviour(IntEnum):
     (256 KiB as JSON, engine/temporal/tracing.py); the trace pump writes the rest (on 3 a
     request carried up to 500 events whatever their size)."""
 
+    TIMED = 5
+    """Releases from the first 2026-12-03 session on. Each change gated on this member
+    says here what it changes (a new run takes it; runs started before keep 4 or older).
+    An attempt that waited in line for a task's concurrency limit records, once the
+    store bears out its promotion, a `PROGRESS` trace event `got a slot of limit …` with
+    `data.admitted` (engine/temporal/task_limits.py), so the console's timeline shows how
+    long it waited for a slot; both that event and the `waits for limit …` one name a with-items
+    attempt's item (`data.item`). On 4 the wait's end was not traced."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)

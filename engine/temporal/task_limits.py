@@ -160,21 +160,32 @@ async def _wait(
     """Until a release promotes this attempt (a signal the store bears out)."""
     gate = run.limits
     gate.waiting_attempts[holder] = (limit.name, key)
+    # Behaviour 5: the trace says which item waits, and when its wait ended.
+    timed = run.traced and run.behaviour >= Behaviour.TIMED
+    about = {"execution": command.execution.id, "limit": limit.name, "key": key}
+    if timed and command.item is not None:
+        about["item"] = command.item
     if run.traced:
         run.trace.progress(
             run.now_ms(),
             command.execution.task,
             f"waits for limit {limit.name!r} (key {key!r}) at position {position}",
-            {"execution": command.execution.id, "limit": limit.name, "key": key,
-             "position": position},
-        )  # fmt: skip
+            {**about, "position": position},
+        )
     try:
         while True:
             await workflow.wait_condition(lambda: (limit.name, key, holder) in gate.granted)
             if await believed(run, limit, key, holder):
-                return
+                break
     finally:
         gate.waiting_attempts.pop(holder, None)
+    if timed:
+        run.trace.progress(
+            run.now_ms(),
+            command.execution.task,
+            f"got a slot of limit {limit.name!r} (key {key!r})",
+            {**about, "admitted": True},
+        )
 
 
 def attempt_ended(run: RunState, execution: int, item: int | None, attempt: int | None) -> None:

@@ -31,6 +31,7 @@ from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.progress_events import ProgressEvents
 from engine.temporal.tracing import TraceLog
+from engine.temporal.types import RUN_ACTION
 from engine.temporal.worker import workflow_runner
 from tests.support.releases import EarlierRelease
 
@@ -87,6 +88,7 @@ def test_there_are_histories() -> None:
         "rerun",
         "rerun-failed",
         "explained",
+        "slots",
         *(f"example-{name}" for name, _ in EXAMPLES),
     }
 
@@ -444,8 +446,9 @@ class _CarriedTrace(Interceptor):
 
         class Outbound(WorkflowOutboundInterceptor):
             def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
-                [payload] = DATA_CONVERTER.payload_converter.to_payloads(input.args)
-                carried.append(json.loads(payload.data).get("trace"))
+                if input.activity == RUN_ACTION:  # not the limiter's
+                    [payload] = DATA_CONVERTER.payload_converter.to_payloads(input.args)
+                    carried.append(json.loads(payload.data).get("trace"))
                 return super().start_activity(input)
 
         class Inbound(WorkflowInboundInterceptor):
@@ -463,6 +466,7 @@ def _recorded_trace(stem: str) -> list[Any]:
         )).get("trace")
         for e in _history(stem)["events"]
         if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+        and e["activityTaskScheduledEventAttributes"]["activityType"]["name"] == RUN_ACTION
     ]  # fmt: skip
 
 
@@ -515,3 +519,43 @@ def test_a_run_that_shows_inputs_and_published_values_replays_its_trace(
 
     monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.OBSERVED))
     assert _replay("explained").replay_failure is not None
+
+
+def test_a_run_that_waited_for_a_slot_replays_when_it_got_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`slots` (behaviour 5): the second item waited in line for the task's limit; the
+    trace its own activity carried says when it got its slot, naming the item; replayed,
+    the run carries that same trace, and a worker that dropped the event would replay
+    "fine" but carry another (the comparison catches it). Replayed as behaviour 4 (the
+    negative control) the run fails."""
+    recorded = _recorded_trace("slots")
+    admitted = [
+        event["data"]
+        for batch in recorded
+        if batch
+        for event in batch["events"]
+        if event["type"] == "PROGRESS" and (event["data"] or {}).get("admitted")
+    ]
+    assert admitted == [
+        {"admitted": True, "execution": 1, "item": 1, "key": "db-1", "limit": "per_host"}
+    ]
+    result, replayed = _replayed_trace("slots")
+    assert result.replay_failure is None and replayed == recorded
+
+    progress = TraceLog.progress
+    with monkeypatch.context() as patch:  # a worker that forgot the slot's event
+        patch.setattr(
+            TraceLog,
+            "progress",
+            lambda self, at, task, message, data: (
+                None
+                if message.startswith("got a slot")
+                else progress(self, at, task, message, data)
+            ),
+        )
+        result, forgetful = _replayed_trace("slots")
+    assert result.replay_failure is None and forgetful != recorded
+
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.EXPLAINED))
+    assert _replay("slots").replay_failure is not None

@@ -225,6 +225,9 @@ CASES: dict[str, dict[str, Any]] = {
         "trace": True,
         "store": True,
     },
+    # Behaviour 5: the second item of a limited task waits in line for the first's slot;
+    # the trace its activity carries says when it got it (`slots.yaml`).
+    "slots": {"file": HERE / "slots.yaml", "input": {}, "trace": True, "store": True},
     # Behaviour 4: every other example as it is (monitoring's is `monitoring` above), with
     # what its `.mocks.yaml` assumes: the approval given by ada; the registered `greeting`
     # workflow (workflows/greeting.yaml) as the child; its services on 127.0.0.1
@@ -338,7 +341,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
         )
         activities = SegueActivities(catalog, workflow_lookup=_workflow_lookup(), limit_store=pool)
         stored = SegueActivities(
-            catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool)
+            catalog, trace_sink=trace_sink(pool), task_logs=StoreTaskLogs(pool), limit_store=pool
         )
         async with (
             build_worker(client, activities, task_queue=queue),
