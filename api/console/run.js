@@ -277,6 +277,7 @@ export async function showRun(main, runId, query) {
         field("ended", chosen.endedAt ? new Date(chosen.endedAt).toISOString() : "—"),
         field("took", duration(chosen.startedAt, chosen.endedAt ?? now())),
         field("waited from", chosen.waitingAt ? new Date(chosen.waitingAt).toISOString() : null),
+        field("waited for a slot", slotWaits(chosen)),
         field("result", chosen.result === null ? null : pretty(chosen.result)),
         field("error", chosen.error ? pretty(chosen.error) : null),
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),
@@ -285,6 +286,19 @@ export async function showRun(main, runId, query) {
         field("published", published(chosen)),
         field("input", renderedInput(chosen))),
       logsOf(chosen));
+  }
+
+  /** Each wait in line for a slot of the task's concurrency limit: how long, and for
+   * which limit, key and item; "still waiting" while it lasts. */
+  function slotWaits(execution) {
+    const waits = execution.slotWaits || [];
+    if (!waits.length) return null;
+    return waits.map((w) => {
+      const item = w.item === null ? "" : `item ${w.item}, `;
+      const took = w.to !== null ? duration(w.from, w.to)
+        : execution.endedAt == null ? `still waiting, ${duration(w.from, now())}` : "its end is not traced";
+      return `${item}limit ${w.limit} (key ${w.key}): ${took}`;
+    }).join("\n");
   }
 
   const CLIPPED = (bytes) => `\n… clipped: ${bytes.toLocaleString("en")} bytes as JSON; the whole value is in Temporal's history`;

@@ -94,7 +94,7 @@ export function apply(state, event) {
     const execution = {
       id, task: event.nodeId, iteration: data.iteration, route: data.route, attempt: data.attempt || 1,
       status: null, startedAt: at, waitingAt: null, endedAt: null, result: null, error: null,
-      notes: [], transitions: [],
+      notes: [], transitions: [], slotWaits: [],
     };
     state.executions.set(id, execution);
     summary.executions.push(id);
@@ -107,6 +107,7 @@ export function apply(state, event) {
     execution.notes.push({ at, level: event.level, message: event.message || "", error: event.error || null });
     if (data.attempt) execution.attempt = Math.max(execution.attempt, data.attempt + 1);
     shownInput(execution, data);
+    if (data.limit !== undefined) slotWait(execution, data, at, event.message || "");
     if (event.level === "info" && (event.message || "").startsWith("waiting")) {
       execution.waitingAt = at;
       move(summary, execution, "waiting");
@@ -123,6 +124,20 @@ export function apply(state, event) {
     move(summary, execution, status);
   }
   return event.nodeId;
+}
+
+/** A wait in line for a task's concurrency limit: it opens with `waits for limit …` and
+ * closes with the `admitted` event (runs on behaviour 5). A wait still open when its
+ * execution ends has no known end (a run started before the end was traced): the
+ * timeline leaves it out. */
+function slotWait(execution, data, at, message) {
+  const item = data.item ?? null;
+  if (data.admitted) {
+    const open = execution.slotWaits.findLast((w) => w.to === null && w.limit === data.limit && w.item === item);
+    if (open) open.to = at;
+  } else if (message.startsWith("waits for limit")) {
+    execution.slotWaits.push({ limit: data.limit, key: data.key, item, from: at, to: null });
+  }
 }
 
 /** The rendered input the event that ended an attempt shows (runs on behaviour 4; not

@@ -1,6 +1,7 @@
 // The timeline (Gantt): one row per task, one bar per execution; the part of an
-// execution spent waiting for an answer is hatched. Drawn on a canvas so 10,000 bars
-// stay cheap; the inspector's execution list is the accessible equivalent.
+// execution spent waiting for an answer is striped, the part spent waiting in line for
+// a slot of its task's concurrency limit dotted. Drawn on a canvas so 10,000 bars stay
+// cheap; the inspector's execution list is the accessible equivalent.
 
 import { h } from "./dom.js";
 
@@ -12,6 +13,7 @@ function colours(canvas) {
   const read = (name) => style.getPropertyValue(name).trim();
   return {
     text: read("--fg"), grid: read("--grid"), running: read("--running"), waiting: read("--waiting"),
+    background: read("--bg"),
     succeeded: read("--succeeded"), failed: read("--failed"), canceled: read("--canceled"),
   };
 }
@@ -68,6 +70,7 @@ export function timeline(onPick) {
       g.fillText(span < 4000 ? `${Math.round(at)} ms` : `${(at / 1000).toFixed(1)} s`, tx + 2, height - 3);
     }
     hits = [];
+    let slotted = 0;
     rows.forEach((task, row) => {
       const y = row * ROW + 3;
       g.fillStyle = c.text;
@@ -82,13 +85,27 @@ export function timeline(onPick) {
           g.fillStyle = c.waiting;
           for (let hx = w0; hx < w1; hx += 6) g.fillRect(hx, y, Math.min(3, w1 - hx), ROW - 6);
         }
+        for (const wait of e.slotWaits || []) { // dot the waits for a slot
+          const end = wait.to ?? (e.endedAt == null ? now : null);
+          if (end == null) continue; // never closed: a run that did not trace its end
+          // Dots over the bar, not instead of it: in a with-items execution other items
+          // may run meanwhile.
+          const s0 = x(wait.from), s1 = Math.max(s0 + 2, x(end));
+          g.fillStyle = c.background;
+          for (let hx = s0 + 1; hx < s1; hx += 4) {
+            for (let hy = y + 1; hy < y + ROW - 7; hy += 4) g.fillRect(hx, hy, 2, 2);
+          }
+          slotted += 1;
+        }
         hits.push({ x0, x1, y0: y, y1: y + ROW - 6, execution: e });
       }
     });
-    canvas.setAttribute("aria-label", `timeline: ${state.executions.size} executions of ${rows.length} tasks over ${(span / 1000).toFixed(1)} s`);
+    canvas.setAttribute("aria-label", `timeline: ${state.executions.size} executions of ${rows.length} tasks over ${(span / 1000).toFixed(1)} s` +
+      (slotted ? `; ${slotted} waits for a slot` : ""));
   }
 
   const element = h("section", { class: "timeline-box", "aria-label": "timeline" },
-    h("div", { class: "toolbar" }, h("h2", { text: "Timeline" }), zoomOut, zoomIn, fit), scroller);
+    h("div", { class: "toolbar" }, h("h2", { text: "Timeline" }), zoomOut, zoomIn, fit,
+      h("span", { class: "timeline-legend", text: "stripes: waiting for an answer · dots: waiting for a slot" })), scroller);
   return { element, draw };
 }

@@ -1,0 +1,74 @@
+"""The timeline and the node panel show how long an attempt waited in line for a slot of
+its task's concurrency limit (runs on behaviour 5 trace when the wait ended). Real stack
+and Chromium, as tests/api/test_console.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.api.conftest import Harness, unique
+from tests.api.test_console import (  # noqa: F401 (fixtures)
+    chromium,
+    console,
+    needs_chromium,
+    node,
+    shot,
+)
+
+# Two items, one slot: the item that asks second waits for the other's 1.5 s attempt.
+ONE_AT_A_TIME = """\
+version: 1
+tasks:
+  probe:
+    with:
+      items: <% ["first", "second"] %>
+      concurrency: 2
+    action: test.slow
+    input: {seconds: 1.5}
+    concurrency_limits:
+      per_host: {limit: 1, key: db-1}
+"""
+
+
+@needs_chromium
+def test_a_wait_for_a_slot_is_shown_on_the_timeline_and_in_the_panel(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    page, problems = console
+    name = unique("slots")
+    harness.register(name, ONE_AT_A_TIME)
+    run_id = harness.start(name)
+    assert harness.wait_for(run_id, timeout=60)["status"] == "COMPLETED"
+    waits = [
+        event["data"]
+        for event in harness.trace(run_id)
+        if event["type"] == "PROGRESS" and "limit" in (event.get("data") or {})
+    ]
+    item = waits[0].get("item")  # whichever item asked second
+    assert [(w.get("item"), bool(w.get("admitted"))) for w in waits] == [
+        (item, False),
+        (item, True),
+    ]
+
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    page.wait_for_function(  # drawn once the page has the run's events
+        "() => (document.querySelector('canvas.timeline')?.getAttribute('aria-label') || '')"
+        ".startsWith('timeline: ')",
+        timeout=10_000,
+    )
+    label = page.locator("canvas.timeline").get_attribute("aria-label") or ""
+    assert label.endswith("; 1 waits for a slot"), label
+    assert "dots: waiting for a slot" in page.locator(".timeline-legend").inner_text()
+
+    node(page, "probe").click()
+    details = page.locator("#inspector dl.details").inner_text()
+    found = re.search(rf"item {item}, limit per_host \(key db-1\): ([\d.]+) s", details)
+    assert found, details
+    assert 1.0 <= float(found.group(1)) < 30, details  # about the first item's 1.5 s
+    shot(page, tmp_path, "slot-wait")
+    assert not problems, problems
