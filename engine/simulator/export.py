@@ -8,8 +8,9 @@ are cut at 1 KiB), and per-item outcomes of a with-items execution that failed (
 event carries no result). `executions_to_read` names those executions; the API reads
 their attempts from Temporal's history (engine/simulator/recorded.py) and passes them in.
 An inline action (`core.echo`, …) needs no mock at all: the simulator computes it the
-same way. What neither gives back is listed in `inexact` rather than guessed: a history
-gone by retention, a child workflow's file, a rerun that started part-way.
+same way; a child run (`workflow:`) is mocked by its output as the trace holds it. What
+neither gives back is listed in `inexact` rather than guessed: a history gone by
+retention, a child run's output cut in the trace, a rerun that started part-way.
 
 A with-items execution that succeeded is given back item by item: its result is the list
 of item results in item order (LANGUAGE.md §7), and each failed attempt's trace event
@@ -115,8 +116,8 @@ def executions_to_read(spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]) 
     wanted: set[int] = set()
     for execution in _scan(events).executions.values():
         task_spec = spec.tasks.get(execution.task)
-        if task_spec is None or _computed_here(task_spec):
-            continue  # nothing to mock, or the simulator computes it exactly
+        if task_spec is None or task_spec.workflow is not None or _computed_here(task_spec):
+            continue  # nothing to mock, a child run (not an action attempt), or computed
         if _falls_short(task_spec, execution):
             wanted.add(execution.id)
     return wanted
@@ -125,7 +126,7 @@ def executions_to_read(spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]) 
 def _falls_short(task_spec: TaskSpec, execution: _Execution) -> bool:
     """Whether the trace lacks part of what the execution's mocks would need."""
     end = execution.end
-    if task_spec.action is None or end is None:
+    if (task_spec.action is None and task_spec.workflow is None) or end is None:
         return False
     if (end.get("data") or {}).get("status") == "canceled":
         return False
@@ -183,10 +184,10 @@ def _mocks(
     mocks: list[dict[str, Any]] = []
     for execution in executions:
         task_spec = spec.tasks.get(execution.task)
-        if task_spec is not None and task_spec.workflow is not None:
-            inexact.append(f"{execution.task}: a child workflow's file is not part of the case")
-        if task_spec is None or task_spec.action is None:
+        if task_spec is None or (task_spec.action is None and task_spec.workflow is None):
             continue  # engine-native (pass-through, delay, join): nothing to mock
+        # A child run is mocked by its output (or error), as an action by its result: the
+        # simulator does not run the child, so the child's file is not needed.
         where = {"task": execution.task, "iteration": execution.start_number}
         if _falls_short(task_spec, execution):
             if _computed_here(task_spec):
