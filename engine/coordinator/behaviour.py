@@ -94,7 +94,11 @@ class Behaviour(IntEnum):
     store bears out its promotion, a `PROGRESS` trace event `got a slot of limit …` with
     `data.admitted` (engine/temporal/task_limits.py), so the console's timeline shows how
     long it waited for a slot; both that event and the `waits for limit …` one name a with-items
-    attempt's item (`data.item`). On 4 the wait's end was not traced."""
+    attempt's item (`data.item`). On 4 the wait's end was not traced.
+    A with-items execution keeps at most `MAX_ITEM_RESULTS_BYTES` (16 MiB as JSON) of item
+    results: the item whose result would pass it fails with `payload_too_large` and no
+    further item starts (engine/coordinator/payloads.py); on 4 they added up without
+    bound, in the worker's memory and in every snapshot."""
 
 
 CURRENT_BEHAVIOUR = max(Behaviour)

@@ -26,7 +26,12 @@ from engine.coordinator.events import (
 )
 from engine.coordinator.lifecycle import ExecutionEvent, ExecutionPhase
 from engine.coordinator.paths import guarded
-from engine.coordinator.payloads import check_payload
+from engine.coordinator.payloads import (
+    MAX_ITEM_RESULTS_BYTES,
+    PAYLOAD_TOO_LARGE,
+    check_payload,
+    payload_size,
+)
 from engine.coordinator.state import (
     Execution,
     ItemsProgress,
@@ -264,9 +269,19 @@ def _item_done(
             start_timer(m, TimerKind.RETRY, delay, execution.ref.id, index)
         else:
             items.retry_queue.append(index)
-    elif status is ExecutionStatus.SUCCEEDED:
+    elif status is ExecutionStatus.SUCCEEDED and not _over_item_cap(m, items, index, result):
         items.results[index] = result
         items.done += 1
+    elif status is ExecutionStatus.SUCCEEDED:  # its result would pass the cap: it fails
+        items.done += 1
+        items.failed_items += 1
+        if items.first_error is None:
+            items.first_error = ErrorInfo(
+                PAYLOAD_TOO_LARGE,
+                f"item {index}: with its result of {payload_size(result):,} bytes as JSON, "
+                f"the results of this task's items would pass the "
+                f"{MAX_ITEM_RESULTS_BYTES:,} a with-items task keeps",
+            )
     else:
         items.done += 1
         items.failed_items += 1
@@ -294,6 +309,18 @@ def _item_done(
                 items.results,
                 ErrorInfo(first.type, message, first.details),
             )
+
+
+def _over_item_cap(m: Machine, items: ItemsProgress, index: int, result: Any) -> bool:
+    """Whether keeping this item's result passes MAX_ITEM_RESULTS_BYTES (behaviour 5;
+    never on earlier ones, which do not measure); counts it in when it does not."""
+    if m.state.behaviour < Behaviour.TIMED:
+        return False
+    size = payload_size(result) if result is not None else 0
+    if items.result_bytes + size > MAX_ITEM_RESULTS_BYTES:
+        return True
+    items.result_bytes += size
+    return False
 
 
 def announce_retry(

@@ -9,6 +9,12 @@ the request (its trace events, names, the envelope). Runs on behaviour 2 and lat
 The run's context is capped too (behaviour 3 and later): it lives in the coordinator
 state, so in every snapshot that carries a run across continue-as-new, and a loop that
 publishes a growing value would otherwise grow that state until Temporal refused it.
+
+So are the item results a with-items execution keeps until its last item ends (behaviour
+5 and later): 10,000 items of up to 16 MiB each would otherwise hold gigabytes in the
+worker, and in the snapshot (which then goes by claim-check reference, or, on a worker
+without the store, is refused by Temporal). Past `MAX_ITEM_RESULTS_BYTES` the item whose
+result crosses it fails with `payload_too_large` and no further item starts.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 # contexts of every live path besides, and must stay under Temporal's 2 MiB.
 MAX_CONTEXT_BYTES: Final = 512 * 1024
 PAYLOAD_TOO_LARGE: Final = ErrorType.PAYLOAD_TOO_LARGE.value
+# What a with-items execution's results may add up to, as JSON: the largest result one
+# action attempt may return by default (engine/temporal/claim_check.py), as the list is
+# the execution's one result.
+MAX_ITEM_RESULTS_BYTES: Final = 16 * 1024 * 1024
 
 
 def payload_size(value: Any) -> int:

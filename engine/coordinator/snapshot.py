@@ -18,6 +18,7 @@ from engine.coordinator.commands import ErrorEntry, ExecutionRef, RunStatus, Tim
 from engine.coordinator.context import Context, ContextTable
 from engine.coordinator.events import ErrorInfo, RunInfo
 from engine.coordinator.lifecycle import ExecutionPhase, RunPhase
+from engine.coordinator.payloads import payload_size
 from engine.coordinator.rerun import RerunEntry
 from engine.coordinator.state import (
     CoordinatorState,
@@ -127,6 +128,9 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
         return found
 
     state = CoordinatorState()
+    # Absent from states written before behaviours were recorded: the original one.
+    state.behaviour = Behaviour(data.get("behaviour", Behaviour.ORIGINAL))
+    measured = state.behaviour >= Behaviour.TIMED  # what counts item results
     state.run = None if data["run"] is None else msgspec.convert(data["run"], RunInfo)
     started, finished, failing, canceled, state.paused = data["flags"]
     state.phase = _run_phase(started, finished, failing, canceled, RunStatus(data["status"]))
@@ -160,6 +164,9 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
                 failed_items=raw[10],
                 # Absent from snapshots written before it existed.
                 highest_attempt=raw[11] if len(raw) > 11 else 0,
+                result_bytes=sum(payload_size(r) for r in raw[7] if r is not None)
+                if measured
+                else 0,
             )
         state.executions[ref.id] = Execution(
             ref,
@@ -176,8 +183,6 @@ def state_from_builtins(data: dict[str, Any]) -> CoordinatorState:
     state.ready = [
         Ready(task, route, required(ctx), forced) for task, route, ctx, forced in data["ready"]
     ]
-    # Absent from states written before behaviours were recorded: the original one.
-    state.behaviour = Behaviour(data.get("behaviour", Behaviour.ORIGINAL))
     for task, route, arrived, ctx, fired in data["barriers"]:
         state.barriers.setdefault(task, {})[route] = JoinBarrier(
             task, route, _arrivals(arrived), required(ctx), fired

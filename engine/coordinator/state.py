@@ -71,6 +71,9 @@ class ItemsProgress:
     first_error: ErrorInfo | None = None
     failed_items: int = 0
     highest_attempt: int = 0  # the most attempts any finished item took (`$task.attempt`)
+    # The size of `results` as JSON so far, on behaviour 5 (which caps it; 0 before); not
+    # in snapshots: it is measured again from `results` when a snapshot is read.
+    result_bytes: int = 0
 
     @property
     def finished(self) -> bool:
