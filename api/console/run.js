@@ -278,6 +278,9 @@ export async function showRun(main, runId, query) {
         field("took", duration(chosen.startedAt, chosen.endedAt ?? now())),
         field("waited from", chosen.waitingAt ? new Date(chosen.waitingAt).toISOString() : null),
         field("waited for a slot", slotWaits(chosen)),
+        field("waited for a worker", chosen.workerWait
+          ? `${duration(chosen.workerWait.from, chosen.workerWait.to)} in the task queue, then ran ${duration(0, chosen.workerWait.ranMs)}`
+          : null),
         field("result", chosen.result === null ? null : pretty(chosen.result)),
         field("error", chosen.error ? pretty(chosen.error) : null),
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),

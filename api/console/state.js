@@ -94,7 +94,7 @@ export function apply(state, event) {
     const execution = {
       id, task: event.nodeId, iteration: data.iteration, route: data.route, attempt: data.attempt || 1,
       status: null, startedAt: at, waitingAt: null, endedAt: null, result: null, error: null,
-      notes: [], transitions: [], slotWaits: [],
+      notes: [], transitions: [], slotWaits: [], workerWait: null,
     };
     state.executions.set(id, execution);
     summary.executions.push(id);
@@ -120,6 +120,11 @@ export function apply(state, event) {
     execution.result = event.outputSummary ?? null;
     execution.error = event.error || null;
     shownInput(execution, data);
+    if (Number.isFinite(data.queuedMs) && Number.isFinite(data.ranMs)) {
+      // Behaviour 5: its last attempt waited this long for a worker, then ran.
+      const to = at - data.ranMs;
+      execution.workerWait = { from: to - data.queuedMs, to, ranMs: data.ranMs };
+    }
     const status = data.status || (event.type === "COMPLETED" ? "succeeded" : "failed");
     move(summary, execution, status);
   }

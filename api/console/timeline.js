@@ -1,6 +1,7 @@
 // The timeline (Gantt): one row per task, one bar per execution; the part of an
 // execution spent waiting for an answer is striped, the part spent waiting in line for
-// a slot of its task's concurrency limit dotted. Drawn on a canvas so 10,000 bars stay
+// a slot of its task's concurrency limit dotted, the part its last attempt spent in
+// Temporal's task queue waiting for a worker hollow. Drawn on a canvas so 10,000 bars stay
 // cheap; the inspector's execution list is the accessible equivalent.
 
 import { h } from "./dom.js";
@@ -70,7 +71,7 @@ export function timeline(onPick) {
       g.fillText(span < 4000 ? `${Math.round(at)} ms` : `${(at / 1000).toFixed(1)} s`, tx + 2, height - 3);
     }
     hits = [];
-    let slotted = 0;
+    let slotted = 0, queued = 0;
     rows.forEach((task, row) => {
       const y = row * ROW + 3;
       g.fillStyle = c.text;
@@ -97,15 +98,22 @@ export function timeline(onPick) {
           }
           slotted += 1;
         }
+        const worker = e.workerWait;
+        if (worker && x(worker.to) - x(worker.from) >= 2) { // hollow: the wait for a worker
+          const w0 = Math.max(x0, x(worker.from)), w1 = Math.min(x1, x(worker.to));
+          g.fillStyle = c.background;
+          g.fillRect(w0 + 1, y + 2, Math.max(0, w1 - w0 - 2), ROW - 10);
+          queued += 1;
+        }
         hits.push({ x0, x1, y0: y, y1: y + ROW - 6, execution: e });
       }
     });
     canvas.setAttribute("aria-label", `timeline: ${state.executions.size} executions of ${rows.length} tasks over ${(span / 1000).toFixed(1)} s` +
-      (slotted ? `; ${slotted} waits for a slot` : ""));
+      (slotted ? `; ${slotted} waits for a slot` : "") + (queued ? `; ${queued} waits for a worker` : ""));
   }
 
   const element = h("section", { class: "timeline-box", "aria-label": "timeline" },
     h("div", { class: "toolbar" }, h("h2", { text: "Timeline" }), zoomOut, zoomIn, fit,
-      h("span", { class: "timeline-legend", text: "stripes: waiting for an answer · dots: waiting for a slot" })), scroller);
+      h("span", { class: "timeline-legend", text: "stripes: waiting for an answer · dots: waiting for a slot · hollow: waiting for a worker" })), scroller);
   return { element, draw };
 }

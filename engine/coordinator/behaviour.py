@@ -95,6 +95,10 @@ class Behaviour(IntEnum):
     `data.admitted` (engine/temporal/task_limits.py), so the console's timeline shows how
     long it waited for a slot; both that event and the `waits for limit …` one name a with-items
     attempt's item (`data.item`). On 4 the wait's end was not traced.
+    The COMPLETED event of an execution (without items) whose action ran as an activity
+    or local activity shows how long its last attempt waited for a worker and then ran
+    (`data.queuedMs`, `data.ranMs`, from the activity's outcome; engine/temporal/
+    dispatch.py), so the console's timeline shows the wait for a worker.
     A with-items execution keeps at most `MAX_ITEM_RESULTS_BYTES` (16 MiB as JSON) of item
     results: the item whose result would pass it fails with `payload_too_large` and no
     further item starts (engine/coordinator/payloads.py); on 4 they added up without

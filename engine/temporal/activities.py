@@ -144,7 +144,13 @@ class SegueActivities:
             traced = await _finished(writing)
         if definition is not None:
             declared.extend(definition.secret_values(result, result=True))
-        return ActionOutcome(result, traced, declared)
+        return ActionOutcome(
+            result,
+            traced,
+            declared,
+            queued_ms=max(0, round(waited.total_seconds() * 1000)),
+            ran_ms=max(0, round((time.monotonic() - began) * 1000)),
+        )
 
     async def _write_trace(self, sink: TraceSink, batch: TraceBatch) -> None:
         """Write a batch through the sink; its oldest event's age is the store's lag."""

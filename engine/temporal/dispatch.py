@@ -185,6 +185,9 @@ async def activity(run: RunState, command: DispatchAction, *, local: bool = Fals
     if not outcome.traced:
         run.trace.restore(carried)
     run.secrets.learn(outcome.secrets)
+    if run.traced and run.behaviour >= Behaviour.TIMED and command.item is None:
+        # The timeline's wait for a worker (items have no event of their own).
+        run.trace.timed(ref.id, outcome.queued_ms, outcome.ran_ms)
     run.succeeded(command, outcome.result)
 
 

@@ -59,6 +59,9 @@ class TraceLog:
         # without items; declared secret fields already masked). Not carried across
         # continue-as-new: an attempt in flight then shows none.
         self.inputs: dict[int, Any] = {}
+        # Behaviour 5: execution id -> how long its attempt that just succeeded waited
+        # for a worker and then ran (`queuedMs`, `ranMs`), for its COMPLETED event.
+        self.timings: dict[int, dict[str, int]] = {}
 
     def _add(self, record_type: str, level: str, at_ms: int, **fields: Any) -> None:
         if fields.get("has_output") and record_type != "WORKFLOW_COMPLETED":
@@ -131,6 +134,7 @@ class TraceLog:
                     **_data(ref.id, ref.iteration, ref.route, command.attempts),
                     "status": str(command.status),
                     **self._input_of(ref.id, None),
+                    **self.timings.pop(ref.id, {}),
                 },
             )
         elif isinstance(command, TransitionEvaluated):
@@ -165,6 +169,12 @@ class TraceLog:
         if item is not None or execution not in self.inputs:
             return {}
         return {"input": self.inputs.pop(execution)}
+
+    def timed(self, execution: int, queued_ms: int | None, ran_ms: int | None) -> None:
+        """Keep how long an attempt that succeeded waited for a worker and ran, for its
+        execution's COMPLETED event (nothing from a worker that did not say)."""
+        if queued_ms is not None and ran_ms is not None:
+            self.timings[execution] = {"queuedMs": queued_ms, "ranMs": ran_ms}
 
     def queued(self, at_ms: int, limit: str, key: str, position: int | None) -> None:
         """The run waits for a slot of a concurrency limit (engine/temporal/limits.py)."""

@@ -95,12 +95,17 @@ class TimerLeft(msgspec.Struct, array_like=True):
 class ActionOutcome(msgspec.Struct, omit_defaults=True):
     """What `run_action` returns for an attempt that succeeded (a failure leaves as an
     `ApplicationError`): `{"result": …, "traced": …}`, and `secrets` only when the
-    action declared some, as the dict it replaces."""
+    action declared some, as the dict it replaces; `queued_ms` and `ran_ms` from
+    workers of 2026-12-03 on (absent before: a run reads them only on behaviour 5)."""
 
     result: Any
     traced: bool  # whether the trace events the request carried were written
     # The values of the action's declared secret fields: the run masks them from now on.
     secrets: list[str] = []
+    # How long the attempt waited in the task queue for a worker (Temporal's
+    # schedule-to-start), and how long the action then ran, in milliseconds.
+    queued_ms: int | None = None
+    ran_ms: int | None = None
 
 
 class WorkflowFound(msgspec.Struct):

@@ -1,6 +1,7 @@
 """The timeline and the node panel show how long an attempt waited in line for a slot of
-its task's concurrency limit (runs on behaviour 5 trace when the wait ended). Real stack
-and Chromium, as tests/api/test_console.py."""
+its task's concurrency limit, and how long it waited in Temporal's task queue for a
+worker (runs on behaviour 5 trace both). Real stack and Chromium, as
+tests/api/test_console.py."""
 
 from __future__ import annotations
 
@@ -71,4 +72,40 @@ def test_a_wait_for_a_slot_is_shown_on_the_timeline_and_in_the_panel(
     assert found, details
     assert 1.0 <= float(found.group(1)) < 30, details  # about the first item's 1.5 s
     shot(page, tmp_path, "slot-wait")
+    assert not problems, problems
+
+
+ONE_TASK = """\
+version: 1
+tasks:
+  nap:
+    action: test.slow
+    input: {seconds: 0.5}
+"""
+
+
+@needs_chromium
+def test_the_wait_for_a_worker_is_said_in_the_panel(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+) -> None:
+    """How long the attempt sat in Temporal's task queue, then ran (behaviour 5; a
+    worker that runs one activity at a time makes the wait long:
+    tests/temporal/test_worker_wait.py)."""
+    page, problems = console
+    name = unique("worker-wait")
+    harness.register(name, ONE_TASK)
+    run_id = harness.start(name)
+    assert harness.wait_for(run_id, timeout=60)["status"] == "COMPLETED"
+    (completed,) = [e for e in harness.trace(run_id) if e["type"] == "COMPLETED"]
+    assert completed["data"]["ranMs"] >= 500 and completed["data"]["queuedMs"] >= 0
+
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    node(page, "nap").click()
+    details = page.locator("#inspector dl.details").inner_text()
+    found = re.search(r"(\d+(?:\.\d)?) (ms|s) in the task queue, then ran (\d+) ms", details)
+    assert found, details
+    assert int(found.group(3)) == completed["data"]["ranMs"]
+    assert "hollow: waiting for a worker" in page.locator(".timeline-legend").inner_text()
     assert not problems, problems

@@ -18,6 +18,7 @@ from temporalio.worker import (
     Interceptor,
     Replayer,
     StartActivityInput,
+    StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
@@ -31,7 +32,7 @@ from engine.temporal.converter import DATA_CONVERTER
 from engine.temporal.interpreter import Interpreter
 from engine.temporal.progress_events import ProgressEvents
 from engine.temporal.tracing import TraceLog
-from engine.temporal.types import RUN_ACTION
+from engine.temporal.types import RECORD_TRACE, RUN_ACTION
 from engine.temporal.worker import workflow_runner
 from tests.support.releases import EarlierRelease
 
@@ -521,6 +522,79 @@ def test_a_run_that_shows_inputs_and_published_values_replays_its_trace(
     assert _replay("explained").replay_failure is not None
 
 
+class _PumpedTrace(Interceptor):
+    """Keeps every trace event the replayed run hands out: carried by its action
+    activities and written by its trace pump (a local activity, whose input the history
+    does not keep)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor]:
+        events = self.events
+
+        def keep(args: Any) -> None:
+            [payload] = DATA_CONVERTER.payload_converter.to_payloads(args)
+            batch = json.loads(payload.data)
+            batch = batch.get("trace") if "trace" in batch else batch
+            events.extend((batch or {}).get("events") or [])
+
+        class Outbound(WorkflowOutboundInterceptor):
+            def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
+                if input.activity == RUN_ACTION:
+                    keep(input.args)
+                return super().start_activity(input)
+
+            def start_local_activity(self, input: StartLocalActivityInput) -> ActivityHandle[Any]:
+                if input.activity in (RUN_ACTION, RECORD_TRACE):
+                    keep(input.args)
+                return super().start_local_activity(input)
+
+        class Inbound(WorkflowInboundInterceptor):
+            def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+                super().init(Outbound(outbound))
+
+        return Inbound
+
+
+def test_a_run_replays_how_long_its_attempt_waited_for_a_worker() -> None:
+    """`slots` (behaviour 5): `first`'s COMPLETED event carries how long its attempt
+    waited for a worker and ran, as the activity's recorded outcome says; a replay
+    hands out that event again with the same figures (they come from the history, not
+    from a clock)."""
+    outcomes = [
+        json.loads(base64.b64decode(
+            e["activityTaskCompletedEventAttributes"]["result"]["payloads"][0]["data"]
+        ))
+        for e in _history("slots")["events"]
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+    ]  # fmt: skip
+    # The first one is `first`'s (the probe's first item greets "first" too, later).
+    outcome = next(
+        o
+        for o in outcomes
+        if isinstance(o, dict) and o.get("result") == {"greeting": "hello first"}
+    )
+    assert {"queued_ms", "ran_ms"} <= set(outcome)
+    history = WorkflowHistory.from_json("replay-slots", _history("slots"))
+    spy = _PumpedTrace()
+    replayer = Replayer(
+        workflows=[Interpreter],
+        workflow_runner=workflow_runner(),
+        data_converter=DATA_CONVERTER,
+        interceptors=[spy],
+    )
+    result = asyncio.run(replayer.replay_workflow(history, raise_on_replay_failure=False))
+    assert result.replay_failure is None
+    (first,) = [e for e in spy.events if e["type"] == "COMPLETED" and e["node_id"] == "first"]
+    assert (first["data"]["queuedMs"], first["data"]["ranMs"]) == (
+        outcome["queued_ms"],
+        outcome["ran_ms"],
+    )
+
+
 def test_a_run_that_waited_for_a_slot_replays_when_it_got_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -538,7 +612,7 @@ def test_a_run_that_waited_for_a_slot_replays_when_it_got_it(
         if event["type"] == "PROGRESS" and (event["data"] or {}).get("admitted")
     ]
     assert admitted == [
-        {"admitted": True, "execution": 1, "item": 1, "key": "db-1", "limit": "per_host"}
+        {"admitted": True, "execution": 2, "item": 1, "key": "db-1", "limit": "per_host"}
     ]
     result, replayed = _replayed_trace("slots")
     assert result.replay_failure is None and replayed == recorded
