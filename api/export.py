@@ -11,6 +11,7 @@ from typing import Any, Final
 from api.problems import ApiProblem
 from api.services import Services
 from engine.simulator.export import RunRecording, executions_to_read, export_case
+from engine.simulator.recorded import RecordedRun
 from engine.store import RunRecord, WorkflowVersion, trace_event_json, trace_page
 from engine.store.trace import MAX_PAGE_SIZE
 from engine.temporal.recorded_attempts import recorded_attempts
@@ -18,6 +19,7 @@ from engine.temporal.recorded_attempts import recorded_attempts
 # A case is read by people and replayed by the simulator: past this many trace events
 # (a 50,000-iteration loop) an export is refused rather than built in the API's memory.
 MAX_EXPORT_EVENTS: Final = 100_000
+BUSY: Final = "another export was reading a run's Temporal history; export again for the exact case"
 
 
 async def run_case(services: Services, run: RunRecord, version: WorkflowVersion) -> dict[str, Any]:
@@ -49,5 +51,14 @@ async def run_case(services: Services, run: RunRecord, version: WorkflowVersion)
         rerun_from_failed=run.rerun_from_failed,
     )
     wanted = executions_to_read(program.spec, events)
-    recorded = await recorded_attempts(services.temporal, run.run_id, wanted) if wanted else None
+    recorded = await _read_history(services, run.run_id, wanted) if wanted else None
     return export_case(recording, program.spec, events, recorded)
+
+
+async def _read_history(services: Services, run_id: str, wanted: set[int]) -> RecordedRun:
+    """The attempts from the run's history, unless another export is reading one: then
+    the case is made from the trace and says so (asking again later gives it whole)."""
+    if services.history_reads.locked():
+        return RecordedRun({}, BUSY)
+    async with services.history_reads:
+        return await recorded_attempts(services.temporal, run_id, wanted)

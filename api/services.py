@@ -176,6 +176,9 @@ class Services:
         # Codec session cookies (POST /session), signed with keys derived from the tokens.
         self.sessions = CodecSessions(config.tokens, config.codec_session_seconds)
         self._background: set[asyncio.Task[Any]] = set()
+        # An export that reads a run's history replays it here (api/export.py): one at a
+        # time, so export requests cannot take every core of the API process.
+        self.history_reads = asyncio.Semaphore(1)
         self.temporal_timeout = timedelta(seconds=config.temporal_timeout_seconds)
         self.query_timeout = timedelta(seconds=config.query_timeout_seconds)
 

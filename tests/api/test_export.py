@@ -10,17 +10,21 @@ items each ending their own way."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from api.cli import main
+from api.export import BUSY, _read_history
 from api.export_files import write_case
+from engine.simulator.recorded import RecordedRun
 from tests.api.conftest import OPEN_GATES, TOKEN, Harness, unique
 from tests.api.test_console import EXAMPLES, health_service  # noqa: F401 (a fixture)
 
@@ -353,3 +357,16 @@ def test_export_of_an_unknown_run_is_a_problem(harness: Harness) -> None:
     answer = harness.client.get("/runs/no-such-run/export")
     assert answer.status_code == 404
     assert answer.json()["code"] == "RUN_NOT_FOUND"
+
+
+def test_an_export_while_another_reads_a_history_says_so() -> None:
+    """One history read at a time per API process: the second export is made from the
+    trace at once, saying why, rather than queueing CPU-heavy replays."""
+
+    async def scenario() -> RecordedRun:
+        reads = asyncio.Semaphore(1)
+        services: Any = SimpleNamespace(history_reads=reads, temporal=None)
+        async with reads:
+            return await _read_history(services, "run-1", {1})
+
+    assert asyncio.run(scenario()) == RecordedRun({}, BUSY)
