@@ -14,7 +14,6 @@ from engine.simulator.export import RunRecording, executions_to_read, export_cas
 from engine.simulator.recorded import RecordedRun
 from engine.store import RunRecord, WorkflowVersion, trace_event_json, trace_page
 from engine.store.trace import MAX_PAGE_SIZE
-from engine.temporal.recorded_attempts import recorded_attempts
 
 # A case is read by people and replayed by the simulator: past this many trace events
 # (a 50,000-iteration loop) an export is refused rather than built in the API's memory.
@@ -60,5 +59,9 @@ async def _read_history(services: Services, run_id: str, wanted: set[int]) -> Re
     the case is made from the trace and says so (asking again later gives it whole)."""
     if services.history_reads.locked():
         return RecordedRun({}, BUSY)
+    # Imported here: it brings the workflow code and its sandbox runner (about 0.2 s of
+    # the API's start), which only an export that reads a history needs.
+    from engine.temporal.recorded_attempts import recorded_attempts
+
     async with services.history_reads:
         return await recorded_attempts(services.temporal, run_id, wanted)
