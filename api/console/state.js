@@ -107,7 +107,7 @@ export function apply(state, event) {
     execution.notes.push({ at, level: event.level, message: event.message || "", error: event.error || null });
     if (data.attempt) execution.attempt = Math.max(execution.attempt, data.attempt + 1);
     shownInput(execution, data);
-    if (data.limit !== undefined) slotWait(execution, data, at, event.message || "");
+    if (data.limit !== undefined) slotWait(execution, data, at);
     if (event.level === "info" && (event.message || "").startsWith("waiting")) {
       execution.waitingAt = at;
       move(summary, execution, "waiting");
@@ -135,12 +135,12 @@ export function apply(state, event) {
  * closes with the `admitted` event (runs on behaviour 5). A wait still open when its
  * execution ends has no known end (a run started before the end was traced): the
  * timeline leaves it out. */
-function slotWait(execution, data, at, message) {
+function slotWait(execution, data, at) {
   const item = data.item ?? null;
   if (data.admitted) {
     const open = execution.slotWaits.findLast((w) => w.to === null && w.limit === data.limit && w.item === item);
     if (open) open.to = at;
-  } else if (message.startsWith("waits for limit")) {
+  } else if (data.position !== undefined) { // `waits for limit … at position N`
     execution.slotWaits.push({ limit: data.limit, key: data.key, item, from: at, to: null });
   }
 }

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import msgspec
 from temporalio.client import Client, WorkflowHistory
 from temporalio.exceptions import FailureError
 from temporalio.worker import (
@@ -176,13 +175,8 @@ def _attempts(seen: list[_Seen]) -> dict[int, list[RecordedAttempt]]:
     attempts: dict[int, list[RecordedAttempt]] = {}
     for attempt in seen:
         request = attempt.request
-        recorded = RecordedAttempt(
-            execution=request.execution,
-            attempt=request.attempt,
-            item=request.item,
-            ended=attempt.ended,
-        )
         failure = attempt.failure
+        error = None
         if failure is not None:
             error = (
                 error_info(failure).to_json()
@@ -190,16 +184,18 @@ def _attempts(seen: list[_Seen]) -> dict[int, list[RecordedAttempt]]:
                 else {"type": type(failure).__name__, "message": str(failure)}
             )
             error["message"] = masker.message(str(error["message"]))
-            recorded = _with(recorded, error=masker.value(error))
-        elif attempt.ended:
-            result = getattr(attempt.outcome, "result", None)
-            recorded = _with(recorded, result=masker.value(result))
-        attempts.setdefault(request.execution, []).append(recorded)
+        result = getattr(attempt.outcome, "result", None) if failure is None else None
+        attempts.setdefault(request.execution, []).append(
+            RecordedAttempt(
+                execution=request.execution,
+                attempt=request.attempt,
+                item=request.item,
+                result=masker.value(result),
+                error=None if error is None else masker.value(error),
+                ended=attempt.ended,
+            )
+        )
     return attempts
-
-
-def _with(attempt: RecordedAttempt, **changes: Any) -> RecordedAttempt:
-    return msgspec.structs.replace(attempt, **changes)
 
 
 __all__ = ["MAX_HISTORY_EVENTS", "READ_SECONDS", "recorded_attempts"]
