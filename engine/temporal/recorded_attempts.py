@@ -10,11 +10,11 @@ and how its handle ends, whether Temporal ran it as an activity or a local activ
 whether it was opened by the claim-check codec or not.
 
 Bounded: the chain of executions (continue-as-new) is walked from the latest one back,
-one history in memory at a time; past `MAX_HISTORY_EVENTS` events or `READ_SECONDS`
-nothing is used (an execution's attempts may span two histories, so a partial read
-could be wrong) and the export says why it stays inexact. Values are masked as the trace
-masks them: with every secret value the run knew (its requests and outcomes carry
-them), messages with URLs redacted.
+one history in memory at a time; past `MAX_HISTORY_EVENTS` events, `READ_SECONDS` or
+`MAX_RECORDED_BYTES` of results nothing is used (an execution's attempts may span two
+histories, so a partial read could be wrong) and the export says why it stays inexact.
+Values are masked as the trace masks them: with every secret value the run knew (its
+requests and outcomes carry them), messages with URLs redacted.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ActivityHandle
 
+from engine.coordinator.payloads import payload_size
 from engine.masking import Masker
 from engine.simulator.recorded import RecordedAttempt, RecordedRun
 from engine.temporal.client import ExecutionNotFound, TemporalClientError, translated_errors
@@ -51,6 +52,9 @@ MAX_HISTORY_EVENTS: Final = 500_000
 # Replaying costs about what the worker spent deciding the run; an export that would
 # take longer is answered from the trace rather than holding the request.
 READ_SECONDS: Final = 60.0
+# The export answers with every result read: past this many bytes of them as JSON (a
+# run on behaviour 4, whose item results were not capped) it answers from the trace.
+MAX_RECORDED_BYTES: Final = 64 * 1024 * 1024
 
 
 @dataclass
@@ -137,7 +141,13 @@ async def recorded_attempts(client: Client, run_id: str, wanted: Collection[int]
         return RecordedRun({}, f"reading the run's history took longer than {READ_SECONDS:g} s")
     except TemporalClientError as error:
         return RecordedRun({}, f"the run's history could not be read ({error.message})")
-    return RecordedRun(_attempts(spy.seen))
+    attempts = _attempts(spy.seen)
+    size = sum(payload_size(a.result) for found in attempts.values() for a in found)
+    if size > MAX_RECORDED_BYTES:
+        return RecordedRun(
+            {}, f"the results read add up to {size:,} bytes, more than {MAX_RECORDED_BYTES:,}"
+        )
+    return RecordedRun(attempts)
 
 
 class _TooLong(Exception):
@@ -198,4 +208,4 @@ def _attempts(seen: list[_Seen]) -> dict[int, list[RecordedAttempt]]:
     return attempts
 
 
-__all__ = ["MAX_HISTORY_EVENTS", "READ_SECONDS", "recorded_attempts"]
+__all__ = ["MAX_HISTORY_EVENTS", "MAX_RECORDED_BYTES", "READ_SECONDS", "recorded_attempts"]

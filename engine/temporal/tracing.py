@@ -172,8 +172,9 @@ class TraceLog:
 
     def timed(self, execution: int, queued_ms: int | None, ran_ms: int | None) -> None:
         """Keep how long an attempt that succeeded waited for a worker and ran, for its
-        execution's COMPLETED event (nothing from a worker that did not say)."""
-        if queued_ms is not None and ran_ms is not None:
+        execution's COMPLETED event (nothing from a worker that did not say, nor a
+        negative figure: an outcome completed through Temporal's API by someone else)."""
+        if queued_ms is not None and ran_ms is not None and min(queued_ms, ran_ms) >= 0:
             self.timings[execution] = {"queuedMs": queued_ms, "ranMs": ran_ms}
 
     def queued(self, at_ms: int, limit: str, key: str, position: int | None) -> None:

@@ -113,6 +113,7 @@ def test_only_the_executions_asked_for_are_kept(
     [
         ("MAX_HISTORY_EVENTS", 100, "the run's history has more than 100 events"),
         ("READ_SECONDS", 0.001, "reading the run's history took longer than 0.001 s"),
+        ("MAX_RECORDED_BYTES", 100, "the results read add up to "),
     ],
 )
 def test_a_history_past_the_bounds_gives_nothing_and_says_why(

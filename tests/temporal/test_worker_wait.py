@@ -16,6 +16,7 @@ from engine.actions.catalog import ActionCatalog
 from engine.store import open_pool, trace_page
 from engine.temporal.activities import SegueActivities
 from engine.temporal.store_sink import trace_sink
+from engine.temporal.tracing import TraceLog
 from engine.temporal.worker import build_worker, connect
 from tests.support.temporal import BackgroundLoop, start_recorded
 from tests.temporal.test_runs import TEST_ACTIONS
@@ -59,3 +60,14 @@ def test_the_wait_for_a_worker_is_in_the_completed_event(
     (first_queued, first_ran), (second_queued, second_ran) = timings
     assert first_queued < 500 and second_queued >= 800, timings  # behind the other's 1 s
     assert 1000 <= first_ran < 5000 and 1000 <= second_ran < 5000, timings
+
+
+def test_only_figures_a_worker_could_report_are_kept() -> None:
+    """An outcome without them (an older worker) or with a negative one (completed
+    through Temporal's API by someone else) leaves the COMPLETED event as it was."""
+    log = TraceLog()
+    log.timed(1, None, 10)
+    log.timed(2, -5, 10)
+    log.timed(3, 4, -1)
+    log.timed(4, 4, 5)
+    assert log.timings == {4: {"queuedMs": 4, "ranMs": 5}}
