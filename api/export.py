@@ -59,8 +59,8 @@ async def _read_history(services: Services, run_id: str, wanted: set[int]) -> Re
     the case is made from the trace and says so (asking again later gives it whole)."""
     if services.history_reads.locked():
         return RecordedRun({}, BUSY)
-    # Imported here: it brings the workflow code and its sandbox runner (about 0.2 s of
-    # the API's start), which only an export that reads a history needs.
+    # Imported here, not at the API's start: it brings the workflow code and its sandbox
+    # runner, which only an export that reads a history needs.
     from engine.temporal.recorded_attempts import recorded_attempts
 
     async with services.history_reads:
