@@ -1,8 +1,8 @@
 """`GET /runs/{runId}/export`: a run as a `segue simulate` case (engine/simulator/export.py),
 built from the stored trace, the run row and its workflow version; where the trace does
-not hold an execution's outcomes whole (a result over 1 KiB, the items of a failed
-with-items execution), from the attempts Temporal's history holds
-(engine/temporal/recorded_attempts.py)."""
+not hold an execution's outcomes whole (a result, a child run's output or a wait's
+answer over 1 KiB, the items of a failed with-items execution), from the attempts
+Temporal's history holds (engine/temporal/recorded_attempts.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Final
 from api.problems import ApiProblem
 from api.services import Services
 from engine.simulator.export import RunRecording, executions_to_read, export_case
-from engine.simulator.recorded import RecordedRun
+from engine.simulator.recorded import ExecutionName, RecordedRun
 from engine.store import RunRecord, WorkflowVersion, trace_event_json, trace_page
 from engine.store.trace import MAX_PAGE_SIZE
 
@@ -54,7 +54,9 @@ async def run_case(services: Services, run: RunRecord, version: WorkflowVersion)
     return export_case(recording, program.spec, events, recorded)
 
 
-async def _read_history(services: Services, run_id: str, wanted: set[int]) -> RecordedRun:
+async def _read_history(
+    services: Services, run_id: str, wanted: dict[int, ExecutionName]
+) -> RecordedRun:
     """The attempts from the run's history, unless another export is reading one: then
     the case is made from the trace and says so (asking again later gives it whole)."""
     if services.history_reads.locked():

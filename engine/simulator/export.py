@@ -4,13 +4,16 @@ task counts and order.
 
 Pure: it reads trace events as the API shows them (ARCHITECTURE.md "Trace events").
 What the trace cannot give back exactly: a result longer than the trace keeps (summaries
-are cut at 1 KiB), and per-item outcomes of a with-items execution that failed (its
-event carries no result). `executions_to_read` names those executions; the API reads
+are cut at 1 KiB), an error's details (`$error.details`: the trace keeps its type and
+message), and per-item outcomes of a with-items execution that failed (its event
+carries no result). `executions_to_read` names those executions; the API reads
 their attempts from Temporal's history (engine/simulator/recorded.py) and passes them in.
-An inline action (`core.echo`, …) needs no mock at all: the simulator computes it the
-same way; a child run (`workflow:`) is mocked by its output as the trace holds it. What
-neither gives back is listed in `inexact` rather than guessed: a history gone by
-retention, a child run's output cut in the trace, a rerun that started part-way.
+The history also gives back a child run's output (`workflow:` tasks are mocked by it: the
+simulator does not run the child) and a wait's answer, when an Update delivered it. An
+inline action (`core.echo`, …) needs no mock at all: the simulator computes it the same
+way. What neither gives back is listed in `inexact` rather than guessed: a history gone
+by retention, a wait answered by a signal (runs before behaviour 2) and cut in the trace,
+a rerun that started part-way.
 
 A with-items execution that succeeded is given back item by item: its result is the list
 of item results in item order (LANGUAGE.md §7), and each failed attempt's trace event
@@ -23,10 +26,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
+from engine.actions.builtin.core import REJECTED, approval_rejection
 from engine.expressions.template import Literal
 from engine.language.spec import TaskSpec, WorkflowSpec
 from engine.simulator.mocks import computed_here
-from engine.simulator.recorded import RecordedRun, recorded_mocks
+from engine.simulator.recorded import ExecutionName, RecordedAttempt, RecordedRun, recorded_mocks
 
 # The API's run status -> the simulator's.
 SIMULATED_STATUS: Final = {
@@ -45,6 +51,7 @@ class _Execution:
     id: int
     task: str
     start_number: int  # the n-th start of this task, over every route (mocks' `iteration`)
+    iteration: int  # the coordinator's count (LANGUAGE.md §6), by which a child run is named
     # (item index or None, error) per failed attempt that was retried, in trace order
     failed_attempts: list[tuple[int | None, dict[str, Any]]] = field(default_factory=list)
     end: dict[str, Any] | None = None
@@ -94,7 +101,13 @@ def _scan(events: Iterable[Mapping[str, Any]]) -> _Scan:
         execution_id = data["execution"]
         if kind == "STARTED":
             starts[task] = starts.get(task, 0) + 1
-            executions[execution_id] = _Execution(execution_id, task, starts[task])
+            iteration = data.get("iteration")
+            executions[execution_id] = _Execution(
+                execution_id,
+                task,
+                starts[task],
+                iteration if isinstance(iteration, int) else starts[task],
+            )
             scan.order.append(task)
             open_now += 1
             scan.concurrent = scan.concurrent or open_now > 1
@@ -110,16 +123,19 @@ def _scan(events: Iterable[Mapping[str, Any]]) -> _Scan:
     return scan
 
 
-def executions_to_read(spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]) -> set[int]:
-    """The executions whose outcomes the trace does not hold whole: to be read from
-    Temporal's history (an empty set: the trace is enough)."""
-    wanted: set[int] = set()
+def executions_to_read(
+    spec: WorkflowSpec, events: Iterable[Mapping[str, Any]]
+) -> dict[int, ExecutionName]:
+    """The executions whose outcomes the trace does not hold whole, to be read from
+    Temporal's history, each with its task and iteration (an empty dict: the trace is
+    enough)."""
+    wanted: dict[int, ExecutionName] = {}
     for execution in _scan(events).executions.values():
         task_spec = spec.tasks.get(execution.task)
-        if task_spec is None or task_spec.workflow is not None or _computed_here(task_spec):
-            continue  # nothing to mock, a child run (not an action attempt), or computed
+        if task_spec is None or _computed_here(task_spec):
+            continue  # nothing to mock, or computed here whole
         if _falls_short(task_spec, execution):
-            wanted.add(execution.id)
+            wanted[execution.id] = ExecutionName(execution.task, execution.iteration)
     return wanted
 
 
@@ -130,10 +146,12 @@ def _falls_short(task_spec: TaskSpec, execution: _Execution) -> bool:
         return False
     if (end.get("data") or {}).get("status") == "canceled":
         return False
+    if end["type"] != "COMPLETED" or execution.failed_attempts:
+        return True  # an error is traced by its type and message, without its details
     results, exact = _recorded_value(end.get("outputSummary"))
     if task_spec.with_items is not None:
-        return end["type"] != "COMPLETED" or not exact or not isinstance(results, list)
-    return end["type"] == "COMPLETED" and not exact
+        return not exact or not isinstance(results, list)
+    return not exact
 
 
 def export_case(
@@ -194,7 +212,7 @@ def _mocks(
                 continue  # no mock: the simulator computes it whole, as the workflow did
             attempts = recorded.attempts.get(execution.id) if recorded else None
             if attempts:
-                mocks.extend(recorded_mocks(where, attempts))
+                mocks.extend(recorded_mocks(where, _as_the_task_saw(task_spec, attempts)))
                 continue
             if recorded is not None and recorded.missing:
                 inexact.append(f"{execution.task} #{execution.start_number}: {recorded.missing}")
@@ -217,6 +235,24 @@ def _mocks(
         else:
             mocks.append({**where, "status": "failed", "error": _error(end.get("error") or {})})
     return mocks
+
+
+def _as_the_task_saw(
+    task_spec: TaskSpec, attempts: Iterable[RecordedAttempt]
+) -> list[RecordedAttempt]:
+    """Recorded attempts as the task's mocks give them: a child run of a task without
+    items is named with item 0, and an answer that rejects an approval fails it."""
+    approval = isinstance(task_spec.action, Literal) and task_spec.action.value == "core.approval"
+    seen: list[RecordedAttempt] = []
+    for attempt in attempts:
+        if task_spec.with_items is None and attempt.item is not None:
+            attempt = msgspec.structs.replace(attempt, item=None)
+        comment = approval_rejection(attempt.result) if approval and attempt.error is None else None
+        if comment is not None:
+            error = {"type": REJECTED, "message": comment, "details": attempt.result}
+            attempt = msgspec.structs.replace(attempt, result=None, error=error)
+        seen.append(attempt)
+    return seen
 
 
 def _computed_here(task_spec: TaskSpec) -> bool:

@@ -2,7 +2,8 @@
 
 The trace keeps a result only as a summary cut at 1 KiB, and a failed with-items
 execution's event carries no result at all, nor does any event tell which items
-succeeded with what. Temporal's history holds every attempt's request and outcome; the
+succeeded with what. Temporal's history holds every attempt's request and outcome (an
+action's, a child run's, a wait's answer delivered by an Update); the
 binding reads them back (engine/temporal/recorded_attempts.py) as `RecordedAttempt`s,
 already masked like the trace, and `recorded_mocks` turns one execution's attempts into
 mock entries: per item (or for the execution), its failed attempts in order, then its
@@ -14,9 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
+
+
+class ExecutionName(NamedTuple):
+    """How the run names an execution outside the coordinator: a child run's id holds
+    its task and iteration (LANGUAGE.md §6: iterations are counted per task), not its
+    execution id."""
+
+    task: str
+    iteration: int
 
 
 class RecordedAttempt(msgspec.Struct, frozen=True):

@@ -259,8 +259,12 @@ async def child(run: RunState, command: StartChildRun) -> None:
     except ActivityError as failure:
         run.failed(command, error_info(failure))
         return
-    output = result.get("output") if isinstance(result, dict) else getattr(result, "output", None)
-    run.succeeded(command, output)
+    run.succeeded(command, child_output(result))
+
+
+def child_output(result: Any) -> Any:
+    """What a `workflow:` task's result is: its child run's output."""
+    return result.get("output") if isinstance(result, dict) else getattr(result, "output", None)
 
 
 def _seconds(data: Any, key: str, default: float) -> float:

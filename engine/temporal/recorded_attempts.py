@@ -20,30 +20,35 @@ requests and outcomes carry them), messages with URLs redacted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from temporalio.client import Client, WorkflowHistory
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ChildWorkflowError, FailureError
 from temporalio.worker import (
+    HandleUpdateInput,
     Interceptor,
     Replayer,
     StartActivityInput,
+    StartChildWorkflowInput,
     StartLocalActivityInput,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from temporalio.workflow import ActivityHandle
+from temporalio.workflow import ActivityHandle, ChildWorkflowHandle
 
+from engine.coordinator.behaviour import CURRENT_BEHAVIOUR
 from engine.coordinator.payloads import payload_size
 from engine.masking import Masker
-from engine.simulator.recorded import RecordedAttempt, RecordedRun
+from engine.simulator.recorded import ExecutionName, RecordedAttempt, RecordedRun
+from engine.temporal.carried import carried_of
+from engine.temporal.children import child_error
 from engine.temporal.client import ExecutionNotFound, TemporalClientError, translated_errors
-from engine.temporal.dispatch import error_info
+from engine.temporal.dispatch import child_output, error_info
 from engine.temporal.interpreter import Interpreter
-from engine.temporal.types import RUN_ACTION
+from engine.temporal.types import RUN_ACTION, UPDATE_ANSWER, UPDATE_EVENT, TakenWait
 from engine.temporal.worker import workflow_runner
 
 # A run longer than this is exported from its trace alone (each attempt takes 3 to 6
@@ -59,19 +64,25 @@ MAX_RECORDED_BYTES: Final = 64 * 1024 * 1024
 
 @dataclass
 class _Seen:
-    """One `run_action` attempt as the replayed workflow made it."""
+    """One attempt of a wanted execution as the replayed workflow made it: an action
+    attempt, a child run, or a wait's answer."""
 
-    request: Any
+    execution: int
+    attempt: int
+    item: int | None
+    secrets: list[str] = field(default_factory=list)
     ended: bool = False
-    outcome: Any = None
-    failure: BaseException | None = None
+    result: Any = None
+    error: dict[str, Any] | None = None
 
 
 @dataclass
 class _Spy(Interceptor):
-    """Notes every `run_action` attempt of the replayed workflow and how it ended."""
+    """Notes every attempt of the wanted executions of the replayed workflow: its
+    `run_action` activities, its child runs (named by task and iteration), and the
+    answers its `answer` and `event` Updates gave waits."""
 
-    wanted: Collection[int]
+    wanted: Mapping[int, ExecutionName]
     seen: list[_Seen] = field(default_factory=list)
 
     def workflow_interceptor_class(
@@ -87,33 +98,107 @@ class _Spy(Interceptor):
                 handle = super().start_local_activity(input)
                 return spy.watch(input.activity, input.args, handle)
 
+            async def start_child_workflow(
+                self, input: StartChildWorkflowInput
+            ) -> ChildWorkflowHandle[Any, Any]:
+                handle = await super().start_child_workflow(input)
+                return spy.watch_child(input.id, input.args, handle)
+
         class Inbound(WorkflowInboundInterceptor):
             def init(self, outbound: WorkflowOutboundInterceptor) -> None:
                 super().init(Outbound(outbound))
+
+            async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+                taken = await super().handle_update_handler(input)
+                if input.update in (UPDATE_ANSWER, UPDATE_EVENT) and input.args:
+                    spy.answered(input.args[0], taken)
+                return taken
 
         return Inbound
 
     def watch(self, activity: str, args: Any, handle: ActivityHandle[Any]) -> ActivityHandle[Any]:
         request = args[0] if activity == RUN_ACTION and args else None
-        if getattr(request, "execution", None) not in self.wanted:
+        if request is None or getattr(request, "execution", None) not in self.wanted:
             return handle
-        seen = _Seen(request)
+        secrets = list(getattr(request, "secrets", None) or ())
+        seen = _Seen(request.execution, request.attempt, request.item, secrets)
         self.seen.append(seen)
 
         def ended(done: ActivityHandle[Any]) -> None:
             if done.cancelled():
                 return  # never ended: its worker was told to stop
             seen.ended = True
-            seen.failure = done.exception()
-            seen.outcome = None if seen.failure else done.result()
+            failure = done.exception()
+            if failure is None:
+                outcome = done.result()
+                seen.result = getattr(outcome, "result", None)
+                seen.secrets.extend(getattr(outcome, "secrets", None) or ())
+            elif isinstance(failure, FailureError):
+                seen.error = error_info(failure).to_json()
+            else:
+                seen.error = {"type": type(failure).__name__, "message": str(failure)}
 
         handle.add_done_callback(ended)
         return handle
 
+    def watch_child(
+        self, child_id: str, args: Any, handle: ChildWorkflowHandle[Any, Any]
+    ) -> ChildWorkflowHandle[Any, Any]:
+        named = _child_named(child_id, getattr(args[0], "parent_run_id", None) if args else None)
+        execution = self._names().get(named[0]) if named else None
+        if named is None or execution is None:
+            return handle
+        _, item, attempt = named
+        seen = _Seen(execution, attempt, item, list(carried_of(args[0]).masked))
+        self.seen.append(seen)
 
-async def recorded_attempts(client: Client, run_id: str, wanted: Collection[int]) -> RecordedRun:
-    """The attempts of the `wanted` executions of run `run_id`, as its history holds
-    them; `missing` says why none could be read."""
+        def ended(done: ChildWorkflowHandle[Any, Any]) -> None:
+            if done.cancelled():
+                return
+            seen.ended = True
+            failure = done.exception()
+            if failure is None:
+                seen.result = child_output(done.result())
+            elif isinstance(failure, ChildWorkflowError):
+                # As the parent saw it; a run on behaviour 1 said `child_failed` where
+                # this says `timeout` for a child run out of time.
+                seen.error = child_error(failure, CURRENT_BEHAVIOUR).to_json()
+            else:
+                seen.error = {"type": type(failure).__name__, "message": str(failure)}
+
+        handle.add_done_callback(ended)
+        return handle
+
+    def answered(self, answer: Any, taken: Any) -> None:
+        """An Update's answer, for each wait it was taken by (the Update's result)."""
+        for wait in taken if isinstance(taken, list) else [taken]:
+            if isinstance(wait, TakenWait) and wait.execution in self.wanted:
+                found = _Seen(wait.execution, wait.attempt, wait.item, ended=True)
+                found.result = getattr(answer, "payload", None)
+                self.seen.append(found)
+
+    def _names(self) -> dict[ExecutionName, int]:
+        return {name: execution for execution, name in self.wanted.items()}
+
+
+def _child_named(child_id: str, parent: str | None) -> tuple[ExecutionName, int, int] | None:
+    """(task and iteration, item, attempt) of a child run named as `dispatch.child`
+    names it: `{parent}.{task}.{iteration}.{item or 0}.{attempt}`; None: not so named."""
+    if parent is None or not child_id.startswith(f"{parent}."):
+        return None
+    parts = child_id[len(parent) + 1 :].rsplit(".", 3)
+    if len(parts) != 4 or not all(part.isdigit() for part in parts[1:]):
+        return None
+    task, iteration, item, attempt = parts
+    return ExecutionName(task, int(iteration)), int(item), int(attempt)
+
+
+async def recorded_attempts(
+    client: Client, run_id: str, wanted: Mapping[int, ExecutionName]
+) -> RecordedRun:
+    """The attempts of the `wanted` executions of run `run_id` (by execution id, with
+    the name a child run is known by), as its history holds them; `missing` says why
+    none could be read."""
     spy = _Spy(wanted)
     counted = _Counted()
     replayer = Replayer(
@@ -177,30 +262,18 @@ async def _chain(client: Client, run_id: str, counted: _Counted) -> AsyncIterato
 
 
 def _attempts(seen: list[_Seen]) -> dict[int, list[RecordedAttempt]]:
-    secrets: set[str] = set()
-    for attempt in seen:
-        secrets.update(getattr(attempt.request, "secrets", None) or ())
-        secrets.update(getattr(attempt.outcome, "secrets", None) or ())
-    masker = Masker(secrets)
+    masker = Masker({secret for attempt in seen for secret in attempt.secrets})
     attempts: dict[int, list[RecordedAttempt]] = {}
     for attempt in seen:
-        request = attempt.request
-        failure = attempt.failure
         error = None
-        if failure is not None:
-            error = (
-                error_info(failure).to_json()
-                if isinstance(failure, FailureError)
-                else {"type": type(failure).__name__, "message": str(failure)}
-            )
-            error["message"] = masker.message(str(error["message"]))
-        result = getattr(attempt.outcome, "result", None) if failure is None else None
-        attempts.setdefault(request.execution, []).append(
+        if attempt.error is not None:
+            error = {**attempt.error, "message": masker.message(str(attempt.error["message"]))}
+        attempts.setdefault(attempt.execution, []).append(
             RecordedAttempt(
-                execution=request.execution,
-                attempt=request.attempt,
-                item=request.item,
-                result=masker.value(result),
+                execution=attempt.execution,
+                attempt=attempt.attempt,
+                item=attempt.item,
+                result=masker.value(attempt.result),
                 error=None if error is None else masker.value(error),
                 ended=attempt.ended,
             )

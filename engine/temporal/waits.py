@@ -23,6 +23,7 @@ from typing import Any, Final
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from engine.actions.builtin.core import REJECTED, approval_rejection
     from engine.coordinator import ActionFailed, ActionSucceeded, DispatchAction, ErrorInfo, Event
     from engine.coordinator.behaviour import Behaviour
     from engine.coordinator.error_types import ErrorType
@@ -204,9 +205,9 @@ class WaitRegistry:
         """End the wait with this answer (an approval's `approved: false` fails it)."""
         self._close(wait, "answered")
         command, now = wait.command, self._now_ms()
-        if wait.approval and isinstance(payload, dict) and payload.get("approved") is False:
-            comment = str(payload.get("comment") or "approval rejected")
-            error = ErrorInfo("rejected", comment, payload)
+        comment = approval_rejection(payload) if wait.approval else None
+        if comment is not None:
+            error = ErrorInfo(REJECTED, comment, payload)
             self._emit(ActionFailed(now, wait.execution, command.attempt, error, None, wait.item))
             return
         self._emit(ActionSucceeded(now, wait.execution, command.attempt, payload, wait.item))

@@ -162,6 +162,49 @@ def simulate(paths: dict[str, Path]) -> dict[str, Any]:
     return outcome
 
 
+# A child run's output, an approval's answer and an item's answer over the trace's 1 KiB,
+# and a rejection whose details the workflow reads (`$error.details`): the trace keeps
+# none of them whole. Answers reach the run by Update, so its history holds each one.
+REPORT = """\
+version: 1
+input:
+  size: {type: integer}
+tasks:
+  write:
+    action: core.echo
+    input: {text: "<% $pad('', $ctx.size, 'r') %>"}
+    next: [{publish: {text: <% $result.text %>}}]
+output: {text: <% $ctx.text %>}
+"""
+ANSWERS = """\
+version: 1
+tasks:
+  report:
+    workflow: REPORT
+    input: {size: 3000}
+    next: [{publish: {report: <% $length($result.text) %>}, do: approve}]
+  approve:
+    action: core.approval
+    next:
+      - when: $succeeded()
+        publish: {note: <% $length($result.note) %>}
+        do: reviews
+  reviews:
+    with: <% ['first', 'second'] %>
+    action: core.approval
+    next:
+      - when: $failed()
+        publish:
+          by: <% $error.details.by %>
+          first: <% $length($result[0].note) %>
+output:
+  report: <% $ctx.report %>
+  note: <% $ctx.note %>
+  by: <% $ctx.by %>
+  first: <% $ctx.first %>
+"""
+
+
 def monitoring(harness: Harness, url: str) -> str:
     name = unique("monitoring")
     harness.register(name, (EXAMPLES / "monitoring.yaml").read_text())
@@ -189,6 +232,35 @@ def approval(harness: Harness, url: str) -> str:
         f"/runs/{run_id}/signals/approve", json={"payload": {"approved": True, "by": "ada"}}
     )
     assert answer.status_code == 202, answer.text
+    return run_id
+
+
+def answers_and_a_large_child(harness: Harness, url: str) -> str:
+    report = unique("report")
+    harness.register(report, REPORT)
+    name = unique("answers")
+    harness.register(name, ANSWERS.replace("REPORT", report))
+    run_id = harness.start(name)
+
+    def answer(task: str, payload: dict[str, Any], item: int | None = None) -> None:
+        mark = "" if item is None else f" --item {item} "  # how the wait's event names it
+        harness.wait_for_event(
+            run_id,
+            lambda e: (
+                e.get("nodeId") == task
+                and (e.get("message") or "").startswith("waiting")
+                and mark in e["message"]
+            ),
+            timeout=60,
+        )
+        sent = harness.client.post(
+            f"/runs/{run_id}/signals/{task}", json={"payload": payload, "item": item}
+        )
+        assert sent.status_code == 202, (task, item, sent.text)
+
+    answer("approve", {"approved": True, "note": "n" * 2000})
+    answer("reviews", {"approved": True, "note": "f" * 1500}, item=0)
+    answer("reviews", {"approved": False, "by": "grace " + "b" * 1200, "comment": "no"}, item=1)
     return run_id
 
 
@@ -247,6 +319,7 @@ def failed_items(harness: Harness, url: str) -> str:
         (large_results, "succeeded"),
         (failed_items, "succeeded"),
         (child_run, "succeeded"),
+        (answers_and_a_large_child, "failed"),
         (fan_out, "succeeded"),
         (deploy_with_rollbacks, "succeeded"),
         (hosts, "succeeded"),
@@ -286,12 +359,19 @@ def test_simulating_the_export_reproduces_the_run(
         assert laps == [(lap, lap) for lap in range(1, 7)]
     if scenario is with_retried_items:  # per item: its failed attempts, then its result
         assert final["output"] == {"statuses": [200, 503, 200, 503]}
-        shape = [(mock["item"], mock.get("times"), mock.get("status")) for mock in case["mocks"]]
-        assert shape == [
-            (0, 2, "failed"),
+        # Each failed attempt with its own details (the demo endpoint counts its polls),
+        # read from the history: the trace keeps an error's type and message only.
+        shape = [
+            (mock["item"], mock.get("status"), (mock.get("error") or {}).get("details", {}))
+            for mock in case["mocks"]
+        ]
+        assert [(item, status, details.get("json")) for item, status, details in shape] == [
+            (0, "failed", {"healthy": False, "poll": 1}),
+            (0, "failed", {"healthy": False, "poll": 2}),
             (0, None, None),
             (1, None, None),
-            (2, 2, "failed"),
+            (2, "failed", {"healthy": False, "poll": 1}),
+            (2, "failed", {"healthy": False, "poll": 2}),
             (2, None, None),
             (3, None, None),
         ]
@@ -303,6 +383,16 @@ def test_simulating_the_export_reproduces_the_run(
         assert len(by_task["far"]["result"]) == len("far-") + 300000
         assert "echoed" not in by_task  # the simulator computes the echo itself
         assert "5ecret" not in json.dumps(case)
+    if scenario is answers_and_a_large_child:  # whole, from the history's Updates
+        assert final["output"] == {
+            "report": 3000,
+            "note": 2000,
+            "by": "grace " + "b" * 1200,
+            "first": 1500,
+        }
+        by_task = {(mock["task"], mock.get("item")): mock for mock in case["mocks"]}
+        assert len(by_task[("report", None)]["result"]["text"]) == 3000
+        assert by_task[("reviews", 1)]["error"]["type"] == "rejected"
     if scenario is failed_items:  # each item its own way: result, twice failed, …
         items = [
             (mock["item"], mock.get("times"), mock.get("status"), mock.get("result"))

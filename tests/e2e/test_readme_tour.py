@@ -99,7 +99,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevStack, 
     assert tour[0].split("#")[0].strip() == "segue dev"
     data_dir = Path(tempfile.mkdtemp(prefix="segue-tour-")) / "data"
     env = dev_env(tmp_path_factory.mktemp("state"))
-    env["PATH"] = f"{Path(SEGUE).parent}:/usr/bin:/bin"  # the installed `segue`, and curl
+    # `segue`, curl, and useradd: the embedded PostgreSQL, started as root, makes a user
+    # of its own the first time (in a full run another test may have made it already).
+    env["PATH"] = f"{Path(SEGUE).parent}:/usr/bin:/bin:/usr/sbin"
     dev = start_dev(data_dir, env, *ANY_PORT)
     try:
         yield dev, env

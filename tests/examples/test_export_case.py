@@ -175,9 +175,81 @@ def test_what_the_trace_lacks_is_named_for_the_history() -> None:
     spec = load_workflow(WORKFLOW, "w.yaml", name="w")
     cut = [started(1, "fetch"), completed(1, "fetch", CUT)]
     echo_cut = [started(3, "echoed"), completed(3, "echoed", CUT)]
-    assert executions_to_read(spec, cut + echo_cut) == {1}  # the echo is computed
-    assert executions_to_read(spec, FAILED_EACH) == {2}
-    assert executions_to_read(spec, [started(1, "fetch"), completed(1, "fetch", "{}")]) == set()
+    assert executions_to_read(spec, cut + echo_cut) == {1: ("fetch", 1)}  # echo: computed
+    assert executions_to_read(spec, FAILED_EACH) == {2: ("each", 1)}
+    assert executions_to_read(spec, [started(1, "fetch"), completed(1, "fetch", "{}")]) == {}
+
+
+def test_an_error_is_named_for_the_history_since_the_trace_keeps_no_details() -> None:
+    spec = load_workflow(WORKFLOW, "w.yaml", name="w")
+    fetch_failed = [started(1, "fetch"), failed(1, "fetch")]
+    assert executions_to_read(spec, fetch_failed) == {1: ("fetch", 1)}
+    retried_once = [started(1, "fetch"), retried(1, "fetch", 1, None), completed(1, "fetch", "{}")]
+    assert executions_to_read(spec, retried_once) == {1: ("fetch", 1)}
+
+
+WAITS_AND_A_CHILD = """\
+version: 1
+tasks:
+  report:
+    workflow: report
+    next: [{do: approve}]
+  approve:
+    action: core.approval
+    next: [{do: reviews}]
+  reviews:
+    with: <% [1, 2] %>
+    action: core.approval
+"""
+
+
+def test_a_child_run_and_answers_read_back_are_mocked_as_the_task_saw_them() -> None:
+    """A child run is named with item 0 (it has no item: the mock has none); an answer
+    that rejects an approval fails it with `rejected` and the answer as details."""
+    spec = load_workflow(WAITS_AND_A_CHILD, "w.yaml", name="w")
+    no = {"approved": False, "by": "grace", "comment": "not today"}
+    events = [
+        started(1, "report"),
+        completed(1, "report", CUT),
+        started(2, "approve"),
+        failed(2, "approve"),
+        started(3, "reviews"),
+        failed(3, "reviews"),
+    ]
+    assert executions_to_read(spec, events) == {
+        1: ("report", 1),
+        2: ("approve", 1),
+        3: ("reviews", 1),
+    }
+    recorded = RecordedRun(
+        {
+            1: [RecordedAttempt(execution=1, attempt=1, item=0, result={"text": "r" * 3000})],
+            2: [RecordedAttempt(execution=2, attempt=1, item=None, result=no)],
+            3: [
+                RecordedAttempt(execution=3, attempt=1, item=0, result={"approved": True}),
+                RecordedAttempt(execution=3, attempt=1, item=1, result={"approved": False}),
+            ],
+        }
+    )
+    case = export_case(recording(status="FAILED"), spec, events, recorded)
+    assert case["inexact"] == []
+    rejected = {"type": "rejected", "message": "not today", "details": no}
+    assert case["mocks"] == [
+        {"task": "report", "iteration": 1, "result": {"text": "r" * 3000}},
+        {"task": "approve", "iteration": 1, "status": "failed", "error": rejected},
+        {"task": "reviews", "iteration": 1, "item": 0, "result": {"approved": True}},
+        {
+            "task": "reviews",
+            "iteration": 1,
+            "item": 1,
+            "status": "failed",
+            "error": {
+                "type": "rejected",
+                "message": "approval rejected",
+                "details": {"approved": False},
+            },
+        },
+    ]
 
 
 def attempt(item: int | None, number: int, **outcome: Any) -> RecordedAttempt:

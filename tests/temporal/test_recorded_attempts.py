@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from engine.actions.builtin import builtin_actions
 from engine.actions.catalog import ActionCatalog
-from engine.simulator.recorded import RecordedRun
+from engine.simulator.recorded import ExecutionName, RecordedRun
 from engine.store import open_pool, trace_page
 from engine.temporal import recorded_attempts as reading
 from engine.temporal.activities import SegueActivities
@@ -68,9 +68,12 @@ def finished_run(
     return background_loop.run(scenario(), timeout=300)
 
 
-def read(address: str, loop: BackgroundLoop, run_id: str, wanted: set[int]) -> RecordedRun:
+def read(address: str, loop: BackgroundLoop, run_id: str, execution: int) -> RecordedRun:
+    """The attempts of one execution of task `each`."""
+
     async def scenario() -> RecordedRun:
         client = await connect(address)
+        wanted = {execution: ExecutionName("each", 0)}
         return await reading.recorded_attempts(client, run_id, wanted)
 
     return loop.run(scenario(), timeout=120)
@@ -84,7 +87,7 @@ def test_attempts_are_read_across_every_execution_of_the_run(
     run_id, execution, result = finished_run
     assert result.status == "succeeded" and result.output == {"results": ITEMS}
     assert result.continued >= 1  # several histories
-    recorded = read(small_history_server, background_loop, run_id, {execution})
+    recorded = read(small_history_server, background_loop, run_id, execution)
     assert recorded.missing == ""
     attempts = sorted(
         (a.item, a.attempt, a.error["type"] if a.error else a.result)
@@ -104,7 +107,7 @@ def test_only_the_executions_asked_for_are_kept(
     finished_run: tuple[str, int, Any],
 ) -> None:
     run_id, execution, _ = finished_run
-    recorded = read(small_history_server, background_loop, run_id, {execution + 1})
+    recorded = read(small_history_server, background_loop, run_id, execution + 1)
     assert recorded == RecordedRun({})
 
 
@@ -128,7 +131,7 @@ def test_a_history_past_the_bounds_gives_nothing_and_says_why(
     """Nothing partial: an execution's attempts can span two histories."""
     run_id, execution, _ = finished_run
     monkeypatch.setattr(reading, bound, value)
-    recorded = read(small_history_server, background_loop, run_id, {execution})
+    recorded = read(small_history_server, background_loop, run_id, execution)
     assert recorded.attempts == {}
     assert recorded.missing.startswith(reason)
 
@@ -136,5 +139,5 @@ def test_a_history_past_the_bounds_gives_nothing_and_says_why(
 def test_a_history_temporal_no_longer_holds_is_said(
     small_history_server: str, background_loop: BackgroundLoop
 ) -> None:
-    recorded = read(small_history_server, background_loop, "no-such-run", {1})
+    recorded = read(small_history_server, background_loop, "no-such-run", 1)
     assert recorded == RecordedRun({}, "Temporal no longer holds the run's history (retention)")

@@ -22,6 +22,17 @@ _WORKFLOW: Final = Placement.WORKFLOW
 HOST_FORMS: Final = frozenset({"core.sleep", "core.wait_event", "core.approval"})
 # The host forms that wait for the outside world (a signal or a correlated event).
 WAITS: Final = frozenset({"core.wait_event", "core.approval"})
+# The error type of an approval answered `approved: false`.
+REJECTED: Final = "rejected"
+
+
+def approval_rejection(answer: Any) -> str | None:
+    """The comment of an answer that rejects a `core.approval` (`approved: false`), or
+    None: it approves. A rejection fails the task with a REJECTED error whose details
+    are the answer, in the workflow and in an exported case alike."""
+    if isinstance(answer, dict) and answer.get("approved") is False:
+        return str(answer.get("comment") or "approval rejected")
+    return None
 
 
 def noop(input: Any, context: ActionContext) -> None:
