@@ -26,6 +26,9 @@ export function emptyRun() {
     executions: new Map(), // execution id -> execution
     transitions: new Map(), // "from->to" -> times taken (TRANSITION events)
     reasons: new Map(), // "from#index" -> {last, lastTaken}: TRANSITIONs of that `next` entry
+    // The run's wait for its own slots (a workflow-level `concurrency_limits`): from its
+    // first WORKFLOW_QUEUED to its first task (or its end); `limits` it queued for.
+    admission: null,
   };
 }
 
@@ -60,11 +63,17 @@ export function apply(state, event) {
       state.startedAt = at;
       state.input = event.outputSummary ?? null;
       return null;
+    case "WORKFLOW_QUEUED":
+      state.status = "QUEUED";
+      state.admission = state.admission || { from: at, to: null, limits: [] };
+      state.admission.limits.push(data.limit);
+      return null;
     case "WORKFLOW_COMPLETED":
     case "WORKFLOW_FAILED":
     case "WORKFLOW_CANCELLED":
       state.status = event.type === "WORKFLOW_COMPLETED" ? "COMPLETED" : event.type === "WORKFLOW_FAILED" ? "FAILED" : "CANCELLED";
       state.endedAt = at;
+      admitted(state, at);
       state.output = event.outputSummary ?? null;
       state.error = event.error || null;
       return null;
@@ -91,6 +100,7 @@ export function apply(state, event) {
   const summary = node(state, event.nodeId);
   const id = data.execution;
   if (event.type === "STARTED") {
+    if (admitted(state, at)) state.status = "RUNNING";
     const execution = {
       id, task: event.nodeId, iteration: data.iteration, route: data.route, attempt: data.attempt || 1,
       status: null, startedAt: at, waitingAt: null, endedAt: null, result: null, error: null,
@@ -129,6 +139,14 @@ export function apply(state, event) {
     move(summary, execution, status);
   }
   return event.nodeId;
+}
+
+/** Close the run's wait for its slots, if one is open; whether one was. A queued run is
+ * admitted when its first task starts (no event of its own says so). */
+function admitted(state, at) {
+  if (!state.admission || state.admission.to !== null) return false;
+  state.admission.to = at;
+  return true;
 }
 
 /** A wait in line for a task's concurrency limit: it opens with `waits for limit …` and

@@ -1,7 +1,8 @@
 // The timeline (Gantt): one row per task, one bar per execution; the part of an
 // execution spent waiting for an answer is striped, the part spent waiting in line for
 // a slot of its task's concurrency limit dotted, the part its last attempt spent in
-// Temporal's task queue waiting for a worker hollow. Drawn on a canvas so 10,000 bars stay
+// Temporal's task queue waiting for a worker hollow; a run that waited for a slot of its
+// workflow's own limit has a dotted bar above the tasks. Drawn on a canvas so 10,000 bars stay
 // cheap; the inspector's execution list is the accessible equivalent.
 
 import { h } from "./dom.js";
@@ -48,10 +49,12 @@ export function timeline(onPick) {
   function draw(state, tasks, now) {
     last = [state, tasks, now];
     const rows = tasks.filter((t) => state.nodes.has(t));
+    const admission = state.admission;
+    const top = admission ? 1 : 0; // the run's own wait for its slots: a row above the tasks
     const start = state.startedAt ?? now;
     const span = Math.max(1, (state.endedAt ?? now) - start);
     const width = Math.max(scroller.clientWidth - 4, 300) * scale;
-    const height = Math.max(1, rows.length) * ROW + 24;
+    const height = Math.max(1, rows.length + top) * ROW + 24;
     const ratio = window.devicePixelRatio || 1;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
@@ -72,8 +75,22 @@ export function timeline(onPick) {
     }
     hits = [];
     let slotted = 0, queued = 0;
-    rows.forEach((task, row) => {
-      const y = row * ROW + 3;
+    let admitted = "";
+    if (admission) { // outlined and dotted: no execution ran meanwhile
+      const a0 = x(admission.from), a1 = Math.max(a0 + 2, x(admission.to ?? now));
+      g.fillStyle = c.text;
+      g.fillText("(run queued)", 4, 15);
+      g.strokeStyle = c.text;
+      g.strokeRect(a0, 3, a1 - a0, ROW - 6);
+      for (let hx = a0 + 2; hx < a1 - 1; hx += 4) {
+        for (let hy = 5; hy < ROW - 5; hy += 4) g.fillRect(hx, hy, 2, 2);
+      }
+      const waited = ((admission.to ?? now) - admission.from) / 1000;
+      admitted = `; the run waited ${waited.toFixed(1)} s for a slot of ${[...new Set(admission.limits)].join(", ")}` +
+        (admission.to === null ? " and still waits" : "");
+    }
+    rows.forEach((task, index) => {
+      const y = (index + top) * ROW + 3;
       g.fillStyle = c.text;
       g.fillText(task.length > 17 ? `${task.slice(0, 16)}…` : task, 4, y + 12);
       for (const id of state.nodes.get(task).executions) {
@@ -109,7 +126,7 @@ export function timeline(onPick) {
       }
     });
     canvas.setAttribute("aria-label", `timeline: ${state.executions.size} executions of ${rows.length} tasks over ${(span / 1000).toFixed(1)} s` +
-      (slotted ? `; ${slotted} waits for a slot` : "") + (queued ? `; ${queued} waits for a worker` : ""));
+      admitted + (slotted ? `; ${slotted} waits for a slot` : "") + (queued ? `; ${queued} waits for a worker` : ""));
   }
 
   const element = h("section", { class: "timeline-box", "aria-label": "timeline" },

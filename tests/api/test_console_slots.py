@@ -109,3 +109,56 @@ def test_the_wait_for_a_worker_is_said_in_the_panel(
     assert int(found.group(3)) == completed["data"]["ranMs"]
     assert "hollow: waiting for a worker" in page.locator(".timeline-legend").inner_text()
     assert not problems, problems
+
+
+# The run holds its workflow's only slot until someone answers `hold`.
+HOLDER = """\
+version: 1
+concurrency_limits:
+  LIMIT: {key: the-one, limit: 1}
+tasks:
+  hold:
+    action: core.approval
+"""
+
+
+@needs_chromium
+def test_a_run_that_waited_for_its_own_slot_shows_the_wait_above_its_tasks(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+) -> None:
+    """A workflow-level limit: the second run is QUEUED until the first ends; its
+    timeline has the wait as a row of its own, and the replay says QUEUED there."""
+    page, problems = console
+    name, limit = unique("admission"), unique("solo")
+    harness.register(name, HOLDER.replace("LIMIT", limit))
+    first = harness.start(name)
+    harness.wait_for_event(first, lambda e: e["type"] == "STARTED")
+    second = harness.start(name)
+    harness.wait_for_event(second, lambda e: e["type"] == "WORKFLOW_QUEUED")
+    for run_id in (first, second):
+        harness.wait_for_event(run_id, lambda e: e["type"] == "STARTED", timeout=60)
+        answer = harness.client.post(f"/runs/{run_id}/signals/hold", json={"payload": {}})
+        assert answer.status_code == 202, answer.text
+        assert harness.wait_for(run_id, timeout=60)["status"] == "COMPLETED"
+
+    page.goto(f"{harness.url}/#/runs/{second}")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    page.wait_for_function(
+        "() => (document.querySelector('canvas.timeline')?.getAttribute('aria-label') || '')"
+        ".includes('the run waited')",
+        timeout=10_000,
+    )
+    label = page.locator("canvas.timeline").get_attribute("aria-label") or ""
+    found = re.search(rf"; the run waited ([\d.]+) s for a slot of {limit}($|;)", label)
+    assert found, label
+    queued = next(e for e in harness.trace(second) if e["type"] == "WORKFLOW_QUEUED")
+    started = next(e for e in harness.trace(second) if e["type"] == "STARTED")
+    assert queued["timestamp"] <= started["timestamp"]
+    # Replay: two events in (started, queued), the run is QUEUED.
+    page.locator("#scrub").fill("2")
+    page.wait_for_function(
+        "() => document.querySelector('.run-header')?.innerText.includes('QUEUED (replay)')",
+        timeout=10_000,
+    )
+    assert not problems, problems
