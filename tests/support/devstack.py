@@ -121,8 +121,15 @@ def wait_gone(processes: list[psutil.Process], timeout: float = 30) -> list[str]
     while True:
         alive = [process for process in processes if _running(process)]
         if not alive or time.monotonic() > deadline:
-            return [f"{process.pid} {process.name()}" for process in alive]
+            return [f"{process.pid} {_name(process)}" for process in alive]
         time.sleep(0.2)
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return str(process.name())
+    except psutil.Error:
+        return "(gone)"  # it ended after it was seen running
 
 
 def _running(process: psutil.Process) -> bool:
