@@ -62,12 +62,22 @@ def _segue(
     )
 
 
+def _seen(process: psutil.Process, what: str) -> str:
+    """The process's name or command line, or "" once it has exited: the stack's
+    short-lived processes (and those that end with it) may go between two looks."""
+    try:
+        found = getattr(process, what)()
+    except psutil.NoSuchProcess:
+        return ""
+    return " ".join(found) if isinstance(found, list) else str(found)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_nothing_outlives_segue_dev(dirs: tuple[Path, dict[str, str]], signum: int) -> None:
     data_dir, env = dirs
     stack = start_dev(data_dir, env, *ANY_PORT)
     started = stack.processes()
-    names = {process.name() for process in started}
+    names = {_seen(process, "name") for process in started}
     assert any("temporal" in name for name in names) and any("postgres" in n for n in names)
     stack.stop(signum)
     # SIGKILL leaves the work to the guardian: give it time to stop PostgreSQL.
@@ -126,16 +136,6 @@ def test_found_from_another_directory(dirs: tuple[Path, dict[str, str]], tmp_pat
         started = stack.processes()
         stack.stop()
     assert wait_gone(started) == []
-
-
-def _seen(process: psutil.Process, what: str) -> str:
-    """The process's name or command line, or "" once it has exited: the stack's
-    short-lived processes (and those that end with it) may go between two looks."""
-    try:
-        found = getattr(process, what)()
-    except psutil.NoSuchProcess:
-        return ""
-    return " ".join(found) if isinstance(found, list) else str(found)
 
 
 def test_leftovers_of_an_unclean_exit_are_cleaned(dirs: tuple[Path, dict[str, str]]) -> None:
