@@ -278,9 +278,7 @@ export async function showRun(main, runId, query) {
         field("took", duration(chosen.startedAt, chosen.endedAt ?? now())),
         field("waited from", chosen.waitingAt ? new Date(chosen.waitingAt).toISOString() : null),
         field("waited for a slot", slotWaits(chosen)),
-        field("waited for a worker", chosen.workerWait
-          ? `${duration(chosen.workerWait.from, chosen.workerWait.to)} in the task queue, then ran ${duration(0, chosen.workerWait.ranMs)}`
-          : null),
+        field("waited for a worker", workerWaits(chosen)),
         field("result", chosen.result === null ? null : pretty(chosen.result)),
         field("error", chosen.error ? pretty(chosen.error) : null),
         field("notes", chosen.notes.map((n) => `${new Date(n.at).toISOString()} ${n.level}: ${n.message}`).join("\n")),
@@ -289,6 +287,16 @@ export async function showRun(main, runId, query) {
         field("published", published(chosen)),
         field("input", renderedInput(chosen))),
       logsOf(chosen));
+  }
+
+  /** Each attempt's wait for a worker the trace tells: the failed ones (behaviour 6),
+   * then the last one. */
+  function workerWaits(execution) {
+    const said = (w) => `${duration(w.from, w.to)} in the task queue, then ran ${duration(0, w.ranMs)}`;
+    const failed = (execution.failedWaits || []).map((w) =>
+      `attempt ${w.attempt}${w.item === null ? "" : ` of item ${w.item}`} (failed): ${said(w)}`);
+    const last = execution.workerWait ? [failed.length ? `last attempt: ${said(execution.workerWait)}` : said(execution.workerWait)] : [];
+    return [...failed, ...last].join("\n") || null;
   }
 
   /** Each wait in line for a slot of the task's concurrency limit: how long, and for

@@ -104,7 +104,7 @@ export function apply(state, event) {
     const execution = {
       id, task: event.nodeId, iteration: data.iteration, route: data.route, attempt: data.attempt || 1,
       status: null, startedAt: at, waitingAt: null, endedAt: null, result: null, error: null,
-      notes: [], transitions: [], slotWaits: [], workerWait: null,
+      notes: [], transitions: [], slotWaits: [], workerWait: null, failedWaits: [],
     };
     state.executions.set(id, execution);
     summary.executions.push(id);
@@ -118,6 +118,10 @@ export function apply(state, event) {
     if (data.attempt) execution.attempt = Math.max(execution.attempt, data.attempt + 1);
     shownInput(execution, data);
     if (data.limit !== undefined) slotWait(execution, data, at);
+    if (Number.isFinite(data.queuedMs) && Number.isFinite(data.ranMs)) {
+      // Behaviour 6: a retried attempt (or item) waited this long for a worker, then ran.
+      execution.failedWaits.push({ ...workerWait(at, data), attempt: data.attempt, item: data.item ?? null });
+    }
     if (event.level === "info" && (event.message || "").startsWith("waiting")) {
       execution.waitingAt = at;
       move(summary, execution, "waiting");
@@ -131,9 +135,9 @@ export function apply(state, event) {
     execution.error = event.error || null;
     shownInput(execution, data);
     if (Number.isFinite(data.queuedMs) && Number.isFinite(data.ranMs)) {
-      // Behaviour 5: its last attempt waited this long for a worker, then ran.
-      const to = at - data.ranMs;
-      execution.workerWait = { from: to - data.queuedMs, to, ranMs: data.ranMs };
+      // Behaviour 5: its last attempt waited this long for a worker, then ran (on 6
+      // also when it failed).
+      execution.workerWait = workerWait(at, data);
     }
     const status = data.status || (event.type === "COMPLETED" ? "succeeded" : "failed");
     move(summary, execution, status);
@@ -147,6 +151,13 @@ function admitted(state, at) {
   if (!state.admission || state.admission.to !== null) return false;
   state.admission.to = at;
   return true;
+}
+
+/** An attempt's wait for a worker, from the event that ended it (`at`): it ran
+ * `ranMs` before that, after `queuedMs` in Temporal's task queue. */
+function workerWait(at, data) {
+  const to = at - data.ranMs;
+  return { from: to - data.queuedMs, to, ranMs: data.ranMs };
 }
 
 /** A wait in line for a task's concurrency limit: it opens with `waits for limit …` and

@@ -115,8 +115,8 @@ export function timeline(onPick) {
           }
           slotted += 1;
         }
-        const worker = e.workerWait;
-        if (worker && x(worker.to) - x(worker.from) >= 2) { // hollow: the wait for a worker
+        for (const worker of [...(e.failedWaits || []), e.workerWait]) { // hollow: waits for a worker
+          if (!worker || x(worker.to) - x(worker.from) < 2) continue;
           const w0 = Math.max(x0, x(worker.from)), w1 = Math.min(x1, x(worker.to));
           g.fillStyle = c.background;
           g.fillRect(w0 + 1, y + 2, Math.max(0, w1 - w0 - 2), ROW - 10);

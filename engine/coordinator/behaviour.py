@@ -104,5 +104,15 @@ class Behaviour(IntEnum):
     further item starts (engine/coordinator/payloads.py); on 4 they added up without
     bound, in the worker's memory and in every snapshot."""
 
+    EVERY_ATTEMPT_TIMED = 6
+    """Releases from the second 2026-12-03 session on. Each change gated on this member
+    says here what it changes (a new run takes it; runs started before keep 5 or older).
+    An attempt that failed shows how long it waited for a worker and then ran, as its
+    activity's failure says (a second detail; `$error.details` is unchanged): on the
+    `PROGRESS` warning of a retried attempt (a with-items item's too) and on the FAILED
+    event of an execution without items (`data.queuedMs`, `data.ranMs`;
+    engine/temporal/dispatch.py `attempt_timings`), so the console's timeline shows every
+    attempt's wait for a worker; on 5 only a succeeded last attempt's was traced."""
+
 
 CURRENT_BEHAVIOUR = max(Behaviour)

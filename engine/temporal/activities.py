@@ -74,6 +74,26 @@ def _failure(error: ActionError, masker: Masker) -> ApplicationError:
     )
 
 
+def _timed(error: ApplicationError, waited_s: float, ran_s: float) -> ApplicationError:
+    """The failure with how long its attempt waited for a worker and ran, as a second
+    detail (`$error.details` is the first one, as before: engine/temporal/dispatch.py
+    `error_info`); a run on behaviour 6 traces them (`attempt_timings`)."""
+    details = error.details or (None,)
+    timings = {
+        "queuedMs": max(0, round(waited_s * 1000)),
+        "ranMs": max(0, round(ran_s * 1000)),
+    }
+    return ApplicationError(
+        error.message,
+        details[0],
+        timings,
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+        category=error.category,
+    )
+
+
 class SegueActivities:
     """The worker's activities, bound to its action catalog, trace sink and workflow lookup."""
 
@@ -132,7 +152,7 @@ class SegueActivities:
                 _check_result_size(request.action, result, self.max_result_bytes)
         except ApplicationError as error:
             error_type = error.type or "failed"
-            raise
+            raise _timed(error, waited.total_seconds(), time.monotonic() - began) from None
         except asyncio.CancelledError:
             error_type = "cancelled"
             raise

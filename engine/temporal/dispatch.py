@@ -177,6 +177,9 @@ async def activity(run: RunState, command: DispatchAction, *, local: bool = Fals
         outcome = await started
     except caught as failure:
         run.trace.restore(carried)  # the pump writes them (a repeat inserts nothing)
+        if run.traced and run.behaviour >= Behaviour.EVERY_ATTEMPT_TIMED:
+            # The timeline's wait for a worker, for a failed attempt too (and items').
+            run.trace.attempt_timed(ref.id, command.item, command.attempt, attempt_timings(failure))
         run.failed(command, error_info(failure))
         return
     except asyncio.CancelledError:
@@ -272,6 +275,26 @@ def _seconds(data: Any, key: str, default: float) -> float:
     return (
         float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
     )
+
+
+def attempt_timings(failure: FailureError) -> dict[str, int] | None:
+    """How long a failed attempt waited for a worker and ran, as its activity's failure
+    says (its second detail: `_timed` in engine/temporal/activities.py); None from a
+    worker that did not say, or figures that are not two whole, non-negative numbers."""
+    cause = failure.cause if isinstance(failure, ActivityError) else None
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    details = cause.details if isinstance(cause, ApplicationError) else ()
+    found = details[1] if len(details) > 1 else None
+    if not isinstance(found, dict):
+        return None
+    timings: dict[str, int] = {}
+    for name in ("queuedMs", "ranMs"):
+        figure = found.get(name)
+        if type(figure) is not int or figure < 0:  # a bool is not a figure
+            return None
+        timings[name] = figure
+    return timings
 
 
 def error_info(failure: FailureError) -> ErrorInfo:

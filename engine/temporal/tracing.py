@@ -62,6 +62,10 @@ class TraceLog:
         # Behaviour 5: execution id -> how long its attempt that just succeeded waited
         # for a worker and then ran (`queuedMs`, `ranMs`), for its COMPLETED event.
         self.timings: dict[int, dict[str, int]] = {}
+        # Behaviour 6: execution id -> (item, attempt) -> the same figures for an attempt
+        # that failed, for the event that says so (a retry's PROGRESS warning, or the
+        # execution's FAILED); dropped when the execution ends.
+        self.failed_timings: dict[int, dict[tuple[int | None, int], dict[str, int]]] = {}
 
     def _add(self, record_type: str, level: str, at_ms: int, **fields: Any) -> None:
         if fields.get("has_output") and record_type != "WORKFLOW_COMPLETED":
@@ -110,6 +114,7 @@ class TraceLog:
                     **_data(ref.id, ref.iteration, ref.route, command.attempt),
                     "item": command.item,
                     **self._input_of(ref.id, command.item),
+                    **self.failed_timings.get(ref.id, {}).pop((command.item, command.attempt), {}),
                 },
             )
         elif isinstance(command, ExecutionFinished):
@@ -134,6 +139,7 @@ class TraceLog:
                     **_data(ref.id, ref.iteration, ref.route, command.attempts),
                     "status": str(command.status),
                     **self._input_of(ref.id, None),
+                    **self.failed_timings.pop(ref.id, {}).get((None, command.attempts), {}),
                     **self.timings.pop(ref.id, {}),
                 },
             )
@@ -176,6 +182,15 @@ class TraceLog:
         negative figure: an outcome completed through Temporal's API by someone else)."""
         if queued_ms is not None and ran_ms is not None and min(queued_ms, ran_ms) >= 0:
             self.timings[execution] = {"queuedMs": queued_ms, "ranMs": ran_ms}
+
+    def attempt_timed(
+        self, execution: int, item: int | None, attempt: int, timings: dict[str, int] | None
+    ) -> None:
+        """Keep how long an attempt that failed waited for a worker and ran (what its
+        activity's failure said; nothing if it said nothing), for the event that tells
+        of the failure: a retry's PROGRESS warning (items' too) or the FAILED event."""
+        if timings is not None:
+            self.failed_timings.setdefault(execution, {})[(item, attempt)] = timings
 
     def queued(self, at_ms: int, limit: str, key: str, position: int | None) -> None:
         """The run waits for a slot of a concurrency limit (engine/temporal/limits.py)."""

@@ -13,6 +13,7 @@ from tests.api.conftest import Harness, unique
 from tests.api.test_console import (  # noqa: F401 (fixtures)
     chromium,
     console,
+    health_service,
     needs_chromium,
     node,
     shot,
@@ -161,4 +162,48 @@ def test_a_run_that_waited_for_its_own_slot_shows_the_wait_above_its_tasks(
         "() => document.querySelector('.run-header')?.innerText.includes('QUEUED (replay)')",
         timeout=10_000,
     )
+    assert not problems, problems
+
+
+# The demo endpoint answers 503 twice, then 200: two failed attempts, then a result.
+RETRIED = """\
+version: 1
+input:
+  base: {type: string}
+tasks:
+  reach:
+    action: http.request
+    input: {url: "<% $ctx.base %>/flaky-retried", expect_status: [200]}
+    retry: {count: 2, delay: 0}
+"""
+
+
+@needs_chromium
+def test_every_failed_attempts_wait_for_a_worker_is_said(
+    harness: Harness,
+    console: tuple[Any, list[str]],  # noqa: F811
+    health_service: str,  # noqa: F811
+) -> None:
+    """Behaviour 6: each failed attempt's event says how long it waited for a worker
+    and ran (its activity's failure carried it), and the panel lists them all."""
+    page, problems = console
+    name = unique("retried-waits")
+    harness.register(name, RETRIED)
+    run_id = harness.start(name, {"base": health_service})
+    assert harness.wait_for(run_id, timeout=60)["status"] == "COMPLETED"
+    retries = [
+        e["data"] for e in harness.trace(run_id) if e["type"] == "PROGRESS" and e["level"] == "warn"
+    ]
+    assert [(r["attempt"], r["ranMs"] >= 0, r["queuedMs"] >= 0) for r in retries] == [
+        (1, True, True),
+        (2, True, True),
+    ]
+
+    page.goto(f"{harness.url}/#/runs/{run_id}")
+    page.wait_for_selector(".badge.run-completed", timeout=20_000)
+    node(page, "reach").click()
+    details = page.locator("#inspector dl.details").inner_text()
+    said = r"[\d.]+ m?s in the task queue, then ran [\d.]+ m?s"
+    failed = rf"attempt 1 \(failed\): {said}\nattempt 2 \(failed\): {said}"
+    assert re.search(rf"{failed}\nlast attempt: {said}", details), details
     assert not problems, problems

@@ -90,6 +90,7 @@ def test_there_are_histories() -> None:
         "rerun-failed",
         "explained",
         "slots",
+        "attempts",
         *(f"example-{name}" for name, _ in EXAMPLES),
     }
 
@@ -633,3 +634,48 @@ def test_a_run_that_waited_for_a_slot_replays_when_it_got_it(
 
     monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.EXPLAINED))
     assert _replay("slots").replay_failure is not None
+
+
+def test_failed_attempts_replay_how_long_they_waited_for_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`attempts` (behaviour 6): every failed attempt's event says how long it waited
+    for a worker and ran — `shaky`'s retry warning, each item's, `doomed`'s FAILED — as
+    its activity's failure said (a second detail). Replayed, the run carries that same
+    trace; a worker that dropped the figures would replay "fine" but carry another (the
+    comparison catches it). Replayed as behaviour 5 (the negative control) it fails."""
+    history = WorkflowHistory.from_json("replay-attempts", _history("attempts"))
+    pumped = _PumpedTrace()  # every event: carried by activities or written by the pump
+    replayer = Replayer(
+        workflows=[Interpreter],
+        workflow_runner=workflow_runner(),
+        data_converter=DATA_CONVERTER,
+        interceptors=[pumped],
+    )
+    assert asyncio.run(replayer.replay_workflow(history)).replay_failure is None
+    timed = [
+        (event["type"], event["node_id"], (event["data"] or {}).get("item"))
+        for event in pumped.events
+        if {"queuedMs", "ranMs"} <= set(event["data"] or {})
+        and event["type"] in ("PROGRESS", "FAILED")
+    ]
+    assert sorted(timed, key=str) == sorted(
+        [
+            ("PROGRESS", "shaky", None),
+            ("PROGRESS", "items", 0),
+            ("PROGRESS", "items", 1),
+            ("FAILED", "doomed", None),
+        ],
+        key=str,
+    )
+    recorded = _recorded_trace("attempts")  # what the activities carried (items, doomed)
+    result, replayed = _replayed_trace("attempts")
+    assert result.replay_failure is None and replayed == recorded
+
+    with monkeypatch.context() as patch:  # a worker that kept no failed attempt's figures
+        patch.setattr(TraceLog, "attempt_timed", lambda self, *args: None)
+        result, forgetful = _replayed_trace("attempts")
+    assert result.replay_failure is None and forgetful != recorded
+
+    monkeypatch.setattr(versioning, "workflow", EarlierRelease(Behaviour.TIMED))
+    assert _replay("attempts").replay_failure is not None

@@ -47,7 +47,7 @@ from temporalio.client import (  # noqa: E402
     WorkflowUpdateFailedError,
 )
 
-from engine.actions.api import ActionContext, ActionDefinition  # noqa: E402
+from engine.actions.api import ActionContext, ActionDefinition, ActionError  # noqa: E402
 from engine.actions.builtin import builtin_actions  # noqa: E402
 from engine.actions.catalog import ActionCatalog  # noqa: E402
 from engine.coordinator.behaviour import Behaviour  # noqa: E402
@@ -228,6 +228,9 @@ CASES: dict[str, dict[str, Any]] = {
     # Behaviour 5: the second item of a limited task waits in line for the first's slot;
     # the trace its activity carries says when it got it (`slots.yaml`).
     "slots": {"file": HERE / "slots.yaml", "input": {}, "trace": True, "store": True},
+    # Behaviour 6: failed attempts (a retried task, retried items, a task that fails for
+    # good) trace how long each waited for a worker and ran (`attempts.yaml`).
+    "attempts": {"file": HERE / "attempts.yaml", "input": {}, "trace": True, "store": True},
     # Behaviour 4: every other example as it is (monitoring's is `monitoring` above), with
     # what its `.mocks.yaml` assumes: the approval given by ada; the registered `greeting`
     # workflow (workflows/greeting.yaml) as the child; its services on 127.0.0.1
@@ -270,6 +273,13 @@ async def _scan(input: Any, context: ActionContext) -> dict[str, Any]:
 
 
 async def _greet(input: Any, context: ActionContext) -> dict[str, Any]:
+    return {"greeting": f"hello {input['name']}"}
+
+
+async def _flaky(input: Any, context: ActionContext) -> dict[str, Any]:
+    """Fails the first attempt (every attempt with `always`), then greets."""
+    if input.get("always") or context.attempt == 1:
+        raise ActionError("flaky", f"attempt {context.attempt} of {input['name']} failed")
     return {"greeting": f"hello {input['name']}"}
 
 
@@ -337,6 +347,7 @@ async def _record(cases: dict[str, dict[str, Any]], small_history: bool, databas
                 *builtin_actions(),
                 ActionDefinition("replay.scan", _scan),
                 ActionDefinition("replay.greet", _greet),
+                ActionDefinition("replay.flaky", _flaky),
             ]
         )
         activities = SegueActivities(catalog, workflow_lookup=_workflow_lookup(), limit_store=pool)
