@@ -281,9 +281,7 @@ def attempt_timings(failure: FailureError) -> dict[str, int] | None:
     """How long a failed attempt waited for a worker and ran, as its activity's failure
     says (its second detail: `_timed` in engine/temporal/activities.py); None from a
     worker that did not say, or figures that are not two whole, non-negative numbers."""
-    cause = failure.cause if isinstance(failure, ActivityError) else None
-    while isinstance(cause, ActivityError) and cause.cause is not None:
-        cause = cause.cause
+    cause = _cause(failure)
     details = cause.details if isinstance(cause, ApplicationError) else ()
     found = details[1] if len(details) > 1 else None
     if not isinstance(found, dict):
@@ -297,11 +295,17 @@ def attempt_timings(failure: FailureError) -> dict[str, int] | None:
     return timings
 
 
-def error_info(failure: FailureError) -> ErrorInfo:
-    """What `$error` shows for a failed activity, local activity or child."""
+def _cause(failure: FailureError) -> BaseException | None:
+    """What failed inside a failed activity, local activity or child."""
     cause = failure.cause if isinstance(failure, (ActivityError, ChildWorkflowError)) else failure
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
+    return cause
+
+
+def error_info(failure: FailureError) -> ErrorInfo:
+    """What `$error` shows for a failed activity, local activity or child."""
+    cause = _cause(failure)
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
         return ErrorInfo(cause.type or "ApplicationError", cause.message, details)

@@ -20,9 +20,9 @@ requests and outcomes carry them), messages with URLs redacted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.exceptions import ChildWorkflowError, FailureError
@@ -39,6 +39,7 @@ from temporalio.worker import (
 )
 from temporalio.workflow import ActivityHandle, ChildWorkflowHandle
 
+from engine.coordinator import ErrorInfo
 from engine.coordinator.behaviour import CURRENT_BEHAVIOUR
 from engine.coordinator.payloads import payload_size
 from engine.masking import Masker
@@ -60,6 +61,9 @@ READ_SECONDS: Final = 60.0
 # The export answers with every result read: past this many bytes of them as JSON (a
 # run on behaviour 4, whose item results were not capped) it answers from the trace.
 MAX_RECORDED_BYTES: Final = 64 * 1024 * 1024
+
+# An activity's handle or a child run's: both are asyncio tasks of the workflow.
+_Handle = TypeVar("_Handle", ActivityHandle[Any], ChildWorkflowHandle[Any, Any])
 
 
 @dataclass
@@ -84,6 +88,11 @@ class _Spy(Interceptor):
 
     wanted: Mapping[int, ExecutionName]
     seen: list[_Seen] = field(default_factory=list)
+    # The wanted executions by the name their child runs are known by.
+    by_name: dict[ExecutionName, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {name: execution for execution, name in self.wanted.items()}
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
@@ -122,47 +131,55 @@ class _Spy(Interceptor):
             return handle
         secrets = list(getattr(request, "secrets", None) or ())
         seen = _Seen(request.execution, request.attempt, request.item, secrets)
-        self.seen.append(seen)
 
-        def ended(done: ActivityHandle[Any]) -> None:
-            if done.cancelled():
-                return  # never ended: its worker was told to stop
-            seen.ended = True
-            failure = done.exception()
-            if failure is None:
-                outcome = done.result()
-                seen.result = getattr(outcome, "result", None)
-                seen.secrets.extend(getattr(outcome, "secrets", None) or ())
-            elif isinstance(failure, FailureError):
-                seen.error = error_info(failure).to_json()
-            else:
-                seen.error = {"type": type(failure).__name__, "message": str(failure)}
+        def succeeded(outcome: Any) -> None:
+            seen.result = getattr(outcome, "result", None)
+            seen.secrets.extend(getattr(outcome, "secrets", None) or ())
 
-        handle.add_done_callback(ended)
-        return handle
+        return self._until_ended(seen, handle, succeeded, error_info)
 
     def watch_child(
         self, child_id: str, args: Any, handle: ChildWorkflowHandle[Any, Any]
     ) -> ChildWorkflowHandle[Any, Any]:
         named = _child_named(child_id, getattr(args[0], "parent_run_id", None) if args else None)
-        execution = self._names().get(named[0]) if named else None
+        execution = self.by_name.get(named[0]) if named else None
         if named is None or execution is None:
             return handle
         _, item, attempt = named
         seen = _Seen(execution, attempt, item, list(carried_of(args[0]).masked))
+
+        def succeeded(result: Any) -> None:
+            seen.result = child_output(result)
+
+        def failed(failure: FailureError) -> ErrorInfo:
+            if isinstance(failure, ChildWorkflowError):
+                # As the parent saw it; a run on behaviour 1 said `child_failed` where
+                # this says `timeout` for a child run out of time.
+                return child_error(failure, CURRENT_BEHAVIOUR)
+            return error_info(failure)
+
+        return self._until_ended(seen, handle, succeeded, failed)
+
+    def _until_ended(
+        self,
+        seen: _Seen,
+        handle: _Handle,
+        succeeded: Callable[[Any], None],
+        failed: Callable[[FailureError], ErrorInfo],
+    ) -> _Handle:
+        """Note `seen`, and how its activity or child run ends (a cancelled one never
+        ended: its worker was told to stop)."""
         self.seen.append(seen)
 
-        def ended(done: ChildWorkflowHandle[Any, Any]) -> None:
+        def ended(done: _Handle) -> None:
             if done.cancelled():
                 return
             seen.ended = True
             failure = done.exception()
             if failure is None:
-                seen.result = child_output(done.result())
-            elif isinstance(failure, ChildWorkflowError):
-                # As the parent saw it; a run on behaviour 1 said `child_failed` where
-                # this says `timeout` for a child run out of time.
-                seen.error = child_error(failure, CURRENT_BEHAVIOUR).to_json()
+                succeeded(done.result())
+            elif isinstance(failure, FailureError):
+                seen.error = failed(failure).to_json()
             else:
                 seen.error = {"type": type(failure).__name__, "message": str(failure)}
 
@@ -176,9 +193,6 @@ class _Spy(Interceptor):
                 found = _Seen(wait.execution, wait.attempt, wait.item, ended=True)
                 found.result = getattr(answer, "payload", None)
                 self.seen.append(found)
-
-    def _names(self) -> dict[ExecutionName, int]:
-        return {name: execution for execution, name in self.wanted.items()}
 
 
 def _child_named(child_id: str, parent: str | None) -> tuple[ExecutionName, int, int] | None:
